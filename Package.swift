@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (one-way): C* wrappers <- Loop/VTScreen <- Profile (pure) <- Hosting <- SupervisorCLI <- supervisor.
+// Each C module is imported by exactly one Swift wrapper module.
+let package = Package(
+    name: "supervisor",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "supervisor", targets: ["supervisor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+        .systemLibrary(name: "CVTerm", pkgConfig: "vterm", providers: [.apt(["libvterm-dev"])]),
+
+        .target(name: "Loop", dependencies: ["CUV"]),
+        .target(name: "VTScreen", dependencies: ["CVTerm"]),
+        .target(name: "Profile", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Hosting", dependencies: ["Loop", "Profile", "VTScreen"]),
+        .target(name: "SupervisorCLI", dependencies: [
+            "Hosting", "Profile", "Loop",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "supervisor", dependencies: ["SupervisorCLI"]),
+
+        .target(name: "_TestSupport", dependencies: ["Loop", "Hosting"], path: "Sources/_TestSupport"),
+        .testTarget(name: "LoopTests", dependencies: ["Loop", "_TestSupport"]),
+        .testTarget(name: "ProfileTests", dependencies: ["Profile"]),
+        .testTarget(name: "HostingTests", dependencies: ["Hosting", "_TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport", "Hosting", "Profile"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

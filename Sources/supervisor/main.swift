@@ -1,0 +1,2 @@
+import SupervisorCLI
+SupervisorCommand.main()
