@@ -1,6 +1,124 @@
 import ArgumentParser
+import Foundation
+import Hosting
+import Profile
 
 public struct SupervisorCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(commandName: "supervisor", abstract: "Run a team of agents under tmux.")
+    public static let configuration = CommandConfiguration(
+        commandName: "supervisor",
+        abstract: "Run a team of agents, each in its own tmux window, with lossless logs.",
+        subcommands: [
+            Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
+            Start.self, Stop.self, Restart.self, Set.self, ShimCommand.self,
+        ])
     public init() {}
+
+    /// Like ParsableCommand.main, but every failure a person can fix exits with status 2 and
+    /// one line naming what to fix.
+    public static func runMain(_ arguments: [String]? = nil) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Foundation.exit(0)
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("supervisor: \(failure.message)\n".utf8))
+            Foundation.exit(failure.status)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { self.exit(withError: error) }
+            if error is HostingError || error is ProfileError || error is SettingError {
+                FileHandle.standardError.write(Data("supervisor: \(error)\n".utf8))
+            } else {
+                FileHandle.standardError.write(Data(fullMessage(for: error).utf8 + Data("\n".utf8)))
+            }
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// An error a command reports itself, with its exit status.
+struct CommandFailure: Error {
+    var message: String
+    var status: Int32 = 2
+}
+
+/// Shared by every command that names a profile: a path to a .toml file, or the name of a
+/// profile that was brought up before.
+struct ProfileArgument: ParsableArguments {
+    @Argument(help: "Profile: a .toml file, or the name of a profile that is (or was) up.")
+    var profile: String
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+    var paths: SupervisorPaths { SupervisorPaths(environment: environment) }
+
+    var isFile: Bool { profile.hasSuffix(".toml") || profile.contains("/") }
+
+    func loadProfile() throws -> Profile {
+        let path = isFile ? profile : try record().sourcePath
+        return try ProfileLoader.load(path: path).applying(try Settings.load(paths: paths, profile: profileName()))
+    }
+
+    func profileName() throws -> String {
+        isFile ? try ProfileLoader.load(path: profile).name : profile
+    }
+
+    func record() throws -> ProfileRecord {
+        let name = try profileName()
+        let path = paths.profileRecord(profile: name)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw HostingError("profile \(name) is not up (start it with `supervisor up PROFILE.toml`)")
+        }
+        return try ProfileRecord.read(path: path)
+    }
+}
+
+struct AgentArgument: ParsableArguments {
+    @Argument(help: "Agent name, as in the profile.")
+    var agent: String
+}
+
+/// Persisted `supervisor set` overrides of one profile.
+enum Settings {
+    static func load(paths: SupervisorPaths, profile: String) throws -> [String: [String: SettingValue]] {
+        let path = paths.settingsFile(profile: profile)
+        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        do { return try JSONDecoder().decode([String: [String: SettingValue]].self, from: data) } catch {
+            throw HostingError("\(path) is damaged (\(error)); fix it or remove it with `supervisor set \(profile) AGENT --reset`")
+        }
+    }
+
+    static func save(_ settings: [String: [String: SettingValue]], paths: SupervisorPaths, profile: String) throws {
+        try makeDirectories(paths.profileDir(profile))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(path: paths.settingsFile(profile: profile), data: Array(try encoder.encode(settings)))
+    }
+}
+
+/// Where the running binary is, so shims are started from the same build.
+func currentExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+/// tmux/supervisor.conf: `$SUPERVISOR_TMUX_CONF`, else found next to (or above) the binary,
+/// as in a checkout (`.build/debug/supervisor` -> `tmux/supervisor.conf`) or an install
+/// (`bin/supervisor` -> `share/supervisor/tmux/supervisor.conf`).
+func locateTmuxConfig(environment: [String: String]) throws -> String {
+    if let explicit = environment["SUPERVISOR_TMUX_CONF"] {
+        guard FileManager.default.isReadableFile(atPath: explicit) else {
+            throw HostingError("SUPERVISOR_TMUX_CONF=\(explicit) is not a readable file")
+        }
+        return explicit
+    }
+    var dir = URL(fileURLWithPath: currentExecutable()).deletingLastPathComponent()
+    for _ in 0..<6 {
+        for candidate in ["tmux/supervisor.conf", "share/supervisor/tmux/supervisor.conf"] {
+            let path = dir.appendingPathComponent(candidate).path
+            if FileManager.default.isReadableFile(atPath: path) { return path }
+        }
+        dir = dir.deletingLastPathComponent()
+    }
+    throw HostingError("cannot find tmux/supervisor.conf near \(currentExecutable()); set SUPERVISOR_TMUX_CONF to its path")
 }

@@ -1,0 +1,316 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import Loop
+import Profile
+
+/// What `up` leaves in the profile's state directory so that later commands (`status`, `logs`,
+/// `down`, `cleanup.sh`) work from the profile's name alone.
+public struct ProfileRecord: Codable {
+    public struct Agent: Codable {
+        public var name: String
+        public var kind: String
+        public var specPath: String
+        public var statePath: String
+        public var socketPath: String
+        public var logPath: String
+        public var eventsPath: String
+        public var pane: String?
+    }
+    public var name: String
+    public var sourcePath: String
+    public var logsDir: String
+    public var tmuxSocket: String
+    public var tmuxConfig: String?
+    public var shimCommand: [String]
+    public var agents: [Agent]
+    public var upAt: Double
+
+    public func agent(_ name: String) throws -> Agent {
+        guard let agent = agents.first(where: { $0.name == name }) else {
+            let names = agents.map(\.name).joined(separator: ", ")
+            throw HostingError("profile \(self.name) has no agent \"\(name)\" (agents: \(names))")
+        }
+        return agent
+    }
+
+    public static func read(path: String) throws -> ProfileRecord {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw HostingError("no record at \(path)")
+        }
+        return try JSONDecoder().decode(ProfileRecord.self, from: data)
+    }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)))
+    }
+}
+
+/// Starts and stops a whole profile: preflight, the tmux session with one shim per agent, and
+/// rollback when any part fails.
+public struct Launcher {
+    public let paths: SupervisorPaths
+    public let environment: [String: String]
+    /// argv prefix that runs `supervisor shim` (the running binary's own path).
+    public let shimCommand: [String]
+    public let tmuxConfig: String?
+
+    public init(paths: SupervisorPaths, environment: [String: String], shimCommand: [String], tmuxConfig: String?) {
+        self.paths = paths
+        self.environment = environment
+        self.shimCommand = shimCommand
+        self.tmuxConfig = tmuxConfig
+    }
+
+    /// Agent kinds whose built-in programs have not landed yet.
+    public static let unavailableKinds: Set<String> = ["coder", "goal", "exec"]
+
+    /// Every check that can fail before anything starts. Returns the specs to launch.
+    public func plan(_ profile: Profile) throws -> (tmux: Tmux, specs: [ShimSpec]) {
+        let profileDir = paths.profileDir(profile.name)
+        let tmux = try Tmux.locate(socket: paths.tmuxSocket(profile: profile.name), config: tmuxConfig, environment: environment)
+        try SupervisorPaths.checkSocketPath(paths.tmuxSocket(profile: profile.name))
+        try paths.checkSocketPaths(profile: profile.name, agents: profile.agents.map(\.name))
+        try requireWritableDirectory(profileDir, what: "state directory")
+        let logsDir = profile.logs.dir + "/" + profile.name
+        try requireWritableDirectory(logsDir, what: "log directory")
+
+        var specs: [ShimSpec] = []
+        for agent in profile.agents {
+            let kind = agent.kind.rawValue
+            guard !Launcher.unavailableKinds.contains(kind) else {
+                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": kind \"\(kind)\" is not available yet in this version of supervisor; use kind = \"command\" for now")
+            }
+            guard let command = agent.command, let program = command.first else {
+                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\" has no command")
+            }
+            var searchPath = environment["PATH"]
+            if let override = agent.env["PATH"] { searchPath = override }
+            guard let executable = resolveExecutable(program, path: searchPath) ?? resolveRelative(program, in: agent.cwd) else {
+                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": program \"\(program)\" not found (looked in PATH)")
+            }
+            guard isDirectory(agent.cwd) else {
+                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": working directory \(agent.cwd) does not exist")
+            }
+            specs.append(ShimSpec(
+                profile: profile.name, agent: agent.name, kind: kind, executable: executable, arguments: command,
+                environment: agent.env, directory: agent.cwd,
+                logPath: SupervisorPaths.logFile(logsDir: profile.logs.dir, profile: profile.name, agent: agent.name),
+                eventsPath: SupervisorPaths.eventsFile(logsDir: profile.logs.dir, profile: profile.name, agent: agent.name),
+                logMaxBytes: profile.logs.maxBytes, logKeep: profile.logs.keep,
+                socketPath: paths.shimSocket(profile: profile.name, agent: agent.name),
+                statePath: paths.stateFile(profile: profile.name, agent: agent.name),
+                tmuxSocket: tmux.socket, restart: agent.restart.rawValue,
+                backoffInitial: agent.backoffInitial, backoffMax: agent.backoffMax, maxRestarts: agent.maxRestarts,
+                restartWindow: agent.restartWindow, stopTimeout: agent.stopTimeout,
+                notifySocket: notifySocketPath(profile.name)))
+        }
+        return (tmux, specs)
+    }
+
+    func notifySocketPath(_ profile: String) -> String { paths.profileDir(profile) + "/notify.sock" }
+
+    private func resolveRelative(_ program: String, in directory: String) -> String? {
+        guard program.contains("/"), !program.hasPrefix("/") else { return nil }
+        let candidate = directory + "/" + program
+        return access(candidate, X_OK) == 0 ? candidate : nil
+    }
+
+    private func requireWritableDirectory(_ path: String, what: String) throws {
+        do { try makeDirectories(path) } catch {
+            throw HostingError("\(what) \(path) cannot be created: \(error)")
+        }
+        guard access(path, W_OK | X_OK) == 0 else {
+            throw HostingError("\(what) \(path) is not writable (set SUPERVISOR_HOME or fix its permissions)")
+        }
+    }
+
+    public enum UpOutcome {
+        case started(ProfileRecord)
+        case alreadyUp(ProfileRecord)
+    }
+
+    /// Starts every agent and waits until each reports started. Rolls back on any failure.
+    public func up(_ profile: Profile, allowRunning: Bool, size: (rows: Int, cols: Int), startTimeout: Double = 15) throws -> UpOutcome {
+        let (tmux, specs) = try plan(profile)
+        let lock = try ProfileLock(path: paths.lockFile(profile: profile.name), profile: profile.name)
+        defer { lock.release() }
+
+        let recordPath = paths.profileRecord(profile: profile.name)
+        if tmux.isServerRunning() {
+            let record = try? ProfileRecord.read(path: recordPath)
+            if allowRunning, let record, StatusReport.collect(record).allSatisfy({ $0.shimAlive }) {
+                return .alreadyUp(record)
+            }
+            throw HostingError("profile \(profile.name) is already up; see `supervisor status \(profile.name)`, or stop it with `supervisor down \(profile.name)`")
+        }
+        // Leftovers of a server that died: nothing is listening on them any more.
+        unlink(tmux.socket)
+
+        var record = ProfileRecord(
+            name: profile.name, sourcePath: profile.sourcePath, logsDir: profile.logs.dir,
+            tmuxSocket: tmux.socket, tmuxConfig: tmuxConfig, shimCommand: shimCommand, agents: [], upAt: Date().timeIntervalSince1970)
+        for spec in specs {
+            let specPath = paths.specFile(profile: profile.name, agent: spec.agent)
+            try makeDirectories(paths.agentDir(profile: profile.name, agent: spec.agent))
+            try spec.write(to: specPath)
+            record.agents.append(.init(name: spec.agent, kind: spec.kind, specPath: specPath, statePath: spec.statePath,
+                                       socketPath: spec.socketPath, logPath: spec.logPath, eventsPath: spec.eventsPath, pane: nil))
+        }
+
+        // Listen for each shim's start notice before any shim exists.
+        let loop = EventLoop()
+        defer { loop.close() }
+        let notifyPath = notifySocketPath(profile.name)
+        unlink(notifyPath)
+        let notify = PipeStream(loop: loop)
+        var notices: [String: StartNotice] = [:]
+        do {
+            try notify.bind(path: notifyPath)
+            try notify.listen { connection in
+                var buffer: [UInt8] = []
+                try? connection.startReading { result in
+                    switch result {
+                    case .data(let bytes): buffer.append(contentsOf: bytes)
+                    case .eof, .error:
+                        if let notice = try? JSONDecoder().decode(StartNotice.self, from: Data(buffer)) { notices[notice.agent] = notice }
+                        connection.close()
+                    }
+                }
+            }
+        } catch {
+            throw HostingError("cannot listen on \(notifyPath): \(error)")
+        }
+        defer { unlink(notifyPath) }
+
+        do {
+            let windows = record.agents.map { (name: $0.name, command: shimCommand + [$0.specPath]) }
+            let panes = try tmux.createSession(name: profile.name, windows: windows, size: size, environment: environment)
+            for (index, pane) in panes.enumerated() where index < record.agents.count { record.agents[index].pane = pane }
+            try record.write(to: recordPath)
+
+            var expired = false
+            let deadline = LoopTimer(loop: loop)
+            deadline.start(seconds: startTimeout) { expired = true } // a shim that never reports is a failed start
+            while notices.count < specs.count && !expired { loop.runOnce() }
+            deadline.close()
+            notify.close()
+            if let failed = notices.values.first(where: { $0.error != nil }) {
+                throw HostingError("agent \"\(failed.agent)\" could not start: \(failed.error!)")
+            }
+            if notices.count < specs.count {
+                let missing = specs.map(\.agent).filter { notices[$0] == nil }
+                throw HostingError("agent(s) \(missing.joined(separator: ", ")) did not start within \(Int(startTimeout))s; see `supervisor logs \(profile.name) \(missing[0])`")
+            }
+        } catch {
+            rollBack(record: record, tmux: tmux)
+            throw error
+        }
+        return .started(record)
+    }
+
+    /// Undo a partial `up`: the tmux server (whose shims then stop their agents), sockets, specs.
+    private func rollBack(record: ProfileRecord, tmux: Tmux) {
+        stopShims(record, timeout: 5)
+        tmux.killServer()
+        unlink(tmux.socket)
+        unlink(paths.profileRecord(profile: record.name))
+        for agent in record.agents { unlink(agent.specPath); unlink(agent.socketPath) }
+    }
+
+    /// Graceful stop of every agent, then the tmux server; logs and settings stay.
+    public func down(_ record: ProfileRecord) -> [String] {
+        var problems = stopShims(record, timeout: nil)
+        let tmux = Tmux(executable: resolveExecutable("tmux", path: environment["PATH"]) ?? "tmux", socket: record.tmuxSocket, config: record.tmuxConfig)
+        tmux.killServer()
+        unlink(record.tmuxSocket)
+        // Shims that did not go with their window (or never had one) are ended by pid.
+        for agent in record.agents {
+            if let state = try? StateFile.read(path: agent.statePath) {
+                if state.shimPid > 0, processIsAlive(state.shimPid), isShim(pid: state.shimPid) {
+                    kill(state.shimPid, SIGKILL)
+                    problems.append("\(agent.name): shim did not exit; killed")
+                }
+                if let pid = state.agentPid, processIsAlive(pid), processSession(pid) == pid {
+                    kill(-pid, SIGKILL)
+                    problems.append("\(agent.name): agent outlived its shim; killed")
+                }
+            }
+            unlink(agent.socketPath)
+            unlink(agent.specPath)
+        }
+        unlink(paths.profileRecord(profile: record.name))
+        return problems
+    }
+
+    /// Asks every reachable shim to stop its agent and exit, and waits for them (in parallel).
+    @discardableResult
+    func stopShims(_ record: ProfileRecord, timeout: Double?) -> [String] {
+        let loop = EventLoop()
+        defer { loop.close() }
+        var open = 0
+        var problems: [String] = []
+        var connections: [ShimConnection] = []
+        for agent in record.agents where access(agent.socketPath, F_OK) == 0 {
+            let connection = ShimConnection(loop: loop, agent: agent.name)
+            connections.append(connection)
+            open += 1
+            connection.onClose = { _ in open -= 1 }
+            connection.connect(path: agent.socketPath) { error in
+                if error == nil { connection.send(.control(.shutdown)) }
+            }
+        }
+        let stopTimeout = timeout ?? (maxStopTimeout(record) + 5)
+        var expired = false
+        let deadline = LoopTimer(loop: loop)
+        deadline.start(seconds: stopTimeout) { expired = true } // shims past their own SIGKILL deadline are hung
+        while open > 0 && !expired { loop.runOnce() }
+        deadline.close()
+        for connection in connections { connection.close() }
+        if expired { problems.append("some shims did not stop within \(Int(stopTimeout))s") }
+        return problems
+    }
+
+    private func maxStopTimeout(_ record: ProfileRecord) -> Double {
+        record.agents.compactMap { try? ShimSpec.read(path: $0.specPath).stopTimeout }.max() ?? 10
+    }
+}
+
+/// Whether a pid runs `supervisor shim` (so we only ever signal processes we started).
+public func isShim(pid: Int32) -> Bool {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+    let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    return argv.count >= 2 && argv[1] == "shim"
+}
+
+/// The session id of a process (an agent leads its own session).
+public func processSession(_ pid: Int32) -> Int32? {
+    let sid = getsid(pid)
+    return sid < 0 ? nil : sid
+}
+
+/// Serialises `up` (and other lifecycle changes) per profile: a second `up` racing the first
+/// gets a clear error instead of a second tmux server.
+public final class ProfileLock {
+    private let fd: Int32
+
+    public init(path: String, profile: String) throws {
+        try makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HostingError("cannot open lock \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            Glibc.close(fd)
+            throw HostingError("another supervisor command is starting or stopping profile \(profile) right now; try again when it has finished")
+        }
+    }
+
+    public func release() {
+        flock(fd, LOCK_UN)
+        Glibc.close(fd)
+    }
+}

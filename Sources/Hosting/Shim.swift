@@ -1,0 +1,524 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import Loop
+import VTScreen
+
+/// One agent's host process. It runs inside the agent's tmux pane and owns the agent's
+/// pseudo-terminal. Every byte the agent writes goes to the log first, then to the pane and to
+/// socket subscribers; keystrokes from the pane and input from subscribers go to the agent.
+/// It applies the restart policy, so restarts work with no viewer running.
+public final class Shim {
+    let spec: ShimSpec
+    let loop: EventLoop
+    private var log: LogWriter
+    private let eventsFD: Int32
+    private let server: PipeStream
+    private var subscribers: [ObjectIdentifier: Subscriber] = [:]
+    private let children: ChildWatcher
+    private var signalWatchers: [SignalWatcher] = []
+
+    // The pane: where the person sees the agent. Output to it may be skipped (never the log's).
+    private var paneOutput: ByteStream?
+    private var paneInput: TTYStream?
+    private var paneBehind = false
+    private let screen: VirtualScreen
+    /// Above this many queued bytes the pane is "behind": stop feeding it and repaint from the
+    /// screen state once it has drained, so a slow pane never slows the agent.
+    static let paneHighWater = 256 * 1024
+    /// A subscriber this far behind is dropped; it can reconnect and read the log.
+    static let subscriberHighWater = 8 * 1024 * 1024
+
+    private var run: AgentRun?
+    private var state: AgentState
+    private var tracker: RestartTracker
+    private var paste = BracketedPasteTracker()
+    private var eventLines = EventLineSplitter()
+    private let restartTimer: LoopTimer
+    private let stopTimer: LoopTimer
+    private var stopRequested = false
+    private var startAfterStop = false
+    private var exitAfterStop = false
+    private var notified = false
+    private var rows = 24, cols = 80
+
+    /// A running agent: its terminal, pid and event pipe.
+    final class AgentRun {
+        let pid: pid_t
+        let pty: PseudoTerminal
+        let master: PipeStream
+        let events: PipeStream
+        let startedAt: Double
+        init(pid: pid_t, pty: PseudoTerminal, master: PipeStream, events: PipeStream, startedAt: Double) {
+            self.pid = pid; self.pty = pty; self.master = master; self.events = events; self.startedAt = startedAt
+        }
+    }
+
+    final class Subscriber {
+        let connection: PipeStream
+        var decoder = FrameDecoder()
+        var output = false
+        var events = false
+        init(_ connection: PipeStream) { self.connection = connection }
+    }
+
+    public init(spec: ShimSpec, loop: EventLoop) throws {
+        self.spec = spec
+        self.loop = loop
+        log = try LogWriter(path: spec.logPath, maxBytes: UInt64(spec.logMaxBytes), keep: spec.logKeep)
+        eventsFD = open(spec.eventsPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard eventsFD >= 0 else { throw HostingError("cannot open \(spec.eventsPath): \(String(cString: strerror(errno)))") }
+        children = try ChildWatcher(loop: loop)
+        restartTimer = LoopTimer(loop: loop)
+        stopTimer = LoopTimer(loop: loop)
+        tracker = RestartTracker(policy: RestartPolicy(
+            mode: RestartMode(profileValue: spec.restart), backoffInitial: spec.backoffInitial,
+            backoffMax: spec.backoffMax, maxRestarts: spec.maxRestarts, window: spec.restartWindow))
+        if let size = PseudoTerminal.size(of: 1) { rows = size.rows; cols = size.cols }
+        screen = VirtualScreen(rows: rows, cols: cols, scrollback: 0)
+        state = AgentState(profile: spec.profile, agent: spec.agent, kind: spec.kind, state: .starting,
+                           shimPid: getpid(), agentPid: nil, since: Shim.now(), restarts: 0, runs: [],
+                           lastError: nil, logPath: spec.logPath, eventsPath: spec.eventsPath,
+                           socketPath: spec.socketPath, bracketedPaste: false, logBytes: log.nextOffset)
+        if let previous = try? StateFile.read(path: spec.statePath) {
+            state.runs = previous.runs
+            state.restarts = previous.restarts
+        }
+
+        server = PipeStream(loop: loop)
+        unlink(spec.socketPath) // a stale socket from a killed shim; `up` ensured none is alive
+        try server.bind(path: spec.socketPath)
+        chmod(spec.socketPath, 0o600)
+        try server.listen { [unowned self] connection in self.accept(connection) }
+
+        try setUpPane()
+        try watchSignals()
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    // MARK: pane
+
+    private func setUpPane() throws {
+        if isatty(0) == 1 {
+            let input = try TTYStream(loop: loop, fd: 0)
+            try input.setMode(.raw)
+            try input.startReading { [unowned self] result in
+                switch result {
+                case .data(let bytes): self.run?.master.write(bytes)
+                case .eof, .error: self.paneInput?.stopReading()
+                }
+            }
+            paneInput = input
+        }
+        if isatty(1) == 1 {
+            paneOutput = try TTYStream(loop: loop, fd: 1)
+        } else {
+            paneOutput = try? PipeStream(loop: loop, fd: 1)
+        }
+    }
+
+    private func writeToPane(_ bytes: UnsafeRawBufferPointer) {
+        guard let pane = paneOutput, !paneBehind else { return }
+        if pane.writeQueueSize > Shim.paneHighWater {
+            paneBehind = true
+            return
+        }
+        pane.write(bytes) { [weak self] _ in self?.paneDrained() }
+    }
+
+    /// Called as queued pane writes complete: once all have, repaint the pane from the screen
+    /// state, which has seen every byte the pane skipped.
+    private func paneDrained() {
+        guard paneBehind, let pane = paneOutput, pane.writeQueueSize == 0 else { return }
+        paneBehind = false
+        pane.write(screen.renderRepaint()) { [weak self] _ in self?.paneDrained() }
+    }
+
+    /// A line from the shim itself (not the agent): shown in the pane, never in the agent's log.
+    private func announce(_ text: String) {
+        let bytes = Array("\r\n\u{1b}[0;7m[supervisor]\u{1b}[0m \(text)\r\n".utf8)
+        bytes.withUnsafeBytes { screen.feed($0); writeToPane($0) }
+        _ = screen.takeOutput()
+    }
+
+    // MARK: signals
+
+    private func watchSignals() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let resize = SignalWatcher(loop: loop)
+        try resize.start(SIGWINCH) { [unowned self] _ in self.paneResized() }
+        signalWatchers.append(resize)
+        for signum in [SIGTERM, SIGHUP, SIGINT] {
+            let watcher = SignalWatcher(loop: loop)
+            try watcher.start(signum) { [unowned self] _ in self.shutdown() }
+            signalWatchers.append(watcher)
+        }
+    }
+
+    private func paneResized() {
+        guard let size = PseudoTerminal.size(of: 1) else { return }
+        rows = size.rows; cols = size.cols
+        screen.resize(rows: rows, cols: cols)
+        try? run?.pty.resize(rows: rows, cols: cols)
+    }
+
+    // MARK: agent lifecycle
+
+    public func start() {
+        restartTimer.stop()
+        guard run == nil else { return }
+        stopRequested = false
+        let startedAt = Shim.now()
+        do {
+            let pty = try PseudoTerminal(rows: rows, cols: cols)
+            var pipeFDs: [Int32] = [0, 0]
+            guard pipe2(&pipeFDs, O_CLOEXEC) == 0 else { throw LoopError.errno("pipe2") }
+            let pid: pid_t
+            do {
+                pid = try pty.spawn(executable: spec.executable, arguments: spec.arguments,
+                                    environment: agentEnvironment(), directory: spec.directory,
+                                    extraFDs: [(child: 3, parent: pipeFDs[1])])
+            } catch {
+                close(pipeFDs[0]); close(pipeFDs[1]); pty.closeMaster()
+                throw error
+            }
+            close(pipeFDs[1]) // the agent holds the only write end: EOF when it is gone
+            let master = try PipeStream(loop: loop, fd: pty.masterFD)
+            let events = try PipeStream(loop: loop, fd: pipeFDs[0])
+            let run = AgentRun(pid: pid, pty: pty, master: master, events: events, startedAt: startedAt)
+            self.run = run
+            paste = BracketedPasteTracker()
+            try master.startReading { [unowned self] result in
+                if case .data(let bytes) = result { self.agentOutput(bytes) }
+                else { run.master.stopReading() }
+            }
+            try events.startReading { [unowned self] result in
+                if case .data(let bytes) = result { self.agentEvents(bytes) }
+                else { run.events.stopReading() }
+            }
+            children.watch(pid) { [unowned self] exit in self.agentExited(exit, run: run) }
+            state.agentPid = pid
+            state.lastError = nil
+            state.runs.append(RunRecord(startedAt: startedAt, pid: pid, endedAt: nil, exit: nil))
+            if state.runs.count > 20 { state.runs.removeFirst(state.runs.count - 20) }
+            setPhase(.running)
+            emit(ShimEvent(type: "start", agent: spec.agent, pid: pid))
+            notifyUp(error: nil)
+        } catch {
+            state.lastError = "\(error)"
+            announce("cannot start \(spec.executable): \(error)")
+            notifyUp(error: "\(error)")
+            afterExit(.exited(127), ranFor: 0)
+        }
+    }
+
+    private func agentEnvironment() -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        // The agent is not a tmux client of ours: it must not drive our private server.
+        environment["TMUX"] = nil
+        environment["TMUX_PANE"] = nil
+        if environment["TERM"] == nil { environment["TERM"] = "xterm-256color" }
+        for (key, value) in spec.environment { environment[key] = value }
+        environment["SUPERVISOR_EVENTS_FD"] = "3"
+        environment["SUPERVISOR_PROFILE"] = spec.profile
+        environment["SUPERVISOR_AGENT"] = spec.agent
+        return environment
+    }
+
+    /// The hot path: log first (lossless), then the screen state, the pane, the subscribers.
+    private func agentOutput(_ bytes: UnsafeRawBufferPointer) {
+        let offset: UInt64
+        do {
+            offset = try log.write(bytes)
+        } catch {
+            // Losing the log is not an option we can paper over: say so where the person looks.
+            state.lastError = "log write failed: \(error)"
+            announce("log write failed: \(error)")
+            offset = log.nextOffset
+        }
+        state.logBytes = log.nextOffset
+        paste.feed(bytes)
+        screen.feed(bytes)
+        _ = screen.takeOutput() // the pane answers terminal queries itself; drop libvterm's copy
+        writeToPane(bytes)
+        if !subscribers.isEmpty {
+            let frame = Frame.output(offset: offset, bytes: Array(bytes)).encode()
+            for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
+        }
+    }
+
+    private func agentEvents(_ bytes: UnsafeRawBufferPointer) {
+        for line in eventLines.feed(Array(bytes)) {
+            guard let json = EventLine.normalize(line, agent: spec.agent, now: Shim.now()) else { continue }
+            record(json)
+        }
+    }
+
+    /// Appends one event line to the events file and forwards it.
+    private func record(_ json: String) {
+        let line = Array((json + "\n").utf8)
+        line.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(eventsFD, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 { if errno == EINTR { continue }; break }
+                offset += n
+            }
+        }
+        let frame = Frame(type: .event, payload: Array(json.utf8)).encode()
+        for subscriber in subscribers.values where subscriber.events { send(frame, to: subscriber) }
+    }
+
+    private func emit(_ event: ShimEvent) {
+        guard let json = EventLine.normalize(JSON.encode(event), agent: spec.agent, now: Shim.now()) else { return }
+        record(json)
+    }
+
+    private func agentExited(_ exit: ProcessExit, run: AgentRun) {
+        // Everything the agent wrote before exiting is still in the terminal: take it now, so
+        // the log ends with the agent's last byte before anything else happens.
+        drain(run)
+        run.master.close()
+        run.events.close()
+        run.pty.closeMaster()
+        self.run = nil
+        state.agentPid = nil
+        stopTimer.stop()
+        let status: ExitStatus
+        switch exit {
+        case .exited(let code): status = .exited(code)
+        case .signaled(let sig): status = .signaled(sig)
+        }
+        if var last = state.runs.popLast() {
+            last.endedAt = Shim.now()
+            last.exit = status
+            state.runs.append(last)
+        }
+        emit(ShimEvent(type: "exit", agent: spec.agent, status: "\(exit)", restarts: state.restarts))
+        afterExit(status, ranFor: Shim.now() - run.startedAt)
+    }
+
+    private func afterExit(_ status: ExitStatus, ranFor: Double) {
+        if stopRequested {
+            stopRequested = false
+            setPhase(.stopped)
+            announce("\(spec.agent) stopped (\(describe(status)))")
+            if exitAfterStop { finish(); return }
+            if startAfterStop { startAfterStop = false; tracker.reset(); start() }
+            return
+        }
+        switch tracker.decide(exit: status, now: Shim.now(), random: { Double.random(in: 0...1) }) {
+        case .restart(let delay):
+            state.restarts += 1
+            setPhase(.restarting)
+            announce("\(spec.agent) ended (\(describe(status))); restart \(state.restarts) in \(String(format: "%.1f", delay))s")
+            restartTimer.start(seconds: delay) { [unowned self] in self.start() } // backoff before restarting
+        case .done:
+            setPhase(.exited)
+            announce("\(spec.agent) ended (\(describe(status)))")
+        case .giveUp(let reason):
+            state.lastError = reason
+            setPhase(.failed)
+            announce("\(spec.agent) failed: \(reason)")
+        }
+    }
+
+    private func describe(_ status: ExitStatus) -> String {
+        switch status {
+        case .exited(let code): return "exit \(code)"
+        case .signaled(let sig): return "signal \(sig) (\(String(cString: strsignal(sig))))"
+        }
+    }
+
+    /// Reads whatever the terminal and event pipe still hold, synchronously, without blocking.
+    private func drain(_ run: AgentRun) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        for (fd, isOutput) in [(run.pty.masterFD, true)] {
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                if n > 0 {
+                    buffer.withUnsafeBytes { raw in
+                        let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                        if isOutput { agentOutput(chunk) }
+                    }
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else { break }
+            }
+        }
+    }
+
+    public func stop(thenStart: Bool = false) {
+        restartTimer.stop()
+        guard let run else {
+            if thenStart { tracker.reset(); start() }
+            else if state.state != .stopped && state.state != .exited && state.state != .failed { setPhase(.stopped) }
+            return
+        }
+        stopRequested = true
+        startAfterStop = thenStart
+        setPhase(.stopping)
+        // The agent leads its own session and process group: signal the whole group.
+        kill(-run.pid, SIGTERM)
+        kill(run.pid, SIGCONT)
+        stopTimer.start(seconds: spec.stopTimeout) { // the grace period is over
+            kill(-run.pid, SIGKILL)
+            kill(run.pid, SIGKILL)
+        }
+    }
+
+    /// Stops the agent (gracefully, then by force) and exits the shim.
+    public func shutdown() {
+        exitAfterStop = true
+        if run == nil { finish() } else if !stopRequested { stop() }
+    }
+
+    private func finish() {
+        restartTimer.stop()
+        for subscriber in subscribers.values { subscriber.connection.close() }
+        subscribers = [:]
+        server.close()
+        unlink(spec.socketPath)
+        state.shimPid = nil
+        persistState()
+        TTYStream.resetMode()
+        loop.stop()
+    }
+
+    // MARK: state
+
+    private func setPhase(_ phase: AgentPhase) {
+        state.state = phase
+        state.since = Shim.now()
+        state.bracketedPaste = paste.enabled
+        persistState()
+        emit(ShimEvent(type: "state", agent: spec.agent, state: phase.rawValue))
+        let frame = Frame(type: .state, payload: JSON.encode(state)).encode()
+        for subscriber in subscribers.values { send(frame, to: subscriber) }
+        updateTmuxStatus()
+    }
+
+    private func persistState() {
+        state.logBytes = log.nextOffset
+        do { try StateFile.write(state, to: spec.statePath) }
+        catch { announce("cannot write state: \(error)") }
+    }
+
+    /// Shows the state in tmux's status line (window option read by tmux/supervisor.conf).
+    private func updateTmuxStatus() {
+        guard let socket = spec.tmuxSocket, let pane = ProcessInfo.processInfo.environment["TMUX_PANE"],
+              let tmux = resolveExecutable("tmux", path: ProcessInfo.processInfo.environment["PATH"]) else { return }
+        _ = try? ChildProcess(loop: loop, arguments: [tmux, "-S", socket, "set-option", "-w", "-t", pane, "@sv_state", state.state.rawValue],
+                              stdio: [.ignore, .ignore, .ignore]) { _ in }
+    }
+
+    /// Tells a waiting `up` that this agent has started (or could not).
+    private func notifyUp(error: String?) {
+        guard !notified, let path = spec.notifySocket else { return }
+        notified = true
+        let data = JSON.encode(StartNotice(agent: spec.agent, pid: state.agentPid, error: error))
+        let connection = PipeStream(loop: loop)
+        connection.connect(path: path) { failure in
+            guard failure == nil else { connection.close(); return }
+            connection.write(Array(data) + [0x0a]) { _ in connection.close() }
+        }
+    }
+
+    // MARK: subscribers
+
+    private func accept(_ connection: PipeStream) {
+        let subscriber = Subscriber(connection)
+        let id = ObjectIdentifier(connection)
+        subscribers[id] = subscriber
+        let hello = HelloMessage(profile: spec.profile, agent: spec.agent, logBytes: log.nextOffset, state: state)
+        send(Frame(type: .hello, payload: JSON.encode(hello)).encode(), to: subscriber)
+        do {
+            try connection.startReading { [unowned self] result in
+                switch result {
+                case .data(let bytes):
+                    do {
+                        for frame in try subscriber.decoder.feed(Array(bytes)) { self.handle(frame, from: subscriber) }
+                    } catch {
+                        self.drop(subscriber)
+                    }
+                case .eof, .error: self.drop(subscriber)
+                }
+            }
+        } catch { drop(subscriber) }
+    }
+
+    private func drop(_ subscriber: Subscriber) {
+        subscribers[ObjectIdentifier(subscriber.connection)] = nil
+        subscriber.connection.close()
+    }
+
+    private func send(_ bytes: [UInt8], to subscriber: Subscriber) {
+        // A slow viewer is dropped, never waited for: the log has everything it missed.
+        if subscriber.connection.writeQueueSize > Shim.subscriberHighWater { drop(subscriber); return }
+        subscriber.connection.write(bytes)
+    }
+
+    private func handle(_ frame: Frame, from subscriber: Subscriber) {
+        switch frame.type {
+        case .subscribe:
+            let request = JSON.decode(SubscribeRequest.self, frame.payload)
+            subscriber.output = request?.output ?? false
+            subscriber.events = request?.events ?? false
+            acknowledge(subscriber, error: nil)
+        case .input:
+            if let run { run.master.write(frame.payload) }
+            acknowledge(subscriber, error: run == nil ? "\(spec.agent) is not running" : nil)
+        case .paste:
+            guard let run else { acknowledge(subscriber, error: "\(spec.agent) is not running"); return }
+            let text = String(decoding: frame.payload, as: UTF8.self)
+            run.master.write(BracketedPasteTracker.pasteBytes(text: text, bracketed: paste.enabled))
+            acknowledge(subscriber, error: nil)
+        case .control:
+            switch JSON.decode(ControlRequest.self, frame.payload)?.op ?? "" {
+            case "stop": stop()
+            case "start": tracker.reset(); start()
+            case "restart": stop(thenStart: true)
+            case "shutdown": acknowledge(subscriber, error: nil); shutdown(); return
+            case "status": break
+            case let other: acknowledge(subscriber, error: "unknown control operation \"\(other)\""); return
+            }
+            acknowledge(subscriber, error: nil)
+        case .resize:
+            break // the pane owns the size
+        default:
+            acknowledge(subscriber, error: "unexpected frame type \(frame.type)")
+        }
+    }
+
+    private func acknowledge(_ subscriber: Subscriber, error: String?) {
+        let ack = AckMessage(ok: error == nil, error: error, state: state)
+        send(Frame(type: .ack, payload: JSON.encode(ack)).encode(), to: subscriber)
+    }
+
+    /// Runs the shim until it is shut down. Returns the process exit status for the shim.
+    public static func main(specPath: String) -> Int32 {
+        let spec: ShimSpec
+        do { spec = try ShimSpec.read(path: specPath) } catch {
+            fputs("supervisor shim: \(error)\n", stderr)
+            return 2
+        }
+        let loop = EventLoop()
+        let shim: Shim
+        do { shim = try Shim(spec: spec, loop: loop) } catch {
+            fputs("supervisor shim: \(spec.agent): \(error)\n", stderr)
+            return 2
+        }
+        shim.start()
+        loop.run()
+        _ = shim
+        return 0
+    }
+}

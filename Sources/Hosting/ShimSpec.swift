@@ -1,0 +1,69 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Everything a shim needs to run one agent, written by `up` into the agent's state directory
+/// and passed to `supervisor shim` by path, so no profile value ever travels through a tmux or
+/// shell command line.
+public struct ShimSpec: Codable, Equatable {
+    public var profile: String
+    public var agent: String
+    public var kind: String
+    /// Resolved executable path and the full argv (argv[0] included).
+    public var executable: String
+    public var arguments: [String]
+    /// Variables set on top of the shim's own environment (which it inherits from the tmux
+    /// server, hence from `up`: API keys reach the agent without touching any file).
+    public var environment: [String: String]
+    public var directory: String
+    public var logPath: String
+    public var eventsPath: String
+    public var logMaxBytes: Int
+    public var logKeep: Int
+    public var socketPath: String
+    public var statePath: String
+    public var tmuxSocket: String?
+    public var restart: String
+    public var backoffInitial: Double
+    public var backoffMax: Double
+    public var maxRestarts: Int
+    public var restartWindow: Double
+    public var stopTimeout: Double
+    /// `up` listens here to learn when each agent has started (sd_notify style).
+    public var notifySocket: String?
+
+    public init(profile: String, agent: String, kind: String, executable: String, arguments: [String],
+                environment: [String: String], directory: String, logPath: String, eventsPath: String,
+                logMaxBytes: Int, logKeep: Int, socketPath: String, statePath: String, tmuxSocket: String?,
+                restart: String, backoffInitial: Double, backoffMax: Double, maxRestarts: Int,
+                restartWindow: Double, stopTimeout: Double, notifySocket: String?) {
+        self.profile = profile; self.agent = agent; self.kind = kind; self.executable = executable
+        self.arguments = arguments; self.environment = environment; self.directory = directory
+        self.logPath = logPath; self.eventsPath = eventsPath; self.logMaxBytes = logMaxBytes
+        self.logKeep = logKeep; self.socketPath = socketPath; self.statePath = statePath
+        self.tmuxSocket = tmuxSocket; self.restart = restart; self.backoffInitial = backoffInitial
+        self.backoffMax = backoffMax; self.maxRestarts = maxRestarts; self.restartWindow = restartWindow
+        self.stopTimeout = stopTimeout; self.notifySocket = notifySocket
+    }
+
+    public static func read(path: String) throws -> ShimSpec {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw HostingError("cannot read shim spec \(path)")
+        }
+        return try JSONDecoder().decode(ShimSpec.self, from: data)
+    }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)))
+    }
+}
+
+/// A hosting failure with one clear sentence for the user.
+public struct HostingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,76 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+
+/// One agent's status as seen from outside its shim: the state file plus liveness checks, so
+/// it works whether or not anything else is running.
+public struct AgentStatus: Codable, Equatable {
+    public var profile: String
+    public var agent: String
+    public var kind: String
+    /// The state the shim last recorded, or `lost` when its shim is gone while the state says
+    /// it was active, or `down` when it was never started.
+    public var state: String
+    public var pid: Int32?
+    public var shimPid: Int32?
+    public var shimAlive: Bool
+    public var restarts: Int
+    public var since: Double?
+    public var lastExit: String?
+    public var lastError: String?
+    public var logBytes: UInt64
+    public var logPath: String
+}
+
+public enum StatusReport {
+    public static func collect(_ record: ProfileRecord) -> [AgentStatus] {
+        record.agents.map { agent in
+            guard let state = try? StateFile.read(path: agent.statePath) else {
+                return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind, state: "down", pid: nil,
+                                   shimPid: nil, shimAlive: false, restarts: 0, since: nil, lastExit: nil,
+                                   lastError: nil, logBytes: 0, logPath: agent.logPath)
+            }
+            let shimAlive = state.shimPid > 0 && processIsAlive(state.shimPid) && isShim(pid: state.shimPid)
+            var phase = state.state.rawValue
+            if !shimAlive && state.state.isActive { phase = "lost" }
+            let agentPid = state.agentPid.flatMap { processIsAlive($0) ? $0 : nil }
+            return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind, state: phase, pid: agentPid,
+                               shimPid: shimAlive ? state.shimPid : nil, shimAlive: shimAlive, restarts: state.restarts,
+                               since: state.since, lastExit: state.runs.last?.exit?.description, lastError: state.lastError,
+                               logBytes: state.logBytes, logPath: agent.logPath)
+        }
+    }
+
+    /// A fixed-width table (agent, kind, state, pid, restarts, uptime, last exit).
+    public static func table(_ statuses: [AgentStatus], now: Double) -> String {
+        var rows = [["AGENT", "KIND", "STATE", "PID", "RESTARTS", "FOR", "LAST EXIT"]]
+        for s in statuses {
+            rows.append([s.agent, s.kind, s.state, s.pid.map(String.init) ?? "-", "\(s.restarts)",
+                         s.since.map { formatDuration(now - $0) } ?? "-", s.lastExit ?? "-"])
+        }
+        return formatTable(rows)
+    }
+}
+
+public func formatTable(_ rows: [[String]]) -> String {
+    guard let first = rows.first else { return "" }
+    var widths = Array(repeating: 0, count: first.count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    return rows.map { row in
+        row.enumerated().map { i, cell in
+            i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n")
+}
+
+/// 5s, 3m12s, 2h05m, 3d04h.
+public func formatDuration(_ seconds: Double) -> String {
+    let s = max(0, Int(seconds))
+    if s < 60 { return "\(s)s" }
+    if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+    if s < 86400 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
+    return "\(s / 86400)d\(String(format: "%02d", (s % 86400) / 3600))h"
+}

@@ -1,0 +1,240 @@
+import ArgumentParser
+import Foundation
+import Hosting
+import Loop
+import Profile
+
+struct Attach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Attach this terminal to an agent's tmux window (detach with C-b d or F12).")
+
+    @OptionGroup var profile: ProfileArgument
+    @OptionGroup var agent: AgentArgument
+
+    func run() throws {
+        let record = try profile.record()
+        _ = try record.agent(agent.agent)
+        let environment = profile.environment
+        guard let executable = resolveExecutable("tmux", path: environment["PATH"]) else {
+            throw HostingError("tmux is not installed")
+        }
+        let tmux = Tmux(executable: executable, socket: record.tmuxSocket, config: record.tmuxConfig)
+        guard tmux.isServerRunning() else { throw HostingError("profile \(record.name) has no tmux server running; start it with `supervisor up`") }
+        guard isatty(0) == 1 else { throw HostingError("attach needs a terminal") }
+        let argv = tmux.attachCommand(session: record.name, window: agent.agent, environment: environment)
+        let insideOurServer = argv.contains("switch-client")
+        execReplacing(argv, environment: insideOurServer ? environment : Tmux.cleanEnvironment(environment))
+    }
+}
+
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print an agent's log (terminal control sequences stripped unless --raw).")
+
+    @OptionGroup var profile: ProfileArgument
+    @OptionGroup var agent: AgentArgument
+    @Flag(name: .shortAndLong, help: "Keep printing new output as it arrives.") var follow = false
+    @Flag(help: "Print the bytes exactly as the agent wrote them.") var raw = false
+    @Option(name: .shortAndLong, help: "Only the last N lines.") var lines: Int?
+
+    func validate() throws {
+        if let lines, lines < 0 { throw ValidationError("--lines must be at least 0") }
+    }
+
+    func run() throws {
+        let (logPath, socketPath) = try locate()
+        let out = FileHandle.standardOutput
+        var stripper = TerminalTextStripper()
+        func emit(_ bytes: [UInt8]) {
+            out.write(Data(raw ? bytes : stripper.feed(bytes)))
+        }
+
+        if !follow {
+            try printExisting(logPath: logPath, upTo: nil, emit: emit)
+            return
+        }
+        // Subscribe first, then print the file up to where the stream begins: no gap, no overlap.
+        let loop = EventLoop()
+        defer { loop.close() }
+        let connection = ShimConnection(loop: loop, agent: agent.agent)
+        var printedUpTo: UInt64?
+        var pending: [(UInt64, [UInt8])] = []
+        var ended: String?
+        connection.onFrame = { frame in
+            switch frame.type {
+            case .hello:
+                guard let hello = try? frame.decodeHello() else { return }
+                printedUpTo = (try? self.printExisting(logPath: logPath, upTo: hello.logBytes, emit: emit)) ?? hello.logBytes
+                for (offset, bytes) in pending { deliver(offset, bytes) }
+                pending = []
+            case .output:
+                guard let (offset, bytes) = try? frame.decodeOutput() else { return }
+                if printedUpTo == nil { pending.append((offset, bytes)) } else { deliver(offset, bytes) }
+            default: break
+            }
+        }
+        func deliver(_ offset: UInt64, _ bytes: [UInt8]) {
+            guard let done = printedUpTo, offset + UInt64(bytes.count) > done else { return }
+            let skip = done > offset ? Int(done - offset) : 0
+            emit(Array(bytes[skip...]))
+            printedUpTo = offset + UInt64(bytes.count)
+        }
+        connection.onClose = { reason in ended = reason ?? "closed" }
+        connection.connect(path: socketPath) { error in
+            if let error { ended = error } else { connection.send(.subscribe(output: true, events: false)) }
+        }
+        let interrupt = SignalWatcher(loop: loop)
+        try interrupt.start(SIGINT) { _ in ended = "" }
+        while ended == nil { loop.runOnce() }
+        interrupt.close()
+        connection.close()
+        if printedUpTo == nil {
+            // No shim to follow (profile down or agent's shim gone): print what the log has.
+            try printExisting(logPath: logPath, upTo: nil, emit: emit)
+            if let ended, !ended.isEmpty { FileHandle.standardError.write(Data("supervisor: not following: \(ended)\n".utf8)) }
+        }
+    }
+
+    private func locate() throws -> (log: String, socket: String) {
+        if let record = try? profile.record() {
+            let entry = try record.agent(agent.agent)
+            return (entry.logPath, entry.socketPath)
+        }
+        // Profile down: logs stay readable from the profile file's settings.
+        let loaded = try profile.loadProfile()
+        guard loaded.agents.contains(where: { $0.name == agent.agent }) else {
+            throw HostingError("profile \(loaded.name) has no agent \"\(agent.agent)\"")
+        }
+        return (SupervisorPaths.logFile(logsDir: loaded.logs.dir, profile: loaded.name, agent: agent.agent),
+                profile.paths.shimSocket(profile: loaded.name, agent: agent.agent))
+    }
+
+    /// Prints the log (all of it, or its last --lines lines) up to global offset `upTo`.
+    /// Returns the global offset printed up to.
+    @discardableResult
+    private func printExisting(logPath: String, upTo: UInt64?, emit: ([UInt8]) -> Void) throws -> UInt64 {
+        guard FileManager.default.fileExists(atPath: logPath) else {
+            if upTo == nil { throw HostingError("no log yet at \(logPath)") }
+            return upTo ?? 0
+        }
+        let segments = try LogReader.segments(path: logPath)
+        let start = segments.first?.start ?? 0
+        let end = min(upTo ?? UInt64.max, segments.last?.end ?? 0)
+        var bytes = try LogReader.read(path: logPath, from: start, maxBytes: Int(end - start)).bytes
+        if let lines {
+            bytes = lastLines(bytes, lines)
+        }
+        emit(bytes)
+        return end
+    }
+
+    private func lastLines(_ bytes: [UInt8], _ count: Int) -> [UInt8] {
+        guard count > 0 else { return [] }
+        var seen = 0
+        var index = bytes.count
+        if index > 0 && bytes[index - 1] == 0x0a { index -= 1 }
+        while index > 0 {
+            index -= 1
+            if bytes[index] == 0x0a {
+                seen += 1
+                if seen == count { return Array(bytes[(index + 1)...]) }
+            }
+        }
+        return bytes
+    }
+}
+
+struct Send: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Type text into an agent as one submission (a bracketed paste when the agent enabled it) plus Enter.")
+
+    @OptionGroup var profile: ProfileArgument
+    @OptionGroup var agent: AgentArgument
+    @Argument(help: "The text; may span several lines.") var text: String
+
+    func run() throws {
+        let record = try profile.record()
+        let entry = try record.agent(agent.agent)
+        let (ack, _) = try ShimRequest.send(.paste(text), to: entry.socketPath, agent: entry.name)
+        if !ack.ok { throw HostingError(ack.error ?? "the shim refused the text") }
+    }
+}
+
+/// start, stop and restart share everything but the operation.
+protocol AgentControlCommand: ParsableCommand {
+    var profile: ProfileArgument { get }
+    var agent: AgentArgument { get }
+    static var operation: ControlOp { get }
+}
+
+extension AgentControlCommand {
+    func run() throws {
+        let record = try profile.record()
+        let entry = try record.agent(agent.agent)
+        let control = AgentControl(record: record, environment: profile.environment)
+        let state = try control.perform(Self.operation, on: entry)
+        print("\(entry.name): \(state)")
+    }
+}
+
+struct Start: AgentControlCommand {
+    static let configuration = CommandConfiguration(abstract: "Start an agent that is stopped, exited or failed.")
+    static let operation = ControlOp.start
+    @OptionGroup var profile: ProfileArgument
+    @OptionGroup var agent: AgentArgument
+}
+
+struct Stop: AgentControlCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop an agent (SIGTERM to its process group, SIGKILL after its stop_timeout).")
+    static let operation = ControlOp.stop
+    @OptionGroup var profile: ProfileArgument
+    @OptionGroup var agent: AgentArgument
+}
+
+struct Restart: AgentControlCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop and start an agent; brings back an agent whose shim was killed.")
+    static let operation = ControlOp.restart
+    @OptionGroup var profile: ProfileArgument
+    @OptionGroup var agent: AgentArgument
+}
+
+struct Set: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Persist a setting for one agent (e.g. context_mode=full, limit=50, model=...).",
+        discussion: "Settings are validated against the profile schema, survive down/up, and override the profile file until --reset. They take effect when the agent next starts.")
+
+    @OptionGroup var profile: ProfileArgument
+    @OptionGroup var agent: AgentArgument
+    @Argument(help: "key=value pairs.") var assignments: [String] = []
+    @Flag(help: "Remove this agent's overrides (only the named keys when given).") var reset = false
+
+    func validate() throws {
+        if !reset && assignments.isEmpty { throw ValidationError("give key=value, or --reset") }
+    }
+
+    func run() throws {
+        let name = try profile.profileName()
+        var settings = try Settings.load(paths: profile.paths, profile: name)
+        let loaded = try profile.loadProfile()
+        guard let spec = loaded.agents.first(where: { $0.name == agent.agent }) else {
+            throw HostingError("profile \(name) has no agent \"\(agent.agent)\" (agents: \(loaded.agents.map(\.name).joined(separator: ", ")))")
+        }
+        if reset {
+            if assignments.isEmpty { settings[agent.agent] = nil }
+            else { for key in assignments { settings[agent.agent]?[key] = nil } }
+            try Settings.save(settings, paths: profile.paths, profile: name)
+            print("\(agent.agent): overrides reset")
+            return
+        }
+        var agentSettings = settings[agent.agent] ?? [:]
+        for assignment in assignments {
+            guard let equals = assignment.firstIndex(of: "=") else {
+                throw HostingError("\"\(assignment)\" is not key=value")
+            }
+            let key = String(assignment[..<equals]), value = String(assignment[assignment.index(after: equals)...])
+            agentSettings[key] = try AgentSettings.validate(key: key, value: value, for: spec)
+        }
+        settings[agent.agent] = agentSettings
+        try Settings.save(settings, paths: profile.paths, profile: name)
+        for (key, value) in agentSettings.sorted(by: { $0.key < $1.key }) { print("\(agent.agent).\(key) = \(value)") }
+    }
+}
