@@ -140,6 +140,13 @@ public final class LogWriter {
     }
 
     private func renameChain() throws {
+        // Files beyond `keep` (left by a run with a larger keep) would look
+        // contiguous to LogReader and get wrong offsets: remove them.
+        var extra = keep + 1
+        while FileIO.exists(LogWriter.rotatedPath(path, extra)) {
+            unlink(LogWriter.rotatedPath(path, extra))
+            extra += 1
+        }
         if keep == 0 {
             if unlink(path) != 0 && errno != ENOENT {
                 throw SystemError("unlink", path: path, code: errno)

@@ -98,6 +98,18 @@ final class LogWriterTests: XCTestCase {
         XCTAssertEqual(try w3.write([UInt8]("z")), 16)
     }
 
+    func testRotationRemovesFilesBeyondKeep() throws {
+        let path = tmp.file("a.log")
+        for n in 1...4 { writeFile(path + ".\(n)", "stale \(n)") }
+        let w = try LogWriter(path: path, maxBytes: 4, keep: 1)
+        try w.write([UInt8]("abc"))
+        try w.write([UInt8]("def"))
+        XCTAssertEqual(readFileString(path + ".1"), "abc")
+        for n in 2...4 { XCTAssertFalse(fileExists(path + ".\(n)")) }
+        XCTAssertEqual(String(decoding: try LogReader.readAll(path: path), as: UTF8.self), "abcdef")
+        XCTAssertEqual(try LogReader.segments(path: path).first?.start, 0)
+    }
+
     func testNoRotationWhenMaxBytesZero() throws {
         let path = tmp.file("a.log")
         let w = try LogWriter(path: path, maxBytes: 0, keep: 3)
