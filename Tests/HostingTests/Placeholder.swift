@@ -1,2 +1,0 @@
-import XCTest
-final class HostingTestsPlaceholder: XCTestCase { func testNothing() {} }
