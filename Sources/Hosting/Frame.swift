@@ -66,10 +66,13 @@ public struct ShimHello: Codable, Equatable, Sendable {
     public var shimPid: Int32
     /// Global log offset of the next byte the shim will write.
     public var logBytes: UInt64
+    /// The agent's state at connection time, so a client needs no second request.
+    public var state: AgentState?
 
     public static let currentVersion = 1
 
-    public init(version: Int = ShimHello.currentVersion, profile: String, agent: String, shimPid: Int32, logBytes: UInt64) {
+    public init(version: Int = ShimHello.currentVersion, profile: String, agent: String, shimPid: Int32, logBytes: UInt64, state: AgentState? = nil) {
+        self.state = state
         self.version = version
         self.profile = profile
         self.agent = agent
@@ -101,6 +104,8 @@ public struct SubscribeRequest: Codable, Equatable, Sendable {
 /// Lifecycle operations a client may ask of the shim.
 public enum ControlOp: String, Codable, CaseIterable, Sendable {
     case stop, start, restart, status
+    /// Stop the agent, then exit the shim (used by `down`).
+    case shutdown
 }
 
 public struct ControlRequest: Codable, Equatable, Sendable {

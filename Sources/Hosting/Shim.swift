@@ -75,14 +75,14 @@ public final class Shim {
         restartTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
         tracker = RestartTracker(policy: RestartPolicy(
-            mode: RestartMode(profileValue: spec.restart), backoffInitial: spec.backoffInitial,
+            mode: RestartMode(rawValue: spec.restart) ?? .onFailure, backoffInitial: spec.backoffInitial,
             backoffMax: spec.backoffMax, maxRestarts: spec.maxRestarts, window: spec.restartWindow))
         if let size = PseudoTerminal.size(of: 1) { rows = size.rows; cols = size.cols }
         screen = VirtualScreen(rows: rows, cols: cols, scrollback: 0)
         state = AgentState(profile: spec.profile, agent: spec.agent, kind: spec.kind, state: .starting,
                            shimPid: getpid(), agentPid: nil, since: Shim.now(), restarts: 0, runs: [],
                            lastError: nil, logPath: spec.logPath, eventsPath: spec.eventsPath,
-                           socketPath: spec.socketPath, bracketedPaste: false, logBytes: log.nextOffset)
+                           socketPath: spec.socketPath, bracketedPaste: false, logBytes: log.offset)
         if let previous = try? StateFile.read(path: spec.statePath) {
             state.runs = previous.runs
             state.restarts = previous.restarts
@@ -180,7 +180,9 @@ public final class Shim {
         do {
             let pty = try PseudoTerminal(rows: rows, cols: cols)
             var pipeFDs: [Int32] = [0, 0]
-            guard pipe2(&pipeFDs, O_CLOEXEC) == 0 else { throw LoopError.errno("pipe2") }
+            guard pipe(&pipeFDs) == 0 else { throw LoopError.errno("pipe") }
+            _ = fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC)
             let pid: pid_t
             do {
                 pid = try pty.spawn(executable: spec.executable, arguments: spec.arguments,
@@ -205,12 +207,11 @@ public final class Shim {
                 else { run.events.stopReading() }
             }
             children.watch(pid) { [unowned self] exit in self.agentExited(exit, run: run) }
-            state.agentPid = pid
+            state.recordRunStart(pid: pid, at: startedAt)
             state.lastError = nil
-            state.runs.append(RunRecord(startedAt: startedAt, pid: pid, endedAt: nil, exit: nil))
-            if state.runs.count > 20 { state.runs.removeFirst(state.runs.count - 20) }
+            tracker.runStarted(at: startedAt)
             setPhase(.running)
-            emit(ShimEvent(type: "start", agent: spec.agent, pid: pid))
+            record(EventLine.start(agent: spec.agent, pid: pid, now: startedAt))
             notifyUp(error: nil)
         } catch {
             state.lastError = "\(error)"
@@ -242,9 +243,9 @@ public final class Shim {
             // Losing the log is not an option we can paper over: say so where the person looks.
             state.lastError = "log write failed: \(error)"
             announce("log write failed: \(error)")
-            offset = log.nextOffset
+            offset = log.offset
         }
-        state.logBytes = log.nextOffset
+        state.logBytes = log.offset
         paste.feed(bytes)
         screen.feed(bytes)
         _ = screen.takeOutput() // the pane answers terminal queries itself; drop libvterm's copy
@@ -277,10 +278,6 @@ public final class Shim {
         for subscriber in subscribers.values where subscriber.events { send(frame, to: subscriber) }
     }
 
-    private func emit(_ event: ShimEvent) {
-        guard let json = EventLine.normalize(JSON.encode(event), agent: spec.agent, now: Shim.now()) else { return }
-        record(json)
-    }
 
     private func agentExited(_ exit: ProcessExit, run: AgentRun) {
         // Everything the agent wrote before exiting is still in the terminal: take it now, so
@@ -290,19 +287,14 @@ public final class Shim {
         run.events.close()
         run.pty.closeMaster()
         self.run = nil
-        state.agentPid = nil
         stopTimer.stop()
         let status: ExitStatus
         switch exit {
         case .exited(let code): status = .exited(code)
         case .signaled(let sig): status = .signaled(sig)
         }
-        if var last = state.runs.popLast() {
-            last.endedAt = Shim.now()
-            last.exit = status
-            state.runs.append(last)
-        }
-        emit(ShimEvent(type: "exit", agent: spec.agent, status: "\(exit)", restarts: state.restarts))
+        state.recordRunEnd(exit: status, at: Shim.now())
+        record(EventLine.exit(agent: spec.agent, status: status, restarts: state.restarts, now: Shim.now()))
         afterExit(status, ranFor: Shim.now() - run.startedAt)
     }
 
@@ -319,7 +311,7 @@ public final class Shim {
         case .restart(let delay):
             state.restarts += 1
             setPhase(.restarting)
-            announce("\(spec.agent) ended (\(describe(status))); restart \(state.restarts) in \(String(format: "%.1f", delay))s")
+            announce("\(spec.agent) ended (\(describe(status))); restart \(state.restarts) in \(formatSeconds(delay))s")
             restartTimer.start(seconds: delay) { [unowned self] in self.start() } // backoff before restarting
         case .done:
             setPhase(.exited)
@@ -331,12 +323,7 @@ public final class Shim {
         }
     }
 
-    private func describe(_ status: ExitStatus) -> String {
-        switch status {
-        case .exited(let code): return "exit \(code)"
-        case .signaled(let sig): return "signal \(sig) (\(String(cString: strsignal(sig))))"
-        }
-    }
+    private func describe(_ status: ExitStatus) -> String { status.description }
 
     /// Reads whatever the terminal and event pipe still hold, synchronously, without blocking.
     private func drain(_ run: AgentRun) {
@@ -387,7 +374,7 @@ public final class Shim {
         subscribers = [:]
         server.close()
         unlink(spec.socketPath)
-        state.shimPid = nil
+        state.shimPid = 0
         persistState()
         TTYStream.resetMode()
         loop.stop()
@@ -396,18 +383,17 @@ public final class Shim {
     // MARK: state
 
     private func setPhase(_ phase: AgentPhase) {
-        state.state = phase
-        state.since = Shim.now()
+        state.transition(to: phase, at: Shim.now())
         state.bracketedPaste = paste.enabled
         persistState()
-        emit(ShimEvent(type: "state", agent: spec.agent, state: phase.rawValue))
-        let frame = Frame(type: .state, payload: JSON.encode(state)).encode()
+        record(EventLine.make(type: "state", agent: spec.agent, now: Shim.now(), fields: [("state", .string(phase.rawValue))]))
+        let frame = Frame.state(state).encode()
         for subscriber in subscribers.values { send(frame, to: subscriber) }
         updateTmuxStatus()
     }
 
     private func persistState() {
-        state.logBytes = log.nextOffset
+        state.logBytes = log.offset
         do { try StateFile.write(state, to: spec.statePath) }
         catch { announce("cannot write state: \(error)") }
     }
@@ -438,8 +424,8 @@ public final class Shim {
         let subscriber = Subscriber(connection)
         let id = ObjectIdentifier(connection)
         subscribers[id] = subscriber
-        let hello = HelloMessage(profile: spec.profile, agent: spec.agent, logBytes: log.nextOffset, state: state)
-        send(Frame(type: .hello, payload: JSON.encode(hello)).encode(), to: subscriber)
+        let hello = ShimHello(profile: spec.profile, agent: spec.agent, shimPid: getpid(), logBytes: log.offset, state: state)
+        send(Frame.hello(hello).encode(), to: subscriber)
         do {
             try connection.startReading { [unowned self] result in
                 switch result {
@@ -469,7 +455,7 @@ public final class Shim {
     private func handle(_ frame: Frame, from subscriber: Subscriber) {
         switch frame.type {
         case .subscribe:
-            let request = JSON.decode(SubscribeRequest.self, frame.payload)
+            let request = try? frame.decodeSubscribe()
             subscriber.output = request?.output ?? false
             subscriber.events = request?.events ?? false
             acknowledge(subscriber, error: nil)
@@ -478,17 +464,19 @@ public final class Shim {
             acknowledge(subscriber, error: run == nil ? "\(spec.agent) is not running" : nil)
         case .paste:
             guard let run else { acknowledge(subscriber, error: "\(spec.agent) is not running"); return }
-            let text = String(decoding: frame.payload, as: UTF8.self)
+            let text = (try? frame.decodePaste()) ?? ""
             run.master.write(BracketedPasteTracker.pasteBytes(text: text, bracketed: paste.enabled))
             acknowledge(subscriber, error: nil)
         case .control:
-            switch JSON.decode(ControlRequest.self, frame.payload)?.op ?? "" {
-            case "stop": stop()
-            case "start": tracker.reset(); start()
-            case "restart": stop(thenStart: true)
-            case "shutdown": acknowledge(subscriber, error: nil); shutdown(); return
-            case "status": break
-            case let other: acknowledge(subscriber, error: "unknown control operation \"\(other)\""); return
+            guard let request = try? frame.decodeControl() else {
+                acknowledge(subscriber, error: "malformed control request"); return
+            }
+            switch request.op {
+            case .stop: stop()
+            case .start: tracker.reset(); start()
+            case .restart: stop(thenStart: true)
+            case .shutdown: acknowledge(subscriber, error: nil); shutdown(); return
+            case .status: break
             }
             acknowledge(subscriber, error: nil)
         case .resize:
@@ -499,8 +487,9 @@ public final class Shim {
     }
 
     private func acknowledge(_ subscriber: Subscriber, error: String?) {
-        let ack = AckMessage(ok: error == nil, error: error, state: state)
-        send(Frame(type: .ack, payload: JSON.encode(ack)).encode(), to: subscriber)
+        // The state goes first so the client has it when the ack arrives.
+        send(Frame.state(state).encode(), to: subscriber)
+        send(Frame.ack(ok: error == nil, error: error).encode(), to: subscriber)
     }
 
     /// Runs the shim until it is shut down. Returns the process exit status for the shim.

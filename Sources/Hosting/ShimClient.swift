@@ -19,7 +19,7 @@ public final class ShimConnection {
     public func connect(path: String, _ completion: @escaping (String?) -> Void) {
         pipe.connect(path: path) { [self] error in
             if let error {
-                completion("cannot reach the shim of \(agent) (\(error.description.replacingOccurrences(of: "connect: ", with: "")))")
+                completion("cannot reach the shim of \(agent) (\(error.name))")
                 close(reason: nil)
                 return
             }
@@ -92,7 +92,10 @@ public enum ShimRequest {
         connection.onFrame = { frame in
             switch frame.type {
             case .hello:
-                if let hello = try? frame.decodeHello(), let state = try? StateFile.read(path: hello.statePath ?? "") { latest = state }
+                if let state = (try? frame.decodeHello())?.state {
+                    latest = state
+                    if done(state) { finished = true }
+                }
             case .state:
                 latest = try? frame.decodeState()
                 if let latest, done(latest) { finished = true }

@@ -70,7 +70,7 @@ public func formatTable(_ rows: [[String]]) -> String {
 public func formatDuration(_ seconds: Double) -> String {
     let s = max(0, Int(seconds))
     if s < 60 { return "\(s)s" }
-    if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
-    if s < 86400 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
-    return "\(s / 86400)d\(String(format: "%02d", (s % 86400) / 3600))h"
+    if s < 3600 { return "\(s / 60)m\(twoDigits(s % 60))s" }
+    if s < 86400 { return "\(s / 3600)h\(twoDigits((s % 3600) / 60))m" }
+    return "\(s / 86400)d\(twoDigits((s % 86400) / 3600))h"
 }

@@ -1,0 +1,28 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// What a shim tells a waiting `up` once its agent has started, or could not (sd_notify style).
+public struct StartNotice: Codable {
+    public var agent: String
+    public var pid: Int32?
+    public var error: String?
+}
+
+enum JSON {
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? Array(encoder.encode(value))) ?? Array("{}".utf8)
+    }
+}
+
+/// "%.1f" without Foundation's String(format:).
+func formatSeconds(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+}
+
+func twoDigits(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
