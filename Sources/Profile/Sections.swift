@@ -50,7 +50,7 @@ struct LLMPartial {
             if e.isEmpty || Text.isValidVariableName(e) { p.apiKeyEnv = e }
             else {
                 t.diagnostics.atValue(t.child("api_key_env"),
-                    "\(Text.quote(e)) is not a variable name (expected [A-Za-z_][A-Za-z0-9_]*; give the variable's NAME, never the key)")
+                    "must be the NAME of an environment variable, like OPENAI_API_KEY ([A-Za-z_][A-Za-z0-9_]*), never the key itself (the value is not shown)")
             }
         }
         p.maxTokens = t.int("max_tokens", .positive)
@@ -126,8 +126,8 @@ struct LLMPartial {
         let s = resolved()
         if s.provider == .script {
             if s.script == nil, let o = origin["provider"] {
-                d.atKey(Array(o.dropLast()) + [.key("script")],
-                        "missing required key: provider \"script\" needs script = \"<path>\" (relative to the profile file)")
+                d.add(d.position(o, value: false),
+                      "\(SourceMap.render(Array(o.dropLast()) + [.key("script")])): missing required key: provider \"script\" needs script = \"<path>\" (relative to the profile file)")
             }
         } else if s.model == nil {
             d.missing(agent + [.key("llm"), .key("model")],

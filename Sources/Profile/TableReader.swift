@@ -64,10 +64,10 @@ struct TableReader {
 
     static func unknownKeyMessage(_ key: String, allowed: [String], hint: String?) -> String {
         var m = "unknown key \(Text.quote(key))"
-        if let s = Text.suggestion(for: key, among: allowed) {
-            m += " (did you mean \"\(s)\"?)"
-        } else if let h = hint {
+        if let h = hint {
             m += "; \(h)"
+        } else if let s = Text.suggestion(for: key, among: allowed) {
+            m += " (did you mean \"\(s)\"?)"
         } else {
             m += "; expected one of: \(allowed.joined(separator: ", "))"
         }
