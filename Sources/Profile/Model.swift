@@ -1,0 +1,185 @@
+// The validated profile model. Every value here has passed validation; all
+// paths are absolute; per-agent settings already have the profile-level
+// [llm] and [backend] defaults merged under the agent's own overrides.
+
+public enum AgentKind: String, Codable, CaseIterable, Sendable {
+    case coder, goal, exec, command
+    /// Kinds whose agent calls a model (so needs `llm.model`).
+    public var usesLLM: Bool { self != .command }
+}
+
+public enum LLMProvider: String, Codable, CaseIterable, Sendable {
+    case anthropic, openai
+    case openaiCompatible = "openai-compatible"
+    case script
+
+    /// The variable that holds the API key when `api_key_env` is not set.
+    public var defaultAPIKeyEnv: String? {
+        switch self {
+        case .anthropic: return "ANTHROPIC_API_KEY"
+        case .openai: return "OPENAI_API_KEY"
+        case .openaiCompatible, .script: return nil
+        }
+    }
+}
+
+public enum LLMEndpoint: String, Codable, CaseIterable, Sendable { case chat, completions }
+public enum BackendType: String, Codable, CaseIterable, Sendable { case local, docker }
+public enum RestartPolicy: String, Codable, CaseIterable, Sendable {
+    case never
+    case onFailure = "on-failure"
+    case always
+}
+public enum ContextMode: String, Codable, CaseIterable, Sendable { case partial, full }
+public enum Permission: String, Codable, CaseIterable, Sendable {
+    case ask
+    case allowEdits = "allow-edits"
+    case yolo
+}
+
+/// Tools a coder agent may be allowed or denied.
+public enum CoderTool: String, Codable, CaseIterable, Sendable {
+    case bash = "Bash", read = "Read", write = "Write", edit = "Edit", glob = "Glob", grep = "Grep", webFetch = "WebFetch"
+}
+
+/// USD per million tokens.
+public struct ModelPrice: Codable, Equatable, Sendable {
+    public var input: Double
+    public var output: Double
+    public var cacheRead: Double?
+    public var cacheWrite: Double?
+    public init(input: Double, output: Double, cacheRead: Double? = nil, cacheWrite: Double? = nil) {
+        self.input = input; self.output = output; self.cacheRead = cacheRead; self.cacheWrite = cacheWrite
+    }
+}
+
+public struct LLMSettings: Codable, Equatable, Sendable {
+    public var provider: LLMProvider = .openai
+    public var model: String?
+    public var baseURL: String?
+    /// The NAME of the variable holding the key (never the key). Nil: no key is sent.
+    public var apiKeyEnv: String?
+    public var maxTokens: Int = 4096
+    /// Nil: the provider's default.
+    public var temperature: Double?
+    public var endpoint: LLMEndpoint = .chat
+    /// Absolute path of the script for provider `script`.
+    public var script: String?
+    public var connectTimeout: Double = 10
+    public var stallTimeout: Double = 120
+    public var requestTimeout: Double = 600
+    public var maxRetries: Int = 3
+    public var debug: Bool = false
+    /// Model name -> price.
+    public var prices: [String: ModelPrice] = [:]
+    public init() {}
+}
+
+/// One bind mount into the agent's container.
+public struct Mount: Codable, Equatable, Sendable {
+    /// Absolute host path.
+    public var host: String
+    /// Absolute path inside the container.
+    public var container: String
+    public var readOnly: Bool
+    public init(host: String, container: String, readOnly: Bool) {
+        self.host = host; self.container = container; self.readOnly = readOnly
+    }
+}
+
+public struct BackendSettings: Codable, Equatable, Sendable {
+    public var type: BackendType = .local
+    public var image: String?
+    public var network: String = "bridge"
+    public var memory: String?
+    public var cpus: Double?
+    public var pidsLimit: Int?
+    public var readOnly: Bool = false
+    public var mounts: [Mount] = []
+    /// Names of host variables passed into the container.
+    public var env: [String] = []
+    public var user: String?
+    public var preserveContainer: Bool = false
+    public var workspace: String = "/workspace"
+    public init() {}
+}
+
+public struct LogSettings: Codable, Equatable, Sendable {
+    /// Absolute root of the logs; an agent's log is `<dir>/<profile>/<agent>.log`.
+    public var dir: String
+    public var maxBytes: Int = 52_428_800
+    public var keep: Int = 3
+    public init(dir: String, maxBytes: Int = 52_428_800, keep: Int = 3) {
+        self.dir = dir; self.maxBytes = maxBytes; self.keep = keep
+    }
+}
+
+public struct AgentSpec: Codable, Equatable, Sendable {
+    public var name: String
+    public var kind: AgentKind
+    /// Extra environment for the agent process (values are data, never expanded).
+    public var env: [String: String] = [:]
+    /// Absolute working directory.
+    public var cwd: String
+    public var restart: RestartPolicy = .onFailure
+    public var backoffInitial: Double = 1
+    public var backoffMax: Double = 60
+    public var maxRestarts: Int = 5
+    public var restartWindow: Double = 600
+    public var stopTimeout: Double = 10
+    public var debug: Bool = false
+    public var llm: LLMSettings
+    public var backend: BackendSettings
+
+    // command
+    public var command: [String]?
+    // goal
+    public var goal: String?
+    public var contextMode: ContextMode = .partial
+    /// Steps (goal, exec).
+    public var limit: Int = 30
+    public var doneWhen: String?
+    public var timeBudget: Double?
+    public var tokenBudget: Int?
+    public var costBudget: Double?
+    // coder, exec
+    public var prompt: String?
+    // coder
+    public var permission: Permission = .ask
+    public var allowTools: [CoderTool]?
+    public var denyTools: [CoderTool]?
+    // exec
+    public var blockTimeout: Double = 60
+    public var memoryLimit: String?
+
+    /// Line of the agent's `[[agents]]` header in the profile (0 if unknown).
+    public var line: Int = 0
+
+    public init(name: String, kind: AgentKind, cwd: String, llm: LLMSettings = LLMSettings(), backend: BackendSettings = BackendSettings()) {
+        self.name = name; self.kind = kind; self.cwd = cwd; self.llm = llm; self.backend = backend
+    }
+}
+
+public struct Profile: Codable, Equatable, Sendable {
+    public var name: String
+    public var description: String?
+    /// Absolute path of the profile file.
+    public var sourcePath: String
+    /// Absolute directory holding the profile file.
+    public var directory: String
+    /// Absolute working directory (default: the profile's directory).
+    public var workdir: String
+    /// Profile-level defaults (already merged into each agent).
+    public var llm: LLMSettings
+    public var backend: BackendSettings
+    public var logs: LogSettings
+    public var agents: [AgentSpec]
+
+    public init(name: String, description: String? = nil, sourcePath: String, directory: String, workdir: String,
+                llm: LLMSettings, backend: BackendSettings, logs: LogSettings, agents: [AgentSpec]) {
+        self.name = name; self.description = description; self.sourcePath = sourcePath; self.directory = directory
+        self.workdir = workdir; self.llm = llm; self.backend = backend; self.logs = logs; self.agents = agents
+    }
+
+    public func agent(named name: String) -> AgentSpec? { agents.first { $0.name == name } }
+}
