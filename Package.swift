@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "_TestSupport", dependencies: ["Loop", "Hosting"], path: "Sources/_TestSupport"),
         .testTarget(name: "LoopTests", dependencies: ["Loop", "_TestSupport"]),
         .testTarget(name: "ProfileTests", dependencies: ["Profile"]),
+        .testTarget(name: "VTScreenTests", dependencies: ["VTScreen"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "_TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport", "Hosting", "Profile"]),
     ],
