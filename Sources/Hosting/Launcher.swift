@@ -164,29 +164,8 @@ public struct Launcher {
         }
 
         // Listen for each shim's start notice before any shim exists.
-        let loop = EventLoop()
-        defer { loop.close() }
-        let notifyPath = notifySocketPath(profile.name)
-        unlink(notifyPath)
-        let notify = PipeStream(loop: loop)
-        var notices: [String: StartNotice] = [:]
-        do {
-            try notify.bind(path: notifyPath)
-            try notify.listen { connection in
-                var buffer: [UInt8] = []
-                try? connection.startReading { result in
-                    switch result {
-                    case .data(let bytes): buffer.append(contentsOf: bytes)
-                    case .eof, .error:
-                        if let notice = try? JSONDecoder().decode(StartNotice.self, from: Data(buffer)) { notices[notice.agent] = notice }
-                        connection.close()
-                    }
-                }
-            }
-        } catch {
-            throw HostingError("cannot listen on \(notifyPath): \(error)")
-        }
-        defer { unlink(notifyPath) }
+        let notices = try StartNoticeListener(path: notifySocketPath(profile.name))
+        defer { notices.close() }
 
         do {
             let windows = record.agents.map { (name: $0.name, command: shimCommand + [$0.specPath]) }
@@ -194,19 +173,7 @@ public struct Launcher {
             for (index, pane) in panes.enumerated() where index < record.agents.count { record.agents[index].pane = pane }
             try record.write(to: recordPath)
 
-            var expired = false
-            let deadline = LoopTimer(loop: loop)
-            deadline.start(seconds: startTimeout) { expired = true } // a shim that never reports is a failed start
-            while notices.count < specs.count && !expired { loop.runOnce() }
-            deadline.close()
-            notify.close()
-            if let failed = notices.values.first(where: { $0.error != nil }) {
-                throw HostingError("agent \"\(failed.agent)\" could not start: \(failed.error!)")
-            }
-            if notices.count < specs.count {
-                let missing = specs.map(\.agent).filter { notices[$0] == nil }
-                throw HostingError("agent(s) \(missing.joined(separator: ", ")) did not start within \(Int(startTimeout))s; see `supervisor logs \(profile.name) \(missing[0])`")
-            }
+            try notices.wait(for: specs.map(\.agent), timeout: startTimeout, profile: profile.name)
         } catch {
             rollBack(record: record, tmux: tmux)
             throw error
@@ -246,6 +213,23 @@ public struct Launcher {
         }
         unlink(paths.profileRecord(profile: record.name))
         return problems
+    }
+
+    /// Starts a new shim for an agent whose shim died, in the agent's own tmux window, and waits
+    /// until it reports its agent started.
+    public func respawnShim(_ record: ProfileRecord, agent: ProfileRecord.Agent, timeout: Double = 15) throws {
+        let tmux = try Tmux.locate(socket: record.tmuxSocket, config: record.tmuxConfig, environment: environment)
+        guard tmux.isServerRunning() else {
+            throw HostingError("profile \(record.name) has no tmux server any more; bring it back with `supervisor down \(record.name)` then `supervisor up`")
+        }
+        if let state = try? StateFile.read(path: agent.statePath), let pid = state.agentPid,
+           processIsAlive(pid), processSession(pid) == pid {
+            kill(-pid, SIGKILL) // the orphan of the dead shim: it must not run twice
+        }
+        let notices = try StartNoticeListener(path: notifySocketPath(record.name))
+        defer { notices.close() }
+        try tmux.respawn(session: record.name, window: agent.name, command: record.shimCommand + [agent.specPath], environment: environment)
+        try notices.wait(for: [agent.name], timeout: timeout, profile: record.name)
     }
 
     /// Asks every reachable shim to stop its agent and exit, and waits for them (in parallel).

@@ -9,6 +9,10 @@ import Loop
 /// Drives one profile's private tmux server. Every call is an argv array: names come from the
 /// validated profile and everything else from paths we made, never from a shell string.
 public struct Tmux {
+    public init(executable: String, socket: String, config: String?) {
+        self.executable = executable; self.socket = socket; self.config = config
+    }
+
     public let executable: String
     public let socket: String
     public let config: String?
