@@ -19,6 +19,10 @@ public enum ProfileLoader {
     /// positions in errors and to resolve relative paths; not read).
     public static func parse(text: String, path: String) throws -> Profile {
         let absolute = PathResolver.resolve(path, against: FileManager.default.currentDirectoryPath)
+        // The TOML library reads C strings: a NUL would silently end the document.
+        if let nul = Self.firstNUL(text) {
+            throw ProfileError(file: path, line: nul.line, column: nul.column, message: "NUL character in profile text")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -35,6 +39,15 @@ public enum ProfileLoader {
             throw ProfileError(file: path, line: 1, column: 1, message: "invalid profile")
         }
         return p
+    }
+
+    static func firstNUL(_ text: String) -> SourcePosition? {
+        var line = 1, column = 1
+        for c in text.unicodeScalars {
+            if c == "\0" { return SourcePosition(line: line, column: column) }
+            if c == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        return nil
     }
 
     /// Reads the whole file, mapping failures to "cannot read profile PATH: REASON".

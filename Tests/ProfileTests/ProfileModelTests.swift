@@ -238,3 +238,20 @@ final class ProfileModelTests: XCTestCase {
         XCTAssertTrue(local.agents.allSatisfy { $0.backend.type == .local && $0.llm.apiKeyEnv == nil })
     }
 }
+
+final class ReadmeExampleTests: XCTestCase {
+    /// The example in profiles/README.md must stay a valid profile.
+    func testReadmeExampleValidates() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("profiles/README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let start = try XCTUnwrap(text.range(of: "```toml\n"))
+        let end = try XCTUnwrap(text.range(of: "\n```", range: start.upperBound..<text.endIndex))
+        let p = try ProfileLoader.parse(text: String(text[start.upperBound..<end.lowerBound]), path: "/r/profiles/team.toml")
+        XCTAssertEqual(p.agents.map { $0.name }, ["builder", "coder", "server"])
+        XCTAssertEqual(p.agents[0].llm.apiKeyEnv, "ANTHROPIC_API_KEY")
+        XCTAssertEqual(p.agents[1].backend.network, "bridge")
+        XCTAssertEqual(p.agents[0].backend.network, "none")
+        XCTAssertEqual(p.agents[0].backend.mounts.first?.host, "/r/cache")
+    }
+}

@@ -149,6 +149,12 @@ final class ValidationErrorTests: XCTestCase {
         } catch { XCTFail("\(error)") }
     }
 
+    func testNULIsRefusedWithItsPosition() {
+        XCTAssertThrowsError(try ProfileLoader.parse(text: "a = 1\nb = \"x\u{0}\"\n" + commandAgent, path: "n.toml")) { e in
+            XCTAssertEqual("\(e)", "n.toml:2:7: NUL character in profile text")
+        }
+    }
+
     func testDuplicateKeyIsASyntaxError() {
         XCTAssertThrowsError(try ProfileLoader.parse(text: "name = \"a\"\nname = \"b\"\n", path: "d.toml")) { e in
             XCTAssertEqual((e as? ProfileError)?.line, 2, "\(e)")
