@@ -64,7 +64,9 @@ public struct Script: Equatable, Sendable {
             }
         }
 
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // "\r\n" is one Character in Swift, so it must be named as a separator itself.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map(String.init)
         if lines.last == "" { lines.removeLast() }
         for raw in lines {
             lineNo += 1
