@@ -354,3 +354,41 @@ final class OpenAIStreamTests: XCTestCase {
         XCTAssertEqual(r.stopReason, .endTurn)
     }
 }
+
+final class NonStreamingTests: XCTestCase {
+    func testAnthropicMessageObject() throws {
+        let body = #"""
+        {"id":"msg_01","type":"message","role":"assistant","model":"claude-3-5-haiku-20241022",
+         "content":[{"type":"text","text":"Let me check."},
+                    {"type":"tool_use","id":"toolu_9","name":"shell","input":{"command":"ls"}}],
+         "stop_reason":"tool_use","stop_sequence":null,
+         "usage":{"input_tokens":30,"output_tokens":12,"cache_read_input_tokens":5,"cache_creation_input_tokens":0}}
+        """#
+        var a = Assembler(provider: "anthropic")
+        a.apply(WireAPI.anthropicMessages.decodeResponse(Array(body.utf8)))
+        let r = try a.finish()
+        XCTAssertEqual(r.message.content, [.text("Let me check."), .toolUse(id: "toolu_9", name: "shell", input: ["command": "ls"])])
+        XCTAssertEqual(r.stopReason, .toolUse)
+        XCTAssertEqual(r.usage, Usage(input: 30, output: 12, cacheRead: 5))
+    }
+
+    func testOpenAIChatCompletionObject() throws {
+        let body = #"""
+        {"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4.1",
+         "choices":[{"index":0,"message":{"role":"assistant","content":null,
+           "tool_calls":[{"id":"call_1","type":"function","function":{"name":"shell","arguments":"{\"command\":\"pwd\"}"}}]},
+           "finish_reason":"tool_calls"}],
+         "usage":{"prompt_tokens":50,"completion_tokens":7,"total_tokens":57,"prompt_tokens_details":{"cached_tokens":0}}}
+        """#
+        var a = Assembler(provider: "openai")
+        a.apply(WireAPI.openAIChat.decodeResponse(Array(body.utf8)))
+        let r = try a.finish()
+        XCTAssertEqual(r.message.content, [.toolUse(id: "call_1", name: "shell", input: ["command": "pwd"])])
+        XCTAssertEqual(r.usage, Usage(input: 50, output: 7))
+    }
+
+    func testGarbage() {
+        guard case .error(let e)? = WireAPI.openAIChat.decodeResponse(Array("nope".utf8)).first else { return XCTFail() }
+        XCTAssertEqual(e.kind, .malformedJSON)
+    }
+}
