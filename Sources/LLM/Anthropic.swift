@@ -52,15 +52,6 @@ public struct AnthropicEncoder: Sendable {
     }
 }
 
-/// Turns decoded SSE events into neutral stream events.
-public protocol StreamEventDecoder {
-    /// Provider name used in errors.
-    var provider: String { get }
-    mutating func decode(_ event: SSEEvent) -> [StreamEvent]
-    /// Called at the end of the body; reports a truncated stream as `.error`.
-    mutating func finish() -> [StreamEvent]
-}
-
 public struct AnthropicStreamDecoder: StreamEventDecoder, Sendable {
     public let provider = "anthropic"
 
