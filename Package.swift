@@ -28,6 +28,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "supervisor", dependencies: ["SupervisorCLI"]),
+        .target(name: "LLM"),
+        .testTarget(name: "LLMTests", dependencies: ["LLM"]),
 
         .target(name: "_TestSupport", dependencies: ["Loop", "Hosting"], path: "Sources/_TestSupport"),
         .testTarget(name: "LoopTests", dependencies: ["Loop", "_TestSupport"]),
