@@ -28,7 +28,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "supervisor", dependencies: ["SupervisorCLI"]),
-        .target(name: "LLM"),
+        .target(name: "LLM", exclude: ["ScriptFormat.md"]),
         .testTarget(name: "LLMTests", dependencies: ["LLM"]),
 
         .target(name: "_TestSupport", dependencies: ["Loop", "Hosting"], path: "Sources/_TestSupport"),

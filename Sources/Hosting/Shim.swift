@@ -206,13 +206,14 @@ public final class Shim {
                 if case .data(let bytes) = result { self.agentEvents(bytes) }
                 else { run.events.stopReading() }
             }
-            children.watch(pid) { [unowned self] exit in self.agentExited(exit, run: run) }
             state.recordRunStart(pid: pid, at: startedAt)
             state.lastError = nil
             tracker.runStarted(at: startedAt)
             setPhase(.running)
             record(EventLine.start(agent: spec.agent, pid: pid, now: startedAt))
             notifyUp(error: nil)
+            // Last: an agent that already ended is reaped right here, after it was recorded as started.
+            children.watch(pid) { [unowned self] exit in self.agentExited(exit, run: run) }
         } catch {
             state.lastError = "\(error)"
             announce("cannot start \(spec.executable): \(error)")
