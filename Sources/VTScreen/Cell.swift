@@ -64,12 +64,12 @@ public struct Cell: Hashable, Sendable {
 /// Terminal modes a program set that change how the terminal interprets
 /// later output or what it sends as input. Read back from libvterm (DECRQM,
 /// DECRQSS) so a repaint can leave a fresh terminal in the same state.
+/// libvterm 0.1.4 cannot report ANSI modes (insert IRM, newline LNM), so
+/// those are not carried over.
 public struct TerminalModes: Hashable, Sendable {
     public var applicationCursorKeys = false   // DECCKM ?1
     public var originMode = false              // DECOM ?6
     public var autowrap = true                 // DECAWM ?7
-    public var insertMode = false              // IRM 4
-    public var newlineMode = false             // LNM 20
     public var mouseClick = false              // ?1000
     public var mouseDrag = false               // ?1002
     public var mouseMove = false               // ?1003

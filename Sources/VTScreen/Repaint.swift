@@ -109,46 +109,104 @@ struct RepaintWriter {
         }
     }
 
+    /// CHA, 0-based.
+    mutating func column(_ col: Int) {
+        csi(); if col > 0 { number(col + 1) }
+        out.append(UInt8(ascii: "G"))
+    }
+
+    mutating func chars(_ c: VTermScreenCell) {
+        withUnsafeBytes(of: c.chars) { raw in
+            for ch in raw.bindMemory(to: UInt32.self) {
+                if ch == 0 { break }
+                scalar(ch)
+            }
+        }
+    }
+
     /// Paints rows onto a cleared screen: skips clear cells, writes erased
-    /// cells with a non-default pen as ECH so they stay "empty" with that pen,
-    /// writes everything else with its pen.
+    /// cells with a non-default pen as ECH so they stay empty with that pen,
+    /// writes everything else with its pen. Reproduces libvterm's broken
+    /// wide characters too (a narrow cell followed by an orphaned right
+    /// half, or a wide character whose right half was overwritten).
     mutating func paint(rows: Int, cols: Int, cell: (Int, Int) -> VTermScreenCell) {
         for r in 0..<rows {
             var end = cols
             while end > 0 && isClearCell(cell(r, end - 1)) { end -= 1 }
             if end == 0 { continue }
             moveTo(r, 0)
-            var skip = 0
+            var at: Int? = 0        // the target's cursor column; nil = not sure
+            var forceNext = false   // the target may have put a right half here
             var col = 0
-            while col < end {
+            func position(_ col: Int) {
+                if let a = at, a == col { return }
+                if let a = at, col > a { forward(col - a) } else { column(col) }
+                at = col
+            }
+            while col < end || (forceNext && col < cols) {
                 let c = cell(r, col)
-                if c.chars.0 == UInt32.max { col += 1; continue }  // right half of a wide char
-                if c.chars.0 == 0 {
+                let force = forceNext
+                forceNext = false
+                if c.chars.0 == UInt32.max {
+                    // A right half with no left half (only at column 0 here:
+                    // elsewhere the cell before reports width 2). Draw wide
+                    // characters, then delete the first cell to shift one in.
+                    var k = 1
+                    while col + k < cols && cell(r, col + k).chars.0 == UInt32.max { k += 1 }
+                    setPen(.plain)
+                    for j in stride(from: col + k - 1, through: col, by: -1) { column(j); scalar(0x4E00) }
+                    column(col)
+                    csi(); out.append(UInt8(ascii: "P"))
+                    at = nil
+                    col += k
+                    continue
+                }
+                let wide = c.width == 2
+                if c.chars.0 == 0 && !wide {
                     let p = Pen(c)
                     var n = 1
                     while col + n < end {
                         let d = cell(r, col + n)
-                        if d.chars.0 != 0 || Pen(d) != p { break }
+                        if d.chars.0 != 0 || d.width != 1 || Pen(d) != p { break }
                         n += 1
                     }
-                    if p != .plain {
-                        forward(skip); skip = 0
+                    if p != .plain || force {
+                        position(col)
                         setPen(p)
                         eraseChars(n)
                     }
-                    skip += n
                     col += n
                     continue
                 }
-                forward(skip); skip = 0
+                position(col)
                 setPen(Pen(c))
-                withUnsafeBytes(of: c.chars) { raw in
-                    for ch in raw.bindMemory(to: UInt32.self) {
-                        if ch == 0 { break }
-                        scalar(ch)
-                    }
+                var halves = 0  // right halves after this cell
+                if wide {
+                    halves = 1
+                    while col + halves + 1 < cols && cell(r, col + halves + 1).chars.0 == UInt32.max { halves += 1 }
                 }
-                col += max(1, Int(c.width))
+                if wide && (c.chars.0 < 0x1100 || halves > 1) {
+                    // Narrow or empty cell in front of orphaned right halves:
+                    // draw wide characters right to left, each leaving its
+                    // right half, then overwrite the leftmost.
+                    for j in stride(from: col + halves - 1, through: col, by: -1) {
+                        column(j)
+                        scalar(0x4E00)
+                    }
+                    column(col)
+                    if c.chars.0 == 0 { eraseChars(1) } else { chars(c) }
+                    at = nil
+                    col += 1 + halves
+                    continue
+                }
+                chars(c)
+                if c.chars.0 < 0x80 {
+                    at = col + 1
+                } else {
+                    at = nil  // the target's width table may differ: position absolutely
+                    if !wide && c.chars.0 >= 0x1100 { forceNext = true }
+                }
+                col += wide ? 2 : 1
             }
         }
     }
@@ -166,10 +224,13 @@ extension VirtualScreen {
     public func renderRepaint() -> [UInt8] {
         let m = modes()
         var w = RepaintWriter()
-        // Leave any alternate screen, select ASCII in G0, reset pen and the
-        // modes that would change where our text lands, hide the cursor
-        // while painting, clear.
-        w.raw("\u{1B}[?1049l\u{1B}(B\u{0F}\u{1B}[0m\u{1B}[4l\u{1B}[20l\u{1B}[?6l\u{1B}[?7h\u{1B}[r\u{1B}[?25l\u{1B}[H\u{1B}[2J")
+        // Leave any alternate screen, then RIS: resets charsets (a stale
+        // `ESC ( 0` would turn our text into line drawing), pen, modes,
+        // scroll region and tabs. RIS rather than `ESC ( B`, after which
+        // libvterm splits a combining mark from its base character at the
+        // last column. The explicit resets after it are for terminals whose
+        // RIS does less. Hide the cursor while painting; clear.
+        w.raw("\u{1B}[?1049l\u{1B}c\u{1B}[0m\u{1B}[4l\u{1B}[20l\u{1B}[?6l\u{1B}[?7h\u{1B}[r\u{1B}[?25l\u{1B}[H\u{1B}[2J")
         w.pen = .plain
         if isAltScreen {
             if let snap = mainSnapshot {
@@ -177,25 +238,31 @@ extension VirtualScreen {
                 w.paint(rows: r, cols: cols) { row, col in
                     col < snap.cells[row].count ? snap.cells[row][col] : blankCell()
                 }
-                w.setPen(.plain)
+                // 1049h saves cursor, pen and visibility for the switch back.
+                w.setPen(snap.pen)
                 w.moveTo(min(Int(snap.cursor.row), rows - 1), min(Int(snap.cursor.col), cols - 1))
+                w.decMode(25, snap.cursorVisible)
             } else {
                 w.setPen(.plain)
+                w.decMode(25, true)
             }
-            w.raw("\u{1B}[?1049h\u{1B}[H\u{1B}[2J")
+            w.raw("\u{1B}[?1049h\u{1B}[?25l")
+            w.pen = nil  // the switch erased the alternate screen with our pen: clear it with a plain one
+            w.setPen(.plain)
+            w.raw("\u{1B}[H\u{1B}[2J")
         }
         w.paint(rows: rows, cols: cols) { rawCell($0, $1) }
 
         // Modes, explicitly on or off: the target may have stale ones.
         w.decMode(1, m.applicationCursorKeys)
         w.decMode(7, m.autowrap)
-        if m.insertMode { w.raw("\u{1B}[4h") }
-        if m.newlineMode { w.raw("\u{1B}[20h") }
-        for (mode, on) in [(1000, m.mouseClick), (1002, m.mouseDrag), (1003, m.mouseMove),
-                           (1005, m.mouseUTF8), (1006, m.mouseSGR), (1015, m.mouseRXVT),
-                           (1004, m.focusReporting), (2004, m.bracketedPaste)] {
-            w.decMode(mode, on)
-        }
+        // All offs before any on: turning one mouse mode or protocol off
+        // resets the whole group.
+        let flags = [(1000, m.mouseClick), (1002, m.mouseDrag), (1003, m.mouseMove),
+                     (1005, m.mouseUTF8), (1006, m.mouseSGR), (1015, m.mouseRXVT),
+                     (1004, m.focusReporting), (2004, m.bracketedPaste)]
+        for (mode, on) in flags where !on { w.decMode(mode, false) }
+        for (mode, on) in flags where on { w.decMode(mode, true) }
         if reverseVideo { w.decMode(5, true) }
         if let shape = cursorShape {
             // DECSCUSR: 1/2 block, 3/4 underline, 5/6 bar; odd = blinking.

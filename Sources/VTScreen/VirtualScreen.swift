@@ -36,7 +36,7 @@ public final class VirtualScreen {
     /// The primary screen as it was when the program switched to the
     /// alternate screen (libvterm has no API to read the primary buffer while
     /// the alternate one is shown); nil while on the primary screen.
-    var mainSnapshot: (cells: [[VTermScreenCell]], cursor: VTermPos)? = nil
+    var mainSnapshot: (cells: [[VTermScreenCell]], cursor: VTermPos, cursorVisible: Bool, pen: Pen)? = nil
 
     var tracker = EscapeTracker()
     var lastModes = TerminalModes()
@@ -88,6 +88,9 @@ public final class VirtualScreen {
         // per-cell callbacks while feeding.
         vterm_screen_set_damage_merge(screen, VTERM_DAMAGE_SCROLL)
         vterm_screen_reset(screen, 1)
+        // Properties announced by the reset are defaults, not program choices.
+        cursorShape = nil
+        title = nil
         damageLo = 0
         damageHi = rows
     }
@@ -166,7 +169,18 @@ public final class VirtualScreen {
 
     public func cell(row: Int, col: Int) -> Cell {
         precondition(row >= 0 && row < rows && col >= 0 && col < cols, "cell(\(row), \(col)) outside \(rows)x\(cols)")
-        return Cell(rawCell(row, col))
+        var c = rawCell(row, col)
+        if c.chars.0 == UInt32.max {
+            // libvterm leaves a stale pen on the right half of a wide
+            // character; report the pen of the cell it belongs to.
+            var l = col - 1
+            while l >= 0 && rawCell(row, l).chars.0 == UInt32.max { l -= 1 }
+            let left = l >= 0 ? rawCell(row, l) : blankCell()
+            c.fg = left.fg
+            c.bg = left.bg
+            c.attrs = left.attrs
+        }
+        return Cell(c)
     }
 
     /// One row of cells.
@@ -252,7 +266,7 @@ public final class VirtualScreen {
         for r in 0..<rows { cells.append((0..<cols).map { rawCell(r, $0) }) }
         var pos = VTermPos()
         vterm_state_get_cursorpos(state, &pos)
-        mainSnapshot = (cells, pos)
+        mainSnapshot = (cells, pos, cursorVisible, currentPen())
         var on = VTermValue(boolean: 1)
         _ = vterm_state_set_termprop(state, VTERM_PROP_ALTSCREEN, &on)
     }
@@ -277,7 +291,7 @@ public final class VirtualScreen {
         let dec = [1, 6, 7, 1000, 1002, 1003, 1004, 1005, 1006, 1015, 2004]
         var q = ""
         for m in dec { q += "\u{1B}[?\(m)$p" }
-        q += "\u{1B}[4$p\u{1B}[20$p\u{1B}P$qr\u{1B}\\"
+        q += "\u{1B}P$qr\u{1B}\\"
         var bytes = Array(q.utf8)
         bytes.withUnsafeMutableBufferPointer { b in
             b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) {
@@ -458,12 +472,6 @@ enum ModeReplyParser {
                     case 1006: m.mouseSGR = on
                     case 1015: m.mouseRXVT = on
                     case 2004: m.bracketedPaste = on
-                    default: break
-                    }
-                } else {
-                    switch mode {
-                    case 4: m.insertMode = on
-                    case 20: m.newlineMode = on
                     default: break
                     }
                 }
