@@ -1,2 +1,0 @@
-import XCTest
-final class VTScreenPlaceholder: XCTestCase { func testNothing() {} }
