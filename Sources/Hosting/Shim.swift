@@ -5,7 +5,6 @@ import Foundation
 #endif
 import Glibc
 import Loop
-import VTScreen
 
 /// One agent's host process. It runs inside the agent's tmux pane and owns the agent's
 /// pseudo-terminal. Every byte the agent writes goes to the log first, then to the pane and to
@@ -25,7 +24,7 @@ public final class Shim {
     private var paneOutput: ByteStream?
     private var paneInput: TTYStream?
     private var paneBehind = false
-    private let screen: VirtualScreen
+    private var mirror: PaneMirror
     /// Above this many queued bytes the pane is "behind": stop feeding it and repaint from the
     /// screen state once it has drained, so a slow pane never slows the agent.
     static let paneHighWater = 256 * 1024
@@ -78,7 +77,7 @@ public final class Shim {
             mode: RestartMode(rawValue: spec.restart) ?? .onFailure, backoffInitial: spec.backoffInitial,
             backoffMax: spec.backoffMax, maxRestarts: spec.maxRestarts, window: spec.restartWindow))
         if let size = PseudoTerminal.size(of: 1) { rows = size.rows; cols = size.cols }
-        screen = VirtualScreen(rows: rows, cols: cols, scrollback: 0)
+        mirror = PaneMirror(rows: rows, cols: cols)
         state = AgentState(profile: spec.profile, agent: spec.agent, kind: spec.kind, state: .starting,
                            shimPid: getpid(), agentPid: nil, since: Shim.now(), restarts: 0, runs: [],
                            lastError: nil, logPath: spec.logPath, eventsPath: spec.eventsPath,
@@ -139,14 +138,13 @@ public final class Shim {
     private func paneDrained() {
         guard paneBehind, let pane = paneOutput, pane.writeQueueSize == 0 else { return }
         paneBehind = false
-        pane.write(screen.renderRepaint()) { [weak self] _ in self?.paneDrained() }
+        pane.write(mirror.repaint()) { [weak self] _ in self?.paneDrained() }
     }
 
     /// A line from the shim itself (not the agent): shown in the pane, never in the agent's log.
     private func announce(_ text: String) {
         let bytes = Array("\r\n\u{1b}[0;7m[supervisor]\u{1b}[0m \(text)\r\n".utf8)
-        bytes.withUnsafeBytes { screen.feed($0); writeToPane($0) }
-        _ = screen.takeOutput()
+        bytes.withUnsafeBytes { mirror.append($0, nowMilliseconds: loop.nowMilliseconds); writeToPane($0) }
     }
 
     // MARK: signals
@@ -166,7 +164,7 @@ public final class Shim {
     private func paneResized() {
         guard let size = PseudoTerminal.size(of: 1) else { return }
         rows = size.rows; cols = size.cols
-        screen.resize(rows: rows, cols: cols)
+        mirror.resize(rows: rows, cols: cols)
         try? run?.pty.resize(rows: rows, cols: cols)
     }
 
@@ -248,8 +246,7 @@ public final class Shim {
         }
         state.logBytes = log.offset
         paste.feed(bytes)
-        screen.feed(bytes)
-        _ = screen.takeOutput() // the pane answers terminal queries itself; drop libvterm's copy
+        mirror.append(bytes, nowMilliseconds: loop.nowMilliseconds)
         writeToPane(bytes)
         if !subscribers.isEmpty {
             let frame = Frame.output(offset: offset, bytes: Array(bytes)).encode()
