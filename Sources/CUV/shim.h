@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <pty.h>
+#include <sys/pidfd.h>
 
 /* Swift's Glibc module is built without _GNU_SOURCE, which hides these (glibc >= 2.29).
    The loop module needs them to start an agent as session leader on its own terminal. */

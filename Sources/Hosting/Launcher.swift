@@ -193,13 +193,20 @@ public struct Launcher {
     /// Graceful stop of every agent, then the tmux server; logs and settings stay.
     public func down(_ record: ProfileRecord) -> [String] {
         var problems = stopShims(record, timeout: nil)
+        let shimPids = record.agents.compactMap { agent -> pid_t? in
+            guard let state = try? StateFile.read(path: agent.statePath), state.shimPid > 0,
+                  processIsAlive(state.shimPid), isShim(pid: state.shimPid) else { return nil }
+            return state.shimPid
+        }
         let tmux = Tmux(executable: resolveExecutable("tmux", path: environment["PATH"]) ?? "tmux", socket: record.tmuxSocket, config: record.tmuxConfig)
         tmux.killServer()
         unlink(record.tmuxSocket)
-        // Shims that did not go with their window (or never had one) are ended by pid.
+        // Shims that asked to exit are finishing; the server's SIGHUP ends the rest. Any still
+        // there after that are ended by pid.
+        let stuck = Set(ProcessExitWaiter.wait(for: shimPids, timeout: 3))
         for agent in record.agents {
             if let state = try? StateFile.read(path: agent.statePath) {
-                if state.shimPid > 0, processIsAlive(state.shimPid), isShim(pid: state.shimPid) {
+                if stuck.contains(state.shimPid), isShim(pid: state.shimPid) {
                     kill(state.shimPid, SIGKILL)
                     problems.append("\(agent.name): shim did not exit; killed")
                 }

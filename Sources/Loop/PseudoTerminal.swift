@@ -110,3 +110,32 @@ public final class ChildWatcher {
 
     public func close() { signal.close() }
 }
+
+/// Waits for processes we did not spawn (or no longer own) to end, without polling: a pidfd
+/// becomes readable when its process exits.
+public enum ProcessExitWaiter {
+    /// Returns the pids still alive when the deadline passed.
+    public static func wait(for pids: [pid_t], timeout: Double) -> [pid_t] {
+        let loop = EventLoop()
+        defer { loop.close() }
+        var alive = Set<pid_t>()
+        var polls: [Poll] = []
+        for pid in pids {
+            let fd = pidfd_open(pid, 0)
+            guard fd >= 0 else { continue } // already gone (ESRCH)
+            guard let poll = try? Poll(loop: loop, fd: fd) else { Glibc.close(fd); continue }
+            alive.insert(pid)
+            polls.append(poll)
+            try? poll.start(.readable) { _, _ in
+                alive.remove(pid)
+                poll.close { Glibc.close(fd) }
+            }
+        }
+        var expired = false
+        let timer = LoopTimer(loop: loop)
+        timer.start(seconds: timeout) { expired = true } // the caller escalates past this
+        while !alive.isEmpty && !expired { loop.runOnce() }
+        timer.close()
+        return Array(alive)
+    }
+}
