@@ -12,7 +12,13 @@ public struct AgentControl {
     }
 
     /// Performs the operation and waits for its outcome; returns the resulting state's name.
-    public func perform(_ operation: ControlOp, on agent: ProfileRecord.Agent) throws -> String {
+    public func perform(_ operation: ControlOp, on agent: ProfileRecord.Agent, refreshedSpec: ShimSpec? = nil) throws -> String {
+        // The shim re-reads its spec at each start: a changed profile or `set` applies now.
+        if let refreshedSpec, operation == .start || operation == .restart {
+            var spec = refreshedSpec
+            spec.notifySocket = (try? ShimSpec.read(path: agent.specPath))?.notifySocket ?? spec.notifySocket
+            try spec.write(to: agent.specPath)
+        }
         let stopTimeout = (try? ShimSpec.read(path: agent.specPath).stopTimeout) ?? 10
         let before = try? StateFile.read(path: agent.statePath)
         let ack: Ack

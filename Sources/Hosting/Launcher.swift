@@ -71,6 +71,14 @@ public struct Launcher {
     public static let unavailableKinds: Set<String> = ["coder", "goal", "exec"]
 
     /// Every check that can fail before anything starts. Returns the specs to launch.
+    /// The specs of some agents only (for `start`/`restart` of one agent).
+    public func plan(_ profile: Profile, only agent: String) throws -> [ShimSpec] {
+        guard profile.agents.contains(where: { $0.name == agent }) else {
+            throw HostingError("\(profile.sourcePath) no longer has an agent \"\(agent)\"")
+        }
+        return try plan(profile).specs.filter { $0.agent == agent }
+    }
+
     public func plan(_ profile: Profile) throws -> (tmux: Tmux, specs: [ShimSpec]) {
         let profileDir = paths.profileDir(profile.name)
         let tmux = try Tmux.locate(socket: paths.tmuxSocket(profile: profile.name), config: tmuxConfig, environment: environment)

@@ -11,7 +11,10 @@ import Loop
 /// socket subscribers; keystrokes from the pane and input from subscribers go to the agent.
 /// It applies the restart policy, so restarts work with no viewer running.
 public final class Shim {
-    let spec: ShimSpec
+    private(set) var spec: ShimSpec
+    /// Where the spec came from: re-read before each start so `supervisor restart` applies
+    /// settings changed since (`supervisor set`); the socket and log paths stay as they are.
+    let specPath: String?
     let loop: EventLoop
     private var log: LogWriter
     private let eventsFD: Int32
@@ -64,8 +67,9 @@ public final class Shim {
         init(_ connection: PipeStream) { self.connection = connection }
     }
 
-    public init(spec: ShimSpec, loop: EventLoop) throws {
+    public init(spec: ShimSpec, specPath: String? = nil, loop: EventLoop) throws {
         self.spec = spec
+        self.specPath = specPath
         self.loop = loop
         log = try LogWriter(path: spec.logPath, maxBytes: UInt64(spec.logMaxBytes), keep: spec.logKeep)
         eventsFD = open(spec.eventsPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
@@ -173,6 +177,7 @@ public final class Shim {
     public func start() {
         restartTimer.stop()
         guard run == nil else { return }
+        reloadSpec()
         stopRequested = false
         let startedAt = Shim.now()
         do {
@@ -217,6 +222,23 @@ public final class Shim {
             announce("cannot start \(spec.executable): \(error)")
             notifyUp(error: "\(error)")
             afterExit(.exited(127), ranFor: 0)
+        }
+    }
+
+    private func reloadSpec() {
+        guard let specPath, let fresh = try? ShimSpec.read(path: specPath), fresh != spec else { return }
+        spec.executable = fresh.executable
+        spec.arguments = fresh.arguments
+        spec.environment = fresh.environment
+        spec.directory = fresh.directory
+        spec.stopTimeout = fresh.stopTimeout
+        if fresh.restart != spec.restart || fresh.backoffInitial != spec.backoffInitial || fresh.backoffMax != spec.backoffMax
+            || fresh.maxRestarts != spec.maxRestarts || fresh.restartWindow != spec.restartWindow {
+            spec.restart = fresh.restart; spec.backoffInitial = fresh.backoffInitial; spec.backoffMax = fresh.backoffMax
+            spec.maxRestarts = fresh.maxRestarts; spec.restartWindow = fresh.restartWindow
+            tracker = RestartTracker(policy: RestartPolicy(
+                mode: RestartMode(rawValue: spec.restart) ?? .onFailure, backoffInitial: spec.backoffInitial,
+                backoffMax: spec.backoffMax, maxRestarts: spec.maxRestarts, window: spec.restartWindow))
         }
     }
 
@@ -499,7 +521,7 @@ public final class Shim {
         }
         let loop = EventLoop()
         let shim: Shim
-        do { shim = try Shim(spec: spec, loop: loop) } catch {
+        do { shim = try Shim(spec: spec, specPath: specPath, loop: loop) } catch {
             fputs("supervisor shim: \(spec.agent): \(error)\n", stderr)
             return 2
         }

@@ -193,7 +193,7 @@ public final class TCPStream: ByteStream {
     public func bind(host: String, port: Int) throws {
         var addr = sockaddr_in()
         try check(uv_ip4_addr(host, Int32(port), &addr), "address \(host):\(port)")
-        try withUnsafePointer(to: &addr) { ptr in
+        _ = try withUnsafePointer(to: &addr) { ptr in
             try ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 try check(uv_tcp_bind(tcp, $0, 0), "bind \(host):\(port)")
             }

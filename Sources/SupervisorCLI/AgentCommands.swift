@@ -171,7 +171,17 @@ extension AgentControlCommand {
         let record = try profile.record()
         let entry = try record.agent(agent.agent)
         let control = AgentControl(record: record, environment: profile.environment)
-        let state = try control.perform(Self.operation, on: entry)
+        // Specs are planned afresh from the profile file and `supervisor set` overrides, so a
+        // start or restart picks up what changed; a profile that no longer validates says so.
+        var refreshed: ShimSpec?
+        if Self.operation != .stop {
+            let loaded = try ProfileLoader.load(path: record.sourcePath)
+                .applying(try Settings.load(paths: profile.paths, profile: record.name))
+            let launcher = Launcher(paths: profile.paths, environment: profile.environment,
+                                    shimCommand: record.shimCommand, tmuxConfig: record.tmuxConfig)
+            refreshed = try launcher.plan(loaded, only: entry.name).first
+        }
+        let state = try control.perform(Self.operation, on: entry, refreshedSpec: refreshed)
         print("\(entry.name): \(state)")
     }
 }
@@ -200,7 +210,7 @@ struct Restart: AgentControlCommand {
 struct Set: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Persist a setting for one agent (e.g. context_mode=full, limit=50, model=...).",
-        discussion: "Settings are validated against the profile schema, survive down/up, and override the profile file until --reset. They take effect when the agent next starts.")
+        discussion: "Settings are validated against the profile schema, survive down/up, and override the profile file until --reset. They take effect at the next `up`, `start` or `restart` of the agent.")
 
     @OptionGroup var profile: ProfileArgument
     @OptionGroup var agent: AgentArgument
