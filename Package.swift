@@ -27,7 +27,7 @@ let package = Package(
             "Hosting", "Profile", "Loop",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "supervisor", dependencies: ["SupervisorCLI"]),
+        .executableTarget(name: "supervisor", dependencies: ["SupervisorCLI", "Hosting"]),
         .target(name: "LLM", exclude: ["ScriptFormat.md"]),
         .testTarget(name: "LLMTests", dependencies: ["LLM"]),
 
