@@ -337,8 +337,9 @@ public final class HTTPTransfer {
     private func received(headerLine raw: UnsafeRawBufferPointer) -> Int {
         if aborting || isFinished { return 0 }
         armStallTimer()
-        var line = String(decoding: raw, as: UTF8.self)
-        while line.hasSuffix("\n") || line.hasSuffix("\r") { line.removeLast() }
+        var bytes = raw[...]
+        while let last = bytes.last, last == 10 || last == 13 { bytes.removeLast() }  // bytes: "\r\n" is one Character
+        let line = String(decoding: bytes, as: UTF8.self)
         if line.hasPrefix("HTTP/") {
             // A new header block (after 1xx or a redirect) replaces the last one.
             let parts = line.split(separator: " ", maxSplits: 2)

@@ -32,7 +32,7 @@ public final class LLMClient {
     public var retryPolicy: RetryPolicy
     /// Uniform in [0, 1), for retry jitter (tests make it fixed).
     public var random: () -> Double = { Double.random(in: 0..<1) }
-    let http: HTTPClient?
+    public let http: HTTPClient?
     private let ownsHTTP: Bool
     let apiKey: String?
     var script: ScriptProvider?

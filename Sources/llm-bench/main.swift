@@ -1,0 +1,1 @@
+print("llm-bench")
