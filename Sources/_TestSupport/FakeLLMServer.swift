@@ -59,7 +59,7 @@ public struct FakeReply {
     /// Characters per text delta.
     public var textChunk = 5
     public var argumentFragments = 3
-    /// Milliseconds between writes (at least 1, so each event is its own read).
+    /// Milliseconds between writes (1: each event is its own read; 0: all at once, for benchmarks).
     public var intervalMilliseconds: UInt64 = 1
 
     public init(items: [Item], usage: Usage = Usage(input: 10, output: 5), stopReason: String? = nil, fault: Fault = .none) {
@@ -209,8 +209,9 @@ final class FakeConnection {
             switch step {
             case .write(let bytes):
                 stream.write(bytes)
+                if interval == 0 { next(); return }  // benchmarks: everything at once
                 // Reason: the fake server paces its writes so the client sees separate reads.
-                timer.start(milliseconds: max(1, interval)) { next() }
+                timer.start(milliseconds: interval) { next() }
             case .pause(let seconds):
                 // Reason: fault injection (a stalled stream).
                 timer.start(seconds: seconds) { next() }
