@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Profile", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Hosting", dependencies: ["Loop", "Profile", "VTScreen"]),
         .target(name: "SupervisorCLI", dependencies: [
-            "Hosting", "Profile", "Loop",
+            "Hosting", "Profile", "Loop", "LLMClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "supervisor", dependencies: ["SupervisorCLI", "Hosting"]),

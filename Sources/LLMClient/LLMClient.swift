@@ -302,7 +302,7 @@ final class RequestRun {
         case .failure(let he):
             logResponse(error: he.message)
             let error = LLMError(kind: he.kind == .cancelled ? .cancelled : .transport(he.kind), provider: provider,
-                                 request: requestText, message: he.message, attempts: attempt,
+                                 request: requestText, message: Self.withoutRequestPrefix(he.message, requestText), attempts: attempt,
                                  partial: assembler.streamedAnyByte)
             if he.isTransient { retryOrFail(error, status: nil, headers: []) } else { fail(error) }
         }
@@ -319,6 +319,11 @@ final class RequestRun {
         timer = t
         // Reason: retry delay from retry-after or backoff.
         t.start(seconds: delay) { [weak self] in self?.sendAttempt() }
+    }
+
+    /// The transport names the request itself; the error already says it once.
+    static func withoutRequestPrefix(_ message: String, _ request: String) -> String {
+        message.hasPrefix(request + ": ") ? String(message.dropFirst(request.count + 2)) : message
     }
 
     private func logResponse(error: String?) {
