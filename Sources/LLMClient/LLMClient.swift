@@ -302,7 +302,7 @@ final class RequestRun {
         case .failure(let he):
             logResponse(error: he.message)
             let error = LLMError(kind: he.kind == .cancelled ? .cancelled : .transport(he.kind), provider: provider,
-                                 request: requestText, message: Self.withoutRequestPrefix(he.message, requestText), attempts: attempt,
+                                 request: requestText, message: Self.withoutRequestPrefix(he.message, requestText ?? ""), attempts: attempt,
                                  partial: assembler.streamedAnyByte)
             if he.isTransient { retryOrFail(error, status: nil, headers: []) } else { fail(error) }
         }
