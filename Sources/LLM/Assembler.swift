@@ -65,8 +65,11 @@ public struct Assembler: Sendable {
         case .textDelta(let t):
             guard !t.isEmpty else { return }
             streamedAnyByte = true
-            if case .text(let prev)? = parts.last {
-                parts[parts.count - 1] = .text(prev + t)
+            if case .text(var prev)? = parts.last {
+                // Take the string out first so appending reuses its buffer (linear, not quadratic).
+                parts.removeLast()
+                prev += t
+                parts.append(.text(prev))
             } else {
                 parts.append(.text(t))
             }
@@ -81,7 +84,10 @@ public struct Assembler: Sendable {
             }
             if ended { return fail(.unexpectedEvent, "arguments for tool call \(index) after its end") }
             streamedAnyByte = true
-            parts[p] = .tool(index: i, id: tid, name: name, args: args + frag, ended: false)
+            parts[p] = .text("") // release the old value so the arguments' buffer is unique
+            var grown = args
+            grown += frag
+            parts[p] = .tool(index: i, id: tid, name: name, args: grown, ended: false)
         case .toolCallEnd(let index):
             guard let p = toolPart[index], case .tool(let i, let tid, let name, let args, _) = parts[p] else {
                 return fail(.unexpectedEvent, "end of tool call \(index), which was not started")
