@@ -23,7 +23,10 @@ let package = Package(
         .target(name: "VTScreen", dependencies: ["CVTerm"]),
         .target(name: "Profile", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Hosting", dependencies: ["Loop", "Profile", "VTScreen"]),
+        .target(name: "Agents", dependencies: ["Hosting", "Profile", "LLM", "LLMClient", "Loop"]),
+        .testTarget(name: "AgentsTests", dependencies: ["Agents", "_TestSupport"]),
         .target(name: "SupervisorCLI", dependencies: [
+            "Agents",
             "Hosting", "Profile", "Loop", "LLMClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -38,21 +38,21 @@ public enum EventLine {
         if bytes.count > maxLineBytes {
             return invalid(Array(bytes.prefix(maxLineBytes)), truncated: true, agent: agent, now: now)
         }
-        guard case .object(var fields)? = try? JSONValue.parse(Array(bytes)) else {
+        guard case .object(var fields)? = try? OrderedJSON.parse(Array(bytes)) else {
             return invalid(Array(bytes), truncated: false, agent: agent, now: now)
         }
-        var prefix: [(String, JSONValue)] = []
+        var prefix: [(String, OrderedJSON)] = []
         if !fields.contains(where: { $0.0 == "ts" }) { prefix.append(("ts", .string(iso8601(now)))) }
         if !fields.contains(where: { $0.0 == "agent" }) { prefix.append(("agent", .string(agent))) }
         fields.insert(contentsOf: prefix, at: 0)
-        return JSONValue.object(fields).serialized()
+        return OrderedJSON.object(fields).serialized()
     }
 
     /// Builds an event the shim emits itself (`start`, `exit`, ...).
-    public static func make(type: String, agent: String, now: Double, fields: [(String, JSONValue)] = []) -> String {
-        var all: [(String, JSONValue)] = [("ts", .string(iso8601(now))), ("agent", .string(agent)), ("type", .string(type))]
+    public static func make(type: String, agent: String, now: Double, fields: [(String, OrderedJSON)] = []) -> String {
+        var all: [(String, OrderedJSON)] = [("ts", .string(iso8601(now))), ("agent", .string(agent)), ("type", .string(type))]
         all += fields
-        return JSONValue.object(all).serialized()
+        return OrderedJSON.object(all).serialized()
     }
 
     /// The shim's `start` event.
@@ -62,7 +62,7 @@ public enum EventLine {
 
     /// The shim's `exit` event.
     public static func exit(agent: String, status: ExitStatus, restarts: Int, now: Double) -> String {
-        let statusValue: JSONValue
+        let statusValue: OrderedJSON
         switch status {
         case .exited(let c): statusValue = .object([("code", .number(String(c)))])
         case .signaled(let s): statusValue = .object([("signal", .number(String(s)))])
@@ -72,12 +72,12 @@ public enum EventLine {
     }
 
     private static func invalid(_ raw: [UInt8], truncated: Bool, agent: String, now: Double) -> String {
-        var fields: [(String, JSONValue)] = [
+        var fields: [(String, OrderedJSON)] = [
             ("ts", .string(iso8601(now))), ("agent", .string(agent)), ("type", .string("invalid")),
             ("raw", .string(String(decoding: raw, as: UTF8.self))),
         ]
         if truncated { fields.append(("truncated", .bool(true))) }
-        return JSONValue.object(fields).serialized()
+        return OrderedJSON.object(fields).serialized()
     }
 
     /// `2026-11-22T00:53:08.123Z` for unix seconds `t` (milliseconds truncated).
@@ -157,16 +157,16 @@ public struct EventLineSplitter {
 /// A JSON value that keeps object keys in their original order and numbers as
 /// their original text, so re-serializing an agent's event changes nothing
 /// but whitespace.
-public enum JSONValue: Equatable, Sendable {
+public enum OrderedJSON: Equatable, Sendable {
     case null
     case bool(Bool)
     /// The number's literal text, validated against the JSON grammar.
     case number(String)
     case string(String)
-    case array([JSONValue])
-    case object([(String, JSONValue)])
+    case array([OrderedJSON])
+    case object([(String, OrderedJSON)])
 
-    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+    public static func == (a: OrderedJSON, b: OrderedJSON) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case let (.bool(x), .bool(y)): return x == y
@@ -185,7 +185,7 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     /// Parses exactly one JSON value (surrounding whitespace allowed).
-    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws -> OrderedJSON {
         var p = JSONParser(bytes: bytes)
         p.skipWhitespace()
         let v = try p.value(depth: 0)
@@ -195,7 +195,7 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     /// Looks up a key in an object.
-    public subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> OrderedJSON? {
         if case .object(let f) = self { return f.first { $0.0 == key }?.1 }
         return nil
     }
@@ -212,7 +212,7 @@ public enum JSONValue: Equatable, Sendable {
         case .null: out += Array("null".utf8)
         case .bool(let b): out += Array((b ? "true" : "false").utf8)
         case .number(let n): out += Array(n.utf8)
-        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .string(let s): OrderedJSON.writeString(s, to: &out)
         case .array(let items):
             out.append(0x5B)
             for (i, v) in items.enumerated() {
@@ -224,7 +224,7 @@ public enum JSONValue: Equatable, Sendable {
             out.append(0x7B)
             for (i, (k, v)) in fields.enumerated() {
                 if i > 0 { out.append(0x2C) }
-                JSONValue.writeString(k, to: &out)
+                OrderedJSON.writeString(k, to: &out)
                 out.append(0x3A)
                 v.write(to: &out)
             }
@@ -258,20 +258,20 @@ private struct JSONParser {
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
-    func fail(_ reason: String) -> JSONValue.ParseError { .init(offset: i, reason: reason) }
+    func fail(_ reason: String) -> OrderedJSON.ParseError { .init(offset: i, reason: reason) }
 
     mutating func skipWhitespace() {
         while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
     }
 
-    mutating func literal(_ word: String, _ v: JSONValue) throws -> JSONValue {
+    mutating func literal(_ word: String, _ v: OrderedJSON) throws -> OrderedJSON {
         let w = Array(word.utf8)
         guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else { throw fail("bad literal") }
         i += w.count
         return v
     }
 
-    mutating func value(depth: Int) throws -> JSONValue {
+    mutating func value(depth: Int) throws -> OrderedJSON {
         guard depth < JSONParser.maxDepth else { throw fail("nested too deeply") }
         guard i < bytes.count else { throw fail("unexpected end") }
         switch bytes[i] {
@@ -286,9 +286,9 @@ private struct JSONParser {
         }
     }
 
-    mutating func object(depth: Int) throws -> JSONValue {
+    mutating func object(depth: Int) throws -> OrderedJSON {
         i += 1
-        var fields: [(String, JSONValue)] = []
+        var fields: [(String, OrderedJSON)] = []
         skipWhitespace()
         if i < bytes.count && bytes[i] == 0x7D { i += 1; return .object(fields) }
         while true {
@@ -308,9 +308,9 @@ private struct JSONParser {
         }
     }
 
-    mutating func array(depth: Int) throws -> JSONValue {
+    mutating func array(depth: Int) throws -> OrderedJSON {
         i += 1
-        var items: [JSONValue] = []
+        var items: [OrderedJSON] = []
         skipWhitespace()
         if i < bytes.count && bytes[i] == 0x5D { i += 1; return .array(items) }
         while true {

@@ -1,10 +1,6 @@
-/// When the shim restarts an agent that exited. Matches the profile's
-/// `restart = "never" | "on-failure" | "always"`.
-public enum RestartMode: String, Codable, CaseIterable, Sendable {
-    case never
-    case onFailure = "on-failure"
-    case always
-}
+import Profile
+
+// `RestartMode` (never | on-failure | always) is the profile's own enum.
 
 /// How an agent process ended.
 ///

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Glibc
 import Loop
+import Profile
 
 /// One agent's host process. It runs inside the agent's tmux pane and owns the agent's
 /// pseudo-terminal. Every byte the agent writes goes to the log first, then to the pane and to

@@ -25,7 +25,7 @@ public enum LLMProvider: String, Codable, CaseIterable, Sendable {
 
 public enum LLMEndpoint: String, Codable, CaseIterable, Sendable { case chat, completions }
 public enum BackendType: String, Codable, CaseIterable, Sendable { case local, docker }
-public enum RestartPolicy: String, Codable, CaseIterable, Sendable {
+public enum RestartMode: String, Codable, CaseIterable, Sendable {
     case never
     case onFailure = "on-failure"
     case always
@@ -121,7 +121,7 @@ public struct AgentSpec: Codable, Equatable, Sendable {
     public var env: [String: String] = [:]
     /// Absolute working directory.
     public var cwd: String
-    public var restart: RestartPolicy = .onFailure
+    public var restart: RestartMode = .onFailure
     public var backoffInitial: Double = 1
     public var backoffMax: Double = 60
     public var maxRestarts: Int = 5

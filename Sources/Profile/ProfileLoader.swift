@@ -247,7 +247,7 @@ struct AgentReader {
             }
         }
         if let c = t.string("cwd", nonEmpty: true) { spec.cwd = PathResolver.resolve(c, against: bases.workdir) }
-        if let r = t.enumeration("restart", RestartPolicy.self, noun: "restart policy") { spec.restart = r }
+        if let r = t.enumeration("restart", RestartMode.self, noun: "restart policy") { spec.restart = r }
         if let v = t.number("backoff_initial", .positive) { spec.backoffInitial = v }
         if let v = t.number("backoff_max", .positive) {
             if v < spec.backoffInitial {

@@ -51,7 +51,7 @@ public enum AgentSettings {
         Key(name: "max_tokens", type: .int(min: 1), kinds: model, meaning: "llm.max_tokens"),
         Key(name: "permission", type: .choice(Permission.allCases.map { $0.rawValue }), kinds: [.coder], meaning: "what the coder may do unasked"),
         Key(name: "block_timeout", type: .double(min: 0, max: nil, exclusiveMin: true), kinds: [.exec], meaning: "seconds per code block"),
-        Key(name: "restart", type: .choice(RestartPolicy.allCases.map { $0.rawValue }), kinds: all, meaning: "restart policy"),
+        Key(name: "restart", type: .choice(RestartMode.allCases.map { $0.rawValue }), kinds: all, meaning: "restart policy"),
         Key(name: "debug", type: .bool, kinds: all, meaning: "debug output"),
         Key(name: "time_budget", type: .double(min: 0, max: nil, exclusiveMin: true), kinds: [.goal], meaning: "seconds"),
         Key(name: "token_budget", type: .int(min: 1), kinds: [.goal], meaning: "tokens"),
@@ -128,7 +128,7 @@ public enum AgentSettings {
         case "max_tokens": if let v = int(), v > 0 { a.llm.maxTokens = v }
         case "permission": if let v = string().flatMap(Permission.init(rawValue:)) { a.permission = v }
         case "block_timeout": if let v = double(), v > 0 { a.blockTimeout = v }
-        case "restart": if let v = string().flatMap(RestartPolicy.init(rawValue:)) { a.restart = v }
+        case "restart": if let v = string().flatMap(RestartMode.init(rawValue:)) { a.restart = v }
         case "debug": if let v = bool() { a.debug = v }
         case "time_budget": if let v = double(), v > 0 { a.timeBudget = v }
         case "token_budget": if let v = int(), v > 0 { a.tokenBudget = v }
@@ -147,13 +147,22 @@ extension Profile {
     public func applying(_ overrides: [String: [String: SettingValue]]) -> Profile {
         var p = self
         for i in p.agents.indices {
-            guard let settings = overrides[p.agents[i].name] else { continue }
-            for key in settings.keys.sorted() {
-                guard let kinds = AgentSettings.kinds(for: key), kinds.contains(p.agents[i].kind), let v = settings[key] else { continue }
-                AgentSettings.apply(key, v, to: &p.agents[i])
-            }
+            if let settings = overrides[p.agents[i].name] { p.agents[i] = p.agents[i].applying(settings) }
         }
         return p
+    }
+}
+
+extension AgentSpec {
+    /// This agent with run-time overrides (key -> value) applied; keys that are unknown or do
+    /// not apply to its kind are ignored. Built-in agents re-apply these at every step.
+    public func applying(_ settings: [String: SettingValue]) -> AgentSpec {
+        var agent = self
+        for key in settings.keys.sorted() {
+            guard let kinds = AgentSettings.kinds(for: key), kinds.contains(agent.kind), let v = settings[key] else { continue }
+            AgentSettings.apply(key, v, to: &agent)
+        }
+        return agent
     }
 }
 

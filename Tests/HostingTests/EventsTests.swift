@@ -96,8 +96,8 @@ final class EventsTests: XCTestCase {
     }
 
     func testJSONValueParse() throws {
-        XCTAssertEqual(try JSONValue.parse([UInt8](" {\"k\": [1, \"v\"]} "))["k"], .array([.number("1"), .string("v")]))
-        XCTAssertThrowsError(try JSONValue.parse([UInt8](String(repeating: "[", count: 100) + String(repeating: "]", count: 100))))
-        XCTAssertThrowsError(try JSONValue.parse([0x22, 0xFF, 0x22]))  // invalid UTF-8 inside a string
+        XCTAssertEqual(try OrderedJSON.parse([UInt8](" {\"k\": [1, \"v\"]} "))["k"], .array([.number("1"), .string("v")]))
+        XCTAssertThrowsError(try OrderedJSON.parse([UInt8](String(repeating: "[", count: 100) + String(repeating: "]", count: 100))))
+        XCTAssertThrowsError(try OrderedJSON.parse([0x22, 0xFF, 0x22]))  // invalid UTF-8 inside a string
     }
 }

@@ -1,3 +1,4 @@
+import Profile
 import XCTest
 @testable import Hosting
 

@@ -1,0 +1,49 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Hosting
+import Profile
+
+/// Everything a built-in agent (`supervisor agent KIND --config PATH`) runs with: the agent's
+/// merged profile entry and where its state and logs live. `up` writes it next to the shim
+/// spec; a person running an agent by hand builds one from flags instead.
+public struct AgentLaunchConfig: Codable, Equatable {
+    public var profile: String
+    public var agent: AgentSpec
+    /// `<state>/profiles/<profile>/agents/<agent>`: history, sessions, conversations.
+    public var stateDir: String
+    /// `<logs>/<profile>`: the agent writes `<agent>.terminal.log`, `<agent>.debug.jsonl` here.
+    public var logsDir: String
+    /// `supervisor set` overrides, re-read at each step so a change applies while it runs.
+    public var settingsFile: String?
+
+    public init(profile: String, agent: AgentSpec, stateDir: String, logsDir: String, settingsFile: String?) {
+        self.profile = profile; self.agent = agent; self.stateDir = stateDir
+        self.logsDir = logsDir; self.settingsFile = settingsFile
+    }
+
+    public static func read(path: String) throws -> AgentLaunchConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw HostingError("cannot read agent config \(path)")
+        }
+        return try JSONDecoder().decode(AgentLaunchConfig.self, from: data)
+    }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)))
+    }
+
+    /// The agent's entry with the current `supervisor set` overrides applied.
+    public func currentAgent() -> AgentSpec {
+        guard let settingsFile, let data = FileManager.default.contents(atPath: settingsFile),
+              let all = try? JSONDecoder().decode([String: [String: SettingValue]].self, from: data),
+              let overrides = all[agent.name] else { return agent }
+        return agent.applying(overrides)
+    }
+
+    public var logPrefix: String { logsDir + "/" + agent.name }
+}
