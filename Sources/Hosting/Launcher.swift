@@ -68,7 +68,10 @@ public struct Launcher {
     }
 
     /// Agent kinds whose built-in programs have not landed yet.
-    public static let unavailableKinds: Set<String> = ["coder", "goal", "exec"]
+    public static var unavailableKinds: Set<String> = ["coder", "goal", "exec"]
+    /// Checks that an agent's model credentials are present (the CLI injects the LLM layer's
+    /// check: a missing key is reported before anything starts, naming the variable).
+    public var credentialCheck: ((AgentSpec) throws -> Void)?
 
     /// Every check that can fail before anything starts. Returns the specs to launch.
     /// The specs of some agents only (for `start`/`restart` of one agent).
@@ -94,9 +97,18 @@ public struct Launcher {
             guard !Launcher.unavailableKinds.contains(kind) else {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": kind \"\(kind)\" is not available yet in this version of supervisor; use kind = \"command\" for now")
             }
-            guard let command = agent.command, let program = command.first else {
-                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\" has no command")
+            var command: [String]
+            if agent.kind == .command {
+                guard let given = agent.command, !given.isEmpty else {
+                    throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\" has no command")
+                }
+                command = given
+            } else {
+                // Built-in agents are this binary; their whole configuration goes in a file.
+                try credentialCheck?(agent)
+                command = shimCommand.dropLast() + ["agent", kind, "--config", paths.agentConfigFile(profile: profile.name, agent: agent.name)]
             }
+            let program = command[0]
             var searchPath = environment["PATH"]
             if let override = agent.env["PATH"] { searchPath = override }
             guard let executable = resolveExecutable(program, path: searchPath) ?? resolveRelative(program, in: agent.cwd) else {
@@ -119,6 +131,11 @@ public struct Launcher {
                 notifySocket: notifySocketPath(profile.name)))
         }
         return (tmux, specs)
+    }
+
+    public func launchConfig(_ profile: Profile, _ agent: AgentSpec) -> AgentLaunchConfig {
+        AgentLaunchConfig(profile: profile.name, agent: agent, stateDir: paths.agentDir(profile: profile.name, agent: agent.name),
+                          logsDir: profile.logs.dir + "/" + profile.name, settingsFile: paths.settingsFile(profile: profile.name))
     }
 
     func notifySocketPath(_ profile: String) -> String { paths.profileDir(profile) + "/notify.sock" }
@@ -167,6 +184,9 @@ public struct Launcher {
             let specPath = paths.specFile(profile: profile.name, agent: spec.agent)
             try makeDirectories(paths.agentDir(profile: profile.name, agent: spec.agent))
             try spec.write(to: specPath)
+            if let agent = profile.agent(named: spec.agent), agent.kind != .command {
+                try launchConfig(profile, agent).write(to: paths.agentConfigFile(profile: profile.name, agent: agent.name))
+            }
             record.agents.append(.init(name: spec.agent, kind: spec.kind, specPath: specPath, statePath: spec.statePath,
                                        socketPath: spec.socketPath, logPath: spec.logPath, eventsPath: spec.eventsPath, pane: nil))
         }

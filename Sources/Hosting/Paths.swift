@@ -52,6 +52,8 @@ public struct SupervisorPaths: Equatable, Sendable {
     public func profileRecord(profile: String) -> String { "\(profileDir(profile))/profile.json" }
     public func agentsDir(profile: String) -> String { "\(profileDir(profile))/agents" }
     public func agentDir(profile: String, agent: String) -> String { "\(agentsDir(profile: profile))/\(agent)" }
+    /// A built-in agent's `AgentLaunchConfig` (`supervisor agent KIND --config PATH`).
+    public func agentConfigFile(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/agent.json" }
     public func specFile(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/spec.json" }
     public func stateFile(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/state.json" }
     public func shimSocket(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/shim.sock" }

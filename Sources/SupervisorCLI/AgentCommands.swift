@@ -177,9 +177,12 @@ extension AgentControlCommand {
         if Self.operation != .stop {
             let loaded = try ProfileLoader.load(path: record.sourcePath)
                 .applying(try Settings.load(paths: profile.paths, profile: record.name))
-            let launcher = Launcher(paths: profile.paths, environment: profile.environment,
-                                    shimCommand: record.shimCommand, tmuxConfig: record.tmuxConfig)
+            let launcher = makeLauncher(paths: profile.paths, environment: profile.environment,
+                                        shimCommand: record.shimCommand, tmuxConfig: record.tmuxConfig)
             refreshed = try launcher.plan(loaded, only: entry.name).first
+            if let agent = loaded.agent(named: entry.name), agent.kind != .command {
+                try launcher.launchConfig(loaded, agent).write(to: profile.paths.agentConfigFile(profile: record.name, agent: agent.name))
+            }
         }
         let state = try control.perform(Self.operation, on: entry, refreshedSpec: refreshed)
         print("\(entry.name): \(state)")

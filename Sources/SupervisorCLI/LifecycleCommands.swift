@@ -24,8 +24,7 @@ struct Up: ParsableCommand {
     func run() throws {
         let environment = profile.environment
         let loaded = try profile.loadProfile()
-        let launcher = Launcher(paths: profile.paths, environment: environment,
-                                shimCommand: [currentExecutable(), "shim"], tmuxConfig: try locateTmuxConfig(environment: environment))
+        let launcher = makeLauncher(paths: profile.paths, environment: environment, tmuxConfig: try locateTmuxConfig(environment: environment))
         let size = PseudoTerminal.size(of: 1) ?? (rows: 50, cols: 200)
         let record: ProfileRecord
         switch try launcher.up(loaded, allowRunning: detach, size: size) {
@@ -89,8 +88,8 @@ struct Down: ParsableCommand {
 
     func run() throws {
         let record = try profile.record()
-        let launcher = Launcher(paths: profile.paths, environment: profile.environment,
-                                shimCommand: record.shimCommand, tmuxConfig: record.tmuxConfig)
+        let launcher = makeLauncher(paths: profile.paths, environment: profile.environment,
+                                    shimCommand: record.shimCommand, tmuxConfig: record.tmuxConfig)
         let lock = try ProfileLock(path: profile.paths.lockFile(profile: record.name), profile: record.name)
         defer { lock.release() }
         for problem in launcher.down(record) { print("warning: \(problem)") }
@@ -143,8 +142,7 @@ struct Validate: ParsableCommand {
         var argument = ProfileArgument()
         argument.profile = path
         let profile = try argument.loadProfile()
-        let launcher = Launcher(paths: argument.paths, environment: argument.environment,
-                                shimCommand: [currentExecutable(), "shim"], tmuxConfig: nil)
+        let launcher = makeLauncher(paths: argument.paths, environment: argument.environment, tmuxConfig: nil)
         _ = try launcher.plan(profile)
         print("\(path): ok (profile \(profile.name), \(profile.agents.count) agents: \(profile.agents.map { "\($0.name) [\($0.kind.rawValue)]" }.joined(separator: ", ")))")
     }

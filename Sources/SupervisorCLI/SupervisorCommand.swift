@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hosting
+import LLMClient
 import Profile
 
 public struct SupervisorCommand: ParsableCommand {
@@ -9,7 +10,7 @@ public struct SupervisorCommand: ParsableCommand {
         abstract: "Run a team of agents, each in its own tmux window, with lossless logs.",
         subcommands: [
             Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
-            Start.self, Stop.self, Restart.self, Set.self, LLM.self, ShimCommand.self,
+            Start.self, Stop.self, Restart.self, Set.self, LLM.self, AgentCommand.self, ShimCommand.self,
         ])
     public init() {}
 
@@ -121,4 +122,17 @@ func locateTmuxConfig(environment: [String: String]) throws -> String {
         dir = dir.deletingLastPathComponent()
     }
     throw HostingError("cannot find tmux/supervisor.conf near \(currentExecutable()); set SUPERVISOR_TMUX_CONF to its path")
+}
+
+/// The launcher every lifecycle command uses: shims run this binary, and a built-in agent's
+/// missing API key is reported before anything starts.
+func makeLauncher(paths: SupervisorPaths, environment: [String: String], shimCommand: [String]? = nil, tmuxConfig: String?) -> Launcher {
+    var launcher = Launcher(paths: paths, environment: environment,
+                            shimCommand: shimCommand ?? [currentExecutable(), "shim"], tmuxConfig: tmuxConfig)
+    launcher.credentialCheck = { agent in
+        do { try LLMClient.checkCredentials(settings: agent.llm, environment: environment) } catch {
+            throw HostingError("agent \"\(agent.name)\": \(error)")
+        }
+    }
+    return launcher
 }

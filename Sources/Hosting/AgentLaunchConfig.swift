@@ -3,7 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import Hosting
+
 import Profile
 
 /// Everything a built-in agent (`supervisor agent KIND --config PATH`) runs with: the agent's
