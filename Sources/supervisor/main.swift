@@ -1,2 +1,2 @@
 import SupervisorCLI
-SupervisorCommand.main()
+SupervisorCommand.runMain()
