@@ -21,36 +21,92 @@ public struct CommandResult: CustomStringConvertible {
 public struct CommandTimedOut: Error, CustomStringConvertible {
     public let command: [String]
     public let seconds: Double
+    public init(command: [String], seconds: Double) { self.command = command; self.seconds = seconds }
     public var description: String { "\(command.joined(separator: " ")) did not finish within \(seconds)s" }
 }
 
 /// A process started in the background (a viewer, a headless `up`): output goes to files.
+/// Spawned with posix_spawn and reaped with waitpid, so no run loop is involved.
 public final class BackgroundProcess {
-    public let process: Process
+    public let pid: Int32
     public let stdoutPath: String
     public let stderrPath: String
-    public var pid: Int32 { process.processIdentifier }
+    private var exitStatus: Int32?
 
-    init(process: Process, stdoutPath: String, stderrPath: String) {
-        self.process = process; self.stdoutPath = stdoutPath; self.stderrPath = stderrPath
+    init(pid: Int32, stdoutPath: String, stderrPath: String) {
+        self.pid = pid; self.stdoutPath = stdoutPath; self.stderrPath = stderrPath
     }
 
     public var stdoutData: Data { FileManager.default.contents(atPath: stdoutPath) ?? Data() }
     public var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
     public var stderr: String { String(decoding: FileManager.default.contents(atPath: stderrPath) ?? Data(), as: UTF8.self) }
 
-    public func signal(_ signum: Int32) { if process.isRunning { kill(pid, signum) } }
+    /// Reaps the process if it has ended; true while it runs.
+    public var isRunning: Bool {
+        if exitStatus != nil { return false }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { exitStatus = status; return false }
+        if r < 0 && errno == ECHILD { exitStatus = exitStatus ?? 0; return false }
+        return true
+    }
+
+    public func signal(_ signum: Int32) { if isRunning { kill(pid, signum) } }
 
     /// Waits for the process to end (deadline `seconds`) and returns what it did.
     @discardableResult
     public func wait(seconds: Double = 60) throws -> CommandResult {
-        try waitFor("process \(pid) to end", seconds: seconds) { !process.isRunning }
-        process.waitUntilExit()
-        let signaled = process.terminationReason == .uncaughtSignal
-        return CommandResult(status: process.terminationStatus, signaled: signaled,
+        try waitFor("process \(pid) to end", seconds: seconds) { !isRunning }
+        let status = exitStatus ?? 0
+        let signaled = (status & 0x7f) != 0
+        return CommandResult(status: signaled ? status & 0x7f : (status >> 8) & 0xff, signaled: signaled,
                              stdoutData: stdoutData,
                              stderrData: FileManager.default.contents(atPath: stderrPath) ?? Data())
     }
+
+    /// Kills and reaps it (clean-up).
+    func killAndReap() {
+        guard isRunning else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+        exitStatus = status
+    }
+}
+
+public struct SpawnFailed: Error, CustomStringConvertible {
+    public let command: [String]
+    public let code: Int32
+    public var description: String { "cannot start \(command.joined(separator: " ")): \(String(cString: strerror(code)))" }
+}
+
+/// posix_spawn of argv with stdin from /dev/null and stdout/stderr into files, default signal
+/// dispositions and an empty signal mask.
+func spawn(_ argv: [String], environment: [String: String], stdout: String, stderr: String) throws -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var noSignals = sigset_t()
+    sigemptyset(&noSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signum: Int32 in 1..<32 where signum != SIGKILL && signum != SIGSTOP { sigaddset(&defaults, signum) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let cArgs = argv.map { strdup($0) } + [nil]
+    let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { cArgs.forEach { free($0) }; cEnv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let code = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+    guard code == 0 else { throw SpawnFailed(command: argv, code: code) }
+    return pid
 }
 
 /// Runs the real `supervisor` binary with a private `SUPERVISOR_HOME` (a short `/tmp/sv-XXXXXX`
@@ -106,24 +162,6 @@ public final class SupervisorHarness {
 
     // MARK: running
 
-    private func makeProcess(_ arguments: [String], executable: String?, environment extra: [String: String]?,
-                             replaceEnvironment: [String: String]?) -> (Process, String, String) {
-        outputCounter += 1
-        let out = home.file(".out-\(outputCounter)"), err = home.file(".err-\(outputCounter)")
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable ?? self.executable)
-        process.arguments = arguments
-        var env = replaceEnvironment ?? environment
-        for (key, value) in extra ?? [:] { env[key] = value }
-        process.environment = env
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        return (process, out, err)
-    }
-
     /// Runs `supervisor ARGS` (or `executable ARGS`) to completion; output is captured in files so
     /// grandchildren that keep a descriptor open (a tmux server) cannot make it hang.
     @discardableResult
@@ -131,7 +169,7 @@ public final class SupervisorHarness {
                     replaceEnvironment: [String: String]? = nil, timeout: Double = 60) throws -> CommandResult {
         let started = try start(arguments, executable: executable, environment: extra, replaceEnvironment: replaceEnvironment)
         do { return try started.wait(seconds: timeout) } catch {
-            started.signal(SIGKILL)
+            started.killAndReap()
             throw CommandTimedOut(command: [executable ?? "supervisor"] + arguments, seconds: timeout)
         }
     }
@@ -139,9 +177,12 @@ public final class SupervisorHarness {
     /// Starts `supervisor ARGS` in the background; it is killed at clean-up if still running.
     public func start(_ arguments: [String], executable: String? = nil, environment extra: [String: String]? = nil,
                       replaceEnvironment: [String: String]? = nil) throws -> BackgroundProcess {
-        let (process, out, err) = makeProcess(arguments, executable: executable, environment: extra, replaceEnvironment: replaceEnvironment)
-        try process.run()
-        let started = BackgroundProcess(process: process, stdoutPath: out, stderrPath: err)
+        outputCounter += 1
+        let out = home.file(".out-\(outputCounter)"), err = home.file(".err-\(outputCounter)")
+        var env = replaceEnvironment ?? environment
+        for (key, value) in extra ?? [:] { env[key] = value }
+        let pid = try spawn([executable ?? self.executable] + arguments, environment: env, stdout: out, stderr: err)
+        let started = BackgroundProcess(pid: pid, stdoutPath: out, stderrPath: err)
         background.append(started)
         return started
     }
@@ -214,7 +255,7 @@ public final class SupervisorHarness {
     /// Ends everything the test started: `down` of each profile, its tmux server, any process
     /// recorded in its state files that is still alive, background processes, the directory.
     public func cleanUp() {
-        for process in background where process.process.isRunning { kill(process.pid, SIGKILL) }
+        for process in background { process.killAndReap() }
         for profile in profiles.sorted() {
             if FileManager.default.fileExists(atPath: profileDir(profile) + "/profile.json") {
                 _ = try? run(["down", profile], timeout: 30)
@@ -235,7 +276,6 @@ public final class SupervisorHarness {
         for socket in extraTmuxSockets where FileManager.default.fileExists(atPath: socket) {
             _ = try? tmux(socket: socket, ["kill-server"])
         }
-        for process in background where process.process.isRunning { kill(process.pid, SIGKILL); process.process.waitUntilExit() }
         background = []
         try? FileManager.default.removeItem(atPath: home.path)
     }

@@ -99,9 +99,9 @@ final class BadInputTests: EndToEndTestCase {
         var loser: CommandResult?
         var loserIndex = -1
         try waitFor("one of the racing ups to end", seconds: 60) {
-            !first.process.isRunning || !second.process.isRunning
+            !first.isRunning || !second.isRunning
         }
-        if !first.process.isRunning { loser = try first.wait(); loserIndex = 0 }
+        if !first.isRunning { loser = try first.wait(); loserIndex = 0 }
         else { loser = try second.wait(); loserIndex = 1 }
         let winner = loserIndex == 0 ? second : first
         let failure = try XCTUnwrap(loser)
@@ -111,7 +111,7 @@ final class BadInputTests: EndToEndTestCase {
                       failure.stderr)
         try sv.waitForState("race", "a", "running") { $0.state == .running }
         try sv.waitForState("race", "b", "running") { $0.state == .running }
-        XCTAssertTrue(winner.process.isRunning, "the winner gave up: \(winner.stdout) \(winner.stderr)")
+        XCTAssertTrue(winner.isRunning, "the winner gave up: \(winner.stdout) \(winner.stderr)")
         XCTAssertEqual(try sv.windows("race"), ["a", "b"])
         XCTAssertEqual(try sv.status("race").map(\.state), ["running", "running"])
         winner.signal(SIGINT)

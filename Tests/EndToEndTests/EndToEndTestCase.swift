@@ -9,14 +9,21 @@ import _TestSupport
 class EndToEndTestCase: XCTestCase {
     var sv: SupervisorHarness!
 
+    /// The binary sits next to the test bundle (on Linux `Bundle(for:)` may already be that directory).
     static var supervisorExecutable: String {
-        Bundle(for: EndToEndTestCase.self).bundleURL.deletingLastPathComponent().appendingPathComponent("supervisor").path
+        let bundle = Bundle(for: EndToEndTestCase.self).bundleURL
+        let candidates = [bundle.deletingLastPathComponent().appendingPathComponent("supervisor").path,
+                          bundle.appendingPathComponent("supervisor").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
     override func setUpWithError() throws {
         try super.setUpWithError()
         let executable = EndToEndTestCase.supervisorExecutable
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable), "no supervisor binary at \(executable)")
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            XCTFail("no supervisor binary at \(executable) (build with `swift build --build-tests`)")
+            throw CommandTimedOut(command: [executable], seconds: 0)
+        }
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: SupervisorHarness.tmuxExecutable), "tmux is not installed")
         let harness = SupervisorHarness(executable: executable)
         sv = harness

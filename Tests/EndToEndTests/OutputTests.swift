@@ -38,7 +38,7 @@ final class OutputTests: EndToEndTestCase {
         try waitFor("the first part in the log", seconds: 60) { sv.log("viewers", "stream").count >= firstPart.count }
         let follow = try sv.start(["logs", "viewers", "stream", "--follow", "--raw"])
         try waitFor("the follower to print the first part", seconds: 30) { follow.stdoutData.count >= firstPart.count }
-        XCTAssertTrue(up.process.isRunning, "headless up ended early: \(up.stdout) \(up.stderr)")
+        XCTAssertTrue(up.isRunning, "headless up ended early: \(up.stdout) \(up.stderr)")
         let agentPid = try XCTUnwrap(sv.state("viewers", "stream")?.agentPid)
 
         // Start the second part and kill both viewers while it streams.
@@ -125,7 +125,7 @@ final class OutputTests: EndToEndTestCase {
         try waitFor("the follower to print what is there") { follow.stdout.contains("chat-ready\n") }
         try ok(["send", "show", "chat", "later"])
         try waitFor("the follower to print new output") { follow.stdout.contains("got:later\n") }
-        XCTAssertTrue(follow.process.isRunning)
+        XCTAssertTrue(follow.isRunning)
         follow.signal(SIGINT)
         let result = try follow.wait(seconds: 10)
         XCTAssertEqual(result.status, 0, "\(result)")
