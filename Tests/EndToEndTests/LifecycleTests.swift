@@ -56,7 +56,7 @@ final class LifecycleTests: EndToEndTestCase {
         // status still works after down.
         let all = try ok(["status"])
         XCTAssertEqual(all.stdout, "no profile is up\n")
-        XCTAssertEqual(try ok(["status", "--json"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[]")
+        XCTAssertEqual(try JSONDecoder().decode([AgentStatus].self, from: ok(["status", "--json"]).stdoutData), [])
         let named = try sv.run(["status", "team"])
         assertOneLineError(named, ["profile team is not up"])
     }

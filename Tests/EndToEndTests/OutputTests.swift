@@ -116,7 +116,7 @@ final class OutputTests: EndToEndTestCase {
 
         let last3 = try ok(["logs", "show", "colors", "--lines", "3"])
         XCTAssertEqual(last3.stdout, "18\n19\n20\n")
-        XCTAssertEqual(try ok(["logs", "show", "colors", "-n", "1"]).stdout, "20\n")
+        XCTAssertEqual(try ok(["logs", "show", "colors", "-l", "1"]).stdout, "20\n")
         XCTAssertEqual(try ok(["logs", "show", "colors", "--lines", "0"]).stdout, "")
         XCTAssertEqual(try ok(["logs", "show", "colors", "--lines", "22"]).stdout, "red plain\nbold\n" + numbers)
 

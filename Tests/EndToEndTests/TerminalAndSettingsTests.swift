@@ -41,7 +41,7 @@ final class TerminalAndSettingsTests: EndToEndTestCase {
         }
         XCTAssertTrue(isRunningProcess(agentPid))
         XCTAssertEqual(sv.state("att", "shown")?.state, .running)
-        XCTAssertEqual(try sv.tmux(socket: outer, ["kill-server"]).status, 0)
+        _ = try sv.tmux(socket: outer, ["kill-server"]) // may already be gone with its only pane
 
         // Without a terminal, attach refuses with one line.
         let noTTY = try sv.run(["attach", "att", "shown"])
