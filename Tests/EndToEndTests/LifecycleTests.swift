@@ -57,8 +57,22 @@ final class LifecycleTests: EndToEndTestCase {
         let all = try ok(["status"])
         XCTAssertEqual(all.stdout, "no profile is up\n")
         XCTAssertEqual(try JSONDecoder().decode([AgentStatus].self, from: ok(["status", "--json"]).stdoutData), [])
-        let named = try sv.run(["status", "team"])
-        assertOneLineError(named, ["profile team is not up"])
+        // The named profile still reports its agents, as they ended.
+        let afterDown = try sv.status("team")
+        XCTAssertEqual(afterDown.map(\.agent), ["alpha", "beta", "gamma"])
+        XCTAssertEqual(afterDown.map(\.state), ["stopped", "stopped", "stopped"])
+        XCTAssertEqual(afterDown.map(\.pid), [nil, nil, nil])
+        XCTAssertEqual(afterDown.map(\.lastExit), Array(repeating: "signal 15", count: 3))
+        let table = try ok(["status", "team"])
+        XCTAssertTrue(table.stdout.hasPrefix("team  (down)\nAGENT"), table.stdout)
+        // Logs stay readable through the profile file.
+        XCTAssertEqual(try ok(["logs", path, "beta"]).stdout, "beta-up\n")
+        XCTAssertEqual(try ok(["logs", path, "beta", "--follow"]).stdout, "beta-up\n")
+        // What down leaves: the state files and the lock, nothing live.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: sv.profileDir("team")).sorted(), ["agents", "up.lock"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: sv.profileDir("team") + "/agents/alpha"), ["state.json"])
+        let never = try sv.run(["status", "never-was-up"])
+        assertOneLineError(never, ["profile never-was-up is not up"])
     }
 
     /// 2. Headless `up`: waits for every agent, prints a summary, exit status says whether all succeeded.
