@@ -120,6 +120,22 @@ final class BadInputTests: EndToEndTestCase {
         XCTAssertEqual(try sv.status("race").map(\.state), ["running", "running"], "interrupting the viewer stopped agents")
     }
 
+    /// Bad flags and arguments: exit 2, one line, no usage dump.
+    func testBadFlagsGiveOneLine() throws {
+        let path = sv.writeProfile("flags", agent("a", ["sleep", "5"]))
+        for (arguments, fragment) in [(["up", path, "--detach", "--headless"], "--detach and --headless exclude each other"),
+                                      (["logs", "flags", "a", "--lines", "x"], "--lines"),
+                                      (["frobnicate"], "frobnicate"),
+                                      (["up"], "<profile>"),
+                                      (["set", path, "a"], "give key=value, or --reset")] {
+            let result = try sv.run(arguments)
+            assertOneLineError(result, ["supervisor: ", fragment])
+            XCTAssertEqual(result.stdout, "")
+        }
+        XCTAssertFalse(fileExists(sv.tmuxSocket("flags")))
+        XCTAssertEqual(try ok(["--help"]).stdout.contains("USAGE: supervisor <subcommand>"), true)
+    }
+
     /// 12. Hostile arguments reach the agent verbatim; hostile names are rejected.
     func testHostileArgumentsAreData() throws {
         let marker = "/tmp/pwned-e2e-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
