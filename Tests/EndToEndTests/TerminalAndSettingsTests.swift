@@ -46,6 +46,9 @@ final class TerminalAndSettingsTests: EndToEndTestCase {
         // Without a terminal, attach refuses with one line.
         let noTTY = try sv.run(["attach", "att", "shown"])
         assertOneLineError(noTTY, ["attach needs a terminal"])
+        try ok(["down", "att"])
+        assertOneLineError(try sv.run(["attach", "att", "shown"]), ["profile att is not up"])
+        assertOneLineError(try sv.run(["attach", path, "nobody"]), ["profile att is not up"])
     }
 
     /// 10. set: validated against the profile, persisted, reset.
