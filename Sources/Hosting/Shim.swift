@@ -374,12 +374,14 @@ public final class Shim {
 
     private func finish() {
         restartTimer.stop()
+        // The final state first: `down` takes our closing connections as "this shim is done" and
+        // SIGKILLs a shim whose state still names its pid.
+        state.shimPid = 0
+        persistState()
         for subscriber in subscribers.values { subscriber.connection.close() }
         subscribers = [:]
         server.close()
         unlink(spec.socketPath)
-        state.shimPid = 0
-        persistState()
         TTYStream.resetMode()
         loop.stop()
     }
