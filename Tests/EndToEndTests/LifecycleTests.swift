@@ -41,7 +41,7 @@ final class LifecycleTests: EndToEndTestCase {
         let shimPids = statuses.compactMap(\.shimPid)
         XCTAssertEqual(shimPids.count, 3)
         let down = try ok(["down", "team"])
-        XCTAssertTrue(down.stdout.contains("profile team is down"), down.stdout)
+        XCTAssertEqual(down.stdout, "profile team is down; logs are in \(sv.logsDir)/team\n", "down warned")
         XCTAssertFalse(fileExists(sv.tmuxSocket("team")), "tmux socket left behind")
         XCTAssertNotEqual(try sv.tmux("team", ["list-sessions"]).status, 0, "the tmux server still answers")
         for name in ["alpha", "beta", "gamma"] {

@@ -51,6 +51,41 @@ final class TerminalAndSettingsTests: EndToEndTestCase {
         assertOneLineError(try sv.run(["attach", path, "nobody"]), ["profile att is not up"])
     }
 
+    /// Invariant 1 with a terminal: `up` shows its live view; `q` leaves it and kill -9 of it stops nothing.
+    func testInteractiveUpViewerQuitsAndDiesWithoutStoppingAgents() throws {
+        let path = sv.writeProfile("view", agent("ticker", ["bash", "-c", "echo ticker-up; while IFS= read -r l; do echo \"got:$l\"; done"]) +
+                                           agent("other", sh("echo other-up; exec sleep 600")))
+        let outer = sv.home.file("view.sock")
+        sv.track(tmuxSocket: outer)
+        func screen() throws -> String { try sv.tmux(socket: outer, ["capture-pane", "-p", "-t", "outer"]).stdout }
+        let started = try sv.tmux(socket: outer, ["-f", "/dev/null", "new-session", "-d", "-s", "outer", "-x", "100", "-y", "30",
+                                                  sv.executable, "up", path])
+        XCTAssertEqual(started.status, 0, "\(started)")
+        XCTAssertEqual(try sv.tmux(socket: outer, ["set-option", "-t", "outer", "remain-on-exit", "on"]).status, 0)
+        try waitFor("the live view") { let text = try screen(); return text.contains("view") && text.contains("2 running") }
+        let viewer = try XCTUnwrap(Int32(try sv.tmux(socket: outer, ["display-message", "-p", "-t", "outer", "#{pane_pid}"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pids = try sv.status("view").map(\.pid)
+
+        // q leaves the view; agents keep running.
+        XCTAssertEqual(try sv.tmux(socket: outer, ["send-keys", "-t", "outer", "q"]).status, 0)
+        try waitFor("the view to end") { !isRunningProcess(viewer) }
+        XCTAssertEqual(try sv.status("view").map(\.state), ["running", "running"])
+        XCTAssertEqual(try sv.status("view").map(\.pid), pids)
+
+        // kill -9 of a viewer on a terminal (`up` of a running profile is an error, so the viewer is `logs --follow`).
+        XCTAssertEqual(try sv.tmux(socket: outer, ["respawn-pane", "-k", "-t", "outer", sv.executable, "logs", "view", "ticker", "--follow"]).status, 0)
+        try waitFor("the follower on the terminal") { try screen().contains("ticker-up") }
+        let follower = try XCTUnwrap(Int32(try sv.tmux(socket: outer, ["display-message", "-p", "-t", "outer", "#{pane_pid}"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertEqual(kill(follower, SIGKILL), 0)
+        try waitFor("the follower to die") { !isRunningProcess(follower) }
+        try ok(["send", "view", "ticker", "after-viewer-died"])
+        try sv.waitForLog("view", "ticker", containing: "got:after-viewer-died")
+        XCTAssertEqual(try sv.status("view").map(\.state), ["running", "running"])
+        XCTAssertEqual(try sv.status("view").map(\.pid), pids)
+    }
+
     /// 10. set: validated against the profile, persisted, reset.
     func testSetValidatesPersistsAndResets() throws {
         let path = sv.writeProfile("knobs", """
