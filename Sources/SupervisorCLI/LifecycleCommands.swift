@@ -110,7 +110,12 @@ struct Status: ParsableCommand {
         if let profile {
             var argument = ProfileArgument()
             argument.profile = profile
-            records = [try argument.record()]
+            do { records = [try argument.record()] } catch {
+                // A profile that is down: its agents' state files (kept by `down`) still tell how they ended.
+                guard let name = try? argument.profileName(),
+                      let last = ProfileRecord.lastKnown(paths: paths, profile: name) else { throw error }
+                records = [last]
+            }
         } else {
             let dir = paths.root + "/profiles"
             for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
@@ -127,7 +132,7 @@ struct Status: ParsableCommand {
         if records.isEmpty { print("no profile is up"); return }
         let now = Date().timeIntervalSince1970
         for record in records {
-            print("\(record.name)  (\(record.sourcePath))")
+            print("\(record.name)  (\(record.sourcePath.isEmpty ? "down" : record.sourcePath))")
             print(StatusReport.table(StatusReport.collect(record), now: now))
         }
     }

@@ -32,7 +32,9 @@ public struct SupervisorCommand: ParsableCommand {
             if error is HostingError || error is ProfileError || error is SettingError {
                 FileHandle.standardError.write(Data("supervisor: \(error)\n".utf8))
             } else {
-                FileHandle.standardError.write(Data(fullMessage(for: error).utf8 + Data("\n".utf8)))
+                // One line (invariant 6): the message without ArgumentParser's usage block.
+                let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                FileHandle.standardError.write(Data("supervisor: \(message) (see `supervisor --help`)\n".utf8))
             }
             Foundation.exit(2)
         }
