@@ -419,6 +419,9 @@ public final class Shim {
     }
 
     private func persistState() {
+        // The state directory is gone when everything was cleaned up under a live shim:
+        // do not bring it back.
+        guard isDirectory(String(spec.statePath[..<(spec.statePath.lastIndex(of: "/") ?? spec.statePath.endIndex)])) else { return }
         state.logBytes = log.offset
         do { try StateFile.write(state, to: spec.statePath) }
         catch { announce("cannot write state: \(error)") }

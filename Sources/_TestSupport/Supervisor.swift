@@ -3,7 +3,7 @@ import Glibc
 import Hosting
 
 /// What one finished `supervisor` (or tmux) invocation did.
-public struct CommandResult: CustomStringConvertible {
+public struct RunResult: CustomStringConvertible {
     public let status: Int32
     /// True when the process ended by a signal (`status` is then the signal number).
     public let signaled: Bool
@@ -55,11 +55,11 @@ public final class BackgroundProcess {
 
     /// Waits for the process to end (deadline `seconds`) and returns what it did.
     @discardableResult
-    public func wait(seconds: Double = 60) throws -> CommandResult {
+    public func wait(seconds: Double = 60) throws -> RunResult {
         try waitFor("process \(pid) to end", seconds: seconds) { !isRunning }
         let status = exitStatus ?? 0
         let signaled = (status & 0x7f) != 0
-        return CommandResult(status: signaled ? status & 0x7f : (status >> 8) & 0xff, signaled: signaled,
+        return RunResult(status: signaled ? status & 0x7f : (status >> 8) & 0xff, signaled: signaled,
                              stdoutData: stdoutData,
                              stderrData: FileManager.default.contents(atPath: stderrPath) ?? Data())
     }
@@ -166,7 +166,7 @@ public final class SupervisorHarness {
     /// grandchildren that keep a descriptor open (a tmux server) cannot make it hang.
     @discardableResult
     public func run(_ arguments: [String], executable: String? = nil, environment extra: [String: String]? = nil,
-                    replaceEnvironment: [String: String]? = nil, timeout: Double = 60) throws -> CommandResult {
+                    replaceEnvironment: [String: String]? = nil, timeout: Double = 60) throws -> RunResult {
         let started = try start(arguments, executable: executable, environment: extra, replaceEnvironment: replaceEnvironment)
         do { return try started.wait(seconds: timeout) } catch {
             started.killAndReap()
@@ -197,13 +197,13 @@ public final class SupervisorHarness {
 
     /// `tmux -S <socket> ARGS` against a server this test started (never any other).
     @discardableResult
-    public func tmux(socket: String, _ arguments: [String], timeout: Double = 20) throws -> CommandResult {
+    public func tmux(socket: String, _ arguments: [String], timeout: Double = 20) throws -> RunResult {
         try run(["-S", socket] + arguments, executable: SupervisorHarness.tmuxExecutable, timeout: timeout)
     }
 
     /// `tmux -S <profile socket> ARGS`.
     @discardableResult
-    public func tmux(_ profile: String, _ arguments: [String]) throws -> CommandResult {
+    public func tmux(_ profile: String, _ arguments: [String]) throws -> RunResult {
         try tmux(socket: tmuxSocket(profile), arguments)
     }
 
@@ -282,8 +282,8 @@ public final class SupervisorHarness {
 }
 
 public struct CommandFailed: Error, CustomStringConvertible {
-    public let result: CommandResult
-    public init(result: CommandResult) { self.result = result }
+    public let result: RunResult
+    public init(result: RunResult) { self.result = result }
     public var description: String { "command failed: \(result)" }
 }
 

@@ -94,9 +94,9 @@ final class BadInputTests: EndToEndTestCase {
         // Neither is --detach: the loser must fail whether it overlaps the winner or comes after it.
         let first = try sv.start(["up", path])
         let second = try sv.start(["up", path])
-        let results: [CommandResult]
+        let results: [RunResult]
         // The winner waits for its agents (headless); the loser ends on its own.
-        var loser: CommandResult?
+        var loser: RunResult?
         var loserIndex = -1
         try waitFor("one of the racing ups to end", seconds: 60) {
             !first.isRunning || !second.isRunning

@@ -40,14 +40,14 @@ class EndToEndTestCase: XCTestCase {
 
     /// Runs `supervisor ARGS` and asserts exit 0.
     @discardableResult
-    func ok(_ arguments: [String], timeout: Double = 60, file: StaticString = #filePath, line: UInt = #line) throws -> CommandResult {
+    func ok(_ arguments: [String], timeout: Double = 60, file: StaticString = #filePath, line: UInt = #line) throws -> RunResult {
         let result = try sv.run(arguments, timeout: timeout)
         XCTAssertEqual(result.status, 0, "supervisor \(arguments.joined(separator: " ")): \(result)", file: file, line: line)
         return result
     }
 
     /// Asserts a failure: exit status 2, exactly one line on stderr containing every `fragments`.
-    func assertOneLineError(_ result: CommandResult, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+    func assertOneLineError(_ result: RunResult, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(result.status, 2, "\(result)", file: file, line: line)
         XCTAssertFalse(result.signaled, file: file, line: line)
         XCTAssertEqual(result.stderrLines.count, 1, "expected one line: \(result)", file: file, line: line)
