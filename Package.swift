@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layering (one-way): C* wrappers <- Loop/VTScreen <- Profile (pure) <- Hosting <- SupervisorCLI <- supervisor.
+// Layering (one-way): C* wrappers <- Loop/VTScreen <- Profile (pure) <- Hosting <- Dashboard <- SupervisorCLI <- supervisor.
+// Dashboard is the only module that imports CNcurses.
 // Each C module is imported by exactly one Swift wrapper module.
 let package = Package(
     name: "supervisor",
@@ -23,8 +24,9 @@ let package = Package(
         .target(name: "VTScreen", dependencies: ["CVTerm"]),
         .target(name: "Profile", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Hosting", dependencies: ["Loop", "Profile", "VTScreen"]),
+        .target(name: "Dashboard", dependencies: ["Hosting", "VTScreen", "Loop", "CNcurses"]),
         .target(name: "SupervisorCLI", dependencies: [
-            "Hosting", "Profile", "Loop",
+            "Hosting", "Profile", "Loop", "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "supervisor", dependencies: ["SupervisorCLI"]),
@@ -36,6 +38,7 @@ let package = Package(
         .testTarget(name: "ProfileTests", dependencies: ["Profile"]),
         .testTarget(name: "VTScreenTests", dependencies: ["VTScreen"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "_TestSupport"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Hosting", "VTScreen"]),
         .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport", "Hosting", "Profile"]),
     ],
     swiftLanguageModes: [.v5]

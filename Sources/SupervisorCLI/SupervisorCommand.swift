@@ -9,7 +9,7 @@ public struct SupervisorCommand: ParsableCommand {
         abstract: "Run a team of agents, each in its own tmux window, with lossless logs.",
         subcommands: [
             Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
-            Start.self, Stop.self, Restart.self, Set.self, ShimCommand.self,
+            Start.self, Stop.self, Restart.self, Set.self, DashboardCommand.self, ShimCommand.self,
         ])
     public init() {}
 
