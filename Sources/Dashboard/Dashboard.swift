@@ -416,7 +416,7 @@ public final class Dashboard {
         defer { layoutDirty = false }
         guard layout.fits else {
             if layoutDirty {
-                let notice = "terminal too small: need \(ScreenLayout.minWidth)x\(ScreenLayout.minHeight), have \(layout.width)x\(layout.height)"
+                let notice = "too small: need \(ScreenLayout.minWidth)x\(ScreenLayout.minHeight) (have \(layout.width)x\(layout.height))"
                 screen.text(notice, y: 0, x: 0, maxWidth: layout.width, style: UIStyle(role: .error, bold: true))
                 screen.present()
             }
