@@ -42,7 +42,7 @@ public struct ColorMapper: Sendable {
         // "Redmean" weighting: cheap and closer to perception than plain RGB distance.
         let rm = (Int(a.r) + Int(b.r)) / 2
         let dr = Int(a.r) - Int(b.r), dg = Int(a.g) - Int(b.g), db = Int(a.b) - Int(b.b)
-        return ((512 + rm) * dr * dr >> 8) + 4 * dg * dg + ((767 - rm) * db * db >> 8)
+        return (((512 + rm) * dr * dr) >> 8) + 4 * dg * dg + (((767 - rm) * db * db) >> 8)
     }
 
     static let cubeLevels: [Int] = [0, 95, 135, 175, 215, 255]
