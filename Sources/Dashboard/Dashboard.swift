@@ -48,6 +48,12 @@ public final class Dashboard {
     private var pageFirst = 0
     private var lastTotals: String = ""
     private var searchHighlight: Int?
+    private var tickDueAt: Double?
+    private var frameDueAt: Double?
+    private var keyFramePending = false
+    private var skipBodies = false
+    private var lastOutputFrameAt = 0.0
+    private var lastProbeRound = 0.0
 
     /// Bytes per second all agents' screens may be fed in total (libvterm's cost).
     var feedBudgetPerSecond = 3 * 1024 * 1024
@@ -61,7 +67,6 @@ public final class Dashboard {
         let feed: AgentFeed
         var activity = AgentActivity()
         var lastOutput = EventLoop.monotonicSeconds()
-        var lastProbe = 0.0
         var waiting = false
         var headerDirty = true
         var bodyDirty = true
@@ -394,19 +399,39 @@ public final class Dashboard {
     /// it is due. Nothing is drawn while nothing is dirty; frames are at most ~30/s, fewer when
     /// they are expensive (the interval is at least 4x the last frame's cost).
     private func requestFrame(urgent: Bool = false) {
-        guard !suspended, !frameTimer.isActive else { return }
+        guard !suspended else { return }
         let now = EventLoop.monotonicSeconds()
-        let interval = urgent ? Dashboard.minFrameInterval : max(Dashboard.minFrameInterval, frameCost * 4)
-        let due = max(0, lastFrameAt + interval - now)
-        frameTimer.start(milliseconds: UInt64(due * 1000)) { [unowned self] in self.draw() } // frame cap
+        if urgent {
+            // A key: answer at once with a light frame (headers, bars, the focused view), even
+            // when a heavy output frame is scheduled later.
+            keyFramePending = true
+            let due = max(0, lastFrameAt + Dashboard.minFrameInterval - now)
+            if frameTimer.isActive, let at = frameDueAt, at <= now + due { return }
+            frameDueAt = now + due
+            frameTimer.start(milliseconds: UInt64(due * 1000)) { [unowned self] in self.frameDueAt = nil; self.draw() } // key frame
+            return
+        }
+        guard !frameTimer.isActive else { return }
+        let interval = max(Dashboard.minFrameInterval, frameCost * 4)
+        let due = max(0, lastOutputFrameAt + interval - now)
+        frameDueAt = now + due
+        frameTimer.start(milliseconds: UInt64(due * 1000)) { [unowned self] in self.frameDueAt = nil; self.draw() } // frame cap
     }
 
     private func draw() {
         guard !suspended, let screen else { return }
         let started = EventLoop.monotonicSeconds()
-        let since = lastFrameAt > 0 ? min(1, started - lastFrameAt) : Dashboard.minFrameInterval
+        // A key frame skips feeding the agents' screens (the expensive part) unless output is
+        // due anyway; tile bodies waiting for output stay dirty for the next output frame.
+        let keyOnly = keyFramePending && started - lastOutputFrameAt < max(Dashboard.minFrameInterval, frameCost * 4)
+        keyFramePending = false
         lastFrameAt = started
-        feedScreens(seconds: since)
+        skipBodies = keyOnly
+        if !keyOnly {
+            let since = lastOutputFrameAt > 0 ? min(1, started - lastOutputFrameAt) : Dashboard.minFrameInterval
+            lastOutputFrameAt = started
+            feedScreens(seconds: since)
+        }
         let layout = ScreenLayout(width: screen.width, height: screen.height)
         if layoutDirty {
             screen.erase()
@@ -447,14 +472,14 @@ public final class Dashboard {
         if chromeDirty { drawChrome(layout) }
         chromeDirty = false
         screen.present()
-        finishFrame(started)
+        finishFrame(started, keyOnly: keyOnly)
     }
 
-    private func finishFrame(_ started: Double) {
+    private func finishFrame(_ started: Double, keyOnly: Bool = false) {
         let cost = EventLoop.monotonicSeconds() - started
-        frameCost = frameCost == 0 ? cost : frameCost * 0.7 + cost * 0.3
+        if !keyOnly { frameCost = frameCost == 0 ? cost : frameCost * 0.7 + cost * 0.3 }
         // Output that arrived while feeding was over budget still waits: draw it soon.
-        if agents.contains(where: { $0.feed.pendingCount > 0 }) { requestFrame() }
+        if agents.contains(where: { $0.feed.pendingCount > 0 || (skipBodies && $0.bodyDirty) }) { requestFrame() }
     }
 
     /// Feeds every agent's pending output within the budget for the time since the last frame.
@@ -521,11 +546,11 @@ public final class Dashboard {
         for (n, rect) in rects.enumerated() {
             let slot = agents[pageFirst + n]
             if slot.headerDirty { drawHeader(slot, rect: Rect(x: rect.x, y: rect.y, width: rect.width, height: 1)) }
-            if slot.bodyDirty {
+            if slot.bodyDirty && (!skipBodies || layoutDirty) {
                 drawBody(slot, rect: Rect(x: rect.x, y: rect.y + 1, width: rect.width, height: rect.height - 1), scroll: 0)
+                slot.bodyDirty = false
             }
             slot.headerDirty = false
-            slot.bodyDirty = false
         }
         if agents.count > rects.count, layoutDirty || chromeDirty {
             let note = " page \(pageFirst / perPage + 1)/\((agents.count + perPage - 1) / perPage) "
@@ -651,18 +676,24 @@ public final class Dashboard {
     // MARK: The slow clock: uptimes and the waiting heuristic
 
     /// One timer for everything slow: ticks each second only while a visible uptime shows
-    /// seconds, and probes quiet command agents every few seconds; otherwise it sleeps.
+    /// seconds, and probes quiet command agents in rounds (all at once, at most every few
+    /// seconds, riding on the clock's tick when it runs); otherwise it sleeps.
     private func scheduleTick() {
         let now = EventLoop.monotonicSeconds()
-        var due: Double? = nil
-        if agents.contains(where: { $0.model?.uptimeShowsSeconds ?? false }) { due = 1.0 }
-        for slot in agents where probeCandidate(slot) {
-            let next = max(slot.lastOutput + Dashboard.quietBeforeProbe, slot.lastProbe + Dashboard.probeInterval) - now
-            due = min(due ?? .infinity, max(0.05, next))
-        }
-        guard let due else { tickTimer.stop(); return }
-        if tickTimer.isActive { return }
-        tickTimer.start(seconds: due) { [unowned self] in self.tick() } // uptime seconds / waiting probe
+        let clock = agents.contains(where: { $0.model?.uptimeShowsSeconds ?? false })
+        var due: Double? = clock ? 1.0 : nil
+        if !clock, let probe = nextProbeRound(now: now) { due = max(0.05, probe - now) }
+        guard let due else { tickTimer.stop(); tickDueAt = nil; return }
+        if tickTimer.isActive, let at = tickDueAt, at <= now + due + 0.001 { return }
+        tickDueAt = now + due
+        tickTimer.start(seconds: due) { [unowned self] in self.tickDueAt = nil; self.tick() } // uptime seconds / waiting probe
+    }
+
+    /// When the next probe round is due, if any agent is a candidate.
+    private func nextProbeRound(now: Double) -> Double? {
+        let quietSince = agents.filter(probeCandidate).map { $0.lastOutput + Dashboard.quietBeforeProbe }.min()
+        guard let quietSince else { return nil }
+        return max(quietSince, lastProbeRound + Dashboard.probeInterval)
     }
 
     private func probeCandidate(_ slot: AgentSlot) -> Bool {
@@ -673,11 +704,12 @@ public final class Dashboard {
 
     private func tick() {
         let now = EventLoop.monotonicSeconds()
-        for slot in agents where probeCandidate(slot) {
-            guard now - slot.lastOutput >= Dashboard.quietBeforeProbe, now - slot.lastProbe >= Dashboard.probeInterval - 0.01 else { continue }
-            slot.lastProbe = now
-            let waiting = WaitProbe.probe(agentPid: watcher.states[slot.entry.name]!.agentPid!)
-            if waiting != slot.waiting { slot.waiting = waiting; slot.headerDirty = true }
+        if let due = nextProbeRound(now: now), due <= now + 0.01 {
+            lastProbeRound = now
+            for slot in agents where probeCandidate(slot) && now - slot.lastOutput >= Dashboard.quietBeforeProbe {
+                let waiting = WaitProbe.probe(agentPid: watcher.states[slot.entry.name]!.agentPid!)
+                if waiting != slot.waiting { slot.waiting = waiting; slot.headerDirty = true }
+            }
         }
         for slot in agents where slot.model?.uptimeShowsSeconds ?? false { slot.headerDirty = true }
         requestFrame()
