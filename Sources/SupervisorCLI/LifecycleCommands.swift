@@ -8,7 +8,7 @@ struct Up: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate a profile, start its tmux server and all agents, and watch them.",
         discussion: """
-        On a terminal, shows a live status view (q quits it; the agents keep running).
+        On a terminal, opens the dashboard (q quits it; the agents keep running).
         --detach returns once every agent has started. --headless (the default when stdout is not a
         terminal) waits until every agent has finished, prints a summary and exits non-zero if any failed.
         """)
@@ -39,7 +39,7 @@ struct Up: ParsableCommand {
             return
         }
         if !headless && isatty(0) == 1 && isatty(1) == 1 {
-            try PlainStatusView(record: record).run()
+            try openDashboard(profile: profile, record: record)
             return
         }
         let failed = try waitHeadless(record)
