@@ -1,3 +1,4 @@
+import TerminalUI
 import VTScreen
 
 /// One agent's terminal as the dashboard sees it: a VirtualScreen of the agent's pane size,

@@ -1,3 +1,4 @@
+import TerminalUI
 import Hosting
 
 /// One structured event of an agent (a line of its events.jsonl), parsed.

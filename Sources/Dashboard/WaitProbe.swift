@@ -1,3 +1,5 @@
+import Hosting
+import TerminalUI
 import Glibc
 
 /// Is a command agent waiting for someone to type? Its terminal's foreground process is asleep
@@ -39,7 +41,7 @@ public enum WaitProbe {
             guard readSyscalls.contains(syscall.number) else { return false }
             if let fdTarget { return fdTarget.hasPrefix("/dev/pts/") || fdTarget.hasPrefix("/dev/tty") }
         }
-        return ttyReadWaits.contains(wchan.trimmingCharacters(in: " \n"))
+        return ttyReadWaits.contains(wchan.trimmed)
     }
 
     /// Probes the foreground process of `agentPid`'s terminal.

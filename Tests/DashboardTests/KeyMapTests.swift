@@ -1,4 +1,5 @@
 @testable import Dashboard
+@testable import TerminalUI
 import XCTest
 
 final class KeyMapTests: XCTestCase {

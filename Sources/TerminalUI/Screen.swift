@@ -4,36 +4,39 @@ import VTScreen
 
 /// A style for interface text: a theme role for the foreground, optionally on the status
 /// background, plus attributes.
-struct UIStyle: Hashable {
-    var role: Theme.Role?
-    var onStatusBar = false
-    var bold = false
-    var reverse = false
-    var dim = false
-    var standout = false
+public struct UIStyle: Hashable {
+    public init(role: Theme.Role? = nil, onStatusBar: Bool = false, bold: Bool = false, reverse: Bool = false, dim: Bool = false, standout: Bool = false) {
+        self.role = role; self.onStatusBar = onStatusBar; self.bold = bold; self.reverse = reverse; self.dim = dim; self.standout = standout
+    }
+    public var role: Theme.Role?
+    public var onStatusBar = false
+    public var bold = false
+    public var reverse = false
+    public var dim = false
+    public var standout = false
 }
 
 /// The thin ncurses layer: start/stop, keys, and drawing primitives on stdscr. It owns no data;
-/// the controller hands it snapshots to draw. Only this file and `TerminalGuard` call ncurses.
-final class Screen {
-    let theme: Theme
-    let colorEnabled: Bool
-    private(set) var width = 0
-    private(set) var height = 0
+/// the controller hands it snapshots to draw. Only this module calls ncurses: the dashboard and the built-in agents' interfaces draw through it.
+public final class Screen {
+    public let theme: Theme
+    public let colorEnabled: Bool
+    public private(set) var width = 0
+    public private(set) var height = 0
     private var mapper = ColorMapper(available: 8)
     private var pairs = ColorPairCache(capacity: 0, reserved: 0)
     private var hasColor = false
     private var styleCache: [UIStyle: (attr_t, Int32)] = [:]
     private var run: [wchar_t] = []
 
-    init(theme: Theme, colorEnabled: Bool) {
+    public init(theme: Theme, colorEnabled: Bool) {
         self.theme = theme
         self.colorEnabled = colorEnabled
         run.reserveCapacity(512)
     }
 
     /// initscr and modes. The caller has set the locale and installed TerminalGuard.
-    func start() {
+    public func start() {
         _ = initscr()
         TerminalGuard.cursesActive = true
         _ = raw()
@@ -54,26 +57,26 @@ final class Screen {
         updateSize()
     }
 
-    func stop() {
+    public func stop() {
         guard TerminalGuard.cursesActive else { return }
         _ = endwin()
         TerminalGuard.cursesActive = false
     }
 
     /// Gives the terminal to a child (tmux attach, a pager).
-    func suspend() {
+    public func suspend() {
         _ = endwin()
     }
 
     /// Takes the terminal back after `suspend` and repaints everything.
-    func resume() {
+    public func resume() {
         _ = refresh()
         _ = clearok(sv_curscr(), true)
         updateSize()
     }
 
     /// Follows the terminal's new size (SIGWINCH).
-    func resize(rows: Int, cols: Int) {
+    public func resize(rows: Int, cols: Int) {
         _ = resizeterm(Int32(rows), Int32(cols))
         updateSize()
         _ = clearok(sv_curscr(), true)
@@ -87,7 +90,7 @@ final class Screen {
     // MARK: Keys
 
     /// Every key ncurses has (nodelay: never blocks).
-    func readKeys() -> [Key] {
+    public func readKeys() -> [Key] {
         var keys: [Key] = []
         var ch: wint_t = 0
         while true {
@@ -102,7 +105,7 @@ final class Screen {
         return keys
     }
 
-    static func functionKey(_ code: Int32) -> Key {
+    public static func functionKey(_ code: Int32) -> Key {
         switch code {
         case KEY_UP: return .up
         case KEY_DOWN: return .down
@@ -122,7 +125,7 @@ final class Screen {
         }
     }
 
-    static func characterKey(_ c: UInt32) -> Key {
+    public static func characterKey(_ c: UInt32) -> Key {
         switch c {
         case 10, 13: return .enter
         case 9: return .tab
@@ -172,10 +175,10 @@ final class Screen {
 
     // MARK: Drawing
 
-    func erase() { _ = werase(sv_stdscr()) }
+    public func erase() { _ = werase(sv_stdscr()) }
 
     /// Fills a rectangle with blanks of `style`.
-    func fill(_ rect: Rect, style: UIStyle = UIStyle()) {
+    public func fill(_ rect: Rect, style: UIStyle = UIStyle()) {
         let (attrs, pairNumber) = resolve(style)
         _ = sv_wattr_set(sv_stdscr(), attrs, pairNumber)
         let blanks = [wchar_t](repeating: 32, count: max(0, rect.width))
@@ -186,7 +189,7 @@ final class Screen {
 
     /// Draws `text` at (y, x) clipped to `maxWidth` columns; returns the columns used.
     @discardableResult
-    func text(_ text: String, y: Int, x: Int, maxWidth: Int, style: UIStyle = UIStyle()) -> Int {
+    public func text(_ text: String, y: Int, x: Int, maxWidth: Int, style: UIStyle = UIStyle()) -> Int {
         guard y >= 0, y < height, x < width, maxWidth > 0 else { return 0 }
         let limit = min(maxWidth, width - x)
         run.removeAll(keepingCapacity: true)
@@ -207,7 +210,7 @@ final class Screen {
 
     /// Draws cells of an agent's screen at (y, x), `width` columns; pads with blanks.
     /// Wide characters cut by the right edge become a blank. `highlight` stands the row out.
-    func cells(_ cells: (Int) -> Cell, count: Int, y: Int, x: Int, width maxWidth: Int, colored: Bool, highlight: Bool = false) {
+    public func cells(_ cells: (Int) -> Cell, count: Int, y: Int, x: Int, width maxWidth: Int, colored: Bool, highlight: Bool = false) {
         guard y >= 0, y < height, x < width else { return }
         let limit = min(maxWidth, width - x)
         var col = 0
@@ -256,7 +259,7 @@ final class Screen {
     }
 
     /// Marks this frame's drawing done and sends it to the terminal (one doupdate per frame).
-    func present() {
+    public func present() {
         _ = wnoutrefresh(sv_stdscr())
         _ = doupdate()
     }
@@ -264,12 +267,12 @@ final class Screen {
 
 /// Restores the terminal on every way out: atexit, fatal signals (a crash), and the normal
 /// path. stderr goes to a file while curses owns the screen.
-enum TerminalGuard {
+public enum TerminalGuard {
     nonisolated(unsafe) static var cursesActive = false
     nonisolated(unsafe) static var savedStderr: Int32 = -1
     nonisolated(unsafe) static var installed = false
 
-    static func install(stderrPath: String?) {
+    public static func install(stderrPath: String?) {
         if let stderrPath {
             let fd = open(stderrPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             if fd >= 0 {
@@ -292,7 +295,7 @@ enum TerminalGuard {
     }
 
     /// Idempotent: endwin and stderr back.
-    static func restore() {
+    public static func restore() {
         if cursesActive {
             cursesActive = false
             _ = endwin()
@@ -305,5 +308,5 @@ enum TerminalGuard {
     }
 
     /// The terminal's stderr for children that take over the terminal.
-    static var terminalStderr: Int32 { savedStderr >= 0 ? savedStderr : 2 }
+    public static var terminalStderr: Int32 { savedStderr >= 0 ? savedStderr : 2 }
 }
