@@ -18,10 +18,14 @@ public struct AgentLaunchConfig: Codable, Equatable {
     public var logsDir: String
     /// `supervisor set` overrides, re-read at each step so a change applies while it runs.
     public var settingsFile: String?
+    /// The agent's container on the Docker backend (nil: local). `makeBox` turns it into a
+    /// `DockerBox`; the shim has made sure it runs before the agent starts.
+    public var container: ContainerSpec?
 
-    public init(profile: String, agent: AgentSpec, stateDir: String, logsDir: String, settingsFile: String?) {
+    public init(profile: String, agent: AgentSpec, stateDir: String, logsDir: String, settingsFile: String?,
+                container: ContainerSpec? = nil) {
         self.profile = profile; self.agent = agent; self.stateDir = stateDir
-        self.logsDir = logsDir; self.settingsFile = settingsFile
+        self.logsDir = logsDir; self.settingsFile = settingsFile; self.container = container
     }
 
     public static func read(path: String) throws -> AgentLaunchConfig {

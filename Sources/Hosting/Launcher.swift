@@ -19,6 +19,8 @@ public struct ProfileRecord: Codable {
         public var logPath: String
         public var eventsPath: String
         public var pane: String?
+        /// The agent's container name (Docker backend).
+        public var container: String?
     }
     public var name: String
     public var sourcePath: String
@@ -90,6 +92,9 @@ public struct Launcher {
         try requireWritableDirectory(profileDir, what: "state directory")
         let logsDir = profile.logs.dir + "/" + profile.name
         try requireWritableDirectory(logsDir, what: "log directory")
+        // Docker absent or stopped, a missing image, an API key in an env allow-list: one clear
+        // error here, before anything starts.
+        let docker = try DockerPreflight.check(profile, environment: environment)
 
         var specs: [ShimSpec] = []
         for agent in profile.agents {
@@ -98,11 +103,16 @@ public struct Launcher {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": kind \"\(kind)\" is not available yet in this version of supervisor; use kind = \"command\" for now")
             }
             var command: [String]
+            let container = docker.map { ContainerSpec.make(profile: profile, agent: agent, home: paths.root, dockerExecutable: $0.executable) }
             if agent.kind == .command {
                 guard let given = agent.command, !given.isEmpty else {
                     throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\" has no command")
                 }
                 command = given
+                if let container, agent.backend.type == .docker {
+                    // The command itself runs in the container, on a terminal there.
+                    command = container.commandArgv(given, environmentNames: Array(agent.env.keys))
+                }
             } else {
                 // Built-in agents are this binary; their whole configuration goes in a file.
                 try credentialCheck?(agent)
@@ -117,6 +127,9 @@ public struct Launcher {
             guard isDirectory(agent.cwd) else {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": working directory \(agent.cwd) does not exist")
             }
+            for mount in agent.backend.type == .docker ? agent.backend.mounts : [] where !FileManager.default.fileExists(atPath: mount.host) {
+                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": mount source \(mount.host) does not exist")
+            }
             specs.append(ShimSpec(
                 profile: profile.name, agent: agent.name, kind: kind, executable: executable, arguments: command,
                 environment: agent.env, directory: agent.cwd,
@@ -128,14 +141,16 @@ public struct Launcher {
                 tmuxSocket: tmux.socket, restart: agent.restart.rawValue,
                 backoffInitial: agent.backoffInitial, backoffMax: agent.backoffMax, maxRestarts: agent.maxRestarts,
                 restartWindow: agent.restartWindow, stopTimeout: agent.stopTimeout,
-                notifySocket: notifySocketPath(profile.name)))
+                notifySocket: notifySocketPath(profile.name),
+                container: agent.backend.type == .docker ? container : nil))
         }
         return (tmux, specs)
     }
 
-    public func launchConfig(_ profile: Profile, _ agent: AgentSpec) -> AgentLaunchConfig {
+    public func launchConfig(_ profile: Profile, _ agent: AgentSpec, container: ContainerSpec? = nil) -> AgentLaunchConfig {
         AgentLaunchConfig(profile: profile.name, agent: agent, stateDir: paths.agentDir(profile: profile.name, agent: agent.name),
-                          logsDir: profile.logs.dir + "/" + profile.name, settingsFile: paths.settingsFile(profile: profile.name))
+                          logsDir: profile.logs.dir + "/" + profile.name, settingsFile: paths.settingsFile(profile: profile.name),
+                          container: container)
     }
 
     func notifySocketPath(_ profile: String) -> String { paths.profileDir(profile) + "/notify.sock" }
@@ -185,10 +200,11 @@ public struct Launcher {
             try makeDirectories(paths.agentDir(profile: profile.name, agent: spec.agent))
             try spec.write(to: specPath)
             if let agent = profile.agent(named: spec.agent), agent.kind != .command {
-                try launchConfig(profile, agent).write(to: paths.agentConfigFile(profile: profile.name, agent: agent.name))
+                try launchConfig(profile, agent, container: spec.container).write(to: paths.agentConfigFile(profile: profile.name, agent: agent.name))
             }
             record.agents.append(.init(name: spec.agent, kind: spec.kind, specPath: specPath, statePath: spec.statePath,
-                                       socketPath: spec.socketPath, logPath: spec.logPath, eventsPath: spec.eventsPath, pane: nil))
+                                       socketPath: spec.socketPath, logPath: spec.logPath, eventsPath: spec.eventsPath, pane: nil,
+                                       container: spec.container?.name))
         }
 
         // Listen for each shim's start notice before any shim exists.
@@ -196,6 +212,8 @@ public struct Launcher {
         defer { notices.close() }
 
         do {
+            // Containers before any shim: an image that cannot start is one error, nothing half-up.
+            try startContainers(specs, profile: profile.name)
             let windows = record.agents.map { (name: $0.name, command: shimCommand + [$0.specPath]) }
             let panes = try tmux.createSession(name: profile.name, windows: windows, size: size, environment: environment)
             for (index, pane) in panes.enumerated() where index < record.agents.count { record.agents[index].pane = pane }
@@ -209,9 +227,34 @@ public struct Launcher {
         return .started(record)
     }
 
+    /// Creates (or reuses, or recreates) every agent's container, in parallel as far as the
+    /// engine goes: one `docker run` per agent. Removes what it made when any fails.
+    func startContainers(_ specs: [ShimSpec], profile: String) throws {
+        let containers = specs.compactMap(\.container)
+        guard let first = containers.first else { return }
+        let engine = DockerEngine(executable: first.dockerExecutable, environment: environment)
+        let loop = EventLoop()
+        defer { loop.close() }
+        let lifecycle = ContainerLifecycle.onLoop(loop, executable: engine.executable, environment: engine.environment)
+        var pending = containers.count
+        var failures: [HostingError] = []
+        for container in containers {
+            lifecycle.ensure(container) { result in
+                if case .failure(let error) = result { failures.append(error) }
+                pending -= 1
+            }
+        }
+        while pending > 0 { loop.runOnce() }
+        if let failure = failures.first {
+            engine.removeContainers(profile: profile, home: paths.root)
+            throw failure
+        }
+    }
+
     /// Undo a partial `up`: the tmux server (whose shims then stop their agents), sockets, specs.
     private func rollBack(record: ProfileRecord, tmux: Tmux) {
         stopShims(record, timeout: 5)
+        removeContainers(record)
         tmux.killServer()
         unlink(tmux.socket)
         unlink(paths.profileRecord(profile: record.name))
@@ -246,8 +289,19 @@ public struct Launcher {
             unlink(agent.socketPath)
             unlink(agent.specPath)
         }
+        problems += removeContainers(record)
         unlink(paths.profileRecord(profile: record.name))
         return problems
+    }
+
+    /// The profile's containers, by label (kept but stopped when `preserve_container`).
+    @discardableResult
+    func removeContainers(_ record: ProfileRecord) -> [String] {
+        guard record.agents.contains(where: { $0.container != nil }) else { return [] }
+        guard let engine = try? DockerEngine.locate(environment: environment) else {
+            return ["the docker command is gone: cannot remove the containers of profile \(record.name)"]
+        }
+        return engine.removeContainers(profile: record.name, home: paths.root)
     }
 
     /// Starts a new shim for an agent whose shim died, in the agent's own tmux window, and waits

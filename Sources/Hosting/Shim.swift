@@ -46,6 +46,9 @@ public final class Shim {
     private var startAfterStop = false
     private var exitAfterStop = false
     private var notified = false
+    /// Making sure the agent's container runs (Docker backend) before the agent starts.
+    private var preparing = false
+    private var preparingCancelled = false
     private var rows = 24, cols = 80
 
     /// A running agent: its terminal, pid and event pipe.
@@ -180,9 +183,56 @@ public final class Shim {
 
     public func start() {
         restartTimer.stop()
-        guard run == nil else { return }
+        guard run == nil, !preparing else { return }
         reloadSpec()
         stopRequested = false
+        guard let container = spec.container else { spawnAgent(); return }
+        // The shim (not the agent) makes sure the container runs before every start: it is the
+        // one place every start goes through (up, the restart policy, `supervisor restart`,
+        // command agents and built-in ones alike), so a container that died is recreated by the
+        // agent's next start with no viewer or CLI involved. Asynchronous: the loop keeps serving.
+        preparing = true
+        preparingCancelled = false
+        let lifecycle = ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: ProcessInfo.processInfo.environment)
+        lifecycle.ensure(container) { [unowned self] result in
+            switch result {
+            case .success(let action):
+                if let note = action.note(container.name) {
+                    self.announce(note)
+                    self.record(EventLine.make(type: "container", agent: self.spec.agent, now: Shim.now(),
+                                               fields: [("container", .string(container.name)), ("note", .string(note))]))
+                }
+                if action == .reused && self.spec.kind == "command" {
+                    // A program left by a client that was killed (docker exec forwards no
+                    // signal) must not run twice.
+                    lifecycle.signalCommand(container, signal: "KILL") { self.prepared() }
+                } else {
+                    self.prepared()
+                }
+            case .failure(let error):
+                self.preparing = false
+                if self.preparingCancelled { self.prepared(); return }
+                self.state.lastError = "\(error)"
+                self.announce("\(error)")
+                self.record(EventLine.make(type: "container", agent: self.spec.agent, now: Shim.now(),
+                                           fields: [("container", .string(container.name)), ("error", .string("\(error)"))]))
+                self.notifyUp(error: "\(error)")
+                self.afterExit(.exited(125), ranFor: 0)
+            }
+        }
+    }
+
+    private func prepared() {
+        preparing = false
+        if preparingCancelled {
+            preparingCancelled = false
+            if exitAfterStop { finish() } else { setPhase(.stopped) }
+            return
+        }
+        spawnAgent()
+    }
+
+    private func spawnAgent() {
         let startedAt = Shim.now()
         do {
             let pty = try PseudoTerminal(rows: rows, cols: cols)
@@ -236,6 +286,7 @@ public final class Shim {
         spec.environment = fresh.environment
         spec.directory = fresh.directory
         spec.stopTimeout = fresh.stopTimeout
+        spec.container = fresh.container
         if fresh.restart != spec.restart || fresh.backoffInitial != spec.backoffInitial || fresh.backoffMax != spec.backoffMax
             || fresh.maxRestarts != spec.maxRestarts || fresh.restartWindow != spec.restartWindow {
             spec.restart = fresh.restart; spec.backoffInitial = fresh.backoffInitial; spec.backoffMax = fresh.backoffMax
@@ -370,6 +421,7 @@ public final class Shim {
     public func stop(thenStart: Bool = false) {
         restartTimer.stop()
         guard let run else {
+            if preparing { preparingCancelled = !thenStart; return }
             if thenStart { tracker.reset(); start() }
             else if state.state != .stopped && state.state != .exited && state.state != .failed { setPhase(.stopped) }
             return
@@ -380,16 +432,26 @@ public final class Shim {
         // The agent leads its own session and process group: signal the whole group.
         kill(-run.pid, SIGTERM)
         kill(run.pid, SIGCONT)
-        stopTimer.start(seconds: spec.stopTimeout) { // the grace period is over
+        let inContainer = spec.kind == "command" ? spec.container : nil
+        if let container = inContainer {
+            // docker exec forwards no signal: the program in the container gets it from there.
+            ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: ProcessInfo.processInfo.environment)
+                .signalCommand(container, signal: "TERM")
+        }
+        stopTimer.start(seconds: spec.stopTimeout) { [unowned self] in // the grace period is over
             kill(-run.pid, SIGKILL)
             kill(run.pid, SIGKILL)
+            if let container = inContainer {
+                ContainerLifecycle.onLoop(self.loop, executable: container.dockerExecutable, environment: ProcessInfo.processInfo.environment)
+                    .signalCommand(container, signal: "KILL")
+            }
         }
     }
 
     /// Stops the agent (gracefully, then by force) and exits the shim.
     public func shutdown() {
         exitAfterStop = true
-        if run == nil { finish() } else if !stopRequested { stop() }
+        if run == nil { if preparing { preparingCancelled = true } else { finish() } } else if !stopRequested { stop() }
     }
 
     private func finish() {

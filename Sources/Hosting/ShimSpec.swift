@@ -33,12 +33,15 @@ public struct ShimSpec: Codable, Equatable {
     public var stopTimeout: Double
     /// `up` listens here to learn when each agent has started (sd_notify style).
     public var notifySocket: String?
+    /// The agent's container (Docker backend): the shim makes sure it runs before each start
+    /// of the agent, recreating it when it died. Nil on the local backend.
+    public var container: ContainerSpec?
 
     public init(profile: String, agent: String, kind: String, executable: String, arguments: [String],
                 environment: [String: String], directory: String, logPath: String, eventsPath: String,
                 logMaxBytes: Int, logKeep: Int, socketPath: String, statePath: String, tmuxSocket: String?,
                 restart: String, backoffInitial: Double, backoffMax: Double, maxRestarts: Int,
-                restartWindow: Double, stopTimeout: Double, notifySocket: String?) {
+                restartWindow: Double, stopTimeout: Double, notifySocket: String?, container: ContainerSpec? = nil) {
         self.profile = profile; self.agent = agent; self.kind = kind; self.executable = executable
         self.arguments = arguments; self.environment = environment; self.directory = directory
         self.logPath = logPath; self.eventsPath = eventsPath; self.logMaxBytes = logMaxBytes
@@ -46,6 +49,7 @@ public struct ShimSpec: Codable, Equatable {
         self.tmuxSocket = tmuxSocket; self.restart = restart; self.backoffInitial = backoffInitial
         self.backoffMax = backoffMax; self.maxRestarts = maxRestarts; self.restartWindow = restartWindow
         self.stopTimeout = stopTimeout; self.notifySocket = notifySocket
+        self.container = container
     }
 
     public static func read(path: String) throws -> ShimSpec {

@@ -23,6 +23,11 @@ public struct AgentStatus: Codable, Equatable {
     public var lastError: String?
     public var logBytes: UInt64
     public var logPath: String
+    /// Docker backend: the agent's container and what the engine says of it ("running",
+    /// "exited (137)", "missing", "unknown" when no engine answers); nil on the local backend.
+    public var container: String?
+    public var containerState: String?
+    public var containerID: String?
 }
 
 public enum StatusReport {
@@ -31,7 +36,7 @@ public enum StatusReport {
             guard let state = try? StateFile.read(path: agent.statePath) else {
                 return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind, state: "down", pid: nil,
                                    shimPid: nil, shimAlive: false, restarts: 0, since: nil, lastExit: nil,
-                                   lastError: nil, logBytes: 0, logPath: agent.logPath)
+                                   lastError: nil, logBytes: 0, logPath: agent.logPath, container: agent.container)
             }
             let shimAlive = state.shimPid > 0 && processIsAlive(state.shimPid) && isShim(pid: state.shimPid)
             var phase = state.state.rawValue
@@ -40,16 +45,44 @@ public enum StatusReport {
             return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind, state: phase, pid: agentPid,
                                shimPid: shimAlive ? state.shimPid : nil, shimAlive: shimAlive, restarts: state.restarts,
                                since: state.since, lastExit: state.runs.last?.exit?.description, lastError: state.lastError,
-                               logBytes: state.logBytes, logPath: agent.logPath)
+                               logBytes: state.logBytes, logPath: agent.logPath, container: agent.container)
+        }
+    }
+
+    /// Adds what the Docker engine says of each agent's container (one `docker ps` for the profile).
+    public static func withContainers(_ statuses: [AgentStatus], home: String, environment: [String: String]) -> [AgentStatus] {
+        let profiles = Set(statuses.filter { $0.container != nil }.map(\.profile))
+        guard !profiles.isEmpty else { return statuses }
+        let engine = try? DockerEngine.locate(environment: environment)
+        var found: [String: [ContainerInfo]] = [:]
+        for profile in profiles { found[profile] = engine?.containers(profile: profile, home: home) }
+        return statuses.map { status in
+            guard let name = status.container else { return status }
+            var status = status
+            if let list = found[status.profile] {
+                let info = list.first { $0.name == name }
+                status.containerState = info?.summary ?? "missing"
+                status.containerID = info.map { String($0.id.prefix(12)) }
+            } else {
+                status.containerState = "unknown"
+            }
+            return status
         }
     }
 
     /// A fixed-width table (agent, kind, state, pid, restarts, uptime, last exit).
     public static func table(_ statuses: [AgentStatus], now: Double) -> String {
-        var rows = [["AGENT", "KIND", "STATE", "PID", "RESTARTS", "FOR", "LAST EXIT"]]
+        let docker = statuses.contains { $0.container != nil }
+        var rows = [["AGENT", "KIND", "STATE", "PID", "RESTARTS", "FOR", "LAST EXIT"] + (docker ? ["CONTAINER"] : [])]
         for s in statuses {
-            rows.append([s.agent, s.kind, s.state, s.pid.map(String.init) ?? "-", "\(s.restarts)",
-                         s.since.map { formatDuration(now - $0) } ?? "-", s.lastExit ?? "-"])
+            var row = [s.agent, s.kind, s.state, s.pid.map(String.init) ?? "-", "\(s.restarts)",
+                       s.since.map { formatDuration(now - $0) } ?? "-", s.lastExit ?? "-"]
+            if docker {
+                row.append(s.container.map { name in
+                    name + (s.containerID.map { " \($0)" } ?? "") + (s.containerState.map { " (\($0))" } ?? "")
+                } ?? "-")
+            }
+            rows.append(row)
         }
         return formatTable(rows)
     }

@@ -183,7 +183,7 @@ extension AgentControlCommand {
                                         shimCommand: record.shimCommand, tmuxConfig: record.tmuxConfig)
             refreshed = try launcher.plan(loaded, only: entry.name).first
             if let agent = loaded.agent(named: entry.name), agent.kind != .command {
-                try launcher.launchConfig(loaded, agent).write(to: profile.paths.agentConfigFile(profile: record.name, agent: agent.name))
+                try launcher.launchConfig(loaded, agent, container: refreshed?.container).write(to: profile.paths.agentConfigFile(profile: record.name, agent: agent.name))
             }
         }
         let state = try control.perform(Self.operation, on: entry, refreshedSpec: refreshed)

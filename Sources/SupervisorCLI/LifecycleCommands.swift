@@ -34,7 +34,8 @@ struct Up: ParsableCommand {
             record = running
         }
         if detach {
-            print(StatusReport.table(StatusReport.collect(record), now: Date().timeIntervalSince1970))
+            let statuses = StatusReport.withContainers(StatusReport.collect(record), home: profile.paths.root, environment: environment)
+            print(StatusReport.table(statuses, now: Date().timeIntervalSince1970))
             print("\nattach: supervisor attach \(record.name) AGENT · stop: supervisor down \(record.name)")
             return
         }
@@ -122,7 +123,7 @@ struct Status: ParsableCommand {
                 if let record = try? ProfileRecord.read(path: paths.profileRecord(profile: name)) { records.append(record) }
             }
         }
-        let statuses = records.flatMap { StatusReport.collect($0) }
+        let statuses = StatusReport.withContainers(records.flatMap { StatusReport.collect($0) }, home: paths.root, environment: environment)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -133,7 +134,7 @@ struct Status: ParsableCommand {
         let now = Date().timeIntervalSince1970
         for record in records {
             print("\(record.name)  (\(record.sourcePath.isEmpty ? "down" : record.sourcePath))")
-            print(StatusReport.table(StatusReport.collect(record), now: now))
+            print(StatusReport.table(statuses.filter { $0.profile == record.name }, now: now))
         }
     }
 }
