@@ -144,7 +144,9 @@ public struct ContainerSpec: Codable, Equatable, Sendable {
     /// A shell command (run inside the container) that signals the command agent's process
     /// group recorded by the wrapper.
     public static func signalCommandScript(_ signal: String) -> String {
-        "p=$(cat \(commandPidFile) 2>/dev/null) && [ -n \"$p\" ] && { kill -\(signal) -- -\"$p\" 2>/dev/null || kill -\(signal) \"$p\" 2>/dev/null; rm -f \(commandPidFile); }; true"
+        // The pid file stays until SIGKILL: a TERM that is ignored is followed by a KILL that needs it.
+        "p=$(cat \(commandPidFile) 2>/dev/null) && [ -n \"$p\" ] && { kill -\(signal) -\"$p\" 2>/dev/null || kill -\(signal) \"$p\" 2>/dev/null; "
+            + (signal == "KILL" ? "rm -f \(commandPidFile); " : "") + "}; true"
     }
 }
 

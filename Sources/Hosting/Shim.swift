@@ -193,6 +193,7 @@ public final class Shim {
         // agent's next start with no viewer or CLI involved. Asynchronous: the loop keeps serving.
         preparing = true
         preparingCancelled = false
+        if state.state != .starting { setPhase(.starting) } // `restart` waits for running, not the old exit
         let lifecycle = ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: ProcessInfo.processInfo.environment)
         lifecycle.ensure(container) { [unowned self] result in
             switch result {
@@ -429,14 +430,16 @@ public final class Shim {
         stopRequested = true
         startAfterStop = thenStart
         setPhase(.stopping)
-        // The agent leads its own session and process group: signal the whole group.
-        kill(-run.pid, SIGTERM)
-        kill(run.pid, SIGCONT)
         let inContainer = spec.kind == "command" ? spec.container : nil
         if let container = inContainer {
-            // docker exec forwards no signal: the program in the container gets it from there.
+            // docker exec forwards no signal: the program in the container gets SIGTERM there,
+            // and its client (our child) ends when it does.
             ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: ProcessInfo.processInfo.environment)
                 .signalCommand(container, signal: "TERM")
+        } else {
+            // The agent leads its own session and process group: signal the whole group.
+            kill(-run.pid, SIGTERM)
+            kill(run.pid, SIGCONT)
         }
         stopTimer.start(seconds: spec.stopTimeout) { [unowned self] in // the grace period is over
             kill(-run.pid, SIGKILL)
