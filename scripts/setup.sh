@@ -46,3 +46,39 @@ sv_build() {
   SV_BIN="$(cd "$SV_ROOT" && swift build -c "$config" --show-bin-path)/supervisor"
   export SV_BIN
 }
+
+# The Docker backend's tests need an engine and the test image. Starts an engine when none
+# answers (systemd's docker service, else `dockerd --bridge=none --iptables=false` in the
+# background, logging to /tmp/supervisor-dockerd.log; it is left running for later runs), then
+# builds the test image when it is missing (cached by tag). When no engine can run, the Docker
+# tests skip with a SKIP line naming why; nothing here fails the run.
+sv_docker() {
+  if ! command -v docker >/dev/null 2>&1; then
+    echo "setup: no docker CLI: Docker tests will SKIP" >&2; return 0
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    if [ -n "${DOCKER_HOST:-}" ]; then
+      echo "setup: no engine answers at DOCKER_HOST=$DOCKER_HOST: Docker tests will SKIP" >&2; return 0
+    fi
+    if [ -S /var/run/docker.sock ] && [ "$(id -u)" -ne 0 ] && ! [ -w /var/run/docker.sock ]; then
+      echo "setup: /var/run/docker.sock is not writable by $(id -un) (join the docker group): Docker tests will SKIP" >&2; return 0
+    fi
+    echo "setup: starting a Docker engine" >&2
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+      sv_as_root systemctl start docker >/dev/null 2>&1 || true
+    fi
+    if ! docker info >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1; then
+      sv_as_root sh -c 'nohup dockerd --bridge=none --iptables=false >/tmp/supervisor-dockerd.log 2>&1 &' || true
+    fi
+    local i
+    for i in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    if ! docker info >/dev/null 2>&1; then
+      echo "setup: no Docker engine could be started (see /tmp/supervisor-dockerd.log): Docker tests will SKIP" >&2; return 0
+    fi
+  fi
+  local image="${SV_DOCKER_TEST_IMAGE:-supervisor-test:bookworm}"
+  if ! docker image inspect "$image" >/dev/null 2>&1; then
+    sv_as_root env SV_DOCKER_TEST_IMAGE="$image" "$SV_ROOT/scripts/docker-test-image.sh" \
+      || echo "setup: could not build the Docker test image $image: Docker tests will SKIP" >&2
+  fi
+}
