@@ -189,6 +189,16 @@ final class DockerEndToEndTests: EndToEndTestCase {
         try ok(["down", "down1"])
     }
 
+    // MARK: the default image
+
+    func testImageBuildShipsTheDockerfileAndNeedsAnEngine() throws {
+        let printed = try ok(["image", "build", "--print"]).stdout
+        XCTAssertTrue(printed.contains("ARG BASE=ubuntu:22.04") && printed.contains("useradd --uid 1000"), printed)
+        XCTAssertFalse(printed.contains("sudo "), "no sudo in the default image")
+        let noEngine = try sv.run(["image", "build"], environment: ["DOCKER_HOST": "unix:///nonexistent/docker.sock"])
+        assertOneLineError(noEngine, ["supervisor image build needs Docker", "no Docker engine answers"])
+    }
+
     // MARK: one clear error before anything starts
 
     func testDockerProblemsAreOneClearErrorBeforeAnythingStarts() throws {
