@@ -116,9 +116,9 @@ public final class ShellSession {
         var bgLine: String?
         var interruptedFor: ShellStatus?
         var killSent = false
-        var internal: Bool
-        init(command: String, internal: Bool, limit: Int, completion: @escaping (ShellOutcome) -> Void) {
-            self.command = command; self.internal = internal; self.completion = completion
+        var hidden: Bool
+        init(command: String, hidden: Bool, limit: Int, completion: @escaping (ShellOutcome) -> Void) {
+            self.command = command; self.hidden = hidden; self.completion = completion
             buffer = HeadTailLines(limit: limit)
         }
     }
@@ -201,10 +201,10 @@ public final class ShellSession {
     /// Runs `command` (any shell text, may be several lines) in the session. Starts the shell
     /// first if it is not running. One command at a time.
     public func run(_ command: String, completion: @escaping (ShellOutcome) -> Void) {
-        run(command, internal: false, completion: completion)
+        run(command, hidden: false, completion: completion)
     }
 
-    private func run(_ command: String, internal: Bool, completion: @escaping (ShellOutcome) -> Void) {
+    private func run(_ command: String, hidden: Bool, completion: @escaping (ShellOutcome) -> Void) {
         precondition(job == nil, "one command at a time")
         if phase == .stopped {
             start(directory: cwd) { [weak self] error in
@@ -212,12 +212,12 @@ public final class ShellSession {
                 if let error {
                     completion(ShellOutcome(status: .shellExited("\(error)"), output: "", duration: 0, cwd: self.cwd))
                 } else {
-                    self.run(command, internal: internal, completion: completion)
+                    self.run(command, hidden: hidden, completion: completion)
                 }
             }
             return
         }
-        let job = Job(command: command, internal: internal, limit: options.outputLimit, completion: completion)
+        let job = Job(command: command, hidden: hidden, limit: options.outputLimit, completion: completion)
         self.job = job
         phase = .busy
         var lines = ShellSession.quotedAssignment(variable: "__sv_b", command)
@@ -316,7 +316,7 @@ public final class ShellSession {
         if !pendingLine.isEmpty && !pendingLine.hasPrefix("_") && !"__SV_".hasPrefix(pendingLine) {
             // shown when complete; partial output stays in pendingLine for the capture
         }
-        if !display.isEmpty { onDisplay?(display) }
+        if !display.isEmpty && phase != .starting { onDisplay?(display) }
         if job?.begun == true { armQuietCheck() }
     }
 
@@ -414,11 +414,11 @@ public final class ShellSession {
             output += (output.isEmpty ? "" : "\n") + pendingLine // a prompt without a line end ("Password: ")
             pendingLine = ""
         }
-        if !idleOutput.isEmpty && !job.internal {
+        if !idleOutput.isEmpty && !job.hidden {
             let before = OutputCleaner.cleanStripped(idleOutput.joined(separator: "\n"))
             if !before.isEmpty { output = "[output from background jobs since the previous command:]\n" + before + "\n[output of this command:]\n" + output }
         }
-        if !job.internal { idleOutput = []; idleOutputChars = 0 }
+        if !job.hidden { idleOutput = []; idleOutputChars = 0 }
         job.completion(ShellOutcome(status: status, output: OutputCleaner.cleanStripped(output),
                                     duration: EventLoop.monotonicSeconds() - job.started, cwd: job.cwd ?? cwd))
     }
@@ -456,15 +456,19 @@ public final class ShellSession {
         return false
     }
 
-    static func processes(inGroup group: pid_t) -> [pid_t] {
+    static func processes(inGroup group: pid_t) -> [pid_t] { processes(field: 2, equal: group) }
+    static func processes(inSession session: pid_t) -> [pid_t] { processes(field: 3, equal: session) }
+
+    /// Processes whose /proc/<pid>/stat field (counted after the command name: 0 state, 1 ppid,
+    /// 2 pgrp, 3 session) equals `value`.
+    static func processes(field: Int, equal value: pid_t) -> [pid_t] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         var pids: [pid_t] = []
         for e in entries {
             guard let pid = pid_t(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
                   let close = stat.range(of: ")", options: .backwards) else { continue }
             let fields = stat[close.upperBound...].split(separator: " ")
-            // fields: state ppid pgrp ...
-            if fields.count > 2, pid_t(fields[2]) == group { pids.append(pid) }
+            if fields.count > field, pid_t(fields[field]) == value { pids.append(pid) }
         }
         return pids
     }
@@ -513,7 +517,9 @@ public final class ShellSession {
         if job != nil { finish(status: .shellExited("the agent stopped")) }
         shellPID = 0
         if pid > 0 {
-            // Make sure nothing of the session outlives the agent.
+            // Nothing of the session outlives the agent: background jobs have their own process
+            // groups but stay in the shell's session.
+            for member in ShellSession.processes(inSession: pid) { kill(member, SIGKILL) }
             kill(-pid, SIGKILL)
         }
         children?.close()
