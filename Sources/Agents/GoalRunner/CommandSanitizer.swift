@@ -71,6 +71,9 @@ public enum CommandSanitizer {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         while let first = lines.first, first.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeFirst() }
         while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
+        if !fenced && lines.count == 1 && looksLikeProse(lines[0]) && !lines[0].contains("=") {
+            return .empty // a sentence, not a command
+        }
         if !fenced && lines.count > 1 {
             let picked = pickCommandLines(lines)
             if picked != lines { applied.append("prose") }
