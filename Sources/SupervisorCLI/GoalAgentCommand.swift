@@ -91,7 +91,8 @@ struct GoalAgentCommand: ParsableCommand {
             throw CommandFailure(message: "\(error)")
         }
         let useSplit = !plain && isatty(1) == 1 && environment["TERM"] != "dumb"
-        runner.view = GoalViewFactory.make(split: useSplit, loop: loop)
+        let view = GoalViewFactory.make(split: useSplit, loop: loop, stderrPath: launch.logPrefix + ".stderr")
+        runner.view = view
 
         var exitStatus: Int32 = 1
         var done = false
@@ -104,6 +105,11 @@ struct GoalAgentCommand: ParsableCommand {
                 exitStatus = 128 + s
             }
             signals.append(w)
+        }
+        (view as? GoalSplitView)?.onQuit = { [weak runner] in
+            if done { loop.stop(); return }
+            runner?.stop(reason: "interrupted from the pane")
+            exitStatus = 130
         }
         runner.start { result in
             if exitStatus == 1 { exitStatus = result.exitStatus }
