@@ -213,9 +213,16 @@ public final class PythonRuntime {
             if frame["running"]?.boolValue == true { children.insert(pid) } else { children.remove(pid) }
         case "result":
             guard let running = current, frame["id"]?.intValue == running.id else { return }
-            var result = BlockResult(frame: frame)
-            result.strayOutput = stray.text
-            finish(result)
+            let result = BlockResult(frame: frame)
+            // Output the block wrote straight to its descriptors went into the stderr pipe before
+            // this frame was sent; the poll that saw this frame saw those bytes too. Finish on the
+            // next loop turn so they are read first.
+            running.timer.start(milliseconds: 0) { [weak self] in
+                guard let self, self.current === running else { return }
+                var r = result
+                r.strayOutput = self.stray.text
+                self.finish(r)
+            }
         default:
             break
         }
