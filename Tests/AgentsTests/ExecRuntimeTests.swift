@@ -174,6 +174,16 @@ final class ExecRuntimeTests: XCTestCase {
         XCTAssertEqual(r.generation, 2)
     }
 
+    func testABlockSentWhileTheRuntimeIsBeingStoppedRunsInTheNextOne() throws {
+        let r = makeRuntime()
+        _ = try run(r, "kept = 1")
+        r.close() // like /restart: the kill is under way when the next block comes
+        let next = try run(r, "'kept' in globals()")
+        XCTAssertEqual(next.status, .ok)
+        XCTAssertEqual(next.value, "False")
+        XCTAssertEqual(r.generation, 2)
+    }
+
     func testACrashIsReportedAndTheNextBlockGetsAFreshRuntime() throws {
         let r = makeRuntime()
         let crash = try run(r, "import os, sys\nsys.stderr.flush()\nos.write(2, b'last words\\n')\nos._exit(3)")

@@ -53,6 +53,7 @@ public final class PythonRuntime {
     private var wasKilling = false
     private var exitStatus: ProcessExit?
     private var drainTimer: LoopTimer?
+    private var restartAfterExit = false
 
     private final class Running {
         let id: Int
@@ -60,6 +61,8 @@ public final class PythonRuntime {
         let timer: LoopTimer
         var interrupted = false
         var killedAfterInterrupt = false
+        /// The exec request went to the runtime (before that it waits for a runtime to start).
+        var sent = false
         let started = EventLoop.monotonicSeconds()
         init(id: Int, timer: LoopTimer, completion: @escaping (BlockResult) -> Void) {
             self.id = id; self.timer = timer; self.completion = completion
@@ -77,8 +80,10 @@ public final class PythonRuntime {
 
     /// Starts the runtime if it is not running; `completion(nil)` once it is ready, or an error.
     public func start(_ completion: @escaping (String?) -> Void) {
-        if ready { completion(nil); return }
+        if ready && !killing { completion(nil); return }
         startWaiters.append(completion)
+        // A runtime being killed (/restart, a kill after a timeout) is replaced once it is gone.
+        if killing { restartAfterExit = true; return }
         guard process == nil else { return }
         completeExit()
         var config: [String: JSONValue] = [
@@ -161,6 +166,7 @@ public final class PythonRuntime {
                 self.finish(r)
                 return
             }
+            running.sent = true
             self.send(["op": "exec", "id": .number(Double(id)), "code": .string(code), "name": .string(name)])
             // Reason: the block's time limit (block_timeout).
             timer.start(seconds: max(timeout, 0.001)) { [weak self] in self?.interrupt(reason: .timeout) }
@@ -275,10 +281,15 @@ public final class PythonRuntime {
         drainTimer?.close(); drainTimer = nil
         errors?.close(); errors = nil
         let lastWords = stray.text
-        if !startWaiters.isEmpty {
+        if restartAfterExit {
+            restartAfterExit = false
+            let waiters = startWaiters
+            startWaiters = []
+            for w in waiters { start(w) }
+        } else if !startWaiters.isEmpty {
             failStart("the python runtime exited before it was ready (\(exit))" + (lastWords.isEmpty ? "" : ":\n" + lastWords))
         }
-        guard let running = current else { return }
+        guard let running = current, running.sent else { return }
         var result = BlockResult(status: running.killedAfterInterrupt ? .killed : .crashed)
         result.strayOutput = lastWords
         if running.killedAfterInterrupt {
