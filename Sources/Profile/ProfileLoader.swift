@@ -174,9 +174,9 @@ enum AgentKeys {
         ("context_mode", [.goal]),
         ("limit", [.goal, .exec]),
         ("done_when", [.goal]),
-        ("time_budget", [.goal]),
-        ("token_budget", [.goal]),
-        ("cost_budget", [.goal]),
+        ("time_budget", [.goal, .exec]),
+        ("token_budget", [.goal, .exec]),
+        ("cost_budget", [.goal, .exec]),
         ("prompt", [.coder, .exec]),
         ("permission", [.coder]),
         ("allow_tools", [.coder]),
@@ -286,9 +286,6 @@ struct AgentReader {
             else { d.missing(t.child("goal"), "missing required key \"goal\" (what the agent must achieve)") }
             if let v = t.enumeration("context_mode", ContextMode.self, noun: "context mode") { spec.contextMode = v }
             spec.doneWhen = t.string("done_when", nonEmpty: true)
-            spec.timeBudget = t.number("time_budget", .positive)
-            spec.tokenBudget = t.int("token_budget", .positive)
-            spec.costBudget = t.number("cost_budget", .positive)
         case .coder:
             if let v = t.enumeration("permission", Permission.self, noun: "permission") { spec.permission = v }
             spec.allowTools = tools("allow_tools")
@@ -301,6 +298,9 @@ struct AgentReader {
             }
         }
         if applies("limit"), let v = t.int("limit", .positive) { spec.limit = v }
+        if applies("time_budget") { spec.timeBudget = t.number("time_budget", .positive) }
+        if applies("token_budget") { spec.tokenBudget = t.int("token_budget", .positive) }
+        if applies("cost_budget") { spec.costBudget = t.number("cost_budget", .positive) }
         if applies("prompt") { spec.prompt = t.string("prompt") }
 
         guard name != nil else { return nil }

@@ -1,11 +1,182 @@
+import Agents
 import ArgumentParser
+import Foundation
+import Glibc
+import Hosting
+import LLMClient
+import Loop
+import Profile
 
-/// Placeholder until the `goal` agent lands (its issue replaces this file).
+/// `supervisor agent goal`: runs shell commands in the agent's box until the goal is reached.
+/// The shim starts it with `--config`; a person can run it with flags (flags win over the config).
 struct GoalAgentCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "goal", abstract: "The built-in goal agent (not available yet).")
+    static let configuration = CommandConfiguration(
+        commandName: "goal",
+        abstract: "The built-in goal agent: asks the model for one shell command at a time until the goal is reached.",
+        discussion: "Exit status: 0 when the goal was reached, 1 when not (limit, budget, model error, gave up), 2 for bad input.")
+
     @OptionGroup var config: AgentConfigOption
 
+    @Option(help: "The goal.") var goal: String?
+    @Option(help: "partial (last 10 lines of each outcome) or full (whole outputs, summarized when they do not fit).")
+    var contextMode: String?
+    @Option(help: "Maximum number of commands (default 30).") var limit: Int?
+    @Option(help: "Shell check run in the box after each step; exit 0 means the goal is reached (it must also confirm the model's DONE).")
+    var doneWhen: String?
+    @Option(help: "Stop after this many seconds.") var timeBudget: Double?
+    @Option(help: "Stop after this many tokens.") var tokenBudget: Int?
+    @Option(help: "Stop after this many USD (needs prices for the model).") var costBudget: Double?
+    @Option(help: "Model name.") var model: String?
+    @Option(help: "anthropic | openai | openai-compatible | script (default openai).") var provider: String?
+    @Option(help: "Base URL of the API (a local model server, a proxy).") var baseURL: String?
+    @Option(help: "chat | completions (for openai-compatible servers).") var endpoint: String?
+    @Option(help: "Name of the environment variable holding the API key.") var apiKeyEnv: String?
+    @Option(help: "Script file for provider script.") var script: String?
+    @Option(help: "Answer length in tokens (default 200).") var maxTokens: Int?
+    @Option(help: "Sampling temperature (default 0).") var temperature: Double?
+    @Option(help: "Directory the commands run in (default: the current directory).") var workdir: String?
+    @Option(help: "Tokens a request may use (system + history + answer; ~4 characters a token). Default 16000 or $SUPERVISOR_GOAL_CONTEXT_TOKENS.")
+    var contextBudget: Int?
+    @Option(help: "Seconds before a command that keeps running is moved to the background (default 60 or $SUPERVISOR_GOAL_COMMAND_TIMEOUT).")
+    var commandTimeout: Double?
+    @Option(help: "Seconds of quiet output after which a command is checked for waiting on input (default 1).")
+    var quietCheck: Double?
+    @Option(help: "Where the history is kept (default: ~/.local/state/supervisor/goal/<name>).") var stateDir: String?
+    @Option(help: "Where <name>.terminal.log and <name>.debug.jsonl go (default: the state directory).") var logsDir: String?
+    @Option(help: "Agent name (for log file names).") var name: String?
+    @Flag(help: "Write requests and responses to <logs>/<name>.debug.jsonl.") var debug = false
+    @Flag(help: "Keep the shell and its background jobs after the goal is reached, until stopped (also $SUPERVISOR_GOAL_STAY=1).")
+    var stay = false
+    @Flag(help: "Plain line output even on a terminal.") var plain = false
+
     func run() throws {
-        throw CommandFailure(message: "the goal agent is not available yet in this version of supervisor")
+        let environment = ProcessInfo.processInfo.environment
+        var launch: AgentLaunchConfig
+        if let loaded = try config.load() {
+            launch = loaded
+        } else {
+            let cwd = FileManager.default.currentDirectoryPath
+            let dir = absolute(workdir ?? cwd, base: cwd)
+            let agentName = name ?? "goal"
+            var spec = AgentSpec(name: agentName, kind: .goal, cwd: dir)
+            spec.llm.provider = .openai
+            spec.llm.model = "gpt-4o-mini"
+            spec.llm.apiKeyEnv = LLMProvider.openai.defaultAPIKeyEnv
+            let home = environment["XDG_STATE_HOME"] ?? ((environment["HOME"] ?? "/tmp") + "/.local/state")
+            let state = stateDir.map { absolute($0, base: cwd) } ?? "\(home)/supervisor/goal/\(agentName)"
+            launch = AgentLaunchConfig(profile: "", agent: spec, stateDir: state, logsDir: logsDir.map { absolute($0, base: cwd) } ?? state, settingsFile: nil)
+        }
+        try applyFlags(&launch, environment: environment)
+        guard let g = launch.agent.goal, !g.isEmpty else {
+            throw CommandFailure(message: "no goal: give --goal TEXT (or goal = \"...\" in the profile)")
+        }
+        do { try LLMClient.checkCredentials(settings: launch.agent.llm, environment: environment) } catch {
+            throw CommandFailure(message: "\(error)")
+        }
+
+        var options = GoalRunnerOptions()
+        options.environment = environment
+        if let v = contextBudget ?? environment["SUPERVISOR_GOAL_CONTEXT_TOKENS"].flatMap(Int.init) { options.contextBudget = max(100, v) }
+        if let v = commandTimeout ?? environment["SUPERVISOR_GOAL_COMMAND_TIMEOUT"].flatMap(Double.init) { options.shell.commandTimeout = max(0.1, v) }
+        if let v = quietCheck ?? environment["SUPERVISOR_GOAL_QUIET_CHECK"].flatMap(Double.init) { options.shell.quietCheck = max(0.05, v) }
+        options.stay = stay || environment["SUPERVISOR_GOAL_STAY"] == "1"
+
+        let loop = EventLoop()
+        let events = AgentEvents(environment: environment)
+        // The agent's container on the Docker backend (shell, done_when checks run there), else its cwd.
+        let box = makeBox(config: launch, environment: environment, withheld: withheldVariables(launch.agent.llm))
+        let runner: GoalRunner
+        do {
+            runner = try GoalRunner(config: launch, loop: loop, box: box, options: options, events: events)
+        } catch {
+            throw CommandFailure(message: "\(error)")
+        }
+        let useSplit = !plain && isatty(1) == 1 && environment["TERM"] != "dumb"
+        let view = GoalViewFactory.make(split: useSplit, loop: loop, stderrPath: launch.logPrefix + ".stderr")
+        runner.view = view
+
+        var exitStatus: Int32 = 1
+        var done = false
+        var signals: [SignalWatcher] = []
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
+            let w = SignalWatcher(loop: loop)
+            try? w.start(sig) { [weak runner] s in
+                if done { loop.stop(); return }
+                runner?.stop(reason: "signal \(s)")
+                exitStatus = 128 + s
+            }
+            signals.append(w)
+        }
+        (view as? GoalSplitView)?.onQuit = { [weak runner] in
+            if done { loop.stop(); return }
+            runner?.stop(reason: "interrupted from the pane")
+            exitStatus = 130
+        }
+        runner.start { result in
+            if exitStatus == 1 { exitStatus = result.exitStatus }
+            done = true
+            // With --stay and the goal reached, keep the shell until a signal ends the agent.
+            if !(options.stay && result.reached) { loop.stop() }
+        }
+        if !done { loop.run() }
+        runner.close()
+        signals.forEach { $0.close() }
+        // Let close callbacks run, with a deadline.
+        let deadline = LoopTimer(loop: loop)
+        deadline.start(seconds: 2) { loop.stop() } // do not wait forever for handles closing
+        deadline.unref()
+        loop.run()
+        deadline.close()
+        fflush(stdout)
+        Glibc.exit(exitStatus)
+    }
+
+    private func applyFlags(_ launch: inout AgentLaunchConfig, environment: [String: String]) throws {
+        var a = launch.agent
+        if let goal { a.goal = goal }
+        if let contextMode {
+            guard let m = ContextMode(rawValue: contextMode) else { throw CommandFailure(message: "--context-mode: expected partial or full, found \"\(contextMode)\"") }
+            a.contextMode = m
+        }
+        if let limit { guard limit > 0 else { throw CommandFailure(message: "--limit must be at least 1") }; a.limit = limit }
+        if let doneWhen { a.doneWhen = doneWhen.isEmpty ? nil : doneWhen }
+        if let timeBudget { a.timeBudget = timeBudget }
+        if let tokenBudget { a.tokenBudget = tokenBudget }
+        if let costBudget { a.costBudget = costBudget }
+        if let provider {
+            guard let p = LLMProvider(rawValue: provider) else {
+                throw CommandFailure(message: "--provider: expected one of \(LLMProvider.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(provider)\"")
+            }
+            a.llm.provider = p
+            if apiKeyEnv == nil { a.llm.apiKeyEnv = p.defaultAPIKeyEnv }
+        }
+        if let model { a.llm.model = model }
+        if let baseURL { a.llm.baseURL = baseURL }
+        if let endpoint {
+            guard let e = LLMEndpoint(rawValue: endpoint) else { throw CommandFailure(message: "--endpoint: expected chat or completions") }
+            a.llm.endpoint = e
+        }
+        if let apiKeyEnv { a.llm.apiKeyEnv = apiKeyEnv.isEmpty ? nil : apiKeyEnv }
+        if let script { a.llm.script = absolute(script, base: FileManager.default.currentDirectoryPath) }
+        if let maxTokens { a.llm.maxTokens = maxTokens }
+        if let temperature { a.llm.temperature = temperature }
+        if debug { a.debug = true }
+        if let workdir, config.config != nil { a.cwd = absolute(workdir, base: FileManager.default.currentDirectoryPath) }
+        if let stateDir, config.config != nil { launch.stateDir = absolute(stateDir, base: FileManager.default.currentDirectoryPath) }
+        if let logsDir, config.config != nil { launch.logsDir = absolute(logsDir, base: FileManager.default.currentDirectoryPath) }
+        launch.agent = a
+        if a.llm.provider == .script && a.llm.script == nil { throw CommandFailure(message: "--provider script needs --script FILE") }
+        if a.llm.provider != .script && (a.llm.model ?? "").isEmpty { throw CommandFailure(message: "no model: give --model NAME") }
+    }
+
+    /// API keys stay with the agent process: commands in the box never see them.
+    private func withheldVariables(_ llm: LLMSettings) -> Swift.Set<String> {
+        var names: Swift.Set<String> = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
+        if let k = llm.apiKeyEnv { names.insert(k) }
+        return names
+    }
+
+    private func absolute(_ path: String, base: String) -> String {
+        path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
     }
 }

@@ -1,0 +1,242 @@
+import Foundation
+import Glibc
+import Hosting
+import LLM
+
+/// One conversation of the exec agent: every message, code run, result and request with its
+/// timings. Stored as `<stateDir>/conversations/<id>.json`, rewritten atomically after every step.
+public struct Conversation: Codable, Equatable {
+    public enum Status: String, Codable {
+        /// Waiting for the person's next message.
+        case waiting
+        /// A turn is in progress (the model owes an answer): a restart continues it.
+        case working
+        /// The last turn was ended by a limit (steps, time, tokens, cost) or an error.
+        case stopped
+    }
+
+    public struct Entry: Codable, Equatable {
+        public enum Kind: String, Codable {
+            /// The person's message.
+            case prompt
+            /// The model's answer.
+            case answer
+            /// Results of the answer's code blocks.
+            case results
+            /// A notice from the agent (runtime restarted, answer cut off, ...).
+            case note
+        }
+        public var role: String
+        public var kind: Kind
+        public var text: String
+        public var at: String
+        public var turn: Int
+    }
+
+    public struct CodeRun: Codable, Equatable {
+        public var turn: Int
+        public var step: Int
+        /// Index in `messages` of the answer holding the block.
+        public var message: Int
+        /// 1-based position of the block in that answer.
+        public var block: Int
+        public var code: String
+        public var result: BlockResult
+        public var at: String
+        /// Which runtime ran it (a new one after a crash, a kill or a restart of the agent).
+        public var runtime: Int
+    }
+
+    /// One model request with its performance.
+    public struct Request: Codable, Equatable {
+        public var turn: Int
+        public var step: Int
+        public var at: String
+        public var model: String
+        public var inputTokens: Int
+        public var outputTokens: Int
+        public var cacheReadTokens: Int
+        public var cacheWriteTokens: Int
+        public var costUSD: Double?
+        public var duration: Double
+        /// Seconds to the first token.
+        public var timeToFirstToken: Double?
+        public var tokensPerSecond: Double?
+        public var attempts: Int
+        public var stopReason: String?
+        public var error: String?
+    }
+
+    public var id: String
+    public var title: String
+    public var created: String
+    public var updated: String
+    public var provider: String
+    public var model: String
+    public var status: Status
+    public var turns: Int
+    public var messages: [Entry]
+    public var runs: [CodeRun]
+    public var requests: [Request]
+
+    public init(id: String, provider: String, model: String) {
+        self.id = id
+        title = ""
+        created = Conversation.timestamp()
+        updated = created
+        self.provider = provider
+        self.model = model
+        status = .waiting
+        turns = 0
+        messages = []
+        runs = []
+        requests = []
+    }
+
+    public static func timestamp(_ date: Date = Date()) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+
+    public mutating func append(_ role: String, _ kind: Entry.Kind, _ text: String) {
+        messages.append(Entry(role: role, kind: kind, text: text, at: Conversation.timestamp(), turn: turns))
+        if title.isEmpty && kind == .prompt {
+            let first = text.split(separator: "\n").first.map(String.init) ?? text
+            title = first.count > 70 ? String(first.prefix(69)) + "…" : first
+        }
+    }
+
+    /// The messages for the model: consecutive entries of one role are joined (notes and
+    /// results before the next prompt), so roles alternate and the first is the user's.
+    public var chatMessages: [Message] {
+        var out: [Message] = []
+        for entry in messages {
+            let role: Role = entry.role == "assistant" ? .assistant : .user
+            if let last = out.last, last.role == role {
+                out[out.count - 1] = Message(role: role, content: [.text(last.text + "\n\n" + entry.text)])
+            } else {
+                out.append(Message(role: role, content: [.text(entry.text)]))
+            }
+        }
+        if out.first?.role == .assistant { out.insert(.user("(conversation resumed)"), at: 0) }
+        return out
+    }
+
+    public var totalCost: Double? {
+        let costs = requests.compactMap(\.costUSD)
+        return costs.isEmpty ? nil : costs.reduce(0, +)
+    }
+    public var totalTokens: (input: Int, output: Int) {
+        requests.reduce((0, 0)) { ($0.0 + $1.inputTokens + $1.cacheReadTokens + $1.cacheWriteTokens, $0.1 + $1.outputTokens) }
+    }
+}
+
+public struct ConversationError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// `<stateDir>/conversations/`: one JSON file per conversation plus `current.json`, which names
+/// the conversation the agent is in and the process (the shim) that started it.
+public struct ConversationStore {
+    public let directory: String
+
+    public init(stateDir: String) { directory = stateDir + "/conversations" }
+
+    public static func isValidID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 100 && id.first != "." && id != "current"
+            && id.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "-" || $0 == "_" || $0 == "." }
+    }
+
+    /// "20250101-120304-a1b2": sorts by time, unique enough for one agent.
+    public static func newID(date: Date = Date()) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        return f.string(from: date) + "-" + String(repeating: "0", count: 4 - suffix.count) + suffix
+    }
+
+    public func path(_ id: String) -> String { directory + "/" + id + ".json" }
+
+    public func save(_ conversation: Conversation) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var c = conversation
+        c.updated = Conversation.timestamp()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(path: path(c.id), data: Array(try encoder.encode(c)))
+    }
+
+    public func load(_ id: String) throws -> Conversation {
+        guard ConversationStore.isValidID(id) else { throw ConversationError(message: "\"\(id)\" is not a conversation id") }
+        guard let data = FileManager.default.contents(atPath: path(id)) else {
+            throw ConversationError(message: "no conversation \(id) in \(directory)")
+        }
+        do {
+            return try JSONDecoder().decode(Conversation.self, from: data)
+        } catch {
+            throw ConversationError(message: "\(path(id)) is not a readable conversation: \(error)")
+        }
+    }
+
+    /// Every conversation, oldest first (by id, which starts with its creation time).
+    public func list() -> [Conversation] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".json") && $0 != "current.json" }
+            .map { String($0.dropLast(5)) }
+            .sorted()
+            .compactMap { try? load($0) }
+    }
+
+    public func delete(_ id: String) throws {
+        _ = try load(id)
+        try FileManager.default.removeItem(atPath: path(id))
+        if currentID() == id { try? FileManager.default.removeItem(atPath: directory + "/current.json") }
+    }
+
+    // MARK: The current conversation
+
+    /// Who started the current conversation: the agent's parent process (the shim) and when it
+    /// started, so a restart by the same shim resumes while a fresh `up` starts anew.
+    public struct Current: Codable, Equatable {
+        public var id: String
+        public var parentPID: Int32
+        public var parentStart: UInt64
+    }
+
+    public func current() -> Current? {
+        guard let data = FileManager.default.contents(atPath: directory + "/current.json") else { return nil }
+        return try? JSONDecoder().decode(Current.self, from: data)
+    }
+
+    public func currentID() -> String? { current()?.id }
+
+    public func setCurrent(_ id: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let parent = getppid()
+        let current = Current(id: id, parentPID: parent, parentStart: ConversationStore.startTime(of: parent) ?? 0)
+        try writeFileAtomically(path: directory + "/current.json", data: Array(try JSONEncoder().encode(current)))
+    }
+
+    /// True when the current conversation was started under this same parent process (the
+    /// shim restarted the agent).
+    public func currentBelongsToParent() -> Current? {
+        guard let c = current() else { return nil }
+        let parent = getppid()
+        guard c.parentPID == parent, parent > 1, let start = ConversationStore.startTime(of: parent), start == c.parentStart else { return nil }
+        return c
+    }
+
+    /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
+    static func startTime(of pid: Int32) -> UInt64? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is the state (field 3), so field 22 is fields[19].
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+}

@@ -1,0 +1,428 @@
+import Foundation
+import Glibc
+import Hosting
+import LLM
+import LLMClient
+import Loop
+import Profile
+
+/// Where the exec agent's screen output goes (the pane, or a buffer in tests).
+public protocol ExecDisplay: AnyObject {
+    func write(_ text: String)
+    var color: Bool { get }
+}
+
+/// Writes to a file descriptor (the agent's stdout: the shim's pty).
+public final class FileDisplay: ExecDisplay {
+    public let fd: Int32
+    public let color: Bool
+    public init(fd: Int32 = 1, color: Bool? = nil) {
+        self.fd = fd
+        self.color = color ?? (isatty(fd) == 1)
+    }
+    public func write(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return }
+            bytes = bytes.dropFirst(n)
+        }
+    }
+}
+
+/// Collects output (tests).
+public final class BufferDisplay: ExecDisplay {
+    public private(set) var text = ""
+    public let color = false
+    public init() {}
+    public func write(_ t: String) { text += t }
+}
+
+extension ExecDisplay {
+    func style(_ text: String, _ code: String) -> String { color ? "\u{1b}[\(code)m\(text)\u{1b}[0m" : text }
+    func dim(_ t: String) -> String { style(t, "2") }
+    func bold(_ t: String) -> String { style(t, "1") }
+    func red(_ t: String) -> String { style(t, "31") }
+    func green(_ t: String) -> String { style(t, "32") }
+    func cyan(_ t: String) -> String { style(t, "36") }
+    func yellow(_ t: String) -> String { style(t, "33") }
+}
+
+/// How a turn (one person message, or the --prompt) ended.
+public enum TurnOutcome: Equatable {
+    /// The model answered without code, or called answer(value).
+    case answered(String)
+    /// A limit (steps, time, tokens, cost) ended it.
+    case limit(String)
+    /// The model could not be reached (after retries) or a file could not be written.
+    case failed(String)
+    /// The person interrupted it.
+    case cancelled
+}
+
+/// The orchestrator: sends the conversation to the model, runs the python blocks of its answer
+/// in the runtime, sends the results back, until the model answers without code or a limit is
+/// hit. Everything streams to the display and is recorded in the conversation file.
+public final class ExecAgent {
+    public let loop: EventLoop
+    public let client: LLMClient
+    public let runtime: PythonRuntime
+    public let store: ConversationStore
+    public let events: AgentEvents
+    public let display: ExecDisplay
+    /// The agent's current settings (re-read at each step: `supervisor set` applies while it runs).
+    public var spec: () -> AgentSpec
+    public private(set) var conversation: Conversation
+
+    private var turnStart = 0.0
+    private var turnSteps = 0
+    private var turnTokens = 0
+    private var turnCost = 0.0
+    private var call: LLMCall?
+    private var completion: ((TurnOutcome) -> Void)?
+    private var cancelled = false
+    /// Set when the runtime's state was lost and the model has not been told yet.
+    private var pendingRuntimeNote: String?
+    private var lineStart = true
+
+    public init(loop: EventLoop, client: LLMClient, runtime: PythonRuntime, store: ConversationStore,
+                events: AgentEvents, display: ExecDisplay, conversation: Conversation, spec: @escaping () -> AgentSpec) {
+        self.loop = loop
+        self.client = client
+        self.runtime = runtime
+        self.store = store
+        self.events = events
+        self.display = display
+        self.conversation = conversation
+        self.spec = spec
+        runtime.onOutput = { [weak self] stream, text in self?.showOutput(stream, text) }
+    }
+
+    public var isBusy: Bool { completion != nil }
+
+    /// After loading a stored conversation into a new process: the model must be told its
+    /// runtime is fresh before it relies on earlier variables.
+    public func noteRuntimeIsFresh(reason: String) {
+        guard !conversation.runs.isEmpty else { return }
+        pendingRuntimeNote = "[Note: \(reason). The Python runtime is fresh: variables, imports and functions from earlier blocks are gone; files written are still there.]"
+    }
+
+    /// Starts a new conversation (the runtime restarts so no state leaks between them).
+    public func replaceConversation(_ c: Conversation) {
+        conversation = c
+        pendingRuntimeNote = nil
+        if runtime.isStarted { runtime.close() }
+    }
+
+    // MARK: Turns
+
+    /// Sends the person's message and works until the turn ends.
+    public func send(_ text: String, completion: @escaping (TurnOutcome) -> Void) {
+        conversation.turns += 1
+        takeRuntimeNote()
+        conversation.append("user", .prompt, text)
+        conversation.status = .working
+        begin(completion)
+    }
+
+    /// Continues a turn that was in progress when the agent stopped (the last entry is the
+    /// person's, or results the model has not seen).
+    public func resume(completion: @escaping (TurnOutcome) -> Void) {
+        if conversation.messages.last?.role == "assistant" {
+            // The agent stopped while running the answer's code: its results are lost.
+            conversation.append("user", .note, "[The agent was restarted while your code was running; results of that code are not known.]")
+        }
+        takeRuntimeNote()
+        conversation.status = .working
+        begin(completion)
+    }
+
+    /// Ctrl-C: stops the request or the block in flight; the turn ends as cancelled.
+    public func cancel() {
+        guard isBusy, !cancelled else { return }
+        cancelled = true
+        if let call { call.cancel() }
+        else if runtime.isBusy { runtime.interrupt(reason: .person) }
+    }
+
+    private func begin(_ completion: @escaping (TurnOutcome) -> Void) {
+        self.completion = completion
+        cancelled = false
+        turnStart = EventLoop.monotonicSeconds()
+        turnSteps = 0
+        turnTokens = 0
+        turnCost = 0
+        save()
+        step()
+    }
+
+    private func takeRuntimeNote() {
+        if let note = pendingRuntimeNote {
+            conversation.append("user", .note, note)
+            pendingRuntimeNote = nil
+        }
+    }
+
+    private func finish(_ outcome: TurnOutcome) {
+        switch outcome {
+        case .answered: conversation.status = .waiting
+        case .cancelled: conversation.status = .waiting
+        case .limit, .failed: conversation.status = .stopped
+        }
+        save()
+        call = nil
+        let c = completion
+        completion = nil
+        events.state("waiting")
+        c?(outcome)
+    }
+
+    /// The first limit reached, if any.
+    private func limitReached(_ s: AgentSpec) -> String? {
+        if turnSteps >= s.limit { return "step limit reached (limit = \(s.limit))" }
+        if let t = s.timeBudget, EventLoop.monotonicSeconds() - turnStart >= t { return "time budget of \(formatSeconds(t)) used up" }
+        if let t = s.tokenBudget, turnTokens >= t { return "token budget of \(t) used up (\(turnTokens) tokens)" }
+        if let c = s.costBudget, turnCost >= c { return String(format: "cost budget of $%.4f used up ($%.4f)", c, turnCost) }
+        return nil
+    }
+
+    private func step() {
+        guard !cancelled else { finish(.cancelled); return }
+        let s = spec()
+        if let reason = limitReached(s) {
+            ensureNewline()
+            display.write(display.yellow("■ stopped: \(reason)") + "\n")
+            events.message("stopped: \(reason)")
+            finish(.limit(reason))
+            return
+        }
+        turnSteps += 1
+        events.step(turnSteps, limit: s.limit)
+        events.state("thinking")
+        let system = ExecPrompt.system(box: runtime.box, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit, extra: nil)
+        let request = client.makeRequest(system: system, messages: conversation.chatMessages)
+        let stepNumber = turnSteps
+        var streamed = ""
+        ensureNewline()
+        display.write(display.dim("── \(client.config.model) · step \(stepNumber) ──") + "\n")
+        lineStart = true
+        call = client.stream(request: request, onEvent: { [weak self] event in
+            guard let self else { return }
+            if case .textDelta(let t) = event {
+                streamed += t
+                self.show(t)
+            }
+        }, completion: { [weak self] result in
+            guard let self else { return }
+            self.call = nil
+            switch result {
+            case .success(let reply): self.answered(reply, step: stepNumber)
+            case .failure(let error):
+                self.recordRequest(step: stepNumber, reply: nil, error: error)
+                if error.kind == .cancelled || self.cancelled {
+                    if !streamed.isEmpty { self.conversation.append("assistant", .answer, streamed + "\n[interrupted]") }
+                    self.ensureNewline()
+                    self.display.write(self.display.yellow("■ interrupted") + "\n")
+                    self.finish(.cancelled)
+                } else {
+                    self.ensureNewline()
+                    self.display.write(self.display.red("■ model request failed: \(error)") + "\n")
+                    self.events.message("model request failed: \(error)")
+                    self.finish(.failed("\(error)"))
+                }
+            }
+        })
+    }
+
+    private func answered(_ reply: LLMReply, step stepNumber: Int) {
+        recordRequest(step: stepNumber, reply: reply, error: nil)
+        let text = reply.response.message.text
+        conversation.append("assistant", .answer, text)
+        let answerIndex = conversation.messages.count - 1
+        save()
+        let scan = CodeBlocks.scan(text)
+        if scan.blocks.isEmpty {
+            if scan.unterminated {
+                conversation.append("user", .note, "[Your answer was cut off (\(reply.response.stopReason.wireName)) inside a python block, so it was not run. Send shorter code.]")
+                save()
+                step()
+                return
+            }
+            events.message(text)
+            finish(.answered(text))
+            return
+        }
+        runBlocks(scan.blocks, index: 0, answerIndex: answerIndex, step: stepNumber, reports: [])
+    }
+
+    private func runBlocks(_ blocks: [String], index: Int, answerIndex: Int, step stepNumber: Int, reports: [String]) {
+        guard index < blocks.count else {
+            conversation.append("user", .results, reports.joined(separator: "\n\n"))
+            save()
+            step()
+            return
+        }
+        let s = spec()
+        let code = blocks[index]
+        let n = index + 1
+        events.state("running_tool")
+        events.tool("python", phase: "start")
+        events.command(code.count > 500 ? String(code.prefix(500)) + "…" : code)
+        ensureNewline()
+        display.write(display.cyan("▶ running block \(n)\(blocks.count > 1 ? " of \(blocks.count)" : "")") + "\n")
+        lineStart = true
+        runtime.execute(code: code, name: "block \(conversation.runs.count + 1)", timeout: s.blockTimeout) { [weak self] result in
+            guard let self else { return }
+            var r = result
+            if r.lostState, self.cancelled == false, r.status == .killed {
+                r.error = "the block ran longer than block_timeout (\(formatSeconds(s.blockTimeout))) and did not stop when interrupted; the runtime was killed"
+            }
+            let generation = self.runtime.generation
+            self.conversation.runs.append(Conversation.CodeRun(
+                turn: self.conversation.turns, step: stepNumber, message: answerIndex, block: n, code: code, result: r,
+                at: Conversation.timestamp(), runtime: generation))
+            self.showResult(r, blockTimeout: s.blockTimeout)
+            self.events.tool("python", phase: "end")
+            self.events.emit("block", [("n", .number("\(n)")), ("status", .string(r.status.rawValue)),
+                                       ("duration", .number(String(format: "%.3f", r.duration)))])
+            let report = ExecAgent.report(r, block: n, of: blocks.count, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit)
+            var reports = reports + [report]
+            if r.status == .answer {
+                let value = r.answer ?? ""
+                self.conversation.append("user", .results, reports.joined(separator: "\n\n"))
+                self.ensureNewline()
+                self.display.write(self.display.green("✔ answer: ") + value + "\n")
+                self.events.message(value)
+                self.finish(.answered(value))
+                return
+            }
+            if self.cancelled {
+                self.conversation.append("user", .results, reports.joined(separator: "\n\n") + "\n[The person interrupted the work.]")
+                self.finish(.cancelled)
+                return
+            }
+            if r.status != .ok {
+                let skipped = blocks.count - n
+                if skipped > 0 {
+                    reports.append("[block\(skipped > 1 ? "s" : "") \(n + 1)\(skipped > 1 ? "-\(blocks.count)" : "") not run because block \(n) did not finish normally]")
+                }
+                self.runBlocks(blocks, index: blocks.count, answerIndex: answerIndex, step: stepNumber, reports: reports)
+                return
+            }
+            self.save()
+            self.runBlocks(blocks, index: index + 1, answerIndex: answerIndex, step: stepNumber, reports: reports)
+        }
+    }
+
+    /// What the model receives for one block.
+    public static func report(_ r: BlockResult, block n: Int, of count: Int, blockTimeout: Double, memoryLimit: String?) -> String {
+        var s = "[block \(n)\(count > 1 ? " of \(count)" : ""): \(r.status.rawValue), \(String(format: "%.2f", r.duration))s]\n"
+        var any = false
+        if !r.stdout.isEmpty { s += "stdout:\n" + r.stdout + (r.stdout.hasSuffix("\n") ? "" : "\n"); any = true }
+        if !r.stderr.isEmpty { s += "stderr:\n" + r.stderr + (r.stderr.hasSuffix("\n") ? "" : "\n"); any = true }
+        if !r.strayOutput.isEmpty { s += "output written directly to the process's file descriptors:\n" + r.strayOutput + (r.strayOutput.hasSuffix("\n") ? "" : "\n"); any = true }
+        if let v = r.value { s += v.contains("\n") ? "value:\n" + v + "\n" : "value: " + v + "\n"; any = true }
+        switch r.status {
+        case .ok, .answer: break
+        case .error:
+            s += "error:\n" + (r.error ?? "")
+            if r.errorType == "MemoryError", let memoryLimit { s += "(the runtime's memory is limited to \(memoryLimit))\n" }
+            any = true
+        case .interrupted:
+            s += "interrupted: the block ran longer than block_timeout (\(formatSeconds(blockTimeout))) or was stopped by the person, and was stopped with KeyboardInterrupt; the runtime and its variables are intact.\n"
+            s += r.error ?? ""
+            any = true
+        case .killed, .crashed:
+            s += "\(r.status.rawValue): \(r.error ?? "the runtime was lost"). A fresh runtime will run the next block: variables, imports and functions from earlier blocks are gone (files are not).\n"
+            any = true
+        }
+        if r.status == .answer { s += "answer() was called; the turn ended with: " + (r.answer ?? "") + "\n"; any = true }
+        if !any { s += "(no output)\n" }
+        while s.hasSuffix("\n") { s.removeLast() }
+        return s
+    }
+
+    // MARK: Accounting
+
+    private func recordRequest(step: Int, reply: LLMReply?, error: LLMError?) {
+        let usage = reply?.response.usage ?? Usage()
+        let m = reply?.metrics
+        let record = Conversation.Request(
+            turn: conversation.turns, step: step, at: Conversation.timestamp(), model: reply?.model ?? client.config.model,
+            inputTokens: usage.input, outputTokens: usage.output, cacheReadTokens: usage.cacheRead, cacheWriteTokens: usage.cacheWrite,
+            costUSD: reply?.cost, duration: m?.duration ?? 0, timeToFirstToken: m?.timeToFirstToken,
+            tokensPerSecond: m?.outputTokensPerSecond, attempts: m?.attempts ?? error?.attempts ?? 0,
+            stopReason: reply?.response.stopReason.wireName, error: error.map { "\($0)" })
+        conversation.requests.append(record)
+        guard let reply else { return }
+        turnTokens += usage.totalInput + usage.output
+        turnCost += reply.cost ?? 0
+        events.tokens(input: usage.input, output: usage.output, cacheRead: usage.cacheRead, cacheWrite: usage.cacheWrite, costUSD: reply.cost)
+        var perf: [(String, OrderedJSON)] = [("step", .number("\(step)")), ("model", .string(record.model)),
+                                             ("duration_s", .number(String(format: "%.3f", record.duration)))]
+        if let t = record.timeToFirstToken { perf.append(("ttft_s", .number(String(format: "%.3f", t)))) }
+        if let t = record.tokensPerSecond { perf.append(("tokens_per_s", .number(String(format: "%.1f", t)))) }
+        if let c = reply.cost { perf.append(("cost_usd", .number("\(c)"))) }
+        perf.append(("conversation", .string(conversation.id)))
+        events.emit("perf", perf)
+        ensureNewline()
+        display.write(display.dim(ExecAgent.perfLine(record, totalCost: conversation.totalCost)) + "\n")
+        lineStart = true
+    }
+
+    /// "[1.20s · ttft 0.31s · 48.2 tok/s · 1234 in / 56 out · $0.0012 (total $0.0040)]"
+    static func perfLine(_ r: Conversation.Request, totalCost: Double?) -> String {
+        var parts = [String(format: "%.2fs", r.duration)]
+        if let t = r.timeToFirstToken { parts.append(String(format: "ttft %.2fs", t)) }
+        if let t = r.tokensPerSecond { parts.append(String(format: "%.1f tok/s", t)) }
+        parts.append("\(r.inputTokens + r.cacheReadTokens + r.cacheWriteTokens) in / \(r.outputTokens) out")
+        if let c = r.costUSD {
+            parts.append(String(format: "$%.4f", c) + (totalCost.map { String(format: " (total $%.4f)", $0) } ?? ""))
+        }
+        return "[" + parts.joined(separator: " · ") + "]"
+    }
+
+    // MARK: Screen
+
+    private func show(_ text: String) {
+        guard !text.isEmpty else { return }
+        display.write(text)
+        lineStart = text.hasSuffix("\n")
+    }
+
+    private func ensureNewline() {
+        if !lineStart { display.write("\n"); lineStart = true }
+    }
+
+    private func showOutput(_ stream: String, _ text: String) {
+        switch stream {
+        case "stderr": show(display.red(text))
+        case "stray": show(display.dim(text))
+        default: show(text)
+        }
+        lineStart = text.hasSuffix("\n")
+    }
+
+    private func showResult(_ r: BlockResult, blockTimeout: Double) {
+        ensureNewline()
+        if let v = r.value { display.write(display.green("→ ") + v + "\n") }
+        switch r.status {
+        case .ok, .answer: break
+        case .error: display.write(display.red(r.error ?? "error") + (r.error?.hasSuffix("\n") == false ? "\n" : ""))
+        case .interrupted: display.write(display.yellow("■ interrupted (KeyboardInterrupt) after \(String(format: "%.1f", r.duration))s") + "\n")
+        case .killed, .crashed:
+            display.write(display.red("■ \(r.error ?? "runtime lost"); the next block starts a fresh runtime") + "\n")
+        }
+        display.write(display.dim("[block \(r.status.rawValue) in \(String(format: "%.2f", r.duration))s]") + "\n")
+        lineStart = true
+    }
+
+    private func save() {
+        do {
+            try store.save(conversation)
+        } catch {
+            ensureNewline()
+            display.write(display.red("cannot save the conversation: \(error)") + "\n")
+        }
+    }
+}

@@ -1,0 +1,464 @@
+import Foundation
+import Glibc
+import Hosting
+import LLM
+import LLMClient
+import Loop
+import Profile
+
+/// What a goal run needs beyond the agent's profile entry.
+public struct GoalRunnerOptions {
+    /// Tokens a request may take (system + history + answer); ~4 characters a token.
+    public var contextBudget = 16_000
+    /// How deep chunk summaries may nest (summaries of summaries).
+    public var summaryDepth = 3
+    public var shell = ShellSessionOptions()
+    /// Seconds the done_when check may take.
+    public var checkTimeout: Double = 120
+    /// Keep the shell (and its background jobs) after the run ends, until the agent is stopped.
+    public var stay = false
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+    public init() {}
+
+    /// The goal runner's model defaults: temperature 0 and short answers (200 tokens), unless
+    /// the profile sets them (a max_tokens equal to the generic default counts as unset).
+    public static func applyModelDefaults(_ s: inout LLMSettings) {
+        if s.temperature == nil { s.temperature = 0 }
+        if s.maxTokens == LLMSettings().maxTokens { s.maxTokens = 200 }
+    }
+}
+
+/// How a goal run ended.
+public struct GoalResult: Equatable {
+    public var reached: Bool
+    /// "reached", "limit", "time budget", "token budget", "cost budget", "gave up", "model error", ...
+    public var reason: String
+    public var detail: String
+    public var exitStatus: Int32 { reached ? 0 : 1 }
+}
+
+/// What a person sees: the line mode or the split view.
+public protocol GoalView: AnyObject {
+    func started(goal: String, box: String, resumedSteps: Int)
+    func thinking(step: Int, limit: Int)
+    func command(step: Int, limit: Int, command: String, rules: [String])
+    /// Terminal text (sentinels removed) as it arrives.
+    func terminal(_ text: String)
+    /// What the model will see of this step.
+    func outcome(_ step: GoalStep, shown: String)
+    func usage(history: GoalHistory, limit: Int)
+    func note(_ text: String)
+    func finished(_ result: GoalResult, summary: String)
+    func close()
+}
+
+/// The goal loop: goal + history to the model, one command back, sanitized, run in the shell
+/// session, output cleaned, pair recorded; until DONE (confirmed by done_when when set), the
+/// done_when check passes, or a limit or budget ends it.
+public final class GoalRunner {
+    public let config: AgentLaunchConfig
+    public let options: GoalRunnerOptions
+    public let loop: EventLoop
+    public let box: Box
+    public let events: AgentEvents
+    public var view: GoalView?
+    public private(set) var history: GoalHistory
+    public private(set) var result: GoalResult?
+
+    private let client: LLMClient
+    private let session: ShellSession
+    private let historyPath: String
+    private let terminalLogPath: String
+    private var terminalLog: FileHandle?
+    private var isRoot = false
+    private var startedAt = EventLoop.monotonicSeconds()
+    private var call: LLMCall?
+    private let budgetTimer: LoopTimer
+    private var completion: ((GoalResult) -> Void)?
+    private var emptyAnswers = 0
+    private var stopping = false
+
+    public init(config: AgentLaunchConfig, loop: EventLoop, box: Box, options: GoalRunnerOptions = GoalRunnerOptions(),
+                events: AgentEvents) throws {
+        self.config = config
+        self.options = options
+        self.loop = loop
+        self.box = box
+        self.events = events
+        let agent = config.currentAgent()
+        guard let goal = agent.goal, !goal.isEmpty else { throw HostingError("agent \"\(agent.name)\": no goal given") }
+        var settings = agent.llm
+        GoalRunnerOptions.applyModelDefaults(&settings)
+        try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: config.logsDir, withIntermediateDirectories: true)
+        let debugFile = (agent.debug || settings.debug) ? config.logPrefix + ".debug.jsonl" : nil
+        client = try LLMClient(settings: settings, loop: loop, environment: options.environment, debugFile: debugFile)
+        historyPath = config.stateDir + "/goal-history.json"
+        terminalLogPath = config.logPrefix + ".terminal.log"
+        session = ShellSession(loop: loop, box: box, options: options.shell)
+        budgetTimer = LoopTimer(loop: loop)
+
+        // Resume the recorded run of the same goal, unless it had finished.
+        if var previous = GoalHistory.load(path: historyPath), previous.goal == goal, previous.finished == nil {
+            previous.restarts += 1
+            let note = "the agent was restarted here: a new shell started in \(previous.cwd ?? box.boxWorkspace); background jobs started before are no longer running"
+            if previous.steps.isEmpty { previous.notes.append(note) } else { previous.steps[previous.steps.count - 1].notes.append(note) }
+            history = previous
+        } else {
+            if FileManager.default.fileExists(atPath: historyPath) {
+                try? FileManager.default.removeItem(atPath: config.stateDir + "/goal-history.previous.json")
+                try? FileManager.default.moveItem(atPath: historyPath, toPath: config.stateDir + "/goal-history.previous.json")
+            }
+            history = GoalHistory(goal: goal)
+        }
+    }
+
+    private var agent: AgentSpec { config.currentAgent() }
+
+    private var prompt: GoalPrompt {
+        let a = agent
+        var s = a.llm
+        GoalRunnerOptions.applyModelDefaults(&s)
+        return GoalPrompt(goal: history.goal, boxDescription: box.description, mode: a.contextMode, limit: a.limit,
+                          contextBudget: options.contextBudget, answerTokens: s.maxTokens, doneWhen: a.doneWhen)
+    }
+
+    // MARK: Running
+
+    /// Starts the run; `completion` gets the result once (the shell is closed by then unless
+    /// `stay`).
+    public func start(completion: @escaping (GoalResult) -> Void) {
+        self.completion = completion
+        startedAt = EventLoop.monotonicSeconds()
+        terminalLog = openAppending(terminalLogPath)
+        let resumed = history.steps.count
+        view?.started(goal: history.goal, box: box.description, resumedSteps: resumed)
+        if resumed > 0 || history.restarts > 0 { logTerminal("=== resumed after a restart with \(resumed) recorded steps\n") }
+        events.state("waiting")
+        session.onDisplay = { [weak self] text in self?.view?.terminal(text) }
+        if let t = agent.timeBudget {
+            let remaining = t - history.elapsedBefore
+            if remaining <= 0 { finish(GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(t))s is used up")); return }
+            budgetTimer.start(seconds: remaining) { [weak self] in self?.timeBudgetExpired() } // the time budget ends the run
+        }
+        // Root or not decides the sudo rule; asked in the box itself.
+        BoxCommand(loop: loop, box: box, shellCommand: "id -u", timeout: 20) { [weak self] r in
+            guard let self else { return }
+            self.isRoot = r.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0"
+            self.session.start(directory: self.history.cwd) { [weak self] error in
+                guard let self else { return }
+                if let error {
+                    // The recorded directory may be gone: try the workspace.
+                    if self.history.cwd != nil {
+                        self.history.cwd = nil
+                        self.session.start { [weak self] e in
+                            if let e { self?.finish(GoalResult(reached: false, reason: "shell", detail: "\(e)")) } else { self?.nextStep() }
+                        }
+                        return
+                    }
+                    self.finish(GoalResult(reached: false, reason: "shell", detail: "\(error)"))
+                    return
+                }
+                self.nextStep()
+            }
+        }
+    }
+
+    /// Stops the run (a signal): the result is "stopped", the history stays for a resume.
+    public func stop(reason: String) {
+        guard result == nil else { return }
+        call?.cancel()
+        finish(GoalResult(reached: false, reason: "stopped", detail: reason), recordFinished: false)
+    }
+
+    private var elapsed: Double { history.elapsedBefore + EventLoop.monotonicSeconds() - startedAt }
+
+    private func budgetExceeded() -> GoalResult? {
+        let a = agent
+        if history.steps.count >= a.limit {
+            return GoalResult(reached: false, reason: "limit", detail: "the limit of \(a.limit) commands was reached")
+        }
+        if let t = a.timeBudget, elapsed >= t {
+            return GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(t))s is used up")
+        }
+        if let b = a.tokenBudget, history.totalTokens >= b {
+            return GoalResult(reached: false, reason: "token budget", detail: "\(history.totalTokens) tokens used, budget \(b)")
+        }
+        if let b = a.costBudget, let c = history.costUSD, c >= b {
+            return GoalResult(reached: false, reason: "cost budget", detail: String(format: "$%.4f spent, budget $%.4f", c, b))
+        }
+        return nil
+    }
+
+    private func timeBudgetExpired() {
+        guard result == nil else { return }
+        if call != nil {
+            call?.cancel()
+            finish(GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(agent.timeBudget ?? 0))s is used up"))
+        }
+        // A running command ends first (it has its own timeout); the next step sees the budget.
+    }
+
+    private func nextStep() {
+        guard result == nil else { return }
+        if let over = budgetExceeded() { finish(over); return }
+        let a = agent
+        let p = prompt
+        let n = history.steps.count + 1
+        events.state("thinking")
+        events.step(n, limit: a.limit)
+        view?.thinking(step: n, limit: a.limit)
+        // Full mode: summarize outputs that do not fit, oldest first.
+        let summarize = p.stepsToSummarize(history: history, summaryTokens: 120)
+        if let i = summarize.first {
+            summarizeStep(i, prompt: p) { [weak self] in self?.nextStep() }
+            return
+        }
+        ask(prompt: p, step: n)
+    }
+
+    private func request(system: String, message: String) -> ChatRequest {
+        var r = client.makeRequest(system: system, messages: [.user(message)])
+        var s = agent.llm
+        GoalRunnerOptions.applyModelDefaults(&s)
+        if let m = s.model { r.model = m } // `supervisor set model=` applies at the next request
+        r.maxTokens = s.maxTokens
+        r.temperature = s.temperature
+        return r
+    }
+
+    private func ask(prompt p: GoalPrompt, step n: Int) {
+        let message = p.fittedMessage(history: history)
+        call = client.stream(request: request(system: p.system, message: message), onEvent: { _ in }) { [weak self] result in
+            guard let self else { return }
+            self.call = nil
+            guard self.result == nil else { return }
+            switch result {
+            case .failure(let error):
+                self.finish(GoalResult(reached: false, reason: "model error", detail: "\(error)"))
+            case .success(let reply):
+                self.account(reply)
+                self.answered(reply.response.message.text, step: n)
+            }
+        }
+    }
+
+    private func account(_ reply: LLMReply) {
+        let u = reply.metrics.usage
+        history.inputTokens += u.input
+        history.outputTokens += u.output
+        history.cacheReadTokens += u.cacheRead
+        history.cacheWriteTokens += u.cacheWrite
+        history.requests += 1
+        if let c = reply.cost { history.costUSD = (history.costUSD ?? 0) + c }
+        events.tokens(input: history.inputTokens, output: history.outputTokens, cacheRead: history.cacheReadTokens,
+                      cacheWrite: history.cacheWriteTokens, costUSD: history.costUSD)
+        view?.usage(history: history, limit: agent.limit)
+    }
+
+    private func answered(_ answer: String, step n: Int) {
+        switch CommandSanitizer.sanitize(answer, isRoot: isRoot) {
+        case .done(let reason):
+            confirmDone(reason: reason)
+        case .giveUp(let reason):
+            finish(GoalResult(reached: false, reason: "gave up", detail: reason))
+        case .empty:
+            emptyAnswers += 1
+            let note = "your previous answer had no command in it: \(answer.prefix(200))"
+            view?.note(note)
+            if emptyAnswers >= 3 { finish(GoalResult(reached: false, reason: "no command", detail: "the model answered without a command 3 times")); return }
+            addNote(note)
+            nextStep()
+        case .command(let command, let rules):
+            emptyAnswers = 0
+            runCommand(command, rules: rules, answer: answer, step: n)
+        }
+    }
+
+    private func addNote(_ note: String) {
+        if history.steps.isEmpty { history.notes.append(note) } else { history.steps[history.steps.count - 1].notes.append(note) }
+        persist()
+    }
+
+    private func runCommand(_ command: String, rules: [String], answer: String, step n: Int) {
+        let limit = agent.limit
+        events.command(command)
+        events.state("running_tool")
+        view?.command(step: n, limit: limit, command: command, rules: rules)
+        session.run(command) { [weak self] outcome in
+            guard let self, self.result == nil || self.stopping else { return }
+            let step = GoalStep(n: n, answer: answer, command: command, rules: rules, status: outcome.status,
+                                output: outcome.output, duration: outcome.duration, cwd: outcome.cwd)
+            self.history.steps.append(step)
+            if let cwd = outcome.cwd { self.history.cwd = cwd }
+            self.persist()
+            let shown = self.prompt.outcome(step, outputShown: .natural)
+            self.logTerminal("=== step \(n)/\(limit)\n" + shown + "\n")
+            self.view?.outcome(step, shown: shown)
+            guard self.result == nil else { return }
+            self.checkDoneWhen { [weak self] passed, _ in
+                guard let self else { return }
+                if passed {
+                    self.finish(GoalResult(reached: true, reason: "reached", detail: "the done_when check passed after step \(n)"))
+                } else {
+                    self.nextStep()
+                }
+            }
+        }
+    }
+
+    /// Runs done_when in the box (when set); `passed` is false without a check.
+    private func checkDoneWhen(_ completion: @escaping (Bool, CommandResult?) -> Void) {
+        guard let check = agent.doneWhen, !check.isEmpty else { completion(false, nil); return }
+        events.state("running_tool")
+        BoxCommand(loop: loop, box: box, shellCommand: check, timeout: options.checkTimeout, outputLimit: 4000) { r in
+            completion(r.exit == .exited(0) && !r.timedOut, r)
+        }
+    }
+
+    private func confirmDone(reason: String) {
+        guard agent.doneWhen != nil else {
+            finish(GoalResult(reached: true, reason: "reached", detail: reason.isEmpty ? "the model says the goal is reached" : reason))
+            return
+        }
+        checkDoneWhen { [weak self] passed, r in
+            guard let self else { return }
+            if passed {
+                self.finish(GoalResult(reached: true, reason: "reached", detail: (reason.isEmpty ? "" : reason + "; ") + "the done_when check passed"))
+            } else {
+                let output = OutputCleaner.lastLines(OutputCleaner.clean(r?.output ?? ""), 10)
+                let note = "you answered DONE, but the check `\(self.agent.doneWhen ?? "")` failed (\(r?.statusText ?? "not run"))" + (output.isEmpty ? "" : ":\n" + output)
+                self.view?.note(note)
+                self.addNote(note)
+                self.nextStep()
+            }
+        }
+    }
+
+    // MARK: Summaries (full context mode)
+
+    private func summarizeStep(_ index: Int, prompt p: GoalPrompt, then: @escaping () -> Void) {
+        let step = history.steps[index]
+        view?.note("summarizing the output of step \(step.n) (\(step.output.utf8.count) characters) to fit the context")
+        summarize(step.output, command: step.command, prompt: p, depth: 1) { [weak self] summary in
+            guard let self, self.result == nil else { return }
+            self.history.steps[index].summary = summary
+            self.persist()
+            then()
+        }
+    }
+
+    /// Summarizes `text`: one request when it fits a chunk, else each chunk and then (up to
+    /// `summaryDepth` levels) the joined chunk summaries; what is still too long is cut.
+    private func summarize(_ text: String, command: String, prompt p: GoalPrompt, depth: Int, completion: @escaping (String) -> Void) {
+        let size = p.chunkCharacters
+        let chunks = GoalPrompt.chunks(text, size: size)
+        var summaries: [String] = []
+        func next() {
+            guard result == nil else { return }
+            if summaries.count == chunks.count {
+                let joined = summaries.joined(separator: "\n")
+                if joined.count > size && depth < options.summaryDepth && chunks.count > 1 {
+                    summarize(joined, command: command, prompt: p, depth: depth + 1, completion: completion)
+                } else if joined.count > size {
+                    completion(String(joined.prefix(size / 2)) + "\n[...]\n" + String(joined.suffix(size / 2)))
+                } else {
+                    completion(joined)
+                }
+                return
+            }
+            let i = summaries.count
+            let message = p.summaryMessage(command: command, part: i + 1, of: chunks.count, text: chunks[i])
+            events.state("thinking")
+            call = client.stream(request: request(system: p.summarySystem, message: message), onEvent: { _ in }) { [weak self] r in
+                guard let self else { return }
+                self.call = nil
+                guard self.result == nil else { return }
+                switch r {
+                case .failure(let error):
+                    self.finish(GoalResult(reached: false, reason: "model error", detail: "summarizing: \(error)"))
+                case .success(let reply):
+                    self.account(reply)
+                    summaries.append(reply.response.message.text.trimmingCharacters(in: .whitespacesAndNewlines))
+                    if let over = self.budgetExceeded(), over.reason != "limit" { self.finish(over); return }
+                    next()
+                }
+            }
+        }
+        next()
+    }
+
+    // MARK: Ending
+
+    private func finish(_ r: GoalResult, recordFinished: Bool = true) {
+        guard result == nil else { return }
+        result = r
+        budgetTimer.stop()
+        call?.cancel()
+        history.elapsedBefore = elapsed
+        startedAt = EventLoop.monotonicSeconds()
+        if recordFinished {
+            history.finished = r.reason
+            history.reached = r.reached
+        }
+        persist()
+        let summary = summaryText(r)
+        logTerminal("=== " + summary + "\n")
+        events.message(summary)
+        events.state("idle")
+        view?.finished(r, summary: summary)
+        if !options.stay || !r.reached { session.close() }
+        let c = completion
+        completion = nil
+        c?(r)
+    }
+
+    public func summaryText(_ r: GoalResult) -> String {
+        var s = r.reached ? "Goal reached" : "Goal not reached (\(r.reason))"
+        s += ": \(r.detail)\n"
+        s += "\(history.steps.count) commands, \(history.requests) model requests, \(history.inputTokens + history.cacheReadTokens + history.cacheWriteTokens) input + \(history.outputTokens) output tokens"
+        if let c = history.costUSD { s += String(format: ", $%.4f", c) }
+        s += String(format: ", %.1fs", history.elapsedBefore)
+        if history.restarts > 0 { s += ", \(history.restarts) restart(s)" }
+        s += "\n"
+        for step in history.steps {
+            let firstLine = step.command.split(separator: "\n").first.map(String.init) ?? ""
+            s += "  \(step.n). \(firstLine)\(step.command.contains("\n") ? " ..." : "") -> \(shortStatus(step.status))\n"
+        }
+        return s
+    }
+
+    private func shortStatus(_ s: ShellStatus) -> String {
+        switch s {
+        case .exited(let c): return "exit \(c)"
+        case .stillRunning(_, _, let interrupted): return interrupted ? "still running, interrupted" : "still running (background)"
+        case .waitingForInput: return "waited for input, interrupted"
+        case .shellExited: return "shell ended"
+        }
+    }
+
+    /// Frees everything (after the completion ran, or to abandon the run).
+    public func close() {
+        budgetTimer.close()
+        session.close()
+        client.close()
+        try? terminalLog?.close()
+        terminalLog = nil
+        view?.close()
+    }
+
+    private func persist() {
+        do { try history.save(path: historyPath) } catch { view?.note("cannot save the history: \(error)") }
+    }
+
+    private func logTerminal(_ text: String) {
+        terminalLog?.write(Data(text.utf8))
+    }
+
+    private func openAppending(_ path: String) -> FileHandle? {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        let h = FileHandle(forWritingAtPath: path)
+        h?.seekToEndOfFile()
+        return h
+    }
+}

@@ -1,0 +1,558 @@
+import Foundation
+import Glibc
+import Hosting
+import Loop
+
+/// How a command in the shell session ended.
+public enum ShellStatus: Codable, Equatable, CustomStringConvertible {
+    /// It finished with this exit status.
+    case exited(Int)
+    /// Still running after the timeout: moved to the background (`job` is bash's "[1]+ cmd &"),
+    /// or, when it could not be suspended, interrupted.
+    case stillRunning(seconds: Double, job: String?, interrupted: Bool)
+    /// It was blocked reading the terminal (waiting for interactive input) and was interrupted.
+    case waitingForInput
+    /// The shell itself ended or stopped responding; a new one starts with the next command.
+    case shellExited(String)
+
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exit status \(code)"
+        case .stillRunning(let s, let job, let interrupted):
+            let secs = String(format: "%.0f", s)
+            if interrupted { return "still running after \(secs)s; it could not be moved to the background, so it was interrupted (Ctrl-C)" }
+            return "still running after \(secs)s; moved to the background" + (job.map { " as \($0)" } ?? "") + " and left running"
+        case .waitingForInput:
+            return "it was waiting for interactive input (reading the terminal), so it was interrupted (Ctrl-C); use non-interactive options or give the input with a pipe or here-document"
+        case .shellExited(let why): return "the shell ended (\(why)); a new shell was started"
+        }
+    }
+
+    public var isSuccess: Bool { self == .exited(0) }
+}
+
+/// What the shell session reports for one command.
+public struct ShellOutcome: Equatable {
+    public var status: ShellStatus
+    /// Cleaned output (see `OutputCleaner`), including output of background jobs that arrived
+    /// since the previous command (after a note).
+    public var output: String
+    public var duration: Double
+    /// The shell's working directory after the command (nil if unknown).
+    public var cwd: String?
+}
+
+public struct ShellSessionOptions {
+    /// A command still running after this many seconds is suspended and moved to the background.
+    public var commandTimeout: Double = 60
+    /// Output quiet for this long: check whether the command waits for terminal input.
+    public var quietCheck: Double = 1.0
+    /// How long to wait for the shell after Ctrl-Z / Ctrl-C before escalating.
+    public var grace: Double = 3
+    public var rows = 50
+    public var cols = 160
+    /// Captured output kept per command (head and tail).
+    public var outputLimit = 200_000
+    public init() {}
+}
+
+/// One persistent bash per agent, in a pseudo-terminal, started through the box (`interactive`,
+/// `tty`), so `cd`, `export` and background jobs persist like in a real terminal.
+///
+/// Completion is exact: each command is sent as a `$'...'`-quoted variable and run with
+/// `eval` between two sentinels carrying a random nonce (`__SV_BEGIN_<n>__` and
+/// `__SV_END_<n>_<status>__ <pwd>`); the prompt (PS1) is a per-session marker, so the session
+/// also knows when bash is back at its prompt after an interrupt. The sentinels are printed with
+/// printf formats, so the typed text never contains them; they and the prompt are removed from
+/// what anyone sees.
+public final class ShellSession {
+    public let box: Box
+    public var options: ShellSessionOptions
+    /// Raw bytes from the terminal, markers removed (for the agent's view of the terminal).
+    public var onDisplay: ((String) -> Void)?
+    /// Says whether the terminal's foreground process is blocked reading the terminal. Default:
+    /// /proc inspection of the pty's foreground process group (local box).
+    public var inputProbe: ((ShellSession) -> Bool)?
+
+    private let loop: EventLoop
+    private let environment: [String: String]
+    private let sessionNonce = ShellSession.nonce()
+    private var promptMarker: String { "__SV_PROMPT_\(sessionNonce)__" }
+
+    private var pty: PseudoTerminal?
+    private var master: PipeStream?
+    private var children: ChildWatcher?
+    public private(set) var shellPID: pid_t = 0
+    private var stripper = TerminalTextStripper()
+    private var pendingLine = ""
+
+    private enum Phase { case stopped, starting, idle, busy }
+    private var phase: Phase = .stopped
+    private var startCompletion: ((Error?) -> Void)?
+    private var job: Job?
+    /// Output that arrived while no command ran (background jobs).
+    private var idleOutput: [String] = []
+    private var idleOutputChars = 0
+
+    private let quietTimer: LoopTimer
+    private let timeoutTimer: LoopTimer
+    private let graceTimer: LoopTimer
+    public private(set) var cwd: String?
+
+    private final class Job {
+        let nonce = ShellSession.nonce()
+        let command: String
+        let completion: (ShellOutcome) -> Void
+        let started = EventLoop.monotonicSeconds()
+        var buffer: HeadTailLines
+        var begun = false
+        var exitCode: Int?
+        var cwd: String?
+        var promptsBeforeBegin = 0
+        var linesSent = 0
+        var suspendSent = false
+        var stoppedLine: String?
+        var bgSent = false
+        var bgLine: String?
+        var interruptedFor: ShellStatus?
+        var killSent = false
+        var hidden: Bool
+        init(command: String, hidden: Bool, limit: Int, completion: @escaping (ShellOutcome) -> Void) {
+            self.command = command; self.hidden = hidden; self.completion = completion
+            buffer = HeadTailLines(limit: limit)
+        }
+    }
+
+    public init(loop: EventLoop, box: Box, environment: [String: String] = [:], options: ShellSessionOptions = ShellSessionOptions()) {
+        self.loop = loop
+        self.box = box
+        self.environment = environment
+        self.options = options
+        quietTimer = LoopTimer(loop: loop)
+        timeoutTimer = LoopTimer(loop: loop)
+        graceTimer = LoopTimer(loop: loop)
+    }
+
+    static func nonce() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<12).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
+    }
+
+    public var isRunning: Bool { phase == .idle || phase == .busy || phase == .starting }
+    public var slavePath: String? { pty?.slavePath }
+
+    // MARK: Starting
+
+    /// Starts bash (in `directory`, a box path; nil = the workspace). `completion` runs once bash
+    /// is at its first prompt, or with the error.
+    public func start(directory: String? = nil, completion: @escaping (Error?) -> Void) {
+        guard phase == .stopped else { completion(nil); return }
+        var env = ["TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat", "SYSTEMD_PAGER": "", "MANPAGER": "cat",
+                   "DEBIAN_FRONTEND": "noninteractive", "HISTFILE": "/dev/null", "LC_ALL": "C.UTF-8"]
+        for (k, v) in environment { env[k] = v }
+        let argv = box.argv(["bash", "--noprofile", "--norc", "--noediting", "-i"], directory: directory, environment: env,
+                            interactive: true, tty: true)
+        let hostEnv = box.hostProcessEnvironment(env)
+        do {
+            guard let executable = argv[0].contains("/") ? argv[0] : resolveExecutable(argv[0], path: hostEnv["PATH"] ?? "/usr/bin:/bin") else {
+                throw HostingError("cannot find \(argv[0]) to start the shell")
+            }
+            let pty = try PseudoTerminal(rows: options.rows, cols: options.cols)
+            let master = try PipeStream(loop: loop, fd: pty.masterFD)
+            if children == nil { children = try ChildWatcher(loop: loop) }
+            let pid = try pty.spawn(executable: executable, arguments: argv, environment: hostEnv, directory: box.hostProcessDirectory)
+            self.pty = pty
+            self.master = master
+            shellPID = pid
+            phase = .starting
+            startCompletion = completion
+            stripper = TerminalTextStripper()
+            pendingLine = ""
+            try master.startReading { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .data(let bytes): self.received(bytes)
+                case .eof, .error: self.master?.stopReading()
+                }
+            }
+            children!.watch(pid) { [weak self] exit in self?.shellEnded(pid: pid, exit: exit) }
+            // \124 is "T": the typed line never contains the printed prompt marker.
+            let marker = "__SV_PROMP\\124_\(sessionNonce)__"
+            let initLine = "stty -echo 2>/dev/null; set +H; unset PROMPT_COMMAND; PS0=''; PS2=''; PS1='\\n\(marker)\\n'\n"
+            master.write(initLine)
+            graceTimer.start(seconds: max(options.grace, 10)) { [weak self] in
+                guard let self, self.phase == .starting else { return } // the shell never showed its prompt
+                self.failStart(HostingError("the shell did not start (no prompt within 10s)"))
+            }
+        } catch {
+            completion(error)
+        }
+    }
+
+    private func failStart(_ error: Error) {
+        let c = startCompletion
+        startCompletion = nil
+        terminate()
+        c?(error)
+    }
+
+    // MARK: Running commands
+
+    /// Runs `command` (any shell text, may be several lines) in the session. Starts the shell
+    /// first if it is not running. One command at a time.
+    public func run(_ command: String, completion: @escaping (ShellOutcome) -> Void) {
+        run(command, hidden: false, completion: completion)
+    }
+
+    private func run(_ command: String, hidden: Bool, completion: @escaping (ShellOutcome) -> Void) {
+        precondition(job == nil, "one command at a time")
+        if phase == .stopped {
+            start(directory: cwd) { [weak self] error in
+                guard let self else { return }
+                if let error {
+                    completion(ShellOutcome(status: .shellExited("\(error)"), output: "", duration: 0, cwd: self.cwd))
+                } else {
+                    self.run(command, hidden: hidden, completion: completion)
+                }
+            }
+            return
+        }
+        let job = Job(command: command, hidden: hidden, limit: options.outputLimit, completion: completion)
+        self.job = job
+        phase = .busy
+        var lines = ShellSession.quotedAssignment(variable: "__sv_b", command)
+        lines.append("printf '\\n__SV_BEGIN_%s__\\n' \(job.nonce); eval \"$__sv_b\"; printf '\\n__SV_END_%s_%s__ %s\\n' \(job.nonce) \"$?\" \"$PWD\"")
+        job.linesSent = lines.count
+        master?.write(lines.joined(separator: "\n") + "\n")
+        timeoutTimer.start(seconds: options.commandTimeout) { [weak self] in self?.timedOut() }
+    }
+
+    /// `name=$'...'` lines (then `name+=$'...'`) that set a bash variable to exactly `text`, each
+    /// line short enough for the terminal's line buffer and free of control characters.
+    static func quotedAssignment(variable: String, _ text: String, chunkBytes: Int = 512) -> [String] {
+        let bytes = Array(text.utf8)
+        var lines: [String] = []
+        var index = 0
+        repeat {
+            var end = min(index + chunkBytes, bytes.count)
+            while end < bytes.count, end > index, bytes[end] & 0xC0 == 0x80 { end -= 1 } // keep characters whole
+            var out: [UInt8] = []
+            for b in bytes[index..<end] {
+                switch b {
+                case UInt8(ascii: "\\"): out += Array("\\\\".utf8)
+                case UInt8(ascii: "'"): out += Array("\\'".utf8)
+                case 0..<0x20, 0x7F: out += Array(String(format: "\\x%02x", b).utf8)
+                default: out.append(b)
+                }
+            }
+            let quoted = String(decoding: out, as: UTF8.self)
+            lines.append("\(variable)\(index == 0 ? "=" : "+=")$'\(quoted)'")
+            index = end
+        } while index < bytes.count
+        return lines
+    }
+
+    private func timedOut() {
+        guard let job, job.exitCode == nil else { return }
+        job.suspendSent = true
+        master?.write("\u{1A}") // Ctrl-Z: stop the foreground job so it can go on in the background
+        graceTimer.start(seconds: options.grace) { [weak self] in
+            guard let self, let job = self.job, !job.bgSent else { return }
+            // Not suspended (it ignores SIGTSTP, or the shell itself is busy): interrupt it.
+            self.interrupt(job, for: .stillRunning(seconds: EventLoop.monotonicSeconds() - job.started, job: nil, interrupted: true))
+        }
+    }
+
+    private func interrupt(_ job: Job, for status: ShellStatus) {
+        job.interruptedFor = status
+        quietTimer.stop()
+        master?.write("\u{03}") // Ctrl-C
+        graceTimer.start(seconds: options.grace) { [weak self] in
+            guard let self, self.job === job else { return }
+            // Still no prompt: kill the terminal's foreground process group (not the shell).
+            if let fd = self.pty?.masterFD {
+                let group = tcgetpgrp(fd)
+                if group > 0 && group != self.shellPID { kill(-group, SIGKILL) }
+            }
+            job.killSent = true
+            self.graceTimer.start(seconds: self.options.grace) { [weak self] in
+                guard let self, self.job === job else { return }
+                // The shell itself does not answer: end it; the next command gets a new one.
+                self.finish(status: .shellExited("it stopped responding and was ended"))
+                self.terminate()
+            }
+        }
+    }
+
+    private func armQuietCheck() {
+        guard let job, job.begun, job.exitCode == nil, job.interruptedFor == nil, !job.suspendSent else { return }
+        quietTimer.start(seconds: options.quietCheck) { [weak self] in
+            guard let self, let job = self.job, job.begun, job.exitCode == nil, job.interruptedFor == nil, !job.suspendSent else { return }
+            let probe = self.inputProbe ?? { $0.foregroundReadsTerminal() }
+            if probe(self) {
+                self.interrupt(job, for: .waitingForInput)
+            } else {
+                self.armQuietCheck() // still busy: look again after another quiet period
+            }
+        }
+    }
+
+    // MARK: Output
+
+    private func received(_ bytes: UnsafeRawBufferPointer) {
+        let text = String(decoding: stripper.feed(bytes), as: UTF8.self)
+        guard !text.isEmpty else { return }
+        pendingLine += text
+        var display = ""
+        while let nl = pendingLine.firstIndex(of: "\n") {
+            let line = String(pendingLine[..<nl])
+            pendingLine.removeSubrange(...nl)
+            if handleMarker(line) { continue }
+            handleLine(line)
+            display += line + "\n"
+        }
+        // A partial line (a prompt like "Password: ") is shown as it comes only when it cannot
+        // be the start of a marker.
+        if !pendingLine.isEmpty && !pendingLine.hasPrefix("_") && !"__SV_".hasPrefix(pendingLine) {
+            // shown when complete; partial output stays in pendingLine for the capture
+        }
+        if !display.isEmpty && phase != .starting { onDisplay?(display) }
+        if job?.begun == true { armQuietCheck() }
+    }
+
+    /// Handles a sentinel or prompt line; false for ordinary output.
+    private func handleMarker(_ line: String) -> Bool {
+        guard line.hasPrefix("__SV_") else { return false }
+        if line == promptMarker { prompt(); return true }
+        guard let job else { return false }
+        if line == "__SV_BEGIN_\(job.nonce)__" {
+            job.begun = true
+            armQuietCheck()
+            return true
+        }
+        let endPrefix = "__SV_END_\(job.nonce)_"
+        if line.hasPrefix(endPrefix) {
+            let rest = line.dropFirst(endPrefix.count)
+            if let close = rest.range(of: "__") {
+                job.exitCode = Int(rest[..<close.lowerBound])
+                let pwd = rest[close.upperBound...].dropFirst()
+                if !pwd.isEmpty { job.cwd = String(pwd) }
+            }
+            quietTimer.stop()
+            return true
+        }
+        return false
+    }
+
+    private func handleLine(_ line: String) {
+        if let job, job.begun || job.suspendSent || job.interruptedFor != nil {
+            if job.suspendSent && job.stoppedLine == nil,
+               line.range(of: #"^\[[0-9]+\][+-]? +Stopped"#, options: .regularExpression) != nil {
+                job.stoppedLine = line
+                return
+            }
+            if job.bgSent, line.range(of: #"^\[[0-9]+\][+-]? "#, options: .regularExpression) != nil, job.bgLine == nil {
+                job.bgLine = line
+                return
+            }
+            job.buffer.append(line)
+        } else if phase == .idle || phase == .busy {
+            guard idleOutputChars < options.outputLimit else { return }
+            idleOutput.append(line)
+            idleOutputChars += line.utf8.count + 1
+        }
+    }
+
+    private func prompt() {
+        switch phase {
+        case .starting:
+            phase = .idle
+            graceTimer.stop()
+            let c = startCompletion
+            startCompletion = nil
+            idleOutput = []
+            idleOutputChars = 0
+            c?(nil)
+        case .busy:
+            guard let job else { return }
+            if !job.begun && job.interruptedFor == nil && !job.suspendSent {
+                job.promptsBeforeBegin += 1
+                if job.promptsBeforeBegin >= job.linesSent { finish(status: .shellExited("the shell did not run the command")) }
+                return
+            }
+            if job.bgSent {
+                finish(status: .stillRunning(seconds: EventLoop.monotonicSeconds() - job.started, job: job.bgLine, interrupted: false))
+                return
+            }
+            if job.suspendSent, job.stoppedLine != nil {
+                // Suspended: let it go on in the background; its prompt ends the command.
+                job.bgSent = true
+                graceTimer.stop()
+                master?.write("bg\n")
+                return
+            }
+            if let status = job.interruptedFor {
+                finish(status: status)
+                return
+            }
+            finish(status: .exited(job.exitCode ?? -1))
+        case .idle, .stopped:
+            break
+        }
+    }
+
+    private func finish(status: ShellStatus) {
+        guard let job else { return }
+        self.job = nil
+        phase = master == nil ? .stopped : .idle
+        quietTimer.stop()
+        timeoutTimer.stop()
+        graceTimer.stop()
+        if let c = job.cwd { cwd = c }
+        var output = job.buffer.text
+        if !pendingLine.isEmpty && !pendingLine.hasPrefix("__SV_") {
+            output += (output.isEmpty ? "" : "\n") + pendingLine // a prompt without a line end ("Password: ")
+            pendingLine = ""
+        }
+        if !idleOutput.isEmpty && !job.hidden {
+            let before = OutputCleaner.cleanStripped(idleOutput.joined(separator: "\n"))
+            if !before.isEmpty { output = "[output from background jobs since the previous command:]\n" + before + "\n[output of this command:]\n" + output }
+        }
+        if !job.hidden { idleOutput = []; idleOutputChars = 0 }
+        job.completion(ShellOutcome(status: status, output: OutputCleaner.cleanStripped(output),
+                                    duration: EventLoop.monotonicSeconds() - job.started, cwd: job.cwd ?? cwd))
+    }
+
+    private func shellEnded(pid: pid_t, exit: ProcessExit) {
+        guard pid == shellPID else { return }
+        master?.close()
+        master = nil
+        pty = nil
+        shellPID = 0
+        if phase == .starting {
+            phase = .stopped
+            let c = startCompletion
+            startCompletion = nil
+            graceTimer.stop()
+            c?(HostingError("the shell ended at start (\(exit))"))
+            return
+        }
+        phase = .stopped
+        if job != nil { finish(status: .shellExited("\(exit)")) }
+    }
+
+    // MARK: Foreground inspection
+
+    /// Whether a process of the terminal's foreground process group is blocked reading the
+    /// terminal (`/proc/<pid>/syscall` shows read on a descriptor that is this terminal, or
+    /// `/proc/<pid>/wchan` is `n_tty_read`/`wait_woken` with the terminal on stdin).
+    public func foregroundReadsTerminal() -> Bool {
+        guard let pty else { return false }
+        let group = tcgetpgrp(pty.masterFD)
+        guard group > 0 else { return false }
+        for pid in ShellSession.processes(inGroup: group) where ShellSession.readsTerminal(pid: pid, terminal: pty.slavePath) {
+            return true
+        }
+        return false
+    }
+
+    static func processes(inGroup group: pid_t) -> [pid_t] { processes(field: 2, equal: group) }
+    static func processes(inSession session: pid_t) -> [pid_t] { processes(field: 3, equal: session) }
+
+    /// Processes whose /proc/<pid>/stat field (counted after the command name: 0 state, 1 ppid,
+    /// 2 pgrp, 3 session) equals `value`.
+    static func processes(field: Int, equal value: pid_t) -> [pid_t] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var pids: [pid_t] = []
+        for e in entries {
+            guard let pid = pid_t(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
+                  let close = stat.range(of: ")", options: .backwards) else { continue }
+            let fields = stat[close.upperBound...].split(separator: " ")
+            if fields.count > field, pid_t(fields[field]) == value { pids.append(pid) }
+        }
+        return pids
+    }
+
+    static func readsTerminal(pid: pid_t, terminal: String) -> Bool {
+        func isTerminal(fd: Int) -> Bool {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)") else { return false }
+            return target == terminal || target == "/dev/tty"
+        }
+        if let syscall = try? String(contentsOfFile: "/proc/\(pid)/syscall", encoding: .utf8) {
+            let parts = syscall.split(separator: " ")
+            // x86_64: 0 read, 17 pread64, 19 readv; aarch64: 63 read, 65 readv, 67 pread64
+            #if arch(x86_64)
+            let reads: Set<Substring> = ["0", "17", "19"]
+            #else
+            let reads: Set<Substring> = ["63", "65", "67"]
+            #endif
+            if parts.count > 1, reads.contains(parts[0]), let fd = Int(parts[1].dropFirst(2), radix: 16) {
+                return isTerminal(fd: fd)
+            }
+            if parts.count > 1 { return false }
+        }
+        let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
+        return (wchan == "n_tty_read" || wchan == "wait_woken") && isTerminal(fd: 0)
+    }
+
+    // MARK: Ending
+
+    /// Ends the shell: SIGHUP (bash passes it on to its jobs), the terminal closed.
+    public func terminate() {
+        quietTimer.stop(); timeoutTimer.stop(); graceTimer.stop()
+        if shellPID > 0 {
+            kill(shellPID, SIGHUP)
+            kill(shellPID, SIGCONT)
+        }
+        master?.close()
+        master = nil
+        pty = nil
+        if phase != .busy { phase = .stopped }
+    }
+
+    /// Ends the shell and frees every handle.
+    public func close() {
+        let pid = shellPID
+        terminate()
+        if job != nil { finish(status: .shellExited("the agent stopped")) }
+        shellPID = 0
+        if pid > 0 {
+            // Nothing of the session outlives the agent: background jobs have their own process
+            // groups but stay in the shell's session.
+            for member in ShellSession.processes(inSession: pid) { kill(member, SIGKILL) }
+            kill(-pid, SIGKILL)
+        }
+        children?.close()
+        children = nil
+        quietTimer.close(); timeoutTimer.close(); graceTimer.close()
+    }
+}
+
+/// Keeps the first and last lines of a long output (count-limited by bytes).
+struct HeadTailLines {
+    let limit: Int
+    private var head: [String] = []
+    private var headBytes = 0
+    private var tail: [String] = []
+    private var tailBytes = 0
+    private var dropped = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    mutating func append(_ line: String) {
+        let n = line.utf8.count + 1
+        if headBytes + n <= limit / 2 { head.append(line); headBytes += n; return }
+        tail.append(line); tailBytes += n
+        while tailBytes > limit / 2, tail.count > 1 {
+            tailBytes -= tail[0].utf8.count + 1
+            tail.removeFirst()
+            dropped += 1
+        }
+    }
+
+    var text: String {
+        var lines = head
+        if dropped > 0 { lines.append("[... \(dropped) lines left out ...]") }
+        return (lines + tail).joined(separator: "\n")
+    }
+}

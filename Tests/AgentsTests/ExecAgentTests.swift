@@ -1,0 +1,231 @@
+import XCTest
+import Foundation
+import Glibc
+import Hosting
+import LLM
+import LLMClient
+import Loop
+import Profile
+@testable import Agents
+import _TestSupport
+
+/// The orchestrator end to end against the loopback fake model (real HTTP streaming, real python3).
+final class ExecAgentTests: XCTestCase {
+    var loop: EventLoop!
+    var server: FakeLLMServer!
+    var dir: TemporaryDirectory!
+    var client: LLMClient?
+    var runtime: PythonRuntime?
+    var display = BufferDisplay()
+    var eventPipe: [Int32] = [-1, -1]
+
+    override func setUp() {
+        loop = EventLoop()
+        server = try! FakeLLMServer(loop: loop)
+        dir = TemporaryDirectory(prefix: "exag")
+    }
+
+    override func tearDown() {
+        if let runtime, let pid = runtime.pid {
+            runtime.close()
+            _ = try? runLoop(loop, until: "runtime gone", seconds: 10) { kill(pid, 0) != 0 || !runtime.isStarted }
+        }
+        client?.close()
+        server.stop()
+        for fd in eventPipe where fd >= 0 { close(fd) }
+        loop.close()
+    }
+
+    func makeAgent(blockTimeout: Double = 10, memoryLimit: String? = nil, limit: Int = 10, grace: Double = 3) throws -> ExecAgent {
+        var llm = LLMSettings()
+        llm.provider = .anthropic
+        llm.model = "claude-sonnet-4-5"
+        llm.baseURL = server.baseURL
+        llm.apiKeyEnv = "FAKE_LLM_KEY"
+        llm.maxTokens = 512
+        llm.maxRetries = 0
+        var spec = AgentSpec(name: "exec", kind: .exec, cwd: dir.path, llm: llm)
+        spec.blockTimeout = blockTimeout
+        spec.memoryLimit = memoryLimit
+        spec.limit = limit
+        let c = try LLMClient(settings: llm, loop: loop, environment: ["FAKE_LLM_KEY": "fake-key"])
+        client = c
+        let box = LocalBox(workspace: dir.path, environment: ProcessInfo.processInfo.environment, withheld: ["FAKE_LLM_KEY"])
+        var options = PythonRuntime.Options()
+        options.memoryLimit = memoryLimit.flatMap(parseMemorySize)
+        options.grace = grace
+        let r = PythonRuntime(loop: loop, box: box, options: options)
+        runtime = r
+        XCTAssertEqual(pipe(&eventPipe), 0)
+        _ = fcntl(eventPipe[0], F_SETFL, O_NONBLOCK)
+        let events = AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(eventPipe[1])"])
+        let store = ConversationStore(stateDir: dir.file("state"))
+        let conversation = Conversation(id: "test-1", provider: "anthropic", model: "claude-sonnet-4-5")
+        return ExecAgent(loop: loop, client: c, runtime: r, store: store, events: events, display: display,
+                         conversation: conversation, spec: { spec })
+    }
+
+    func turn(_ agent: ExecAgent, _ prompt: String, seconds: Double = 30) throws -> TurnOutcome {
+        var outcome: TurnOutcome?
+        agent.send(prompt) { outcome = $0 }
+        try runLoop(loop, until: "turn to end", seconds: seconds) { outcome != nil }
+        return outcome!
+    }
+
+    /// The text of the last message of request `i` (Anthropic wire format).
+    func lastMessage(_ i: Int) -> String {
+        guard i < server.requests.count, let messages = server.requests[i].json?["messages"]?.arrayValue,
+              let content = messages.last?["content"] else { return "<no request \(i)>" }
+        if let s = content.stringValue { return s }
+        return (content.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined()
+    }
+
+    func withoutDurations(_ s: String) -> String {
+        s.replacingOccurrences(of: #", \d+\.\d\ds\]"#, with: ", T]", options: .regularExpression)
+    }
+
+    func events() -> [JSONValue] {
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(eventPipe[0], &buf, buf.count)
+            if n <= 0 { break }
+            bytes += buf[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+    }
+
+    static func python(_ code: String, before: String = "Let me run this.") -> FakeReply {
+        .text(before + "\n```python\n" + code + "\n```\n")
+    }
+
+    // MARK: Tests
+
+    func testABlockReadsAFileAndTheModelReceivesExactlyItsOutput() throws {
+        _ = dir.write("data.txt", "3\n4\n5\n")
+        let agent = try makeAgent()
+        server.enqueue(Self.python("nums = [int(x) for x in read_file('data.txt').split()]\nprint('sum', sum(nums))\nlen(nums)"))
+        server.enqueue(.text("The sum is 12."))
+        XCTAssertEqual(try turn(agent, "What is the sum of the numbers in data.txt?"), .answered("The sum is 12."))
+        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(lastMessage(0), "What is the sum of the numbers in data.txt?")
+        XCTAssertEqual(withoutDurations(lastMessage(1)), "[block 1: ok, T]\nstdout:\nsum 12\nvalue: 3")
+        let system = server.requests[0].json?["system"]
+        let systemText = system?.stringValue ?? (system?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined()
+        XCTAssertTrue(systemText.contains("answer(value)"), systemText)
+        XCTAssertTrue(systemText.contains("bash(cmd, timeout=60"), systemText)
+
+        // The conversation file has every step, with timings.
+        let stored = try ConversationStore(stateDir: dir.file("state")).load("test-1")
+        XCTAssertEqual(stored.messages.map(\.kind), [.prompt, .answer, .results, .answer])
+        XCTAssertEqual(stored.runs.count, 1)
+        XCTAssertEqual(stored.runs[0].result.stdout, "sum 12\n")
+        XCTAssertEqual(stored.requests.count, 2)
+        XCTAssertNotNil(stored.requests[0].timeToFirstToken)
+        XCTAssertNotNil(stored.requests[0].costUSD)
+        XCTAssertEqual(stored.status, .waiting)
+
+        // Performance reaches the pane and the event stream.
+        XCTAssertTrue(display.text.contains("ttft "), display.text)
+        XCTAssertTrue(display.text.contains("tok/s"), display.text)
+        let evs = events()
+        let perf = evs.filter { $0["type"]?.stringValue == "perf" }
+        XCTAssertEqual(perf.count, 2)
+        XCTAssertNotNil(perf.first?["ttft_s"]?.doubleValue)
+        XCTAssertNotNil(perf.first?["tokens_per_s"]?.doubleValue)
+        XCTAssertNotNil(evs.first { $0["type"]?.stringValue == "tokens" }?["cost_usd"]?.doubleValue)
+        XCTAssertEqual(evs.filter { $0["type"]?.stringValue == "tool" }.compactMap { $0["phase"]?.stringValue }, ["start", "end"])
+        XCTAssertEqual(evs.last { $0["type"]?.stringValue == "message" }?["text"]?.stringValue, "The sum is 12.")
+    }
+
+    func testStatePersistsAcrossBlocksAndAnswerEndsTheTurn() throws {
+        let agent = try makeAgent()
+        server.enqueue(.text("Two blocks:\n```python\nx = 20\n```\nthen\n<python>\nx * 2 + 2\n</python>\n"))
+        server.enqueue(Self.python("import math\nanswer(x + math.floor(0.5))\nprint('never')"))
+        XCTAssertEqual(try turn(agent, "go"), .answered("20"))
+        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(withoutDurations(lastMessage(1)), "[block 1 of 2: ok, T]\n(no output)\n\n[block 2 of 2: ok, T]\nvalue: 42")
+        // The next message carries what answer() ended the turn with, then the person's text.
+        server.enqueue(Self.python("x"))
+        server.enqueue(.text("x is still 20."))
+        XCTAssertEqual(try turn(agent, "and x?"), .answered("x is still 20."))
+        XCTAssertTrue(lastMessage(2).contains("answer() was called; the turn ended with: 20"), lastMessage(2))
+        XCTAssertTrue(lastMessage(2).hasSuffix("and x?"), lastMessage(2))
+        XCTAssertTrue(lastMessage(3).hasSuffix("value: 20"), lastMessage(3))
+        XCTAssertEqual(runtime?.generation, 1)
+    }
+
+    func testAnInfiniteLoopIsInterruptedByTheTimeoutAndTheNextBlockRuns() throws {
+        let agent = try makeAgent(blockTimeout: 0.5)
+        server.enqueue(Self.python("kept = 'state'\nwhile True:\n    pass"))
+        server.enqueue(Self.python("kept"))
+        server.enqueue(.text("Done."))
+        XCTAssertEqual(try turn(agent, "loop forever"), .answered("Done."))
+        let report = lastMessage(1)
+        XCTAssertTrue(report.hasPrefix("[block 1: interrupted, "), report)
+        XCTAssertTrue(report.contains("block_timeout (0.50s)"), report)
+        XCTAssertTrue(report.contains("KeyboardInterrupt"), report)
+        XCTAssertTrue(report.contains("the runtime and its variables are intact"), report)
+        XCTAssertEqual(withoutDurations(lastMessage(2)), "[block 1: ok, T]\nvalue: 'state'")
+        XCTAssertEqual(runtime?.generation, 1)
+    }
+
+    func testATracebackReachesTheModelAndLaterBlocksOfThatAnswerAreSkipped() throws {
+        let agent = try makeAgent()
+        server.enqueue(.text("```python\ndef lookup(d):\n    return d['missing']\nlookup({})\n```\n```python\nprint('skipped')\n```"))
+        server.enqueue(.text("The key is missing."))
+        XCTAssertEqual(try turn(agent, "look it up"), .answered("The key is missing."))
+        let report = lastMessage(1)
+        XCTAssertTrue(report.hasPrefix("[block 1 of 2: error, "), report)
+        XCTAssertTrue(report.contains("error:\nTraceback (most recent call last):\n  File \"<block 1>\", line 3, in <module>\n"), report)
+        XCTAssertTrue(report.contains("return d['missing']"), report)
+        XCTAssertTrue(report.contains("KeyError: 'missing'"), report)
+        XCTAssertTrue(report.hasSuffix("[block 2 not run because block 1 did not finish normally]"), report)
+        XCTAssertFalse(report.contains("skipped\n"), report)
+    }
+
+    func testBashWorksFromPython() throws {
+        let agent = try makeAgent()
+        server.enqueue(Self.python("r = bash('echo hi-from-bash; echo oops >&2; exit 2')\nprint(r.stdout.strip(), r.stderr.strip(), r.returncode)"))
+        server.enqueue(.text("ok"))
+        XCTAssertEqual(try turn(agent, "use bash"), .answered("ok"))
+        XCTAssertEqual(withoutDurations(lastMessage(1)), "[block 1: ok, T]\nstdout:\nhi-from-bash oops 2")
+    }
+
+    func testTheMemoryLimitStopsAHugeAllocationWithoutKillingTheAgent() throws {
+        let agent = try makeAgent(memoryLimit: "300m")
+        server.enqueue(Self.python("kept = 1\nhuge = bytearray(4 * 1024 ** 3)"))
+        server.enqueue(Self.python("kept + 1"))
+        server.enqueue(.text("Too big."))
+        XCTAssertEqual(try turn(agent, "allocate 4 GiB"), .answered("Too big."))
+        let report = lastMessage(1)
+        XCTAssertTrue(report.contains("MemoryError"), report)
+        XCTAssertTrue(report.contains("(the runtime's memory is limited to 300m)"), report)
+        XCTAssertEqual(withoutDurations(lastMessage(2)), "[block 1: ok, T]\nvalue: 2")
+        XCTAssertEqual(runtime?.generation, 1)
+    }
+
+    func testACrashedRuntimeIsReplacedAndTheModelIsToldItsStateIsGone() throws {
+        let agent = try makeAgent()
+        server.enqueue(Self.python("x = 1\nimport os\nos._exit(9)"))
+        server.enqueue(Self.python("'x' in globals()"))
+        server.enqueue(.text("Restarted."))
+        XCTAssertEqual(try turn(agent, "crash"), .answered("Restarted."))
+        XCTAssertTrue(lastMessage(1).contains("crashed: the python runtime died (exit 9)"), lastMessage(1))
+        XCTAssertTrue(lastMessage(1).contains("variables, imports and functions from earlier blocks are gone"), lastMessage(1))
+        XCTAssertTrue(lastMessage(2).hasSuffix("value: False"), lastMessage(2))
+        XCTAssertEqual(runtime?.generation, 2)
+    }
+
+    func testTheStepLimitEndsTheTurn() throws {
+        let agent = try makeAgent(limit: 2)
+        server.enqueue(Self.python("1"))
+        server.enqueue(Self.python("2"))
+        server.enqueue(Self.python("3"))
+        guard case .limit(let reason) = try turn(agent, "never stop") else { return XCTFail("expected a limit") }
+        XCTAssertEqual(reason, "step limit reached (limit = 2)")
+        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(agent.conversation.status, .stopped)
+        XCTAssertTrue(display.text.contains("stopped: step limit reached"), display.text)
+    }
+}

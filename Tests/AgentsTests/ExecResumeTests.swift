@@ -1,0 +1,133 @@
+import XCTest
+import Foundation
+import Glibc
+import Hosting
+import LLM
+import Loop
+import Profile
+@testable import Agents
+import _TestSupport
+
+/// The real `supervisor agent exec` process: killed in the middle of a conversation, started
+/// again the way the shim restarts it (same parent, same --config), it resumes the conversation
+/// and tells the model its runtime is fresh.
+final class ExecResumeTests: XCTestCase {
+    var loop: EventLoop!
+    var server: FakeLLMServer!
+    var dir: TemporaryDirectory!
+    var processes: [ChildProcess] = []
+
+    override func setUp() {
+        loop = EventLoop()
+        server = try! FakeLLMServer(loop: loop)
+        dir = TemporaryDirectory(prefix: "exre")
+    }
+
+    override func tearDown() {
+        for p in processes where !p.isClosed {
+            kill(-p.pid, SIGKILL)
+            p.kill(SIGKILL)
+        }
+        server.stop()
+        loop.close()
+    }
+
+    /// The built `supervisor` next to the test bundle (on Linux `bundleURL` may already be the
+    /// directory holding the .xctest).
+    var binary: String {
+        let bundle = Bundle(for: ExecResumeTests.self).bundleURL
+        let candidates = [bundle.deletingLastPathComponent().appendingPathComponent("supervisor").path,
+                          bundle.appendingPathComponent("supervisor").path]
+        return candidates.first { access($0, X_OK) == 0 } ?? candidates[0]
+    }
+
+    final class Run {
+        var process: ChildProcess!
+        var exit: ProcessExit?
+        var output = ""
+    }
+
+    func start(_ arguments: [String]) throws -> Run {
+        let out = PipeStream(loop: loop)
+        var environment = ProcessInfo.processInfo.environment
+        environment["FAKE_LLM_KEY"] = "fake-key"
+        environment["SUPERVISOR_HOME"] = dir.file("home")
+        let run = Run()
+        run.process = try ChildProcess(loop: loop, arguments: [binary, "agent", "exec"] + arguments, environment: environment,
+                                       directory: dir.path, stdio: [.ignore, .pipe(out, childReads: false), .inherit(2)],
+                                       newSession: true) { exit in run.exit = exit }
+        processes.append(run.process)
+        try out.startReading { r in
+            if case .data(let bytes) = r { run.output += String(decoding: bytes, as: UTF8.self) } else { out.close() }
+        }
+        return run
+    }
+
+    func writeConfig() throws -> String {
+        var llm = LLMSettings()
+        llm.provider = .anthropic
+        llm.model = "claude-sonnet-4-5"
+        llm.baseURL = server.baseURL
+        llm.apiKeyEnv = "FAKE_LLM_KEY"
+        llm.maxRetries = 0
+        var spec = AgentSpec(name: "calc", kind: .exec, cwd: dir.path, llm: llm)
+        spec.prompt = "Compute six times seven."
+        spec.blockTimeout = 20
+        let config = AgentLaunchConfig(profile: "t", agent: spec, stateDir: dir.file("state"), logsDir: dir.file("logs"), settingsFile: nil)
+        let path = dir.file("agent.json")
+        try config.write(to: path)
+        return path
+    }
+
+    func testAConversationResumesAfterTheAgentIsKilled() throws {
+        let config = try writeConfig()
+        let store = ConversationStore(stateDir: dir.file("state"))
+        server.enqueue(.text("```python\nx = 6 * 7\nprint('computed', x)\n```"))
+        // The second request hangs: the agent is killed while waiting for it.
+        server.enqueue(FakeReply(items: [.text("Still thinking about it")], fault: .stall(afterEvents: 2, seconds: 60)))
+
+        let first = try start(["--config", config])
+        try runLoop(loop, until: "the second request", seconds: 30) { server.requests.count == 2 }
+        XCTAssertTrue(lastMessage(1).contains("stdout:\ncomputed 42"), lastMessage(1))
+        let id = try XCTUnwrap(store.currentID())
+        let saved = try store.load(id)
+        XCTAssertEqual(saved.status, .working)
+        XCTAssertEqual(saved.messages.map(\.kind), [.prompt, .answer, .results])
+        XCTAssertEqual(saved.runs.first?.result.stdout, "computed 42\n")
+
+        first.process.kill(SIGKILL)
+        try runLoop(loop, until: "the agent to die", seconds: 10) { first.exit != nil }
+        XCTAssertEqual(first.exit, .signaled(SIGKILL))
+
+        // Started again like the shim does: same parent, same config.
+        server.enqueue(.text("Six times seven is 42."))
+        let second = try start(["--config", config])
+        try runLoop(loop, until: "the resumed agent to finish", seconds: 30) { second.exit != nil }
+        XCTAssertEqual(second.exit, .exited(0), second.output)
+        XCTAssertEqual(server.requests.count, 3)
+        let resumed = lastMessage(2)
+        XCTAssertTrue(resumed.contains("stdout:\ncomputed 42"), resumed)
+        XCTAssertTrue(resumed.contains("The Python runtime is fresh"), resumed)
+        let messages = server.requests[2].json?["messages"]?.arrayValue ?? []
+        XCTAssertEqual(messages.count, 3, "prompt, answer with code, results + note")
+        XCTAssertTrue(second.output.contains("conversation \(id) resumed"), second.output)
+        let done = try store.load(id)
+        XCTAssertEqual(done.status, .waiting)
+        XCTAssertEqual(done.messages.last?.text, "Six times seven is 42.")
+
+        // --conversation ID continues it with a new message.
+        server.enqueue(.text("Doubled: 84."))
+        let third = try start(["--config", config, "--conversation", id, "--prompt", "And doubled?"])
+        try runLoop(loop, until: "the third run", seconds: 30) { third.exit != nil }
+        XCTAssertEqual(third.exit, .exited(0), third.output)
+        XCTAssertEqual(server.requests[3].json?["messages"]?.arrayValue?.count, 5)
+        XCTAssertTrue(lastMessage(3).hasSuffix("And doubled?"), lastMessage(3))
+    }
+
+    func lastMessage(_ i: Int) -> String {
+        guard i < server.requests.count, let messages = server.requests[i].json?["messages"]?.arrayValue,
+              let content = messages.last?["content"] else { return "<no request \(i)>" }
+        if let s = content.stringValue { return s }
+        return (content.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined()
+    }
+}

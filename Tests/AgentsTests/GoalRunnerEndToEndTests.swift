@@ -1,0 +1,303 @@
+import XCTest
+import Foundation
+import Glibc
+import Hosting
+import LLM
+import Loop
+import Profile
+@testable import Agents
+import _TestSupport
+
+final class GoalRunnerEndToEndTests: XCTestCase {
+    var loop: EventLoop!
+    var fake: FakeLLMServer!
+    var dir: TemporaryDirectory!
+    var runners: [GoalRunner] = []
+
+    override func setUpWithError() throws {
+        loop = EventLoop()
+        fake = try FakeLLMServer(loop: loop)
+        dir = TemporaryDirectory(prefix: "goal")
+        try FileManager.default.createDirectory(atPath: dir.file("work"), withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        for r in runners { r.close() }
+        runners = []
+        fake.stop()
+        // Let close callbacks run.
+        try? runLoop(loop, until: "handles closed", seconds: 0.2) { false }
+        loop.close()
+    }
+
+    /// The binary sits next to the test bundle (on Linux `Bundle(for:)` may already be that directory).
+    static var supervisorExecutable: String {
+        let bundle = Bundle(for: GoalRunnerEndToEndTests.self).bundleURL
+        let candidates = [bundle.deletingLastPathComponent().appendingPathComponent("supervisor").path,
+                          bundle.appendingPathComponent("supervisor").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }
+
+    static var environment: [String: String] {
+        let env = ProcessInfo.processInfo.environment
+        return ["PATH": env["PATH"] ?? "/usr/bin:/bin", "HOME": env["HOME"] ?? "/tmp"]
+    }
+
+    func config(goal: String, limit: Int = 10, doneWhen: String? = nil, mode: ContextMode = .partial, maxTokens: Int? = nil) -> AgentLaunchConfig {
+        var spec = AgentSpec(name: "g1", kind: .goal, cwd: dir.file("work"))
+        spec.goal = goal
+        spec.limit = limit
+        spec.doneWhen = doneWhen
+        spec.contextMode = mode
+        spec.llm.provider = .openaiCompatible
+        spec.llm.baseURL = fake.baseURL
+        spec.llm.model = "fake-model"
+        spec.llm.apiKeyEnv = nil
+        spec.llm.maxRetries = 0
+        if let maxTokens { spec.llm.maxTokens = maxTokens }
+        return AgentLaunchConfig(profile: "t", agent: spec, stateDir: dir.file("state"), logsDir: dir.file("logs"), settingsFile: nil)
+    }
+
+    func run(_ config: AgentLaunchConfig, options: GoalRunnerOptions = GoalRunnerOptions(), seconds: Double = 60) throws -> (GoalResult, GoalRunner) {
+        var o = options
+        o.environment = GoalRunnerEndToEndTests.environment
+        if o.shell.quietCheck == ShellSessionOptions().quietCheck { o.shell.quietCheck = 0.3 }
+        if o.shell.commandTimeout == ShellSessionOptions().commandTimeout { o.shell.commandTimeout = 20 }
+        let box = LocalBox(workspace: config.agent.cwd, environment: o.environment, withheld: [])
+        let runner = try GoalRunner(config: config, loop: loop, box: box, options: o, events: AgentEvents(environment: [:]))
+        runners.append(runner)
+        var lines: [String] = []
+        runner.view = GoalLineView { lines.append($0) }
+        var result: GoalResult?
+        runner.start { result = $0 }
+        try runLoop(loop, until: "goal run", seconds: seconds) { result != nil }
+        return (result!, runner)
+    }
+
+    /// The user message text of a recorded chat request.
+    func userText(_ r: FakeRequestRecord) -> String {
+        guard case .object(let o)? = r.json, case .array(let messages)? = o["messages"] else { return "" }
+        var text = ""
+        for m in messages {
+            if case .object(let mo) = m, case .string(let s)? = mo["content"] { text += s + "\n" }
+        }
+        return text
+    }
+
+    func freePort() throws -> Int {
+        let l = TCPStream(loop: loop)
+        try l.bind(host: "127.0.0.1", port: 0)
+        let port = l.localPort
+        l.close()
+        return port
+    }
+
+    func testFilesCdBackgroundServerAndDoneWhen() throws {
+        let port = try freePort()
+        for text in [
+            "```bash\nmkdir -p sub && cd sub\n```",
+            "pwd",
+            "cat > note.txt <<'EOF'\nit's \"quoted\" ünïcode $HOME\nEOF",
+            "export GREETING=hello-there",
+            "echo $GREETING",
+            "python3 -m http.server \(port) --bind 127.0.0.1 > server.log 2>&1 &",
+        ] { fake.enqueue(.text(text)) }
+        fake.fallback = { _ in .text("for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null && break; sleep 0.1; done") }
+        let check = "bash -c 'exec 3<>/dev/tcp/127.0.0.1/\(port)'"
+        let (result, runner) = try run(config(goal: "serve files on \(port)", doneWhen: check))
+        XCTAssertTrue(result.reached, "\(result)")
+        XCTAssertEqual(result.exitStatus, 0)
+        let steps = runner.history.steps
+        XCTAssertEqual(steps[1].output, dir.file("work") + "/sub", "cd persisted")
+        XCTAssertEqual(String(decoding: FileManager.default.contents(atPath: dir.file("work/sub/note.txt")) ?? Data(), as: UTF8.self),
+                       "it's \"quoted\" ünïcode $HOME\n")
+        XCTAssertEqual(steps[4].output, "hello-there", "export persisted")
+        XCTAssertEqual(steps[5].status, .exited(0))
+        // The model saw the earlier outcomes; no sentinel or prompt marker reached it.
+        let third = userText(fake.requests[2])
+        XCTAssertTrue(third.contains("/work/sub"), third)
+        for r in fake.requests { XCTAssertFalse(userText(r).contains("__SV_"), userText(r)) }
+        XCTAssertEqual(runner.history.finished, "reached")
+        // History on disk and the terminal log.
+        XCTAssertEqual(GoalHistory.load(path: dir.file("state/goal-history.json"))?.steps.count, steps.count)
+        let log = String(decoding: FileManager.default.contents(atPath: dir.file("logs/g1.terminal.log")) ?? Data(), as: UTF8.self)
+        XCTAssertTrue(log.contains("=== step 2/10") && log.contains("/work/sub"), log)
+        // The server is ended with the agent's shell.
+        runner.close()
+        try waitFor("server stopped", seconds: 10) {
+            (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8))?.contains(String(format: ":%04X 00000000:0000 0A", port)) != true
+        }
+    }
+
+    func testInteractiveCommandIsDetectedAndReported() throws {
+        fake.enqueue(.text("read -p 'Your name? ' name"))
+        fake.enqueue(.text("python3 -c 'input(\"Continue? \")'"))
+        fake.enqueue(.text("echo still-works"))
+        fake.enqueue(.text("DONE: checked"))
+        let (result, runner) = try run(config(goal: "try prompts"))
+        XCTAssertTrue(result.reached)
+        let steps = runner.history.steps
+        XCTAssertEqual(steps[0].status, .waitingForInput)
+        XCTAssertTrue(steps[0].output.contains("Your name?"), steps[0].output)
+        XCTAssertEqual(steps[1].status, .waitingForInput)
+        XCTAssertEqual(steps[2].output, "still-works")
+        XCTAssertTrue(userText(fake.requests[1]).contains("waiting for interactive input"))
+    }
+
+    func testLongRunningForegroundCommandIsLeftRunningAndTheNextCommandRuns() throws {
+        fake.enqueue(.text("python3 -u -c 'import time; print(\"started\"); time.sleep(120)'"))
+        fake.enqueue(.text("echo next-ran; jobs"))
+        fake.enqueue(.text("DONE: ok"))
+        var options = GoalRunnerOptions()
+        options.shell.commandTimeout = 1.5
+        let (result, runner) = try run(config(goal: "run something long"), options: options)
+        XCTAssertTrue(result.reached)
+        let steps = runner.history.steps
+        guard case .stillRunning(_, let job, let interrupted) = steps[0].status else { return XCTFail("\(steps[0].status)") }
+        XCTAssertFalse(interrupted)
+        XCTAssertNotNil(job)
+        XCTAssertTrue(steps[0].output.contains("started"), steps[0].output)
+        XCTAssertTrue(steps[1].output.hasPrefix("next-ran"), steps[1].output)
+        XCTAssertTrue(steps[1].output.contains("Running"), steps[1].output)
+        XCTAssertTrue(userText(fake.requests[1]).contains("still running"))
+    }
+
+    func testLimitEndsTheRunWithNonZeroStatus() throws {
+        fake.fallback = { _ in .text("echo again") }
+        let (result, runner) = try run(config(goal: "never done", limit: 3))
+        XCTAssertFalse(result.reached)
+        XCTAssertEqual(result.reason, "limit")
+        XCTAssertEqual(result.exitStatus, 1)
+        XCTAssertEqual(runner.history.steps.count, 3)
+        XCTAssertEqual(fake.requests.count, 3)
+        XCTAssertEqual(runner.history.finished, "limit")
+    }
+
+    func testDoneIsCheckedAgainstDoneWhen() throws {
+        fake.enqueue(.text("DONE: surely"))
+        fake.enqueue(.text("touch ready"))
+        let (result, runner) = try run(config(goal: "make ready", doneWhen: "test -f ready"))
+        XCTAssertTrue(result.reached)
+        XCTAssertEqual(runner.history.steps.count, 1)
+        XCTAssertTrue(userText(fake.requests[1]).contains("you answered DONE, but the check"), userText(fake.requests[1]))
+    }
+
+    func testFullModeSummarizesLongOutputInChunksRecursively() throws {
+        fake.enqueue(.text("seq 1 1000"))
+        let long = String(repeating: "summary-part numbers were listed ", count: 22) // ~700 characters
+        fake.fallback = { r in
+            let text = self.userText(r)
+            if text.contains("Summarize") {
+                return .text(text.contains("summary-part") ? "S2: the numbers 1 to 1000" : long)
+            }
+            return .text("DONE: listed")
+        }
+        let (result, runner) = try run(config(goal: "list numbers", mode: .full, maxTokens: 50).with { _ in }, options: {
+            var o = GoalRunnerOptions(); o.contextBudget = 600; return o
+        }())
+        XCTAssertTrue(result.reached, "\(result)")
+        let summaries = fake.requests.filter { userText($0).contains("Summarize") }
+        let firstLevel = summaries.filter { userText($0).contains("\n999\n") || userText($0).contains("\n1\n2\n") || userText($0).contains("500") }
+        XCTAssertGreaterThanOrEqual(firstLevel.count, 2, "the output went in chunks")
+        XCTAssertTrue(summaries.contains { userText($0).contains("summary-part") }, "summaries were summarized again")
+        for r in summaries { XCTAssertLessThanOrEqual(GoalPrompt.estimateTokens(userText(r)), 600) }
+        let last = userText(fake.requests.last!)
+        XCTAssertTrue(last.contains("summarized") && last.contains("S2"), last)
+        XCTAssertFalse(last.contains("\n999\n"))
+        XCTAssertNotNil(runner.history.steps[0].summary)
+    }
+
+    func testResumeAfterKillContinuesFromTheRecordedHistory() throws {
+        let binary = GoalRunnerEndToEndTests.supervisorExecutable
+        guard FileManager.default.isExecutableFile(atPath: binary) else { return XCTFail("no supervisor binary at \(binary) (build with swift build --build-tests)") }
+        let cfg = config(goal: "resume me", limit: 10)
+        try cfg.write(to: dir.file("agent.json"))
+        fake.enqueue(.text("echo one > one.txt && echo wrote-one"))
+        fake.enqueue(.text("echo two > two.txt && echo wrote-two"))
+        var stalled = false
+        fake.fallback = { r in
+            let text = self.userText(r)
+            if text.contains("restarted") { return .text(text.contains("wrote-one") && text.contains("wrote-two") ? "DONE: both files" : "echo missing") }
+            stalled = true
+            var reply = FakeReply.text("echo never")
+            reply.fault = .stall(afterEvents: 0, seconds: 60)
+            return reply
+        }
+        func start(_ onExit: @escaping (ProcessExit) -> Void) throws -> ChildProcess {
+            try ChildProcess(loop: loop, arguments: [binary, "agent", "goal", "--config", dir.file("agent.json"), "--plain"],
+                             environment: GoalRunnerEndToEndTests.environment, directory: dir.path,
+                             stdio: [.ignore, .ignore, .inherit(2)], onExit: onExit)
+        }
+        var firstExit: ProcessExit?
+        let first = try start { firstExit = $0 }
+        defer { if firstExit == nil { kill(first.pid, SIGKILL) } }
+        try runLoop(loop, until: "two steps recorded and the third request in flight", seconds: 30) {
+            stalled && (GoalHistory.load(path: self.dir.file("state/goal-history.json"))?.steps.count ?? 0) == 2
+        }
+        kill(first.pid, SIGKILL)
+        try runLoop(loop, until: "first agent killed", seconds: 10) { firstExit != nil }
+        XCTAssertEqual(firstExit, .signaled(SIGKILL))
+        first.close()
+
+        let before = fake.requests.count
+        var secondExit: ProcessExit?
+        let second = try start { secondExit = $0 }
+        defer { if secondExit == nil { kill(second.pid, SIGKILL) } }
+        try runLoop(loop, until: "second agent finished", seconds: 30) { secondExit != nil }
+        second.close()
+        XCTAssertEqual(secondExit, .exited(0))
+        let next = userText(fake.requests[before])
+        XCTAssertTrue(next.contains("echo one > one.txt") && next.contains("wrote-two"), next)
+        XCTAssertTrue(next.contains("the agent was restarted"), next)
+        let history = GoalHistory.load(path: dir.file("state/goal-history.json"))
+        XCTAssertEqual(history?.restarts, 1)
+        XCTAssertEqual(history?.steps.count, 2)
+        XCTAssertEqual(history?.reached, true)
+    }
+
+    func testScriptProviderDemoRunsThroughTheBinary() throws {
+        let binary = GoalRunnerEndToEndTests.supervisorExecutable
+        guard FileManager.default.isExecutableFile(atPath: binary) else { return XCTFail("no supervisor binary at \(binary) (build with swift build --build-tests)") }
+        let port = try freePort()
+        let script = dir.write("demo.script", """
+        --- turn 1
+        ```bash
+        mkdir -p site && echo '<h1>hello</h1>' > site/index.html
+        ```
+        --- turn 2
+        $ cd site
+        --- turn 3
+        read -p "Name? " name
+        --- turn 4
+        @expect interactive input
+        python3 -m http.server \(port) --bind 127.0.0.1 > /dev/null 2>&1 &
+        --- turn 5
+        for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null && break; sleep 0.1; done
+        --- turn 6
+        DONE: served
+        """)
+        var exit: ProcessExit?
+        let out = PipeStream(loop: loop)
+        var output = ""
+        let p = try ChildProcess(loop: loop, arguments: [binary, "agent", "goal", "--goal", "serve a page", "--provider", "script", "--script", script,
+                                                         "--workdir", dir.file("work"), "--state-dir", dir.file("st"), "--quiet-check", "0.3",
+                                                         "--done-when", "bash -c 'exec 3<>/dev/tcp/127.0.0.1/\(port)'"],
+                                 environment: GoalRunnerEndToEndTests.environment, directory: dir.path,
+                                 stdio: [.ignore, .pipe(out, childReads: false), .inherit(2)]) { exit = $0 }
+        defer { if exit == nil { kill(p.pid, SIGKILL) } }
+        var eof = false
+        try out.startReading { r in
+            if case .data(let b) = r { output += String(decoding: b, as: UTF8.self) } else { eof = true }
+        }
+        try runLoop(loop, until: "demo finished", seconds: 40) { exit != nil && eof }
+        out.close(); p.close()
+        XCTAssertEqual(exit, .exited(0), output)
+        XCTAssertTrue(output.contains("Goal reached"), output)
+        XCTAssertTrue(output.contains("waited for input"), output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("st/goal.terminal.log")))
+    }
+}
+
+extension AgentLaunchConfig {
+    func with(_ change: (inout AgentLaunchConfig) -> Void) -> AgentLaunchConfig { var c = self; change(&c); return c }
+}
