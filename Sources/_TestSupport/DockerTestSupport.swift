@@ -19,7 +19,7 @@ public enum DockerTestSupport {
         guard let engine = try? DockerEngine.locate(environment: environment) else {
             return report("the docker CLI is not installed (scripts/test.sh installs docker.io)")
         }
-        do { try engine.ping(purpose: "Docker tests") } catch {
+        do { try engine.ping(purpose: "this Docker test") } catch {
             return report("no Docker engine answers (scripts/test.sh starts dockerd): \(error)")
         }
         guard engine.imageExists(image) else {

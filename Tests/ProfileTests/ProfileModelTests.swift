@@ -221,7 +221,7 @@ final class ProfileModelTests: XCTestCase {
         XCTAssertEqual(mc.agents.map { $0.kind }, [.goal, .coder, .exec])
         let goal = mc.agents[0]
         XCTAssertEqual(goal.goal, "Your goal is to run a Minecraft server.")
-        XCTAssertEqual(goal.doneWhen, "nc -z localhost 25565")
+        XCTAssertEqual(goal.doneWhen, "nc -z 127.0.0.1 25565")
         XCTAssertEqual(goal.contextMode, .partial)
         XCTAssertEqual(goal.limit, 30)
         XCTAssertEqual(goal.llm.model, "gpt-4o")
@@ -230,7 +230,10 @@ final class ProfileModelTests: XCTestCase {
         XCTAssertEqual(goal.backend.type, .docker)
         XCTAssertEqual(goal.backend.image, "supervisor-agent:ubuntu-22.04")
         XCTAssertEqual(goal.backend.network, "bridge")
-        XCTAssertEqual(goal.backend.memory, "2g")
+        XCTAssertEqual(goal.backend.memory, "4g")
+        XCTAssertEqual(goal.backend.user, "root", "the goal runner installs Java with apt-get")
+        XCTAssertEqual(mc.agents[1].backend.memory, "2g")
+        XCTAssertNil(mc.agents[1].backend.user, "the coder stays non-root")
 
         let local = try ProfileLoader.load(path: dir.appendingPathComponent("local-llm.toml").path)
         XCTAssertEqual(local.agents.map { $0.llm.endpoint }, [.completions, .chat])
