@@ -68,7 +68,7 @@ public struct Launcher {
     }
 
     /// Agent kinds whose built-in programs have not landed yet.
-    public static var unavailableKinds: Set<String> = ["coder", "goal", "exec"]
+    public static var unavailableKinds: Set<String> = ["goal", "exec"]
     /// Checks that an agent's model credentials are present (the CLI injects the LLM layer's
     /// check: a missing key is reported before anything starts, naming the variable).
     public var credentialCheck: ((AgentSpec) throws -> Void)?

@@ -10,7 +10,7 @@ public struct SupervisorCommand: ParsableCommand {
         abstract: "Run a team of agents, each in its own tmux window, with lossless logs.",
         subcommands: [
             Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
-            Start.self, Stop.self, Restart.self, Set.self, LLM.self, AgentCommand.self, ShimCommand.self,
+            Start.self, Stop.self, Restart.self, Set.self, LLM.self, AgentCommand.self, ShimCommand.self, SessionsCommand.self,
         ])
     public init() {}
 
