@@ -183,7 +183,7 @@ public enum HTMLText {
                     continue
                 }
                 if name == "pre" { pre += closing ? -1 : 1 }
-                if blocks.contains(name) { out += "\n" }
+                if blocks.contains(name) && !(closing && name == "li") { out += "\n" }
                 if name == "li" && !closing { out += "- " }
                 continue
             }

@@ -88,10 +88,19 @@ enum Files {
     /// Binary: a NUL byte, or not valid UTF-8 (a cut multi-byte character at the end is fine).
     static func looksBinary(_ sample: [UInt8]) -> Bool {
         if sample.contains(0) { return true }
-        for drop in 0...min(3, sample.count) where String(validating: sample.dropLast(drop), as: UTF8.self) != nil {
-            return false
+        // A multi-byte character cut by the end of the sample does not count.
+        var end = sample.count
+        var i = sample.count - 1
+        while i >= 0 && sample.count - i <= 4 {
+            let b = sample[i]
+            if b & 0xC0 == 0x80 { i -= 1; continue }
+            if b >= 0xC0 {
+                let need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                if sample.count - i < need { end = i }
+            }
+            break
         }
-        return true
+        return String(validating: sample[..<end], as: UTF8.self) == nil
     }
 }
 
