@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layering (one-way): C* wrappers <- Loop/VTScreen <- Profile (pure) <- Hosting <- SupervisorCLI <- supervisor.
+// Layering (one-way): C* wrappers <- Loop/VTScreen <- Profile (pure) <- Hosting <- TerminalUI/Dashboard/Agents <- SupervisorCLI <- supervisor.
+// TerminalUI is the only module that imports CNcurses (the dashboard and the agents draw through it).
 // Each C module is imported by exactly one Swift wrapper module.
 let package = Package(
     name: "supervisor",
@@ -23,10 +24,12 @@ let package = Package(
         .target(name: "VTScreen", dependencies: ["CVTerm"]),
         .target(name: "Profile", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Hosting", dependencies: ["Loop", "Profile", "VTScreen"]),
-        .target(name: "Agents", dependencies: ["Hosting", "Profile", "LLM", "LLMClient", "Loop"]),
+        .target(name: "Agents", dependencies: ["Hosting", "Profile", "LLM", "LLMClient", "Loop", "HTTP", "TerminalUI"]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "_TestSupport"]),
+        .target(name: "TerminalUI", dependencies: ["VTScreen", "CNcurses"]),
+        .target(name: "Dashboard", dependencies: ["Hosting", "VTScreen", "Loop", "TerminalUI"]),
         .target(name: "SupervisorCLI", dependencies: [
-            "Agents",
+            "Agents", "Dashboard",
             "Hosting", "Profile", "Loop", "LLMClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "ProfileTests", dependencies: ["Profile"]),
         .testTarget(name: "VTScreenTests", dependencies: ["VTScreen"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "_TestSupport"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Hosting", "VTScreen"]),
         .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport", "Hosting", "Profile"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import Glibc
 
 /// Writes a whole file atomically: a temporary file in the same directory, fsync, rename.
@@ -38,9 +43,15 @@ public func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
 }
 
 /// Whether a process with this pid exists (and is not a zombie we could still reap).
+/// A zombie counts as gone: where nothing reaps orphans (a container's or sandbox's pid 1),
+/// a dead agent would otherwise look alive forever.
 public func processIsAlive(_ pid: Int32) -> Bool {
-    guard pid > 0 else { return false }
-    return kill(pid, 0) == 0 || errno == EPERM
+    guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return true }
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    let state = stat[stat.index(after: close)...].dropFirst().first
+    return state != "Z" && state != "X"
 }
 
 extension String {

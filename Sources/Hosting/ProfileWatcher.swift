@@ -17,6 +17,8 @@ public final class ProfileWatcher {
     public var onChange: ((String) -> Void)?
     public var onOutput: ((String, UInt64, [UInt8]) -> Void)?
     public var onEvent: ((String, String) -> Void)?
+    /// Each (re)connection's hello: where the agent's log stands when the stream starts.
+    public var onHello: ((String, ShimHello) -> Void)?
     private let wantsOutput: Bool
     private var connections: [String: ShimConnection] = [:]
     private var retryTimers: [String: LoopTimer] = [:]
@@ -85,7 +87,10 @@ public final class ProfileWatcher {
     private func handle(_ frame: Frame, from agent: String) {
         switch frame.type {
         case .hello:
-            if let hello = try? frame.decodeHello(), let state = hello.state { states[agent] = state; onChange?(agent) }
+            if let hello = try? frame.decodeHello() {
+                onHello?(agent, hello)
+                if let state = hello.state { states[agent] = state; onChange?(agent) }
+            }
         case .state:
             if let state = try? frame.decodeState() { states[agent] = state; onChange?(agent) }
         case .output:

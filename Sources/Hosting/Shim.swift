@@ -54,9 +54,12 @@ public final class Shim {
         let pty: PseudoTerminal
         let master: PipeStream
         let events: PipeStream
+        /// The read end of the event pipe (owned by `events`), drained when the agent exits.
+        let eventsReadFD: Int32
         let startedAt: Double
-        init(pid: pid_t, pty: PseudoTerminal, master: PipeStream, events: PipeStream, startedAt: Double) {
-            self.pid = pid; self.pty = pty; self.master = master; self.events = events; self.startedAt = startedAt
+        init(pid: pid_t, pty: PseudoTerminal, master: PipeStream, events: PipeStream, eventsReadFD: Int32, startedAt: Double) {
+            self.pid = pid; self.pty = pty; self.master = master; self.events = events
+            self.eventsReadFD = eventsReadFD; self.startedAt = startedAt
         }
     }
 
@@ -199,7 +202,7 @@ public final class Shim {
             close(pipeFDs[1]) // the agent holds the only write end: EOF when it is gone
             let master = try PipeStream(loop: loop, fd: pty.masterFD)
             let events = try PipeStream(loop: loop, fd: pipeFDs[0])
-            let run = AgentRun(pid: pid, pty: pty, master: master, events: events, startedAt: startedAt)
+            let run = AgentRun(pid: pid, pty: pty, master: master, events: events, eventsReadFD: pipeFDs[0], startedAt: startedAt)
             self.run = run
             paste = BracketedPasteTracker()
             try master.startReading { [unowned self] result in
@@ -349,13 +352,13 @@ public final class Shim {
     /// Reads whatever the terminal and event pipe still hold, synchronously, without blocking.
     private func drain(_ run: AgentRun) {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        for (fd, isOutput) in [(run.pty.masterFD, true)] {
+        for (fd, isOutput) in [(run.pty.masterFD, true), (run.eventsReadFD, false)] {
             while true {
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
                 if n > 0 {
                     buffer.withUnsafeBytes { raw in
                         let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                        if isOutput { agentOutput(chunk) }
+                        if isOutput { agentOutput(chunk) } else { agentEvents(chunk) }
                     }
                 } else if n < 0 && errno == EINTR {
                     continue
@@ -391,12 +394,14 @@ public final class Shim {
 
     private func finish() {
         restartTimer.stop()
+        // The final state first: `down` takes our closing connections as "this shim is done" and
+        // SIGKILLs a shim whose state still names its pid.
+        state.shimPid = 0
+        persistState()
         for subscriber in subscribers.values { subscriber.connection.close() }
         subscribers = [:]
         server.close()
         unlink(spec.socketPath)
-        state.shimPid = 0
-        persistState()
         TTYStream.resetMode()
         loop.stop()
     }
@@ -414,6 +419,9 @@ public final class Shim {
     }
 
     private func persistState() {
+        // The state directory is gone when everything was cleaned up under a live shim:
+        // do not bring it back.
+        guard isDirectory(String(spec.statePath[..<(spec.statePath.lastIndex(of: "/") ?? spec.statePath.endIndex)])) else { return }
         state.logBytes = log.offset
         do { try StateFile.write(state, to: spec.statePath) }
         catch { announce("cannot write state: \(error)") }

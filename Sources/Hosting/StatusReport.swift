@@ -74,3 +74,22 @@ public func formatDuration(_ seconds: Double) -> String {
     if s < 86400 { return "\(s / 3600)h\(twoDigits((s % 3600) / 60))m" }
     return "\(s / 86400)d\(twoDigits((s % 86400) / 3600))h"
 }
+
+extension ProfileRecord {
+    /// What is left of a profile that is down (`down` removes its record but keeps the agents'
+    /// state files): a record of those agents, sorted by name, for `status`. Nil when none is known.
+    public static func lastKnown(paths: SupervisorPaths, profile: String) -> ProfileRecord? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: paths.agentsDir(profile: profile))) ?? []
+        var agents: [Agent] = []
+        for name in names.sorted() {
+            let statePath = paths.stateFile(profile: profile, agent: name)
+            guard let state = try? StateFile.read(path: statePath) else { continue }
+            agents.append(Agent(name: name, kind: state.kind, specPath: paths.specFile(profile: profile, agent: name),
+                                statePath: statePath, socketPath: state.socketPath, logPath: state.logPath,
+                                eventsPath: state.eventsPath, pane: nil))
+        }
+        guard !agents.isEmpty else { return nil }
+        return ProfileRecord(name: profile, sourcePath: "", logsDir: "", tmuxSocket: paths.tmuxSocket(profile: profile),
+                             tmuxConfig: nil, shimCommand: [], agents: agents, upAt: 0)
+    }
+}

@@ -16,6 +16,9 @@ public final class LoopTimer: Handle {
     public func start(milliseconds: UInt64, repeatMilliseconds: UInt64 = 0, _ callback: @escaping () -> Void) {
         guard !isClosed else { return }
         self.callback = callback
+        // Count from now, not from the loop's cached time at the start of this iteration (work
+        // done since, like fsyncs, would otherwise be taken off the delay).
+        uv_update_time(timer.pointee.loop)
         uv_timer_start(timer, { raw in
             Handle.owner(raw, as: LoopTimer.self).callback?()
         }, milliseconds, repeatMilliseconds)

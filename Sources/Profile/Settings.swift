@@ -8,6 +8,26 @@ public enum SettingValue: Codable, Equatable, Sendable, CustomStringConvertible 
     case double(Double)
     case bool(Bool)
 
+    /// Stored as the plain JSON value (`50`, `"full"`, `true`), so settings.json reads and
+    /// edits like the profile itself.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let b = try? container.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? container.decode(Int.self) { self = .int(i) }
+        else if let d = try? container.decode(Double.self) { self = .double(d) }
+        else { self = .string(try container.decode(String.self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let s): try container.encode(s)
+        case .int(let i): try container.encode(i)
+        case .double(let d): try container.encode(d)
+        case .bool(let b): try container.encode(b)
+        }
+    }
+
     public var description: String {
         switch self {
         case .string(let s): return s

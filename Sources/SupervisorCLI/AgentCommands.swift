@@ -47,6 +47,8 @@ struct Logs: ParsableCommand {
         func emit(_ bytes: [UInt8]) {
             out.write(Data(raw ? bytes : stripper.feed(bytes)))
         }
+        // A trailing lone CR or a sequence cut by the end of the log still prints as text.
+        defer { if !raw { out.write(Data(stripper.finish())) } }
 
         if !follow {
             try printExisting(logPath: logPath, upTo: nil, emit: emit)

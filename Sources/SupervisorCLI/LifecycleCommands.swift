@@ -8,7 +8,7 @@ struct Up: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate a profile, start its tmux server and all agents, and watch them.",
         discussion: """
-        On a terminal, shows a live status view (q quits it; the agents keep running).
+        On a terminal, opens the dashboard (q quits it; the agents keep running).
         --detach returns once every agent has started. --headless (the default when stdout is not a
         terminal) waits until every agent has finished, prints a summary and exits non-zero if any failed.
         """)
@@ -39,7 +39,7 @@ struct Up: ParsableCommand {
             return
         }
         if !headless && isatty(0) == 1 && isatty(1) == 1 {
-            try PlainStatusView(record: record).run()
+            try openDashboard(profile: profile, record: record)
             return
         }
         let failed = try waitHeadless(record)
@@ -110,7 +110,12 @@ struct Status: ParsableCommand {
         if let profile {
             var argument = ProfileArgument()
             argument.profile = profile
-            records = [try argument.record()]
+            do { records = [try argument.record()] } catch {
+                // A profile that is down: its agents' state files (kept by `down`) still tell how they ended.
+                guard let name = try? argument.profileName(),
+                      let last = ProfileRecord.lastKnown(paths: paths, profile: name) else { throw error }
+                records = [last]
+            }
         } else {
             let dir = paths.root + "/profiles"
             for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
@@ -127,7 +132,7 @@ struct Status: ParsableCommand {
         if records.isEmpty { print("no profile is up"); return }
         let now = Date().timeIntervalSince1970
         for record in records {
-            print("\(record.name)  (\(record.sourcePath))")
+            print("\(record.name)  (\(record.sourcePath.isEmpty ? "down" : record.sourcePath))")
             print(StatusReport.table(StatusReport.collect(record), now: now))
         }
     }

@@ -10,7 +10,7 @@ public struct SupervisorCommand: ParsableCommand {
         abstract: "Run a team of agents, each in its own tmux window, with lossless logs.",
         subcommands: [
             Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
-            Start.self, Stop.self, Restart.self, Set.self, LLM.self, AgentCommand.self, ShimCommand.self, SessionsCommand.self,
+            Start.self, Stop.self, Restart.self, Set.self, DashboardCommand.self, LLM.self, AgentCommand.self, ShimCommand.self, SessionsCommand.self,
         ])
     public init() {}
 
@@ -32,7 +32,9 @@ public struct SupervisorCommand: ParsableCommand {
             if error is HostingError || error is ProfileError || error is SettingError {
                 FileHandle.standardError.write(Data("supervisor: \(error)\n".utf8))
             } else {
-                FileHandle.standardError.write(Data(fullMessage(for: error).utf8 + Data("\n".utf8)))
+                // One line (invariant 6): the message without ArgumentParser's usage block.
+                let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                FileHandle.standardError.write(Data("supervisor: \(message) (see `supervisor --help`)\n".utf8))
             }
             Foundation.exit(2)
         }

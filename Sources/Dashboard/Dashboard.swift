@@ -1,0 +1,719 @@
+import TerminalUI
+import Foundation
+import Glibc
+import Hosting
+import Loop
+import VTScreen
+
+/// How `supervisor up`/`supervisor dashboard` configure the dashboard.
+public struct DashboardOptions {
+    public var environment: [String: String]
+    /// The profile's state directory (`<SUPERVISOR_HOME>/profiles/<name>`): stderr goes to
+    /// `dashboard.stderr` there while the screen is ours.
+    public var stateDir: String
+    /// Cycles an agent's context mode and persists it (as `supervisor set`); returns a message.
+    public var cycleContext: ((String) throws -> String)?
+
+    public init(environment: [String: String], stateDir: String, cycleContext: ((String) throws -> String)? = nil) {
+        self.environment = environment
+        self.stateDir = stateDir
+        self.cycleContext = cycleContext
+    }
+}
+
+/// The full-screen dashboard of one profile, driven by a libuv loop. Quitting it never stops an
+/// agent. Public entry point: `Dashboard(record:options:).run()`.
+public final class Dashboard {
+    public let record: ProfileRecord
+    let options: DashboardOptions
+    let loop = EventLoop()
+    private var watcher: ProfileWatcher!
+    private var screen: Screen!
+    private var state: DashboardState
+    private var agents: [AgentSlot] = []
+    private var timeline = Timeline()
+    private var inputPoll: Poll?
+    private var signals: [SignalWatcher] = []
+    private let frameTimer: LoopTimer
+    private let tickTimer: LoopTimer
+    private var quit = false
+    private var suspended = false
+    private var tmux: Tmux?
+
+    // Dirtiness.
+    private var layoutDirty = true
+    private var chromeDirty = true
+    private var lastFrameAt = 0.0
+    private var frameCost = 0.0
+    private var rects: [Rect] = []
+    private var pageFirst = 0
+    private var lastTotals: String = ""
+    private var searchHighlight: Int?
+    private var tickDueAt: Double?
+    private var frameDueAt: Double?
+    private var keyFramePending = false
+    private var skipBodies = false
+    private var lastOutputFrameAt = 0.0
+    private var lastProbeRound = 0.0
+
+    /// Bytes per second all agents' screens may be fed in total (libvterm's cost).
+    var feedBudgetPerSecond = 3 * 1024 * 1024
+    static let minFrameInterval = 1.0 / 30
+    static let quietBeforeProbe = 2.0
+    static let probeInterval = 5.0
+
+    final class AgentSlot {
+        let index: Int
+        let entry: ProfileRecord.Agent
+        let feed: AgentFeed
+        var activity = AgentActivity()
+        var lastOutput = EventLoop.monotonicSeconds()
+        var waiting = false
+        var headerDirty = true
+        var bodyDirty = true
+        var model: AgentTileModel?
+        var recentEvents: Set<String> = []
+        var recentOrder: [String] = []
+        var cursor: (Int, Int) = (-1, -1)
+
+        init(index: Int, entry: ProfileRecord.Agent, feed: AgentFeed) {
+            self.index = index; self.entry = entry; self.feed = feed
+        }
+
+        /// Live events repeat lines read from the file when both overlap: skip those.
+        func isNewEvent(_ line: String) -> Bool {
+            if recentEvents.contains(line) { return false }
+            recentEvents.insert(line)
+            recentOrder.append(line)
+            if recentOrder.count > 512 { recentEvents.remove(recentOrder.removeFirst()) }
+            return true
+        }
+    }
+
+    public init(record: ProfileRecord, options: DashboardOptions) {
+        self.record = record
+        self.options = options
+        state = DashboardState(agentCount: record.agents.count)
+        frameTimer = LoopTimer(loop: loop)
+        tickTimer = LoopTimer(loop: loop)
+    }
+
+    // MARK: Running
+
+    public func run() throws {
+        setlocale(LC_ALL, "")
+        let env = options.environment
+        if let exe = resolveExecutable("tmux", path: env["PATH"]) {
+            tmux = Tmux(executable: exe, socket: record.tmuxSocket, config: record.tmuxConfig)
+        }
+        let theme = Dashboard.loadTheme(environment: env)
+        let sizes = paneSizes()
+        for (i, entry) in record.agents.enumerated() {
+            let size = sizes[entry.name] ?? (rows: 24, cols: 80)
+            let logPath = entry.logPath
+            let feed = AgentFeed(rows: size.rows, cols: size.cols) { from, to in
+                guard to > from, let r = try? LogReader.read(path: logPath, from: from, maxBytes: Int(to - from)) else { return [] }
+                return r.bytes
+            }
+            let slot = AgentSlot(index: i, entry: entry, feed: feed)
+            // Picture from the end of the log, so a dashboard opened hours later shows the same.
+            let end = (try? LogReader.segments(path: logPath))?.last?.end ?? 0
+            feed.replay(logEnd: end)
+            loadEvents(slot)
+            agents.append(slot)
+        }
+        timeline.add(contentsOf: agents.flatMap { _ in [AgentEvent]() })
+
+        watcher = ProfileWatcher(loop: loop, record: record, output: true)
+        watcher.onHello = { [unowned self] name, hello in
+            guard let slot = self.slot(name) else { return }
+            slot.feed.streamStarts(at: hello.logBytes)
+            slot.bodyDirty = true
+            self.requestFrame()
+        }
+        watcher.onOutput = { [unowned self] name, offset, bytes in
+            guard let slot = self.slot(name), slot.feed.output(offset: offset, bytes: bytes) else { return }
+            slot.lastOutput = EventLoop.monotonicSeconds()
+            slot.bodyDirty = true
+            if slot.waiting { slot.waiting = false; slot.headerDirty = true }
+            self.requestFrame()
+            self.scheduleTick()
+        }
+        watcher.onChange = { [unowned self] name in
+            guard let slot = self.slot(name) else { return }
+            slot.headerDirty = true
+            if self.watcher.states[name]?.state != .running { slot.waiting = false }
+            self.requestFrame()
+            self.scheduleTick()
+        }
+        watcher.onEvent = { [unowned self] name, line in
+            guard let slot = self.slot(name), slot.isNewEvent(line), let event = AgentEvent.parse(line, agent: name) else { return }
+            slot.activity.apply(event)
+            self.timeline.add(event)
+            slot.headerDirty = true
+            if self.state.mode == .timeline { self.chromeDirty = true }
+            self.requestFrame()
+        }
+
+        // Signals before initscr, so ncurses leaves SIGWINCH to us.
+        for signum in [SIGINT, SIGTERM, SIGHUP] {
+            let w = SignalWatcher(loop: loop)
+            try w.start(signum) { [unowned self] _ in self.quit = true; self.loop.stop() }
+            signals.append(w)
+        }
+        let winch = SignalWatcher(loop: loop)
+        try winch.start(SIGWINCH) { [unowned self] _ in self.terminalResized() }
+        signals.append(winch)
+
+        try? makeDirectories(options.stateDir)
+        TerminalGuard.install(stderrPath: options.stateDir + "/dashboard.stderr")
+        screen = Screen(theme: theme, colorEnabled: !Theme.colorDisabled(environment: env))
+        screen.start()
+        defer {
+            screen.stop()
+            TerminalGuard.restore()
+        }
+        for warning in theme.warnings { FileHandle.standardError.write(Data("theme: \(warning)\n".utf8)) }
+
+        let poll = try Poll(loop: loop, fd: 0)
+        try poll.start(.readable) { [unowned self] _, _ in self.keysReady() }
+        inputPoll = poll
+
+        watcher.start()
+        draw()
+        scheduleTick()
+        while !quit { loop.runOnce() }
+
+        watcher.stop()
+        poll.close()
+        signals.forEach { $0.close() }
+        frameTimer.close()
+        tickTimer.close()
+        screen.stop()
+        TerminalGuard.restore()
+        print("left the dashboard; the agents keep running (supervisor status \(record.name), supervisor down \(record.name))")
+    }
+
+    private func slot(_ name: String) -> AgentSlot? { agents.first { $0.entry.name == name } }
+
+    static func loadTheme(environment: [String: String]) -> Theme {
+        guard let path = Theme.locate(environment: environment, exists: { access($0, R_OK) == 0 }) else { return .builtIn }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var theme = Theme.builtIn
+            theme.warnings = ["cannot read \(path); using the built-in colours"]
+            return theme
+        }
+        return Theme.parse(String(decoding: data, as: UTF8.self), source: path)
+    }
+
+    /// Every agent pane's size, by one tmux call (the shim's pty follows its pane).
+    private func paneSizes() -> [String: (rows: Int, cols: Int)] {
+        guard let tmux, let result = try? tmux.run(["list-panes", "-s", "-t", "=\(record.name)", "-F", "#{window_name} #{pane_width} #{pane_height}"],
+                                                    environment: options.environment), result.succeeded else { return [:] }
+        var sizes: [String: (rows: Int, cols: Int)] = [:]
+        for line in result.output.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 3, let w = Int(parts[1]), let h = Int(parts[2]) { sizes[String(parts[0])] = (h, w) }
+        }
+        return sizes
+    }
+
+    private func refreshPaneSizes() {
+        let sizes = paneSizes()
+        for slot in agents {
+            if let size = sizes[slot.entry.name] { slot.feed.resize(rows: size.rows, cols: size.cols); slot.bodyDirty = true }
+        }
+    }
+
+    private func loadEvents(_ slot: AgentSlot) {
+        guard let handle = FileHandle(forReadingAtPath: slot.entry.eventsPath) else { return }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let maxBytes: UInt64 = 8 << 20
+        if size > maxBytes { try? handle.seek(toOffset: size - maxBytes) } else { try? handle.seek(toOffset: 0) }
+        guard let data = try? handle.readToEnd() else { return }
+        var lines = data.split(separator: 0x0a)
+        if size > maxBytes, !lines.isEmpty { lines.removeFirst() }
+        var events: [AgentEvent] = []
+        for raw in lines {
+            let line = String(decoding: raw, as: UTF8.self)
+            _ = slot.isNewEvent(line)
+            if let event = AgentEvent.parse(line, agent: slot.entry.name) {
+                slot.activity.apply(event)
+                events.append(event)
+            }
+        }
+        timeline.add(contentsOf: events)
+    }
+
+    // MARK: Input
+
+    private func keysReady() {
+        guard !suspended else { return }
+        for key in screen.readKeys() {
+            handle(key)
+            if quit || suspended { break }
+        }
+    }
+
+    private func handle(_ key: Key) {
+        if key == .resize { terminalResized(); return }
+        let page = max(1, screen.height - 4)
+        let result = state.handle(key, columns: columns(), page: page, kinds: timeline.kinds)
+        if result.changes.contains(.mode) || result.changes.contains(.filter) { layoutDirty = true }
+        if result.changes.contains(.selection) {
+            if state.mode == .tiles, let first = pageOf(state.selected), first != pageFirst { layoutDirty = true }
+            for slot in agents { slot.headerDirty = true }
+            if state.mode == .focus { layoutDirty = true }
+        }
+        if result.changes.contains(.scroll) { chromeDirty = true; if state.mode == .focus { agents[state.selected].bodyDirty = true } }
+        if !result.changes.isEmpty { chromeDirty = true }
+        if let command = result.command { perform(command) }
+        requestFrame(urgent: true)
+    }
+
+    private func columns() -> Int {
+        guard let first = rects.first else { return 1 }
+        return max(1, rects.filter { $0.y == first.y }.count)
+    }
+
+    private func pageOf(_ index: Int) -> Int? {
+        let perPage = TileLayout.capacity(width: screen.width, height: max(0, screen.height - 2))
+        guard perPage > 0 else { return nil }
+        return TileLayout.page(count: agents.count, perPage: perPage, selected: index).first
+    }
+
+    private func perform(_ command: Command) {
+        switch command {
+        case .quit:
+            quit = true
+            loop.stop()
+        case .attach(let i):
+            guard let tmux else { say("tmux is not installed"); return }
+            let env = options.environment
+            let argv = tmux.attachCommand(session: record.name, window: agents[i].entry.name, environment: env)
+            runInTerminal(argv, environment: argv.contains("switch-client") ? env : Tmux.cleanEnvironment(env)) { [unowned self] in
+                self.refreshPaneSizes()
+            }
+        case .openLog(let i):
+            let pager = (options.environment["PAGER"].flatMap { $0.isEmpty ? nil : $0 } ?? "less -R")
+                .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            var env = options.environment
+            if env["LESS"] == nil { env["LESS"] = "-R" }
+            runInTerminal(pager + [agents[i].entry.logPath], environment: env) {}
+        case .send(let i, let text):
+            let name = agents[i].entry.name
+            say(watcher.send(.paste(text), to: name) ? "sent \(text.count) characters to \(name)" : "\(name): its shim cannot be reached")
+        case .restart(let i), .stop(let i):
+            let op: ControlOp
+            if case .restart = command { op = .restart } else { op = .stop }
+            let entry = agents[i].entry
+            if watcher.send(.control(op), to: entry.name) {
+                say("\(op.rawValue) \(entry.name)…")
+            } else {
+                // The shim is gone: bring it back (restart) or record the stop, as the CLI does.
+                do {
+                    let outcome = try AgentControl(record: record, environment: options.environment).perform(op, on: entry)
+                    say("\(entry.name): \(outcome)")
+                } catch { say("\(entry.name): \(error)") }
+            }
+        case .cycleContext(let i):
+            guard let cycle = options.cycleContext else { say("context mode cannot be changed here"); return }
+            do { say(try cycle(agents[i].entry.name)) } catch { say("\(agents[i].entry.name): \(error)") }
+        case .search(let query, let forward):
+            search(query, forward: forward)
+        }
+    }
+
+    private func say(_ message: String) {
+        state.message = message
+        chromeDirty = true
+    }
+
+    /// Suspends curses and gives the terminal to a child (tmux attach, a pager), then restores.
+    private func runInTerminal(_ argv: [String], environment: [String: String], then: @escaping () -> Void) {
+        suspended = true
+        inputPoll?.stop()
+        frameTimer.stop()
+        screen.suspend()
+        let resume: (ProcessExit) -> Void = { [unowned self] _ in
+            self.suspended = false
+            self.screen.resume()
+            then()
+            try? self.inputPoll?.start(.readable) { [unowned self] _, _ in self.keysReady() }
+            self.layoutDirty = true
+            self.requestFrame(urgent: true)
+        }
+        do {
+            _ = try ChildProcess(loop: loop, arguments: argv, environment: environment,
+                                 stdio: [.inherit(0), .inherit(1), .inherit(TerminalGuard.terminalStderr)], onExit: resume)
+        } catch {
+            resume(.exited(127))
+            say("cannot run \(argv.first ?? "?"): \(error)")
+        }
+    }
+
+    private func terminalResized() {
+        guard let size = PseudoTerminal.size(of: 1) ?? PseudoTerminal.size(of: 0) else { return }
+        screen.resize(rows: size.rows, cols: size.cols)
+        layoutDirty = true
+        requestFrame(urgent: true)
+    }
+
+    // MARK: Search (focus view)
+
+    private func focusLines(_ slot: AgentSlot) -> [String] {
+        let s = slot.feed.screen
+        var lines = s.isAltScreen ? [] : s.scrollbackLines()
+        let text = s.text()
+        let bottom = s.isAltScreen ? s.rows - 1 : min(s.rows - 1, max(s.cursor.row, lastNonBlank(text)))
+        lines += text.prefix(bottom + 1)
+        return lines
+    }
+
+    private func lastNonBlank(_ text: [String]) -> Int {
+        text.lastIndex(where: { !$0.isEmpty }) ?? 0
+    }
+
+    private func search(_ query: String, forward: Bool) {
+        let slot = agents[state.selected]
+        slot.feed.feed(budget: Int.max)
+        let lines = focusLines(slot)
+        let view = max(1, screen.height - 3)
+        let currentBottom = lines.count - 1 - state.scroll
+        let from = searchHighlight ?? min(lines.count, currentBottom + 1)
+        guard let hit = TextSearch.find(query, in: lines, from: from, forward: forward) else {
+            say("not found: \(query)")
+            return
+        }
+        searchHighlight = hit
+        // Put the hit in the middle of the view where possible.
+        state.scroll = max(0, lines.count - 1 - hit - view / 2)
+        state.clampScroll(maxScroll: max(0, lines.count - view))
+        slot.bodyDirty = true
+        say("match at line \(hit + 1) of \(lines.count)")
+    }
+
+    // MARK: Frames
+
+    /// Asks for a frame: at once when the last one is older than the frame interval, else when
+    /// it is due. Nothing is drawn while nothing is dirty; frames are at most ~30/s, fewer when
+    /// they are expensive (the interval is at least 4x the last frame's cost).
+    private func requestFrame(urgent: Bool = false) {
+        guard !suspended else { return }
+        let now = EventLoop.monotonicSeconds()
+        if urgent {
+            // A key: answer at once with a light frame (headers, bars, the focused view), even
+            // when a heavy output frame is scheduled later.
+            keyFramePending = true
+            let due = max(0, lastFrameAt + Dashboard.minFrameInterval - now)
+            if frameTimer.isActive, let at = frameDueAt, at <= now + due { return }
+            frameDueAt = now + due
+            frameTimer.start(milliseconds: UInt64(due * 1000)) { [unowned self] in self.frameDueAt = nil; self.draw() } // key frame
+            return
+        }
+        guard !frameTimer.isActive else { return }
+        let interval = max(Dashboard.minFrameInterval, frameCost * 4)
+        let due = max(0, lastOutputFrameAt + interval - now)
+        frameDueAt = now + due
+        frameTimer.start(milliseconds: UInt64(due * 1000)) { [unowned self] in self.frameDueAt = nil; self.draw() } // frame cap
+    }
+
+    private func draw() {
+        guard !suspended, let screen else { return }
+        let started = EventLoop.monotonicSeconds()
+        // A key frame skips feeding the agents' screens (the expensive part) unless output is
+        // due anyway; tile bodies waiting for output stay dirty for the next output frame.
+        let keyOnly = keyFramePending && started - lastOutputFrameAt < max(Dashboard.minFrameInterval, frameCost * 4)
+        keyFramePending = false
+        lastFrameAt = started
+        skipBodies = keyOnly
+        if !keyOnly {
+            let since = lastOutputFrameAt > 0 ? min(1, started - lastOutputFrameAt) : Dashboard.minFrameInterval
+            lastOutputFrameAt = started
+            feedScreens(seconds: since)
+        }
+        let layout = ScreenLayout(width: screen.width, height: screen.height)
+        if layoutDirty {
+            screen.erase()
+            chromeDirty = true
+            for slot in agents { slot.headerDirty = true; slot.bodyDirty = true }
+        }
+        defer { layoutDirty = false }
+        guard layout.fits else {
+            if layoutDirty {
+                let notice = "too small: need \(ScreenLayout.minWidth)x\(ScreenLayout.minHeight) (have \(layout.width)x\(layout.height))"
+                screen.text(notice, y: 0, x: 0, maxWidth: layout.width, style: UIStyle(role: .error, bold: true))
+                screen.present()
+            }
+            finishFrame(started)
+            return
+        }
+        let now = Date().timeIntervalSince1970
+        var models: [AgentTileModel] = []
+        for slot in agents {
+            let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: slot.entry.kind,
+                                       state: watcher.states[slot.entry.name], activity: slot.activity,
+                                       unreachable: watcher.unreachable.contains(slot.entry.name), waitingHeuristic: slot.waiting, now: now)
+            if model != slot.model { slot.model = model; slot.headerDirty = true }
+            models.append(model)
+        }
+        let totals = statusText(models)
+        if totals != lastTotals { lastTotals = totals; chromeDirty = true }
+
+        if state.showHelp {
+            if layoutDirty || chromeDirty { drawHelp(layout) }
+        } else {
+            switch state.mode {
+            case .tiles: drawTiles(layout)
+            case .focus: drawFocus(layout)
+            case .timeline: if layoutDirty || chromeDirty { drawTimeline(layout) }
+            }
+        }
+        if chromeDirty { drawChrome(layout) }
+        chromeDirty = false
+        screen.present()
+        finishFrame(started, keyOnly: keyOnly)
+    }
+
+    private func finishFrame(_ started: Double, keyOnly: Bool = false) {
+        let cost = EventLoop.monotonicSeconds() - started
+        if !keyOnly { frameCost = frameCost == 0 ? cost : frameCost * 0.7 + cost * 0.3 }
+        // Output that arrived while feeding was over budget still waits: draw it soon.
+        if agents.contains(where: { $0.feed.pendingCount > 0 || (skipBodies && $0.bodyDirty) }) { requestFrame() }
+    }
+
+    /// Feeds every agent's pending output within the budget for the time since the last frame.
+    private func feedScreens(seconds: Double) {
+        let busy = agents.filter { $0.feed.pendingCount > 0 }
+        guard !busy.isEmpty else { return }
+        let total = max(64 * 1024, Int(Double(feedBudgetPerSecond) * max(seconds, Dashboard.minFrameInterval)))
+        let share = max(16 * 1024, total / busy.count)
+        for slot in busy {
+            let focused = state.mode == .focus && slot.index == state.selected
+            slot.feed.feed(budget: focused ? max(share, 256 * 1024) : share)
+            if let _ = slot.feed.screen.takeDamage() { slot.bodyDirty = true }
+            let c = slot.feed.screen.cursor
+            if (c.row, c.col) != slot.cursor { slot.cursor = (c.row, c.col); slot.bodyDirty = true }
+        }
+    }
+
+    private func statusText(_ models: [AgentTileModel]) -> String {
+        Totals(tiles: models, activities: agents.map(\.activity)).text
+    }
+
+    private func drawChrome(_ layout: ScreenLayout) {
+        let bar = UIStyle(role: .status, onStatusBar: true, bold: true)
+        screen.fill(layout.statusBar, style: UIStyle(onStatusBar: true))
+        var x = screen.text(" supervisor · \(record.name) · ", y: 0, x: 0, maxWidth: layout.width, style: bar)
+        x += screen.text(lastTotals, y: 0, x: x, maxWidth: layout.width - x, style: UIStyle(role: .status, onStatusBar: true))
+        let waiting = agents.filter { $0.model?.state == .waiting }.count
+        if waiting > 0 {
+            let flag = " \(waiting) WAITING FOR INPUT "
+            let w = flag.count
+            if layout.width - w > x { screen.text(flag, y: 0, x: layout.width - w, maxWidth: w, style: UIStyle(role: .waiting, reverse: true)) }
+        }
+        let help: String
+        if let prompt = state.prompt {
+            help = prompt.label + prompt.text + "▏"
+        } else if let message = state.message {
+            help = message
+        } else {
+            switch state.mode {
+            case .tiles: help = HelpText.tiles
+            case .focus: help = HelpText.focus
+            case .timeline:
+                let agent = state.timelineAgent.map { agents[$0].entry.name } ?? "all agents"
+                help = "[\(agent) · \(state.timelineKind ?? "all events")] " + HelpText.timeline
+            }
+        }
+        screen.fill(layout.helpLine, style: UIStyle(onStatusBar: true))
+        screen.text(" " + help, y: layout.helpLine.y, x: 0, maxWidth: layout.width,
+                    style: UIStyle(role: state.prompt != nil ? .user : .status, onStatusBar: true))
+    }
+
+    private func drawTiles(_ layout: ScreenLayout) {
+        let perPage = max(1, TileLayout.capacity(width: layout.content.width, height: layout.content.height))
+        let page = TileLayout.page(count: agents.count, perPage: perPage, selected: state.selected)
+        if layoutDirty || page.first != pageFirst {
+            pageFirst = page.first
+            let c = layout.content
+            rects = TileLayout.compute(count: page.count, width: c.width, height: c.height).map {
+                Rect(x: $0.x + c.x, y: $0.y + c.y, width: $0.width, height: $0.height)
+            }
+            if !layoutDirty { screen.fill(layout.content) }
+            for slot in agents { slot.headerDirty = true; slot.bodyDirty = true }
+        }
+        for (n, rect) in rects.enumerated() {
+            let slot = agents[pageFirst + n]
+            if slot.headerDirty { drawHeader(slot, rect: Rect(x: rect.x, y: rect.y, width: rect.width, height: 1)) }
+            if slot.bodyDirty && (!skipBodies || layoutDirty) {
+                drawBody(slot, rect: Rect(x: rect.x, y: rect.y + 1, width: rect.width, height: rect.height - 1), scroll: 0)
+                slot.bodyDirty = false
+            }
+            slot.headerDirty = false
+        }
+        if agents.count > rects.count, layoutDirty || chromeDirty {
+            let note = " page \(pageFirst / perPage + 1)/\((agents.count + perPage - 1) / perPage) "
+            screen.text(note, y: layout.helpLine.y - 0, x: max(0, layout.width - note.count), maxWidth: note.count, style: UIStyle(role: .accent, reverse: true))
+        }
+    }
+
+    private func drawHeader(_ slot: AgentSlot, rect: Rect) {
+        guard let model = slot.model else { return }
+        let selected = slot.index == state.selected
+        let base = UIStyle(role: .header, bold: true, reverse: selected)
+        screen.fill(rect, style: UIStyle(reverse: selected))
+        let (lead, stateText, trail) = model.headerParts()
+        var x = rect.x
+        x += screen.text(selected ? "▶" + lead : " " + lead, y: rect.y, x: x, maxWidth: rect.maxX - x, style: base)
+        x += screen.text(stateText, y: rect.y, x: x, maxWidth: rect.maxX - x,
+                         style: UIStyle(role: model.state.role, bold: true, reverse: selected || model.state == .waiting))
+        screen.text(trail, y: rect.y, x: x, maxWidth: rect.maxX - x, style: UIStyle(role: .muted, reverse: selected))
+    }
+
+    private func drawBody(_ slot: AgentSlot, rect: Rect, scroll: Int) {
+        let vt = slot.feed.screen
+        let colored = screen.colorEnabled
+        if scroll == 0 || vt.isAltScreen {
+            let cursor = vt.cursor
+            let first = Crop.firstRow(screenRows: vt.rows, areaHeight: rect.height, cursorRow: cursor.row, lastUsedRow: cursor.row)
+            for r in 0..<rect.height {
+                let row = first + r
+                if row < vt.rows {
+                    screen.cells({ vt.cell(row: row, col: $0) }, count: min(vt.cols, rect.width), y: rect.y + r, x: rect.x, width: rect.width,
+                                 colored: colored, highlight: false)
+                } else {
+                    screen.cells({ _ in Cell(text: "", width: 1) }, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
+                }
+            }
+            return
+        }
+        // Scrolled back: scrollback lines then the screen down to the cursor.
+        let sb = vt.scrollbackCells()
+        let bottom = min(vt.rows - 1, vt.cursor.row)
+        let total = sb.count + bottom + 1
+        let end = max(0, total - scroll)
+        let start = max(0, end - rect.height)
+        for r in 0..<rect.height {
+            let line = start + r
+            let highlight = line == searchHighlight
+            if line < end {
+                if line < sb.count {
+                    let cells = sb[line]
+                    screen.cells({ cells[$0] }, count: min(cells.count, rect.width), y: rect.y + r, x: rect.x, width: rect.width, colored: colored, highlight: highlight)
+                } else {
+                    let row = line - sb.count
+                    screen.cells({ vt.cell(row: row, col: $0) }, count: min(vt.cols, rect.width), y: rect.y + r, x: rect.x, width: rect.width, colored: colored, highlight: highlight)
+                }
+            } else {
+                screen.cells({ _ in Cell(text: "", width: 1) }, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
+            }
+        }
+    }
+
+    private func drawFocus(_ layout: ScreenLayout) {
+        let slot = agents[state.selected]
+        let c = layout.content
+        rects = []
+        if layoutDirty || slot.headerDirty { drawHeader(slot, rect: Rect(x: c.x, y: c.y, width: c.width, height: 1)) }
+        if layoutDirty || slot.bodyDirty {
+            let vt = slot.feed.screen
+            let body = Rect(x: c.x, y: c.y + 1, width: c.width, height: c.height - 1)
+            if !vt.isAltScreen {
+                let total = vt.scrollbackCount + min(vt.rows - 1, vt.cursor.row) + 1
+                state.clampScroll(maxScroll: max(0, total - body.height))
+            } else {
+                state.scroll = 0
+            }
+            drawBody(slot, rect: body, scroll: state.scroll)
+            if state.scroll > 0 {
+                let note = " scrolled back \(state.scroll) lines · End returns "
+                screen.text(note, y: c.y, x: max(0, c.maxX - note.count), maxWidth: note.count, style: UIStyle(role: .accent, reverse: true))
+            }
+        }
+        slot.headerDirty = false
+        slot.bodyDirty = false
+        for other in agents where other !== slot { other.headerDirty = false; other.bodyDirty = false }
+    }
+
+    private func drawTimeline(_ layout: ScreenLayout) {
+        let c = layout.content
+        screen.fill(c)
+        let agentName = state.timelineAgent.map { agents[$0].entry.name }
+        let events = timeline.filtered(agent: agentName, kind: state.timelineKind)
+        let height = c.height
+        let maxScroll = max(0, events.count - height)
+        if state.timelineScroll > maxScroll { state.timelineScroll = maxScroll }
+        let end = events.count - state.timelineScroll
+        let start = max(0, end - height)
+        let offset = Int(TimeZone.current.secondsFromGMT())
+        let nameWidth = min(16, agents.map { $0.entry.name.count }.max() ?? 8)
+        if events.isEmpty {
+            screen.text("no events yet", y: c.y, x: 1, maxWidth: c.width - 1, style: UIStyle(role: .muted))
+        }
+        for (row, event) in events[start..<end].enumerated() {
+            let role: Theme.Role
+            switch event.type {
+            case "exit", "invalid": role = .error
+            case "state": role = .busy
+            case "tool", "command": role = .tool
+            case "tokens": role = .muted
+            case "message": role = .text
+            default: role = .header
+            }
+            screen.text(Timeline.format(event, utcOffset: offset, agentWidth: nameWidth), y: c.y + row, x: 1, maxWidth: c.width - 1, style: UIStyle(role: role))
+        }
+    }
+
+    private func drawHelp(_ layout: ScreenLayout) {
+        let c = layout.content
+        screen.fill(c)
+        for (i, line) in HelpText.full.enumerated() where i < c.height {
+            screen.text(line, y: c.y + i, x: 2, maxWidth: c.width - 2, style: UIStyle(role: i == 0 ? .header : .text, bold: i == 0))
+        }
+    }
+
+    // MARK: The slow clock: uptimes and the waiting heuristic
+
+    /// One timer for everything slow: ticks each second only while a visible uptime shows
+    /// seconds, and probes quiet command agents in rounds (all at once, at most every few
+    /// seconds, riding on the clock's tick when it runs); otherwise it sleeps.
+    private func scheduleTick() {
+        let now = EventLoop.monotonicSeconds()
+        let clock = agents.contains(where: { $0.model?.uptimeShowsSeconds ?? false })
+        var due: Double? = clock ? 1.0 : nil
+        if !clock, let probe = nextProbeRound(now: now) { due = max(0.05, probe - now) }
+        guard let due else { tickTimer.stop(); tickDueAt = nil; return }
+        if tickTimer.isActive, let at = tickDueAt, at <= now + due + 0.001 { return }
+        tickDueAt = now + due
+        tickTimer.start(seconds: due) { [unowned self] in self.tickDueAt = nil; self.tick() } // uptime seconds / waiting probe
+    }
+
+    /// When the next probe round is due, if any agent is a candidate.
+    private func nextProbeRound(now: Double) -> Double? {
+        let quietSince = agents.filter(probeCandidate).map { $0.lastOutput + Dashboard.quietBeforeProbe }.min()
+        guard let quietSince else { return nil }
+        return max(quietSince, lastProbeRound + Dashboard.probeInterval)
+    }
+
+    private func probeCandidate(_ slot: AgentSlot) -> Bool {
+        guard slot.entry.kind == "command", let state = watcher?.states[slot.entry.name], state.state == .running,
+              state.agentPid != nil else { return false }
+        return true
+    }
+
+    private func tick() {
+        let now = EventLoop.monotonicSeconds()
+        if let due = nextProbeRound(now: now), due <= now + 0.01 {
+            lastProbeRound = now
+            for slot in agents where probeCandidate(slot) && now - slot.lastOutput >= Dashboard.quietBeforeProbe {
+                let waiting = WaitProbe.probe(agentPid: watcher.states[slot.entry.name]!.agentPid!)
+                if waiting != slot.waiting { slot.waiting = waiting; slot.headerDirty = true }
+            }
+        }
+        for slot in agents where slot.model?.uptimeShowsSeconds ?? false { slot.headerDirty = true }
+        requestFrame()
+        scheduleTick()
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Glibc
+import Hosting
+import XCTest
+import _TestSupport
+
+/// The dashboard in a real terminal: a throwaway tmux server of our own (its own -S socket,
+/// fixed size) runs `supervisor dashboard P` against a profile brought up with the real binary.
+final class DashboardEndToEndTests: XCTestCase {
+    var home: TemporaryDirectory!
+    var env: [String: String] = [:]
+    var outer = ""
+    var tmuxPath = ""
+    var profileUp = false
+
+    var supervisor: String {
+        let bundle = Bundle(for: DashboardEndToEndTests.self).bundleURL
+        let candidates = [bundle.appendingPathComponent("supervisor").path,
+                          bundle.deletingLastPathComponent().appendingPathComponent("supervisor").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
+    }
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: supervisor), "no supervisor binary at \(supervisor)")
+        tmuxPath = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+            .map { "\($0)/tmux" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? ""
+        try XCTSkipIf(tmuxPath.isEmpty, "tmux is not installed")
+        home = TemporaryDirectory(prefix: "sv")
+        env = ProcessInfo.processInfo.environment
+        env["TMUX"] = nil
+        env["TMUX_PANE"] = nil
+        env["SUPERVISOR_HOME"] = home.path
+        env["TERM"] = "xterm-256color"
+        outer = home.file("o.sock")
+    }
+
+    override func tearDownWithError() throws {
+        guard home != nil else { return }
+        // Only what we started: our outer tmux server by its socket, the profile by `down`.
+        _ = try? run([tmuxPath, "-S", outer, "kill-server"])
+        if profileUp { _ = try? run([supervisor, "down", "dash"], timeout: 60) }
+        home = nil
+    }
+
+    /// Runs argv to completion (posix_spawn + waitpid: a daemon that inherits descriptors, like
+    /// a tmux server, cannot make us wait for it).
+    @discardableResult
+    func run(_ argv: [String], timeout: Double = 30) throws -> (status: Int32, output: String) {
+        let out = home.file(".out-\(UUID().uuidString.prefix(8))")
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
+        guard rc == 0 else { throw NSError(domain: "spawn", code: Int(rc)) }
+        var status: Int32 = 0
+        do {
+            try waitFor("\(argv.joined(separator: " ")) to finish", seconds: timeout) { waitpid(pid, &status, WNOHANG) == pid }
+        } catch {
+            kill(pid, SIGKILL)
+            _ = waitpid(pid, &status, 0)
+            throw error
+        }
+        let text = String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self)
+        try? FileManager.default.removeItem(atPath: out)
+        return ((status >> 8) & 0xff, text)
+    }
+
+    func tmux(_ args: [String]) throws -> String { try run([tmuxPath, "-S", outer, "-f", "/dev/null"] + args).output }
+    func keys(_ k: String...) throws { _ = try tmux(["send-keys", "-t", "o"] + k) }
+    func text(_ s: String) throws { _ = try tmux(["send-keys", "-t", "o", "-l", s]) }
+    func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", "o"]) }
+
+    func waitScreen(_ what: String, seconds: Double = 20, _ condition: (String) -> Bool) throws {
+        var last = ""
+        do {
+            try waitFor(what, seconds: seconds) { last = try screen(); return condition(last) }
+        } catch {
+            XCTFail("\(error); screen was:\n\(last)")
+            throw error
+        }
+    }
+
+    func state(_ agent: String) -> AgentState? {
+        try? StateFile.read(path: "\(home.path)/profiles/dash/agents/\(agent)/state.json")
+    }
+
+    func bringUp() throws {
+        let box = """
+            tput smcup; tput clear; tput cup 2 4; printf '+--------+'; tput cup 3 4; printf '| BOXED  |'; tput cup 4 4; printf '+--------+'; exec sleep 100000
+            """
+        let profile = """
+            name = "dash"
+            [logs]
+            dir = "\(home.path)/logs"
+            [[agents]]
+            name = "counter"
+            kind = "command"
+            command = ["sh", "-c", "i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo \\"count-$i 日本\\"; done; exec sleep 100000"]
+            [[agents]]
+            name = "boxer"
+            kind = "command"
+            command = ["sh", "-c", '''\(box)''']
+            [[agents]]
+            name = "echo"
+            kind = "command"
+            command = ["sh", "-c", "while IFS= read -r l; do echo \\"got:$l\\"; done"]
+            """
+        let path = home.write("dash.toml", profile)
+        let up = try run([supervisor, "up", path, "--detach"], timeout: 60)
+        XCTAssertEqual(up.status, 0, up.output)
+        profileUp = true
+        try waitFor("the counter to finish writing") {
+            (try? LogReader.readAll(path: "\(home.path)/logs/dash/counter.log")).map { String(decoding: $0, as: UTF8.self).contains("count-400") } ?? false
+        }
+    }
+
+    func openDashboard(width: Int = 150, height: Int = 40) throws {
+        _ = try run([tmuxPath, "-S", outer, "-f", "/dev/null", "new-session", "-d", "-s", "o", "-x", "\(width)", "-y", "\(height)",
+                     "-e", "SUPERVISOR_HOME=\(home.path)", "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", "-e", "LC_ALL=C.UTF-8",
+                     supervisor, "dashboard", "dash"])
+        try waitScreen("the tiles") { $0.contains("counter [command]") && $0.contains("echo [command]") }
+    }
+
+    func testTilesFocusSearchResizeSendRestartQuit() throws {
+        try bringUp()
+        try openDashboard()
+        // Tiles show each agent's output, including the full-screen box, rebuilt from the logs.
+        try waitScreen("every tile's output") { $0.contains("count-400 日本") && $0.contains("| BOXED  |") }
+        XCTAssertTrue(try screen().contains("waiting: "), "the status bar counts agents waiting")
+
+        // Focus with scrollback: PgUp reaches older lines, search finds one, End comes back.
+        try keys("1", "Enter")
+        try waitScreen("the focus view") { $0.contains("PgUp/PgDn") }
+        try keys("/")
+        try text("count-123 ")
+        try keys("Enter")
+        try waitScreen("the search hit") { $0.contains("count-123 日本") && $0.contains("match at line") }
+        try keys("End")
+        try waitScreen("back at the bottom") { $0.contains("count-400") && !$0.contains("count-123 ") }
+        try keys("PPage", "PPage")
+        try waitScreen("scrolled back") { $0.contains("scrolled back") }
+        try keys("Escape")
+        try waitScreen("the tiles again") { $0.contains("boxer [command]") }
+
+        // Resize re-lays out at once; too small says so.
+        _ = try tmux(["resize-window", "-t", "o", "-x", "60", "-y", "30"])
+        try waitScreen("the narrow layout") { s in
+            let lines = s.split(separator: "\n", omittingEmptySubsequences: false)
+            return lines.contains { $0.contains("counter [command]") } && lines.contains { $0.contains("echo [command]") } && lines.allSatisfy { $0.count <= 60 }
+        }
+        _ = try tmux(["resize-window", "-t", "o", "-x", "30", "-y", "5"])
+        try waitScreen("the too-small notice") { $0.contains("too small") }
+        _ = try tmux(["resize-window", "-t", "o", "-x", "150", "-y", "40"])
+        try waitScreen("the wide layout again") { $0.contains("counter [command]") && $0.contains("| BOXED  |") }
+
+        // `s` sends text to the selected agent only.
+        try keys("3", "s")
+        try text("hello dashboard")
+        try keys("Enter")
+        try waitFor("the text in echo's log") {
+            String(decoding: (try? LogReader.readAll(path: "\(home.path)/logs/dash/echo.log")) ?? [], as: UTF8.self).contains("got:hello dashboard")
+        }
+        try waitScreen("the reply on screen") { $0.contains("got:hello dashboard") }
+
+        // `r` restarts the selected agent (boxer): a new pid; the others keep theirs.
+        let counterPid = try XCTUnwrap(state("counter")?.agentPid)
+        let boxerPid = try XCTUnwrap(state("boxer")?.agentPid)
+        try keys("2", "r")
+        try waitFor("boxer to run with a new pid") { self.state("boxer")?.state == .running && self.state("boxer")?.agentPid != boxerPid }
+        XCTAssertEqual(state("counter")?.agentPid, counterPid)
+        XCTAssertEqual(state("boxer")?.runs.count, 2, "one run before the restart, one after")
+
+        // Timeline shows events of all agents.
+        try keys("t")
+        try waitScreen("the timeline") { $0.contains("started pid") && $0.contains("boxer") && $0.contains("counter") }
+        try keys("Escape")
+
+        // Quit: the dashboard ends, agents keep running.
+        let echoPid = try XCTUnwrap(state("echo")?.agentPid)
+        try keys("q")
+        try waitFor("the dashboard to end") {
+            let panes = try self.run([self.tmuxPath, "-S", self.outer, "list-panes", "-t", "o"])
+            return panes.status != 0
+        }
+        for pid in [counterPid, echoPid] { XCTAssertTrue(processIsAlive(pid), "agent \(pid) keeps running") }
+        XCTAssertEqual(state("echo")?.state, .running)
+    }
+}
