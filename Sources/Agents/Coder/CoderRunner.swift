@@ -48,15 +48,16 @@ public enum CoderRunner {
 
         let interactiveTerminal = isatty(0) == 1 && isatty(1) == 1
         let color = isatty(1) == 1 && (environment["NO_COLOR"] ?? "").isEmpty
-        let input = LineInput(loop: loop)
+        var input: LineInput?
         var ui: CoderUI
         var tui: CoderTUIHandle?
-        if interactiveTerminal && !setup.plain, let made = CoderTUIFactory.make?(loop, environment, session.id) {
-            ui = made.ui
+        if interactiveTerminal && !setup.plain, let made = CoderTUI(loop: loop, environment: environment, stateDir: setup.stateDir) {
+            ui = made
             tui = made
-            input.close()
         } else {
-            ui = LineUI(input: input, color: color, echoInput: isatty(0) != 1)
+            let lines = LineInput(loop: loop)
+            input = lines
+            ui = LineUI(input: lines, color: color, echoInput: isatty(0) != 1)
         }
         var options = CoderAgent.Options(prompt: setup.prompt, policy: setup.policy(permissionFlag: permissionFlag))
         // `--resume ID --prompt TEXT`: continue that conversation with this message.
@@ -83,7 +84,7 @@ public enum CoderRunner {
         while status == nil { _ = loop.runOnce(wait: true) }
         tui?.close()
         for h in [signals, hup, int] { h.close() }
-        input.close()
+        input?.close()
         context.close()
         client.close()
         // Let closing handles finish their callbacks.
@@ -93,14 +94,9 @@ public enum CoderRunner {
     }
 }
 
-/// The full-screen interface, when one is built in (set by the TUI at load time).
+/// The full-screen interface as the runner sees it.
 public protocol CoderTUIHandle: AnyObject {
     var ui: CoderUI { get }
     func attach(_ agent: CoderAgent)
     func close()
-}
-
-public enum CoderTUIFactory {
-    /// (loop, environment, session id) -> a TUI, or nil when the terminal cannot do it.
-    nonisolated(unsafe) public static var make: ((EventLoop, [String: String], String) -> CoderTUIHandle?)?
 }
