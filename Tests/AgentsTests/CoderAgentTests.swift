@@ -53,7 +53,7 @@ final class CoderHarness {
     }
 
     func makeAgent(prompt: String?, permission: Permission = .yolo, allow: [String]? = nil, deny: [String] = [],
-                   session: CoderSession? = nil) throws {
+                   session: CoderSession? = nil, hooks: CoderHooks = CoderHooks()) throws {
         var s = LLMSettings()
         s.provider = .anthropic
         s.model = "claude-test"
@@ -64,7 +64,8 @@ final class CoderHarness {
         context = ToolContext(loop: loop, box: LocalBox(workspace: dir.path, environment: ProcessInfo.processInfo.environment, withheld: []),
                               workspace: Workspace(path: dir.path), http: client.http)
         context.useRipgrep = false
-        let options = CoderAgent.Options(prompt: prompt) { PermissionPolicy(mode: permission, allowTools: allow, denyTools: deny) }
+        var options = CoderAgent.Options(prompt: prompt) { PermissionPolicy(mode: permission, allowTools: allow, denyTools: deny) }
+        options.hooks = hooks
         agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui,
                            events: AgentEvents(environment: [:]), store: SessionStore(stateDir: state.path),
                            session: session ?? CoderSession(id: "s1", started: "2026-01-01T00:00:00Z", model: "claude-test", workspace: dir.path),
@@ -243,6 +244,23 @@ final class CoderAgentTests: XCTestCase {
         XCTAssertEqual(PermissionAnswer(text: " Y\n"), .yes)
         XCTAssertEqual(PermissionAnswer(text: "always"), .always)
         XCTAssertEqual(PermissionAnswer(text: "nah"), .no)
+    }
+
+    func testHooksBlockAndObserveToolCalls() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(FakeReply(items: [toolCall("b1", "Bash", ["command": "rm -rf stuff"]),
+                                           toolCall("b2", "Bash", ["command": "echo fine"])]))
+        h.server.enqueue(.text("done"))
+        let pre = #"case "$TOOL_INPUT" in *rm\ -rf*) echo "no recursive deletes"; exit 2;; esac"#
+        let post = #"echo "$TOOL_NAME $TOOL_IS_ERROR" >> hook.log"#
+        try h.makeAgent(prompt: "go", hooks: CoderHooks(preTool: pre, postTool: post, stop: "echo stopped > stop.log"))
+        XCTAssertEqual(try h.run(), 0)
+        let r = h.toolResults(1)
+        XCTAssertTrue(r["b1"]!.isError)
+        XCTAssertTrue(r["b1"]!.content.contains("no recursive deletes"), r["b1"]!.content)
+        XCTAssertTrue(r["b2"]!.content.contains("fine"))
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("hook.log"), encoding: .utf8), "Bash 0\n")
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("stop.log"), encoding: .utf8), "stopped\n")
     }
 
     // MARK: Parallel tools

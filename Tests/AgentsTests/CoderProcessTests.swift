@@ -22,23 +22,78 @@ final class CoderProcessTests: XCTestCase {
 
     final class Run {
         var output = ""
+        var events = ""
         var exit: ProcessExit?
         var process: ChildProcess?
         let pipe: PipeStream
-        init(loop: EventLoop, arguments: [String], environment: [String: String], directory: String) throws {
+        let input: PipeStream?
+        let eventPipe: PipeStream?
+        init(loop: EventLoop, arguments: [String], environment: [String: String], directory: String,
+             withInput: Bool = false, withEvents: Bool = false) throws {
             pipe = PipeStream(loop: loop)
+            input = withInput ? PipeStream(loop: loop) : nil
+            eventPipe = withEvents ? PipeStream(loop: loop) : nil
+            var stdio: [ChildProcess.Stdio] = [input.map { .pipe($0, childReads: true) } ?? .ignore, .pipe(pipe, childReads: false), .inherit(2)]
+            if let e = eventPipe { stdio.append(.pipe(e, childReads: false)) }
             process = try ChildProcess(loop: loop, arguments: arguments, environment: environment, directory: directory,
-                                       stdio: [.ignore, .pipe(pipe, childReads: false), .inherit(2)], newSession: true) { [weak self] e in
+                                       stdio: stdio, newSession: true) { [weak self] e in
                 self?.exit = e
             }
             try pipe.startReading { [weak self] r in
                 if case .data(let b) = r { self?.output += String(decoding: b, as: UTF8.self) }
             }
+            try eventPipe?.startReading { [weak self] r in
+                if case .data(let b) = r { self?.events += String(decoding: b, as: UTF8.self) }
+            }
         }
         func close() {
             if exit == nil, let pid = process?.pid { kill(-pid, SIGKILL) }
             pipe.close()
+            input?.close()
+            eventPipe?.close()
             process?.close()
+        }
+    }
+
+    /// Line mode without a terminal: the permission question is answered by a stdin line (as
+    /// `supervisor send P coder y` does), with a `waiting` state event while it asks.
+    func testLineModeAskReadsAnswerFromStdin() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
+        let loop = EventLoop()
+        let server = try FakeLLMServer(loop: loop)
+        let work = TemporaryDirectory(prefix: "cline")
+        let home = TemporaryDirectory(prefix: "chome")
+        var run: Run?
+        defer {
+            run?.close()
+            server.stop()
+            var spins = 0
+            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
+            loop.close()
+        }
+        server.enqueue(FakeReply(items: [.tool(id: "b1", name: "Bash", arguments: #"{"command": "echo approved > out.txt"}"#)]))
+        server.enqueue(.text("Wrote out.txt."))
+        let env = ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
+                   "SUPERVISOR_CODER_PROVIDER": "anthropic", "SUPERVISOR_CODER_BASE_URL": server.baseURL,
+                   "SUPERVISOR_CODER_API_KEY_ENV": "FAKE_CODER_KEY", "SUPERVISOR_CODER_MODEL": "claude-test",
+                   "SUPERVISOR_CODER_STATE_DIR": home.file("state"), "SUPERVISOR_EVENTS_FD": "3"]
+        let r = try Run(loop: loop, arguments: [binary, "agent", "coder", "--prompt", "write it", "--permission", "ask"],
+                        environment: env, directory: work.path, withInput: true, withEvents: true)
+        run = r
+        try runLoop(loop, until: "the permission question", seconds: 30) { r.output.contains("? Allow Bash(") || r.exit != nil }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.file("out.txt")))
+        try runLoop(loop, until: "the waiting event", seconds: 10) { r.events.contains(#""state":"waiting""#) }
+        r.input!.write("y\n")
+        try runLoop(loop, until: "the agent to finish", seconds: 30) { r.exit != nil }
+        XCTAssertEqual(r.exit, .exited(0), r.output)
+        XCTAssertEqual(try String(contentsOfFile: work.file("out.txt"), encoding: .utf8), "approved\n")
+        XCTAssertTrue(r.output.contains("Wrote out.txt."), r.output)
+        // The dashboard's events: states, the tool, tokens, the answer.
+        try runLoop(loop, until: "the last event", seconds: 10) { r.events.contains(#""type":"message""#) }
+        for needle in [#""state":"thinking""#, #""state":"running_tool""#, #""type":"tool","name":"Bash","phase":"start""#,
+                       #""phase":"end""#, #""type":"tokens""#, #""type":"command","text":"echo approved > out.txt""#,
+                       #""type":"message","text":"Wrote out.txt.""#] {
+            XCTAssertTrue(r.events.contains(needle), "\(needle) not in \(r.events)")
         }
     }
 
