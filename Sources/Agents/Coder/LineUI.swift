@@ -61,7 +61,8 @@ public final class LineUI: CoderUI {
     }
 
     public func showToolResult(_ call: ToolCallInfo, _ output: ToolOutput) {
-        let lines = output.content.split(separator: "\n", omittingEmptySubsequences: false)
+        var lines = output.content.split(separator: "\n", omittingEmptySubsequences: false)
+        while lines.last?.isEmpty == true { lines.removeLast() }
         var shown = lines.prefix(6).map { "  ⎿ " + oneLine(String($0), 160) }
         if lines.count > 6 { shown.append("  ⎿ … \(lines.count - 6) more lines") }
         line(paint(shown.joined(separator: "\n"), output.isError ? "31" : "2"))
