@@ -12,6 +12,11 @@ public enum CoderRunner {
         let stderr = { (s: String) in _ = s.withCString { Glibc.write(2, $0, strlen($0)) } }
         let spec = setup.spec
         guard Files.isDirectory(spec.cwd) else { stderr("supervisor: coder: working directory \(spec.cwd) does not exist\n"); return 2 }
+        guard spec.backend.type == .local else {
+            // Never run commands on the host when the profile asked for a container.
+            stderr("supervisor: coder: agent \"\(spec.name)\": the docker backend is not available for the coder agent in this version; set [agents.backend] type = \"local\"\n")
+            return 2
+        }
         let loop = EventLoop()
         defer { loop.close() }
         let client: LLMClient

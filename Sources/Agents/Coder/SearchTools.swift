@@ -195,7 +195,11 @@ public struct GrepTool: CoderToolImplementation {
         let command = args.map(shellQuote).joined(separator: " ")
         context.runCommand(command, timeout: 60, outputLimit: maxOutput * 2) { result in
             switch result.exit {
-            case .exited(0)?: completion(ToolOutput(finish(result.output, o)))
+            case .exited(0)?:
+                // Searching "." makes ripgrep print "./path"; the model gets workspace-relative paths.
+                let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+                    .map { $0.hasPrefix("./") ? String($0.dropFirst(2)) : String($0) }
+                completion(ToolOutput(finish(lines.joined(separator: "\n"), o)))
             case .exited(1)?: completion(ToolOutput("No matches for \(o.pattern)"))
             default: completion(.error("ripgrep failed (\(result.statusText)): \(result.output)"))
             }
