@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "VTScreen", dependencies: ["CVTerm"]),
         .target(name: "Profile", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Hosting", dependencies: ["Loop", "Profile", "VTScreen"]),
-        .target(name: "Agents", dependencies: ["Hosting", "Profile", "LLM", "LLMClient", "Loop", "TerminalUI"]),
+        .target(name: "Agents", dependencies: ["Hosting", "Profile", "LLM", "LLMClient", "Loop", "HTTP", "TerminalUI"]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "_TestSupport"]),
         .target(name: "TerminalUI", dependencies: ["VTScreen", "CNcurses"]),
         .target(name: "Dashboard", dependencies: ["Hosting", "VTScreen", "Loop", "TerminalUI"]),

@@ -69,8 +69,6 @@ public struct Launcher {
         self.tmuxConfig = tmuxConfig
     }
 
-    /// Agent kinds whose built-in programs have not landed yet.
-    public static var unavailableKinds: Set<String> = ["coder"]
     /// Checks that an agent's model credentials are present (the CLI injects the LLM layer's
     /// check: a missing key is reported before anything starts, naming the variable).
     public var credentialCheck: ((AgentSpec) throws -> Void)?
@@ -99,9 +97,6 @@ public struct Launcher {
         var specs: [ShimSpec] = []
         for agent in profile.agents {
             let kind = agent.kind.rawValue
-            guard !Launcher.unavailableKinds.contains(kind) else {
-                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": kind \"\(kind)\" is not available yet in this version of supervisor; use kind = \"command\" for now")
-            }
             var command: [String]
             let container = docker.map { ContainerSpec.make(profile: profile, agent: agent, home: paths.root, dockerExecutable: $0.executable) }
             if agent.kind == .command {

@@ -1,11 +1,56 @@
+import Agents
 import ArgumentParser
+import Foundation
+import Hosting
+import Profile
 
-/// Placeholder until the `coder` agent lands (its issue replaces this file).
+/// `supervisor agent coder`: the interactive coding agent (see Agents/Coder/CoderSetup.swift
+/// for the environment variables it reads outside a profile).
 struct CoderAgentCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "coder", abstract: "The built-in coder agent (not available yet).")
+    static let configuration = CommandConfiguration(
+        commandName: "coder",
+        abstract: "The built-in coder agent: a conversation with file, shell and web tools.",
+        discussion: """
+            Without --config (outside a profile) it is configured with SUPERVISOR_CODER_PROVIDER, _MODEL, _BASE_URL, \
+            _API_KEY_ENV, _MAX_TOKENS, _TEMPERATURE, _SCRIPT, _PERMISSION, _ALLOW_TOOLS, _DENY_TOOLS, _WORKSPACE, \
+            _STATE_DIR, _DEBUG, _PLAIN, _NO_RIPGREP, _HOOK_PRE_TOOL, _HOOK_POST_TOOL, _HOOK_STOP; SUPERVISOR_THEME \
+            names a Kitty-format colour theme, NO_COLOR turns colours off.
+            """)
     @OptionGroup var config: AgentConfigOption
+    @Option(help: "Send this message, answer it (using tools), and exit: 0 on a final answer, 1 on an error.")
+    var prompt: String?
+    @Option(help: "Continue a saved session (see `supervisor sessions list PROFILE AGENT`).")
+    var resume: String?
+    @Option(help: "ask | allow-edits | yolo (overrides the profile and SUPERVISOR_CODER_PERMISSION).")
+    var permission: String?
+    @Option(help: "Model to use (overrides the profile and SUPERVISOR_CODER_MODEL).")
+    var model: String?
+    @Flag(help: "Plain line mode even on a terminal.")
+    var plain = false
+
+    func validate() throws {
+        if let permission, Permission(rawValue: permission) == nil {
+            throw ValidationError("--permission must be ask, allow-edits or yolo")
+        }
+    }
 
     func run() throws {
-        throw CommandFailure(message: "the coder agent is not available yet in this version of supervisor")
+        var flags = CoderSetup.Flags()
+        flags.prompt = prompt
+        flags.resume = resume
+        flags.permission = permission.flatMap(Permission.init(rawValue:))
+        flags.model = model
+        flags.plain = plain
+        flags.config = try config.load()
+        let environment = ProcessInfo.processInfo.environment
+        let setup: CoderSetup
+        do {
+            setup = try CoderSetup.resolve(flags: flags, environment: environment,
+                                           currentDirectory: FileManager.default.currentDirectoryPath)
+        } catch {
+            throw CommandFailure(message: "coder: \(error)")
+        }
+        let status = CoderRunner.run(setup, permissionFlag: flags.permission, environment: environment)
+        if status != 0 { throw ExitCode(status) }
     }
 }

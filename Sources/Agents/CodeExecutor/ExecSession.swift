@@ -201,7 +201,7 @@ public final class ExecSession {
         editor?.readLine(prompt: display.bold("you> ")) { [weak self] line in
             guard let self else { return }
             guard let line else { self.exitStatus = ExitStatus.answered; return }
-            let text = line.trimmingSpaces()
+            let text = line.trimmed
             if text.isEmpty { self.prompt(); return }
             if text.hasPrefix("/") { self.command(text); return }
             self.agent.send(line) { [weak self] _ in self?.prompt() }
@@ -236,7 +236,7 @@ public final class ExecSession {
         case "/resume":
             guard parts.count == 2 else { display.write("usage: /resume ID\n"); break }
             do {
-                let c = try store.load(parts[1].trimmingSpaces())
+                let c = try store.load(parts[1].trimmed)
                 try store.setCurrent(c.id)
                 agent.replaceConversation(c)
                 agent.noteRuntimeIsFresh(reason: "the conversation was resumed")

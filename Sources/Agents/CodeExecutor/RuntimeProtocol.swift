@@ -1,3 +1,4 @@
+import Hosting
 import LLM
 
 /// The framing between the agent and its Python runtime, both directions: a 4-byte big-endian
@@ -116,7 +117,7 @@ public struct BlockResult: Equatable, Codable {
 
 /// "512m", "2g", "1048576" (bytes) -> bytes; the profile validates the form.
 public func parseMemorySize(_ text: String) -> Int? {
-    var s = text.lowercased().trimmingSpaces()
+    var s = text.lowercased().trimmed
     var multiplier = 1
     switch s.last {
     case "b": s.removeLast()
@@ -130,11 +131,4 @@ public func parseMemorySize(_ text: String) -> Int? {
     return overflow ? nil : product
 }
 
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let c = s.first, c == " " || c == "\t" || c == "\n" || c == "\r" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" || c == "\n" || c == "\r" { s.removeLast() }
-        return String(s)
-    }
-}
+

@@ -154,6 +154,13 @@ public final class BoxCommand {
         }
     }
 
+    /// Kills the command's whole process group now (the agent is stopping); the completion
+    /// still runs, reporting the signal.
+    public func terminate() {
+        guard exit == nil, let pid = process?.pid, pid > 0 else { return }
+        kill(-pid, SIGKILL)
+    }
+
     private func finishIfDone() {
         guard exit != nil, openStreams == 0 else { return }
         timer.close()

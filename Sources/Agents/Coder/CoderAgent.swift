@@ -1,0 +1,521 @@
+import Glibc
+import LLM
+import LLMClient
+import Loop
+import Profile
+
+/// What the status bar shows.
+public struct CoderStatus: Equatable {
+    public var model: String
+    public var permission: Permission
+    public var usage: Usage
+    public var costUSD: Double
+    /// thinking | running_tool | waiting | idle
+    public var state: String
+    public var session: String
+}
+
+/// One tool call as the transcript shows it.
+public struct ToolCallInfo: Equatable {
+    public var id: String
+    public var name: String
+    public var summary: String
+    public var input: JSONValue
+}
+
+/// The screen side of the agent: the TUI, the plain line mode, or a test's recorder.
+public protocol CoderUI: PermissionAsker {
+    func showUserMessage(_ text: String)
+    /// Streamed answer text as it arrives.
+    func showAssistantDelta(_ text: String)
+    func assistantAnswerEnded()
+    func showToolStart(_ call: ToolCallInfo)
+    func showToolResult(_ call: ToolCallInfo, _ output: ToolOutput)
+    func showNotice(_ text: String)
+    func showError(_ text: String)
+    func statusChanged(_ status: CoderStatus)
+    /// The person's next message; nil when they are done (end of input, /exit, quit key).
+    func nextMessage(_ deliver: @escaping (String?) -> Void)
+}
+
+/// Shell commands run around tool calls (in the box, with TOOL_NAME and TOOL_INPUT set):
+/// a pre-tool hook that exits non-zero blocks the call (its output tells the model why); a
+/// post-tool hook sees TOOL_OUTPUT and TOOL_IS_ERROR; a stop hook runs after each final answer.
+public struct CoderHooks: Equatable {
+    public var preTool: String?
+    public var postTool: String?
+    public var stop: String?
+    public init(preTool: String? = nil, postTool: String? = nil, stop: String? = nil) {
+        self.preTool = preTool; self.postTool = postTool; self.stop = stop
+    }
+    public var isEmpty: Bool { preTool == nil && postTool == nil && stop == nil }
+}
+
+/// The conversation loop: the model answers, the tools it asks for run (read-only ones
+/// together, the others in order, each after its permission check), results go back, until
+/// it answers with text only; then the next message of the person (or the end, for a
+/// one-shot prompt). The session is saved after every step.
+public final class CoderAgent {
+    public struct Options {
+        /// One-shot: this message, then exit 0 on a final text answer, 1 on an error.
+        public var prompt: String?
+        /// The permission settings now (re-read at every check: `supervisor set` applies live).
+        public var policy: () -> PermissionPolicy
+        /// Model, max_tokens and temperature now (the provider and its URL are fixed at start).
+        public var liveLLM: (() -> LLMSettings)?
+        public var systemExtra: String?
+        /// After resuming a session: send this message (instead of waiting).
+        public var resumePrompt: String?
+        public var hooks = CoderHooks()
+        /// Model requests in one turn before the agent stops and asks the person.
+        public var maxRequestsPerTurn = 200
+        /// Characters of one tool result sent to the model.
+        public var maxToolResult = 100_000
+
+        public init(prompt: String? = nil, policy: @escaping () -> PermissionPolicy) {
+            self.prompt = prompt
+            self.policy = policy
+        }
+    }
+
+    public let client: LLMClient
+    public let context: ToolContext
+    public let tools: [String: CoderToolImplementation]
+    private let toolOrder: [String]
+    public weak var ui: CoderUI?
+    private let strongUI: CoderUI
+    public var asker: PermissionAsker
+    public let events: AgentEvents
+    public let store: SessionStore?
+    public private(set) var session: CoderSession
+    public var options: Options
+    /// Runs once with the exit status.
+    public var onExit: ((Int32) -> Void)?
+    public private(set) var systemPrompt = ""
+    public private(set) var state = "starting"
+
+    private var call: LLMCall?
+    private var interrupted = false
+    private var requestsThisTurn = 0
+    private var exited = false
+    private var resumed: Bool
+
+    public init(client: LLMClient, tools: [CoderToolImplementation], context: ToolContext, ui: CoderUI,
+                events: AgentEvents, store: SessionStore?, session: CoderSession, options: Options) {
+        self.client = client
+        self.context = context
+        var byName: [String: CoderToolImplementation] = [:]
+        for t in tools { byName[t.name] = t }
+        self.tools = byName
+        toolOrder = tools.map(\.name)
+        self.ui = ui
+        strongUI = ui
+        asker = ui
+        self.events = events
+        self.store = store
+        self.session = session
+        self.options = options
+        resumed = !session.messages.isEmpty
+    }
+
+    public static func standardTools() -> [CoderToolImplementation] {
+        [BashTool(), ReadTool(), WriteTool(), EditTool(), GlobTool(), GrepTool(), WebFetchTool()]
+    }
+
+    var policy: PermissionPolicy {
+        var p = options.policy()
+        p.alwaysAllowed.formUnion(session.alwaysAllowed)
+        return p
+    }
+
+    public var availableTools: [ToolDefinition] {
+        let p = policy
+        return toolOrder.filter { p.isAvailable($0) }.compactMap { tools[$0]?.definition }
+    }
+
+    public var status: CoderStatus {
+        CoderStatus(model: currentModel, permission: policy.mode, usage: session.usage, costUSD: session.costUSD,
+                    state: state, session: session.id)
+    }
+
+    var currentModel: String { options.liveLLM?().model ?? client.config.model }
+
+    private func setState(_ s: String) {
+        state = s
+        events.state(s)
+        strongUI.statusChanged(status)
+    }
+
+    // MARK: Starting
+
+    /// Gathers the environment (through the box), then resumes, sends the prompt, or waits.
+    public func start() {
+        setState("starting")
+        EnvironmentContext.gather(context: context) { [self] env in
+            systemPrompt = CoderPrompt.system(environment: env, tools: toolOrder.filter { policy.isAvailable($0) },
+                                              extra: options.systemExtra)
+            begin()
+        }
+    }
+
+    /// With a system prompt given directly (tests).
+    public func start(systemPrompt: String) {
+        self.systemPrompt = systemPrompt
+        begin()
+    }
+
+    private func begin() {
+        if resumed {
+            replayTranscript()
+            strongUI.showNotice("resumed session \(session.id) (\(session.turns) message\(session.turns == 1 ? "" : "s"))")
+            repairInterruptedTools()
+            if session.messages.last?.role == .user {
+                save()
+                requestsThisTurn = 0
+                request()
+                return
+            }
+            if let p = options.resumePrompt { submit(p); return }
+            idle()
+            return
+        }
+        if let prompt = options.prompt {
+            submit(prompt)
+        } else {
+            idle()
+        }
+    }
+
+    /// Tool calls whose results were never recorded (the agent was killed while they ran)
+    /// get an "interrupted" result, so the conversation is valid and the model knows.
+    private func repairInterruptedTools() {
+        guard let last = session.messages.last, last.role == .assistant, !last.toolUses.isEmpty else { return }
+        let results = last.toolUses.map { use in
+            ContentBlock.toolResult(toolUseId: use.id, content: "The agent was stopped before this tool call finished; it may or may not have taken effect. Check before repeating it.",
+                                    isError: true)
+        }
+        session.messages.append(Message(role: .user, content: results))
+        strongUI.showNotice("\(results.count) tool call\(results.count == 1 ? " was" : "s were") interrupted by the restart")
+    }
+
+    private func replayTranscript() {
+        for m in session.messages {
+            for block in m.content {
+                switch block {
+                case .text(let t):
+                    if m.role == .user { strongUI.showUserMessage(t) } else { strongUI.showAssistantDelta(t); strongUI.assistantAnswerEnded() }
+                case .toolUse(let id, let name, let input):
+                    strongUI.showToolStart(ToolCallInfo(id: id, name: name, summary: tools[name]?.summary(input) ?? "", input: input))
+                case .toolResult: break
+                }
+            }
+        }
+    }
+
+    // MARK: The loop
+
+    private func idle() {
+        guard !exited else { return }
+        interrupted = false
+        if options.prompt != nil {
+            session.finished = true
+            save()
+            finish(0)
+            return
+        }
+        setState("idle")
+        strongUI.nextMessage { [weak self] text in
+            guard let self, !self.exited else { return }
+            guard let text else {
+                self.session.finished = true
+                self.save()
+                self.finish(0)
+                return
+            }
+            self.submit(text)
+        }
+    }
+
+    /// A message from the person.
+    public func submit(_ text: String) {
+        guard !exited else { return }
+        strongUI.showUserMessage(text)
+        append(Message.user(text))
+        save()
+        requestsThisTurn = 0
+        request()
+    }
+
+    private func append(_ m: Message) {
+        // Two user messages in a row (an earlier request failed) become one.
+        if m.role == .user, let last = session.messages.last, last.role == .user {
+            session.messages[session.messages.count - 1].content += m.content
+        } else {
+            session.messages.append(m)
+        }
+    }
+
+    private func request() {
+        guard !exited else { return }
+        requestsThisTurn += 1
+        if requestsThisTurn > options.maxRequestsPerTurn {
+            strongUI.showError("stopped after \(options.maxRequestsPerTurn) model requests in one turn; send a message to go on")
+            if options.prompt != nil { finish(1) } else { idle() }
+            return
+        }
+        setState("thinking")
+        var req = client.makeRequest(system: systemPrompt, messages: session.messages, tools: availableTools)
+        if let live = options.liveLLM?() {
+            if let m = live.model, !m.isEmpty { req.model = m }
+            req.maxTokens = live.maxTokens
+            req.temperature = live.temperature
+        }
+        var streamed = false
+        call = client.stream(request: req, onEvent: { [weak self] event in
+            guard let self else { return }
+            if case .textDelta(let t) = event {
+                streamed = true
+                self.strongUI.showAssistantDelta(t)
+            }
+        }, completion: { [weak self] result in
+            guard let self else { return }
+            self.call = nil
+            if streamed { self.strongUI.assistantAnswerEnded() }
+            self.answered(result)
+        })
+    }
+
+    private func answered(_ result: Result<LLMReply, LLMError>) {
+        guard !exited else { return }
+        switch result {
+        case .failure(let error):
+            if interrupted || error.kind == .cancelled {
+                strongUI.showNotice("interrupted")
+                idleOrExit(failed: true)
+                return
+            }
+            strongUI.showError("model request failed: \(error)")
+            events.message("error: \(error)")
+            idleOrExit(failed: true)
+        case .success(let reply):
+            let u = reply.response.usage
+            session.usage += u
+            session.costUSD += reply.cost ?? 0
+            events.tokens(input: u.input, output: u.output, cacheRead: u.cacheRead, cacheWrite: u.cacheWrite, costUSD: reply.cost)
+            var message = reply.response.message
+            message.content = message.content.filter { if case .text(let t) = $0 { return !t.isEmpty } else { return true } }
+            if message.content.isEmpty { message.content = [.text("(no answer)")] }
+            session.messages.append(message)
+            save()
+            let uses = message.toolUses
+            if uses.isEmpty {
+                if reply.response.stopReason == .maxTokens { strongUI.showNotice("the answer was cut at max_tokens") }
+                let text = message.text
+                if !text.isEmpty { events.message(String(text.prefix(4000))) }
+                runStopHook { [self] in idleOrExit(failed: false) }
+                return
+            }
+            runTools(uses.map { ToolCallInfo(id: $0.id, name: $0.name, summary: tools[$0.name]?.summary($0.input) ?? "", input: $0.input) })
+        }
+    }
+
+    private func idleOrExit(failed: Bool) {
+        if options.prompt != nil {
+            if failed { finish(1) } else { idle() }
+        } else {
+            idle()
+        }
+    }
+
+    // MARK: Tools
+
+    /// Consecutive read-only calls form one group that runs concurrently; any other call is a
+    /// group of its own. Groups run in order; results go back in the order of the calls.
+    static func groups(_ calls: [ToolCallInfo], readOnly: (String) -> Bool) -> [[Int]] {
+        var out: [[Int]] = []
+        for (i, c) in calls.enumerated() {
+            if readOnly(c.name), let last = out.last, let j = last.first, readOnly(calls[j].name) {
+                out[out.count - 1].append(i)
+            } else {
+                out.append([i])
+            }
+        }
+        return out
+    }
+
+    private func runTools(_ calls: [ToolCallInfo]) {
+        var results = [ToolOutput?](repeating: nil, count: calls.count)
+        let groups = Self.groups(calls) { [tools] in tools[$0]?.isReadOnly ?? false }
+        var groupIndex = 0
+
+        func nextGroup() {
+            guard !exited else { return }
+            if interrupted {
+                for i in results.indices where results[i] == nil { results[i] = .error("interrupted by the person before it ran") }
+            }
+            guard groupIndex < groups.count, !interrupted else { allDone(); return }
+            let group = groups[groupIndex]
+            groupIndex += 1
+            permitted(group) { allowed in
+                var pending = allowed.count
+                if pending == 0 { nextGroup(); return }
+                self.setState("running_tool")
+                for i in allowed {
+                    self.execute(calls[i]) { output in
+                        results[i] = output
+                        pending -= 1
+                        if pending == 0 { nextGroup() }
+                    }
+                }
+            }
+        }
+
+        /// Decides each call of a group in turn (asking the person when needed); calls refused
+        /// get their result now.
+        func permitted(_ group: [Int], _ done: @escaping ([Int]) -> Void) {
+            var allowed: [Int] = []
+            var rest = group[...]
+            func step() {
+                guard !exited else { return }
+                guard let i = rest.popFirst() else { done(allowed); return }
+                let c = calls[i]
+                guard tools[c.name] != nil else {
+                    results[i] = .error("unknown tool \(c.name); the tools are \(toolOrder.joined(separator: ", "))")
+                    step(); return
+                }
+                switch policy.decide(c.name) {
+                case .allow: allowed.append(i); step()
+                case .deny(let why):
+                    results[i] = .error(why)
+                    events.tool(c.name, phase: "denied")
+                    step()
+                case .ask:
+                    setState("waiting")
+                    asker.askPermission(tool: c.name, summary: c.summary) { [self] answer in
+                        switch answer {
+                        case .yes: allowed.append(i)
+                        case .always:
+                            if !session.alwaysAllowed.contains(c.name) { session.alwaysAllowed.append(c.name) }
+                            allowed.append(i)
+                        case .no:
+                            results[i] = .error("The person did not allow this \(c.name) call. Do not try it again; ask them or do something else.")
+                            events.tool(c.name, phase: "denied")
+                            strongUI.showToolResult(c, results[i]!)
+                        }
+                        step()
+                    }
+                }
+            }
+            step()
+        }
+
+        func allDone() {
+            let blocks = calls.indices.map { i -> ContentBlock in
+                let o = results[i] ?? .error("not run")
+                return .toolResult(toolUseId: calls[i].id, content: clip(o.content), isError: o.isError)
+            }
+            session.messages.append(Message(role: .user, content: blocks))
+            save()
+            if interrupted {
+                strongUI.showNotice("interrupted")
+                idleOrExit(failed: true)
+            } else {
+                request()
+            }
+        }
+
+        nextGroup()
+    }
+
+    private func clip(_ s: String) -> String {
+        guard s.count > options.maxToolResult else { return s }
+        let half = options.maxToolResult / 2
+        return String(s.prefix(half)) + "\n[... \(s.count - 2 * half) characters left out ...]\n" + String(s.suffix(half))
+    }
+
+    /// One permitted call: pre-hook, the tool, post-hook.
+    private func execute(_ c: ToolCallInfo, completion: @escaping (ToolOutput) -> Void) {
+        guard let tool = tools[c.name] else { completion(.error("unknown tool \(c.name)")); return }
+        strongUI.showToolStart(c)
+        events.tool(c.name, phase: "start")
+        if c.name == "Bash", let cmd = c.input["command"]?.stringValue { events.command(cmd) }
+        let hookEnv = ["TOOL_NAME": c.name, "TOOL_INPUT": c.input.serialized()]
+        runHook(options.hooks.preTool, environment: hookEnv) { [self] blocked in
+            if let blocked {
+                let o = ToolOutput.error("blocked by the pre-tool hook: \(blocked)")
+                events.tool(c.name, phase: "error")
+                strongUI.showToolResult(c, o)
+                completion(o)
+                return
+            }
+            tool.run(c.input, context: context) { [self] output in
+                guard !exited else { return }
+                events.tool(c.name, phase: output.isError ? "error" : "end")
+                strongUI.showToolResult(c, output)
+                var env = hookEnv
+                env["TOOL_OUTPUT"] = String(output.content.prefix(100_000))
+                env["TOOL_IS_ERROR"] = output.isError ? "1" : "0"
+                runHook(options.hooks.postTool, environment: env) { _ in completion(output) }
+            }
+        }
+    }
+
+    /// Runs a hook; calls back with nil when it passed (or there is none), else its output.
+    private func runHook(_ command: String?, environment: [String: String], _ done: @escaping (String?) -> Void) {
+        guard let command, !command.isEmpty else { done(nil); return }
+        let env = environment
+        var finished = false
+        BoxCommand(loop: context.loop, box: context.box, shellCommand: command, timeout: 60, outputLimit: 8000, environment: env) { r in
+            guard !finished else { return }
+            finished = true
+            done(r.exit == .exited(0) ? nil : (r.output.isEmpty ? r.statusText : r.output))
+        }
+    }
+
+    private func runStopHook(_ then: @escaping () -> Void) {
+        runHook(options.hooks.stop, environment: ["LAST_MESSAGE": String((session.messages.last?.text ?? "").prefix(100_000))]) { _ in then() }
+    }
+
+    // MARK: Ending
+
+    /// Ctrl-C: stops the model request or the running commands; the person gets the input back.
+    public func interrupt() {
+        guard !exited else { return }
+        interrupted = true
+        call?.cancel()
+        context.stopAll()
+    }
+
+    /// The person is done (quit key, /exit): the session is finished and not resumed.
+    public func quit() {
+        guard !exited else { return }
+        call?.cancel()
+        context.stopAll()
+        session.finished = true
+        save()
+        finish(0)
+    }
+
+    /// SIGTERM/SIGHUP: kill commands, keep the session (not finished: a restart resumes it).
+    public func terminate(status: Int32 = 143) {
+        guard !exited else { return }
+        call?.cancel()
+        context.stopAll()
+        save()
+        finish(status)
+    }
+
+    private func finish(_ code: Int32) {
+        guard !exited else { return }
+        exited = true
+        setState(code == 0 ? "idle" : "error")
+        onExit?(code)
+    }
+
+    private func save() {
+        session.updated = SessionStore.timestamp()
+        session.model = currentModel
+        guard let store else { return }
+        do { try store.save(session) } catch { strongUI.showError("cannot save the session: \(error)") }
+    }
+}

@@ -1,0 +1,107 @@
+import Glibc
+import Hosting
+import LLMClient
+import Loop
+import Profile
+
+/// Runs the coder agent to its end on its own loop and returns the exit status:
+/// 0 (a final answer for a one-shot prompt, or the person quit), 1 (a one-shot prompt failed),
+/// 2 (bad settings: nothing started), 128+signal when stopped by a signal.
+public enum CoderRunner {
+    public static func run(_ setup: CoderSetup, permissionFlag: Permission?, environment: [String: String]) -> Int32 {
+        let stderr = { (s: String) in _ = s.withCString { Glibc.write(2, $0, strlen($0)) } }
+        let spec = setup.spec
+        guard Files.isDirectory(spec.cwd) else { stderr("supervisor: coder: working directory \(spec.cwd) does not exist\n"); return 2 }
+        guard spec.backend.type == .local else {
+            // Never run commands on the host when the profile asked for a container.
+            stderr("supervisor: coder: agent \"\(spec.name)\": the docker backend is not available for the coder agent in this version; set [agents.backend] type = \"local\"\n")
+            return 2
+        }
+        let loop = EventLoop()
+        defer { loop.close() }
+        let client: LLMClient
+        do {
+            if let d = setup.debugFile { try makeDirectories(Files.parent(d)) }
+            client = try LLMClient(settings: spec.llm, loop: loop, environment: environment, debugFile: setup.debugFile)
+        } catch {
+            stderr("supervisor: coder: \(error)\n")
+            return 2
+        }
+        let store = SessionStore(stateDir: setup.stateDir)
+        var session: CoderSession
+        do {
+            if let id = setup.resume {
+                session = try store.load(id)
+                session.finished = false
+            } else if setup.resumeLatest, let latest = store.latestUnfinished() {
+                session = latest
+            } else {
+                session = CoderSession(id: SessionStore.newID(), started: SessionStore.timestamp(), model: client.config.model, workspace: spec.cwd)
+            }
+        } catch {
+            client.close()
+            stderr("supervisor: coder: \(error)\n")
+            return 2
+        }
+        // Commands must not see API keys or our plumbing.
+        var withheld: Set<String> = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
+        if let k = spec.llm.apiKeyEnv ?? spec.llm.provider.defaultAPIKeyEnv { withheld.insert(k) }
+        let box = LocalBox(workspace: spec.cwd, environment: environment, withheld: withheld)
+        let context = ToolContext(loop: loop, box: box, workspace: Workspace(path: spec.cwd), http: client.http)
+        context.useRipgrep = setup.useRipgrep
+        let events = AgentEvents(environment: environment)
+
+        let interactiveTerminal = isatty(0) == 1 && isatty(1) == 1
+        let color = isatty(1) == 1 && (environment["NO_COLOR"] ?? "").isEmpty
+        var input: LineInput?
+        var ui: CoderUI
+        var tui: CoderTUIHandle?
+        if interactiveTerminal && !setup.plain, let made = CoderTUI(loop: loop, environment: environment, stateDir: setup.stateDir) {
+            ui = made
+            tui = made
+        } else {
+            let lines = LineInput(loop: loop)
+            input = lines
+            ui = LineUI(input: lines, color: color, echoInput: isatty(0) != 1)
+        }
+        var options = CoderAgent.Options(prompt: setup.prompt, policy: setup.policy(permissionFlag: permissionFlag))
+        // `--resume ID --prompt TEXT`: continue that conversation with this message.
+        if setup.resume != nil { options.resumePrompt = setup.prompt }
+        if let launch = setup.launch { options.liveLLM = { launch.currentAgent().llm } }
+        options.hooks = setup.hooks
+        let agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui, events: events,
+                               store: store, session: session, options: options)
+        tui?.attach(agent)
+        var status: Int32?
+        agent.onExit = { status = $0 }
+
+        let signals = SignalWatcher(loop: loop)
+        let hup = SignalWatcher(loop: loop)
+        let int = SignalWatcher(loop: loop)
+        try? signals.start(SIGTERM) { _ in agent.terminate(status: 143) }
+        try? hup.start(SIGHUP) { _ in agent.terminate(status: 129) }
+        try? int.start(SIGINT) { _ in
+            if agent.state == "idle" { agent.quit() } else { agent.interrupt() }
+        }
+        signal(SIGPIPE, SIG_IGN)
+
+        agent.start()
+        while status == nil { _ = loop.runOnce(wait: true) }
+        tui?.close()
+        for h in [signals, hup, int] { h.close() }
+        input?.close()
+        context.close()
+        client.close()
+        // Let closing handles finish their callbacks.
+        var spins = 0
+        while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
+        return status ?? 1
+    }
+}
+
+/// The full-screen interface as the runner sees it.
+public protocol CoderTUIHandle: AnyObject {
+    var ui: CoderUI { get }
+    func attach(_ agent: CoderAgent)
+    func close()
+}

@@ -1,0 +1,312 @@
+import Glibc
+import LLM
+
+/// Small POSIX file helpers (no Foundation on the tool path).
+enum Files {
+    static func isDirectory(_ p: String) -> Bool {
+        var st = stat()
+        return stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+    static func exists(_ p: String) -> Bool {
+        var st = stat()
+        return lstat(p, &st) == 0
+    }
+    static func size(_ p: String) -> Int? {
+        var st = stat()
+        return stat(p, &st) == 0 ? Int(st.st_size) : nil
+    }
+    static func mtime(_ p: String) -> Double {
+        var st = stat()
+        guard stat(p, &st) == 0 else { return 0 }
+        return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+    }
+
+    static func read(_ p: String, limit: Int = Int.max) throws -> [UInt8] {
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ToolError("cannot read \(p): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while out.count < limit {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, min($0.count, limit - out.count)) }
+            if n < 0 { if errno == EINTR { continue }; throw ToolError("cannot read \(p): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    /// Creates missing parent directories, then replaces the file atomically (temp + rename),
+    /// keeping an existing file's permissions.
+    static func write(_ p: String, _ bytes: [UInt8]) throws {
+        let dir = parent(p)
+        try makeDirectories(dir)
+        var mode: mode_t = 0o644
+        var st = stat()
+        if stat(p, &st) == 0 { mode = st.st_mode & 0o7777 }
+        let temp = dir + "/.\(basename(p)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw ToolError("cannot write \(p): \(String(cString: strerror(errno)))") }
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let n = rest.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                close(fd); unlink(temp)
+                throw ToolError("cannot write \(p): \(String(cString: strerror(e)))")
+            }
+            rest = rest.dropFirst(n)
+        }
+        fchmod(fd, mode)
+        close(fd)
+        guard rename(temp, p) == 0 else {
+            let e = errno
+            unlink(temp)
+            throw ToolError("cannot write \(p): \(String(cString: strerror(e)))")
+        }
+    }
+
+    static func makeDirectories(_ dir: String) throws {
+        if isDirectory(dir) { return }
+        let up = parent(dir)
+        if up != dir { try makeDirectories(up) }
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            throw ToolError("cannot create directory \(dir): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func parent(_ p: String) -> String {
+        guard let slash = p.lastIndex(of: "/") else { return "." }
+        return slash == p.startIndex ? "/" : String(p[..<slash])
+    }
+    static func basename(_ p: String) -> String {
+        guard let slash = p.lastIndex(of: "/") else { return p }
+        return String(p[p.index(after: slash)...])
+    }
+
+    /// Binary: a NUL byte, or not valid UTF-8 (a cut multi-byte character at the end is fine).
+    static func looksBinary(_ sample: [UInt8]) -> Bool {
+        if sample.contains(0) { return true }
+        // A multi-byte character cut by the end of the sample does not count.
+        var end = sample.count
+        var i = sample.count - 1
+        while i >= 0 && sample.count - i <= 4 {
+            let b = sample[i]
+            if b & 0xC0 == 0x80 { i -= 1; continue }
+            if b >= 0xC0 {
+                let need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                if sample.count - i < need { end = i }
+            }
+            break
+        }
+        return String(validating: sample[..<end], as: UTF8.self) == nil
+    }
+}
+
+// MARK: Read
+
+public struct ReadTool: CoderToolImplementation {
+    public init() {}
+    public let name = "Read"
+    public let isReadOnly = true
+    /// Lines returned when no limit is given; longer lines are cut.
+    public static let defaultLimit = 2000
+    public static let maxLineLength = 2000
+    /// Output cap (characters).
+    public static let maxOutput = 256_000
+    /// Files above this size must be read with offset/limit ranges.
+    public static let maxWholeFile = 10 << 20
+
+    public var definition: ToolDefinition {
+        ToolDefinition(name: name, description: """
+            Reads a text file from the workspace. Output lines are numbered (cat -n style, starting at 1). \
+            By default up to \(Self.defaultLimit) lines from the start; use offset (first line, 1-based) and limit \
+            (number of lines) to read a part of a long file. Binary files are refused.
+            """, inputSchema: Schema.object([
+                ("file_path", Schema.string("Path of the file (relative to the workspace, or absolute inside it)")),
+                ("offset", Schema.integer("Line number to start reading from (1-based)")),
+                ("limit", Schema.integer("Number of lines to read")),
+            ], required: ["file_path"]))
+    }
+
+    public func run(_ input: JSONValue, context: ToolContext, completion: @escaping (ToolOutput) -> Void) {
+        completion(Self.read(input, workspace: context.workspace))
+    }
+
+    public static func read(_ input: JSONValue, workspace: Workspace) -> ToolOutput {
+        let args = ToolInput(value: input, tool: "Read")
+        do {
+            let given = try args.string("file_path")
+            let path = try workspace.resolve(given)
+            guard Files.exists(path) else { return .error("\(given) does not exist") }
+            if Files.isDirectory(path) { return .error("\(given) is a directory; use Glob or Bash (ls) to list it") }
+            let offset = max(1, try args.int("offset") ?? 1)
+            let limit = try args.int("limit") ?? defaultLimit
+            guard limit > 0 else { return .error("limit must be at least 1") }
+            let size = Files.size(path) ?? 0
+            guard let file = fopen(path, "rb") else { return .error("cannot read \(given): \(String(cString: strerror(errno)))") }
+            defer { fclose(file) }
+            // Binary check on the first 8 KiB.
+            var sample = [UInt8](repeating: 0, count: 8192)
+            let n = fread(&sample, 1, sample.count, file)
+            sample.removeLast(sample.count - n)
+            if Files.looksBinary(sample) {
+                return .error("\(given) is a binary file (\(size) bytes); Read only shows text. Use Bash (e.g. `file`, `xxd | head`) to inspect it")
+            }
+            if size > maxWholeFile && input["offset"] == nil && input["limit"] == nil {
+                return .error("\(given) is \(size) bytes, too large to read whole; read a range with offset and limit")
+            }
+            rewind(file)
+            // Stream line by line: a range of a huge file needs no more memory than the range.
+            var out = ""
+            var lineNumber = 0
+            var shown = 0
+            var cutLines = 0
+            var truncatedOutput = false
+            var line: UnsafeMutablePointer<CChar>?
+            var capacity = 0
+            defer { free(line) }
+            var skipBOM = true
+            while true {
+                let len = getline(&line, &capacity, file)
+                if len < 0 { break }
+                lineNumber += 1
+                if lineNumber < offset { skipBOM = false; continue }
+                if shown >= limit { break }
+                var bytes = UnsafeRawBufferPointer(start: line, count: len)[...]
+                if skipBOM && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+                skipBOM = false
+                if bytes.last == 10 { bytes = bytes.dropLast() }
+                if bytes.last == 13 { bytes = bytes.dropLast() }
+                var text = String(decoding: bytes, as: UTF8.self)
+                if text.count > maxLineLength { text = String(text.prefix(maxLineLength)) + " [line cut]"; cutLines += 1 }
+                let numbered = pad(lineNumber) + "\t" + text + "\n"
+                if out.utf8.count + numbered.utf8.count > maxOutput { truncatedOutput = true; break }
+                out += numbered
+                shown += 1
+            }
+            var totalKnown = true
+            if shown >= limit || truncatedOutput {
+                // Count the remaining lines only for files of sane size.
+                if size <= maxWholeFile {
+                    while getline(&line, &capacity, file) >= 0 { lineNumber += 1 }
+                } else { totalKnown = false }
+            }
+            if lineNumber == 0 { return ToolOutput("(\(given) is empty)") }
+            if offset > lineNumber { return .error("\(given) has \(lineNumber) lines; offset \(offset) is past the end") }
+            let last = offset + shown - 1
+            if last < lineNumber || !totalKnown || truncatedOutput {
+                out += "[lines \(offset)-\(last) of \(totalKnown ? "\(lineNumber)" : "many"); read more with offset \(last + 1)]\n"
+            }
+            if cutLines > 0 { out += "[\(cutLines) long line(s) cut at \(maxLineLength) characters]\n" }
+            return ToolOutput(out)
+        } catch {
+            return .error("\(error)")
+        }
+    }
+
+    static func pad(_ n: Int) -> String {
+        let s = String(n)
+        return s.count >= 6 ? s : String(repeating: " ", count: 6 - s.count) + s
+    }
+}
+
+// MARK: Write
+
+public struct WriteTool: CoderToolImplementation {
+    public init() {}
+    public let name = "Write"
+    public let isReadOnly = false
+    public var definition: ToolDefinition {
+        ToolDefinition(name: name, description: """
+            Writes a file in the workspace, replacing it if it exists. Missing parent directories are created. \
+            Prefer Edit for changing part of an existing file.
+            """, inputSchema: Schema.object([
+                ("file_path", Schema.string("Path of the file (relative to the workspace, or absolute inside it)")),
+                ("content", Schema.string("The complete new content of the file")),
+            ], required: ["file_path", "content"]))
+    }
+
+    public func run(_ input: JSONValue, context: ToolContext, completion: @escaping (ToolOutput) -> Void) {
+        completion(Self.write(input, workspace: context.workspace))
+    }
+
+    public static func write(_ input: JSONValue, workspace: Workspace) -> ToolOutput {
+        let args = ToolInput(value: input, tool: "Write")
+        do {
+            let given = try args.string("file_path")
+            let content = try args.string("content")
+            let path = try workspace.resolve(given)
+            if Files.isDirectory(path) { return .error("\(given) is a directory") }
+            let existed = Files.exists(path)
+            var bytes = Array(content.utf8)
+            // An existing CRLF / BOM file keeps its style.
+            if existed, let old = try? Files.read(path, limit: 1 << 20) {
+                let style = FileText(bytes: old)
+                bytes = FileText(content: FileText.toLF(bytes), hasBOM: style.hasBOM, crlf: style.crlf).bytes
+            }
+            try Files.write(path, bytes)
+            let lines = content.isEmpty ? 0 : content.split(separator: "\n", omittingEmptySubsequences: false).count
+            return ToolOutput("\(existed ? "Replaced" : "Created") \(workspace.relative(path)) (\(bytes.count) bytes, \(lines) lines)")
+        } catch {
+            return .error("\(error)")
+        }
+    }
+}
+
+// MARK: Edit
+
+public struct EditTool: CoderToolImplementation {
+    public init() {}
+    public let name = "Edit"
+    public let isReadOnly = false
+    public var definition: ToolDefinition {
+        ToolDefinition(name: name, description: """
+            Replaces text in a file. old_string must match exactly once (include enough surrounding lines to be \
+            unique) unless replace_all is true. With use_regex, old_string is a POSIX extended regular expression \
+            (^ and $ match at line ends) and new_string may use \\1..\\9 for its groups. The file's line endings and \
+            byte order mark are kept. Returns the number of replacements.
+            """, inputSchema: Schema.object([
+                ("file_path", Schema.string("Path of the file to edit")),
+                ("old_string", Schema.string("Exact text (or regex with use_regex) to replace")),
+                ("new_string", Schema.string("Replacement text")),
+                ("replace_all", Schema.boolean("Replace every occurrence (default false)")),
+                ("use_regex", Schema.boolean("Treat old_string as a POSIX extended regular expression (default false)")),
+            ], required: ["file_path", "old_string", "new_string"]))
+    }
+
+    public func run(_ input: JSONValue, context: ToolContext, completion: @escaping (ToolOutput) -> Void) {
+        completion(Self.edit(input, workspace: context.workspace))
+    }
+
+    public static func edit(_ input: JSONValue, workspace: Workspace) -> ToolOutput {
+        let args = ToolInput(value: input, tool: "Edit")
+        do {
+            let given = try args.string("file_path")
+            var old = try args.string("old_string")
+            var new = try args.string("new_string")
+            let path = try workspace.resolve(given)
+            guard Files.exists(path), !Files.isDirectory(path) else { return .error("\(given) does not exist (use Write to create a file)") }
+            let bytes = try Files.read(path)
+            if bytes.contains(0) { return .error("\(given) is a binary file; Edit only changes text") }
+            var text = FileText(bytes: bytes)
+            guard String(validating: text.content, as: UTF8.self) != nil else {
+                return .error("\(given) is not valid UTF-8; Edit only changes UTF-8 text")
+            }
+            if text.crlf {
+                old = old.replacingAll("\r\n", with: "\n")
+                new = new.replacingAll("\r\n", with: "\n")
+            }
+            if old == new && !args.bool("use_regex") { return .error("old_string and new_string are the same; nothing to change") }
+            let outcome = try EditEngine.apply(content: text.content, old: old, new: new,
+                                               replaceAll: args.bool("replace_all"), regex: args.bool("use_regex"))
+            text.content = outcome.content
+            try Files.write(path, text.bytes)
+            let n = outcome.replacements
+            return ToolOutput("Edited \(workspace.relative(path)): \(n) replacement\(n == 1 ? "" : "s")")
+        } catch {
+            return .error("\(error)")
+        }
+    }
+}

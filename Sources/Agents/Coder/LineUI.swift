@@ -1,0 +1,112 @@
+import Hosting
+import Glibc
+import LLM
+import Profile
+
+/// Plain line mode: the transcript is printed as it happens, messages and permission answers
+/// are lines on stdin. Used when stdin or stdout is not a terminal (and as the fallback
+/// without a TUI). `ask` prompts read "y" / "n" / "a" lines, so `supervisor send P coder y`
+/// answers one.
+public final class LineUI: CoderUI {
+    let input: LineInput
+    let out: Int32
+    let color: Bool
+    let echoInput: Bool
+    private var atLineStart = true
+    private var inAnswer = false
+
+    /// - Parameters:
+    ///   - color: ANSI colours (a terminal without NO_COLOR).
+    ///   - echoInput: print the person's messages (stdin is not a terminal, so they are not seen otherwise).
+    public init(input: LineInput, out: Int32 = 1, color: Bool, echoInput: Bool) {
+        self.input = input
+        self.out = out
+        self.color = color
+        self.echoInput = echoInput
+    }
+
+    func write(_ s: String) {
+        guard !s.isEmpty else { return }
+        var bytes = Array(s.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(out, $0.baseAddress!, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return }
+            bytes = bytes.dropFirst(n)
+        }
+        atLineStart = s.hasSuffix("\n")
+    }
+
+    func line(_ s: String) {
+        if !atLineStart { write("\n") }
+        write(s + "\n")
+    }
+
+    func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m" + s + "\u{1B}[0m" : s }
+
+    public func showUserMessage(_ text: String) {
+        if echoInput { line(paint("> " + text.replacingAll("\n", with: "\n  "), "32")) }
+    }
+
+    public func showAssistantDelta(_ text: String) {
+        if !inAnswer { if !atLineStart { write("\n") }; inAnswer = true }
+        write(text)
+    }
+
+    public func assistantAnswerEnded() {
+        if inAnswer && !atLineStart { write("\n") }
+        inAnswer = false
+    }
+
+    public func showToolStart(_ call: ToolCallInfo) {
+        line(paint("⏺ \(call.name)(\(oneLine(call.summary, 100)))", "36"))
+    }
+
+    public func showToolResult(_ call: ToolCallInfo, _ output: ToolOutput) {
+        var lines = output.content.split(separator: "\n", omittingEmptySubsequences: false)
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        var shown = lines.prefix(6).map { "  ⎿ " + oneLine(String($0), 160) }
+        if lines.count > 6 { shown.append("  ⎿ … \(lines.count - 6) more lines") }
+        line(paint(shown.joined(separator: "\n"), output.isError ? "31" : "2"))
+    }
+
+    public func showNotice(_ text: String) { line(paint("· " + text, "33")) }
+    public func showError(_ text: String) { line(paint("✗ " + text, "31")) }
+    public func statusChanged(_ status: CoderStatus) {}
+
+    public func nextMessage(_ deliver: @escaping (String?) -> Void) {
+        if isatty(0) == 1 { write(paint("> ", "32")) }
+        var parts: [String] = []
+        func read() {
+            input.nextLine { line in
+                guard var line else { deliver(parts.isEmpty ? nil : parts.joined(separator: "\n")); return }
+                // A line ending in a backslash continues on the next one.
+                if line.hasSuffix("\\") {
+                    line.removeLast()
+                    parts.append(line)
+                    read()
+                    return
+                }
+                parts.append(line)
+                let text = parts.joined(separator: "\n")
+                if parts.count == 1 && text.trimmed.isEmpty { parts = []; read(); return }
+                if ["/exit", "/quit"].contains(text.trimmed) { deliver(nil); return }
+                deliver(text)
+            }
+        }
+        read()
+    }
+
+    public func askPermission(tool: String, summary: String, completion: @escaping (PermissionAnswer) -> Void) {
+        line(paint("? Allow \(tool)(\(oneLine(summary, 200)))? [y]es / [n]o / [a]lways for \(tool): ", "1;33"))
+        input.nextLine { answer in
+            let a = answer.map(PermissionAnswer.init(text:)) ?? .no
+            self.line(self.paint("  → \(a == .yes ? "yes" : a == .always ? "always" : "no")", "2"))
+            completion(a)
+        }
+    }
+
+    func oneLine(_ s: String, _ max: Int) -> String {
+        let flat = s.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ⏎ ")
+        return flat.count > max ? String(flat.prefix(max - 1)) + "…" : flat
+    }
+}

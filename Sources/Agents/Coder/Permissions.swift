@@ -1,0 +1,61 @@
+import Hosting
+import Profile
+
+/// A person's answer to "may the agent run this?".
+public enum PermissionAnswer: Equatable {
+    case yes
+    case no
+    /// Yes, and do not ask again for this tool in this session.
+    case always
+
+    /// "y", "yes", "a", "always", anything else is no.
+    public init(text: String) {
+        switch text.trimmed.lowercased() {
+        case "y", "yes", "ok", "1": self = .yes
+        case "a", "always", "!": self = .always
+        default: self = .no
+        }
+    }
+}
+
+/// Asks a person (the TUI, stdin lines, or a test's script).
+public protocol PermissionAsker: AnyObject {
+    func askPermission(tool: String, summary: String, completion: @escaping (PermissionAnswer) -> Void)
+}
+
+/// Which calls need a person's yes.
+public struct PermissionPolicy: Equatable {
+    public enum Decision: Equatable { case allow, deny(String), ask }
+
+    public var mode: Permission
+    /// nil: every tool is available.
+    public var allowTools: Set<String>?
+    public var denyTools: Set<String>
+    /// Tools the person answered "always" for.
+    public var alwaysAllowed: Set<String>
+
+    public init(mode: Permission, allowTools: [String]? = nil, denyTools: [String] = [], alwaysAllowed: Set<String> = []) {
+        self.mode = mode
+        self.allowTools = allowTools.map(Set.init)
+        self.denyTools = Set(denyTools)
+        self.alwaysAllowed = alwaysAllowed
+    }
+
+    /// Offered to the model at all.
+    public func isAvailable(_ tool: String) -> Bool {
+        !denyTools.contains(tool) && (allowTools?.contains(tool) ?? true)
+    }
+
+    /// Reading tools never ask; edits ask in `ask` mode; commands and fetches ask unless `yolo`.
+    public func decide(_ tool: String) -> Decision {
+        guard isAvailable(tool) else { return .deny("the \(tool) tool is not allowed for this agent (allow_tools/deny_tools)") }
+        if mode == .yolo || alwaysAllowed.contains(tool) { return .allow }
+        switch tool {
+        case "Read", "Glob", "Grep": return .allow
+        case "Write", "Edit": return mode == .allowEdits ? .allow : .ask
+        default: return .ask
+        }
+    }
+}
+
+

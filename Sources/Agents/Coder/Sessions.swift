@@ -1,0 +1,175 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import Hosting
+import LLM
+
+/// One saved conversation: `stateDir/sessions/<id>.json`, rewritten atomically after every
+/// step (a model answer, a batch of tool results, a user message).
+public struct CoderSession: Equatable {
+    public var id: String
+    /// ISO 8601 UTC.
+    public var started: String
+    public var updated: String
+    public var model: String
+    public var workspace: String
+    public var messages: [Message]
+    /// The person ended it (quit, or a one-shot prompt got its final answer). A session that
+    /// did not finish is resumed by the next start with the same launch config.
+    public var finished: Bool
+    /// Tools the person answered "always" for.
+    public var alwaysAllowed: [String]
+    public var usage: Usage
+    public var costUSD: Double
+
+    public init(id: String, started: String, model: String, workspace: String) {
+        self.id = id; self.started = started; updated = started; self.model = model; self.workspace = workspace
+        messages = []; finished = false; alwaysAllowed = []; usage = Usage(); costUSD = 0
+    }
+
+    /// User messages the person typed (not tool results).
+    public var turns: Int {
+        messages.filter { m in m.role == .user && m.content.contains { if case .text = $0 { return true } else { return false } } }.count
+    }
+
+    /// The last text of the conversation, on one line.
+    public var lastMessagePreview: String {
+        for m in messages.reversed() {
+            let t = m.text.trimmed
+            if !t.isEmpty {
+                let line = t.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
+                return (m.role == .user ? "you: " : "") + (line.count > 60 ? String(line.prefix(59)) + "…" : line)
+            }
+        }
+        return ""
+    }
+
+    // MARK: JSON
+
+    public func json() -> JSONValue {
+        [
+            "version": 1, "id": .string(id), "started": .string(started), "updated": .string(updated),
+            "model": .string(model), "workspace": .string(workspace), "finished": .bool(finished),
+            "turns": .number(Double(turns)),
+            "always_allowed": .array(alwaysAllowed.map { .string($0) }),
+            "usage": ["input": .number(Double(usage.input)), "output": .number(Double(usage.output)),
+                      "cache_read": .number(Double(usage.cacheRead)), "cache_write": .number(Double(usage.cacheWrite))],
+            "cost_usd": .number(costUSD),
+            "messages": .array(messages.map(Self.encode)),
+        ]
+    }
+
+    public init(json: JSONValue) throws {
+        guard let id = json["id"]?.stringValue, let list = json["messages"]?.arrayValue else {
+            throw ToolError("not a coder session file")
+        }
+        self.id = id
+        started = json["started"]?.stringValue ?? ""
+        updated = json["updated"]?.stringValue ?? started
+        model = json["model"]?.stringValue ?? ""
+        workspace = json["workspace"]?.stringValue ?? ""
+        finished = json["finished"]?.boolValue ?? false
+        alwaysAllowed = json["always_allowed"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let u = json["usage"]
+        usage = Usage(input: u?["input"]?.intValue ?? 0, output: u?["output"]?.intValue ?? 0,
+                      cacheRead: u?["cache_read"]?.intValue ?? 0, cacheWrite: u?["cache_write"]?.intValue ?? 0)
+        costUSD = json["cost_usd"]?.doubleValue ?? 0
+        messages = try list.map(Self.decode)
+    }
+
+    static func encode(_ m: Message) -> JSONValue {
+        ["role": .string(m.role.rawValue), "content": .array(m.content.map { block -> JSONValue in
+            switch block {
+            case .text(let t): return ["type": "text", "text": .string(t)]
+            case .toolUse(let id, let name, let input): return ["type": "tool_use", "id": .string(id), "name": .string(name), "input": input]
+            case .toolResult(let id, let content, let isError):
+                return ["type": "tool_result", "tool_use_id": .string(id), "content": .string(content), "is_error": .bool(isError)]
+            }
+        })]
+    }
+
+    static func decode(_ j: JSONValue) throws -> Message {
+        guard let role = j["role"]?.stringValue.flatMap(Role.init(rawValue:)), let blocks = j["content"]?.arrayValue else {
+            throw ToolError("damaged message in session file")
+        }
+        return Message(role: role, content: try blocks.map { b in
+            switch b["type"]?.stringValue {
+            case "text": return .text(b["text"]?.stringValue ?? "")
+            case "tool_use": return .toolUse(id: b["id"]?.stringValue ?? "", name: b["name"]?.stringValue ?? "", input: b["input"] ?? [:])
+            case "tool_result": return .toolResult(toolUseId: b["tool_use_id"]?.stringValue ?? "", content: b["content"]?.stringValue ?? "",
+                                                   isError: b["is_error"]?.boolValue ?? false)
+            default: throw ToolError("unknown content block in session file")
+            }
+        })
+    }
+}
+
+/// The sessions of one agent: `<stateDir>/sessions/*.json`.
+public struct SessionStore {
+    public let directory: String
+
+    public init(stateDir: String) { directory = stateDir + "/sessions" }
+
+    public func path(_ id: String) -> String { directory + "/" + id + ".json" }
+
+    public func save(_ session: CoderSession) throws {
+        try makeDirectories(directory)
+        try writeFileAtomically(path: path(session.id), data: Array(session.json().serialized().utf8), mode: 0o600)
+    }
+
+    public func load(_ id: String) throws -> CoderSession {
+        guard SessionStore.validID(id) else { throw ToolError("invalid session id \"\(id)\"") }
+        let p = path(id)
+        guard let bytes = try? Files.read(p) else {
+            throw ToolError("no session \"\(id)\" in \(directory) (see `supervisor sessions list PROFILE AGENT`)")
+        }
+        do { return try CoderSession(json: try JSONValue.parse(bytes)) } catch {
+            throw ToolError("session file \(p) is damaged: \(error)")
+        }
+    }
+
+    /// Every readable session, oldest first.
+    public func list() -> [CoderSession] {
+        guard let d = opendir(directory) else { return [] }
+        defer { closedir(d) }
+        var out: [CoderSession] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard name.hasSuffix(".json"), let bytes = try? Files.read(directory + "/" + name),
+                  let json = try? JSONValue.parse(bytes), let s = try? CoderSession(json: json) else { continue }
+            out.append(s)
+        }
+        return out.sorted { ($0.started, $0.id) < ($1.started, $1.id) }
+    }
+
+    /// The newest session that did not finish, if any.
+    public func latestUnfinished() -> CoderSession? {
+        list().filter { !$0.finished }.max { ($0.updated, $0.id) < ($1.updated, $1.id) }
+    }
+
+    static func validID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 64 && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    /// "20261122-013501-4f2a": sortable, unique enough for one agent.
+    public static func newID(now: time_t = time(nil)) -> String {
+        var t = now
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        var buffer = [CChar](repeating: 0, count: 32)
+        strftime(&buffer, buffer.count, "%Y%m%d-%H%M%S", &tmv)
+        return String(cString: buffer) + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
+    }
+
+    public static func timestamp(now: time_t = time(nil)) -> String {
+        var t = now
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        var buffer = [CChar](repeating: 0, count: 32)
+        strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
+        return String(cString: buffer)
+    }
+}

@@ -1,0 +1,411 @@
+import Foundation
+import Glibc
+import Hosting
+import LLM
+import LLMClient
+import Loop
+import Profile
+import XCTest
+import _TestSupport
+@testable import Agents
+
+/// Records what the agent shows; answers permission prompts from a script.
+final class RecordingUI: CoderUI {
+    var transcript: [String] = []
+    var answers: [PermissionAnswer] = []
+    var asked: [String] = []
+    var messages: [String?] = []
+    var statuses: [CoderStatus] = []
+    private var answerText = ""
+
+    func showUserMessage(_ text: String) { transcript.append("user: \(text)") }
+    func showAssistantDelta(_ text: String) { answerText += text }
+    func assistantAnswerEnded() { transcript.append("assistant: \(answerText)"); answerText = "" }
+    func showToolStart(_ call: ToolCallInfo) { transcript.append("tool: \(call.name)(\(call.summary))") }
+    func showToolResult(_ call: ToolCallInfo, _ output: ToolOutput) { transcript.append("result\(output.isError ? " (error)" : ""): \(call.name)") }
+    func showNotice(_ text: String) { transcript.append("notice: \(text)") }
+    func showError(_ text: String) { transcript.append("error: \(text)") }
+    func statusChanged(_ status: CoderStatus) { statuses.append(status) }
+    func nextMessage(_ deliver: @escaping (String?) -> Void) {
+        let next = messages.isEmpty ? nil : messages.removeFirst()
+        deliver(next)
+    }
+    func askPermission(tool: String, summary: String, completion: @escaping (PermissionAnswer) -> Void) {
+        asked.append(tool)
+        completion(answers.isEmpty ? .no : answers.removeFirst())
+    }
+}
+
+/// A fake LLM server, an agent on it, a workspace.
+final class CoderHarness {
+    let loop = EventLoop()
+    let server: FakeLLMServer
+    let dir = TemporaryDirectory(prefix: "cagent")
+    let state = TemporaryDirectory(prefix: "cstate")
+    let ui = RecordingUI()
+    var client: LLMClient!
+    var context: ToolContext!
+    var agent: CoderAgent!
+    var exitStatus: Int32?
+
+    init() throws {
+        server = try FakeLLMServer(loop: loop)
+    }
+
+    func makeAgent(prompt: String?, permission: Permission = .yolo, allow: [String]? = nil, deny: [String] = [],
+                   session: CoderSession? = nil, hooks: CoderHooks = CoderHooks()) throws {
+        var s = LLMSettings()
+        s.provider = .anthropic
+        s.model = "claude-test"
+        s.baseURL = server.baseURL
+        s.apiKeyEnv = "FAKE_CODER_KEY"
+        s.maxRetries = 0
+        client = try LLMClient(settings: s, loop: loop, environment: ["FAKE_CODER_KEY": "k"])
+        context = ToolContext(loop: loop, box: LocalBox(workspace: dir.path, environment: ProcessInfo.processInfo.environment, withheld: []),
+                              workspace: Workspace(path: dir.path), http: client.http)
+        context.useRipgrep = false
+        var options = CoderAgent.Options(prompt: prompt) { PermissionPolicy(mode: permission, allowTools: allow, denyTools: deny) }
+        options.hooks = hooks
+        agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui,
+                           events: AgentEvents(environment: [:]), store: SessionStore(stateDir: state.path),
+                           session: session ?? CoderSession(id: "s1", started: "2026-01-01T00:00:00Z", model: "claude-test", workspace: dir.path),
+                           options: options)
+        agent.onExit = { [weak self] in self?.exitStatus = $0 }
+    }
+
+    func run(seconds: Double = 20) throws -> Int32 {
+        agent.start(systemPrompt: "test system prompt")
+        try runLoop(loop, until: "the agent to exit", seconds: seconds) { exitStatus != nil }
+        return exitStatus!
+    }
+
+    /// The tool results of the request at `index`'s last message, by tool_use_id.
+    func toolResults(_ index: Int) -> [String: (content: String, isError: Bool)] {
+        var out: [String: (String, Bool)] = [:]
+        guard let messages = server.requests[index].json?["messages"]?.arrayValue, let last = messages.last else { return [:] }
+        for block in last["content"]?.arrayValue ?? [] where block["type"]?.stringValue == "tool_result" {
+            var text = block["content"]?.stringValue ?? ""
+            if let parts = block["content"]?.arrayValue { text = parts.compactMap { $0["text"]?.stringValue }.joined() }
+            out[block["tool_use_id"]?.stringValue ?? ""] = (text, block["is_error"]?.boolValue ?? false)
+        }
+        return out
+    }
+
+    func toolNames(_ index: Int) -> [String] {
+        server.requests[index].json?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+    }
+
+    deinit {
+        context?.close()
+        client?.close()
+        server.stop()
+        var spins = 0
+        while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
+        loop.close()
+    }
+}
+
+func toolCall(_ id: String, _ name: String, _ input: JSONValue) -> FakeReply.Item {
+    .tool(id: id, name: name, arguments: input.serialized())
+}
+
+final class CoderAgentTests: XCTestCase {
+    func testReadEditRunEndToEnd() throws {
+        let h = try CoderHarness()
+        _ = h.dir.write("greet.py", "print('hello world')\n")
+        h.server.enqueue(FakeReply(items: [.text("Reading it."), toolCall("t1", "Read", ["file_path": "greet.py"])]))
+        h.server.enqueue(FakeReply(items: [toolCall("t2", "Edit", ["file_path": "greet.py", "old_string": "world", "new_string": "coder"])]))
+        h.server.enqueue(FakeReply(items: [toolCall("t3", "Bash", ["command": "python3 greet.py || cat greet.py"])]))
+        h.server.enqueue(.text("Changed the greeting to 'hello coder'."))
+        try h.makeAgent(prompt: "Make the greeting say coder")
+        XCTAssertEqual(try h.run(), 0)
+
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("greet.py"), encoding: .utf8), "print('hello coder')\n")
+        XCTAssertEqual(h.server.requests.count, 4)
+        // What the server received: the prompt, then each tool's result.
+        let first = h.server.requests[0].json!
+        XCTAssertEqual(first["system"]?.stringValue ?? first["system"]?[0]?["text"]?.stringValue, "test system prompt")
+        XCTAssertEqual(Set(h.toolNames(0)), ["Bash", "Read", "Write", "Edit", "Glob", "Grep", "WebFetch"])
+        XCTAssertTrue(h.toolResults(1)["t1"]!.content.contains("     1\tprint('hello world')"), "\(h.toolResults(1))")
+        XCTAssertEqual(h.toolResults(2)["t2"]!.content, "Edited greet.py: 1 replacement")
+        let bash = h.toolResults(3)["t3"]!
+        XCTAssertTrue(bash.content.contains("hello coder"), bash.content)
+        XCTAssertTrue(bash.content.contains("[exit 0]"), bash.content)
+        XCTAssertFalse(bash.isError)
+        XCTAssertEqual(h.ui.transcript, [
+            "user: Make the greeting say coder", "assistant: Reading it.", "tool: Read(greet.py)", "result: Read",
+            "tool: Edit(greet.py)", "result: Edit", "tool: Bash(python3 greet.py || cat greet.py)", "result: Bash",
+            "assistant: Changed the greeting to 'hello coder'.",
+        ])
+        // Saved: finished, with the whole conversation.
+        let saved = try SessionStore(stateDir: h.state.path).load("s1")
+        XCTAssertTrue(saved.finished)
+        XCTAssertEqual(saved.messages.count, 8)
+        XCTAssertEqual(saved.turns, 1)
+        XCTAssertEqual(saved.usage.input, 40)
+        XCTAssertEqual(saved.lastMessagePreview, "Changed the greeting to 'hello coder'.")
+    }
+
+    func testInteractiveTurnsAndFailedRequest() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(.text("Hi!"))
+        h.server.enqueue(.status(400, type: "invalid_request_error", message: "bad thing"))
+        h.server.enqueue(.text("Second try works."))
+        try h.makeAgent(prompt: nil)
+        h.ui.messages = ["hello", "do it", "again", nil]
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.server.requests.count, 3)
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: model request failed") && $0.contains("bad thing") }, "\(h.ui.transcript)")
+        // The failed message and the next are sent as one user message.
+        let last = h.server.requests[2].json!["messages"]!.arrayValue!
+        XCTAssertEqual(last.count, 3)
+        XCTAssertEqual(last[2]["content"]?.arrayValue?.count, 2)
+        XCTAssertTrue(try SessionStore(stateDir: h.state.path).load("s1").finished)
+    }
+
+    func testOneShotFailureExitsNonZero() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(.status(400, type: "invalid_request_error", message: "nope"))
+        try h.makeAgent(prompt: "x")
+        XCTAssertEqual(try h.run(), 1)
+        XCTAssertFalse(try SessionStore(stateDir: h.state.path).load("s1").finished)
+    }
+
+    // MARK: Permissions
+
+    func testAskModeDeniedCallIsNotRun() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(FakeReply(items: [toolCall("b1", "Bash", ["command": "touch ran.txt"]), toolCall("r1", "Read", ["file_path": "x.txt"])]))
+        h.server.enqueue(.text("OK, I won't."))
+        _ = h.dir.write("x.txt", "x\n")
+        try h.makeAgent(prompt: "go", permission: .ask)
+        h.ui.answers = [.no]
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.ui.asked, ["Bash"])  // Read never asks
+        XCTAssertFalse(FileManager.default.fileExists(atPath: h.dir.file("ran.txt")))
+        let results = h.toolResults(1)
+        XCTAssertTrue(results["b1"]!.isError)
+        XCTAssertTrue(results["b1"]!.content.contains("did not allow"), results["b1"]!.content)
+        XCTAssertFalse(results["r1"]!.isError)
+    }
+
+    func testAskModeAlwaysStopsAsking() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(FakeReply(items: [toolCall("w1", "Write", ["file_path": "a.txt", "content": "1"])]))
+        h.server.enqueue(FakeReply(items: [toolCall("w2", "Write", ["file_path": "b.txt", "content": "2"]),
+                                           toolCall("e1", "Edit", ["file_path": "a.txt", "old_string": "1", "new_string": "3"])]))
+        h.server.enqueue(.text("done"))
+        try h.makeAgent(prompt: "go", permission: .ask)
+        h.ui.answers = [.always, .yes]
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.ui.asked, ["Write", "Edit"])
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("a.txt"), encoding: .utf8), "3")
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("b.txt"), encoding: .utf8), "2")
+        XCTAssertEqual(try SessionStore(stateDir: h.state.path).load("s1").alwaysAllowed, ["Write"])
+    }
+
+    func testAllowEditsAsksOnlyForCommandsAndFetches() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(FakeReply(items: [toolCall("w1", "Write", ["file_path": "a.txt", "content": "1"]),
+                                           toolCall("b1", "Bash", ["command": "echo hi"]),
+                                           toolCall("f1", "WebFetch", ["url": "http://127.0.0.1:9/"])]))
+        h.server.enqueue(.text("done"))
+        try h.makeAgent(prompt: "go", permission: .allowEdits)
+        h.ui.answers = [.yes, .no]
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.ui.asked, ["Bash", "WebFetch"])
+        let r = h.toolResults(1)
+        XCTAssertFalse(r["w1"]!.isError)
+        XCTAssertTrue(r["b1"]!.content.contains("hi"))
+        XCTAssertTrue(r["f1"]!.content.contains("did not allow"))
+    }
+
+    func testYoloNeverAsksAndDenyListRefuses() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(FakeReply(items: [toolCall("b1", "Bash", ["command": "echo yolo"]), toolCall("f1", "WebFetch", ["url": "http://x/"])]))
+        h.server.enqueue(.text("done"))
+        try h.makeAgent(prompt: "go", permission: .yolo, deny: ["WebFetch"])
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.ui.asked, [])
+        XCTAssertFalse(h.toolNames(0).contains("WebFetch"))
+        let r = h.toolResults(1)
+        XCTAssertTrue(r["b1"]!.content.contains("yolo"))
+        XCTAssertTrue(r["f1"]!.isError)
+        XCTAssertTrue(r["f1"]!.content.contains("not allowed"), r["f1"]!.content)
+    }
+
+    func testAllowListLimitsTools() throws {
+        let p = PermissionPolicy(mode: .yolo, allowTools: ["Read", "Grep"])
+        XCTAssertEqual(p.decide("Read"), .allow)
+        XCTAssertEqual(p.decide("Bash"), .deny("the Bash tool is not allowed for this agent (allow_tools/deny_tools)"))
+        let ask = PermissionPolicy(mode: .ask)
+        XCTAssertEqual(["Read", "Glob", "Grep", "Write", "Edit", "Bash", "WebFetch"].map(ask.decide),
+                       [.allow, .allow, .allow, .ask, .ask, .ask, .ask])
+        XCTAssertEqual(PermissionAnswer(text: " Y\n"), .yes)
+        XCTAssertEqual(PermissionAnswer(text: "always"), .always)
+        XCTAssertEqual(PermissionAnswer(text: "nah"), .no)
+    }
+
+    func testHooksBlockAndObserveToolCalls() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(FakeReply(items: [toolCall("b1", "Bash", ["command": "rm -rf stuff"]),
+                                           toolCall("b2", "Bash", ["command": "echo fine"])]))
+        h.server.enqueue(.text("done"))
+        let pre = #"case "$TOOL_INPUT" in *rm\ -rf*) echo "no recursive deletes"; exit 2;; esac"#
+        let post = #"echo "$TOOL_NAME $TOOL_IS_ERROR" >> hook.log"#
+        try h.makeAgent(prompt: "go", hooks: CoderHooks(preTool: pre, postTool: post, stop: "echo stopped > stop.log"))
+        XCTAssertEqual(try h.run(), 0)
+        let r = h.toolResults(1)
+        XCTAssertTrue(r["b1"]!.isError)
+        XCTAssertTrue(r["b1"]!.content.contains("no recursive deletes"), r["b1"]!.content)
+        XCTAssertTrue(r["b2"]!.content.contains("fine"))
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("hook.log"), encoding: .utf8), "Bash 0\n")
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("stop.log"), encoding: .utf8), "stopped\n")
+    }
+
+    // MARK: Parallel tools
+
+    func testReadOnlyToolsRunInParallel() throws {
+        let h = try CoderHarness()
+        let web = try SlowHTTPServer(loop: h.loop, delay: 0.8)
+        defer { web.stop() }
+        h.server.enqueue(FakeReply(items: [toolCall("f1", "WebFetch", ["url": .string(web.url("/one"))]),
+                                           toolCall("f2", "WebFetch", ["url": .string(web.url("/two"))]),
+                                           toolCall("g1", "Glob", ["pattern": "*"])]))
+        h.server.enqueue(.text("done"))
+        try h.makeAgent(prompt: "fetch both")
+        XCTAssertEqual(try h.run(), 0)
+        let r = h.toolResults(1)
+        XCTAssertTrue(r["f1"]!.content.contains("Page /one"), r["f1"]!.content)
+        XCTAssertTrue(r["f2"]!.content.contains("Page /two"), r["f2"]!.content)
+        XCTAssertFalse(r["f1"]!.content.contains("<p>"))
+        // Both fetches overlapped: the tool phase took about one delay, not two.
+        let toolPhase = h.server.requests[1].receivedAt - h.server.requests[0].receivedAt
+        XCTAssertLessThan(toolPhase, 1.5, "the two 0.8 s fetches did not overlap")
+        XCTAssertEqual(web.maxConcurrent, 2)
+    }
+
+    func testGrouping() {
+        func c(_ n: String) -> ToolCallInfo { ToolCallInfo(id: n, name: n, summary: "", input: [:]) }
+        let ro: Set<String> = ["Read", "Glob", "Grep", "WebFetch"]
+        let calls = ["Read", "Grep", "Edit", "WebFetch", "WebFetch", "Bash", "Bash", "Read"].map(c)
+        XCTAssertEqual(CoderAgent.groups(calls) { ro.contains($0) }, [[0, 1], [2], [3, 4], [5], [6], [7]])
+    }
+
+    // MARK: Sessions
+
+    func testResumeRepairsInterruptedToolCall() throws {
+        let h = try CoderHarness()
+        var s = CoderSession(id: "old", started: "2026-01-01T00:00:00Z", model: "m", workspace: h.dir.path)
+        s.messages = [.user("run it"), Message(role: .assistant, content: [.toolUse(id: "t9", name: "Bash", input: ["command": "sleep 100"])])]
+        h.server.enqueue(.text("It was interrupted; tell me if I should run it again."))
+        try h.makeAgent(prompt: "run it", session: s)
+        XCTAssertEqual(try h.run(), 0)
+        let r = h.toolResults(0)
+        XCTAssertTrue(r["t9"]!.isError)
+        XCTAssertTrue(r["t9"]!.content.contains("stopped before this tool call finished"))
+        XCTAssertTrue(h.ui.transcript.contains("user: run it"))
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: resumed session old") })
+    }
+
+    func testSessionJSONRoundTripAndLatest() throws {
+        let state = TemporaryDirectory(prefix: "csess")
+        let store = SessionStore(stateDir: state.path)
+        var a = CoderSession(id: "a", started: "2026-01-01T00:00:00Z", model: "m", workspace: "/w")
+        a.messages = [.user("hi"), Message(role: .assistant, content: [.text("t"), .toolUse(id: "1", name: "Read", input: ["file_path": "x"])]),
+                      Message(role: .user, content: [.toolResult(toolUseId: "1", content: "c", isError: true)])]
+        a.alwaysAllowed = ["Bash"]
+        a.usage = Usage(input: 1, output: 2, cacheRead: 3, cacheWrite: 4)
+        try store.save(a)
+        XCTAssertEqual(try store.load("a"), a)
+        var b = CoderSession(id: "b", started: "2026-01-02T00:00:00Z", model: "m", workspace: "/w")
+        b.finished = true
+        try store.save(b)
+        XCTAssertEqual(store.list().map(\.id), ["a", "b"])
+        XCTAssertEqual(store.latestUnfinished()?.id, "a")
+        XCTAssertThrowsError(try store.load("../x"))
+        XCTAssertThrowsError(try store.load("missing"))
+    }
+
+    func testEnvironmentContextInGitRepository() throws {
+        let h = try CoderHarness()
+        let git = "git init -q -b trunk . && git -c user.email=a@b -c user.name=t commit -q --allow-empty -m first && echo x > new.txt"
+        try h.makeAgent(prompt: nil)
+        var done = false
+        h.context.runCommand(git, timeout: 20) { _ in done = true }
+        try runLoop(h.loop, until: "git init", seconds: 20) { done }
+        var env: EnvironmentContext?
+        EnvironmentContext.gather(context: h.context) { env = $0 }
+        try runLoop(h.loop, until: "context", seconds: 20) { env != nil }
+        XCTAssertTrue(env!.isGitRepository)
+        XCTAssertEqual(env!.gitBranch, "trunk")
+        XCTAssertEqual(env!.gitClean, false)
+        XCTAssertEqual(env!.recentCommits.count, 1)
+        XCTAssertTrue(env!.osVersion.hasPrefix("Linux"))
+        XCTAssertTrue(env!.envBlock.contains("Working directory: \(h.dir.path)"))
+        XCTAssertTrue(env!.envBlock.contains("Current branch: trunk"))
+        XCTAssertTrue(env!.envBlock.contains("first"))
+    }
+}
+
+/// Answers every GET with a small HTML page after `delay` seconds; counts overlapping requests.
+final class SlowHTTPServer {
+    let listener: TCPStream
+    let loop: EventLoop
+    let delay: Double
+    var port: Int { listener.localPort }
+    private(set) var active = 0
+    private(set) var maxConcurrent = 0
+    private var connections: [ObjectIdentifier: (TCPStream, LoopTimer)] = [:]
+
+    init(loop: EventLoop, delay: Double) throws {
+        self.loop = loop
+        self.delay = delay
+        listener = TCPStream(loop: loop)
+        try listener.bind(host: "127.0.0.1", port: 0)
+        try listener.listen { [weak self] conn in self?.accept(conn) }
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    private func accept(_ conn: TCPStream) {
+        let timer = LoopTimer(loop: loop)
+        let key = ObjectIdentifier(conn)
+        connections[key] = (conn, timer)
+        var buffer: [UInt8] = []
+        try? conn.startReading { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .data(let bytes):
+                buffer.append(contentsOf: bytes)
+                guard let end = buffer.firstRange(of: [13, 10, 13, 10]) else { return }
+                let head = String(decoding: buffer[..<end.lowerBound], as: UTF8.self)
+                let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
+                buffer = []
+                self.active += 1
+                self.maxConcurrent = max(self.maxConcurrent, self.active)
+                // Reason: the test's slow server answers after its delay.
+                timer.start(seconds: self.delay) {
+                    self.active -= 1
+                    let body = "<html><body><h1>Page \(path)</h1><p>Some &lt;text&gt;.</p></body></html>"
+                    conn.write("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)") { _ in
+                        self.drop(key)
+                    }
+                }
+            case .eof, .error:
+                self.drop(key)
+            }
+        }
+    }
+
+    private func drop(_ key: ObjectIdentifier) {
+        guard let (c, t) = connections.removeValue(forKey: key) else { return }
+        t.close()
+        c.close()
+    }
+
+    func stop() {
+        for key in Array(connections.keys) { drop(key) }
+        listener.close()
+    }
+}

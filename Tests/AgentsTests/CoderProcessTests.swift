@@ -1,0 +1,181 @@
+import Foundation
+import Glibc
+import Hosting
+import LLM
+import Loop
+import Profile
+import XCTest
+import _TestSupport
+@testable import Agents
+
+/// The real `supervisor agent coder` process: killed in the middle of a tool call, started
+/// again with the same launch config, it resumes the unfinished session.
+final class CoderProcessTests: XCTestCase {
+    /// The built `supervisor` next to the test bundle (on Linux `bundleURL` may already be
+    /// the build directory).
+    var binary: String {
+        let bundle = Bundle(for: CoderProcessTests.self).bundleURL
+        let candidates = [bundle.deletingLastPathComponent().appendingPathComponent("supervisor").path,
+                          bundle.appendingPathComponent("supervisor").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }
+
+    final class Run {
+        var output = ""
+        var events = ""
+        var exit: ProcessExit?
+        var process: ChildProcess?
+        let pipe: PipeStream
+        let input: PipeStream?
+        let eventPipe: PipeStream?
+        init(loop: EventLoop, arguments: [String], environment: [String: String], directory: String,
+             withInput: Bool = false, withEvents: Bool = false) throws {
+            pipe = PipeStream(loop: loop)
+            input = withInput ? PipeStream(loop: loop) : nil
+            eventPipe = withEvents ? PipeStream(loop: loop) : nil
+            var stdio: [ChildProcess.Stdio] = [input.map { .pipe($0, childReads: true) } ?? .ignore, .pipe(pipe, childReads: false), .inherit(2)]
+            if let e = eventPipe { stdio.append(.pipe(e, childReads: false)) }
+            process = try ChildProcess(loop: loop, arguments: arguments, environment: environment, directory: directory,
+                                       stdio: stdio, newSession: true) { [weak self] e in
+                self?.exit = e
+            }
+            try pipe.startReading { [weak self] r in
+                if case .data(let b) = r { self?.output += String(decoding: b, as: UTF8.self) }
+            }
+            try eventPipe?.startReading { [weak self] r in
+                if case .data(let b) = r { self?.events += String(decoding: b, as: UTF8.self) }
+            }
+        }
+        func close() {
+            if exit == nil, let pid = process?.pid { kill(-pid, SIGKILL) }
+            pipe.close()
+            input?.close()
+            eventPipe?.close()
+            process?.close()
+        }
+    }
+
+    /// Line mode without a terminal: the permission question is answered by a stdin line (as
+    /// `supervisor send P coder y` does), with a `waiting` state event while it asks.
+    func testLineModeAskReadsAnswerFromStdin() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
+        let loop = EventLoop()
+        let server = try FakeLLMServer(loop: loop)
+        let work = TemporaryDirectory(prefix: "cline")
+        let home = TemporaryDirectory(prefix: "chome")
+        var run: Run?
+        defer {
+            run?.close()
+            server.stop()
+            var spins = 0
+            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
+            loop.close()
+        }
+        server.enqueue(FakeReply(items: [.tool(id: "b1", name: "Bash", arguments: #"{"command": "echo approved > out.txt"}"#)]))
+        server.enqueue(.text("Wrote out.txt."))
+        let env = ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
+                   "SUPERVISOR_CODER_PROVIDER": "anthropic", "SUPERVISOR_CODER_BASE_URL": server.baseURL,
+                   "SUPERVISOR_CODER_API_KEY_ENV": "FAKE_CODER_KEY", "SUPERVISOR_CODER_MODEL": "claude-test",
+                   "SUPERVISOR_CODER_STATE_DIR": home.file("state"), "SUPERVISOR_EVENTS_FD": "3"]
+        let r = try Run(loop: loop, arguments: [binary, "agent", "coder", "--prompt", "write it", "--permission", "ask"],
+                        environment: env, directory: work.path, withInput: true, withEvents: true)
+        run = r
+        try runLoop(loop, until: "the permission question", seconds: 30) { r.output.contains("? Allow Bash(") || r.exit != nil }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.file("out.txt")))
+        try runLoop(loop, until: "the waiting event", seconds: 10) { r.events.contains(#""state":"waiting""#) }
+        r.input!.write("y\n")
+        try runLoop(loop, until: "the agent to finish", seconds: 30) { r.exit != nil }
+        XCTAssertEqual(r.exit, .exited(0), r.output)
+        XCTAssertEqual(try String(contentsOfFile: work.file("out.txt"), encoding: .utf8), "approved\n")
+        XCTAssertTrue(r.output.contains("Wrote out.txt."), r.output)
+        // The dashboard's events: states, the tool, tokens, the answer.
+        try runLoop(loop, until: "the last event", seconds: 10) { r.events.contains(#""type":"message""#) }
+        for needle in [#""state":"thinking""#, #""state":"running_tool""#, #""type":"tool","name":"Bash","phase":"start""#,
+                       #""phase":"end""#, #""type":"tokens""#, #""type":"command","text":"echo approved > out.txt""#,
+                       #""type":"message","text":"Wrote out.txt.""#] {
+            XCTAssertTrue(r.events.contains(needle), "\(needle) not in \(r.events)")
+        }
+    }
+
+    func testResumeAfterKill() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
+        let loop = EventLoop()
+        let server = try FakeLLMServer(loop: loop)
+        let work = TemporaryDirectory(prefix: "cproc")
+        let home = TemporaryDirectory(prefix: "chome")
+        var runs: [Run] = []
+        var sleeper: pid_t = 0
+        defer {
+            if sleeper > 0 { kill(-sleeper, SIGKILL); kill(sleeper, SIGKILL) }
+            for r in runs { r.close() }
+            server.stop()
+            var spins = 0
+            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
+            loop.close()
+        }
+
+        var spec = AgentSpec(name: "coder", kind: .coder, cwd: work.path)
+        spec.llm.provider = .anthropic
+        spec.llm.model = "claude-test"
+        spec.llm.baseURL = server.baseURL
+        spec.llm.apiKeyEnv = "FAKE_CODER_KEY"
+        spec.llm.maxRetries = 0
+        spec.permission = .yolo
+        spec.prompt = "Start the long job"
+        let paths = SupervisorPaths(environment: ["SUPERVISOR_HOME": home.path])
+        let stateDir = paths.agentDir(profile: "p", agent: "coder")
+        let config = AgentLaunchConfig(profile: "p", agent: spec, stateDir: stateDir, logsDir: home.path + "/logs", settingsFile: nil)
+        let configPath = home.file("agent.json")
+        try config.write(to: configPath)
+        var env = ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                   "HOME": home.path, "SUPERVISOR_HOME": home.path]
+        env["NO_COLOR"] = "1"
+
+        // First life: the model starts a long command; the agent is killed while it runs.
+        server.enqueue(FakeReply(items: [.text("Starting."), .tool(id: "long1", name: "Bash",
+                                                                    arguments: #"{"command": "echo $$ > pid.txt; exec sleep 60"}"#)]))
+        let first = try Run(loop: loop, arguments: [binary, "agent", "coder", "--config", configPath], environment: env, directory: work.path)
+        runs.append(first)
+        try runLoop(loop, until: "the Bash call to start", seconds: 30) { first.output.contains("⏺ Bash(") || first.exit != nil }
+        XCTAssertNil(first.exit, first.output)
+        try waitFor("the command's pid file", seconds: 15) {
+            (try? String(contentsOfFile: work.file("pid.txt"), encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } != nil
+        }
+        sleeper = Int32(try String(contentsOfFile: work.file("pid.txt"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        kill(first.process!.pid, SIGKILL)
+        try runLoop(loop, until: "the first agent to die", seconds: 15) { first.exit != nil }
+        XCTAssertEqual(first.exit, .signaled(SIGKILL))
+        kill(-sleeper, SIGKILL)
+
+        let store = SessionStore(stateDir: stateDir)
+        let saved = try XCTUnwrap(store.latestUnfinished())
+        XCTAssertEqual(saved.messages.last?.toolUses.first?.id, "long1")
+
+        // Second life (the shim's restart): same config, the session continues.
+        server.enqueue(.text("The job was interrupted by a restart; nothing else to do."))
+        let second = try Run(loop: loop, arguments: [binary, "agent", "coder", "--config", configPath], environment: env, directory: work.path)
+        runs.append(second)
+        try runLoop(loop, until: "the second agent to finish", seconds: 30) { second.exit != nil }
+        XCTAssertEqual(second.exit, .exited(0), second.output)
+        XCTAssertTrue(second.output.contains("resumed session \(saved.id)"), second.output)
+        XCTAssertEqual(server.requests.count, 2)
+        let messages = try XCTUnwrap(server.requests[1].json?["messages"]?.arrayValue)
+        XCTAssertEqual(messages.count, 3)
+        XCTAssertEqual(messages[0]["content"]?[0]?["text"]?.stringValue, "Start the long job")
+        let result = try XCTUnwrap(messages[2]["content"]?[0])
+        XCTAssertEqual(result["tool_use_id"]?.stringValue, "long1")
+        XCTAssertEqual(result["is_error"]?.boolValue, true)
+        let done = try store.load(saved.id)
+        XCTAssertTrue(done.finished)
+        XCTAssertEqual(store.list().count, 1)
+
+        // supervisor sessions list shows it.
+        let list = try Run(loop: loop, arguments: [binary, "sessions", "list", "p", "coder"], environment: env, directory: work.path)
+        runs.append(list)
+        try runLoop(loop, until: "sessions list", seconds: 30) { list.exit != nil && list.output.contains("\n") }
+        XCTAssertEqual(list.exit, .exited(0))
+        XCTAssertTrue(list.output.contains(saved.id), list.output)
+        XCTAssertTrue(list.output.contains("finished"), list.output)
+        XCTAssertTrue(list.output.contains("The job was interrupted"), list.output)
+    }
+}
