@@ -12,7 +12,8 @@
 #      signalled only if its argv[1] is `shim`; an agent only if it still leads its own session.
 #      Both must have started before their state file was last written (a reused pid did not).
 #      SIGTERM (an agent's whole process group), then SIGKILL after a bounded wait;
-#   3. containers labelled supervisor.profile (only when docker is installed and answers);
+#   3. containers labelled supervisor.profile whose supervisor.home label is this root (only when
+#      docker is installed and answers; containers of other roots or without the labels stay);
 #   4. each profile's state directory (sockets, specs, states, record, lock, settings);
 #   5. with --logs: each profile's log directory (<logsDir>/<profile>, from profile.json or
 #      from the agents' state.json). Without --logs, logs are kept.
@@ -200,7 +201,10 @@ containers=()
 docker_ok=0
 if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; then
     docker_ok=1
-    mapfile -t containers < <(timeout 20 docker ps -aq --filter label=supervisor.profile 2>/dev/null || true)
+    # Only this root's: supervisor labels each container with its state root (supervisor.home), so
+    # another user's or another SUPERVISOR_HOME's containers on the same engine are never touched.
+    mapfile -t containers < <(timeout 20 docker ps -aq --filter label=supervisor.profile \
+        --filter "label=supervisor.home=$root" 2>/dev/null || true)
 fi
 
 # Log directories: <logsDir>/<profile> from profile.json, and the directory of each agent's log
