@@ -6,10 +6,11 @@ write(2). Raw mode: no kernel echo, no CR/NL translation, so the output is exact
 import os
 import sys
 import time
+import termios
 import tty
 
 if os.isatty(0):
-    tty.setraw(0)
+    tty.setraw(0, termios.TCSANOW)  # not TCSAFLUSH: input typed before this must not be lost
 pending = b""
 while True:
     data = os.read(0, 65536)
