@@ -37,6 +37,23 @@ def breakdown(pid):
             "pss": pss_kb(pid), "hwm": status_kb(pid, "VmHWM")}
 
 
+def top_mappings(pid, count=6):
+    """The mapped files (or [anon]) holding most of a process's RSS."""
+    import collections
+    rss, current = collections.Counter(), None
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                parts = line.split()
+                if parts and "-" in parts[0] and len(parts) >= 5 and ":" in parts[3]:
+                    current = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+                elif parts and parts[0] == "Rss:":
+                    rss[current] += int(parts[1])
+    except OSError:
+        return ""
+    return ", ".join(f"{name} {kb / 1024:.1f}" for name, kb in rss.most_common(count))
+
+
 def mib(kb):
     return f"{kb / 1024:.1f}"
 
@@ -84,6 +101,7 @@ def main():
         viewer_m = breakdown(viewer.pid)
         shims = [ws.state(name, a)["shimPid"] for a in agents]
         shim_m = sorted((breakdown(p) for p in shims), key=lambda m: m["rss"])
+        shim_top = top_mappings(shims[0])
         agent_m = breakdown(ws.state(name, agents[0])["agentPid"])
         out = subprocess.run(ws.tmux_cmd(ws.tmux_socket(name), "display-message", "-p", "#{pid}"), env=ws.env,
                              stdout=subprocess.PIPE, text=True).stdout.strip()
@@ -122,6 +140,7 @@ def main():
         table("Memory", ["process", "RSS MiB", "anon MiB", "file MiB", "PSS MiB", "peak RSS MiB"], rows, [
             "anon = private heap and stacks; file = mapped files, mostly shared libraries (Swift runtime, "
             "Foundation, ICU data) that all shims share; PSS divides shared pages among the processes using them.",
+            f"Largest parts of a shim's RSS (MiB): {shim_top}.",
             f"Target: shim under 8 MB: RSS {med['rss'] / 1024:.1f} MiB ({med['rss'] * 1024 / 1e6:.1f} MB) -> "
             f"{verdict(med['rss'] * 1024 < 8e6)}; PSS {med['pss'] / 1024:.1f} MiB, private {med['anon'] / 1024:.1f} MiB",
         ])
