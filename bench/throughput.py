@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Throughput: one agent writes N MB of text lines as fast as it can.
+
+Compares, in the same run:
+  pipe        producer | cat >/dev/null                       (until cat exits)
+  pty         producer on a bare pseudo-terminal, python reader (until all bytes are read)
+  tmux        producer in a plain tmux window, 200x50          (until the producer has written all)
+  supervisor  producer as a supervisor agent                   (until the log holds all bytes)
+The supervisor run also checks the log byte for byte (size and SHA-256) with output
+post-processing off (the producer clears OPOST on its terminal), so bytes lost must be 0.
+
+    bench/throughput.py [--mb 100] [--runs 3] [--write-size 65536]
+"""
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (AGENTS_DIR, up_sized, PYTHON, Workspace, cpu_ticks, CLK_TCK, median, status_kb, table,
+                    verdict, wait_running, wait_until)
+
+PRODUCER = os.path.join(AGENTS_DIR, "producer.py")
+FILL = b"the quick brown fox jumps over the lazy dog; pack my box with five dozen"[:68]
+
+
+def make_data(path, total):
+    assert len(FILL) == 68
+    lines = total // 80
+    with open(path, "wb") as f:
+        step = 100_000
+        for start in range(0, lines, step):
+            f.write(b"".join(b"%010d %s\n" % (i, FILL) for i in range(start, min(lines, start + step))))
+        rest = total - lines * 80
+        if rest:
+            f.write(b"x" * (rest - 1) + b"\n")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Go:
+    """The producer waits for one byte on a FIFO: start-up is not part of the measurement."""
+
+    def __init__(self, ws, tag):
+        self.fifo = os.path.join(ws.dir, f"go-{tag}")
+        self.done = os.path.join(ws.dir, f"done-{tag}")
+        for p in (self.fifo, self.done):
+            if os.path.exists(p):
+                os.unlink(p)
+        os.mkfifo(self.fifo)
+
+    def fire(self):
+        fd = os.open(self.fifo, os.O_WRONLY)   # blocks until the producer has opened it
+        t0 = time.monotonic()
+        os.write(fd, b"g")
+        os.close(fd)
+        return t0
+
+    def producer_end(self, timeout=120):
+        wait_until("the producer to finish", lambda: os.path.exists(self.done), timeout)
+        with open(self.done) as f:
+            return float(f.read().split()[1])
+
+
+def run_pipe(ws, data, total, write_size):
+    go = Go(ws, "pipe")
+    r, w = os.pipe()
+    producer = subprocess.Popen([PYTHON, PRODUCER, data, go.fifo, go.done, str(write_size)],
+                                stdin=subprocess.DEVNULL, stdout=w)
+    cat = subprocess.Popen(["cat"], stdin=r, stdout=subprocess.DEVNULL)
+    os.close(r)
+    os.close(w)
+    t0 = go.fire()
+    cat.wait()
+    t1 = time.monotonic()
+    producer.wait()
+    return t1 - t0
+
+
+def run_pty(ws, data, total, write_size):
+    go = Go(ws, "pty")
+    master, slave = os.openpty()
+    producer = subprocess.Popen([PYTHON, PRODUCER, data, go.fifo, go.done, str(write_size)],
+                                stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    os.close(slave)
+    t0 = go.fire()
+    got = 0
+    while True:  # to the end (EIO once the producer exits), so a wrong count cannot hang it
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += len(chunk)
+        if got == total:
+            t1 = time.monotonic()
+    producer.wait()
+    os.close(master)
+    if got != total:
+        raise RuntimeError(f"bare pty: read {got} of {total} bytes")
+    return t1 - t0
+
+
+def run_tmux(ws, data, total, write_size):
+    go = Go(ws, "tmux")
+    sock = ws.tmux_server("throughput")
+    subprocess.run(ws.tmux_cmd(sock, "new-session", "-d", "-x", "200", "-y", "50", PYTHON, PRODUCER, data,
+                               go.fifo, go.done, str(write_size)), env=ws.env, check=True)
+    t0 = go.fire()
+    t1 = go.producer_end()
+    subprocess.run(ws.tmux_cmd(sock, "kill-server"), env=ws.env, stderr=subprocess.DEVNULL)
+    return t1 - t0
+
+
+def run_supervisor(ws, data, total, write_size, digest, index, size=None):
+    go = Go(ws, f"sv{index}")
+    name = f"tp{index}"
+    profile = ws.write_profile(name, [("producer", [PYTHON, PRODUCER, data, go.fifo, go.done, str(write_size)],
+                                       ['restart = "never"'])])
+    if size:
+        up_sized(ws, profile, name, *size)
+    else:
+        ws.up(profile, name)
+    wait_running(ws, name, ["producer"])
+    shim = ws.state(name, "producer")["shimPid"]
+    log = ws.log_path(name, "producer")
+    ticks0 = cpu_ticks(shim)
+    t0 = go.fire()
+    wait_until("the log to hold every byte", lambda: os.path.getsize(log) >= total, timeout=300, interval=0.001)
+    t1 = time.monotonic()
+    t_producer = go.producer_end()
+    ticks1 = cpu_ticks(shim)
+    wait_until("the agent to exit", lambda: ws.state(name, "producer").get("state") in ("exited", "failed"), 30)
+    size = os.path.getsize(log)
+    same = sha256_file(log) == digest
+    hwm = status_kb(shim, "VmHWM")
+    ws.down(name)
+    return {"seconds": t1 - t0, "producer_seconds": t_producer - t0, "lost": total - size if size < total else 0,
+            "extra": size - total if size > total else 0, "checksum_ok": same,
+            "shim_cpu": (ticks1 - ticks0) / CLK_TCK, "shim_hwm_kb": hwm}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=100, help="megabytes (10^6 bytes) to write (default 100)")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each variant; the median is shown (default 3)")
+    ap.add_argument("--write-size", type=int, default=65536, help="bytes per write(2) of the producer")
+    args = ap.parse_args()
+    total = int(args.mb * 1_000_000)
+    mb = total / 1e6
+    with Workspace("svb-tp") as ws:
+        data = os.path.join(ws.dir, "data.txt")
+        digest = make_data(data, total)
+        results = {"pipe": [], "pty": [], "tmux": [], "supervisor": [], "small": []}
+        sv_runs = []
+        for i in range(args.runs):
+            results["pipe"].append(run_pipe(ws, data, total, args.write_size))
+            results["pty"].append(run_pty(ws, data, total, args.write_size))
+            results["tmux"].append(run_tmux(ws, data, total, args.write_size))
+            r = run_supervisor(ws, data, total, args.write_size, digest, i)
+            sv_runs.append(r)
+            results["supervisor"].append(r["seconds"])
+            r = run_supervisor(ws, data, total, args.write_size, digest, 100 + i, size=(24, 80))
+            sv_runs.append(r)
+            results["small"].append(r["seconds"])
+        pty_rate = mb / median(results["pty"])
+        rows = []
+        labels = {"pipe": "plain pipe (producer | cat)", "pty": "bare pseudo-terminal (python reader)",
+                  "tmux": "plain tmux window 200x50 (until producer exits)",
+                  "supervisor": "supervisor shim, 200x50 window (until the log holds all)",
+                  "small": "supervisor shim, 80x24 window (until the log holds all)"}
+        for key in ("pipe", "pty", "tmux", "supervisor", "small"):
+            secs = median(results[key])
+            rate = mb / secs
+            rows.append([labels[key], f"{secs:.3f}", f"{rate:.0f}", f"{100 * rate / pty_rate:.0f}%"])
+        lost = sum(r["lost"] for r in sv_runs)
+        extra = sum(r["extra"] for r in sv_runs)
+        checks = all(r["checksum_ok"] for r in sv_runs)
+        sv_rate = mb / median(results["supervisor"])
+        small_rate = mb / median(results["small"])
+        notes = [
+            f"{mb:.0f} MB of 80-byte lines, {args.write_size}-byte writes, median of {args.runs} runs.",
+            f"supervisor: bytes lost {lost}, extra bytes {extra}, SHA-256 of the log equals the input in "
+            f"{sum(r['checksum_ok'] for r in sv_runs)}/{len(sv_runs)} runs; "
+            f"producer done after {median([r['producer_seconds'] for r in sv_runs]):.3f} s; "
+            f"shim CPU {median([r['shim_cpu'] for r in sv_runs]):.2f} s per run; shim peak RSS (VmHWM) "
+            f"{max(r['shim_hwm_kb'] for r in sv_runs) / 1024:.1f} MiB.",
+            f"Target: supervisor >= 50% of the bare pseudo-terminal: {100 * sv_rate / pty_rate:.0f}% (200x50), "
+            f"{100 * small_rate / pty_rate:.0f}% (80x24) -> "
+            f"{verdict(sv_rate >= 0.5 * pty_rate and lost == 0 and checks)} (and lossless: {verdict(lost == 0 and extra == 0 and checks)})",
+        ]
+        table("Throughput", ["path", "seconds", "MB/s", "vs bare pty"], rows, notes)
+
+
+if __name__ == "__main__":
+    main()

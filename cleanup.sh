@@ -1,0 +1,399 @@
+#!/usr/bin/env bash
+# cleanup.sh: remove everything supervisor made on this machine, for every profile, even when
+# the supervisor binary is not built.
+#
+#   ./cleanup.sh [--logs] [--dry-run]
+#
+# What it removes, in this order:
+#   1. the private tmux server of each profile (<root>/profiles/*/tmux.sock; never any other
+#      tmux server);
+#   2. shims and agents still alive: pids recorded in <root>/profiles/*/agents/*/state.json, plus
+#      any `supervisor shim <root>/profiles/.../spec.json` process found in /proc. A shim is
+#      signalled only if its argv[1] is `shim`; an agent only if it still leads its own session.
+#      Both must have started before their state file was last written (a reused pid did not).
+#      SIGTERM (an agent's whole process group), then SIGKILL after a bounded wait;
+#   3. containers labelled supervisor.profile whose supervisor.home label is this root (only when
+#      docker is installed and answers; containers of other roots or without the labels stay);
+#   4. each profile's state directory (sockets, specs, states, record, lock, settings);
+#   5. with --logs: each profile's log directory (<logsDir>/<profile>, from profile.json or
+#      from the agents' state.json). Without --logs, logs are kept.
+#
+# The root is $SUPERVISOR_HOME, else $XDG_STATE_HOME/supervisor (if absolute), else
+# $HOME/.local/state/supervisor, else /tmp/supervisor-<uid>: the same rule as Paths.swift.
+#
+# --dry-run prints every action as "would ..." and changes nothing.
+# CLEANUP_KILL_AFTER (seconds, default 3) is the wait between SIGTERM and SIGKILL.
+# Exit status: 0 done (or nothing to do), 1 something could not be removed, 2 usage error.
+
+set -euo pipefail
+
+usage() {
+    echo "usage: $0 [--logs] [--dry-run]" >&2
+    echo "  --logs      also remove the profiles' log directories (kept by default)" >&2
+    echo "  --dry-run   list what would be done without doing it" >&2
+}
+
+remove_logs=0
+dry_run=0
+for arg in "$@"; do
+    case "$arg" in
+        --logs) remove_logs=1 ;;
+        --dry-run|-n) dry_run=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "cleanup.sh: unknown argument: $arg" >&2; usage; exit 2 ;;
+    esac
+done
+
+# --- the root, as Paths.swift computes it -------------------------------------------------------
+trim_slashes() {
+    local p=$1
+    while [[ ${#p} -gt 1 && $p == */ ]]; do p=${p%/}; done
+    printf '%s' "$p"
+}
+if [[ -n ${SUPERVISOR_HOME:-} ]]; then
+    root=$(trim_slashes "$SUPERVISOR_HOME")
+elif [[ ${XDG_STATE_HOME:-} == /* ]]; then
+    root=$(trim_slashes "$XDG_STATE_HOME")/supervisor
+elif [[ -n ${HOME:-} ]]; then
+    root=$(trim_slashes "$HOME")/.local/state/supervisor
+else
+    root=/tmp/supervisor-$(id -u)
+fi
+profiles_dir=$root/profiles
+
+actions=0
+failures=0
+say() { printf '%s\n' "$*"; }
+act() { actions=$((actions + 1)); say "$*"; }
+fail() { failures=$((failures + 1)); say "error: $*" >&2; }
+if [[ $dry_run == 1 ]]; then would="would "; else would=""; fi
+
+have_python=0
+# CLEANUP_NO_PYTHON=1 forces the grep/sed reader (to test it on machines that have python3).
+[[ -z ${CLEANUP_NO_PYTHON:-} ]] && command -v python3 >/dev/null 2>&1 && have_python=1
+
+# json_get FILE KEY: the top-level string or number KEY of a JSON object, empty if missing/null.
+json_get() {
+    local file=$1 key=$2
+    [[ -r $file ]] || return 0
+    if [[ $have_python == 1 ]]; then
+        python3 - "$file" "$key" <<'PY' 2>/dev/null || true
+import json, sys
+try:
+    with open(sys.argv[1], "rb") as f:
+        value = json.load(f).get(sys.argv[2])
+except Exception:
+    sys.exit(0)
+if value is not None and not isinstance(value, (dict, list, bool)):
+    sys.stdout.write(str(value))
+PY
+    else
+        # Fallback for the files supervisor writes (pretty-printed, one key per line, sorted).
+        # Only keys that occur once in the file are asked for, so nesting does not matter.
+        local line
+        line=$(grep -m1 -E "^[[:space:]]*\"$key\"[[:space:]]*:" "$file" 2>/dev/null || true)
+        [[ -n $line ]] || return 0
+        line=$(printf '%s' "$line" | sed -E 's/^[^:]*:[[:space:]]*//; s/[[:space:]]*,?[[:space:]]*$//')
+        [[ $line == null ]] && return 0
+        if [[ $line == \"*\" ]]; then
+            line=${line#\"}; line=${line%\"}
+            line=$(printf '%s' "$line" | sed -e 's#\\/#/#g' -e 's#\\"#"#g' -e 's#\\\\#\\#g')
+        fi
+        printf '%s' "$line"
+    fi
+}
+
+# --- processes ------------------------------------------------------------------------------------
+clock_ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)
+boot_time=$(awk '/^btime/ { print $2 }' /proc/stat 2>/dev/null || echo 0)
+
+# Alive and not a zombie.
+alive() {
+    local pid=$1 stat
+    [[ -r /proc/$pid/stat ]] || return 1
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
+# Start time of a process in unix seconds (field 22 of /proc/PID/stat, after the command name).
+start_time() {
+    local stat fields
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    read -r -a fields <<<"$stat"
+    echo $(( boot_time + fields[19] / clock_ticks ))
+}
+
+# A pid that started after FILE was last written cannot be the one FILE recorded (pid reuse).
+started_before() {
+    local pid=$1 file=$2 started written
+    started=$(start_time "$pid") || return 1
+    written=$(stat -c %Y "$file" 2>/dev/null) || return 1
+    (( started <= written + 2 ))
+}
+
+# argv of a process, one element per array entry.
+read_argv() {
+    local pid=$1
+    argv=()
+    [[ -r /proc/$pid/cmdline ]] || return 1
+    mapfile -d '' -t argv <"/proc/$pid/cmdline" 2>/dev/null || return 1
+}
+
+is_shim() {
+    read_argv "$1" || return 1
+    [[ ${#argv[@]} -ge 2 && ${argv[1]} == shim ]]
+}
+
+leads_own_session() {
+    local sid
+    sid=$(ps -o sid= -p "$1" 2>/dev/null | tr -d ' ') || return 1
+    [[ -n $sid && $sid == "$1" ]]
+}
+
+# Targets: parallel arrays of kind (shim|agent), pid, description.
+t_kind=(); t_pid=(); t_what=()
+add_target() {
+    local kind=$1 pid=$2 what=$3 i
+    for i in "${!t_pid[@]}"; do [[ ${t_pid[$i]} == "$pid" ]] && return 0; done
+    t_kind+=("$kind"); t_pid+=("$pid"); t_what+=("$what")
+}
+
+# --- what is there ----------------------------------------------------------------------------------
+shopt -s nullglob
+profile_dirs=()
+if [[ -d $profiles_dir ]]; then
+    for d in "$profiles_dir"/*/; do profile_dirs+=("${d%/}"); done
+fi
+
+# Processes recorded in state files.
+for dir in "${profile_dirs[@]}"; do
+    profile=${dir##*/}
+    for state in "$dir"/agents/*/state.json; do
+        agent_dir=${state%/state.json}; agent=${agent_dir##*/}
+        shim_pid=$(json_get "$state" shimPid)
+        agent_pid=$(json_get "$state" agentPid)
+        if [[ $shim_pid =~ ^[0-9]+$ && $shim_pid -gt 1 ]] && alive "$shim_pid" && is_shim "$shim_pid" \
+            && started_before "$shim_pid" "$state"; then
+            add_target shim "$shim_pid" "shim $shim_pid ($profile/$agent)"
+        fi
+        if [[ $agent_pid =~ ^[0-9]+$ && $agent_pid -gt 1 ]] && alive "$agent_pid" && leads_own_session "$agent_pid" \
+            && started_before "$agent_pid" "$state"; then
+            add_target agent "$agent_pid" "agent $agent_pid ($profile/$agent) and its process group"
+        fi
+    done
+done
+
+# Shims whose state file is gone: `<binary> shim <root>/profiles/<p>/agents/<a>/spec.json`.
+for proc in /proc/[0-9]*; do
+    pid=${proc#/proc/}
+    [[ $pid == "$$" ]] && continue
+    is_shim "$pid" 2>/dev/null || continue
+    [[ ${#argv[@]} -ge 3 && ${argv[2]} == "$profiles_dir"/*/agents/*/spec.json ]] || continue
+    alive "$pid" || continue
+    spec=${argv[2]#"$profiles_dir"/}
+    add_target shim "$pid" "shim $pid (${spec%%/*}/$(basename "$(dirname "$spec")"), no state file)"
+done
+
+# Containers.
+containers=()
+docker_ok=0
+if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; then
+    docker_ok=1
+    # Only this root's: supervisor labels each container with its state root (supervisor.home), so
+    # another user's or another SUPERVISOR_HOME's containers on the same engine are never touched.
+    mapfile -t containers < <(timeout 20 docker ps -aq --filter label=supervisor.profile \
+        --filter "label=supervisor.home=$root" 2>/dev/null || true)
+fi
+
+# Log directories: <logsDir>/<profile> from profile.json, and the directory of each agent's log
+# from its state.json (profile.json is gone after `supervisor down`). A run without --logs lists
+# the ones it keeps in <root>/kept-logs, so a later `--logs` run still finds them.
+kept_logs_file=$root/kept-logs
+log_dirs=()
+add_log_dir() {
+    local d=$1 x
+    [[ -n $d && $d == /* && -d $d ]] || return 0
+    for x in "${log_dirs[@]}"; do [[ $x == "$d" ]] && return 0; done
+    log_dirs+=("$d")
+}
+for dir in "${profile_dirs[@]}"; do
+    profile=${dir##*/}
+    logs_dir=$(json_get "$dir/profile.json" logsDir)
+    [[ -n $logs_dir ]] && add_log_dir "$(trim_slashes "$logs_dir")/$profile"
+    for state in "$dir"/agents/*/state.json; do
+        log_path=$(json_get "$state" logPath)
+        # Only <...>/<profile>/<agent>.log: never a directory not named after the profile.
+        [[ $log_path == */"$profile"/*.log ]] && add_log_dir "${log_path%/*}"
+    done
+done
+if [[ -f $kept_logs_file ]]; then
+    while IFS= read -r line || [[ -n $line ]]; do add_log_dir "$line"; done <"$kept_logs_file"
+fi
+
+# --- 1. tmux servers ------------------------------------------------------------------------------------
+if [[ ${#profile_dirs[@]} -gt 0 ]]; then
+    tmux_bin=$(command -v tmux || true)
+    for dir in "${profile_dirs[@]}"; do
+        sock=$dir/tmux.sock
+        [[ -S $sock ]] || continue
+        if [[ -z $tmux_bin ]]; then
+            say "tmux is not installed; cannot ask the server on $sock to exit (its processes are signalled below)"
+            continue
+        fi
+        if env -u TMUX -u TMUX_PANE "$tmux_bin" -S "$sock" list-sessions >/dev/null 2>&1; then
+            if [[ $dry_run == 1 ]]; then
+                act "would kill tmux server $sock"
+            elif env -u TMUX -u TMUX_PANE "$tmux_bin" -S "$sock" kill-server >/dev/null 2>&1; then
+                act "killed tmux server $sock"
+            else
+                fail "could not kill tmux server $sock"
+            fi
+        fi
+    done
+fi
+
+# --- 2. shims and agents ------------------------------------------------------------------------------
+# Bounded wait until none of the given pids is alive. Returns 1 if some still are.
+wait_gone() {
+    local deadline=$((SECONDS + $1)) pid any
+    shift
+    while :; do
+        any=0
+        for pid in "$@"; do alive "$pid" && { any=1; break; }; done
+        [[ $any == 0 ]] && return 0
+        (( SECONDS >= deadline )) && return 1
+        sleep 0.05 # a script waiting on other processes' exit: bounded by the deadline above
+    done
+}
+
+send() {
+    local signal=$1 kind=$2 pid=$3
+    if [[ $kind == agent ]]; then
+        kill "-$signal" -- "-$pid" 2>/dev/null || kill "-$signal" "$pid" 2>/dev/null || true
+    else
+        kill "-$signal" "$pid" 2>/dev/null || true
+    fi
+}
+
+if [[ ${#t_pid[@]} -gt 0 ]]; then
+    if [[ $dry_run == 1 ]]; then
+        for i in "${!t_pid[@]}"; do act "would send SIGTERM (then SIGKILL) to ${t_what[$i]}"; done
+    else
+        # The tmux server's exit hangs up the shims, which stop their agents: give them a moment.
+        wait_gone 2 "${t_pid[@]}" || true
+        for i in "${!t_pid[@]}"; do
+            pid=${t_pid[$i]}
+            if alive "$pid"; then
+                send TERM "${t_kind[$i]}" "$pid"
+                act "sent SIGTERM to ${t_what[$i]}"
+            else
+                act "${t_what[$i]} ended with its tmux server"
+            fi
+        done
+        if ! wait_gone "${CLEANUP_KILL_AFTER:-3}" "${t_pid[@]}"; then
+            for i in "${!t_pid[@]}"; do
+                pid=${t_pid[$i]}
+                alive "$pid" || continue
+                send KILL "${t_kind[$i]}" "$pid"
+                act "sent SIGKILL to ${t_what[$i]}"
+            done
+            wait_gone 5 "${t_pid[@]}" || fail "some processes are still alive: ${t_pid[*]}"
+        fi
+    fi
+fi
+
+# --- 3. containers ----------------------------------------------------------------------------------------
+for id in "${containers[@]}"; do
+    [[ -n $id ]] || continue
+    label=$(docker inspect -f '{{.Name}} (profile {{index .Config.Labels "supervisor.profile"}})' "$id" 2>/dev/null || echo "$id")
+    if [[ $dry_run == 1 ]]; then
+        act "would remove container $id ${label#/}"
+    elif docker rm -f "$id" >/dev/null 2>&1; then
+        act "removed container $id ${label#/}"
+    else
+        fail "could not remove container $id"
+    fi
+done
+
+# --- 4. state directories -----------------------------------------------------------------------------
+describe_state_dir() {
+    local dir=$1 parts=() agents=("$dir"/agents/*/)
+    [[ -S $dir/tmux.sock ]] && parts+=("tmux socket")
+    [[ -e $dir/profile.json ]] && parts+=("record")
+    [[ -e $dir/up.lock ]] && parts+=("lock")
+    [[ -e $dir/settings.json ]] && parts+=("settings")
+    [[ -S $dir/notify.sock ]] && parts+=("notify socket")
+    [[ ${#agents[@]} -gt 0 ]] && parts+=("${#agents[@]} agent(s): specs, states, sockets")
+    [[ ${#parts[@]} -gt 0 ]] || parts=(empty)
+    local out=${parts[0]} part
+    for part in "${parts[@]:1}"; do out+=", $part"; done
+    printf '%s' "$out"
+}
+
+for dir in "${profile_dirs[@]}"; do
+    what=$(describe_state_dir "$dir")
+    if [[ $dry_run == 1 ]]; then
+        act "would remove state directory $dir ($what)"
+    elif rm -rf -- "$dir"; then
+        act "removed state directory $dir ($what)"
+    else
+        fail "could not remove $dir"
+    fi
+done
+# --- 5. logs -------------------------------------------------------------------------------------------------
+if [[ $remove_logs == 0 ]]; then
+    # Remember the kept log directories (only those not listed yet: a second run changes nothing).
+    for d in "${log_dirs[@]}"; do
+        grep -qxF -- "$d" "$kept_logs_file" 2>/dev/null && continue
+        if [[ $dry_run == 1 ]]; then
+            say "would keep log directory $d (listed in $kept_logs_file)"
+        else
+            mkdir -p -- "$root" && printf '%s\n' "$d" >>"$kept_logs_file"
+            say "kept log directory $d (listed in $kept_logs_file; ./cleanup.sh --logs removes it)"
+        fi
+    done
+else
+    for d in "${log_dirs[@]}"; do
+        files=("$d"/*.log "$d"/*.log.* "$d"/*.events.jsonl "$d"/*.events.jsonl.*)
+        others=()
+        for f in "$d"/* "$d"/.[!.]*; do
+            case "${f##*/}" in *.log|*.log.*|*.events.jsonl|*.events.jsonl.*) ;; *) others+=("$f") ;; esac
+        done
+        if [[ $dry_run == 1 ]]; then
+            act "would remove log directory $d (${#files[@]} files)"
+            continue
+        fi
+        rm -f -- "${files[@]}"
+        if [[ ${#others[@]} -eq 0 ]] && rmdir -- "$d" 2>/dev/null; then
+            act "removed log directory $d (${#files[@]} files)"
+            parent=${d%/*}
+            [[ -n $parent ]] && rmdir -- "$parent" 2>/dev/null && act "removed empty log root $parent" || true
+        else
+            act "removed ${#files[@]} log files from $d (kept the directory: it holds files supervisor did not make)"
+        fi
+    done
+    if [[ -f $kept_logs_file ]]; then
+        if [[ $dry_run == 1 ]]; then
+            act "would remove $kept_logs_file"
+        else
+            rm -f -- "$kept_logs_file" && act "removed $kept_logs_file"
+        fi
+    fi
+fi
+if [[ $dry_run == 0 ]]; then
+    # The root and its profiles/ folder go too when nothing else lives there.
+    rmdir -- "$profiles_dir" 2>/dev/null && act "removed $profiles_dir" || true
+    rmdir -- "$root" 2>/dev/null && act "removed $root" || true
+fi
+
+# --- summary -----------------------------------------------------------------------------------------------
+if [[ $actions -eq 0 && $failures -eq 0 ]]; then
+    say "nothing to clean up (state root $root)"
+fi
+if [[ $dry_run == 0 && $docker_ok == 0 ]] && command -v docker >/dev/null 2>&1; then
+    say "note: docker does not answer; containers (if any) were not checked"
+fi
+[[ $failures -eq 0 ]] || exit 1
+exit 0
