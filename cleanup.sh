@@ -203,8 +203,11 @@ if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; 
     docker_ok=1
     # Only this root's: supervisor labels each container with its state root (supervisor.home), so
     # another user's or another SUPERVISOR_HOME's containers on the same engine are never touched.
-    mapfile -t containers < <(timeout 20 docker ps -aq --filter label=supervisor.profile \
-        --filter "label=supervisor.home=$root" 2>/dev/null || true)
+    # Containers of agents with preserve_container = true (label supervisor.preserve=true) are
+    # kept, as `down` keeps them.
+    mapfile -t containers < <(timeout 20 docker ps -a --filter label=supervisor.profile \
+        --filter "label=supervisor.home=$root" --format '{{.ID}} {{.Label "supervisor.preserve"}}' 2>/dev/null \
+        | awk '$2 != "true" { print $1 }' || true)
 fi
 
 # Log directories: <logsDir>/<profile> from profile.json, and the directory of each agent's log

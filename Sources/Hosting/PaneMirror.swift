@@ -18,7 +18,7 @@ struct PaneMirror {
     private var budgetWindowStart: UInt64 = 0
     private var budgetUsed = 0
 
-    init(rows: Int, cols: Int, capacity: Int = 256 * 1024, budgetBytesPerSecond: Int = 1 << 20) {
+    init(rows: Int, cols: Int, capacity: Int = 256 * 1024, budgetBytesPerSecond: Int = 256 * 1024) {
         screen = VirtualScreen(rows: rows, cols: cols, scrollback: 0)
         self.capacity = capacity
         self.budgetBytesPerSecond = budgetBytesPerSecond
@@ -51,7 +51,15 @@ struct PaneMirror {
         return screen.renderRepaint()
     }
 
+    /// Replaying more than a few screenfuls at a repaint costs more than it shows: past that the
+    /// screen is rebuilt from the newest output, like a budget overflow.
+    private var replayLimit: Int { max(16 * 1024, screen.rows * screen.cols * 4) }
+
     private mutating func sync() {
+        if pending.count > replayLimit {
+            pending.drop(pending.count - replayLimit)
+            stale = true
+        }
         if stale {
             // Start over from the newest output, at a line start so no sequence is cut in half.
             screen = VirtualScreen(rows: screen.rows, cols: screen.cols, scrollback: 0)

@@ -41,6 +41,9 @@ public final class Shim {
     private var paste = BracketedPasteTracker()
     private var eventLines = EventLineSplitter()
     private let restartTimer: LoopTimer
+    private let repaintTimer: LoopTimer
+    private var lastRepaint = 0.0
+    static let repaintInterval = 0.05
     private let stopTimer: LoopTimer
     private var stopRequested = false
     private var startAfterStop = false
@@ -83,6 +86,7 @@ public final class Shim {
         guard eventsFD >= 0 else { throw HostingError("cannot open \(spec.eventsPath): \(String(cString: strerror(errno)))") }
         children = try ChildWatcher(loop: loop)
         restartTimer = LoopTimer(loop: loop)
+        repaintTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
         tracker = RestartTracker(policy: RestartPolicy(
             mode: RestartMode(rawValue: spec.restart) ?? .onFailure, backoffInitial: spec.backoffInitial,
@@ -147,8 +151,21 @@ public final class Shim {
     /// Called as queued pane writes complete: once all have, repaint the pane from the screen
     /// state, which has seen every byte the pane skipped.
     private func paneDrained() {
-        guard paneBehind, let pane = paneOutput, pane.writeQueueSize == 0 else { return }
+        guard paneBehind, let pane = paneOutput, pane.writeQueueSize == 0, !repaintTimer.isActive else { return }
+        // Under a flood the pane would otherwise be repainted as fast as it drains; a person
+        // cannot read faster than ~20 pictures a second, and each repaint costs screen work.
+        let wait = lastRepaint + Shim.repaintInterval - EventLoop.monotonicSeconds()
+        if wait > 0 {
+            repaintTimer.start(seconds: wait) { [weak self] in self?.repaintPane() } // repaint rate cap
+        } else {
+            repaintPane()
+        }
+    }
+
+    private func repaintPane() {
+        guard let pane = paneOutput else { return }
         paneBehind = false
+        lastRepaint = EventLoop.monotonicSeconds()
         pane.write(mirror.repaint()) { [weak self] _ in self?.paneDrained() }
     }
 
