@@ -77,16 +77,19 @@ final class BadInputTests: EndToEndTestCase {
         XCTAssertFalse(fileExists(sv.logsDir + "/nostate/a.log"))
     }
 
-    func testKindNotAvailableYet() throws {
-        let path = sv.writeProfile("kinds", """
+    /// A built-in agent whose API key variable is unset: named before anything starts.
+    func testMissingAPIKeyIsNamedBeforeAnythingStarts() throws {
+        let path = sv.writeProfile("keys", """
             [[agents]]
             name = "a"
             kind = "coder"
             [agents.llm]
             model = "gpt-4o-mini"
+            api_key_env = "SV_TEST_UNSET_KEY"
 
             """)
-        try assertUpRejected("kinds", path, ["agent \"a\": kind \"coder\" is not available yet"])
+        sv.environment["SV_TEST_UNSET_KEY"] = nil
+        try assertUpRejected("keys", path, ["agent \"a\"", "SV_TEST_UNSET_KEY is not set"])
     }
 
     func testTwoUpsRacing() throws {
