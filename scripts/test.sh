@@ -9,4 +9,19 @@ sv_swift
 sv_docker
 cd "$SV_ROOT"
 swift build --build-tests
-swift test --skip-build "$@"
+# All tests are XCTest; the summary line below is the suite's own closing line.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+swift test --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+summary=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with" "$log" | tail -n 1)
+executed=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
+failed=$(sed -E 's/.* with ([0-9]+) failures?.*/\1/' <<<"$summary")
+skipped=0
+[[ $summary == *skipped* ]] && skipped=$(sed -E 's/.* with ([0-9]+) tests? skipped.*/\1/' <<<"$summary")
+if [[ -n $summary ]]; then
+  echo "$((executed - failed - skipped)) passed, $failed failed, $skipped skipped"
+fi
+exit "$status"
