@@ -1,3 +1,4 @@
+import Glibc
 /// Follows whether the agent's terminal program has turned on bracketed paste
 /// (DEC private mode 2004), by watching its output, so a paste can be
 /// delivered as one submission instead of one line per Enter.
@@ -27,8 +28,19 @@ public struct BracketedPasteTracker {
         bytes.withUnsafeBytes { feed($0) }
     }
 
+    /// On the shim's hot path: in the ground state, memchr skips straight to the next ESC, so
+    /// plain text costs almost nothing.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        for b in bytes { step(b) }
+        guard let base = bytes.baseAddress else { return }
+        var index = 0
+        while index < bytes.count {
+            if case .ground = state {
+                guard let escape = memchr(base + index, 0x1B, bytes.count - index) else { return }
+                index = base.distance(to: UnsafeRawPointer(escape))
+            }
+            step(bytes[index])
+            index += 1
+        }
     }
 
     private mutating func step(_ b: UInt8) {

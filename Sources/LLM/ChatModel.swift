@@ -199,26 +199,13 @@ public struct ProviderError: Error, Equatable, Hashable, Sendable, CustomStringC
     public func redacting(_ secret: String) -> ProviderError {
         guard secret.count >= 4 else { return self }
         var e = self
-        e.message = e.message.replacingAll(secret, with: "[REDACTED]")
+        e.message = e.message.replacing(secret, with: "[REDACTED]")
         return e
     }
 }
 
-extension String {
-    /// Plain substring replacement without Foundation.
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = ""
-        var rest = self[...]
-        while let r = rest.firstRange(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        out += rest
-        return out
-    }
 
+extension String {
     /// At most `n` characters, with "…" appended when cut.
     func truncated(_ n: Int) -> String {
         count <= n ? self : String(prefix(n)) + "…"

@@ -30,7 +30,7 @@ final class DebugLog {
         var o = entry
         o["time"] = .number((EventLoopClock.unixSeconds() * 1000).rounded() / 1000)
         var line = JSONValue.object(o).serialized()
-        if let secret, secret.count >= 4 { line = line.replacingOccurrencesOf(secret, with: "[REDACTED]") }
+        if let secret, secret.count >= 4 { line = line.replacing(secret, with: "[REDACTED]") }
         line += "\n"
         _ = line.utf8CString.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress, $0.count - 1) }
     }

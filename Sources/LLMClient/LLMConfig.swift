@@ -58,25 +58,12 @@ public struct LLMError: Error, Equatable, CustomStringConvertible {
     func redacting(_ secret: String?) -> LLMError {
         guard let secret, secret.count >= 4 else { return self }
         var e = self
-        e.message = e.message.replacingOccurrencesOf(secret, with: "[REDACTED]")
-        e.request = e.request?.replacingOccurrencesOf(secret, with: "[REDACTED]")
+        e.message = e.message.replacing(secret, with: "[REDACTED]")
+        e.request = e.request?.replacing(secret, with: "[REDACTED]")
         return e
     }
 }
 
-extension String {
-    func replacingOccurrencesOf(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty, contains(target) else { return self }
-        var out = ""
-        var rest = self[...]
-        while let r = rest.firstRange(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
-}
 
 /// Resolved settings of one LLM client: defaults applied, base URL chosen, prices merged.
 public struct LLMConfig {

@@ -261,7 +261,7 @@ public final class CoderTUI: CoderUI {
                 out += wrapped[i].lines
                 continue
             }
-            var text = e.kind == .user ? "> " + e.text.replacingAll("\n", with: "\n  ") : e.text
+            var text = e.kind == .user ? "> " + e.text.replacing("\n", with: "\n  ") : e.text
             if e.kind == .user || (e.kind == .assistant && i > 0) { text = "\n" + text }
             let lines = TextWrap.wrap(text, width: width).map { ($0, e.kind) }
             let item = (width: width, count: e.text.utf8.count, lines: lines)

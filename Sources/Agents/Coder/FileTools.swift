@@ -295,8 +295,8 @@ public struct EditTool: CoderToolImplementation {
                 return .error("\(given) is not valid UTF-8; Edit only changes UTF-8 text")
             }
             if text.crlf {
-                old = old.replacingAll("\r\n", with: "\n")
-                new = new.replacingAll("\r\n", with: "\n")
+                old = old.replacing("\r\n", with: "\n")
+                new = new.replacing("\r\n", with: "\n")
             }
             if old == new && !args.bool("use_regex") { return .error("old_string and new_string are the same; nothing to change") }
             let outcome = try EditEngine.apply(content: text.content, old: old, new: new,

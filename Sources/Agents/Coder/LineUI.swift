@@ -44,7 +44,7 @@ public final class LineUI: CoderUI {
     func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m" + s + "\u{1B}[0m" : s }
 
     public func showUserMessage(_ text: String) {
-        if echoInput { line(paint("> " + text.replacingAll("\n", with: "\n  "), "32")) }
+        if echoInput { line(paint("> " + text.replacing("\n", with: "\n  "), "32")) }
     }
 
     public func showAssistantDelta(_ text: String) {

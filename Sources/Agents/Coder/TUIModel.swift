@@ -250,6 +250,6 @@ public enum TextWrap {
 
 extension Substring {
     func replacingTabs() -> String {
-        contains("\t") ? String(self).replacingAll("\t", with: "    ") : String(self)
+        contains("\t") ? String(self).replacing("\t", with: "    ") : String(self)
     }
 }

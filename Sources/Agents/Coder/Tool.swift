@@ -135,19 +135,6 @@ enum Schema {
 
 /// Shell quoting for arguments built into a command line (`'...'`).
 func shellQuote(_ s: String) -> String {
-    "'" + s.replacingAll("'", with: "'\\''") + "'"
+    "'" + s.replacing("'", with: "'\\''") + "'"
 }
 
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = ""
-        var rest = self[...]
-        while let r = rest.firstRange(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
-}
