@@ -56,8 +56,13 @@ public final class Dashboard {
     private var lastOutputFrameAt = 0.0
     private var lastProbeRound = 0.0
 
-    /// Bytes per second all agents' screens may be fed in total (libvterm's cost).
-    var feedBudgetPerSecond = 3 * 1024 * 1024
+    /// Share of one core the terminal emulation of all tiles may use. The budget is in time,
+    /// not bytes: libvterm's cost per byte grows with the screen size (it moves the whole
+    /// screen on every scrolled line), so a byte budget is too much for large panes and too
+    /// little for small ones.
+    var feedCPUShare = 0.12
+    /// Measured seconds of emulation per byte (moving average), starting from a typical value.
+    private var feedCostPerByte = 1.0 / (8 * 1024 * 1024)
     static let minFrameInterval = 1.0 / 30
     static let quietBeforeProbe = 2.0
     static let probeInterval = 5.0
@@ -487,14 +492,21 @@ public final class Dashboard {
     private func feedScreens(seconds: Double) {
         let busy = agents.filter { $0.feed.pendingCount > 0 }
         guard !busy.isEmpty else { return }
-        let total = max(64 * 1024, Int(Double(feedBudgetPerSecond) * max(seconds, Dashboard.minFrameInterval)))
-        let share = max(16 * 1024, total / busy.count)
+        let allowed = feedCPUShare * max(seconds, Dashboard.minFrameInterval)
+        let total = max(16 * 1024, Int(allowed / feedCostPerByte))
+        let share = max(4 * 1024, total / busy.count)
+        let started = EventLoop.monotonicSeconds()
+        var fed = 0
         for slot in busy {
             let focused = state.mode == .focus && slot.index == state.selected
-            slot.feed.feed(budget: focused ? max(share, 256 * 1024) : share)
+            fed += slot.feed.feed(budget: focused ? max(share, 256 * 1024) : share)
             if let _ = slot.feed.screen.takeDamage() { slot.bodyDirty = true }
             let c = slot.feed.screen.cursor
             if (c.row, c.col) != slot.cursor { slot.cursor = (c.row, c.col); slot.bodyDirty = true }
+        }
+        if fed >= 4096 {
+            let cost = (EventLoop.monotonicSeconds() - started) / Double(fed)
+            feedCostPerByte = feedCostPerByte * 0.7 + cost * 0.3
         }
     }
 
