@@ -410,11 +410,12 @@ public final class Dashboard {
         if urgent {
             // A key: answer at once with a light frame (headers, bars, the focused view), even
             // when a heavy output frame is scheduled later.
+            // Keys come at human speed, so the frame cap does not apply to them: waiting for the
+            // next frame slot would add up to 33 ms to every key under load.
             keyFramePending = true
-            let due = max(0, lastFrameAt + Dashboard.minFrameInterval - now)
-            if frameTimer.isActive, let at = frameDueAt, at <= now + due { return }
-            frameDueAt = now + due
-            frameTimer.start(milliseconds: UInt64(due * 1000)) { [unowned self] in self.frameDueAt = nil; self.draw() } // key frame
+            frameTimer.stop()
+            frameDueAt = nil
+            draw() // a light frame; it schedules the next output frame itself
             return
         }
         guard !frameTimer.isActive else { return }
