@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Profile
 
@@ -73,6 +74,19 @@ final class MCPProfileTests: XCTestCase {
             """, path: "/p/x.toml")) { error in
             XCTAssertTrue("\(error)".contains("key \"mcp\" does not apply to kind \"command\""), "\(error)")
         }
+    }
+
+    /// The `[[agents.mcp]]` example in profiles/README.md must stay valid.
+    func testReadmeExampleValidates() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("profiles/README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let start = try XCTUnwrap(text.range(of: "~~~toml\n"))
+        let end = try XCTUnwrap(text.range(of: "\n~~~", range: start.upperBound..<text.endIndex))
+        let p = try ProfileLoader.parse(text: "[llm]\nprovider = \"openai\"\nmodel = \"m\"\n" + text[start.upperBound..<end.lowerBound],
+                                        path: "/r/x.toml")
+        XCTAssertEqual(p.agents.first?.mcp.map(\.name), ["git", "fs"])
+        XCTAssertEqual(p.agents.first?.allowTools, ["Read", "Edit", "Bash", "mcp__git__*"])
     }
 
     func testToolPatternServerName() {
