@@ -140,6 +140,17 @@ final class MCPClientTests: XCTestCase {
         XCTAssertEqual(e.message, "the MCP server t was stopped")
     }
 
+    func testCloseKillsAServerThatIgnoresEndOfInput() throws {
+        let c = client(command: ["sh", "-c", "trap '' HUP; exec sleep 60"])
+        var result: Result<[MCPToolInfo], MCPError>?
+        c.start { result = $0 }
+        c.close()
+        XCTAssertEqual(result.map { if case .failure(let e) = $0 { return e.message } else { return "ok" } }, "the MCP server t was stopped")
+        let t0 = EventLoop.monotonicSeconds()
+        try runLoop(loop, until: "the server to be killed", seconds: 10) { !c.processAlive }
+        XCTAssertLessThan(EventLoop.monotonicSeconds() - t0, 4)
+    }
+
     func testRenderDescribesNonTextContent() {
         let r = MCPClient.render([
             "content": [

@@ -99,8 +99,13 @@ public enum CoderRunner {
         tui?.close()
         for h in [signals, hup, int] { h.close() }
         input?.close()
+        let mcp = context.mcp
         context.close()
         client.close()
+        // MCP servers got end of input; wait for them to exit (SIGTERM after 1 s, SIGKILL
+        // after 3 s: `MCPClient.close` has timers for that, so this wait always ends).
+        let deadline = EventLoop.monotonicSeconds() + 4
+        while let mcp, mcp.anyAlive, EventLoop.monotonicSeconds() < deadline { _ = loop.runOnce(wait: true) }
         // Let closing handles finish their callbacks.
         var spins = 0
         while loop.runOnce(wait: false) && spins < 100 { spins += 1 }

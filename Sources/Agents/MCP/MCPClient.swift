@@ -71,6 +71,8 @@ public final class MCPClient {
     }
 
     public var isRunning: Bool { process != nil && exited == nil && failure == nil && !closed }
+    /// The server's process is still there (also after `close`, until it exits).
+    public var processAlive: Bool { process != nil && exited == nil }
 
     // MARK: Starting
 

@@ -54,6 +54,9 @@ public final class MCPServers {
 
     public func close() { clients.forEach { $0.close() } }
 
+    /// A server process is still running (after `close`: it has not exited yet).
+    public var anyAlive: Bool { clients.contains { $0.processAlive } }
+
     /// One line per server for the system prompt.
     public var summary: String {
         clients.filter(\.isRunning).map { c in
