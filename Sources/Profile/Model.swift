@@ -42,6 +42,34 @@ public enum CoderTool: String, Codable, CaseIterable, Sendable {
     case bash = "Bash", read = "Read", write = "Write", edit = "Edit", glob = "Glob", grep = "Grep", webFetch = "WebFetch"
 }
 
+/// One MCP (Model Context Protocol) server of a coder agent: started from argv in the agent's
+/// box (its container on the Docker backend), spoken to over stdio.
+public struct MCPServerSpec: Codable, Equatable, Sendable {
+    /// `[a-z0-9][a-z0-9_-]*` without `__`; the model sees its tools as `mcp__NAME__TOOL`.
+    public var name: String
+    /// Program and arguments (argv; never a shell string).
+    public var command: [String]
+    /// Extra environment for the server (values are data). On the Docker backend names that look
+    /// like secrets (`*_API_KEY`, `*TOKEN*`, ...) are not passed into the container.
+    public var env: [String: String] = [:]
+    /// Working directory of the server as the box sees it; relative to the box's workspace.
+    public var cwd: String?
+    /// Seconds one request may take (initialize, tools/list, tools/call).
+    public var timeout: Double = 60
+
+    public init(name: String, command: [String], env: [String: String] = [:], cwd: String? = nil, timeout: Double = 60) {
+        self.name = name; self.command = command; self.env = env; self.cwd = cwd; self.timeout = timeout
+    }
+
+    /// `mcp__SERVER__TOOL` (or `mcp__SERVER__*`): the server's name, else nil.
+    public static func serverName(ofToolPattern s: String) -> String? {
+        guard s.hasPrefix("mcp__") else { return nil }
+        let rest = s.dropFirst(5)
+        guard let r = rest.range(of: "__"), r.lowerBound != rest.startIndex, r.upperBound != rest.endIndex else { return nil }
+        return String(rest[..<r.lowerBound])
+    }
+}
+
 /// USD per million tokens.
 public struct ModelPrice: Codable, Equatable, Sendable {
     public var input: Double
@@ -146,8 +174,11 @@ public struct AgentSpec: Codable, Equatable, Sendable {
     public var prompt: String?
     // coder
     public var permission: Permission = .ask
-    public var allowTools: [CoderTool]?
-    public var denyTools: [CoderTool]?
+    /// Tool names: the built-in ones (`CoderTool`), `mcp__SERVER__TOOL` and `mcp__SERVER__*`.
+    public var allowTools: [String]?
+    public var denyTools: [String]?
+    /// MCP servers whose tools the coder offers (`[[agents.mcp]]`).
+    public var mcp: [MCPServerSpec] = []
     // exec
     public var blockTimeout: Double = 60
     public var memoryLimit: String?

@@ -181,6 +181,7 @@ enum AgentKeys {
         ("permission", [.coder]),
         ("allow_tools", [.coder]),
         ("deny_tools", [.coder]),
+        ("mcp", [.coder]),
         ("block_timeout", [.exec]),
         ("memory_limit", [.exec]),
     ]
@@ -288,8 +289,10 @@ struct AgentReader {
             spec.doneWhen = t.string("done_when", nonEmpty: true)
         case .coder:
             if let v = t.enumeration("permission", Permission.self, noun: "permission") { spec.permission = v }
-            spec.allowTools = tools("allow_tools")
-            spec.denyTools = tools("deny_tools")
+            spec.mcp = MCPReader.read(t)
+            let servers = Set(spec.mcp.map(\.name))
+            spec.allowTools = tools("allow_tools", servers: servers)
+            spec.denyTools = tools("deny_tools", servers: servers)
         case .exec:
             if let v = t.number("block_timeout", .positive) { spec.blockTimeout = v }
             if let s = t.string("memory_limit", nonEmpty: true) {
@@ -307,10 +310,93 @@ struct AgentReader {
         return spec
     }
 
-    func tools(_ key: String) -> [CoderTool]? {
+    /// Built-in tool names, `mcp__SERVER__TOOL` and `mcp__SERVER__*` of this agent's servers.
+    func tools(_ key: String, servers: Set<String>) -> [String]? {
         let names = CoderTool.allCases.map { $0.rawValue }
         return reader.stringArray(key) { s in
-            CoderTool(rawValue: s) == nil ? TableReader.enumMessage(s, allowed: names, noun: "tool") : nil
-        }?.compactMap { CoderTool(rawValue: $0) }
+            if CoderTool(rawValue: s) != nil { return nil }
+            if s.hasPrefix("mcp__") {
+                guard let server = MCPServerSpec.serverName(ofToolPattern: s) else {
+                    return "\(Text.quote(s)) is not an MCP tool name (expected \"mcp__SERVER__TOOL\" or \"mcp__SERVER__*\")"
+                }
+                guard servers.contains(server) else {
+                    let known = servers.sorted().map { Text.quote($0) }.joined(separator: ", ")
+                    return "\(Text.quote(s)) names the MCP server \(Text.quote(server)), which this agent does not have"
+                        + (known.isEmpty ? " (add an [[agents.mcp]] table)" : " (its servers: \(known))")
+                }
+                return nil
+            }
+            return TableReader.enumMessage(s, allowed: names, noun: "tool") + " (or an MCP tool: \"mcp__SERVER__TOOL\", \"mcp__SERVER__*\")"
+        }
+    }
+}
+
+/// `[[agents.mcp]]`: one table per MCP server of a coder agent.
+enum MCPReader {
+    static let keys = ["name", "command", "env", "cwd", "timeout"]
+
+    static func read(_ agent: TableReader) -> [MCPServerSpec] {
+        let d = agent.diagnostics
+        guard let value = agent.table["mcp"] else { return [] }
+        guard let array = value.array else {
+            agent.wrongType(agent.child("mcp"), expected: "an array of tables ([[agents.mcp]])", found: value)
+            return []
+        }
+        var out: [MCPServerSpec] = []
+        var firstLine: [String: Int] = [:]
+        for i in 0..<array.count {
+            let path = agent.child("mcp") + [.index(i)]
+            guard let table = array[i].table else {
+                d.atValue(path, "expected a table ([[agents.mcp]] with name and command), found \(TableReader.describe(array[i].type))")
+                continue
+            }
+            let t = TableReader(table: table, path: path, diagnostics: d)
+            t.rejectUnknownKeys(allowed: keys)
+            var name: String?
+            if let n = t.string("name") {
+                if Text.isValidName(n) && !n.contains("__") {
+                    if let first = firstLine[n] {
+                        d.atValue(t.child("name"), "duplicate MCP server name \(Text.quote(n)) (first used on line \(first))")
+                    } else {
+                        firstLine[n] = d.position(t.child("name"), value: false).line
+                        name = n
+                    }
+                } else {
+                    d.atValue(t.child("name"), "invalid MCP server name \(Text.quote(n)): use 1-32 characters from a-z, 0-9, '_' and '-', starting with a letter or digit, without \"__\"")
+                }
+            } else if !t.has("name") {
+                d.missing(t.child("name"), "missing required key \"name\" (the model sees the server's tools as mcp__NAME__TOOL)")
+            }
+            var command: [String]?
+            if t.has("command") {
+                if let v = table["command"], v.string != nil {
+                    d.atValue(t.child("command"), "expected an array of strings (program and arguments, no shell), found a string; write command = [\"prog\", \"arg\"]")
+                } else {
+                    command = t.stringArray("command", nonEmpty: true)
+                    if let first = command?.first, first.isEmpty {
+                        d.atValue(t.child("command") + [.index(0)], "the program name must not be empty")
+                        command = nil
+                    }
+                }
+            } else {
+                d.missing(t.child("command"), "missing required key \"command\" (an array of strings: program and arguments)")
+            }
+            var env: [String: String] = [:]
+            if let e = t.subtable("env") {
+                for key in e.keys {
+                    if !Text.isValidVariableName(key) {
+                        d.atKey(e.child(key), "\(Text.quote(key)) is not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                        continue
+                    }
+                    if let v = e.string(key) { env[key] = v }
+                }
+            }
+            let cwd = t.string("cwd", nonEmpty: true)
+            let timeout = t.number("timeout", .positive)
+            if let name, let command {
+                out.append(MCPServerSpec(name: name, command: command, env: env, cwd: cwd, timeout: timeout ?? 60))
+            }
+        }
+        return out
     }
 }

@@ -53,7 +53,8 @@ final class CoderHarness {
     }
 
     func makeAgent(prompt: String?, permission: Permission = .yolo, allow: [String]? = nil, deny: [String] = [],
-                   session: CoderSession? = nil, hooks: CoderHooks = CoderHooks()) throws {
+                   session: CoderSession? = nil, hooks: CoderHooks = CoderHooks(), mcp: [MCPServerSpec] = [],
+                   box: Box? = nil) throws {
         var s = LLMSettings()
         s.provider = .anthropic
         s.model = "claude-test"
@@ -61,9 +62,10 @@ final class CoderHarness {
         s.apiKeyEnv = "FAKE_CODER_KEY"
         s.maxRetries = 0
         client = try LLMClient(settings: s, loop: loop, environment: ["FAKE_CODER_KEY": "k"])
-        context = ToolContext(loop: loop, box: LocalBox(workspace: dir.path, environment: ProcessInfo.processInfo.environment, withheld: []),
-                              workspace: Workspace(path: dir.path), http: client.http)
+        let box = box ?? LocalBox(workspace: dir.path, environment: ProcessInfo.processInfo.environment, withheld: [])
+        context = ToolContext(loop: loop, box: box, workspace: Workspace(box: box), http: client.http)
         context.useRipgrep = false
+        if !mcp.isEmpty { context.mcp = MCPServers(specs: mcp, loop: loop, box: box, logPrefix: state.path + "/coder") }
         var options = CoderAgent.Options(prompt: prompt) { PermissionPolicy(mode: permission, allowTools: allow, denyTools: deny) }
         options.hooks = hooks
         agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui,

@@ -178,4 +178,90 @@ final class CoderProcessTests: XCTestCase {
         XCTAssertTrue(list.output.contains("finished"), list.output)
         XCTAssertTrue(list.output.contains("The job was interrupted"), list.output)
     }
+
+    /// `supervisor agent coder --config` with an MCP server, locally and on the Docker backend
+    /// (there Bash and the server run in the container; the server's stderr lands in the logs).
+    func testMCPServerThroughTheLaunchConfig() throws {
+        try runWithMCP(docker: nil)
+    }
+
+    func testDockerBackendWithMCPServerThroughTheLaunchConfig() throws {
+        let fixture = try DockerBoxFixture(self)
+        try runWithMCP(docker: fixture)
+    }
+
+    private func runWithMCP(docker fixture: DockerBoxFixture?) throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
+        guard resolveExecutable("python3", path: ProcessInfo.processInfo.environment["PATH"]) != nil else {
+            throw XCTSkip("SKIP: python3 is not installed")
+        }
+        let loop = EventLoop()
+        let server = try FakeLLMServer(loop: loop)
+        let work = fixture?.workspace ?? TemporaryDirectory(prefix: "cmcp")
+        let home = TemporaryDirectory(prefix: "chome")
+        var runs: [Run] = []
+        defer {
+            for r in runs { r.close() }
+            server.stop()
+            var spins = 0
+            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
+            loop.close()
+        }
+        _ = MCPTestServer.write(into: work.path)
+        var spec = AgentSpec(name: "coder", kind: .coder, cwd: work.path)
+        spec.llm.provider = .anthropic
+        spec.llm.model = "claude-test"
+        spec.llm.baseURL = server.baseURL
+        spec.llm.apiKeyEnv = "FAKE_CODER_KEY"
+        spec.llm.maxRetries = 0
+        spec.permission = .yolo
+        spec.prompt = "Where does it run?"
+        spec.mcp = [MCPServerSpec(name: "box", command: ["python3", "-u", "mcp_test_server.py"], timeout: 30)]
+        var container: ContainerSpec?
+        if let fixture {
+            spec.backend.type = .docker
+            spec.backend.image = "unused"
+            var c = ContainerSpec.make(profile: Profile(name: "p", sourcePath: "", directory: work.path, workdir: work.path, llm: spec.llm,
+                                                        backend: spec.backend, logs: LogSettings(dir: home.path + "/logs"), agents: [spec]),
+                                       agent: spec, home: home.path, dockerExecutable: DockerTestSupport.engine.executable)
+            c.name = fixture.container
+            container = c
+        }
+        let logsDir = home.path + "/logs/p"
+        let config = AgentLaunchConfig(profile: "p", agent: spec, stateDir: home.path + "/state", logsDir: logsDir, settingsFile: nil,
+                                       container: container)
+        try FileManager.default.createDirectory(atPath: logsDir, withIntermediateDirectories: true)
+        let configPath = home.file("agent.json")
+        try config.write(to: configPath)
+        var env = ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                   "HOME": ProcessInfo.processInfo.environment["HOME"] ?? home.path, "SUPERVISOR_HOME": home.path, "NO_COLOR": "1"]
+        for k in ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG"] { env[k] = ProcessInfo.processInfo.environment[k] }
+
+        server.enqueue(FakeReply(items: [.tool(id: "b1", name: "Bash", arguments: #"{"command": "hostname; pwd; echo key=${FAKE_CODER_KEY:-none}"}"#)]))
+        server.enqueue(FakeReply(items: [.tool(id: "m1", name: "mcp__box__whereami", arguments: "{}")]))
+        server.enqueue(.text("Found it."))
+        let run = try Run(loop: loop, arguments: [binary, "agent", "coder", "--config", configPath], environment: env, directory: work.path)
+        runs.append(run)
+        try runLoop(loop, until: "the agent to finish", seconds: 60) { run.exit != nil }
+        XCTAssertEqual(run.exit, .exited(0), run.output)
+        XCTAssertEqual(server.requests.count, 3, run.output)
+        guard server.requests.count == 3 else { return }
+        func result(_ i: Int) -> String? {
+            server.requests[i].json?["messages"]?.arrayValue?.last?["content"]?[0]?["content"]?.stringValue
+        }
+        let host = fixture?.container ?? {
+            var buffer = [CChar](repeating: 0, count: 256)
+            gethostname(&buffer, buffer.count)
+            return String(cString: buffer)
+        }()
+        let boxWorkspace = fixture == nil ? work.path : "/workspace"
+        XCTAssertEqual(result(1), "\(host)\n\(boxWorkspace)\nkey=none\n[exit 0]")
+        XCTAssertEqual(result(2), "\(host) \(boxWorkspace)")
+        let system = server.requests[0].json?["system"]
+        let systemText = system?.stringValue ?? system?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined() ?? ""
+        XCTAssertTrue(systemText.contains("- box (pytest-server 0.1): 8 tools, named mcp__box__TOOL"), systemText)
+        XCTAssertTrue(systemText.contains("Working directory: \(boxWorkspace)"), systemText)
+        let log = try String(contentsOfFile: logsDir + "/coder.mcp-box.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("got initialize") && log.contains("got tools/call"), log)
+    }
 }

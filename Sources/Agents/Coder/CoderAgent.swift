@@ -80,8 +80,10 @@ public final class CoderAgent {
 
     public let client: LLMClient
     public let context: ToolContext
-    public let tools: [String: CoderToolImplementation]
-    private let toolOrder: [String]
+    public private(set) var tools: [String: CoderToolImplementation]
+    private var toolOrder: [String]
+    /// Lines about the MCP servers for the system prompt.
+    private var mcpSummary = ""
     public weak var ui: CoderUI?
     private let strongUI: CoderUI
     public var asker: PermissionAsker
@@ -148,20 +150,50 @@ public final class CoderAgent {
 
     // MARK: Starting
 
-    /// Gathers the environment (through the box), then resumes, sends the prompt, or waits.
+    /// Gathers the environment (through the box) and starts the MCP servers, then resumes,
+    /// sends the prompt, or waits.
     public func start() {
         setState("starting")
-        EnvironmentContext.gather(context: context) { [self] env in
-            systemPrompt = CoderPrompt.system(environment: env, tools: toolOrder.filter { policy.isAvailable($0) },
-                                              extra: options.systemExtra)
+        var environment: EnvironmentContext?
+        var mcpReady = false
+        func ready() {
+            guard let env = environment, mcpReady, !exited else { return }
+            var extra = options.systemExtra ?? ""
+            if !mcpSummary.isEmpty {
+                extra = "MCP servers (their tools may change things outside the workspace; use them as the person asks):\n"
+                    + mcpSummary + (extra.isEmpty ? "" : "\n\n" + extra)
+            }
+            systemPrompt = CoderPrompt.system(environment: env, tools: toolOrder.filter { policy.isAvailable($0) }, extra: extra)
             begin()
         }
+        startMCP { mcpReady = true; ready() }
+        EnvironmentContext.gather(context: context) { env in environment = env; ready() }
     }
 
-    /// With a system prompt given directly (tests).
+    /// With a system prompt given directly (tests); MCP servers are started first.
     public func start(systemPrompt: String) {
         self.systemPrompt = systemPrompt
-        begin()
+        setState("starting")
+        startMCP { [self] in if !exited { begin() } }
+    }
+
+    /// Starts the context's MCP servers and adds their tools (a server that fails is reported
+    /// and left out).
+    private func startMCP(_ then: @escaping () -> Void) {
+        guard let mcp = context.mcp, !mcp.clients.isEmpty else { then(); return }
+        strongUI.showNotice("starting MCP server\(mcp.clients.count == 1 ? "" : "s") \(mcp.clients.map(\.spec.name).joined(separator: ", "))")
+        mcp.start { [self] found, problems in
+            for p in problems {
+                strongUI.showError(p)
+                events.message("error: \(p)")
+            }
+            for t in found where tools[t.name] == nil {
+                tools[t.name] = t
+                toolOrder.append(t.name)
+            }
+            mcpSummary = mcp.summary
+            then()
+        }
     }
 
     private func begin() {

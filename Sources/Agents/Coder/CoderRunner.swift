@@ -12,9 +12,10 @@ public enum CoderRunner {
         let stderr = { (s: String) in _ = s.withCString { Glibc.write(2, $0, strlen($0)) } }
         let spec = setup.spec
         guard Files.isDirectory(spec.cwd) else { stderr("supervisor: coder: working directory \(spec.cwd) does not exist\n"); return 2 }
-        guard spec.backend.type == .local else {
-            // Never run commands on the host when the profile asked for a container.
-            stderr("supervisor: coder: agent \"\(spec.name)\": the docker backend is not available for the coder agent in this version; set [agents.backend] type = \"local\"\n")
+        // Never run commands on the host when the profile asked for a container: the docker
+        // backend needs the launch config `up` wrote (it names the container).
+        guard spec.backend.type == .local || setup.launch != nil else {
+            stderr("supervisor: coder: agent \"\(spec.name)\": the docker backend needs --config (start it with supervisor up)\n")
             return 2
         }
         let loop = EventLoop()
@@ -46,9 +47,17 @@ public enum CoderRunner {
         // Commands must not see API keys or our plumbing.
         var withheld: Set<String> = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
         if let k = spec.llm.apiKeyEnv ?? spec.llm.provider.defaultAPIKeyEnv { withheld.insert(k) }
-        let box = LocalBox(workspace: spec.cwd, environment: environment, withheld: withheld)
-        let context = ToolContext(loop: loop, box: box, workspace: Workspace(path: spec.cwd), http: client.http)
+        // On the Docker backend Bash, git, ripgrep, hooks and MCP servers run in the container;
+        // the file tools work on the host side of the workspace bind mount.
+        let box: Box = setup.launch.map { makeBox(config: $0, environment: environment, withheld: withheld) }
+            ?? LocalBox(workspace: spec.cwd, environment: environment, withheld: withheld)
+        let context = ToolContext(loop: loop, box: box, workspace: Workspace(box: box), http: client.http)
         context.useRipgrep = setup.useRipgrep
+        if !spec.mcp.isEmpty {
+            let logPrefix = setup.logsDir.map { $0 + "/" + spec.name } ?? setup.stateDir + "/" + spec.name
+            try? makeDirectories(Files.parent(logPrefix))
+            context.mcp = MCPServers(specs: spec.mcp, loop: loop, box: box, logPrefix: logPrefix)
+        }
         let events = AgentEvents(environment: environment)
 
         let interactiveTerminal = isatty(0) == 1 && isatty(1) == 1
@@ -90,8 +99,13 @@ public enum CoderRunner {
         tui?.close()
         for h in [signals, hup, int] { h.close() }
         input?.close()
+        let mcp = context.mcp
         context.close()
         client.close()
+        // MCP servers got end of input; wait for them to exit (SIGTERM after 1 s, SIGKILL
+        // after 3 s: `MCPClient.close` has timers for that, so this wait always ends).
+        let deadline = EventLoop.monotonicSeconds() + 4
+        while let mcp, mcp.anyAlive, EventLoop.monotonicSeconds() < deadline { _ = loop.runOnce(wait: true) }
         // Let closing handles finish their callbacks.
         var spins = 0
         while loop.runOnce(wait: false) && spins < 100 { spins += 1 }

@@ -19,7 +19,8 @@ import Profile
 /// | `SUPERVISOR_CODER_TEMPERATURE` | sampling temperature (the provider's default) |
 /// | `SUPERVISOR_CODER_SCRIPT` | script file for provider `script` (offline demos) |
 /// | `SUPERVISOR_CODER_PERMISSION` | `ask`, `allow-edits`, `yolo` (ask) |
-/// | `SUPERVISOR_CODER_ALLOW_TOOLS` / `_DENY_TOOLS` | comma-separated tool names |
+/// | `SUPERVISOR_CODER_ALLOW_TOOLS` / `_DENY_TOOLS` | comma-separated tool names (also `mcp__SERVER__TOOL`, `mcp__SERVER__*`) |
+/// | `SUPERVISOR_CODER_MCP` | JSON file of MCP servers, `{"mcpServers": {"NAME": {"command": "prog", "args": [...], "env": {...}, "cwd": "..."}}}` (the format other MCP clients use) |
 /// | `SUPERVISOR_CODER_WORKSPACE` | directory the tools work in (the current directory) |
 /// | `SUPERVISOR_CODER_STATE_DIR` | where `sessions/` are kept (`$SUPERVISOR_HOME/coder`) |
 /// | `SUPERVISOR_CODER_DEBUG` | `1`: requests and responses to `llm-debug.jsonl` in the state dir |
@@ -53,14 +54,14 @@ public struct CoderSetup {
 
     public static func resolve(flags: Flags, environment env: [String: String], currentDirectory: String) throws -> CoderSetup {
         func e(_ k: String) -> String? { env["SUPERVISOR_CODER_" + k].flatMap { $0.isEmpty ? nil : $0 } }
-        func list(_ k: String) throws -> [CoderTool]? {
+        func list(_ k: String) throws -> [String]? {
             guard let v = e(k) else { return nil }
             return try v.split(separator: ",").map { name in
                 let n = name.trimmingCharacters(in: .whitespaces)
-                guard let t = CoderTool(rawValue: n) else {
-                    throw ToolError("SUPERVISOR_CODER_\(k): unknown tool \"\(n)\" (tools: \(CoderTool.allCases.map(\.rawValue).joined(separator: ", ")))")
+                guard CoderTool(rawValue: n) != nil || MCPServerSpec.serverName(ofToolPattern: n) != nil else {
+                    throw ToolError("SUPERVISOR_CODER_\(k): unknown tool \"\(n)\" (tools: \(CoderTool.allCases.map(\.rawValue).joined(separator: ", ")), mcp__SERVER__TOOL, mcp__SERVER__*)")
                 }
-                return t
+                return n
             }
         }
         var spec: AgentSpec
@@ -110,6 +111,9 @@ public struct CoderSetup {
             }
             spec.allowTools = try list("ALLOW_TOOLS")
             spec.denyTools = try list("DENY_TOOLS")
+            if let file = e("MCP") {
+                spec.mcp = try MCPConfigFile.read(path: file.hasPrefix("/") ? file : currentDirectory + "/" + file)
+            }
             stateDir = e("STATE_DIR") ?? SupervisorPaths.root(environment: env) + "/coder"
             if ["1", "true", "yes"].contains(e("DEBUG") ?? "") {
                 spec.llm.debug = true
@@ -134,7 +138,7 @@ public struct CoderSetup {
         return {
             var s = launch?.currentAgent() ?? base
             if let p = permissionFlag { s.permission = p }
-            return PermissionPolicy(mode: s.permission, allowTools: s.allowTools?.map(\.rawValue), denyTools: (s.denyTools ?? []).map(\.rawValue))
+            return PermissionPolicy(mode: s.permission, allowTools: s.allowTools, denyTools: s.denyTools ?? [])
         }
     }
 }

@@ -41,12 +41,19 @@ public struct PermissionPolicy: Equatable {
         self.alwaysAllowed = alwaysAllowed
     }
 
-    /// Offered to the model at all.
+    /// Offered to the model at all. `mcp__SERVER__*` in a list stands for every tool of that server.
     public func isAvailable(_ tool: String) -> Bool {
-        !denyTools.contains(tool) && (allowTools?.contains(tool) ?? true)
+        !Self.listed(tool, in: denyTools) && (allowTools.map { Self.listed(tool, in: $0) } ?? true)
     }
 
-    /// Reading tools never ask; edits ask in `ask` mode; commands and fetches ask unless `yolo`.
+    static func listed(_ tool: String, in names: Set<String>) -> Bool {
+        if names.contains(tool) { return true }
+        if let server = MCPServerSpec.serverName(ofToolPattern: tool) { return names.contains("mcp__\(server)__*") }
+        return false
+    }
+
+    /// Reading tools never ask; edits ask in `ask` mode; commands, fetches and MCP tools (they
+    /// may change anything) ask unless `yolo`.
     public func decide(_ tool: String) -> Decision {
         guard isAvailable(tool) else { return .deny("the \(tool) tool is not allowed for this agent (allow_tools/deny_tools)") }
         if mode == .yolo || alwaysAllowed.contains(tool) { return .allow }

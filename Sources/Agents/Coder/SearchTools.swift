@@ -91,7 +91,7 @@ public struct GlobTool: CoderToolImplementation {
             if pattern.hasPrefix("./") { pattern.removeFirst(2) }
             if pattern.hasPrefix("/") {
                 // An absolute pattern inside the workspace: make it relative to the base.
-                let rel = workspace.relative(Workspace.normalize(pattern))
+                let rel = workspace.relative(Workspace.normalize(workspace.hostPath(pattern)))
                 guard rel != pattern else { return .error("the pattern \(pattern) is outside the workspace") }
                 pattern = rel
             }

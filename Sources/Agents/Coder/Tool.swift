@@ -29,6 +29,8 @@ public final class ToolContext {
     public var commandOutputLimit = 30_000
     public var webFetchTimeout: Double = 30
     public var webFetchMaxBytes = 2 << 20
+    /// The agent's MCP servers (started by the agent, stopped by `close`).
+    public var mcp: MCPServers?
 
     public init(loop: EventLoop, box: Box, workspace: Workspace, http: HTTPClient? = nil) {
         self.loop = loop
@@ -69,6 +71,7 @@ public final class ToolContext {
 
     public func close() {
         stopAll()
+        mcp?.close()
         if ownsHTTP { httpClient?.close() }
         httpClient = nil
     }

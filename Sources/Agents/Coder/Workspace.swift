@@ -10,28 +10,58 @@ public struct ToolError: Error, CustomStringConvertible, Equatable {
 /// The directory the file tools are confined to. Every path the model gives is resolved here:
 /// relative paths against the root, `..` lexically, symlinks with `realpath` of the longest
 /// prefix that exists; the result must be the root or inside it.
+///
+/// On the Docker backend the model knows the workspace by the container's path (`shown`, e.g.
+/// `/workspace`) while the file tools work on the host side of the bind mount (`path`):
+/// absolute paths under `shown` are translated to `path` first, and every check is made on
+/// the host path.
 public struct Workspace {
-    /// The root as given (absolute).
+    /// The root on the host, as given (absolute).
     public let path: String
     /// The root with symlinks resolved.
     public let root: String
+    /// The root as the model (and commands in the box) see it.
+    public let shown: String
 
-    public init(path: String) {
+    public init(path: String, shownAs: String? = nil) {
         self.path = path
         root = Workspace.realPath(path) ?? Workspace.normalize(path)
+        shown = Workspace.normalize(shownAs ?? path)
+    }
+
+    /// A workspace for the box's view: file tools on `box.hostWorkspace`, paths as `box.boxWorkspace`.
+    public init(box: Box) {
+        self.init(path: box.hostWorkspace, shownAs: box.boxWorkspace)
+    }
+
+    /// An absolute path as the model sees it -> the host path (unchanged when not under `shown`).
+    public func hostPath(_ shownPath: String) -> String {
+        guard shown != Workspace.normalize(path) else { return shownPath }
+        let p = Workspace.normalize(shownPath)
+        if p == shown { return path }
+        if shown == "/" { return path + p }
+        if p.hasPrefix(shown + "/") { return path + p.dropFirst(shown.count) }
+        return shownPath
+    }
+
+    /// A host path -> as the model sees it.
+    public func shownPath(_ full: String) -> String {
+        let rel = relative(full)
+        if rel == full { return full }
+        return rel == "." ? shown : (shown == "/" ? "/" : shown + "/") + rel
     }
 
     /// The real absolute path of `given`, or a ToolError when it would leave the workspace.
     public func resolve(_ given: String) throws -> String {
         guard !given.isEmpty else { throw ToolError("empty path") }
         guard !given.utf8.contains(0) else { throw ToolError("path contains a NUL byte") }
-        let absolute = given.hasPrefix("/") ? given : path + "/" + given
+        let absolute = given.hasPrefix("/") ? hostPath(given) : path + "/" + given
         let lexical = Workspace.normalize(absolute)
         // Lexically outside (`..` past the root, or an absolute path elsewhere): refused even
         // when a symlink would happen to lead back in.
         let lexicalRootOK = Workspace.isInside(lexical, Workspace.normalize(path)) || Workspace.isInside(lexical, root)
         guard lexicalRootOK else {
-            throw ToolError("\(given) is outside the workspace \(path) (file tools only work inside it)")
+            throw ToolError("\(given) is outside the workspace \(shown) (file tools only work inside it)")
         }
         // realpath of the longest existing prefix, then the rest appended.
         var components = lexical.split(separator: "/").map(String.init)
@@ -46,7 +76,8 @@ public struct Workspace {
         var full = resolved ?? "/"
         for c in rest { full += (full.hasSuffix("/") ? "" : "/") + c }
         guard Workspace.isInside(full, root) else {
-            throw ToolError("\(given) leads outside the workspace \(path) through a symbolic link (resolves to \(full))")
+            let target = shown == Workspace.normalize(path) ? full : "a path outside the workspace on the host"
+            throw ToolError("\(given) leads outside the workspace \(shown) through a symbolic link (resolves to \(target))")
         }
         return full
     }
