@@ -142,6 +142,42 @@ final class GoalRunnerDockerTests: XCTestCase {
 
     // MARK: the goal runner with its shell in a container
 
+    /// An agent killed with SIGKILL cannot clean up, and a container's shell does not end with
+    /// the docker exec client: the next start of the agent ends what the earlier run left.
+    func testGoalRunnerStartEndsShellsAKilledRunLeftInTheContainer() throws {
+        let fixture = try DockerBoxFixture(self)
+        let marker = 4000 + Int.random(in: 0..<5000)
+        let old = session(fixture.box, inBox: nil)
+        _ = try run(old, "sleep \(marker) &")
+        kill(old.shellPID, SIGKILL) // the agent's death, as far as the host side goes
+        try runLoop(loop, until: "the docker exec client ended", seconds: 20) { !old.isRunning }
+        XCTAssertEqual(try count(fixture.box, args: "sleep \(marker)"), 1, "the container's job outlives the client")
+        XCTAssertEqual(try count(fixture.box, args: "bash --noprofile --norc --noediting -i"), 1)
+
+        let fake = try FakeLLMServer(loop: loop)
+        defer { fake.stop() }
+        fake.fallback = { _ in .text("DONE: nothing to do") }
+        let state = TemporaryDirectory(prefix: "goalstate")
+        var spec = AgentSpec(name: "g1", kind: .goal, cwd: fixture.workspace.path)
+        spec.goal = "nothing"
+        spec.llm.provider = .openaiCompatible
+        spec.llm.baseURL = fake.baseURL
+        spec.llm.model = "fake-model"
+        spec.llm.apiKeyEnv = nil
+        spec.llm.maxRetries = 0
+        var options = GoalRunnerOptions()
+        options.environment = GoalRunnerEndToEndTests.environment
+        let runner = try GoalRunner(config: AgentLaunchConfig(profile: "t", agent: spec, stateDir: state.file("s"), logsDir: state.file("l"), settingsFile: nil),
+                                    loop: loop, box: fixture.box, options: options, events: AgentEvents(environment: [:]))
+        defer { runner.close() }
+        var result: GoalResult?
+        runner.start { result = $0 }
+        try runLoop(loop, until: "goal run", seconds: 60) { result != nil }
+        XCTAssertEqual(result?.reached, true)
+        XCTAssertEqual(try count(fixture.box, args: "sleep \(marker)"), 0)
+        XCTAssertEqual(try count(fixture.box, args: "bash --noprofile --norc --noediting -i"), 0)
+    }
+
     func testGoalRunnerInAContainer() throws {
         let fixture = try DockerBoxFixture(self)
         let fake = try FakeLLMServer(loop: loop)

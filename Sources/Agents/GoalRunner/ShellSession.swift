@@ -162,7 +162,8 @@ public final class ShellSession {
     public func start(directory: String? = nil, completion: @escaping (Error?) -> Void) {
         guard phase == .stopped else { completion(nil); return }
         var env = ["TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat", "SYSTEMD_PAGER": "", "MANPAGER": "cat",
-                   "DEBIAN_FRONTEND": "noninteractive", "HISTFILE": "/dev/null", "LC_ALL": "C.UTF-8"]
+                   "DEBIAN_FRONTEND": "noninteractive", "HISTFILE": "/dev/null", "LC_ALL": "C.UTF-8",
+                   ShellSession.sessionMarkerVariable: "1"]
         for (k, v) in environment { env[k] = v }
         let argv = box.argv(["bash", "--noprofile", "--norc", "--noediting", "-i"], directory: directory, environment: env,
                             interactive: true, tty: true)
@@ -507,12 +508,12 @@ public final class ShellSession {
         printf 'T\\t%s\\t%s\\n' "$tp" "$(readlink /proc/$s/fd/0 2>/dev/null)"
         [ "$tp" -gt 0 ] 2>/dev/null || exit 0
         for d in /proc/[0-9]*; do
-          st=; read -r st < $d/stat 2>/dev/null
+          st=; read -r st 2>/dev/null < $d/stat
           [ -n "$st" ] || continue
           set -- ${st##*) }
           [ "$3" = "$tp" ] || continue
-          sc=; read -r sc < $d/syscall 2>/dev/null
-          w=; read -r w < $d/wchan 2>/dev/null
+          sc=; read -r sc 2>/dev/null < $d/syscall
+          w=; read -r w 2>/dev/null < $d/wchan
           set -- $sc
           a=
           case "$2" in 0x*) a=$(readlink $d/fd/$(($2)) 2>/dev/null);; esac
@@ -615,7 +616,7 @@ public final class ShellSession {
         [ "$s" -gt 1 ] 2>/dev/null || exit 0
         for pass in 1 2; do
           for d in /proc/[0-9]*; do
-            st=; read -r st < $d/stat 2>/dev/null
+            st=; read -r st 2>/dev/null < $d/stat
             [ -n "$st" ] || continue
             set -- ${st##*) }
             [ "$4" = "$s" ] || continue
@@ -623,6 +624,39 @@ public final class ShellSession {
           done
         done
         exit 0
+        """
+    }
+
+    /// Set in every session shell's environment: how `inBoxReapScript` finds shells that an
+    /// agent killed with SIGKILL left behind in its container.
+    public static let sessionMarkerVariable = "SUPERVISOR_SHELL_SESSION"
+
+    /// Bash that kills, inside the box, every session whose leader is a session shell (has
+    /// `sessionMarkerVariable` in its environment), with all its processes. For the start of an
+    /// agent that owns its box: a container's shell does not end with the `docker exec` client
+    /// (the engine keeps its terminal open), so after a SIGKILL of the agent its shell and jobs
+    /// would otherwise live on.
+    public static var inBoxReapScript: String {
+        """
+        for d in /proc/[0-9]*; do
+          st=; read -r st 2>/dev/null < $d/stat
+          [ -n "$st" ] || continue
+          set -- ${st##*) }
+          [ "$4" = "${d#/proc/}" ] || continue
+          found=
+          while IFS= read -r -d '' v; do [ "$v" = \(sessionMarkerVariable)=1 ] && found=1; done 2>/dev/null < $d/environ
+          [ -n "$found" ] || continue
+          s=${d#/proc/}
+          for pass in 1 2; do
+            for e in /proc/[0-9]*; do
+              st=; read -r st 2>/dev/null < $e/stat
+              [ -n "$st" ] || continue
+              set -- ${st##*) }
+              [ "$4" = "$s" ] || continue
+              kill -STOP -- -$3 2>/dev/null; kill -KILL -- -$3 2>/dev/null; kill -KILL ${e#/proc/} 2>/dev/null
+            done
+          done
+        done
         """
     }
 
