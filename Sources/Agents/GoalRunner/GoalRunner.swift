@@ -141,10 +141,12 @@ public final class GoalRunner {
             if remaining <= 0 { finish(GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(t))s is used up")); return }
             budgetTimer.start(seconds: remaining) { [weak self] in self?.timeBudgetExpired() } // the time budget ends the run
         }
-        // Root or not decides the sudo rule; asked in the box itself.
-        BoxCommand(loop: loop, box: box, shellCommand: "id -u", timeout: 20) { [weak self] r in
+        // Root or not decides the sudo rule; asked in the box itself. A box with its own processes
+        // (this agent's container) first loses shells an earlier, killed run of the agent left.
+        let ask = session.usesInBoxProcesses ? ShellSession.inBoxReapScript + "\nid -u" : "id -u"
+        BoxCommand(loop: loop, box: box, shellCommand: ask, timeout: 20) { [weak self] r in
             guard let self else { return }
-            self.isRoot = r.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0"
+            self.isRoot = r.output.split(whereSeparator: \.isNewline).last.map { $0.trimmingCharacters(in: .whitespaces) } == "0"
             self.session.start(directory: self.history.cwd) { [weak self] error in
                 guard let self else { return }
                 if let error {

@@ -53,6 +53,13 @@ public struct ShellSessionOptions {
     public var cols = 160
     /// Captured output kept per command (head and tail).
     public var outputLimit = 200_000
+    /// Inspect and signal the shell's processes from inside the box (small `bash` probes run
+    /// through `box.argv`, reading the box's /proc) instead of through this host's /proc and
+    /// pids. nil: inside the box for every box but `LocalBox` (in a container the host-side
+    /// process on the terminal is the `docker exec` client, not the command).
+    public var inBoxProcesses: Bool?
+    /// Seconds an in-box probe or signal may take.
+    public var probeTimeout: Double = 10
     public init() {}
 }
 
@@ -70,9 +77,10 @@ public final class ShellSession {
     public var options: ShellSessionOptions
     /// Raw bytes from the terminal, markers removed (for the agent's view of the terminal).
     public var onDisplay: ((String) -> Void)?
-    /// Says whether the terminal's foreground process is blocked reading the terminal. Default:
-    /// /proc inspection of the pty's foreground process group (local box).
-    public var inputProbe: ((ShellSession) -> Bool)?
+    /// Says (through the callback, once) whether the terminal's foreground process is blocked
+    /// reading the terminal. Default: /proc inspection of the foreground process group, on this
+    /// host for a local box, inside the box otherwise (see `ShellSessionOptions.inBoxProcesses`).
+    public var inputProbe: ((ShellSession, @escaping (Bool) -> Void) -> Void)?
 
     private let loop: EventLoop
     private let environment: [String: String]
@@ -82,7 +90,13 @@ public final class ShellSession {
     private var pty: PseudoTerminal?
     private var master: PipeStream?
     private var children: ChildWatcher?
+    /// The host-side process on the terminal: bash locally, the `docker exec` client otherwise.
     public private(set) var shellPID: pid_t = 0
+    /// The shell's pid as the box sees it (`$$`, reported when the shell starts).
+    public private(set) var boxShellPID: Int?
+    /// Whether processes are inspected and signalled inside the box (see the option).
+    public var usesInBoxProcesses: Bool { options.inBoxProcesses ?? !(box is LocalBox) }
+    private var probing = false
     private var stripper = TerminalTextStripper()
     private var pendingLine = ""
 
@@ -148,7 +162,8 @@ public final class ShellSession {
     public func start(directory: String? = nil, completion: @escaping (Error?) -> Void) {
         guard phase == .stopped else { completion(nil); return }
         var env = ["TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat", "SYSTEMD_PAGER": "", "MANPAGER": "cat",
-                   "DEBIAN_FRONTEND": "noninteractive", "HISTFILE": "/dev/null", "LC_ALL": "C.UTF-8"]
+                   "DEBIAN_FRONTEND": "noninteractive", "HISTFILE": "/dev/null", "LC_ALL": "C.UTF-8",
+                   ShellSession.sessionMarkerVariable: "1"]
         for (k, v) in environment { env[k] = v }
         let argv = box.argv(["bash", "--noprofile", "--norc", "--noediting", "-i"], directory: directory, environment: env,
                             interactive: true, tty: true)
@@ -164,6 +179,7 @@ public final class ShellSession {
             self.pty = pty
             self.master = master
             shellPID = pid
+            boxShellPID = nil
             phase = .starting
             startCompletion = completion
             stripper = TerminalTextStripper()
@@ -176,9 +192,10 @@ public final class ShellSession {
                 }
             }
             children!.watch(pid) { [weak self] exit in self?.shellEnded(pid: pid, exit: exit) }
-            // \124 is "T": the typed line never contains the printed prompt marker.
+            // \124 is "T": the typed line never contains the printed prompt marker. The shell
+            // reports its own pid (as the box sees it) for in-box probes and signals.
             let marker = "__SV_PROMP\\124_\(sessionNonce)__"
-            let initLine = "stty -echo 2>/dev/null; set +H; unset PROMPT_COMMAND; PS0=''; PS2=''; PS1='\\n\(marker)\\n'\n"
+            let initLine = "stty -echo 2>/dev/null; set +H; unset PROMPT_COMMAND; printf '\\n__SV_PI%s_%s__\\n' D $$; PS0=''; PS2=''; PS1='\\n\(marker)\\n'\n"
             master.write(initLine)
             graceTimer.start(seconds: max(options.grace, 10)) { [weak self] in
                 guard let self, self.phase == .starting else { return } // the shell never showed its prompt
@@ -270,10 +287,7 @@ public final class ShellSession {
         graceTimer.start(seconds: options.grace) { [weak self] in
             guard let self, self.job === job else { return }
             // Still no prompt: kill the terminal's foreground process group (not the shell).
-            if let fd = self.pty?.masterFD {
-                let group = tcgetpgrp(fd)
-                if group > 0 && group != self.shellPID { kill(-group, SIGKILL) }
-            }
+            self.killForegroundGroup()
             job.killSent = true
             self.graceTimer.start(seconds: self.options.grace) { [weak self] in
                 guard let self, self.job === job else { return }
@@ -284,15 +298,25 @@ public final class ShellSession {
         }
     }
 
+    private static func quietCheckApplies(_ job: Job) -> Bool {
+        job.begun && job.exitCode == nil && job.interruptedFor == nil && !job.suspendSent
+    }
+
     private func armQuietCheck() {
-        guard let job, job.begun, job.exitCode == nil, job.interruptedFor == nil, !job.suspendSent else { return }
+        guard let job, ShellSession.quietCheckApplies(job), !probing else { return }
         quietTimer.start(seconds: options.quietCheck) { [weak self] in
-            guard let self, let job = self.job, job.begun, job.exitCode == nil, job.interruptedFor == nil, !job.suspendSent else { return }
-            let probe = self.inputProbe ?? { $0.foregroundReadsTerminal() }
-            if probe(self) {
-                self.interrupt(job, for: .waitingForInput)
-            } else {
-                self.armQuietCheck() // still busy: look again after another quiet period
+            guard let self, let job = self.job, ShellSession.quietCheckApplies(job), !self.probing else { return }
+            self.probing = true
+            let probe = self.inputProbe ?? { session, answer in session.probeForegroundReadsTerminal(answer) }
+            probe(self) { [weak self] waiting in
+                guard let self else { return }
+                self.probing = false
+                guard self.job === job, ShellSession.quietCheckApplies(job) else { return }
+                if waiting {
+                    self.interrupt(job, for: .waitingForInput)
+                } else {
+                    self.armQuietCheck() // still busy: look again after another quiet period
+                }
             }
         }
     }
@@ -324,6 +348,10 @@ public final class ShellSession {
     private func handleMarker(_ line: String) -> Bool {
         guard line.hasPrefix("__SV_") else { return false }
         if line == promptMarker { prompt(); return true }
+        if phase == .starting, line.hasPrefix("__SV_PID_"), line.hasSuffix("__") {
+            boxShellPID = Int(line.dropFirst("__SV_PID_".count).dropLast(2))
+            return true
+        }
         guard let job else { return false }
         if line == "__SV_BEGIN_\(job.nonce)__" {
             job.begun = true
@@ -443,15 +471,74 @@ public final class ShellSession {
 
     // MARK: Foreground inspection
 
+    /// Answers whether the foreground process group reads the terminal: from this host's /proc
+    /// for a local box, else with a probe run inside the box.
+    public func probeForegroundReadsTerminal(_ answer: @escaping (Bool) -> Void) {
+        guard usesInBoxProcesses else { answer(foregroundReadsTerminal()); return }
+        guard let pid = boxShellPID else { answer(false); return }
+        BoxCommand(loop: loop, box: box, shellCommand: ShellSession.inBoxProbeScript(shellPID: pid), timeout: options.probeTimeout,
+                   outputLimit: 64_000) { result in
+            answer(result.exit == .exited(0) && ShellSession.probeSaysReading(result.output))
+        }
+    }
+
     /// Whether a process of the terminal's foreground process group is blocked reading the
     /// terminal (`/proc/<pid>/syscall` shows read on a descriptor that is this terminal, or
-    /// `/proc/<pid>/wchan` is `n_tty_read`/`wait_woken` with the terminal on stdin).
+    /// `/proc/<pid>/wchan` is `n_tty_read`/`wait_woken` with the terminal on stdin). Local: the
+    /// pty's foreground group on this host.
     public func foregroundReadsTerminal() -> Bool {
         guard let pty else { return false }
         let group = tcgetpgrp(pty.masterFD)
         guard group > 0 else { return false }
         for pid in ShellSession.processes(inGroup: group) where ShellSession.readsTerminal(pid: pid, terminal: pty.slavePath) {
             return true
+        }
+        return false
+    }
+
+    /// The probe run inside the box (bash; reads only the box's /proc): the shell's terminal
+    /// and foreground group (`T<tab>tpgid<tab>terminal`), then one line per member of that group
+    /// (`P<tab>pid<tab>syscall<tab>wchan<tab>fd 0 target<tab>target of the syscall's fd`).
+    static func inBoxProbeScript(shellPID: Int) -> String {
+        """
+        s=\(shellPID)
+        read -r st < /proc/$s/stat || exit 3
+        set -- ${st##*) }
+        tp=$6
+        printf 'T\\t%s\\t%s\\n' "$tp" "$(readlink /proc/$s/fd/0 2>/dev/null)"
+        [ "$tp" -gt 0 ] 2>/dev/null || exit 0
+        for d in /proc/[0-9]*; do
+          st=; read -r st 2>/dev/null < $d/stat
+          [ -n "$st" ] || continue
+          set -- ${st##*) }
+          [ "$3" = "$tp" ] || continue
+          sc=; read -r sc 2>/dev/null < $d/syscall
+          w=; read -r w 2>/dev/null < $d/wchan
+          set -- $sc
+          a=
+          case "$2" in 0x*) a=$(readlink $d/fd/$(($2)) 2>/dev/null);; esac
+          printf 'P\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "${d#/proc/}" "$sc" "$w" "$(readlink $d/fd/0 2>/dev/null)" "$a"
+        done
+        """
+    }
+
+    /// Reads the in-box probe's output with the same rules as the local check.
+    static func probeSaysReading(_ output: String) -> Bool {
+        var terminal: String?
+        for line in output.split(separator: "\n", omittingEmptySubsequences: true) {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            if f.first == "T" {
+                guard f.count >= 3, !f[2].isEmpty else { return false }
+                terminal = f[2]
+            } else if f.first == "P", f.count >= 6, let terminal {
+                let syscall = f[2], fd0 = f[4], argTarget = f[5]
+                let argFD = syscall.split(separator: " ").dropFirst().first.flatMap { Int($0.dropFirst(2), radix: 16) }
+                if readsTerminal(syscall: syscall.isEmpty ? nil : syscall, wchan: f[3], terminal: terminal, fdTarget: { fd in
+                    if fd == argFD && !argTarget.isEmpty { return argTarget }
+                    if fd == 0 && !fd0.isEmpty { return fd0 }
+                    return nil
+                }) { return true }
+            }
         }
         return false
     }
@@ -474,12 +561,22 @@ public final class ShellSession {
     }
 
     static func readsTerminal(pid: pid_t, terminal: String) -> Bool {
+        let syscall = try? String(contentsOfFile: "/proc/\(pid)/syscall", encoding: .utf8)
+        let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
+        return readsTerminal(syscall: syscall, wchan: wchan, terminal: terminal) { fd in
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")
+        }
+    }
+
+    /// The decision, from what /proc says of one process: `syscall` is /proc/<pid>/syscall (nil
+    /// when unreadable), `fdTarget` reads /proc/<pid>/fd/<n>.
+    static func readsTerminal(syscall: String?, wchan: String, terminal: String, fdTarget: (Int) -> String?) -> Bool {
         func isTerminal(fd: Int) -> Bool {
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)") else { return false }
+            guard let target = fdTarget(fd) else { return false }
             return target == terminal || target == "/dev/tty"
         }
-        if let syscall = try? String(contentsOfFile: "/proc/\(pid)/syscall", encoding: .utf8) {
-            let parts = syscall.split(separator: " ")
+        if let syscall {
+            let parts = syscall.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
             // x86_64: 0 read, 17 pread64, 19 readv; aarch64: 63 read, 65 readv, 67 pread64
             #if arch(x86_64)
             let reads: Set<Substring> = ["0", "17", "19"]
@@ -491,15 +588,119 @@ public final class ShellSession {
             }
             if parts.count > 1 { return false }
         }
-        let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
-        return (wchan == "n_tty_read" || wchan == "wait_woken") && isTerminal(fd: 0)
+        let w = wchan.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (w == "n_tty_read" || w == "wait_woken") && isTerminal(fd: 0)
+    }
+
+    // MARK: Signals inside the box
+
+    /// Bash that kills the shell's terminal foreground process group (when it is not the
+    /// shell's own) inside the box.
+    static func inBoxKillForegroundScript(shellPID: Int) -> String {
+        """
+        s=\(shellPID)
+        read -r st < /proc/$s/stat || exit 0
+        set -- ${st##*) }
+        tp=$6
+        if [ "$tp" -gt 1 ] 2>/dev/null && [ "$tp" != "$s" ]; then kill -KILL -- -$tp; fi
+        exit 0
+        """
+    }
+
+    /// Bash that kills, inside the box, every process of the shell's session (the shell, its
+    /// foreground command and its background jobs, which have their own process groups but stay
+    /// in the session), with their process groups; twice, for children forked meanwhile.
+    static func inBoxKillSessionScript(shellPID: Int) -> String {
+        """
+        s=\(shellPID)
+        [ "$s" -gt 1 ] 2>/dev/null || exit 0
+        for pass in 1 2; do
+          for d in /proc/[0-9]*; do
+            st=; read -r st 2>/dev/null < $d/stat
+            [ -n "$st" ] || continue
+            set -- ${st##*) }
+            [ "$4" = "$s" ] || continue
+            kill -STOP -- -$3 2>/dev/null; kill -KILL -- -$3 2>/dev/null; kill -KILL ${d#/proc/} 2>/dev/null
+          done
+        done
+        exit 0
+        """
+    }
+
+    /// Set in every session shell's environment: how `inBoxReapScript` finds shells that an
+    /// agent killed with SIGKILL left behind in its container.
+    public static let sessionMarkerVariable = "SUPERVISOR_SHELL_SESSION"
+
+    /// Bash that kills, inside the box, every session whose leader is a session shell (has
+    /// `sessionMarkerVariable` in its environment), with all its processes. For the start of an
+    /// agent that owns its box: a container's shell does not end with the `docker exec` client
+    /// (the engine keeps its terminal open), so after a SIGKILL of the agent its shell and jobs
+    /// would otherwise live on.
+    public static var inBoxReapScript: String {
+        """
+        for d in /proc/[0-9]*; do
+          st=; read -r st 2>/dev/null < $d/stat
+          [ -n "$st" ] || continue
+          set -- ${st##*) }
+          [ "$4" = "${d#/proc/}" ] || continue
+          found=
+          while IFS= read -r -d '' v; do [ "$v" = \(sessionMarkerVariable)=1 ] && found=1; done 2>/dev/null < $d/environ
+          [ -n "$found" ] || continue
+          s=${d#/proc/}
+          for pass in 1 2; do
+            for e in /proc/[0-9]*; do
+              st=; read -r st 2>/dev/null < $e/stat
+              [ -n "$st" ] || continue
+              set -- ${st##*) }
+              [ "$4" = "$s" ] || continue
+              kill -STOP -- -$3 2>/dev/null; kill -KILL -- -$3 2>/dev/null; kill -KILL ${e#/proc/} 2>/dev/null
+            done
+          done
+        done
+        """
+    }
+
+    /// Bash that hangs up the shell inside the box (bash passes SIGHUP on to its jobs).
+    static func inBoxHangUpScript(shellPID: Int) -> String {
+        "s=\(shellPID); [ \"$s\" -gt 1 ] 2>/dev/null || exit 0; kill -HUP $s 2>/dev/null; kill -CONT $s 2>/dev/null; exit 0"
+    }
+
+    private func killForegroundGroup() {
+        if usesInBoxProcesses {
+            guard let pid = boxShellPID else { return }
+            BoxCommand(loop: loop, box: box, shellCommand: ShellSession.inBoxKillForegroundScript(shellPID: pid),
+                       timeout: options.probeTimeout) { _ in }
+            return
+        }
+        if let fd = pty?.masterFD {
+            let group = tcgetpgrp(fd)
+            if group > 0 && group != shellPID { kill(-group, SIGKILL) }
+        }
+    }
+
+    /// The in-box clean-up of the last `close()` or `terminate()` (nil when none ran or it
+    /// finished); `onCleanedUp` runs once it finished.
+    private var cleanup: BoxCommand?
+    public private(set) var cleanupPending = false
+    public var onCleanedUp: (() -> Void)?
+
+    private func runInBox(_ script: String) {
+        cleanupPending = true
+        cleanup = BoxCommand(loop: loop, box: box, shellCommand: script, timeout: options.probeTimeout) { [weak self] _ in
+            guard let self else { return }
+            self.cleanup = nil
+            self.cleanupPending = false
+            self.onCleanedUp?()
+        }
     }
 
     // MARK: Ending
 
-    /// Ends the shell: SIGHUP (bash passes it on to its jobs), the terminal closed.
+    /// Ends the shell: SIGHUP (bash passes it on to its jobs), the terminal closed. Inside a
+    /// box the hang-up goes to the box's shell (the host-side process is only the client).
     public func terminate() {
         quietTimer.stop(); timeoutTimer.stop(); graceTimer.stop()
+        if usesInBoxProcesses, let pid = boxShellPID { runInBox(ShellSession.inBoxHangUpScript(shellPID: pid)) }
         if shellPID > 0 {
             kill(shellPID, SIGHUP)
             kill(shellPID, SIGCONT)
@@ -507,18 +708,23 @@ public final class ShellSession {
         master?.close()
         master = nil
         pty = nil
+        boxShellPID = nil
         if phase != .busy { phase = .stopped }
     }
 
-    /// Ends the shell and frees every handle.
+    /// Ends the shell and frees every handle. Nothing of the session outlives the agent: every
+    /// process of the shell's session is killed, inside the box when the box has its own
+    /// processes (that clean-up finishes on the loop; see `cleanupPending`/`onCleanedUp`).
     public func close() {
         let pid = shellPID
+        let boxPID = boxShellPID
+        if usesInBoxProcesses, let boxPID { runInBox(ShellSession.inBoxKillSessionScript(shellPID: boxPID)) }
+        boxShellPID = nil
         terminate()
         if job != nil { finish(status: .shellExited("the agent stopped")) }
         shellPID = 0
         if pid > 0 {
-            // Nothing of the session outlives the agent: background jobs have their own process
-            // groups but stay in the shell's session.
+            // Background jobs have their own process groups but stay in the shell's session.
             for member in ShellSession.processes(inSession: pid) { kill(member, SIGKILL) }
             kill(-pid, SIGKILL)
         }
