@@ -212,14 +212,14 @@ final class ProfileModelTests: XCTestCase {
         let demo = try ProfileLoader.load(path: dir.appendingPathComponent("demo.toml").path)
         XCTAssertEqual(demo.name, "demo")
         // Runs anywhere: offline script provider, local backend, every script file present.
-        XCTAssertEqual(demo.agents.map { $0.name }, ["goal", "exec", "counter", "echo"])
+        XCTAssertEqual(demo.agents.map { $0.name }, ["goal", "coder", "exec", "counter", "echo"])
         XCTAssertTrue(demo.agents.allSatisfy { $0.backend.type == .local })
         for agent in demo.agents where agent.kind != .command {
             XCTAssertEqual(agent.llm.provider, .script, agent.name)
             XCTAssertTrue(FileManager.default.fileExists(atPath: agent.llm.script ?? ""), agent.name)
         }
-        XCTAssertEqual(demo.agents[3].restart, .never)
-        XCTAssertEqual(demo.agents[3].command?.first, "bash")
+        XCTAssertEqual(demo.agents[4].restart, .never)
+        XCTAssertEqual(demo.agents[4].command?.first, "bash")
 
         let mc = try ProfileLoader.load(path: dir.appendingPathComponent("minecraft.toml").path)
         XCTAssertEqual(mc.agents.map { $0.kind }, [.goal, .coder, .exec])
