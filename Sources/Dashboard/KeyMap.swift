@@ -251,7 +251,7 @@ public enum HelpText {
         "  s            send text (one paste, then Enter)",
         "  r            restart the agent",
         "  x            stop the agent (asks first)",
-        "  c            cycle its context mode (partial/full; takes effect at next start)",
+        "  c            cycle its context mode (partial/full; goal agents apply it from their next step)",
         "  L (l in focus) open its log in $PAGER (default less -R)",
         "  t            timeline of all events",
         "  q, Ctrl-C    quit the dashboard — agents keep running",
