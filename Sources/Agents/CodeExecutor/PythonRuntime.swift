@@ -248,6 +248,9 @@ public final class PythonRuntime {
 
     /// Stops the runtime (and its bash() children) now; a running block completes as killed.
     public func close() {
+        // Still clearing leftovers before the first start: no runtime is started afterwards
+        // for a block that waits (the agent is stopping); one sent later starts it.
+        if process == nil && reaping { failStart("the runtime was stopped") }
         hardKill()
     }
 
