@@ -139,6 +139,10 @@ public final class ExecSession {
             }
         }
         while exitStatus == nil { loop.runOnce() }
+        // Nothing of the runtime outlives the agent: in a container it is killed through
+        // `docker exec` (bounded by the box command's timeout); wait for that.
+        runtime.close()
+        while runtime.cleanupPending { loop.runOnce() }
         editor?.close()
         signals.forEach { $0.close() }
         return exitStatus!

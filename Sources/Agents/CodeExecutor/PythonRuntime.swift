@@ -5,10 +5,20 @@ import Loop
 
 /// One persistent `python3` per conversation, started in the agent's box (`box.argv`), driven
 /// over `RuntimeFrame`s on its stdin/stdout. Blocks run one at a time; variables and imports
-/// survive between them. A block that outlives its timeout gets SIGINT (plus an `interrupt`
-/// frame, which also reaches a runtime inside a container) and reports KeyboardInterrupt; if the
-/// runtime does not answer within `grace` seconds it is killed with its bash() children and the
-/// next block starts a fresh one. A runtime that dies is likewise replaced at the next block.
+/// survive between them. A block that outlives its timeout gets an `interrupt` frame (the
+/// runtime's reader thread sends SIGINT to its own main thread) and, locally, SIGINT too, and
+/// reports KeyboardInterrupt; if the runtime does not answer within `grace` seconds it is killed
+/// with its bash() children and the next block starts a fresh one. A runtime that dies is
+/// likewise replaced at the next block.
+///
+/// In a container (`usesInBoxProcesses`) the host-side process is only the `docker exec` client,
+/// which passes no signal on (a SIGINT ends the client and leaves python running): the runtime
+/// is interrupted only through its frame, and killed inside the box: the runtime is a session
+/// leader there and bash() commands stay in its session (in their own process groups), so
+/// ShellSession's in-box session kill ends all of it. A runtime's session is also killed in the
+/// box when the runtime dies by itself (its bash() children would outlive it), and the first
+/// start in a container first kills runtimes an earlier, SIGKILLed agent left there (found by
+/// `markerVariable` in their environment).
 public final class PythonRuntime {
     public struct Options {
         public var python = "python3"
@@ -22,6 +32,15 @@ public final class PythonRuntime {
         public var grace = 3.0
         /// Seconds to wait for the `ready` frame.
         public var startTimeout = 30.0
+        /// Kill and inspect the runtime's processes inside the box (through `box.argv`) instead
+        /// of through this host's pids. nil: inside the box for every box but `LocalBox`.
+        public var inBoxProcesses: Bool?
+        /// Before the first start, kill every runtime left in the box (a session leader with
+        /// `markerVariable` set). nil: only for a `DockerBox` (the agent owns its container;
+        /// locally other agents' runtimes share the machine).
+        public var reapLeftovers: Bool?
+        /// Seconds an in-box kill may take.
+        public var boxCommandTimeout = 10.0
         public init() {}
     }
 
@@ -33,6 +52,8 @@ public final class PythonRuntime {
     /// Python version of the running runtime.
     public private(set) var pythonVersion: String?
     public private(set) var pid: Int32?
+    /// The runtime's pid as the box sees it (from its `ready` frame).
+    public private(set) var boxPID: Int?
     /// Runtimes started so far (a new one after each crash or kill).
     public private(set) var generation = 0
 
@@ -54,6 +75,17 @@ public final class PythonRuntime {
     private var exitStatus: ProcessExit?
     private var drainTimer: LoopTimer?
     private var restartAfterExit = false
+    /// Set in the runtime's environment (value: a nonce per start), so runtimes can be found in
+    /// the box even when their pid is unknown.
+    public static let markerVariable = "SUPERVISOR_EXEC_RUNTIME"
+    private var marker = ""
+    private var reaped = false
+    private var reaping = false
+    /// In-box kills under way; the agent waits for them before it exits (`cleanupPending`).
+    private var boxCommandsPending = 0
+    public var cleanupPending: Bool { boxCommandsPending > 0 }
+    /// Runs each time the in-box kills under way have all finished.
+    public var onCleanedUp: (() -> Void)?
 
     private final class Running {
         let id: Int
@@ -76,6 +108,8 @@ public final class PythonRuntime {
     }
 
     public var isStarted: Bool { process != nil }
+    /// Whether the runtime's processes are killed inside the box (see `Options.inBoxProcesses`).
+    public var usesInBoxProcesses: Bool { options.inBoxProcesses ?? !(box is LocalBox) }
     public var isBusy: Bool { current != nil }
 
     /// Starts the runtime if it is not running; `completion(nil)` once it is ready, or an error.
@@ -84,14 +118,33 @@ public final class PythonRuntime {
         startWaiters.append(completion)
         // A runtime being killed (/restart, a kill after a timeout) is replaced once it is gone.
         if killing { restartAfterExit = true; return }
-        guard process == nil else { return }
+        guard process == nil, !reaping else { return }
         completeExit()
+        if !reaped {
+            reaped = true
+            if usesInBoxProcesses && (options.reapLeftovers ?? (box is DockerBox)) {
+                reaping = true
+                runInBox(ShellSession.inBoxReapScript(variable: Self.markerVariable, value: nil)) { [weak self] in
+                    guard let self else { return }
+                    self.reaping = false
+                    if !self.startWaiters.isEmpty { self.spawn() }
+                }
+                return
+            }
+        }
+        spawn()
+    }
+
+    private func spawn() {
+        guard process == nil else { return }
         var config: [String: JSONValue] = [
             "output_limit": .number(Double(options.outputLimit)),
             "live_limit": .number(Double(options.liveLimit)),
         ]
         if let limit = options.memoryLimit { config["memory_limit"] = .number(Double(limit)) }
-        let extra = ["PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"]
+        marker = ShellSession.nonce()
+        let extra = ["PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                     Self.markerVariable: marker]
         let argv = box.argv([options.python, "-u", "-c", PythonRuntimeScript.source, JSONValue.object(config).serialized()],
                             directory: nil, environment: extra, interactive: true, tty: false)
         let stdin = PipeStream(loop: loop), stdout = PipeStream(loop: loop), stderr = PipeStream(loop: loop)
@@ -110,6 +163,7 @@ public final class PythonRuntime {
         }
         generation += 1
         pid = process?.pid
+        boxPID = nil
         input = stdin; output = stdout; errors = stderr
         let gen = generation
         try? stdout.startReading { [weak self] r in
@@ -180,7 +234,9 @@ public final class PythonRuntime {
     public func interrupt(reason: InterruptReason = .person) {
         guard let running = current, ready, !running.interrupted else { return }
         running.interrupted = true
-        process?.kill(SIGINT)
+        // In a container SIGINT would only end the docker exec client: there the frame alone
+        // interrupts (the runtime signals itself).
+        if !usesInBoxProcesses { process?.kill(SIGINT) }
         send(["op": "interrupt", "id": .number(Double(running.id))])
         // Reason: grace period for the runtime to report the interrupted block.
         running.timer.start(seconds: options.grace) { [weak self] in
@@ -192,6 +248,9 @@ public final class PythonRuntime {
 
     /// Stops the runtime (and its bash() children) now; a running block completes as killed.
     public func close() {
+        // Still clearing leftovers before the first start: no runtime is started afterwards
+        // for a block that waits (the agent is stopping); one sent later starts it.
+        if process == nil && reaping { failStart("the runtime was stopped") }
         hardKill()
     }
 
@@ -205,6 +264,7 @@ public final class PythonRuntime {
         switch frame["type"]?.stringValue {
         case "ready":
             ready = true
+            boxPID = frame["pid"]?.intValue
             pythonVersion = frame["python"]?.stringValue
             startTimer?.close()
             startTimer = nil
@@ -246,10 +306,42 @@ public final class PythonRuntime {
     private func hardKill() {
         guard let process, !killing else { return }
         killing = true
-        for group in children { kill(-group, SIGKILL) }
-        children = []
+        killRuntimeProcesses()
         kill(-process.pid, SIGKILL)
         input?.close()
+    }
+
+    /// Kills what the runtime started (and the runtime itself): its session and its bash()
+    /// process groups, inside the box or on this host. The host-side process is not touched.
+    private func killRuntimeProcesses() {
+        if usesInBoxProcesses {
+            // Pids in `children` are the box's: never signalled from this host.
+            children = []
+            if let boxPID, boxPID > 1 {
+                runInBox(ShellSession.inBoxKillSessionScript(shellPID: boxPID))
+            } else if !marker.isEmpty {
+                // Not ready yet (pid unknown): find it by this start's marker.
+                runInBox(ShellSession.inBoxReapScript(variable: Self.markerVariable, value: marker))
+            }
+            return
+        }
+        guard let pid else { return }
+        for group in children { kill(-group, SIGKILL) }
+        children = []
+        // bash() commands have their own process groups in the runtime's session.
+        for member in ShellSession.processes(inSession: pid) { kill(member, SIGKILL) }
+    }
+
+    /// Runs `script` in the box (an in-box kill), counted by `cleanupPending`. (A BoxCommand
+    /// keeps itself alive until its completion has run.)
+    private func runInBox(_ script: String, then: (() -> Void)? = nil) {
+        boxCommandsPending += 1
+        BoxCommand(loop: loop, box: box, shellCommand: script, timeout: options.boxCommandTimeout) { [weak self] _ in
+            guard let self else { return }
+            self.boxCommandsPending -= 1
+            then?()
+            if self.boxCommandsPending == 0 { self.onCleanedUp?() }
+        }
     }
 
     private func exited(_ exit: ProcessExit) {
@@ -260,12 +352,15 @@ public final class PythonRuntime {
         input?.close(); input = nil
         output?.close(); output = nil
         ready = false
-        pid = nil
-        killing = false
         startTimer?.close()
         startTimer = nil
-        for group in children { kill(-group, SIGKILL) }
+        // A runtime that died by itself leaves its bash() commands running: end them (a kill
+        // under way already covers them).
+        if !killing { killRuntimeProcesses() }
+        killing = false
         children = []
+        pid = nil
+        boxPID = nil
         guard errors != nil else { completeExit(); return }
         // stderr may still hold the runtime's last words (a fatal error, a C library's message):
         // wait for its end, at most a second (a leftover grandchild may hold it open).

@@ -13,7 +13,7 @@ enum PythonRuntimeScript {
 # fd 0 becomes /dev/null and fd 1 a copy of fd 2 (stray output the agent shows as such).
 #
 # Requests:  {"op": "exec", "id": N, "code": "...", "name": "block 3"}
-#            {"op": "interrupt", "id": N}        (also: SIGINT to this process)
+#            {"op": "interrupt", "id": N}        (also: SIGINT to this process, locally)
 #            {"op": "ping", "id": N}
 # Frames:    {"type": "ready", "pid", "python", "memory_limit"}
 #            {"type": "output", "id", "stream": "stdout"|"stderr", "text"}   (live, while a block runs)
@@ -22,6 +22,12 @@ enum PythonRuntimeScript {
 #             "stdout", "stderr", "stdout_dropped", "stderr_dropped", "value", "error",
 #             "error_type", "answer", "duration"}
 #            {"type": "pong", "id"}
+#
+# Processes: the runtime is a session leader (it starts one when it is not) and bash() commands
+# run in their own process groups inside that session, so the agent can end the runtime with
+# everything it started by killing the session (in a container: through `docker exec`, as
+# signals to the host-side client reach nobody). An `interrupt` frame makes the reader thread
+# send SIGINT to the main thread, which works wherever the frame arrives.
 import ast, builtins, collections, io, json, linecache, os, queue, signal, struct, subprocess, sys, threading, time, traceback
 import _thread
 
@@ -79,14 +85,25 @@ _state = _State()
 _requests = queue.Queue()
 
 
+_children = set()  # process groups of bash() commands in flight
+
+
+def _quit():
+    # The agent is gone (or asks us to go): so are we, with our bash() commands.
+    for pid in list(_children):
+        _killpg(pid)
+    os._exit(0)
+
+
 def _reader():
+    main = threading.main_thread().ident
     while True:
         head = _read_exact(4)
         if head is None:
-            os._exit(0)  # the agent is gone: so are we
+            _quit()
         body = _read_exact(struct.unpack(">I", head)[0])
         if body is None:
-            os._exit(0)
+            _quit()
         try:
             msg = json.loads(body.decode("utf-8"))
         except ValueError:
@@ -94,9 +111,14 @@ def _reader():
         op = msg.get("op")
         if op == "interrupt":
             if _state.running and _state.running_id == msg.get("id"):
-                _thread.interrupt_main()
+                # A real signal to the main thread (not interrupt_main(), which only sets a flag):
+                # it also ends a blocking call such as time.sleep() or a wait on a child.
+                try:
+                    signal.pthread_kill(main, signal.SIGINT)
+                except (OSError, ValueError):
+                    _thread.interrupt_main()
         elif op == "shutdown":
-            os._exit(0)
+            _quit()
         else:
             _requests.put(msg)
 
@@ -207,7 +229,8 @@ def bash(cmd, timeout=60, cwd=None, input=None):
     """Runs cmd with bash -c; returns BashResult(stdout, stderr, returncode, timed_out)."""
     p = subprocess.Popen(["bash", "-c", cmd], stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, text=True, errors="replace",
-                         start_new_session=True)
+                         **_OWN_GROUP)
+    _children.add(p.pid)
     _send({"type": "child", "id": _state.running_id, "pid": p.pid, "running": True})
     try:
         try:
@@ -222,7 +245,13 @@ def bash(cmd, timeout=60, cwd=None, input=None):
             p.wait()
             raise
     finally:
+        _children.discard(p.pid)
         _send({"type": "child", "id": _state.running_id, "pid": p.pid, "running": False})
+
+
+# bash() commands get their own process group (killed alone on a timeout) in our session (killed
+# with us).
+_OWN_GROUP = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
 
 
 def _killpg(pid):
@@ -328,6 +357,10 @@ def _run(msg):
 
 
 def _main():
+    try:
+        os.setsid()  # already a session leader when started by the agent or docker exec
+    except OSError:
+        pass
     signal.signal(signal.SIGINT, _on_sigint)
     threading.Thread(target=_reader, name="protocol-reader", daemon=True).start()
     limit = CONFIG.get("memory_limit")

@@ -636,15 +636,21 @@ public final class ShellSession {
     /// agent that owns its box: a container's shell does not end with the `docker exec` client
     /// (the engine keeps its terminal open), so after a SIGKILL of the agent its shell and jobs
     /// would otherwise live on.
-    public static var inBoxReapScript: String {
-        """
+    public static var inBoxReapScript: String { inBoxReapScript(variable: sessionMarkerVariable, value: "1") }
+
+    /// Bash that kills, inside the box, every session whose leader has `variable=value` in its
+    /// environment (any value when `value` is nil), with all its processes (their process groups
+    /// too, twice, for children forked meanwhile). `variable` and `value` are `[A-Za-z0-9_]`.
+    static func inBoxReapScript(variable: String, value: String?) -> String {
+        let pattern = "\(variable)=" + (value ?? "*")
+        return """
         for d in /proc/[0-9]*; do
           st=; read -r st 2>/dev/null < $d/stat
           [ -n "$st" ] || continue
           set -- ${st##*) }
           [ "$4" = "${d#/proc/}" ] || continue
           found=
-          while IFS= read -r -d '' v; do [ "$v" = \(sessionMarkerVariable)=1 ] && found=1; done 2>/dev/null < $d/environ
+          while IFS= read -r -d '' v; do case "$v" in \(pattern)) found=1;; esac; done 2>/dev/null < $d/environ
           [ -n "$found" ] || continue
           s=${d#/proc/}
           for pass in 1 2; do
