@@ -34,7 +34,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "supervisor", dependencies: ["SupervisorCLI", "Hosting"]),
-        .target(name: "LLM", exclude: ["ScriptFormat.md"]),
+        .target(name: "LLM"),
         .testTarget(name: "LLMTests", dependencies: ["LLM"]),
         .target(name: "HTTP", dependencies: ["Loop", "CCurl"]),
         .target(name: "LLMClient", dependencies: ["HTTP", "LLM", "Profile", "Loop"]),

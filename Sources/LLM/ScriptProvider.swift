@@ -1,4 +1,4 @@
-// The offline `script` provider. Format: see ScriptFormat.md beside this file.
+// The offline `script` provider. Format: profiles/README.md, "The script provider".
 
 public struct ScriptParseError: Error, Equatable, Sendable, CustomStringConvertible {
     public var file: String

@@ -113,12 +113,12 @@ final class ScriptProviderTests: XCTestCase {
     }
 
     func testScriptFormatDocExists() throws {
-        // The format is documented beside the sources; keep the doc and parser in step.
+        // The format is documented in the profile reference; keep the doc and parser in step.
         let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Sources/LLM/ScriptFormat.md").standardized
+            .appendingPathComponent("../../profiles/README.md").standardized
         let text = try String(contentsOf: doc, encoding: .utf8)
         for directive in ["--- turn", "@text", "@tool", "@stop", "@usage", "@expect", "@expect-any", "@error", "@#"] {
-            XCTAssertTrue(text.contains("`\(directive)"), "ScriptFormat.md does not document \(directive)")
+            XCTAssertTrue(text.contains("`\(directive)"), "profiles/README.md does not document \(directive)")
         }
     }
 }
