@@ -115,6 +115,7 @@ final class ThreadedFakeModel {
     private let finished = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var texts: [String] = []
+    private var authorizations: [String] = []
     private var stopped = false
     /// Set before the first request.
     var script: [String] = []
@@ -127,6 +128,7 @@ final class ThreadedFakeModel {
             let text = Self.userText(request)
             self.lock.lock()
             self.texts.append(text)
+            self.authorizations.append(request.header("authorization") ?? request.header("x-api-key") ?? "")
             let n = self.texts.count
             self.lock.unlock()
             return .text(n <= self.script.count ? self.script[n - 1] : self.afterScript)
@@ -142,6 +144,8 @@ final class ThreadedFakeModel {
     }
 
     var userTexts: [String] { lock.lock(); defer { lock.unlock() }; return texts }
+    /// The credential header of each request, in order.
+    var credentialHeaders: [String] { lock.lock(); defer { lock.unlock() }; return authorizations }
 
     /// A port free on the host loopback now (for a server the model starts).
     var freePort: Int {
