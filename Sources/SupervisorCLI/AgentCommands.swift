@@ -154,6 +154,9 @@ struct Send: ParsableCommand {
     @Argument(help: "The text; may span several lines.") var text: String
 
     func run() throws {
+        guard text.utf8.count <= Frame.maxPayload else {
+            throw HostingError("the text is \(text.utf8.count) bytes; send takes at most \(Frame.maxPayload) (write it to a file and tell the agent where it is)")
+        }
         let record = try profile.record()
         let entry = try record.agent(agent.agent)
         let (ack, _) = try ShimRequest.send(.paste(text), to: entry.socketPath, agent: entry.name)
