@@ -151,9 +151,14 @@ struct Send: ParsableCommand {
 
     @OptionGroup var profile: ProfileArgument
     @OptionGroup var agent: AgentArgument
-    @Argument(help: "The text; may span several lines.") var text: String
+    @Argument(help: "The text; may span several lines. - reads it from standard input.") var text: String
 
     func run() throws {
+        var text = self.text
+        if text == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            if text.hasSuffix("\n") { text.removeLast() } // Enter is added anyway
+        }
         guard text.utf8.count <= Frame.maxPayload else {
             throw HostingError("the text is \(text.utf8.count) bytes; send takes at most \(Frame.maxPayload) (write it to a file and tell the agent where it is)")
         }
