@@ -77,6 +77,10 @@ final class OutputTests: EndToEndTestCase {
         try sv.waitForLog("talk", "echoer", containing: "got:hello world\r\n")
         try ok(["send", "talk", "echoer", "second; $(nothing) 'q'"])
         try sv.waitForLog("talk", "echoer", containing: "got:second; $(nothing) 'q'\r\n")
+        // `-` reads the text from standard input (its final newline is the Enter).
+        let piped = try sv.run(["-c", "printf 'from stdin\\n' | \"$0\" send talk echoer -", sv.executable], executable: "/bin/sh")
+        XCTAssertEqual(piped.status, 0, "\(piped)")
+        try sv.waitForLog("talk", "echoer", containing: "got:from stdin\r\n")
         XCTAssertEqual(sv.state("talk", "echoer")?.bracketedPaste, false)
     }
 
