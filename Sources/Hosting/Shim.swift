@@ -88,9 +88,7 @@ public final class Shim {
         restartTimer = LoopTimer(loop: loop)
         repaintTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
-        tracker = RestartTracker(policy: RestartPolicy(
-            mode: RestartMode(rawValue: spec.restart) ?? .onFailure, backoffInitial: spec.backoffInitial,
-            backoffMax: spec.backoffMax, maxRestarts: spec.maxRestarts, window: spec.restartWindow))
+        tracker = RestartTracker(policy: spec.restartPolicy)
         if let size = PseudoTerminal.size(of: 1) { rows = size.rows; cols = size.cols }
         mirror = PaneMirror(rows: rows, cols: cols)
         state = AgentState(profile: spec.profile, agent: spec.agent, kind: spec.kind, state: .starting,
@@ -305,13 +303,10 @@ public final class Shim {
         spec.directory = fresh.directory
         spec.stopTimeout = fresh.stopTimeout
         spec.container = fresh.container
-        if fresh.restart != spec.restart || fresh.backoffInitial != spec.backoffInitial || fresh.backoffMax != spec.backoffMax
-            || fresh.maxRestarts != spec.maxRestarts || fresh.restartWindow != spec.restartWindow {
+        if fresh.restartPolicy != spec.restartPolicy {
             spec.restart = fresh.restart; spec.backoffInitial = fresh.backoffInitial; spec.backoffMax = fresh.backoffMax
             spec.maxRestarts = fresh.maxRestarts; spec.restartWindow = fresh.restartWindow
-            tracker = RestartTracker(policy: RestartPolicy(
-                mode: RestartMode(rawValue: spec.restart) ?? .onFailure, backoffInitial: spec.backoffInitial,
-                backoffMax: spec.backoffMax, maxRestarts: spec.maxRestarts, window: spec.restartWindow))
+            tracker = RestartTracker(policy: spec.restartPolicy)
         }
     }
 

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Profile
 
 /// Everything a shim needs to run one agent, written by `up` into the agent's state directory
 /// and passed to `supervisor shim` by path, so no profile value ever travels through a tmux or
@@ -50,6 +51,12 @@ public struct ShimSpec: Codable, Equatable {
         self.backoffMax = backoffMax; self.maxRestarts = maxRestarts; self.restartWindow = restartWindow
         self.stopTimeout = stopTimeout; self.notifySocket = notifySocket
         self.container = container
+    }
+
+    /// The restart fields as the policy the shim applies.
+    public var restartPolicy: RestartPolicy {
+        RestartPolicy(mode: RestartMode(rawValue: restart) ?? .onFailure, backoffInitial: backoffInitial,
+                      backoffMax: backoffMax, maxRestarts: maxRestarts, window: restartWindow)
     }
 
     public static func read(path: String) throws -> ShimSpec {
