@@ -8,7 +8,7 @@
 #   1. the private tmux server of each profile (<root>/profiles/*/tmux.sock; never any other
 #      tmux server);
 #   2. shims and agents still alive: pids recorded in <root>/profiles/*/agents/*/state.json, plus
-#      any `supervisor shim <root>/profiles/.../spec.json` process found in /proc. A shim is
+#      any `supervisor[-shim] shim <root>/profiles/.../spec.json` process found in /proc. A shim is
 #      signalled only if its argv[1] is `shim`; an agent only if it still leads its own session.
 #      Both must have started before their state file was last written (a reused pid did not).
 #      SIGTERM (an agent's whole process group), then SIGKILL after a bounded wait;

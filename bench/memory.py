@@ -138,8 +138,10 @@ def main():
             row("reference: the profile's tmux server", tmux_m),
         ]
         table("Memory", ["process", "RSS MiB", "anon MiB", "file MiB", "PSS MiB", "peak RSS MiB"], rows, [
-            "anon = private heap and stacks; file = mapped files, mostly shared libraries (Swift runtime, "
-            "Foundation, ICU data) that all shims share; PSS divides shared pages among the processes using them.",
+            "anon = private heap and stacks; file = mapped files: the program and its shared libraries (for `up`: "
+            "Swift runtime, Foundation, ICU data, libcurl), shared with every process running the same file; "
+            "PSS divides shared pages among the processes using them. The shim is `supervisor-shim`, linked "
+            "fully static without Foundation.",
             f"Largest parts of a shim's RSS (MiB): {shim_top}.",
             f"Target: shim under 8 MB: RSS {med['rss'] / 1024:.1f} MiB ({med['rss'] * 1024 / 1e6:.1f} MB) -> "
             f"{verdict(med['rss'] * 1024 < 8e6)}; PSS {med['pss'] / 1024:.1f} MiB, private {med['anon'] / 1024:.1f} MiB",

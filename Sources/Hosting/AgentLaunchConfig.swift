@@ -1,3 +1,4 @@
+import AgentHost
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

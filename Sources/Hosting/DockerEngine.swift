@@ -1,3 +1,4 @@
+import AgentHost
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -20,7 +21,7 @@ public struct DockerEngine {
 
     public init(executable: String, environment: [String: String]) {
         self.executable = executable
-        self.environment = DockerEngine.withoutSecrets(environment)
+        self.environment = Secrets.removed(from: environment)
     }
 
     /// The `docker` CLI from PATH; a clear error when it is not installed.
@@ -29,17 +30,6 @@ public struct DockerEngine {
             throw HostingError("\(purpose) needs Docker, but the docker command is not installed (apt-get install docker.io, or install Docker Engine)")
         }
         return DockerEngine(executable: path, environment: environment)
-    }
-
-    /// Variables never handed to the docker CLI.
-    public static func withoutSecrets(_ environment: [String: String], extra: Set<String> = []) -> [String: String] {
-        environment.filter { !isSecretName($0.key) && !extra.contains($0.key) }
-    }
-
-    /// `*_API_KEY` (and `*_API_TOKEN`): names that hold credentials by convention.
-    public static func isSecretName(_ name: String) -> Bool {
-        let upper = name.uppercased()
-        return upper.hasSuffix("_API_KEY") || upper == "API_KEY" || upper.hasSuffix("_API_TOKEN")
     }
 
     /// Where the engine is, for messages.
@@ -111,132 +101,9 @@ public struct DockerEngine {
     }
 }
 
-func firstLine(_ text: String, or fallback: String) -> String {
-    let line = text.split(whereSeparator: \.isNewline).first.map { String($0) } ?? ""
-    let trimmed = line.trimmingCharacters(in: .whitespaces)
-    return trimmed.isEmpty ? fallback : trimmed
-}
-
-/// Makes sure an agent's container runs, recreating one that died. Written once over a runner
-/// so the CLI (`up`, synchronous) and the shim (on its event loop) share the decisions.
-public struct ContainerLifecycle {
-    public typealias Runner = (_ arguments: [String], _ done: @escaping (SubprocessResult) -> Void) -> Void
-    let run: Runner
-
-    public init(run: @escaping Runner) { self.run = run }
-
+extension ContainerLifecycle {
     /// Runs the docker CLI to completion right away (CLI commands, never a shim's loop).
     public static func synchronous(_ engine: DockerEngine) -> ContainerLifecycle {
         ContainerLifecycle { arguments, done in done(engine.run(arguments)) }
-    }
-
-    /// Runs the docker CLI as a child of `loop` (the shim: its loop keeps serving meanwhile).
-    public static func onLoop(_ loop: EventLoop, executable: String, environment: [String: String]) -> ContainerLifecycle {
-        let environment = DockerEngine.withoutSecrets(environment)
-        return ContainerLifecycle { arguments, done in
-            runSubprocessAsync(loop: loop, arguments: [executable] + arguments, environment: environment, completion: done)
-        }
-    }
-
-    public func ensure(_ spec: ContainerSpec, completion: @escaping (Result<ContainerAction, HostingError>) -> Void) {
-        run(["container", "inspect", "--format", ContainerInfo.inspectFormat, spec.name]) { inspected in
-            guard inspected.succeeded, let info = ContainerInfo.parse(line: inspected.output.trimmingCharacters(in: .newlines)) else {
-                if inspected.errorOutput.lowercased().contains("no such") {
-                    self.create(spec, action: .created, completion: completion)
-                } else {
-                    completion(.failure(HostingError("container \(spec.name): docker inspect failed: \(firstLine(inspected.errorOutput, or: "no engine answers"))")))
-                }
-                return
-            }
-            guard info.labels[ContainerSpec.labelProfile] == spec.profile, info.labels[ContainerSpec.labelAgent] == spec.agent,
-                  info.labels[ContainerSpec.labelHome] == spec.home else {
-                completion(.failure(HostingError("a container named \(spec.name) exists that supervisor did not make for agent \(spec.agent) of profile \(spec.profile) here (\(info.labels[ContainerSpec.labelHome].map { "it belongs to \($0)" } ?? "no supervisor labels")); remove it with `docker rm -f \(spec.name)` or rename the profile")))
-                return
-            }
-            let sameConfig = info.labels[ContainerSpec.labelConfig] == spec.configDigest
-            if info.running && sameConfig { completion(.success(.reused)); return }
-            if !info.running && sameConfig && spec.preserve && info.status != "dead" {
-                self.run(["start", info.id]) { started in
-                    if started.succeeded { completion(.success(.restarted(previous: info.summary))) }
-                    else { self.replace(spec, info: info, reason: "was \(info.summary) and did not start", completion: completion) }
-                }
-                return
-            }
-            let reason = !sameConfig ? "was made with another configuration" : "was \(info.summary)"
-            self.replace(spec, info: info, reason: reason, completion: completion)
-        }
-    }
-
-    private func replace(_ spec: ContainerSpec, info: ContainerInfo, reason: String,
-                         completion: @escaping (Result<ContainerAction, HostingError>) -> Void) {
-        run(["rm", "--force", "--volumes", info.id]) { removed in
-            guard removed.succeeded else {
-                completion(.failure(HostingError("container \(spec.name) \(reason) and cannot be removed: \(firstLine(removed.errorOutput, or: "docker rm failed"))")))
-                return
-            }
-            self.create(spec, action: .recreated(reason: reason), completion: completion)
-        }
-    }
-
-    private func create(_ spec: ContainerSpec, action: ContainerAction, completion: @escaping (Result<ContainerAction, HostingError>) -> Void) {
-        var arguments = spec.runArguments
-        arguments.insert(contentsOf: ["--pull", "never"], at: 1)
-        run(arguments) { created in
-            if created.succeeded { completion(.success(action)); return }
-            let message = firstLine(created.errorOutput, or: "docker run failed")
-            // A half-made container (the name is taken even when start failed) must not linger.
-            self.run(["rm", "--force", spec.name]) { _ in
-                completion(.failure(HostingError("cannot start container \(spec.name) from image \(spec.image): \(message)")))
-            }
-        }
-    }
-
-    /// Signals a command agent's program inside its container (docker exec forwards no signal).
-    public func signalCommand(_ spec: ContainerSpec, signal: String, completion: @escaping () -> Void = {}) {
-        run(["exec", spec.name, "/bin/sh", "-c", ContainerSpec.signalCommandScript(signal)]) { _ in completion() }
-    }
-}
-
-/// `runSubprocess` on a loop the caller runs: the completion gets the exit and all output.
-public func runSubprocessAsync(loop: EventLoop, arguments: [String], environment: [String: String]?,
-                               completion: @escaping (SubprocessResult) -> Void) {
-    let out = PipeStream(loop: loop), err = PipeStream(loop: loop)
-    var exit: ProcessExit?
-    var stdout: [UInt8] = [], stderr: [UInt8] = []
-    var openStreams = 2
-    var process: ChildProcess?
-    func finishIfDone() {
-        guard let exit, openStreams == 0 else { return }
-        process?.close()
-        process = nil
-        completion(SubprocessResult(exit: exit, output: String(decoding: stdout, as: UTF8.self),
-                                    errorOutput: String(decoding: stderr, as: UTF8.self)))
-    }
-    do {
-        process = try ChildProcess(loop: loop, arguments: arguments, environment: environment,
-                                   stdio: [.ignore, .pipe(out, childReads: false), .pipe(err, childReads: false)]) { status in
-            exit = status
-            finishIfDone()
-        }
-    } catch {
-        out.close(); err.close()
-        completion(SubprocessResult(exit: .exited(127), output: "", errorOutput: "\(error)"))
-        return
-    }
-    for (stream, isOut) in [(out, true), (err, false)] {
-        do {
-            try stream.startReading { result in
-                switch result {
-                case .data(let bytes): if isOut { stdout.append(contentsOf: bytes) } else { stderr.append(contentsOf: bytes) }
-                case .eof, .error:
-                    stream.close()
-                    openStreams -= 1
-                    finishIfDone()
-                }
-            }
-        } catch {
-            stream.close()
-            openStreams -= 1
-        }
     }
 }

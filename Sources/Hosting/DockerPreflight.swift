@@ -1,3 +1,4 @@
+import AgentHost
 import Glibc
 import Profile
 
@@ -23,11 +24,11 @@ public enum DockerPreflight {
     public static func checkEnvironmentAllowList(_ profile: Profile) throws {
         let keys = apiKeyVariables(profile)
         for agent in dockerAgents(profile) {
-            for name in agent.backend.env where keys.contains(name) || DockerEngine.isSecretName(name) {
+            for name in agent.backend.env where keys.contains(name) || Secrets.isSecretName(name) {
                 let place = agent.line > 0 ? "\(profile.sourcePath):\(agent.line)" : profile.sourcePath
                 throw HostingError("\(place): agent \"\(agent.name)\": backend env lists \(name), which holds an API key; API keys never enter a container (the agent calls the model from the host): remove it from env")
             }
-            for name in agent.env.keys where keys.contains(name) || DockerEngine.isSecretName(name) {
+            for name in agent.env.keys where keys.contains(name) || Secrets.isSecretName(name) {
                 let place = agent.line > 0 ? "\(profile.sourcePath):\(agent.line)" : profile.sourcePath
                 if agent.kind == .command {
                     throw HostingError("\(place): agent \"\(agent.name)\": env sets \(name), which holds an API key, for a command that runs inside a container; API keys never enter a container: remove it")

@@ -1,3 +1,4 @@
+import AgentHost
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -58,15 +59,29 @@ public struct ProfileRecord: Codable {
 public struct Launcher {
     public let paths: SupervisorPaths
     public let environment: [String: String]
-    /// argv prefix that runs `supervisor shim` (the running binary's own path).
+    /// argv prefix that runs a shim (see `Launcher.shimCommand(supervisor:)`); the spec path follows.
     public let shimCommand: [String]
+    /// argv prefix that runs a built-in agent (`supervisor`, the running binary); only `plan`
+    /// needs it.
+    public let agentCommand: [String]
     public let tmuxConfig: String?
 
-    public init(paths: SupervisorPaths, environment: [String: String], shimCommand: [String], tmuxConfig: String?) {
+    public init(paths: SupervisorPaths, environment: [String: String], shimCommand: [String], agentCommand: [String] = [],
+                tmuxConfig: String?) {
         self.paths = paths
         self.environment = environment
         self.shimCommand = shimCommand
+        self.agentCommand = agentCommand
         self.tmuxConfig = tmuxConfig
+    }
+
+    /// How `supervisor` at this path starts shims: `supervisor-shim shim` when that small binary
+    /// sits next to it (a shim runs per agent for hours: it links no Foundation and no libcurl,
+    /// a fraction of the memory), else `supervisor shim`. Both take the same arguments.
+    public static func shimCommand(supervisor: String) -> [String] {
+        let slash = supervisor.lastIndex(of: "/")
+        let helper = (slash.map { String(supervisor[...$0]) } ?? "") + "supervisor-shim"
+        return access(helper, X_OK) == 0 ? [helper, "shim"] : [supervisor, "shim"]
     }
 
     /// Checks that an agent's model credentials are present (the CLI injects the LLM layer's
@@ -111,7 +126,8 @@ public struct Launcher {
             } else {
                 // Built-in agents are this binary; their whole configuration goes in a file.
                 try credentialCheck?(agent)
-                command = shimCommand.dropLast() + ["agent", kind, "--config", paths.agentConfigFile(profile: profile.name, agent: agent.name)]
+                precondition(!agentCommand.isEmpty, "Launcher.plan needs agentCommand for built-in agents")
+                command = agentCommand + ["agent", kind, "--config", paths.agentConfigFile(profile: profile.name, agent: agent.name)]
             }
             let program = command[0]
             var searchPath = environment["PATH"]
@@ -349,7 +365,8 @@ public struct Launcher {
     }
 }
 
-/// Whether a pid runs `supervisor shim` (so we only ever signal processes we started).
+/// Whether a pid runs a shim, `supervisor shim` or `supervisor-shim shim` (so we only ever signal
+/// processes we started).
 public func isShim(pid: Int32) -> Bool {
     guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
     let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }

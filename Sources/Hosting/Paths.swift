@@ -1,3 +1,4 @@
+import AgentHost
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,3 +1,4 @@
+import AgentHost
 import Glibc
 import Loop
 

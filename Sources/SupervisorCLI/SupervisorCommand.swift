@@ -131,7 +131,8 @@ func locateTmuxConfig(environment: [String: String]) throws -> String {
 /// missing API key is reported before anything starts.
 func makeLauncher(paths: SupervisorPaths, environment: [String: String], shimCommand: [String]? = nil, tmuxConfig: String?) -> Launcher {
     var launcher = Launcher(paths: paths, environment: environment,
-                            shimCommand: shimCommand ?? [currentExecutable(), "shim"], tmuxConfig: tmuxConfig)
+                            shimCommand: shimCommand ?? Launcher.shimCommand(supervisor: currentExecutable()),
+                            agentCommand: [currentExecutable()], tmuxConfig: tmuxConfig)
     launcher.credentialCheck = { agent in
         do { try LLMClient.checkCredentials(settings: agent.llm, environment: environment) } catch {
             throw HostingError("agent \"\(agent.name)\": \(error)")

@@ -28,7 +28,7 @@ final class DockerBoxTests: XCTestCase {
 
     func testPathTranslation() {
         let box = DockerBox(container: "c", dockerExecutable: "docker", hostWorkspace: "/home/me/proj", boxWorkspace: "/workspace",
-                            mounts: [Mount(host: "/srv/data", container: "/data", readOnly: true)], environment: [:], withheld: [])
+                            mounts: [ContainerSpec.BindMount(host: "/srv/data", container: "/data", readOnly: true)], environment: [:], withheld: [])
         XCTAssertEqual(box.hostPath(forBoxPath: "/workspace/src/a.py"), "/home/me/proj/src/a.py")
         XCTAssertEqual(box.hostPath(forBoxPath: "/workspace"), "/home/me/proj")
         XCTAssertEqual(box.hostPath(forBoxPath: "/data/x"), "/srv/data/x")

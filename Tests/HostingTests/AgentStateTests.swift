@@ -28,8 +28,8 @@ final class AgentStateTests: XCTestCase {
         // No temp files left behind.
         XCTAssertFalse(fileExists(path + ".tmp.\(getpid())"))
         let text = readFileString(path) ?? ""
-        XCTAssertTrue(text.contains("\"state\" : \"running\""), text)
-        XCTAssertTrue(text.contains("\"signal\" : 9"), text)
+        XCTAssertTrue(text.contains("\"state\": \"running\""), text)
+        XCTAssertTrue(text.contains("\"signal\": 9"), text)
     }
 
     func testOverwriteReplacesWhole() throws {

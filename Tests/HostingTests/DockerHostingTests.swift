@@ -70,8 +70,8 @@ final class DockerContainerSpecTests: XCTestCase {
     }
 
     func testSecretNames() {
-        for name in ["OPENAI_API_KEY", "my_api_key", "GITHUB_API_TOKEN"] { XCTAssertTrue(DockerEngine.isSecretName(name), name) }
-        for name in ["PATH", "LANG", "API_KEYS_DIR"] { XCTAssertFalse(DockerEngine.isSecretName(name), name) }
+        for name in ["OPENAI_API_KEY", "my_api_key", "GITHUB_API_TOKEN"] { XCTAssertTrue(Secrets.isSecretName(name), name) }
+        for name in ["PATH", "LANG", "API_KEYS_DIR"] { XCTAssertFalse(Secrets.isSecretName(name), name) }
         XCTAssertNil(DockerEngine(executable: "/bin/true", environment: ["OPENAI_API_KEY": "k", "PATH": "/bin"]).environment["OPENAI_API_KEY"])
     }
 
@@ -131,7 +131,7 @@ final class DockerLifecycleTests: XCTestCase {
     func makeSpec(agent: String, preserve: Bool = false, memory: String = "128m") -> ContainerSpec {
         ContainerSpec(name: "sv-\(tag)-\(agent)", image: DockerTestSupport.image, profile: tag, agent: agent, home: home,
                       network: "none", memory: memory, cpus: 0.5, pidsLimit: 64, readOnly: false,
-                      mounts: [Mount(host: "/tmp", container: "/workspace", readOnly: false)], environmentNames: [],
+                      mounts: [ContainerSpec.BindMount(host: "/tmp", container: "/workspace", readOnly: false)], environmentNames: [],
                       user: "\(getuid()):\(getgid())", workspace: "/workspace", preserve: preserve,
                       dockerExecutable: DockerTestSupport.engine.executable)
     }

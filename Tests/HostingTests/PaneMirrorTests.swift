@@ -1,4 +1,5 @@
 import XCTest
+@testable import AgentHost
 @testable import Hosting
 import VTScreen
 

@@ -117,5 +117,8 @@ final class RestartPolicyTests: XCTestCase {
         XCTAssertEqual(RestartMode(rawValue: "on-failure"), .onFailure)
         XCTAssertEqual(RestartMode(rawValue: "always"), .always)
         XCTAssertNil(RestartMode(rawValue: "sometimes"))
+        // The profile's values and the shim's (a separate enum: the shim cannot see Profile) agree.
+        XCTAssertEqual(RestartMode.allCases.map(\.rawValue), ["never", "on-failure", "always"])
+        XCTAssertEqual(RestartPolicy.Mode.allCases.map(\.rawValue), RestartMode.allCases.map(\.rawValue))
     }
 }

@@ -17,14 +17,14 @@ public final class DockerBox: Box {
     public let hostWorkspace: String
     public let boxWorkspace: String
     /// Other bind mounts (host path -> container path), for path translation.
-    public let mounts: [Mount]
+    public let mounts: [ContainerSpec.BindMount]
     public var description: String { "container \(container) (workspace \(boxWorkspace), bind-mounted from \(hostWorkspace))" }
     public var hostProcessDirectory: String { hostWorkspace }
     private let baseEnvironment: [String: String]
     private let withheld: Set<String>
 
     public init(container: String, dockerExecutable: String, hostWorkspace: String, boxWorkspace: String = "/workspace",
-                mounts: [Mount] = [], environment: [String: String], withheld: Set<String>) {
+                mounts: [ContainerSpec.BindMount] = [], environment: [String: String], withheld: Set<String>) {
         self.container = container
         self.dockerExecutable = dockerExecutable
         self.hostWorkspace = hostWorkspace
@@ -48,7 +48,7 @@ public final class DockerBox: Box {
         argv += ["--workdir", directory ?? boxWorkspace]
         // Values the caller chose for the command (TERM, PS1, ...). Never a secret: withheld
         // names and anything named like an API key are dropped even if a caller passes them.
-        for key in environment.keys.sorted() where !withheld.contains(key) && !DockerEngine.isSecretName(key) {
+        for key in environment.keys.sorted() where !withheld.contains(key) && !Secrets.isSecretName(key) {
             argv += ["--env", "\(key)=\(environment[key]!)"]
         }
         return argv + [container] + arguments
@@ -58,7 +58,7 @@ public final class DockerBox: Box {
     /// its config) less the withheld variables. The CLI forwards none of it into the container
     /// except the `--env` pairs in argv.
     public func hostProcessEnvironment(_ extra: [String: String]) -> [String: String] {
-        var environment = DockerEngine.withoutSecrets(baseEnvironment, extra: withheld)
+        var environment = Secrets.removed(from: baseEnvironment, extra: withheld)
         for (key, value) in extra where !withheld.contains(key) { environment[key] = value }
         return environment
     }

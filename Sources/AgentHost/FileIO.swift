@@ -24,15 +24,15 @@ public struct SystemError: Error, Equatable, CustomStringConvertible {
 
 /// Raw file helpers shared by the log, state and path code. All syscalls go
 /// through here so EINTR and short writes are handled in exactly one place.
-enum FileIO {
-    static func parentDirectory(of path: String) -> String {
+public enum FileIO {
+    public static func parentDirectory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
     }
 
     /// `mkdir -p`: tolerates existing directories and races with other creators.
-    static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
         if path.isEmpty || path == "/" || path == "." { return }
         var st = stat()
         if stat(path, &st) == 0 {
@@ -46,7 +46,7 @@ enum FileIO {
     }
 
     /// Size of a file, or nil when it does not exist.
-    static func fileSize(_ path: String) throws -> UInt64? {
+    public static func fileSize(_ path: String) throws -> UInt64? {
         var st = stat()
         if stat(path, &st) != 0 {
             if errno == ENOENT { return nil }
@@ -55,12 +55,12 @@ enum FileIO {
         return UInt64(st.st_size)
     }
 
-    static func exists(_ path: String) -> Bool {
+    public static func exists(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0
     }
 
-    static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+    public static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
         while true {
             let fd = open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return fd }
@@ -71,7 +71,7 @@ enum FileIO {
 
     /// Writes every byte, retrying short writes and EINTR. On failure the
     /// error carries how many bytes did make it, so callers can keep offsets honest.
-    static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    public static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var done = 0
         while done < bytes.count {
             let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
@@ -84,7 +84,7 @@ enum FileIO {
     }
 
     /// Reads up to `count` bytes at `offset` (fewer only at end of file).
-    static func pread(fd: Int32, count: Int, offset: UInt64, path: String) throws -> [UInt8] {
+    public static func pread(fd: Int32, count: Int, offset: UInt64, path: String) throws -> [UInt8] {
         if count <= 0 { return [] }
         var out = [UInt8](repeating: 0, count: count)
         var got = 0
@@ -107,7 +107,7 @@ enum FileIO {
         return out
     }
 
-    static func readAll(_ path: String) throws -> [UInt8] {
+    public static func readAll(_ path: String) throws -> [UInt8] {
         let fd = try openFile(path, O_RDONLY)
         defer { close(fd) }
         var out: [UInt8] = []
@@ -121,12 +121,13 @@ enum FileIO {
     }
 
     /// Replaces `path` atomically: temp file in the same directory, fsync,
-    /// rename, fsync the directory. Readers see the old or the new file, never half.
-    static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+    /// rename, fsync the directory. Readers see the old or the new file, never half,
+    /// even across a crash.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, makeParents: Bool = true) throws {
         let dir = parentDirectory(of: path)
-        try makeDirectories(dir)
+        if makeParents { try makeDirectories(dir) }
         let tmp = "\(path).tmp.\(getpid())"
-        let fd = try openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC)
+        let fd = try openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         do {
             try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
             if fsync(fd) != 0 { throw SystemError("fsync", path: tmp, code: errno) }
@@ -150,7 +151,7 @@ enum FileIO {
 }
 
 /// A write that stopped part way; `written` bytes did reach the file.
-struct PartialWriteError: Error {
-    let written: Int
-    let underlying: SystemError
+public struct PartialWriteError: Error {
+    public let written: Int
+    public let underlying: SystemError
 }

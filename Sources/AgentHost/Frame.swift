@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 // The shim socket protocol.
 //
@@ -261,20 +256,18 @@ public struct Frame: Equatable, Sendable {
     private func decodeJSON<T: Decodable>(_: T.Type, expecting t: FrameType) throws -> T {
         try expect(t)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(payload))
+            return try JSONCoding.decode(T.self, from: payload)
         } catch {
             throw FrameError.malformedPayload(t, "invalid JSON for \(T.self)")
         }
     }
 
     private static func encodeJSON<T: Encodable>(_ value: T) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         // Only non-finite doubles can fail here; those are caller bugs.
-        guard let data = try? encoder.encode(value) else {
+        guard let bytes = try? JSONCoding.encodeBytes(value, sortedKeys: true) else {
             preconditionFailure("cannot JSON-encode \(T.self) (non-finite number?)")
         }
-        return Array(data)
+        return bytes
     }
 }
 

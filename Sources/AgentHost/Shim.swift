@@ -1,11 +1,5 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
 import Loop
-import Profile
 
 /// One agent's host process. It runs inside the agent's tmux pane and owns the agent's
 /// pseudo-terminal. Every byte the agent writes goes to the log first, then to the pane and to
@@ -209,7 +203,7 @@ public final class Shim {
         preparing = true
         preparingCancelled = false
         if state.state != .starting { setPhase(.starting) } // `restart` waits for running, not the old exit
-        let lifecycle = ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: ProcessInfo.processInfo.environment)
+        let lifecycle = ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: processEnvironment())
         lifecycle.ensure(container) { [unowned self] result in
             switch result {
             case .success(let action):
@@ -311,7 +305,7 @@ public final class Shim {
     }
 
     private func agentEnvironment() -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = processEnvironment()
         // The agent is not a tmux client of ours: it must not drive our private server.
         environment["TMUX"] = nil
         environment["TMUX_PANE"] = nil
@@ -446,7 +440,7 @@ public final class Shim {
         if let container = inContainer {
             // docker exec forwards no signal: the program in the container gets SIGTERM there,
             // and its client (our child) ends when it does.
-            ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: ProcessInfo.processInfo.environment)
+            ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: processEnvironment())
                 .signalCommand(container, signal: "TERM")
         } else {
             // The agent leads its own session and process group: signal the whole group.
@@ -457,7 +451,7 @@ public final class Shim {
             kill(-run.pid, SIGKILL)
             kill(run.pid, SIGKILL)
             if let container = inContainer {
-                ContainerLifecycle.onLoop(self.loop, executable: container.dockerExecutable, environment: ProcessInfo.processInfo.environment)
+                ContainerLifecycle.onLoop(self.loop, executable: container.dockerExecutable, environment: processEnvironment())
                     .signalCommand(container, signal: "KILL")
             }
         }
@@ -506,8 +500,8 @@ public final class Shim {
 
     /// Shows the state in tmux's status line (window option read by tmux/supervisor.conf).
     private func updateTmuxStatus() {
-        guard let socket = spec.tmuxSocket, let pane = ProcessInfo.processInfo.environment["TMUX_PANE"],
-              let tmux = resolveExecutable("tmux", path: ProcessInfo.processInfo.environment["PATH"]) else { return }
+        guard let socket = spec.tmuxSocket, let pane = getenv("TMUX_PANE").map({ String(cString: $0) }),
+              let tmux = resolveExecutable("tmux", path: getenv("PATH").map { String(cString: $0) }) else { return }
         _ = try? ChildProcess(loop: loop, arguments: [tmux, "-S", socket, "set-option", "-w", "-t", pane, "@sv_state", state.state.rawValue],
                               stdio: [.ignore, .ignore, .ignore]) { _ in }
     }
@@ -516,7 +510,7 @@ public final class Shim {
     private func notifyUp(error: String?) {
         guard !notified, let path = spec.notifySocket else { return }
         notified = true
-        let data = JSON.encode(StartNotice(agent: spec.agent, pid: state.agentPid, error: error))
+        let data = (try? JSONCoding.encodeBytes(StartNotice(agent: spec.agent, pid: state.agentPid, error: error))) ?? Array("{}".utf8)
         let connection = PipeStream(loop: loop)
         connection.connect(path: path) { failure in
             guard failure == nil else { connection.close(); return }

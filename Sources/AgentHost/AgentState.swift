@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// Lifecycle phase of an agent as the shim sees it.
 public enum AgentPhase: String, Codable, CaseIterable, Sendable {
@@ -121,22 +116,20 @@ public enum StateFileError: Error, Equatable, CustomStringConvertible {
 /// even if the shim is killed mid-write.
 public enum StateFile {
     public static func write(_ state: AgentState, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try encoder.encode(state)
+            bytes = try JSONCoding.encodeBytes(state, pretty: true, sortedKeys: true)
         } catch {
             throw StateFileError.invalid(path: path, reason: "cannot encode: \(error)")
         }
-        try FileIO.writeAtomically(path, Array(data) + [0x0A])
+        try FileIO.writeAtomically(path, bytes)
     }
 
     public static func read(path: String) throws -> AgentState {
         guard FileIO.exists(path) else { throw StateFileError.notFound(path: path) }
         let bytes = try FileIO.readAll(path)
         do {
-            return try JSONDecoder().decode(AgentState.self, from: Data(bytes))
+            return try JSONCoding.decode(AgentState.self, from: bytes)
         } catch {
             throw StateFileError.invalid(path: path, reason: "\(error)")
         }

@@ -101,7 +101,7 @@ public final class LogWriter {
         let bp = basePath(logPath)
         guard FileIO.exists(bp) else { return 0 }
         let bytes = try FileIO.readAll(bp)
-        let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+        let text = String(decoding: bytes, as: UTF8.self).trimmed
         guard let v = UInt64(text) else {
             throw SystemError("parse log base offset in", path: bp, code: EINVAL)
         }
@@ -165,14 +165,5 @@ public final class LogWriter {
                 throw SystemError("rename", path: path, code: errno)
             }
         }
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

@@ -1,6 +1,3 @@
-import Profile
-
-// `RestartMode` (never | on-failure | always) is the profile's own enum.
 
 /// How an agent process ended.
 ///
@@ -69,7 +66,14 @@ public enum ExitStatus: Codable, Equatable, Sendable, CustomStringConvertible {
 
 /// Restart settings. Times are seconds.
 public struct RestartPolicy: Codable, Equatable, Sendable {
-    public var mode: RestartMode
+    /// The profile's `restart` values (Profile's `RestartMode`, which this module cannot see).
+    public enum Mode: String, Codable, CaseIterable, Sendable {
+        case never
+        case onFailure = "on-failure"
+        case always
+    }
+
+    public var mode: Mode
     /// First delay; doubles for each consecutive restart.
     public var backoffInitial: Double
     /// Cap on the delay. A run that lasts longer than this counts as healthy
@@ -80,7 +84,7 @@ public struct RestartPolicy: Codable, Equatable, Sendable {
     /// Sliding window for `maxRestarts`.
     public var window: Double
 
-    public init(mode: RestartMode, backoffInitial: Double = 1, backoffMax: Double = 60,
+    public init(mode: Mode, backoffInitial: Double = 1, backoffMax: Double = 60,
                 maxRestarts: Int = 5, window: Double = 300) {
         self.mode = mode
         self.backoffInitial = backoffInitial

@@ -1,9 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-import Profile
 
 /// Everything a shim needs to run one agent, written by `up` into the agent's state directory
 /// and passed to `supervisor shim` by path, so no profile value ever travels through a tmux or
@@ -55,21 +49,19 @@ public struct ShimSpec: Codable, Equatable {
 
     /// The restart fields as the policy the shim applies.
     public var restartPolicy: RestartPolicy {
-        RestartPolicy(mode: RestartMode(rawValue: restart) ?? .onFailure, backoffInitial: backoffInitial,
+        RestartPolicy(mode: RestartPolicy.Mode(rawValue: restart) ?? .onFailure, backoffInitial: backoffInitial,
                       backoffMax: backoffMax, maxRestarts: maxRestarts, window: restartWindow)
     }
 
     public static func read(path: String) throws -> ShimSpec {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let bytes = try? FileIO.readAll(path) else {
             throw HostingError("cannot read shim spec \(path)")
         }
-        return try JSONDecoder().decode(ShimSpec.self, from: data)
+        return try JSONCoding.decode(ShimSpec.self, from: bytes)
     }
 
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)))
+        try writeFileAtomically(path: path, data: try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true))
     }
 }
 

@@ -7,6 +7,9 @@ public struct SubprocessResult {
     public var output: String
     public var errorOutput: String
     public var succeeded: Bool { exit == .exited(0) }
+    public init(exit: ProcessExit, output: String, errorOutput: String) {
+        self.exit = exit; self.output = output; self.errorOutput = errorOutput
+    }
 }
 
 /// Runs a short helper command from an argv array to completion on a private loop (used by the

@@ -1,0 +1,334 @@
+import Glibc
+import Loop
+
+/// One agent's container, fully resolved by `up` (from the agent's `[backend]`) and stored in the
+/// agent's shim spec, so the shim can recreate the container on a restart without the profile.
+///
+/// Hardening is not optional: every container drops all capabilities except the five a
+/// package manager needs when the container's user is root, sets `no-new-privileges` (so setuid
+/// binaries such as sudo cannot raise privileges) and has a pids and a memory limit.
+public struct ContainerSpec: Codable, Equatable, Sendable {
+    public var name: String
+    public var image: String
+    public var profile: String
+    public var agent: String
+    /// The supervisor state root (`SUPERVISOR_HOME`) that made it: profiles of the same name under
+    /// different roots never touch each other's containers.
+    public var home: String
+    public var network: String
+    public var memory: String
+    public var cpus: Double?
+    public var pidsLimit: Int
+    public var readOnly: Bool
+    /// The workspace bind mount first, then the profile's `mounts`.
+    public var mounts: [BindMount]
+    /// Names of host variables passed in (`-e NAME`: the value travels in the docker CLI's
+    /// environment, never on a command line).
+    public var environmentNames: [String]
+    public var user: String
+    /// The workspace as commands inside the container see it.
+    public var workspace: String
+    public var preserve: Bool
+    /// The docker CLI that manages it (resolved from PATH by `up`).
+    public var dockerExecutable: String
+
+    /// A bind mount: a host directory seen at `container` inside.
+    public struct BindMount: Codable, Equatable, Sendable {
+        public var host: String
+        public var container: String
+        public var readOnly: Bool
+        public init(host: String, container: String, readOnly: Bool) {
+            self.host = host; self.container = container; self.readOnly = readOnly
+        }
+    }
+
+    public init(name: String, image: String, profile: String, agent: String, home: String, network: String,
+                memory: String, cpus: Double?, pidsLimit: Int, readOnly: Bool, mounts: [BindMount],
+                environmentNames: [String], user: String, workspace: String, preserve: Bool, dockerExecutable: String) {
+        self.name = name; self.image = image; self.profile = profile; self.agent = agent; self.home = home
+        self.network = network; self.memory = memory; self.cpus = cpus; self.pidsLimit = pidsLimit
+        self.readOnly = readOnly; self.mounts = mounts; self.environmentNames = environmentNames; self.user = user
+        self.workspace = workspace; self.preserve = preserve; self.dockerExecutable = dockerExecutable
+    }
+
+    public static let labelProfile = "supervisor.profile"
+    public static let labelAgent = "supervisor.agent"
+    public static let labelHome = "supervisor.home"
+    public static let labelPreserve = "supervisor.preserve"
+    /// A digest of the run arguments: a container made from another configuration is recreated.
+    public static let labelConfig = "supervisor.config"
+
+    /// Enough for apt-get/dpkg run as root inside the container, nothing more:
+    /// SETUID/SETGID (apt drops to the `_apt` user to download), DAC_OVERRIDE (root reaches
+    /// `_apt`-owned directories), CHOWN/FOWNER (dpkg sets owners and modes of the files it
+    /// unpacks, and of the users' files packages create). Docker's default set also has
+    /// FSETID, MKNOD, NET_RAW, SETFCAP, SETPCAP, NET_BIND_SERVICE, KILL, SYS_CHROOT, AUDIT_WRITE.
+    public static let capabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]
+    public static let defaultMemory = "2g"
+    public static let defaultPidsLimit = 1024
+    /// Where a command agent's wrapper records its pid inside the container (see `commandArgv`).
+    public static let commandPidFile = "/tmp/.supervisor-agent.pid"
+
+    /// `sv-<profile>-<agent>`.
+    public static func containerName(profile: String, agent: String) -> String { "sv-\(profile)-\(agent)" }
+
+    /// The default user when the profile names none: the person running supervisor (so files
+    /// in the bind-mounted workspace belong to them on both sides), or uid 1000 (the `agent`
+    /// user of docker/Dockerfile) when supervisor runs as root: never root by default.
+    public static func defaultUser(uid: uid_t = getuid(), gid: gid_t = getgid()) -> String {
+        uid == 0 ? "1000:1000" : "\(uid):\(gid)"
+    }
+
+    public var labels: [(String, String)] {
+        [(Self.labelProfile, profile), (Self.labelAgent, agent), (Self.labelHome, home),
+         (Self.labelPreserve, preserve ? "true" : "false")]
+    }
+
+    /// Everything after `docker run` but the config label.
+    private var configuration: [String] {
+        var args = ["--detach", "--init", "--name", name, "--hostname", String(name.prefix(63)),
+                    "--network", network, "--user", user, "--workdir", workspace,
+                    "--cap-drop", "ALL"]
+        for cap in Self.capabilities { args += ["--cap-add", cap] }
+        args += ["--security-opt", "no-new-privileges", "--pids-limit", "\(pidsLimit)",
+                 "--memory", memory, "--memory-swap", memory]
+        if let cpus { args += ["--cpus", "\(cpus)"] }
+        if readOnly { args += ["--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run"] }
+        for mount in mounts {
+            args += ["--mount", "type=bind," + Self.csvField("source=" + mount.host) + "," + Self.csvField("target=" + mount.container)
+                     + (mount.readOnly ? ",readonly" : "")]
+        }
+        for name in environmentNames { args += ["--env", name] }
+        for (key, value) in labels { args += ["--label", "\(key)=\(value)"] }
+        // The keeper: docker-init (tini, pid 1) reaps orphans; `sleep infinity` keeps it up.
+        args += ["--entrypoint", "sleep", image, "infinity"]
+        return args
+    }
+
+    /// `--mount` takes CSV: a field with a comma or quote is quoted, quotes doubled.
+    static func csvField(_ field: String) -> String {
+        guard field.contains(",") || field.contains("\"") else { return field }
+        return "\"" + field.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+    }
+
+    /// FNV-1a of the configuration: stable across runs, changes with any setting.
+    public var configDigest: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in configuration.joined(separator: "\u{0}").utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
+    /// `docker run ...` (without the executable).
+    public var runArguments: [String] {
+        var args = configuration
+        let imageIndex = args.firstIndex(of: "--entrypoint")!
+        args.insert(contentsOf: ["--label", "\(Self.labelConfig)=\(configDigest)"], at: imageIndex)
+        return ["run"] + args
+    }
+
+    /// The argv of a `kind = "command"` agent on the Docker backend: its command runs inside the
+    /// container with a terminal, so attaching to the pane reaches the program. A tiny wrapper
+    /// records the program's pid first: `docker exec` does not forward signals and a program
+    /// whose client died keeps running, so the shim signals it inside the container.
+    public func commandArgv(_ command: [String], environmentNames: [String]) -> [String] {
+        var argv = [dockerExecutable, "exec", "--interactive", "--tty", "--workdir", workspace, "--env", "TERM"]
+        for name in environmentNames.sorted() { argv += ["--env", name] }
+        argv += [name, "/bin/sh", "-c", "echo $$ > \(Self.commandPidFile) 2>/dev/null; exec \"$@\"", "supervisor-agent"]
+        return argv + command
+    }
+
+    /// A shell command (run inside the container) that signals the command agent's process
+    /// group recorded by the wrapper.
+    public static func signalCommandScript(_ signal: String) -> String {
+        // The pid file stays until SIGKILL: a TERM that is ignored is followed by a KILL that needs it.
+        "p=$(cat \(commandPidFile) 2>/dev/null) && [ -n \"$p\" ] && { kill -\(signal) -\"$p\" 2>/dev/null || kill -\(signal) \"$p\" 2>/dev/null; "
+            + (signal == "KILL" ? "rm -f \(commandPidFile); " : "") + "}; true"
+    }
+}
+
+/// What `docker inspect` says about a container.
+public struct ContainerInfo: Equatable, Sendable {
+    public var id: String
+    public var name: String
+    /// created | running | paused | restarting | removing | exited | dead
+    public var status: String
+    public var exitCode: Int
+    public var labels: [String: String]
+    public var running: Bool { status == "running" }
+
+    /// "running", "exited (137)", "missing".
+    public var summary: String { running ? "running" : status == "exited" || status == "dead" ? "\(status) (\(exitCode))" : status }
+
+    public static let inspectFormat = "{{.Id}}\t{{.Name}}\t{{.State.Status}}\t{{.State.ExitCode}}\t{{json .Config.Labels}}"
+
+    public static func parse(line: String) -> ContainerInfo? {
+        let fields = line.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 5 else { return nil }
+        let labels = (try? JSONCoding.decode([String: String]?.self, from: Array(fields[4].utf8))) ?? nil
+        var name = fields[1]
+        if name.hasPrefix("/") { name.removeFirst() }
+        return ContainerInfo(id: fields[0], name: name, status: fields[2], exitCode: Int(fields[3]) ?? 0, labels: labels ?? [:])
+    }
+}
+
+/// What making sure a container runs did.
+public enum ContainerAction: Equatable, Sendable {
+    case reused
+    case created
+    /// A stopped container kept by `preserve_container` was started again.
+    case restarted(previous: String)
+    /// The old one was removed and a fresh one made (it had died, or its configuration changed).
+    case recreated(reason: String)
+
+    /// A line for the agent's pane, or nil when nothing noteworthy happened.
+    public func note(_ name: String) -> String? {
+        switch self {
+        case .reused: return nil
+        case .created: return "container \(name) created"
+        case .restarted(let previous): return "container \(name) was \(previous); started it again (preserve_container)"
+        case .recreated(let reason): return "container \(name) \(reason); recreated it"
+        }
+    }
+}
+
+/// Names of environment variables that hold credentials: never handed to the docker CLI or a container.
+public enum Secrets {
+    /// Variables never handed to the docker CLI.
+    public static func removed(from environment: [String: String], extra: Set<String> = []) -> [String: String] {
+        environment.filter { !isSecretName($0.key) && !extra.contains($0.key) }
+    }
+
+    /// `*_API_KEY` (and `*_API_TOKEN`): names that hold credentials by convention.
+    public static func isSecretName(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return upper.hasSuffix("_API_KEY") || upper == "API_KEY" || upper.hasSuffix("_API_TOKEN")
+    }
+}
+
+public func firstLine(_ text: String, or fallback: String) -> String {
+    let line = text.split(whereSeparator: \.isNewline).first.map { String($0) } ?? ""
+    let trimmed = line.trimmed
+    return trimmed.isEmpty ? fallback : trimmed
+}
+
+/// Makes sure an agent's container runs, recreating one that died. Written once over a runner
+/// so the CLI (`up`, synchronous) and the shim (on its event loop) share the decisions.
+public struct ContainerLifecycle {
+    public typealias Runner = (_ arguments: [String], _ done: @escaping (SubprocessResult) -> Void) -> Void
+    let run: Runner
+
+    public init(run: @escaping Runner) { self.run = run }
+
+    /// Runs the docker CLI as a child of `loop` (the shim: its loop keeps serving meanwhile).
+    public static func onLoop(_ loop: EventLoop, executable: String, environment: [String: String]) -> ContainerLifecycle {
+        let environment = Secrets.removed(from: environment)
+        return ContainerLifecycle { arguments, done in
+            runSubprocessAsync(loop: loop, arguments: [executable] + arguments, environment: environment, completion: done)
+        }
+    }
+
+    public func ensure(_ spec: ContainerSpec, completion: @escaping (Result<ContainerAction, HostingError>) -> Void) {
+        run(["container", "inspect", "--format", ContainerInfo.inspectFormat, spec.name]) { inspected in
+            guard inspected.succeeded, let info = ContainerInfo.parse(line: inspected.output.trimmed) else {
+                if inspected.errorOutput.lowercased().contains("no such") {
+                    self.create(spec, action: .created, completion: completion)
+                } else {
+                    completion(.failure(HostingError("container \(spec.name): docker inspect failed: \(firstLine(inspected.errorOutput, or: "no engine answers"))")))
+                }
+                return
+            }
+            guard info.labels[ContainerSpec.labelProfile] == spec.profile, info.labels[ContainerSpec.labelAgent] == spec.agent,
+                  info.labels[ContainerSpec.labelHome] == spec.home else {
+                completion(.failure(HostingError("a container named \(spec.name) exists that supervisor did not make for agent \(spec.agent) of profile \(spec.profile) here (\(info.labels[ContainerSpec.labelHome].map { "it belongs to \($0)" } ?? "no supervisor labels")); remove it with `docker rm -f \(spec.name)` or rename the profile")))
+                return
+            }
+            let sameConfig = info.labels[ContainerSpec.labelConfig] == spec.configDigest
+            if info.running && sameConfig { completion(.success(.reused)); return }
+            if !info.running && sameConfig && spec.preserve && info.status != "dead" {
+                self.run(["start", info.id]) { started in
+                    if started.succeeded { completion(.success(.restarted(previous: info.summary))) }
+                    else { self.replace(spec, info: info, reason: "was \(info.summary) and did not start", completion: completion) }
+                }
+                return
+            }
+            let reason = !sameConfig ? "was made with another configuration" : "was \(info.summary)"
+            self.replace(spec, info: info, reason: reason, completion: completion)
+        }
+    }
+
+    private func replace(_ spec: ContainerSpec, info: ContainerInfo, reason: String,
+                         completion: @escaping (Result<ContainerAction, HostingError>) -> Void) {
+        run(["rm", "--force", "--volumes", info.id]) { removed in
+            guard removed.succeeded else {
+                completion(.failure(HostingError("container \(spec.name) \(reason) and cannot be removed: \(firstLine(removed.errorOutput, or: "docker rm failed"))")))
+                return
+            }
+            self.create(spec, action: .recreated(reason: reason), completion: completion)
+        }
+    }
+
+    private func create(_ spec: ContainerSpec, action: ContainerAction, completion: @escaping (Result<ContainerAction, HostingError>) -> Void) {
+        var arguments = spec.runArguments
+        arguments.insert(contentsOf: ["--pull", "never"], at: 1)
+        run(arguments) { created in
+            if created.succeeded { completion(.success(action)); return }
+            let message = firstLine(created.errorOutput, or: "docker run failed")
+            // A half-made container (the name is taken even when start failed) must not linger.
+            self.run(["rm", "--force", spec.name]) { _ in
+                completion(.failure(HostingError("cannot start container \(spec.name) from image \(spec.image): \(message)")))
+            }
+        }
+    }
+
+    /// Signals a command agent's program inside its container (docker exec forwards no signal).
+    public func signalCommand(_ spec: ContainerSpec, signal: String, completion: @escaping () -> Void = {}) {
+        run(["exec", spec.name, "/bin/sh", "-c", ContainerSpec.signalCommandScript(signal)]) { _ in completion() }
+    }
+}
+
+/// `runSubprocess` on a loop the caller runs: the completion gets the exit and all output.
+public func runSubprocessAsync(loop: EventLoop, arguments: [String], environment: [String: String]?,
+                               completion: @escaping (SubprocessResult) -> Void) {
+    let out = PipeStream(loop: loop), err = PipeStream(loop: loop)
+    var exit: ProcessExit?
+    var stdout: [UInt8] = [], stderr: [UInt8] = []
+    var openStreams = 2
+    var process: ChildProcess?
+    func finishIfDone() {
+        guard let exit, openStreams == 0 else { return }
+        process?.close()
+        process = nil
+        completion(SubprocessResult(exit: exit, output: String(decoding: stdout, as: UTF8.self),
+                                    errorOutput: String(decoding: stderr, as: UTF8.self)))
+    }
+    do {
+        process = try ChildProcess(loop: loop, arguments: arguments, environment: environment,
+                                   stdio: [.ignore, .pipe(out, childReads: false), .pipe(err, childReads: false)]) { status in
+            exit = status
+            finishIfDone()
+        }
+    } catch {
+        out.close(); err.close()
+        completion(SubprocessResult(exit: .exited(127), output: "", errorOutput: "\(error)"))
+        return
+    }
+    for (stream, isOut) in [(out, true), (err, false)] {
+        do {
+            try stream.startReading { result in
+                switch result {
+                case .data(let bytes): if isOut { stdout.append(contentsOf: bytes) } else { stderr.append(contentsOf: bytes) }
+                case .eof, .error:
+                    stream.close()
+                    openStreams -= 1
+                    finishIfDone()
+                }
+            }
+        } catch {
+            stream.close()
+            openStreams -= 1
+        }
+    }
+}
