@@ -18,6 +18,7 @@
 /// | `message` | `text`: what the agent says                               |
 /// | `exit`    | `status` (`{"code":N}` or `{"signal":N}`); from the shim also `restarts` |
 /// | `start`   | `pid` (emitted by the shim when it starts the agent)      |
+/// | `strays`  | `pids`: processes the agent left behind (shim; being ended)|
 /// | `invalid` | `raw`: a line that was not a JSON object, kept verbatim;  |
 /// |           | `truncated`: true when it was longer than 64 KiB          |
 ///

@@ -15,7 +15,7 @@ public final class Shim {
     private let eventsFD: Int32
     private let server: PipeStream
     private var subscribers: [ObjectIdentifier: Subscriber] = [:]
-    private let children: ChildWatcher
+    private var children: ChildWatcher!
     private var signalWatchers: [SignalWatcher] = []
 
     // The pane: where the person sees the agent. Output to it may be skipped (never the log's).
@@ -42,6 +42,11 @@ public final class Shim {
     private var stopRequested = false
     private var startAfterStop = false
     private var exitAfterStop = false
+    /// Processes of an ended run are being ended (SIGTERM sent, SIGKILL at `stopTimer`): the next
+    /// start and the shim's own exit wait for them (as systemd waits for a unit's cgroup).
+    private var endingStrays = false
+    private var startWhenAlone = false
+    private var finishWhenAlone = false
     private var notified = false
     /// Making sure the agent's container runs (Docker backend) before the agent starts.
     private var preparing = false
@@ -78,7 +83,6 @@ public final class Shim {
         log = try LogWriter(path: spec.logPath, maxBytes: UInt64(spec.logMaxBytes), keep: spec.logKeep)
         eventsFD = open(spec.eventsPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard eventsFD >= 0 else { throw HostingError("cannot open \(spec.eventsPath): \(String(cString: strerror(errno)))") }
-        children = try ChildWatcher(loop: loop)
         restartTimer = LoopTimer(loop: loop)
         repaintTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
@@ -102,6 +106,10 @@ public final class Shim {
 
         try setUpPane()
         try watchSignals()
+        // Orphans of the agent (a daemon that called setsid, a double fork) become our children
+        // instead of pid 1's, so a stop or exit can find and end them.
+        children = try ChildWatcher(loop: loop) { [unowned self] _ in self.strayEnded() }
+        do { try ChildWatcher.becomeSubreaper() } catch { announce("\(error): processes the agent detaches may outlive it") }
     }
 
     static func now() -> Double {
@@ -193,6 +201,7 @@ public final class Shim {
     public func start() {
         restartTimer.stop()
         guard run == nil, !preparing else { return }
+        if endingStrays { startWhenAlone = true; return } // after the last run's processes are gone
         reloadSpec()
         stopRequested = false
         guard let container = spec.container else { spawnAgent(); return }
@@ -369,7 +378,7 @@ public final class Shim {
         run.events.close()
         run.pty.closeMaster()
         self.run = nil
-        stopTimer.stop()
+        endStrays()
         let status: ExitStatus
         switch exit {
         case .exited(let code): status = .exited(code)
@@ -447,14 +456,68 @@ public final class Shim {
             kill(-run.pid, SIGTERM)
             kill(run.pid, SIGCONT)
         }
+        signalStrays(SIGTERM)
         stopTimer.start(seconds: spec.stopTimeout) { [unowned self] in // the grace period is over
-            kill(-run.pid, SIGKILL)
-            kill(run.pid, SIGKILL)
-            if let container = inContainer {
-                ContainerLifecycle.onLoop(self.loop, executable: container.dockerExecutable, environment: processEnvironment())
-                    .signalCommand(container, signal: "KILL")
+            if self.run === run {
+                kill(-run.pid, SIGKILL)
+                kill(run.pid, SIGKILL)
+                if let container = inContainer {
+                    ContainerLifecycle.onLoop(self.loop, executable: container.dockerExecutable, environment: processEnvironment())
+                        .signalCommand(container, signal: "KILL")
+                }
+            }
+            self.signalStrays(SIGKILL)
+        }
+    }
+
+    // MARK: strays
+
+    /// What the agent sent away or left behind: orphans the shim adopted as their child
+    /// subreaper (with their descendants), and, while the agent runs, its descendants outside
+    /// its own process group (those get the group's signal already). Never the shim's own
+    /// helper commands (tmux, docker), nor what runs inside a command agent's container.
+    private func strayProcesses() -> [pid_t] {
+        var strays: [pid_t] = []
+        for child in ChildWatcher.children(of: getpid()) where !ChildProcess.running.contains(child) {
+            if let run, child == run.pid {
+                guard spec.container == nil || spec.kind != "command" else { continue }
+                strays += ChildWatcher.descendants(of: child).filter { getpgid($0) != run.pid }
+            } else {
+                strays.append(child)
+                strays += ChildWatcher.descendants(of: child)
             }
         }
+        return strays
+    }
+
+    private func signalStrays(_ signal: Int32) {
+        for pid in strayProcesses() {
+            kill(pid, signal)
+            if signal != SIGKILL { kill(pid, SIGCONT) }
+        }
+    }
+
+    /// After the agent ended: what it left behind gets SIGTERM now (unless a stop already sent
+    /// it) and SIGKILL when the stop timeout runs out, like systemd's KillMode=control-group.
+    private func endStrays() {
+        let strays = strayProcesses()
+        guard !strays.isEmpty else { stopTimer.stop(); return }
+        endingStrays = true
+        announce("ending \(strays.count) process\(strays.count == 1 ? "" : "es") \(spec.agent) left behind (\(strays.map(String.init).joined(separator: " ")))")
+        record(EventLine.make(type: "strays", agent: spec.agent, now: Shim.now(),
+                              fields: [("pids", .array(strays.map { .number(String($0)) }))]))
+        guard !stopTimer.isActive else { return } // a stop under way: its deadline ends them too
+        signalStrays(SIGTERM)
+        stopTimer.start(seconds: spec.stopTimeout) { [unowned self] in self.signalStrays(SIGKILL) } // their grace is over
+    }
+
+    /// A child the shim adopted has been reaped: once none is left, what waited for that goes on.
+    private func strayEnded() {
+        guard endingStrays, run == nil, strayProcesses().isEmpty else { return }
+        endingStrays = false
+        stopTimer.stop()
+        if finishWhenAlone { finishWhenAlone = false; finish(); return }
+        if startWhenAlone { startWhenAlone = false; start() }
     }
 
     /// Stops the agent (gracefully, then by force) and exits the shim.
@@ -464,6 +527,7 @@ public final class Shim {
     }
 
     private func finish() {
+        if endingStrays { finishWhenAlone = true; return } // the shim goes last
         restartTimer.stop()
         // The final state first: `down` takes our closing connections as "this shim is done" and
         // SIGKILLs a shim whose state still names its pid.

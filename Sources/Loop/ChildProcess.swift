@@ -54,6 +54,7 @@ public final class ChildProcess: Handle {
         var options = uv_process_options_t()
         options.exit_cb = { raw, status, signal in
             let owner = Handle.owner(raw, as: ChildProcess.self)
+            ChildProcess.running.remove(owner.pid)
             let exit: ProcessExit = signal != 0 ? .signaled(signal) : .exited(Int32(truncatingIfNeeded: status))
             owner.onExit?(exit)
         }
@@ -76,11 +77,20 @@ public final class ChildProcess: Handle {
             throw LoopError(status, "cannot start \(arguments.first ?? "?")")
         }
         pid = raw.pointee.pid
+        ChildProcess.running.insert(pid)
     }
+
+    /// Pids of children libuv is waiting for: a process that reaps orphans (`ChildWatcher`
+    /// with `adoptsOrphans`) must leave these to libuv, or their exit callbacks never come.
+    /// Touched only on the loop's thread.
+    nonisolated(unsafe) public private(set) static var running = Set<pid_t>()
 
     public func kill(_ signal: Int32) { if !isClosed { uv_process_kill(process, signal) } }
 
-    override public func willClose() { onExit = nil }
+    override public func willClose() {
+        onExit = nil
+        ChildProcess.running.remove(pid) // libuv stops waiting for it
+    }
 }
 
 /// A NUL-terminated `char *[]` that frees itself.

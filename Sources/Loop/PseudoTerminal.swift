@@ -87,10 +87,53 @@ public final class PseudoTerminal {
 public final class ChildWatcher {
     private let signal: SignalWatcher
     private var watched: [pid_t: (ProcessExit) -> Void] = [:]
+    /// Called after reaping a child nobody watched: an orphan this process adopted as child
+    /// subreaper (see `becomeSubreaper`). Nil: such children are not reaped here.
+    private let onOrphanExit: ((pid_t) -> Void)?
 
-    public init(loop: EventLoop) throws {
+    public init(loop: EventLoop, onOrphanExit: ((pid_t) -> Void)? = nil) throws {
+        self.onOrphanExit = onOrphanExit
         signal = SignalWatcher(loop: loop)
         try signal.start(SIGCHLD) { [unowned self] _ in self.reap() }
+    }
+
+    /// Makes orphaned descendants (a daemon that double-forked or called setsid, whose parent
+    /// then ended) children of this process instead of pid 1, so they can be found and ended.
+    public static func becomeSubreaper() throws {
+        guard sv_prctl_set_child_subreaper() == 0 else { throw LoopError.errno("prctl(PR_SET_CHILD_SUBREAPER)") }
+    }
+
+    /// The children of `pid` (all its threads'), from /proc.
+    public static func children(of pid: pid_t) -> [pid_t] {
+        guard let tasks = opendir("/proc/\(pid)/task") else { return [] }
+        defer { closedir(tasks) }
+        var result: [pid_t] = []
+        while let entry = readdir(tasks) {
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard !tid.hasPrefix("."), let file = fopen("/proc/\(pid)/task/\(tid)/children", "r") else { continue }
+            var text: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = fread(&buffer, 1, buffer.count, file)
+                if n <= 0 { break }
+                text += buffer[0..<n]
+            }
+            fclose(file)
+            result += text.split(separator: UInt8(ascii: " ")).compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
+        }
+        return result
+    }
+
+    /// `pid`'s descendants, parents before their children.
+    public static func descendants(of pid: pid_t) -> [pid_t] {
+        var result: [pid_t] = []
+        var queue = children(of: pid)
+        while !queue.isEmpty {
+            let next = queue.removeFirst()
+            result.append(next)
+            queue += children(of: next)
+        }
+        return result
     }
 
     public func watch(_ pid: pid_t, onExit: @escaping (ProcessExit) -> Void) {
@@ -105,6 +148,11 @@ public final class ChildWatcher {
                 watched[pid] = nil
                 onExit(ProcessExit(waitStatus: status))
             }
+        }
+        guard let onOrphanExit else { return }
+        for pid in ChildWatcher.children(of: getpid()) where watched[pid] == nil && !ChildProcess.running.contains(pid) {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid { onOrphanExit(pid) }
         }
     }
 
