@@ -58,7 +58,7 @@ final class CoderMCPTests: XCTestCase {
         XCTAssertTrue(h.toolResults(1)["m2"]?.content.contains("not allowed for this agent") ?? false)
     }
 
-    func testAServerThatCrashesIsAToolErrorNotACrash() throws {
+    func testAServerThatCrashesIsAToolErrorThenRestarts() throws {
         let h = try CoderHarness()
         h.server.enqueue(FakeReply(items: [toolCall("m1", "mcp__t__crash", [:])]))
         h.server.enqueue(FakeReply(items: [toolCall("m2", "mcp__t__add", ["a": 1, "b": 2])]))
@@ -68,7 +68,10 @@ final class CoderMCPTests: XCTestCase {
         XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: MCP server broken is not available: cannot start") }, "\(h.ui.transcript)")
         XCTAssertTrue(h.toolResults(1)["m1"]?.content.hasPrefix("the MCP server t exited (exit 3)") ?? false, "\(h.toolResults(1))")
         XCTAssertTrue(h.toolResults(1)["m1"]?.content.contains("crashing now") ?? false)
-        XCTAssertEqual(h.toolResults(2)["m2"]?.isError, true)
+        // The next call starts the server again, and the person sees that it did.
+        XCTAssertEqual(h.toolResults(2)["m2"]?.isError, false)
+        XCTAssertEqual(h.toolResults(2)["m2"]?.content, "3")
+        XCTAssertTrue(h.ui.transcript.contains { $0.contains("restarting the MCP server t (the MCP server t exited (exit 3)") }, "\(h.ui.transcript)")
     }
 
     // MARK: Docker backend

@@ -86,8 +86,28 @@ final class MCPClientTests: XCTestCase {
         XCTAssertTrue(e.message.hasPrefix("the MCP server t exited (exit 3)"), e.message)
         XCTAssertTrue(e.message.contains("crashing now"), e.message)
         XCTAssertFalse(c.isRunning)
-        guard case .failure(let again) = try call(c, "add", ["a": 1, "b": 1]) else { return XCTFail("a dead server must fail calls") }
-        XCTAssertTrue(again.message.contains("exited (exit 3)"), again.message)
+        // The next call starts it again (the agent is told), and is answered.
+        var notices: [String] = []
+        c.onRestart = { notices.append($0) }
+        XCTAssertEqual(try call(c, "add", ["a": 1, "b": 1]).get().text, "2")
+        XCTAssertTrue(c.isRunning)
+        XCTAssertEqual(notices.count, 1)
+        XCTAssertTrue(notices.first?.hasPrefix("restarting the MCP server t (the MCP server t exited (exit 3)") ?? false, "\(notices)")
+        let log = try String(contentsOfFile: dir.file("t.log"), encoding: .utf8)
+        XCTAssertEqual(log.components(separatedBy: "--- ").count - 1, 2, "two starts in its stderr log: \(log)")
+    }
+
+    func testACrashLoopingServerStaysDownAfterMaxRestarts() throws {
+        let c = client()
+        _ = try started(c)
+        for round in 1...MCPClient.maxRestarts {
+            guard case .failure = try call(c, "crash") else { return XCTFail("round \(round): a crash must fail the call") }
+            XCTAssertEqual(try call(c, "add", ["a": .number(Double(round)), "b": 0]).get().text, "\(round)", "restart \(round)")
+        }
+        guard case .failure = try call(c, "crash") else { return XCTFail("a crash must fail the call") }
+        guard case .failure(let e) = try call(c, "add", ["a": 1, "b": 1]) else { return XCTFail("past maxRestarts the server stays down") }
+        XCTAssertTrue(e.message.hasPrefix("the MCP server t was restarted \(MCPClient.maxRestarts) times in 10 minutes and is not started again"), e.message)
+        XCTAssertFalse(c.isRunning)
     }
 
     func testTimeoutThenTheServerStillAnswers() throws {

@@ -182,6 +182,12 @@ public final class CoderAgent {
     private func startMCP(_ then: @escaping () -> Void) {
         guard let mcp = context.mcp, !mcp.clients.isEmpty else { then(); return }
         strongUI.showNotice("starting MCP server\(mcp.clients.count == 1 ? "" : "s") \(mcp.clients.map(\.spec.name).joined(separator: ", "))")
+        for client in mcp.clients {
+            client.onRestart = { [weak self] text in
+                self?.strongUI.showNotice(text)
+                self?.events.message(text)
+            }
+        }
         mcp.start { [self] found, problems in
             for p in problems {
                 strongUI.showError(p)

@@ -54,6 +54,15 @@ public final class MCPClient {
     private var pending: [Int: Pending] = [:]
     private var exited: ProcessExit?
     private var closed = false
+    /// The server came up once: when it exits later, the next call starts it again.
+    private var startedOnce = false
+    private var restartTimes: [Double] = []
+    private var restartWaiters: [(MCPError?) -> Void] = []
+    /// A server that exits this often within `restartWindow` seconds stays down.
+    public static let maxRestarts = 3
+    public static let restartWindow = 600.0
+    /// Told each time the server is started again after it exited (for the agent's notices).
+    public var onRestart: ((String) -> Void)?
     /// Longest line accepted from the server (a runaway server cannot eat the memory).
     public var maxLineBytes = 64 << 20
 
@@ -109,7 +118,7 @@ public final class MCPClient {
                 }
                 notify("notifications/initialized", nil)
                 listTools(cursor: nil, into: []) { result in
-                    if case .success(let tools) = result { self.tools = tools }
+                    if case .success(let tools) = result { self.tools = tools; self.startedOnce = true }
                     completion(result)
                 }
             }
@@ -201,6 +210,37 @@ public final class MCPClient {
         fail(message)
     }
 
+    private var needsRestart: Bool { startedOnce && !closed && failure != nil && (process == nil || exited != nil) }
+
+    /// Starts the server again; `done` gets nil once it answers, or why it stays down. Calls
+    /// arriving meanwhile wait for the same restart.
+    private func restart(_ done: @escaping (MCPError?) -> Void) {
+        restartWaiters.append(done)
+        guard restartWaiters.count == 1 else { return }
+        func finish(_ error: MCPError?) {
+            let waiters = restartWaiters
+            restartWaiters = []
+            waiters.forEach { $0(error) }
+        }
+        let now = EventLoop.monotonicSeconds()
+        restartTimes = restartTimes.filter { now - $0 < Self.restartWindow }
+        guard restartTimes.count < Self.maxRestarts else {
+            finish(MCPError("the MCP server \(spec.name) was restarted \(restartTimes.count) times in \(Int(Self.restartWindow / 60)) minutes and is not started again; last: \(failure ?? "it exited")"))
+            return
+        }
+        restartTimes.append(now)
+        let why = failure ?? "it exited"
+        stdin?.close(); stdout?.close()
+        stdin = nil; stdout = nil; process = nil; exited = nil; failure = nil; lineBuffer = []
+        onRestart?("restarting the MCP server \(spec.name) (\(why.split(separator: "\n").first ?? ""))")
+        start { result in
+            switch result {
+            case .success: finish(nil)
+            case .failure(let e): finish(e)
+            }
+        }
+    }
+
     /// Marks the server unusable and fails every waiting request.
     private func fail(_ message: String) {
         if failure == nil { failure = message }
@@ -214,8 +254,16 @@ public final class MCPClient {
 
     // MARK: Calls
 
-    /// Calls one tool; `completion` runs once, on the loop.
+    /// Calls one tool; `completion` runs once, on the loop. A server that exited since the last
+    /// call (it crashed, or was killed) is started again first, up to `maxRestarts` times
+    /// within `restartWindow`: a long session does not lose its tools to one crash.
     public func callTool(_ name: String, arguments: JSONValue, _ completion: @escaping (Result<MCPCallResult, MCPError>) -> Void) {
+        if needsRestart {
+            restart { [self] error in
+                if let error { completion(.failure(error)) } else { callTool(name, arguments: arguments, completion) }
+            }
+            return
+        }
         let args: JSONValue = arguments.objectValue != nil ? arguments : .object([:])
         request("tools/call", ["name": .string(name), "arguments": args]) { [self] result in
             switch result {
