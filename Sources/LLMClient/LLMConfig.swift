@@ -135,3 +135,12 @@ public struct LLMConfig {
         prices = PriceTable.builtIn.overriding(overrides)
     }
 }
+
+extension LLMError {
+    /// The provider refused the request because it does not fit the model's context window:
+    /// the caller can send less (see `ContextFit`) and try again.
+    public var isContextOverflow: Bool {
+        guard case .provider = kind else { return false }
+        return ContextFit.isOverflow(status: status, message: message)
+    }
+}

@@ -21,6 +21,18 @@ public enum LLMProvider: String, Codable, CaseIterable, Sendable {
         case .openaiCompatible, .script: return nil
         }
     }
+
+    /// The context window assumed when `context_tokens` is not set: the current models of the
+    /// hosted providers; for a local server a small one (llama.cpp's default is its model's
+    /// training context, often 4-8k when the server was started with defaults).
+    public var defaultContextTokens: Int {
+        switch self {
+        case .anthropic: return 200_000
+        case .openai: return 128_000
+        case .openaiCompatible: return 8_192
+        case .script: return 1_000_000
+        }
+    }
 }
 
 public enum LLMEndpoint: String, Codable, CaseIterable, Sendable { case chat, completions }
@@ -88,6 +100,9 @@ public struct LLMSettings: Codable, Equatable, Sendable {
     /// The NAME of the variable holding the key (never the key). Nil: no key is sent.
     public var apiKeyEnv: String?
     public var maxTokens: Int = 4096
+    /// The model's context window in tokens (prompt and reply). Nil: the provider's default.
+    public var contextTokens: Int?
+    public var effectiveContextTokens: Int { contextTokens ?? provider.defaultContextTokens }
     /// Nil: the provider's default.
     public var temperature: Double?
     public var endpoint: LLMEndpoint = .chat

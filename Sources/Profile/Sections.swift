@@ -16,6 +16,7 @@ struct LLMPartial {
     var baseURL: String?
     var apiKeyEnv: String?
     var maxTokens: Int?
+    var contextTokens: Int?
     var temperature: Double?
     var endpoint: LLMEndpoint?
     var script: String?
@@ -28,7 +29,7 @@ struct LLMPartial {
     /// Key -> path of the key that set it (for errors found after merging).
     var origin: [String: [PathComponent]] = [:]
 
-    static let keys = ["provider", "model", "base_url", "api_key_env", "max_tokens", "temperature", "endpoint", "script",
+    static let keys = ["provider", "model", "base_url", "api_key_env", "max_tokens", "context_tokens", "temperature", "endpoint", "script",
                        "connect_timeout", "stall_timeout", "request_timeout", "max_retries", "debug", "prices"]
 
     static func read(_ t: TableReader, _ bases: Bases) -> LLMPartial {
@@ -54,6 +55,7 @@ struct LLMPartial {
             }
         }
         p.maxTokens = t.int("max_tokens", .positive)
+        p.contextTokens = t.int("context_tokens", .positive)
         p.temperature = t.number("temperature", .between(0, 2))
         p.endpoint = t.enumeration("endpoint", LLMEndpoint.self, noun: "endpoint")
         if let s = t.string("script", nonEmpty: true) { p.script = PathResolver.resolve(s, against: bases.directory) }
@@ -89,6 +91,7 @@ struct LLMPartial {
         if let v = o.baseURL { r.baseURL = v }
         if let v = o.apiKeyEnv { r.apiKeyEnv = v }
         if let v = o.maxTokens { r.maxTokens = v }
+        if let v = o.contextTokens { r.contextTokens = v }
         if let v = o.temperature { r.temperature = v }
         if let v = o.endpoint { r.endpoint = v }
         if let v = o.script { r.script = v }
@@ -109,6 +112,7 @@ struct LLMPartial {
         s.baseURL = baseURL
         if let e = apiKeyEnv { s.apiKeyEnv = e.isEmpty ? nil : e } else { s.apiKeyEnv = s.provider.defaultAPIKeyEnv }
         s.maxTokens = maxTokens ?? s.maxTokens
+        s.contextTokens = contextTokens
         s.temperature = temperature
         s.endpoint = endpoint ?? s.endpoint
         s.script = script

@@ -69,6 +69,7 @@ public enum AgentSettings {
         Key(name: "model", type: .string(nonEmpty: true), kinds: model, meaning: "llm.model"),
         Key(name: "temperature", type: .double(min: 0, max: 2, exclusiveMin: false), kinds: model, meaning: "llm.temperature"),
         Key(name: "max_tokens", type: .int(min: 1), kinds: model, meaning: "llm.max_tokens"),
+        Key(name: "context_tokens", type: .int(min: 1), kinds: model, meaning: "llm.context_tokens"),
         Key(name: "permission", type: .choice(Permission.allCases.map { $0.rawValue }), kinds: [.coder], meaning: "what the coder may do unasked"),
         Key(name: "block_timeout", type: .double(min: 0, max: nil, exclusiveMin: true), kinds: [.exec], meaning: "seconds per code block"),
         Key(name: "restart", type: .choice(RestartMode.allCases.map { $0.rawValue }), kinds: all, meaning: "restart policy"),
@@ -146,6 +147,7 @@ public enum AgentSettings {
         case "model": if let v = string(), !v.isEmpty { a.llm.model = v }
         case "temperature": if let v = double() { a.llm.temperature = v }
         case "max_tokens": if let v = int(), v > 0 { a.llm.maxTokens = v }
+        case "context_tokens": if let v = int(), v > 0 { a.llm.contextTokens = v }
         case "permission": if let v = string().flatMap(Permission.init(rawValue:)) { a.permission = v }
         case "block_timeout": if let v = double(), v > 0 { a.blockTimeout = v }
         case "restart": if let v = string().flatMap(RestartMode.init(rawValue:)) { a.restart = v }
