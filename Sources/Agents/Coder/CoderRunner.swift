@@ -76,7 +76,7 @@ public enum CoderRunner {
         var options = CoderAgent.Options(prompt: setup.prompt, policy: setup.policy(permissionFlag: permissionFlag))
         // `--resume ID --prompt TEXT`: continue that conversation with this message.
         if setup.resume != nil { options.resumePrompt = setup.prompt }
-        if let launch = setup.launch { options.liveLLM = { launch.currentAgent().llm } }
+        options.liveLLM = setup.liveLLM()
         options.hooks = setup.hooks
         let agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui, events: events,
                                store: store, session: session, options: options)

@@ -70,6 +70,7 @@ public struct CoderSetup {
         var debugFile: String?
         if let config = flags.config {
             spec = config.currentAgent()
+            Self.applyModelDefaults(&spec.llm)
             stateDir = config.stateDir
             logsDir = config.logsDir
             if spec.debug || spec.llm.debug { debugFile = config.logPrefix + ".debug.jsonl" }
@@ -91,7 +92,7 @@ public struct CoderSetup {
             llm.model = e("MODEL") ?? (llm.provider == .openai ? "gpt-4o-mini" : llm.provider == .anthropic ? "claude-sonnet-4-20250514" : nil)
             llm.baseURL = e("BASE_URL")
             llm.apiKeyEnv = e("API_KEY_ENV")
-            llm.maxTokens = 8192
+            llm.maxTokens = Self.defaultMaxTokens
             if let m = e("MAX_TOKENS") {
                 guard let n = Int(m), n > 0 else { throw ToolError("SUPERVISOR_CODER_MAX_TOKENS=\(m): a positive integer") }
                 llm.maxTokens = n
@@ -129,6 +130,25 @@ public struct CoderSetup {
                           resume: flags.resume, resumeLatest: flags.config != nil && flags.resume == nil,
                           hooks: CoderHooks(preTool: e("HOOK_PRE_TOOL"), postTool: e("HOOK_POST_TOOL"), stop: e("HOOK_STOP")),
                           plain: flags.plain || plainEnv, useRipgrep: noRipgrep ? false : nil, debugFile: debugFile)
+    }
+
+    /// The coder's model defaults: answers up to 8192 tokens (room for a whole file in one
+    /// Write), unless the profile sets max_tokens (a max_tokens equal to the generic default
+    /// counts as unset, as for the goal runner's 200).
+    public static let defaultMaxTokens = 8192
+    public static func applyModelDefaults(_ s: inout LLMSettings) {
+        if s.maxTokens == LLMSettings().maxTokens { s.maxTokens = defaultMaxTokens }
+    }
+
+    /// Model settings now: the profile entry with `supervisor set` overrides and the coder's
+    /// defaults (nil outside a profile: the settings are fixed at start).
+    public func liveLLM() -> (() -> LLMSettings)? {
+        guard let launch else { return nil }
+        return {
+            var s = launch.currentAgent().llm
+            Self.applyModelDefaults(&s)
+            return s
+        }
     }
 
     /// The live permission policy (profile entry with `supervisor set` overrides, then flags).
