@@ -17,6 +17,8 @@ struct CoderAgentCommand: ParsableCommand {
             names a Kitty-format colour theme, NO_COLOR turns colours off.
             """)
     @OptionGroup var config: AgentConfigOption
+    @Argument(help: ArgumentHelp("Answer this message and exit, as with --prompt.", valueName: "prompt"))
+    var message: String?
     @Option(help: "Send this message, answer it (using tools), and exit: 0 on a final answer, 1 on an error.")
     var prompt: String?
     @Option(help: "Continue a saved session (see `supervisor sessions list PROFILE AGENT`).")
@@ -29,6 +31,9 @@ struct CoderAgentCommand: ParsableCommand {
     var plain = false
 
     func validate() throws {
+        if message != nil && prompt != nil {
+            throw ValidationError("give the prompt either as an argument or with --prompt, not both")
+        }
         if let permission, Permission(rawValue: permission) == nil {
             throw ValidationError("--permission must be ask, allow-edits or yolo")
         }
@@ -36,7 +41,7 @@ struct CoderAgentCommand: ParsableCommand {
 
     func run() throws {
         var flags = CoderSetup.Flags()
-        flags.prompt = prompt
+        flags.prompt = prompt ?? message
         flags.resume = resume
         flags.permission = permission.flatMap(Permission.init(rawValue:))
         flags.model = model

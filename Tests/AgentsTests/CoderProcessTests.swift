@@ -97,6 +97,42 @@ final class CoderProcessTests: XCTestCase {
         }
     }
 
+    /// `supervisor agent coder "prompt"` works like `--prompt`; both at once is a usage error.
+    func testPromptAsPositionalArgument() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
+        let loop = EventLoop()
+        let server = try FakeLLMServer(loop: loop)
+        let work = TemporaryDirectory(prefix: "cpos")
+        let home = TemporaryDirectory(prefix: "chome")
+        var runs: [Run] = []
+        defer {
+            for r in runs { r.close() }
+            server.stop()
+            var spins = 0
+            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
+            loop.close()
+        }
+        server.enqueue(.text("Hello from the model."))
+        let env = ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
+                   "SUPERVISOR_CODER_PROVIDER": "anthropic", "SUPERVISOR_CODER_BASE_URL": server.baseURL,
+                   "SUPERVISOR_CODER_API_KEY_ENV": "FAKE_CODER_KEY", "SUPERVISOR_CODER_MODEL": "claude-test",
+                   "SUPERVISOR_CODER_STATE_DIR": home.file("state"), "NO_COLOR": "1"]
+        let r = try Run(loop: loop, arguments: [binary, "agent", "coder", "say hello", "--permission", "yolo"],
+                        environment: env, directory: work.path)
+        runs.append(r)
+        try runLoop(loop, until: "the agent to finish", seconds: 30) { r.exit != nil }
+        XCTAssertEqual(r.exit, .exited(0), r.output)
+        XCTAssertTrue(r.output.contains("Hello from the model."), r.output)
+        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests.first?.json?["messages"]?[0]?["content"]?[0]?["text"]?.stringValue, "say hello")
+
+        let both = try Run(loop: loop, arguments: [binary, "agent", "coder", "one", "--prompt", "two"], environment: env, directory: work.path)
+        runs.append(both)
+        try runLoop(loop, until: "the usage error", seconds: 30) { both.exit != nil }
+        XCTAssertEqual(both.exit, .exited(2))
+        XCTAssertEqual(server.requests.count, 1)
+    }
+
     func testResumeAfterKill() throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
         let loop = EventLoop()
