@@ -123,8 +123,61 @@ final class CoderFileToolTests: XCTestCase {
         let out = ReadTool.read(["file_path": "blob.bin"], workspace: Workspace(path: dir.path))
         XCTAssertTrue(out.isError)
         XCTAssertTrue(out.content.contains("binary file"), out.content)
-        FileManager.default.createFile(atPath: dir.file("latin1.txt"), contents: Data([0x63, 0x61, 0x66, 0xE9, 0x0A]))
-        XCTAssertTrue(ReadTool.read(["file_path": "latin1.txt"], workspace: Workspace(path: dir.path)).isError)
+        // Control characters without a NUL byte: binary too.
+        FileManager.default.createFile(atPath: dir.file("ctl.bin"), contents: Data(Array(repeating: [UInt8]([0x01, 0x02, 0x41, 0x03, 0x10]), count: 20).joined()))
+        XCTAssertTrue(ReadTool.read(["file_path": "ctl.bin"], workspace: Workspace(path: dir.path)).content.contains("binary file"))
+    }
+
+    /// Latin-1 bytes of "café au lait\nnaïve\nplain\n".
+    static let latin1: [UInt8] = Array("caf".utf8) + [0xE9] + Array(" au lait\nna".utf8) + [0xEF] + Array("ve\nplain\n".utf8)
+
+    func testReadShowsTextThatIsNotUTF8Lossily() {
+        let dir = TemporaryDirectory(prefix: "cread")
+        FileManager.default.createFile(atPath: dir.file("latin1.txt"), contents: Data(Self.latin1))
+        let out = ReadTool.read(["file_path": "latin1.txt"], workspace: Workspace(path: dir.path))
+        XCTAssertFalse(out.isError, out.content)
+        XCTAssertTrue(out.content.hasPrefix("     1\tcaf\u{FFFD} au lait\n     2\tna\u{FFFD}ve\n     3\tplain\n"), out.content)
+        XCTAssertTrue(out.content.contains("[2 line(s) shown are not valid UTF-8"), out.content)
+        // Only the lines shown count; a UTF-8 file gets no such note.
+        XCTAssertFalse(ReadTool.read(["file_path": "latin1.txt", "offset": 3], workspace: Workspace(path: dir.path)).content.contains("UTF-8"))
+        _ = dir.write("utf8.txt", "café\n")
+        XCTAssertEqual(ReadTool.read(["file_path": "utf8.txt"], workspace: Workspace(path: dir.path)).content, "     1\tcafé\n")
+    }
+
+    /// Edit changes ASCII text of a Latin-1 file and keeps every other byte; it refuses what
+    /// would mix encodings or cannot match.
+    func testEditKeepsTheBytesOfTextThatIsNotUTF8() throws {
+        let dir = TemporaryDirectory(prefix: "cedit")
+        let ws = Workspace(path: dir.path)
+        let path = dir.file("latin1.txt")
+        FileManager.default.createFile(atPath: path, contents: Data(Self.latin1))
+        func bytes() throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+        var out = EditTool.edit(["file_path": "latin1.txt", "old_string": "lait", "new_string": "cream"], workspace: ws)
+        XCTAssertEqual(out, ToolOutput("Edited latin1.txt: 1 replacement (the file is not UTF-8; its other bytes are unchanged)"))
+        var expected = Array("caf".utf8) + [0xE9] + Array(" au cream\nna".utf8) + [0xEF] + Array("ve\nplain\n".utf8)
+        XCTAssertEqual(try bytes(), expected)
+
+        out = EditTool.edit(["file_path": "latin1.txt", "old_string": "(au) (cream)$", "new_string": "\\2 \\1", "use_regex": true], workspace: ws)
+        XCTAssertFalse(out.isError, out.content)
+        expected = Array("caf".utf8) + [0xE9] + Array(" cream au\nna".utf8) + [0xEF] + Array("ve\nplain\n".utf8)
+        XCTAssertEqual(try bytes(), expected)
+
+        out = EditTool.edit(["file_path": "latin1.txt", "old_string": "plain", "new_string": "plaîn"], workspace: ws)
+        XCTAssertTrue(out.isError)
+        XCTAssertTrue(out.content.contains("not valid UTF-8") && out.content.contains("non-ASCII"), out.content)
+        out = EditTool.edit(["file_path": "latin1.txt", "old_string": "na\u{FFFD}ve", "new_string": "naive"], workspace: ws)
+        XCTAssertTrue(out.isError)
+        XCTAssertTrue(out.content.contains("U+FFFD"), out.content)
+        XCTAssertEqual(try bytes(), expected)
+
+        // Write would turn the bytes Read showed as U+FFFD into U+FFFD for good: refused.
+        let w = WriteTool.write(["file_path": "latin1.txt", "content": "caf\u{FFFD} au lait\n"], workspace: ws)
+        XCTAssertTrue(w.isError)
+        XCTAssertTrue(w.content.contains("U+FFFD"), w.content)
+        XCTAssertEqual(try bytes(), expected)
+        XCTAssertFalse(WriteTool.write(["file_path": "latin1.txt", "content": "new text\n"], workspace: ws).isError)
+        XCTAssertEqual(try bytes(), Array("new text\n".utf8))
     }
 
     func testWriteCreatesParents() throws {
@@ -190,6 +243,15 @@ final class CoderFileToolTests: XCTestCase {
         let none = try grep(["pattern": "zzz"], dir, ripgrep: false)
         XCTAssertTrue(none.content.contains("No matches"))
         XCTAssertTrue(try grep(["pattern": "a(", "output_mode": "content"], dir, ripgrep: false).isError)
+    }
+
+    func testGrepBuiltInSearchesTextThatIsNotUTF8() throws {
+        let dir = makeGrepTree()
+        FileManager.default.createFile(atPath: dir.file("latin1.txt"), contents: Data(CoderFileToolTests.latin1))
+        let files = try grep(["pattern": "lait|hello"], dir, ripgrep: false)
+        XCTAssertEqual(Set(files.content.split(separator: "\n").map(String.init)), ["src/main.swift", "notes.md", "latin1.txt"])
+        let content = try grep(["pattern": "^na", "output_mode": "content", "glob": "*.txt"], dir, ripgrep: false)
+        XCTAssertEqual(content.content, "latin1.txt:2:na\u{FFFD}ve")
     }
 
     func testGrepWithRipgrepWhenInstalled() throws {

@@ -85,23 +85,37 @@ enum Files {
         return String(p[p.index(after: slash)...])
     }
 
-    /// Binary: a NUL byte, or not valid UTF-8 (a cut multi-byte character at the end is fine).
+    /// Binary: a NUL byte, or more than 10% control characters (other than tab, line and page
+    /// breaks, backspace and escape). Text in another encoding than UTF-8 (Latin-1,
+    /// Windows-1252) is text: its bytes above 0x7F are not counted.
     static func looksBinary(_ sample: [UInt8]) -> Bool {
         if sample.contains(0) { return true }
-        // A multi-byte character cut by the end of the sample does not count.
-        var end = sample.count
-        var i = sample.count - 1
-        while i >= 0 && sample.count - i <= 4 {
-            let b = sample[i]
-            if b & 0xC0 == 0x80 { i -= 1; continue }
-            if b >= 0xC0 {
-                let need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
-                if sample.count - i < need { end = i }
-            }
-            break
-        }
-        return String(validating: sample[..<end], as: UTF8.self) == nil
+        var control = 0
+        for b in sample where (b < 0x20 && ![8, 9, 10, 11, 12, 13, 27].contains(b)) || b == 0x7F { control += 1 }
+        return control * 10 > sample.count
     }
+
+    /// Whether `bytes` are valid UTF-8; with `cutEnd`, a multi-byte character cut by the end of a
+    /// sample does not count.
+    static func isUTF8<C: Collection>(_ bytes: C, cutEnd: Bool = false) -> Bool where C.Element == UInt8, C.Index == Int {
+        var end = bytes.endIndex
+        if cutEnd {
+            var i = bytes.endIndex - 1
+            while i >= bytes.startIndex && bytes.endIndex - i <= 4 {
+                let b = bytes[i]
+                if b & 0xC0 == 0x80 { i -= 1; continue }
+                if b >= 0xC0 {
+                    let need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                    if bytes.endIndex - i < need { end = i }
+                }
+                break
+            }
+        }
+        return String(validating: bytes[bytes.startIndex..<end], as: UTF8.self) != nil
+    }
+
+    /// What Read, Edit and Write say about text that is not UTF-8.
+    static let notUTF8 = "not valid UTF-8 (perhaps Latin-1 or another legacy encoding)"
 }
 
 // MARK: Read
@@ -122,7 +136,8 @@ public struct ReadTool: CoderToolImplementation {
         ToolDefinition(name: name, description: """
             Reads a text file from the workspace. Output lines are numbered (cat -n style, starting at 1). \
             By default up to \(Self.defaultLimit) lines from the start; use offset (first line, 1-based) and limit \
-            (number of lines) to read a part of a long file. Binary files are refused.
+            (number of lines) to read a part of a long file. Binary files are refused; in text that is not UTF-8 \
+            (e.g. Latin-1) the bytes that are not UTF-8 are shown as U+FFFD, and the output says so.
             """, inputSchema: Schema.object([
                 ("file_path", Schema.string("Path of the file (relative to the workspace, or absolute inside it)")),
                 ("offset", Schema.integer("Line number to start reading from (1-based)")),
@@ -154,6 +169,7 @@ public struct ReadTool: CoderToolImplementation {
             if Files.looksBinary(sample) {
                 return .error("\(given) is a binary file (\(size) bytes); Read only shows text. Use Bash (e.g. `file`, `xxd | head`) to inspect it")
             }
+            var notUTF8Lines = 0
             if size > maxWholeFile && input["offset"] == nil && input["limit"] == nil {
                 return .error("\(given) is \(size) bytes, too large to read whole; read a range with offset and limit")
             }
@@ -179,7 +195,13 @@ public struct ReadTool: CoderToolImplementation {
                 skipBOM = false
                 if bytes.last == 10 { bytes = bytes.dropLast() }
                 if bytes.last == 13 { bytes = bytes.dropLast() }
-                var text = String(decoding: bytes, as: UTF8.self)
+                var text: String
+                if let valid = String(validating: bytes, as: UTF8.self) {
+                    text = valid
+                } else {
+                    text = String(decoding: bytes, as: UTF8.self)  // invalid bytes become U+FFFD
+                    notUTF8Lines += 1
+                }
                 if text.count > maxLineLength { text = String(text.prefix(maxLineLength)) + " [line cut]"; cutLines += 1 }
                 let numbered = pad(lineNumber) + "\t" + text + "\n"
                 if out.utf8.count + numbered.utf8.count > maxOutput { truncatedOutput = true; break }
@@ -200,6 +222,10 @@ public struct ReadTool: CoderToolImplementation {
                 out += "[lines \(offset)-\(last) of \(totalKnown ? "\(lineNumber)" : "many"); read more with offset \(last + 1)]\n"
             }
             if cutLines > 0 { out += "[\(cutLines) long line(s) cut at \(maxLineLength) characters]\n" }
+            if notUTF8Lines > 0 {
+                out += "[\(notUTF8Lines) line(s) shown are \(Files.notUTF8): bytes that are not UTF-8 are shown as U+FFFD (\u{FFFD}). "
+                    + "Edit can change the ASCII text of this file and keeps every other byte as it is]\n"
+            }
             return ToolOutput(out)
         } catch {
             return .error("\(error)")
@@ -243,6 +269,14 @@ public struct WriteTool: CoderToolImplementation {
             var bytes = Array(content.utf8)
             // An existing CRLF / BOM file keeps its style.
             if existed, let old = try? Files.read(path, limit: 1 << 20) {
+                // Read showed its bytes that are not UTF-8 as U+FFFD: writing that back would
+                // lose them for good.
+                if content.unicodeScalars.contains("\u{FFFD}") && !Files.looksBinary(Array(old.prefix(8192)))
+                    && !Files.isUTF8(old, cutEnd: old.count == 1 << 20) {
+                    return .error("\(given) is \(Files.notUTF8) and content contains U+FFFD (\u{FFFD}), which Read shows in place of "
+                        + "its bytes that are not UTF-8; writing it would replace those bytes for good. Change the ASCII text with Edit "
+                        + "(it keeps the other bytes), or convert the file first with Bash (e.g. iconv -f latin1 -t utf-8)")
+                }
                 let style = FileText(bytes: old)
                 bytes = FileText(content: FileText.toLF(bytes), hasBOM: style.hasBOM, crlf: style.crlf).bytes
             }
@@ -266,7 +300,8 @@ public struct EditTool: CoderToolImplementation {
             Replaces text in a file. old_string must match exactly once (include enough surrounding lines to be \
             unique) unless replace_all is true. With use_regex, old_string is a POSIX extended regular expression \
             (^ and $ match at line ends) and new_string may use \\1..\\9 for its groups. The file's line endings and \
-            byte order mark are kept. Returns the number of replacements.
+            byte order mark are kept. In a file that is not UTF-8 (e.g. Latin-1) only ASCII text can be written; \
+            its other bytes are kept. Returns the number of replacements.
             """, inputSchema: Schema.object([
                 ("file_path", Schema.string("Path of the file to edit")),
                 ("old_string", Schema.string("Exact text (or regex with use_regex) to replace")),
@@ -289,10 +324,23 @@ public struct EditTool: CoderToolImplementation {
             let path = try workspace.resolve(given)
             guard Files.exists(path), !Files.isDirectory(path) else { return .error("\(given) does not exist (use Write to create a file)") }
             let bytes = try Files.read(path)
-            if bytes.contains(0) { return .error("\(given) is a binary file; Edit only changes text") }
+            if bytes.contains(0) || Files.looksBinary(Array(bytes.prefix(8192))) {
+                return .error("\(given) is a binary file; Edit only changes text")
+            }
             var text = FileText(bytes: bytes)
-            guard String(validating: text.content, as: UTF8.self) != nil else {
-                return .error("\(given) is not valid UTF-8; Edit only changes UTF-8 text")
+            // Text that is not UTF-8 (Latin-1, ...) is edited byte for byte: only the matched bytes
+            // change, and only to ASCII, so the file keeps its encoding and every other byte.
+            let utf8 = Files.isUTF8(text.content)
+            if !utf8 {
+                if new.unicodeScalars.contains(where: { !$0.isASCII }) {
+                    return .error("\(given) is \(Files.notUTF8); new_string has non-ASCII characters, which would be written as "
+                        + "UTF-8 and mix two encodings in the file. Edit can change only ASCII text in this file; use Bash "
+                        + "(e.g. sed, or iconv to convert the file to UTF-8 first) for the rest")
+                }
+                if old.unicodeScalars.contains("\u{FFFD}") {
+                    return .error("\(given) is \(Files.notUTF8); old_string contains U+FFFD (\u{FFFD}), which Read shows in place "
+                        + "of bytes that are not UTF-8 and which cannot match them. Choose old_string from the ASCII text around them")
+                }
             }
             if text.crlf {
                 old = old.replacing("\r\n", with: "\n")
@@ -304,7 +352,8 @@ public struct EditTool: CoderToolImplementation {
             text.content = outcome.content
             try Files.write(path, text.bytes)
             let n = outcome.replacements
-            return ToolOutput("Edited \(workspace.relative(path)): \(n) replacement\(n == 1 ? "" : "s")")
+            return ToolOutput("Edited \(workspace.relative(path)): \(n) replacement\(n == 1 ? "" : "s")"
+                + (utf8 ? "" : " (the file is not UTF-8; its other bytes are unchanged)"))
         } catch {
             return .error("\(error)")
         }
