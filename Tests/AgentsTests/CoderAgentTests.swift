@@ -16,12 +16,15 @@ final class RecordingUI: CoderUI {
     var asked: [String] = []
     var messages: [String?] = []
     var statuses: [CoderStatus] = []
+    /// Called as streamed answer text arrives and as a tool call starts (tests interrupt there).
+    var onDelta: ((String) -> Void)?
+    var onToolStart: ((ToolCallInfo) -> Void)?
     private var answerText = ""
 
     func showUserMessage(_ text: String) { transcript.append("user: \(text)") }
-    func showAssistantDelta(_ text: String) { answerText += text }
+    func showAssistantDelta(_ text: String) { answerText += text; onDelta?(text) }
     func assistantAnswerEnded() { transcript.append("assistant: \(answerText)"); answerText = "" }
-    func showToolStart(_ call: ToolCallInfo) { transcript.append("tool: \(call.name)(\(call.summary))") }
+    func showToolStart(_ call: ToolCallInfo) { transcript.append("tool: \(call.name)(\(call.summary))"); onToolStart?(call) }
     func showToolResult(_ call: ToolCallInfo, _ output: ToolOutput) { transcript.append("result\(output.isError ? " (error)" : ""): \(call.name)") }
     func showNotice(_ text: String) { transcript.append("notice: \(text)") }
     func showError(_ text: String) { transcript.append("error: \(text)") }
@@ -54,7 +57,8 @@ final class CoderHarness {
 
     func makeAgent(prompt: String?, permission: Permission = .yolo, allow: [String]? = nil, deny: [String] = [],
                    session: CoderSession? = nil, hooks: CoderHooks = CoderHooks(), mcp: [MCPServerSpec] = [],
-                   box: Box? = nil) throws {
+                   box: Box? = nil, events: AgentEvents = AgentEvents(environment: [:]),
+                   configure: (inout CoderAgent.Options) -> Void = { _ in }) throws {
         var s = LLMSettings()
         s.provider = .anthropic
         s.model = "claude-test"
@@ -68,8 +72,9 @@ final class CoderHarness {
         if !mcp.isEmpty { context.mcp = MCPServers(specs: mcp, loop: loop, box: box, logPrefix: state.path + "/coder") }
         var options = CoderAgent.Options(prompt: prompt) { PermissionPolicy(mode: permission, allowTools: allow, denyTools: deny) }
         options.hooks = hooks
+        configure(&options)
         agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui,
-                           events: AgentEvents(environment: [:]), store: SessionStore(stateDir: state.path),
+                           events: events, store: SessionStore(stateDir: state.path),
                            session: session ?? CoderSession(id: "s1", started: "2026-01-01T00:00:00Z", model: "claude-test", workspace: dir.path),
                            options: options)
         agent.onExit = { [weak self] in self?.exitStatus = $0 }

@@ -98,6 +98,8 @@ public final class CoderAgent {
 
     private var call: LLMCall?
     private var interrupted = false
+    /// Said to the model before the person's next message (an answer they interrupted).
+    private var pendingNote: String?
     private var requestsThisTurn = 0
     private var exited = false
     private var resumed: Bool
@@ -241,7 +243,7 @@ public final class CoderAgent {
             for block in m.content {
                 switch block {
                 case .text(let t):
-                    if m.role == .user { strongUI.showUserMessage(t) } else { strongUI.showAssistantDelta(t); strongUI.assistantAnswerEnded() }
+                    if m.role == .user && AgentNote.isNote(t) { strongUI.showNotice(t) } else if m.role == .user { strongUI.showUserMessage(t) } else { strongUI.showAssistantDelta(t); strongUI.assistantAnswerEnded() }
                 case .toolUse(let id, let name, let input):
                     strongUI.showToolStart(ToolCallInfo(id: id, name: name, summary: tools[name]?.summary(input) ?? "", input: input))
                 case .toolResult: break
@@ -278,7 +280,12 @@ public final class CoderAgent {
     public func submit(_ text: String) {
         guard !exited else { return }
         strongUI.showUserMessage(text)
-        append(Message.user(text))
+        var message = Message.user(text)
+        if let note = pendingNote {
+            message.content.insert(.text(note), at: 0)
+            pendingNote = nil
+        }
+        append(message)
         save()
         requestsThisTurn = 0
         request()
@@ -328,6 +335,7 @@ public final class CoderAgent {
         switch result {
         case .failure(let error):
             if interrupted || error.kind == .cancelled {
+                if session.messages.last?.role == .user { pendingNote = Self.interruptedAnswer }
                 strongUI.showNotice("interrupted")
                 idleOrExit(failed: true)
                 return
@@ -389,7 +397,7 @@ public final class CoderAgent {
         func nextGroup() {
             guard !exited else { return }
             if interrupted {
-                for i in results.indices where results[i] == nil { results[i] = .error("interrupted by the person before it ran") }
+                for i in results.indices where results[i] == nil { results[i] = .error(Self.interruptedBeforeRun) }
             }
             guard groupIndex < groups.count, !interrupted else { allDone(); return }
             let group = groups[groupIndex]
@@ -486,8 +494,22 @@ public final class CoderAgent {
                 completion(o)
                 return
             }
+            if interrupted {
+                // Esc while the pre-hook ran: the call does not start.
+                let o = ToolOutput.error(Self.interruptedBeforeRun)
+                events.tool(c.name, phase: "error")
+                strongUI.showToolResult(c, o)
+                completion(o)
+                return
+            }
             tool.run(c.input, context: context) { [self] output in
                 guard !exited else { return }
+                var output = output
+                if interrupted {
+                    // Otherwise the model sees only e.g. "[signal 9 (Killed)]" and takes it for a crash.
+                    output = ToolOutput(output.content + (output.content.isEmpty || output.content.hasSuffix("\n") ? "" : "\n")
+                                        + Self.interruptedWhileRunning, isError: true)
+                }
                 events.tool(c.name, phase: output.isError ? "error" : "end")
                 strongUI.showToolResult(c, output)
                 var env = hookEnv
@@ -497,6 +519,14 @@ public final class CoderAgent {
             }
         }
     }
+
+    static let interruptedBeforeRun = "The person interrupted the agent (Esc or Ctrl-C) before this call ran; it was not run. "
+        + "Do not run it again unless they ask; wait for what they say next."
+    static let interruptedWhileRunning = "[The person interrupted the agent (Esc or Ctrl-C) while this call was running: it was "
+        + "stopped, so it may not have finished and its output may be incomplete. Do not run it again unless they ask; wait "
+        + "for what they say next.]"
+    static let interruptedAnswer = AgentNote.make("the person interrupted your previous answer (Esc or Ctrl-C) before it "
+        + "was complete; it was discarded")
 
     /// Runs a hook; calls back with nil when it passed (or there is none), else its output.
     private func runHook(_ command: String?, environment: [String: String], _ done: @escaping (String?) -> Void) {

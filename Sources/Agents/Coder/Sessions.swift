@@ -7,6 +7,15 @@ import Glibc
 import Hosting
 import LLM
 
+/// Text the agent adds to a user message for the model (the person did not type it): an
+/// interrupted answer, a tool call cut off at max_tokens. A resumed session shows it as a
+/// notice, and it is not counted as a turn.
+enum AgentNote {
+    static let prefix = "[supervisor: "
+    static func make(_ text: String) -> String { prefix + text + "]" }
+    static func isNote(_ text: String) -> Bool { text.hasPrefix(prefix) }
+}
+
 /// One saved conversation: `stateDir/sessions/<id>.json`, rewritten atomically after every
 /// step (a model answer, a batch of tool results, a user message).
 public struct CoderSession: Equatable {
@@ -30,15 +39,15 @@ public struct CoderSession: Equatable {
         messages = []; finished = false; alwaysAllowed = []; usage = Usage(); costUSD = 0
     }
 
-    /// User messages the person typed (not tool results).
+    /// User messages the person typed (not tool results, not the agent's notes).
     public var turns: Int {
-        messages.filter { m in m.role == .user && m.content.contains { if case .text = $0 { return true } else { return false } } }.count
+        messages.filter { m in m.role == .user && m.content.contains { if case .text(let t) = $0 { return !AgentNote.isNote(t) } else { return false } } }.count
     }
 
     /// The last text of the conversation, on one line.
     public var lastMessagePreview: String {
         for m in messages.reversed() {
-            let t = m.text.trimmed
+            let t = m.content.compactMap { if case .text(let t) = $0, !AgentNote.isNote(t) { return t } else { return nil } }.joined().trimmed
             if !t.isEmpty {
                 let line = t.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
                 return (m.role == .user ? "you: " : "") + (line.count > 60 ? String(line.prefix(59)) + "…" : line)
