@@ -7,13 +7,17 @@ public struct ChatResponse: Equatable, Sendable {
     public var message: Message
     public var stopReason: StopReason
     public var usage: Usage
+    /// The name of the last tool call when the reply was cut off at max_tokens in the middle of
+    /// its arguments: that call is not in `message` (it cannot be run), the rest of the reply is.
+    public var cutToolCall: String?
 
-    public init(id: String, model: String, message: Message, stopReason: StopReason, usage: Usage) {
+    public init(id: String, model: String, message: Message, stopReason: StopReason, usage: Usage, cutToolCall: String? = nil) {
         self.id = id
         self.model = model
         self.message = message
         self.stopReason = stopReason
         self.usage = usage
+        self.cutToolCall = cutToolCall
     }
 }
 
@@ -107,14 +111,18 @@ public struct Assembler: Sendable {
     }
 
     /// The final response, or the error that ended it: a provider error, a
-    /// stream without a stop, or a tool call whose arguments are not a JSON object.
+    /// stream without a stop, or a tool call whose arguments are not a JSON object. The one
+    /// exception: when the reply stopped at max_tokens, a last tool call whose arguments do not
+    /// parse was cut off by that limit; it is left out and named in `cutToolCall`.
     public func result() -> Result<ChatResponse, ProviderError> {
         if let error { return .failure(error) }
         guard let stop = stopReason else {
             return .failure(ProviderError(provider: provider, kind: .truncated, message: "response ended without a stop reason"))
         }
         var blocks: [ContentBlock] = []
-        for p in parts {
+        var cutToolCall: String?
+        let lastTool = parts.lastIndex { if case .tool = $0 { return true } else { return false } }
+        for (n, p) in parts.enumerated() {
             switch p {
             case .text(let t):
                 blocks.append(.text(t))
@@ -126,6 +134,10 @@ public struct Assembler: Sendable {
                     do {
                         input = try JSONValue.parse(args)
                     } catch {
+                        if stop == .maxTokens && n == lastTool {
+                            cutToolCall = name
+                            continue
+                        }
                         return .failure(ProviderError(
                             provider: provider, kind: .invalidToolArguments,
                             message: "tool call '\(name)' (\(tid)) has invalid JSON arguments (\(error)): \(args.truncated(200))"))
@@ -140,7 +152,7 @@ public struct Assembler: Sendable {
             }
         }
         return .success(ChatResponse(id: id, model: model, message: Message(role: .assistant, content: blocks),
-                                     stopReason: stop, usage: usage))
+                                     stopReason: stop, usage: usage, cutToolCall: cutToolCall))
     }
 
     /// `result()` as a throwing call.

@@ -159,6 +159,38 @@ final class AssemblerTests: XCTestCase {
         XCTAssertEqual(e3.kind, .invalidToolArguments)
         XCTAssertThrowsError(try c.finish())
     }
+
+    /// A reply cut off at max_tokens in the middle of its last tool call keeps its text and its
+    /// complete calls and names the cut one; any other invalid arguments stay an error.
+    func testToolCallCutOffAtMaxTokens() throws {
+        func events(stop: StopReason, firstArgs: String = #"{"file_path": "a.txt"}"#) -> [StreamEvent] {
+            [.textDelta("Writing both."),
+             .toolCallStart(index: 1, id: "t1", name: "Read"), .toolCallArgumentsDelta(index: 1, firstArgs), .toolCallEnd(index: 1),
+             .toolCallStart(index: 2, id: "t2", name: "Write"), .toolCallArgumentsDelta(index: 2, #"{"file_path": "b.txt", "content": "line 1\nli"#),
+             .toolCallEnd(index: 2), .stop(reason: stop)]
+        }
+        var a = Assembler(provider: "x")
+        a.apply(events(stop: .maxTokens))
+        let r = try a.finish()
+        XCTAssertEqual(r.cutToolCall, "Write")
+        XCTAssertEqual(r.stopReason, .maxTokens)
+        XCTAssertEqual(r.message.content, [.text("Writing both."), .toolUse(id: "t1", name: "Read", input: ["file_path": "a.txt"])])
+
+        var b = Assembler(provider: "x")
+        b.apply(events(stop: .toolUse))
+        guard case .failure(let e) = b.result() else { return XCTFail("invalid arguments without max_tokens must fail") }
+        XCTAssertEqual(e.kind, .invalidToolArguments)
+
+        var c = Assembler(provider: "x")
+        c.apply(events(stop: .maxTokens, firstArgs: #"{"file_path": "#))
+        guard case .failure(let e2) = c.result() else { return XCTFail("an earlier broken call is not a cut-off one") }
+        XCTAssertEqual(e2.kind, .invalidToolArguments)
+        XCTAssertTrue(e2.message.contains("'Read' (t1)"), e2.message)
+
+        var d = Assembler(provider: "x")
+        d.apply([.textDelta("Hi"), .stop(reason: .maxTokens)])
+        XCTAssertNil(try d.finish().cutToolCall)
+    }
 }
 
 final class PricingTests: XCTestCase {
