@@ -77,4 +77,77 @@ final class CoderTurnTests: XCTestCase {
         XCTAssertEqual(try again.run(), 0)
         XCTAssertEqual(Array(again.ui.transcript.prefix(3)), ["user: go", "notice: \(CoderAgent.interruptedAnswer)", "user: continue"])
     }
+
+    // MARK: A tool call cut off at max_tokens
+
+    func liveMaxTokens(_ n: Int) -> (inout CoderAgent.Options) -> Void {
+        { options in
+            options.liveLLM = {
+                var s = LLMSettings()
+                s.model = "claude-test"
+                s.maxTokens = n
+                return s
+            }
+        }
+    }
+
+    /// The reply stops at max_tokens inside a Write's arguments: its text is kept, the model is
+    /// told the call was cut off and not run, and the turn goes on by itself.
+    func testCutOffToolCallIsReportedAndTheTurnGoesOn() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(FakeReply(items: [.text("I'll write the file."),
+                                           .tool(id: "w1", name: "Write", arguments: #"{"file_path": "big.txt", "content": "line 1\nline 2\nli"#)],
+                                   stopReason: "max_tokens"))
+        h.server.enqueue(FakeReply(items: [toolCall("w2", "Write", ["file_path": "big.txt", "content": "line 1\n"])]))
+        h.server.enqueue(.text("Written in pieces."))
+        try h.makeAgent(prompt: "write big.txt", configure: liveMaxTokens(300))
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.server.requests.count, 3)
+        XCTAssertEqual(h.server.requests[0].json?["max_tokens"]?.intValue, 300)
+        let messages = try XCTUnwrap(h.server.requests[1].json?["messages"]?.arrayValue)
+        XCTAssertEqual(messages.count, 3)
+        // The answer without the cut call, then the note.
+        XCTAssertEqual(messages[1]["content"]?.arrayValue?.count, 1)
+        XCTAssertEqual(messages[1]["content"]?[0]?["text"]?.stringValue, "I'll write the file.")
+        let note = try XCTUnwrap(lastTexts(h, 1).first)
+        XCTAssertEqual(lastTexts(h, 1).count, 1)
+        XCTAssertTrue(note.contains("your call to Write was cut off at max_tokens (300) and was not run"), note)
+        XCTAssertTrue(note.contains("smaller pieces"), note)
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("big.txt"), encoding: .utf8), "line 1\n")
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: the call to Write was cut off at max_tokens (300)") }, "\(h.ui.transcript)")
+        XCTAssertFalse(h.ui.transcript.contains { $0.hasPrefix("error:") }, "\(h.ui.transcript)")
+    }
+
+    /// Complete calls before the cut one run; the note follows their results.
+    func testCompleteCallsBeforeTheCutOneRun() throws {
+        let h = try CoderHarness()
+        _ = h.dir.write("a.txt", "alpha\n")
+        h.server.enqueue(FakeReply(items: [toolCall("r1", "Read", ["file_path": "a.txt"]),
+                                           .tool(id: "e1", name: "Edit", arguments: #"{"file_path": "a.txt", "old_string": "alpha", "new_st"#)],
+                                   stopReason: "max_tokens"))
+        h.server.enqueue(.text("ok"))
+        try h.makeAgent(prompt: "edit a.txt")
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.server.requests.count, 2)
+        let last = try XCTUnwrap(h.server.requests[1].json?["messages"]?.arrayValue?.last?["content"]?.arrayValue)
+        XCTAssertEqual(last.map { $0["type"]?.stringValue ?? "" }, ["tool_result", "text"])
+        XCTAssertTrue(h.toolResults(1)["r1"]!.content.contains("alpha"))
+        XCTAssertTrue(last[1]["text"]?.stringValue?.contains("your call to Edit was cut off at max_tokens (4096)") == true, "\(last)")
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("a.txt"), encoding: .utf8), "alpha\n")
+    }
+
+    /// Each round counts toward the per-turn request limit.
+    func testCutOffRoundsCountTowardTheRequestLimit() throws {
+        let h = try CoderHarness()
+        for _ in 0..<3 {
+            h.server.enqueue(FakeReply(items: [.tool(id: "w1", name: "Write", arguments: #"{"file_path": "x", "content": "aaa"#)],
+                                       stopReason: "max_tokens"))
+        }
+        try h.makeAgent(prompt: "write x") { $0.maxRequestsPerTurn = 2 }
+        XCTAssertEqual(try h.run(), 1)
+        XCTAssertEqual(h.server.requests.count, 2)
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: stopped after 2 model requests in one turn") }, "\(h.ui.transcript)")
+        // A reply with only the cut call is kept with a placeholder (the conversation stays valid).
+        XCTAssertEqual(h.server.requests[1].json?["messages"]?[1]?["content"]?[0]?["text"]?.stringValue, "(cut off at max_tokens)")
+    }
 }

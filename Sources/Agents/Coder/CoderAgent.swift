@@ -100,6 +100,8 @@ public final class CoderAgent {
     private var interrupted = false
     /// Said to the model before the person's next message (an answer they interrupted).
     private var pendingNote: String?
+    /// max_tokens of the request in flight.
+    private var sentMaxTokens = 0
     private var requestsThisTurn = 0
     private var exited = false
     private var resumed: Bool
@@ -315,6 +317,7 @@ public final class CoderAgent {
             req.maxTokens = live.maxTokens
             req.temperature = live.temperature
         }
+        sentMaxTokens = req.maxTokens
         var streamed = false
         call = client.stream(request: req, onEvent: { [weak self] event in
             guard let self else { return }
@@ -350,10 +353,29 @@ public final class CoderAgent {
             events.tokens(input: u.input, output: u.output, cacheRead: u.cacheRead, cacheWrite: u.cacheWrite, costUSD: reply.cost)
             var message = reply.response.message
             message.content = message.content.filter { if case .text(let t) = $0 { return !t.isEmpty } else { return true } }
-            if message.content.isEmpty { message.content = [.text("(no answer)")] }
+            let cut = reply.response.cutToolCall
+            if message.content.isEmpty { message.content = [.text(cut == nil ? "(no answer)" : "(cut off at max_tokens)")] }
             session.messages.append(message)
             save()
             let uses = message.toolUses
+            // A tool call cut off at max_tokens cannot run; without a word the model repeats it
+            // as it was. It is told, after the results of the calls that did run, and the turn
+            // goes on (each such round is a request of the turn's limit).
+            var cutNote: String?
+            if let cut {
+                cutNote = AgentNote.make("your call to \(cut) was cut off at max_tokens (\(sentMaxTokens)) and was not run. "
+                    + "Make the change in smaller pieces: for example write the first part of the file and add the rest with Edit, "
+                    + "or make several smaller Edit calls")
+                let text = "the call to \(cut) was cut off at max_tokens (\(sentMaxTokens)) and was not run; the model is asked for smaller pieces"
+                strongUI.showNotice(text)
+                events.message(text)
+                if uses.isEmpty {
+                    append(Message(role: .user, content: [.text(cutNote!)]))
+                    save()
+                    request()
+                    return
+                }
+            }
             if uses.isEmpty {
                 if reply.response.stopReason == .maxTokens { strongUI.showNotice("the answer was cut at max_tokens") }
                 let text = message.text
@@ -361,7 +383,8 @@ public final class CoderAgent {
                 runStopHook { [self] in idleOrExit(failed: false) }
                 return
             }
-            runTools(uses.map { ToolCallInfo(id: $0.id, name: $0.name, summary: tools[$0.name]?.summary($0.input) ?? "", input: $0.input) })
+            runTools(uses.map { ToolCallInfo(id: $0.id, name: $0.name, summary: tools[$0.name]?.summary($0.input) ?? "", input: $0.input) },
+                     note: cutNote)
         }
     }
 
@@ -389,7 +412,8 @@ public final class CoderAgent {
         return out
     }
 
-    private func runTools(_ calls: [ToolCallInfo]) {
+    /// Runs the calls; `note` goes to the model after their results.
+    private func runTools(_ calls: [ToolCallInfo], note: String? = nil) {
         var results = [ToolOutput?](repeating: nil, count: calls.count)
         let groups = Self.groups(calls) { [tools] in tools[$0]?.isReadOnly ?? false }
         var groupIndex = 0
@@ -456,10 +480,11 @@ public final class CoderAgent {
         }
 
         func allDone() {
-            let blocks = calls.indices.map { i -> ContentBlock in
+            var blocks = calls.indices.map { i -> ContentBlock in
                 let o = results[i] ?? .error("not run")
                 return .toolResult(toolUseId: calls[i].id, content: clip(o.content), isError: o.isError)
             }
+            if let note { blocks.append(.text(note)) }
             session.messages.append(Message(role: .user, content: blocks))
             save()
             if interrupted {
