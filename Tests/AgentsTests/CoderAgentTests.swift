@@ -29,7 +29,10 @@ final class RecordingUI: CoderUI {
     func showNotice(_ text: String) { transcript.append("notice: \(text)") }
     func showError(_ text: String) { transcript.append("error: \(text)") }
     func statusChanged(_ status: CoderStatus) { statuses.append(status) }
+    /// Called before each message is handed over (a test changes settings between turns).
+    var beforeNextMessage: (() -> Void)?
     func nextMessage(_ deliver: @escaping (String?) -> Void) {
+        beforeNextMessage?()
         let next = messages.isEmpty ? nil : messages.removeFirst()
         deliver(next)
     }

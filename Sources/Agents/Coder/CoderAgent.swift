@@ -61,8 +61,11 @@ public final class CoderAgent {
         public var prompt: String?
         /// The permission settings now (re-read at every check: `supervisor set` applies live).
         public var policy: () -> PermissionPolicy
-        /// Model, max_tokens and temperature now (the provider and its URL are fixed at start).
+        /// Model, max_tokens, context_tokens and temperature now (the provider and its URL are
+        /// fixed at start).
         public var liveLLM: (() -> LLMSettings)?
+        /// The context window without live settings; nil: the provider's default.
+        public var contextTokens: Int?
         public var systemExtra: String?
         /// After resuming a session: send this message (instead of waiting).
         public var resumePrompt: String?
@@ -102,6 +105,13 @@ public final class CoderAgent {
     private var pendingNote: String?
     /// max_tokens of the request in flight.
     private var sentMaxTokens = 0
+    /// Estimated tokens of the messages of the request in flight, and the window it was fitted to.
+    private var sent = (tokens: 0, window: 0)
+    /// After the provider refused a request as too long: the smaller message budget to keep to
+    /// (while context_tokens stays `window`).
+    private var learnedBudget: (budget: Int, window: Int)?
+    /// What the last request left out (reported when it changes).
+    private var lastFit = (elided: 0, dropped: 0)
     private var requestsThisTurn = 0
     private var exited = false
     private var resumed: Bool
@@ -302,22 +312,36 @@ public final class CoderAgent {
         }
     }
 
-    private func request() {
+    /// One model request of the turn. What is sent is the session fitted into the context
+    /// window (`ContextFit`); the session itself stays whole. `overflowRetry`: the same request
+    /// again, smaller, after the provider said it did not fit (not counted again).
+    private func request(overflowRetry: Bool = false) {
         guard !exited else { return }
-        requestsThisTurn += 1
-        if requestsThisTurn > options.maxRequestsPerTurn {
-            strongUI.showError("stopped after \(options.maxRequestsPerTurn) model requests in one turn; send a message to go on")
-            if options.prompt != nil { finish(1) } else { idle() }
-            return
+        if !overflowRetry {
+            requestsThisTurn += 1
+            if requestsThisTurn > options.maxRequestsPerTurn {
+                strongUI.showError("stopped after \(options.maxRequestsPerTurn) model requests in one turn; send a message to go on")
+                if options.prompt != nil { finish(1) } else { idle() }
+                return
+            }
         }
         setState("thinking")
-        var req = client.makeRequest(system: systemPrompt, messages: session.messages, tools: availableTools)
-        if let live = options.liveLLM?() {
+        let live = options.liveLLM?()
+        let tools = availableTools
+        let maxTokens = live?.maxTokens ?? client.config.maxTokens
+        let window = live?.effectiveContextTokens ?? options.contextTokens ?? client.config.provider.defaultContextTokens
+        var budget = ContextFit.messageBudget(contextTokens: window, maxTokens: maxTokens, system: systemPrompt, tools: tools)
+        if let learned = learnedBudget, learned.window == window { budget = min(budget, learned.budget) }
+        let fitted = ContextFit.fit(session.messages, budget: budget)
+        reportFit(fitted, window: window)
+        var req = client.makeRequest(system: systemPrompt, messages: fitted.messages, tools: tools)
+        if let live {
             if let m = live.model, !m.isEmpty { req.model = m }
-            req.maxTokens = live.maxTokens
             req.temperature = live.temperature
         }
-        sentMaxTokens = req.maxTokens
+        req.maxTokens = maxTokens
+        sentMaxTokens = maxTokens
+        sent = (fitted.tokens, window)
         var streamed = false
         call = client.stream(request: req, onEvent: { [weak self] event in
             guard let self else { return }
@@ -329,11 +353,25 @@ public final class CoderAgent {
             guard let self else { return }
             self.call = nil
             if streamed { self.strongUI.assistantAnswerEnded() }
-            self.answered(result)
+            self.answered(result, wasOverflowRetry: overflowRetry)
         })
     }
 
-    private func answered(_ result: Result<LLMReply, LLMError>) {
+    /// Tells the pane and the event log what was left out of the requests, when that changes.
+    private func reportFit(_ f: ContextFit.Fitted, window: Int) {
+        guard f.elided != lastFit.elided || f.dropped != lastFit.dropped else { return }
+        lastFit = (f.elided, f.dropped)
+        guard f.elided > 0 || f.dropped > 0 else { return }
+        var what: [String] = []
+        if f.dropped > 0 { what.append("the oldest \(f.dropped) messages are left out") }
+        if f.elided > 0 { what.append("\(f.elided) long tool output\(f.elided == 1 ? "" : "s"), texts or arguments of earlier steps shortened") }
+        strongUI.showNotice("context window (context_tokens = \(window)): " + what.joined(separator: " and ")
+            + " in what is sent (about \(f.tokens) tokens of messages); the saved session keeps everything")
+        events.emit("context", [("elided", .number("\(f.elided)")), ("dropped", .number("\(f.dropped)")),
+                                ("tokens", .number("\(f.tokens)")), ("context_tokens", .number("\(window)"))])
+    }
+
+    private func answered(_ result: Result<LLMReply, LLMError>, wasOverflowRetry: Bool) {
         guard !exited else { return }
         switch result {
         case .failure(let error):
@@ -341,6 +379,18 @@ public final class CoderAgent {
                 if session.messages.last?.role == .user { pendingNote = Self.interruptedAnswer }
                 strongUI.showNotice("interrupted")
                 idleOrExit(failed: true)
+                return
+            }
+            if error.isContextOverflow && !wasOverflowRetry {
+                // Our estimate was off for this model: send 70% of what did not fit, and keep
+                // to that for the rest of the session (until context_tokens changes).
+                let budget = max(1, sent.tokens * 7 / 10)
+                learnedBudget = (budget, sent.window)
+                let text = "the request did not fit the model's context window (\(error.message)); "
+                    + "sending less of the history (about \(budget) tokens of messages) from now on"
+                strongUI.showNotice(text)
+                events.message(text)
+                request(overflowRetry: true)
                 return
             }
             strongUI.showError("model request failed: \(error)")

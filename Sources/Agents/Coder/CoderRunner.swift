@@ -77,6 +77,7 @@ public enum CoderRunner {
         // `--resume ID --prompt TEXT`: continue that conversation with this message.
         if setup.resume != nil { options.resumePrompt = setup.prompt }
         options.liveLLM = setup.liveLLM()
+        options.contextTokens = spec.llm.contextTokens
         options.hooks = setup.hooks
         let agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui, events: events,
                                store: store, session: session, options: options)

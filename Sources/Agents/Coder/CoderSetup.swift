@@ -16,6 +16,7 @@ import Profile
 /// | `SUPERVISOR_CODER_BASE_URL` | API base URL (the provider's; also `ANTHROPIC_BASE_URL` / `OPENAI_BASE_URL`) |
 /// | `SUPERVISOR_CODER_API_KEY_ENV` | NAME of the variable holding the key (`ANTHROPIC_API_KEY` / `OPENAI_API_KEY`) |
 /// | `SUPERVISOR_CODER_MAX_TOKENS` | answer length limit (8192) |
+/// | `SUPERVISOR_CODER_CONTEXT_TOKENS` | the model's context window (the provider's default, as `llm.context_tokens`) |
 /// | `SUPERVISOR_CODER_TEMPERATURE` | sampling temperature (the provider's default) |
 /// | `SUPERVISOR_CODER_SCRIPT` | script file for provider `script` (offline demos) |
 /// | `SUPERVISOR_CODER_PERMISSION` | `ask`, `allow-edits`, `yolo` (ask) |
@@ -96,6 +97,10 @@ public struct CoderSetup {
             if let m = e("MAX_TOKENS") {
                 guard let n = Int(m), n > 0 else { throw ToolError("SUPERVISOR_CODER_MAX_TOKENS=\(m): a positive integer") }
                 llm.maxTokens = n
+            }
+            if let c = e("CONTEXT_TOKENS") {
+                guard let n = Int(c), n > 0 else { throw ToolError("SUPERVISOR_CODER_CONTEXT_TOKENS=\(c): a positive integer") }
+                llm.contextTokens = n
             }
             if let t = e("TEMPERATURE") {
                 guard let v = Double(t), v >= 0, v <= 2 else { throw ToolError("SUPERVISOR_CODER_TEMPERATURE=\(t): a number 0...2") }
