@@ -45,5 +45,20 @@ final class CoderSetupTests: XCTestCase {
                                          currentDirectory: dir.path)
         XCTAssertEqual(env.spec.llm.maxTokens, 8192)
         XCTAssertNil(env.liveLLM())
+        XCTAssertNil(env.spec.llm.contextTokens)
+    }
+
+    func testContextTokensFromTheEnvironment() throws {
+        let dir = TemporaryDirectory(prefix: "csetup")
+        let script = dir.write("s.script", "--- turn\nhi\n")
+        let setup = try CoderSetup.resolve(flags: CoderSetup.Flags(), environment: ["SUPERVISOR_CODER_SCRIPT": script,
+                                                                                  "SUPERVISOR_CODER_CONTEXT_TOKENS": "32768"],
+                                           currentDirectory: dir.path)
+        XCTAssertEqual(setup.spec.llm.contextTokens, 32768)
+        XCTAssertThrowsError(try CoderSetup.resolve(flags: CoderSetup.Flags(), environment: ["SUPERVISOR_CODER_SCRIPT": script,
+                                                                                           "SUPERVISOR_CODER_CONTEXT_TOKENS": "big"],
+                                                    currentDirectory: dir.path)) { e in
+            XCTAssertTrue("\(e)".contains("SUPERVISOR_CODER_CONTEXT_TOKENS=big"), "\(e)")
+        }
     }
 }
