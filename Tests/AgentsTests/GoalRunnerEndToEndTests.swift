@@ -58,16 +58,20 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         return AgentLaunchConfig(profile: "t", agent: spec, stateDir: dir.file("state"), logsDir: dir.file("logs"), settingsFile: nil)
     }
 
-    func run(_ config: AgentLaunchConfig, options: GoalRunnerOptions = GoalRunnerOptions(), seconds: Double = 60) throws -> (GoalResult, GoalRunner) {
+    /// What the line view wrote during the last `run`.
+    var viewLines: [String] = []
+
+    func run(_ config: AgentLaunchConfig, options: GoalRunnerOptions = GoalRunnerOptions(), seconds: Double = 60,
+             box: Box? = nil, events: AgentEvents = AgentEvents(environment: [:])) throws -> (GoalResult, GoalRunner) {
         var o = options
         o.environment = GoalRunnerEndToEndTests.environment
         if o.shell.quietCheck == ShellSessionOptions().quietCheck { o.shell.quietCheck = 0.3 }
         if o.shell.commandTimeout == ShellSessionOptions().commandTimeout { o.shell.commandTimeout = 20 }
-        let box = LocalBox(workspace: config.agent.cwd, environment: o.environment, withheld: [])
-        let runner = try GoalRunner(config: config, loop: loop, box: box, options: o, events: AgentEvents(environment: [:]))
+        let box = box ?? LocalBox(workspace: config.agent.cwd, environment: o.environment, withheld: [])
+        let runner = try GoalRunner(config: config, loop: loop, box: box, options: o, events: events)
         runners.append(runner)
-        var lines: [String] = []
-        runner.view = GoalLineView { lines.append($0) }
+        viewLines = []
+        runner.view = GoalLineView { [unowned self] in self.viewLines.append($0) }
         var result: GoalResult?
         runner.start { result = $0 }
         try runLoop(loop, until: "goal run", seconds: seconds) { result != nil }
@@ -255,6 +259,55 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertEqual(history?.reached, true)
     }
 
+    // MARK: --url
+
+    /// `--url` alone means a keyless local OpenAI-compatible server; a /v1/completions URL picks
+    /// that endpoint. No key is sent even when OPENAI_API_KEY is set.
+    func testURLFlagMeansAKeylessLocalServer() throws {
+        let binary = GoalRunnerEndToEndTests.supervisorExecutable
+        guard FileManager.default.isExecutableFile(atPath: binary) else { return XCTFail("no supervisor binary at \(binary) (build with swift build --build-tests)") }
+        var env = GoalRunnerEndToEndTests.environment
+        env["OPENAI_API_KEY"] = "sk-canary-must-not-be-sent"
+        func agent(_ args: [String]) throws -> (ProcessExit?, String) {
+            var exit: ProcessExit?
+            let out = PipeStream(loop: loop), err = PipeStream(loop: loop)
+            var output = ""
+            var open = 2
+            let p = try ChildProcess(loop: loop, arguments: [binary, "agent", "goal", "--goal", "say done", "--workdir", dir.file("work"),
+                                                             "--state-dir", dir.file("st"), "--plain"] + args,
+                                     environment: env, directory: dir.path,
+                                     stdio: [.ignore, .pipe(out, childReads: false), .pipe(err, childReads: false)]) { exit = $0 }
+            defer { if exit == nil { kill(p.pid, SIGKILL) } }
+            for stream in [out, err] {
+                try stream.startReading { r in if case .data(let b) = r { output += String(decoding: b, as: UTF8.self) } else { open -= 1 } }
+            }
+            try runLoop(loop, until: "agent finished", seconds: 30) { exit != nil && open == 0 }
+            out.close(); err.close(); p.close()
+            return (exit, output)
+        }
+        fake.enqueue(.text("DONE: said"))
+        var (exit, output) = try agent(["--url", fake.baseURL + "/v1/completions/"])
+        XCTAssertEqual(exit, .exited(0), output)
+        XCTAssertEqual(fake.requests.count, 1)
+        XCTAssertEqual(fake.requests[0].path, "/v1/completions")
+        XCTAssertNil(fake.requests[0].header("authorization"))
+        guard case .object(let body)? = fake.requests[0].json else { return XCTFail("no JSON body") }
+        XCTAssertEqual(body["model"], .string("local-model"))
+
+        fake.enqueue(.text("DONE: said"))
+        (exit, output) = try agent(["--url", fake.baseURL + "/v1", "--model", "served-model"])
+        XCTAssertEqual(exit, .exited(0), output)
+        XCTAssertEqual(fake.requests[1].path, "/v1/chat/completions")
+        XCTAssertNil(fake.requests[1].header("authorization"))
+        guard case .object(let chat)? = fake.requests[1].json else { return XCTFail("no JSON body") }
+        XCTAssertEqual(chat["model"], .string("served-model"))
+
+        (exit, output) = try agent(["--url", "localhost:8000"])
+        XCTAssertEqual(exit, .exited(2), output)
+        XCTAssertTrue(output.contains("--url: expected an http:// or https:// URL"), output)
+        XCTAssertEqual(fake.requests.count, 2)
+    }
+
     func testScriptProviderDemoRunsThroughTheBinary() throws {
         let binary = GoalRunnerEndToEndTests.supervisorExecutable
         guard FileManager.default.isExecutableFile(atPath: binary) else { return XCTFail("no supervisor binary at \(binary) (build with swift build --build-tests)") }
@@ -296,6 +349,49 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertTrue(output.contains("waited for input"), output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("st/goal.terminal.log")))
     }
+}
+
+/// A local box that can "die" like a container: every process it starts (the shell, checks)
+/// first needs `aliveFile`; without it the start fails at once, as `docker exec` into a
+/// container that is gone does.
+final class MortalBox: Box {
+    let inner: LocalBox
+    let aliveFile: String
+    init(inner: LocalBox, aliveFile: String) { self.inner = inner; self.aliveFile = aliveFile }
+    var description: String { "mortal " + inner.description }
+    var hostWorkspace: String { inner.hostWorkspace }
+    var boxWorkspace: String { inner.boxWorkspace }
+    var hostProcessDirectory: String { inner.hostProcessDirectory }
+    func argv(_ arguments: [String], directory: String?, environment: [String: String], interactive: Bool, tty: Bool) -> [String] {
+        ["/bin/sh", "-c", "test -e \"$0\" || { echo 'Error: No such container: box' >&2; exit 1; }; exec \"$@\"", aliveFile]
+            + inner.argv(arguments, directory: directory, environment: environment, interactive: interactive, tty: tty)
+    }
+    func hostProcessEnvironment(_ extra: [String: String]) -> [String: String] { inner.hostProcessEnvironment(extra) }
+}
+
+/// Reads the events an agent wrote to its events descriptor (a pipe, as under the shim).
+final class EventsPipe {
+    let readFD: Int32
+    let writeFD: Int32
+    private var buffer = ""
+    init() {
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0)
+        readFD = fds[0]; writeFD = fds[1]
+        _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
+    }
+    var events: AgentEvents { AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(writeFD)"]) }
+    /// Every line written so far.
+    var lines: [String] {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(readFD, &chunk, chunk.count)
+            if n <= 0 { break }
+            buffer += String(decoding: chunk[0..<n], as: UTF8.self)
+        }
+        return buffer.split(separator: "\n").map(String.init)
+    }
+    deinit { close(readFD); close(writeFD) }
 }
 
 extension AgentLaunchConfig {
