@@ -259,6 +259,30 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertEqual(history?.reached, true)
     }
 
+    // MARK: Answers cut off at max_tokens
+
+    /// An answer that stopped at max_tokens is not run (half a heredoc would write half a file);
+    /// the step says so and the next prompt tells the model to use shorter commands. A command
+    /// in a closed code block is whole, and runs, even when prose after it was cut.
+    func testCutOffAnswerIsNotRunAndTheModelIsToldToBeShorter() throws {
+        fake.enqueue(FakeReply(items: [.text("cat > half.txt <<'EOF'\nline one\nline tw")], stopReason: "max_tokens"))
+        fake.enqueue(FakeReply(items: [.text("```bash\necho whole > whole.txt\n```\nThis writes the fi")], stopReason: "max_tokens"))
+        fake.enqueue(.text("DONE: written"))
+        let (result, runner) = try run(config(goal: "write files"))
+        XCTAssertTrue(result.reached, "\(result)")
+        let steps = runner.history.steps
+        XCTAssertEqual(steps.count, 2)
+        XCTAssertEqual(steps[0].status, .cutOff(maxTokens: 200))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("work/half.txt")), "the cut heredoc was not run")
+        let second = userText(fake.requests[1])
+        XCTAssertTrue(second.contains("cut off at max_tokens (200 tokens)") && second.contains("shorter commands"), second)
+        XCTAssertEqual(steps[1].status, .exited(0))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("work/whole.txt")))
+        XCTAssertTrue(runner.summaryText(result).contains("cut off at max_tokens, not run"))
+        // The system prompt warns of the limit up front.
+        XCTAssertTrue(userText(fake.requests[0]).contains("Your answer may be at most 200 tokens"), userText(fake.requests[0]))
+    }
+
     // MARK: --url
 
     /// `--url` alone means a keyless local OpenAI-compatible server; a /v1/completions URL picks

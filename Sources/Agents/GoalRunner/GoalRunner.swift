@@ -240,7 +240,7 @@ public final class GoalRunner {
                 self.finish(GoalResult(reached: false, reason: "model error", detail: "\(error)"))
             case .success(let reply):
                 self.account(reply)
-                self.answered(reply.response.message.text, step: n)
+                self.answered(reply.response.message.text, step: n, cutOff: reply.response.stopReason == .maxTokens)
             }
         }
     }
@@ -258,7 +258,8 @@ public final class GoalRunner {
         view?.usage(history: history, limit: agent.limit)
     }
 
-    private func answered(_ answer: String, step n: Int) {
+    /// `cutOff`: the answer stopped at max_tokens (a command in it may be half-written).
+    private func answered(_ answer: String, step n: Int, cutOff: Bool = false) {
         switch CommandSanitizer.sanitize(answer, isRoot: isRoot) {
         case .done(let reason):
             confirmDone(reason: reason)
@@ -273,8 +274,29 @@ public final class GoalRunner {
             nextStep()
         case .command(let command, let rules):
             emptyAnswers = 0
+            // A command from a closed code block is whole even when prose after it was cut.
+            if cutOff && !CommandSanitizer.hasClosedFencedBlock(answer) {
+                recordCutOff(command, rules: rules, answer: answer, step: n)
+                return
+            }
             runCommand(command, rules: rules, answer: answer, step: n)
         }
+    }
+
+    /// An answer that stopped at max_tokens is not run (half a heredoc would write half a
+    /// file): the step is recorded as cut off, and its status tells the model to be shorter.
+    private func recordCutOff(_ command: String, rules: [String], answer: String, step n: Int) {
+        var s = agent.llm
+        GoalRunnerOptions.applyModelDefaults(&s)
+        let step = GoalStep(n: n, answer: answer, command: command, rules: rules, status: .cutOff(maxTokens: s.maxTokens),
+                            output: "", duration: 0, cwd: history.cwd)
+        history.steps.append(step)
+        persist()
+        view?.note("the answer was cut off at max_tokens (\(s.maxTokens) tokens); its command was not run")
+        let shown = prompt.outcome(step, outputShown: .natural)
+        logTerminal("=== step \(n)/\(agent.limit)\n" + shown + "\n")
+        view?.outcome(step, shown: shown)
+        nextStep()
     }
 
     private func addNote(_ note: String) {
@@ -436,6 +458,7 @@ public final class GoalRunner {
         case .stillRunning(_, _, let interrupted): return interrupted ? "still running, interrupted" : "still running (background)"
         case .waitingForInput: return "waited for input, interrupted"
         case .shellExited: return "shell ended"
+        case .cutOff: return "cut off at max_tokens, not run"
         }
     }
 

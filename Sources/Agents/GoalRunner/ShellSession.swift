@@ -14,6 +14,8 @@ public enum ShellStatus: Codable, Equatable, CustomStringConvertible {
     case waitingForInput
     /// The shell itself ended or stopped responding; a new one starts with the next command.
     case shellExited(String)
+    /// It was not run: the model's answer stopped at `max_tokens` before the command was complete.
+    case cutOff(maxTokens: Int)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum ShellStatus: Codable, Equatable, CustomStringConvertible {
         case .waitingForInput:
             return "it was waiting for interactive input (reading the terminal), so it was interrupted (Ctrl-C); use non-interactive options or give the input with a pipe or here-document"
         case .shellExited(let why): return "the shell ended (\(why)); a new shell was started"
+        case .cutOff(let n):
+            return "NOT RUN: your answer was cut off at max_tokens (\(n) tokens) before the command was complete, so nothing ran. Answer with shorter commands: write a big file in several smaller commands (cat > f <<'EOF' ... EOF, then cat >> f <<'EOF' ... EOF), one step at a time"
         }
     }
 
