@@ -18,8 +18,8 @@ struct GoalAgentCommand: ParsableCommand {
         key in OPENAI_API_KEY), or --url URL for a local OpenAI-compatible server without a key \
         (e.g. --url http://localhost:8000/v1 --model NAME; a URL ending in /v1/completions uses the completions endpoint).
 
-        Exit status: 0 when the goal was reached, 1 when not (limit, budget, model error, gave up), 2 for bad \
-        input.
+        Exit status: 0 when the goal was reached, 1 when not (limit, budget, model error, gave up, no shell \
+        could be started in the box), 2 for bad input.
         """)
 
     @OptionGroup var config: AgentConfigOption

@@ -259,6 +259,76 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertEqual(history?.reached, true)
     }
 
+    // MARK: The shell and the box
+
+    /// A shell that ends (killed) is replaced before the next command, and the model is told its
+    /// variables and jobs are gone; the status no longer claims a new shell where none is.
+    func testShellThatEndsIsReplacedAndTheModelIsTold() throws {
+        fake.enqueue(.text("export MARK=old; sleep 300 & echo $! > job.pid; kill -9 $$"))
+        fake.enqueue(.text("echo mark=${MARK:-none}"))
+        fake.enqueue(.text("DONE: ok"))
+        let (result, runner) = try run(config(goal: "survive"))
+        XCTAssertTrue(result.reached, "\(result)")
+        // The old shell's background job went with it (as the note to the model says).
+        let job = try XCTUnwrap(pid_t((try String(contentsOfFile: dir.file("work/job.pid"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try waitFor("the old shell's job ended", seconds: 10) {
+            kill(job, 0) != 0 || (try? String(contentsOfFile: "/proc/\(job)/stat", encoding: .utf8))?.contains(") Z ") == true
+        }
+        let steps = runner.history.steps
+        guard case .shellExited = steps[0].status else { return XCTFail("\(steps[0].status)") }
+        XCTAssertFalse("\(steps[0].status)".contains("new shell"), "\(steps[0].status)")
+        XCTAssertEqual(steps[1].output, "mark=none", "a new shell")
+        XCTAssertTrue(steps[0].notes.contains { $0.contains("a new shell was started in \(self.dir.file("work"))") }, "\(steps[0].notes)")
+        let second = userText(fake.requests[1])
+        XCTAssertTrue(second.contains("a new shell was started"), second)
+    }
+
+    /// The box dies mid-run (a container that is gone): no shell can be started, so the run ends
+    /// at once with a clear reason and a non-zero status instead of wasting every remaining step;
+    /// the history stays unfinished, and the next start (the restart, with the box back) resumes it.
+    func testBoxThatDiesEndsTheRunAndARestartResumes() throws {
+        let alive = dir.write("alive", "")
+        let env = GoalRunnerEndToEndTests.environment
+        func box() -> Box { MortalBox(inner: LocalBox(workspace: dir.file("work"), environment: env, withheld: []), aliveFile: alive) }
+        var options = GoalRunnerOptions()
+        options.shell.inBoxProcesses = false // host /proc is right here; in-box probes would reap other tests' shells
+        fake.enqueue(.text("echo one > one.txt; rm -f \(alive); kill -9 $$"))
+        fake.fallback = { _ in .text("echo wasted") }
+        let (result, runner) = try run(config(goal: "outlive the box", limit: 10), options: options, box: box())
+        XCTAssertFalse(result.reached)
+        XCTAssertEqual(result.reason, "no shell")
+        XCTAssertEqual(result.exitStatus, 1)
+        XCTAssertTrue(result.detail.contains("no shell could be started") && result.detail.contains("2 attempts"), result.detail)
+        XCTAssertTrue(result.detail.contains("No such container"), result.detail)
+        XCTAssertEqual(fake.requests.count, 1, "the model was not asked again")
+        XCTAssertEqual(runner.history.steps.count, 1)
+        XCTAssertNil(runner.history.finished, "left unfinished for the restart to resume")
+        runner.close()
+
+        // The box is back (the shim made the container again): the restarted agent resumes.
+        FileManager.default.createFile(atPath: alive, contents: nil)
+        fake.enqueue(.text("cat one.txt"))
+        fake.enqueue(.text("DONE: back"))
+        let (again, second) = try run(config(goal: "outlive the box", limit: 10), options: options, box: box())
+        XCTAssertTrue(again.reached, "\(again)")
+        XCTAssertEqual(second.history.restarts, 1)
+        XCTAssertEqual(second.history.steps.map(\.output), ["", "one"])
+        XCTAssertTrue(userText(fake.requests[1]).contains("the agent was restarted"), userText(fake.requests[1]))
+    }
+
+    /// The box is gone from the start: the run ends with "no shell" before asking the model.
+    func testNoShellAtTheStartEndsTheRunWithoutAskingTheModel() throws {
+        var options = GoalRunnerOptions()
+        options.shell.inBoxProcesses = false
+        let box = MortalBox(inner: LocalBox(workspace: dir.file("work"), environment: GoalRunnerEndToEndTests.environment, withheld: []),
+                            aliveFile: dir.file("missing"))
+        let (result, runner) = try run(config(goal: "nothing"), options: options, box: box)
+        XCTAssertEqual(result.reason, "no shell")
+        XCTAssertEqual(result.exitStatus, 1)
+        XCTAssertEqual(fake.requests.count, 0)
+        XCTAssertNil(runner.history.finished)
+    }
+
     // MARK: Answers cut off at max_tokens
 
     /// An answer that stopped at max_tokens is not run (half a heredoc would write half a file);

@@ -17,6 +17,8 @@ public struct GoalRunnerOptions {
     public var checkTimeout: Double = 120
     /// Keep the shell (and its background jobs) after the run ends, until the agent is stopped.
     public var stay = false
+    /// Attempts in a row to start a shell before the run ends (the box is gone).
+    public var shellStartAttempts = 2
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public init() {}
 
@@ -77,6 +79,8 @@ public final class GoalRunner {
     private var completion: ((GoalResult) -> Void)?
     private var emptyAnswers = 0
     private var stopping = false
+    /// Failed shell starts in a row.
+    private var shellStartFailures = 0
 
     public init(config: AgentLaunchConfig, loop: EventLoop, box: Box, options: GoalRunnerOptions = GoalRunnerOptions(),
                 events: AgentEvents) throws {
@@ -147,22 +151,40 @@ public final class GoalRunner {
         BoxCommand(loop: loop, box: box, shellCommand: ask, timeout: 20) { [weak self] r in
             guard let self else { return }
             self.isRoot = r.output.split(whereSeparator: \.isNewline).last.map { $0.trimmingCharacters(in: .whitespaces) } == "0"
-            self.session.start(directory: self.history.cwd) { [weak self] error in
-                guard let self else { return }
-                if let error {
-                    // The recorded directory may be gone: try the workspace.
-                    if self.history.cwd != nil {
-                        self.history.cwd = nil
-                        self.session.start { [weak self] e in
-                            if let e { self?.finish(GoalResult(reached: false, reason: "shell", detail: "\(e)")) } else { self?.nextStep() }
-                        }
-                        return
-                    }
-                    self.finish(GoalResult(reached: false, reason: "shell", detail: "\(error)"))
+            self.ensureShell { [weak self] in self?.nextStep() }
+        }
+    }
+
+    /// Starts a shell when none runs (at the start, and after the shell ended): in the recorded
+    /// directory, then (it may be gone) in the workspace. When `shellStartAttempts` starts in a row
+    /// fail, the box is gone (a container that died): the run ends with "no shell" and a non-zero
+    /// status, unfinished, so that the agent's restart (whose start makes the container again)
+    /// resumes it. `restarted` is told a new shell replaced one that ended.
+    private func ensureShell(restarted: ((String) -> Void)? = nil, then: @escaping () -> Void) {
+        guard result == nil else { return }
+        if session.isRunning { then(); return }
+        session.endLeftovers() // the jobs of a shell that ended go with it
+        let directory = shellStartFailures == 0 ? history.cwd : nil
+        session.start(directory: directory) { [weak self] error in
+            guard let self, self.result == nil else { return }
+            if let error {
+                self.shellStartFailures += 1
+                let text = "\(error)"
+                if self.shellStartFailures >= max(1, self.options.shellStartAttempts) {
+                    self.finish(GoalResult(reached: false, reason: "no shell",
+                                           detail: "no shell could be started in \(self.box.description) (\(self.shellStartFailures) attempts in a row; last: \(text)); the box seems to be gone"),
+                                recordFinished: false)
                     return
                 }
-                self.nextStep()
+                self.view?.note("cannot start a shell (\(text)); trying again in \(self.box.boxWorkspace)")
+                self.ensureShell(restarted: restarted, then: then)
+                return
             }
+            let startedIn = directory ?? self.box.boxWorkspace
+            if directory == nil && self.history.cwd != nil { self.history.cwd = nil }
+            self.shellStartFailures = 0
+            restarted?(startedIn)
+            then()
         }
     }
 
@@ -309,6 +331,20 @@ public final class GoalRunner {
         events.command(command)
         events.state("running_tool")
         view?.command(step: n, limit: limit, command: command, rules: rules)
+        ensureShell(restarted: { [weak self] dir in self?.shellRestarted(in: dir) }) { [weak self] in
+            self?.runInShell(command, rules: rules, answer: answer, step: n)
+        }
+    }
+
+    /// Tells the model (a note on the last step) that its shell is new.
+    private func shellRestarted(in directory: String) {
+        let note = "the shell had ended, so a new shell was started in \(directory): variables, functions and background jobs of the old shell are gone"
+        view?.note(note)
+        addNote(note)
+    }
+
+    private func runInShell(_ command: String, rules: [String], answer: String, step n: Int) {
+        let limit = agent.limit
         session.run(command) { [weak self] outcome in
             guard let self, self.result == nil || self.stopping else { return }
             let step = GoalStep(n: n, answer: answer, command: command, rules: rules, status: outcome.status,
@@ -325,7 +361,8 @@ public final class GoalRunner {
                 if passed {
                     self.finish(GoalResult(reached: true, reason: "reached", detail: "the done_when check passed after step \(n)"))
                 } else {
-                    self.nextStep()
+                    // The shell ended (killed, or its box died): a new one before the model is asked.
+                    self.ensureShell(restarted: { [weak self] dir in self?.shellRestarted(in: dir) }) { [weak self] in self?.nextStep() }
                 }
             }
         }

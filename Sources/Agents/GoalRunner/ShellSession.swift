@@ -12,7 +12,8 @@ public enum ShellStatus: Codable, Equatable, CustomStringConvertible {
     case stillRunning(seconds: Double, job: String?, interrupted: Bool)
     /// It was blocked reading the terminal (waiting for interactive input) and was interrupted.
     case waitingForInput
-    /// The shell itself ended or stopped responding; a new one starts with the next command.
+    /// The shell itself ended or stopped responding (the goal runner starts a new one, or ends
+    /// the run when none can be started).
     case shellExited(String)
     /// It was not run: the model's answer stopped at `max_tokens` before the command was complete.
     case cutOff(maxTokens: Int)
@@ -26,7 +27,7 @@ public enum ShellStatus: Codable, Equatable, CustomStringConvertible {
             return "still running after \(secs)s; moved to the background" + (job.map { " as \($0)" } ?? "") + " and left running"
         case .waitingForInput:
             return "it was waiting for interactive input (reading the terminal), so it was interrupted (Ctrl-C); use non-interactive options or give the input with a pipe or here-document"
-        case .shellExited(let why): return "the shell ended (\(why)); a new shell was started"
+        case .shellExited(let why): return "the shell ended (\(why))"
         case .cutOff(let n):
             return "NOT RUN: your answer was cut off at max_tokens (\(n) tokens) before the command was complete, so nothing ran. Answer with shorter commands: write a big file in several smaller commands (cat > f <<'EOF' ... EOF, then cat >> f <<'EOF' ... EOF), one step at a time"
         }
@@ -111,6 +112,11 @@ public final class ShellSession {
     /// Output that arrived while no command ran (background jobs).
     private var idleOutput: [String] = []
     private var idleOutputChars = 0
+    /// The session of the shell that ended last, until `endLeftovers()`.
+    private var endedSession: (pid: pid_t, boxPID: Int?)?
+    /// What the shell's start printed (the box's error when it cannot start, e.g. docker's "No
+    /// such container"), for the start error.
+    private var startOutput: [String] = []
 
     private let quietTimer: LoopTimer
     private let timeoutTimer: LoopTimer
@@ -188,6 +194,7 @@ public final class ShellSession {
             startCompletion = completion
             stripper = TerminalTextStripper()
             pendingLine = ""
+            startOutput = []
             try master.startReading { [weak self] result in
                 guard let self else { return }
                 switch result {
@@ -231,7 +238,7 @@ public final class ShellSession {
             start(directory: cwd) { [weak self] error in
                 guard let self else { return }
                 if let error {
-                    completion(ShellOutcome(status: .shellExited("\(error)"), output: "", duration: 0, cwd: self.cwd))
+                    completion(ShellOutcome(status: .shellExited("no new shell could be started: \(error)"), output: "", duration: 0, cwd: self.cwd))
                 } else {
                     self.run(command, hidden: hidden, completion: completion)
                 }
@@ -388,6 +395,11 @@ public final class ShellSession {
                 return
             }
             job.buffer.append(line)
+        } else if phase == .starting {
+            // Not the echo of the line that sets the shell up.
+            if startOutput.count < 20, !line.contains("stty -echo"), !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                startOutput.append(line)
+            }
         } else if phase == .idle || phase == .busy {
             guard idleOutputChars < options.outputLimit else { return }
             idleOutput.append(line)
@@ -466,11 +478,26 @@ public final class ShellSession {
             let c = startCompletion
             startCompletion = nil
             graceTimer.stop()
-            c?(HostingError("the shell ended at start (\(exit))"))
+            var said = startOutput
+            if !pendingLine.isEmpty && !pendingLine.hasPrefix("__SV_") && !pendingLine.contains("stty -echo") { said.append(pendingLine) }
+            let text = OutputCleaner.cleanStripped(said.joined(separator: "\n")).split(separator: "\n").suffix(5).joined(separator: "; ")
+            c?(HostingError("the shell ended at start (\(exit))" + (text.isEmpty ? "" : ": " + String(text.prefix(500)))))
             return
         }
+        endedSession = (pid, boxShellPID)
         phase = .stopped
         if job != nil { finish(status: .shellExited("\(exit)")) }
+    }
+
+    /// Kills what is left of the session of a shell that ended by itself (its background jobs
+    /// have their own process groups but stay in its session, and a killed shell does not hang
+    /// them up), on this host or inside the box, as `close()` does. For a new shell that starts
+    /// clean, and so that nothing outlives a shell the agent gave up on.
+    public func endLeftovers() {
+        guard let ended = endedSession else { return }
+        endedSession = nil
+        if usesInBoxProcesses, let boxPID = ended.boxPID { runInBox(ShellSession.inBoxKillSessionScript(shellPID: boxPID)) }
+        for member in ShellSession.processes(inSession: ended.pid) { kill(member, SIGKILL) }
     }
 
     // MARK: Foreground inspection
