@@ -353,6 +353,27 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertTrue(userText(fake.requests[0]).contains("Your answer may be at most 200 tokens"), userText(fake.requests[0]))
     }
 
+    // MARK: Time budget
+
+    /// The time budget interrupts a running command and ends the run with the budget message,
+    /// instead of waiting for the command (or its timeout).
+    func testTimeBudgetInterruptsARunningCommand() throws {
+        fake.enqueue(.text("sleep 30; echo not-reached"))
+        fake.fallback = { _ in .text("echo again") }
+        var cfg = config(goal: "take long")
+        cfg.agent.timeBudget = 1.5
+        let started = EventLoop.monotonicSeconds()
+        let (result, runner) = try run(cfg, seconds: 40)
+        let took = EventLoop.monotonicSeconds() - started
+        XCTAssertEqual(result.reason, "time budget")
+        XCTAssertTrue(result.detail.contains("the time budget of 1.5s is used up"), result.detail)
+        XCTAssertLessThan(took, 10, "the command was interrupted, not waited for")
+        XCTAssertEqual(runner.history.steps.count, 1)
+        XCTAssertEqual(runner.history.steps[0].status, .interrupted("the time budget of 1.5s ran out"))
+        XCTAssertFalse(runner.history.steps[0].output.contains("not-reached"))
+        XCTAssertEqual(fake.requests.count, 1)
+    }
+
     // MARK: --url
 
     /// `--url` alone means a keyless local OpenAI-compatible server; a /v1/completions URL picks

@@ -81,6 +81,10 @@ public final class GoalRunner {
     private var stopping = false
     /// Failed shell starts in a row.
     private var shellStartFailures = 0
+    /// A command runs in the shell (the time budget interrupts it).
+    private var commandRunning = false
+    /// The time budget ran out while a command ran: the run ends with this once it stopped.
+    private var budgetEnd: GoalResult?
 
     public init(config: AgentLaunchConfig, loop: EventLoop, box: Box, options: GoalRunnerOptions = GoalRunnerOptions(),
                 events: AgentEvents) throws {
@@ -142,7 +146,7 @@ public final class GoalRunner {
         session.onDisplay = { [weak self] text in self?.view?.terminal(text) }
         if let t = agent.timeBudget {
             let remaining = t - history.elapsedBefore
-            if remaining <= 0 { finish(GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(t))s is used up")); return }
+            if remaining <= 0 { finish(GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(GoalRunner.seconds(t))s is used up")); return }
             budgetTimer.start(seconds: remaining) { [weak self] in self?.timeBudgetExpired() } // the time budget ends the run
         }
         // Root or not decides the sudo rule; asked in the box itself. A box with its own processes
@@ -195,6 +199,9 @@ public final class GoalRunner {
         finish(GoalResult(reached: false, reason: "stopped", detail: reason), recordFinished: false)
     }
 
+    /// "3", "1.5" (seconds in messages).
+    static func seconds(_ t: Double) -> String { t == t.rounded() && abs(t) < 1e15 ? "\(Int(t))" : String(format: "%g", t) }
+
     private var elapsed: Double { history.elapsedBefore + EventLoop.monotonicSeconds() - startedAt }
 
     private func budgetExceeded() -> GoalResult? {
@@ -203,7 +210,7 @@ public final class GoalRunner {
             return GoalResult(reached: false, reason: "limit", detail: "the limit of \(a.limit) commands was reached")
         }
         if let t = a.timeBudget, elapsed >= t {
-            return GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(t))s is used up")
+            return GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(GoalRunner.seconds(t))s is used up")
         }
         if let b = a.tokenBudget, history.totalTokens >= b {
             return GoalResult(reached: false, reason: "token budget", detail: "\(history.totalTokens) tokens used, budget \(b)")
@@ -214,13 +221,21 @@ public final class GoalRunner {
         return nil
     }
 
+    /// The time budget ran out: a running command is interrupted (as one that cannot be moved
+    /// to the background) and the run ends once it stopped; anything else ends at once.
     private func timeBudgetExpired() {
-        guard result == nil else { return }
-        if call != nil {
-            call?.cancel()
-            finish(GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(agent.timeBudget ?? 0))s is used up"))
+        guard result == nil, budgetEnd == nil else { return }
+        let t = agent.timeBudget ?? 0
+        let end = GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(GoalRunner.seconds(t))s is used up")
+        if commandRunning && session.isBusy {
+            budgetEnd = end
+            view?.note("the time budget of \(GoalRunner.seconds(t))s is used up: interrupting the command")
+            // False: it is already being interrupted or moved to the background, and reports soon.
+            session.interruptCommand(reason: "the time budget of \(GoalRunner.seconds(t))s ran out")
+            return
         }
-        // A running command ends first (it has its own timeout); the next step sees the budget.
+        call?.cancel()
+        finish(end)
     }
 
     private func nextStep() {
@@ -331,6 +346,7 @@ public final class GoalRunner {
         events.command(command)
         events.state("running_tool")
         view?.command(step: n, limit: limit, command: command, rules: rules)
+        commandRunning = true
         ensureShell(restarted: { [weak self] dir in self?.shellRestarted(in: dir) }) { [weak self] in
             self?.runInShell(command, rules: rules, answer: answer, step: n)
         }
@@ -346,7 +362,9 @@ public final class GoalRunner {
     private func runInShell(_ command: String, rules: [String], answer: String, step n: Int) {
         let limit = agent.limit
         session.run(command) { [weak self] outcome in
-            guard let self, self.result == nil || self.stopping else { return }
+            guard let self else { return }
+            self.commandRunning = false
+            guard self.result == nil || self.stopping else { return }
             let step = GoalStep(n: n, answer: answer, command: command, rules: rules, status: outcome.status,
                                 output: outcome.output, duration: outcome.duration, cwd: outcome.cwd)
             self.history.steps.append(step)
@@ -356,6 +374,7 @@ public final class GoalRunner {
             self.logTerminal("=== step \(n)/\(limit)\n" + shown + "\n")
             self.view?.outcome(step, shown: shown)
             guard self.result == nil else { return }
+            if let end = self.budgetEnd { self.finish(end); return }
             self.checkDoneWhen { [weak self] passed, _ in
                 guard let self else { return }
                 if passed {
@@ -495,6 +514,7 @@ public final class GoalRunner {
         case .stillRunning(_, _, let interrupted): return interrupted ? "still running, interrupted" : "still running (background)"
         case .waitingForInput: return "waited for input, interrupted"
         case .shellExited: return "shell ended"
+        case .interrupted: return "interrupted"
         case .cutOff: return "cut off at max_tokens, not run"
         }
     }

@@ -15,6 +15,9 @@ public enum ShellStatus: Codable, Equatable, CustomStringConvertible {
     /// The shell itself ended or stopped responding (the goal runner starts a new one, or ends
     /// the run when none can be started).
     case shellExited(String)
+    /// It was interrupted (Ctrl-C, then killed if it did not stop) for this reason (the time
+    /// budget ran out).
+    case interrupted(String)
     /// It was not run: the model's answer stopped at `max_tokens` before the command was complete.
     case cutOff(maxTokens: Int)
 
@@ -28,6 +31,7 @@ public enum ShellStatus: Codable, Equatable, CustomStringConvertible {
         case .waitingForInput:
             return "it was waiting for interactive input (reading the terminal), so it was interrupted (Ctrl-C); use non-interactive options or give the input with a pipe or here-document"
         case .shellExited(let why): return "the shell ended (\(why))"
+        case .interrupted(let why): return "interrupted (Ctrl-C): \(why)"
         case .cutOff(let n):
             return "NOT RUN: your answer was cut off at max_tokens (\(n) tokens) before the command was complete, so nothing ran. Answer with shorter commands: write a big file in several smaller commands (cat > f <<'EOF' ... EOF, then cat >> f <<'EOF' ... EOF), one step at a time"
         }
@@ -308,6 +312,21 @@ public final class ShellSession {
             }
         }
     }
+
+    /// Interrupts the running command (Ctrl-C; its foreground group is killed, then the shell
+    /// ended, if it does not stop within the grace periods, as for a command that cannot be
+    /// moved to the background); it reports `.interrupted(reason)`. False when no command runs
+    /// or it is already being interrupted or moved to the background.
+    @discardableResult
+    public func interruptCommand(reason: String) -> Bool {
+        guard let job, job.interruptedFor == nil, !job.bgSent else { return false }
+        timeoutTimer.stop()
+        interrupt(job, for: .interrupted(reason))
+        return true
+    }
+
+    /// Whether a command runs.
+    public var isBusy: Bool { job != nil }
 
     private static func quietCheckApplies(_ job: Job) -> Bool {
         job.begun && job.exitCode == nil && job.interruptedFor == nil && !job.suspendSent
