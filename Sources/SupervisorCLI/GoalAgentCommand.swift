@@ -57,8 +57,9 @@ struct GoalAgentCommand: ParsableCommand {
     @Option(help: "Where <name>.terminal.log and <name>.debug.jsonl go (default: the state directory).") var logsDir: String?
     @Option(help: "Agent name (for log file names).") var name: String?
     @Flag(help: "Write requests and responses to <logs>/<name>.debug.jsonl.") var debug = false
-    @Flag(help: "Keep the shell and its background jobs after the goal is reached, until stopped (also $SUPERVISOR_GOAL_STAY=1).")
-    var stay = false
+    @Flag(inversion: .prefixedNo,
+          help: "Keep the shell and its background jobs (a server it started) after the goal is reached, until the agent is stopped (default: the profile's stay key, else off; also $SUPERVISOR_GOAL_STAY=1).")
+    var stay: Bool?
     @Flag(help: "Plain line output even on a terminal.") var plain = false
 
     func run() throws {
@@ -91,7 +92,7 @@ struct GoalAgentCommand: ParsableCommand {
         if let v = contextBudget ?? environment["SUPERVISOR_GOAL_CONTEXT_TOKENS"].flatMap(Int.init) { options.contextBudget = max(100, v) }
         if let v = commandTimeout ?? environment["SUPERVISOR_GOAL_COMMAND_TIMEOUT"].flatMap(Double.init) { options.shell.commandTimeout = max(0.1, v) }
         if let v = quietCheck ?? environment["SUPERVISOR_GOAL_QUIET_CHECK"].flatMap(Double.init) { options.shell.quietCheck = max(0.05, v) }
-        options.stay = stay || environment["SUPERVISOR_GOAL_STAY"] == "1"
+        options.stay = environment["SUPERVISOR_GOAL_STAY"] == "1"
 
         let loop = EventLoop()
         let events = AgentEvents(environment: environment)
@@ -124,11 +125,17 @@ struct GoalAgentCommand: ParsableCommand {
             runner?.stop(reason: "interrupted from the pane")
             exitStatus = 130
         }
-        runner.start { result in
+        // Staying, the shell ended by itself (its box died): exit non-zero, so the restart policy
+        // (whose start makes a dead container again) runs the goal again.
+        runner.onStayEnded = { _ in
+            exitStatus = 1
+            loop.stop()
+        }
+        runner.start { [unowned runner] result in
             if exitStatus == 1 { exitStatus = result.exitStatus }
             done = true
-            // With --stay and the goal reached, keep the shell until a signal ends the agent.
-            if !(options.stay && result.reached) { loop.stop() }
+            // Staying (the goal reached, `stay`): keep the shell until a signal ends the agent.
+            if !runner.staying { loop.stop() }
         }
         if !done { loop.run() }
         runner.close()
@@ -185,6 +192,7 @@ struct GoalAgentCommand: ParsableCommand {
         if let maxTokens { a.llm.maxTokens = maxTokens }
         if let temperature { a.llm.temperature = temperature }
         if debug { a.debug = true }
+        if let stay { a.stay = stay }
         if let workdir, config.config != nil { a.cwd = absolute(workdir, base: FileManager.default.currentDirectoryPath) }
         if let stateDir, config.config != nil { launch.stateDir = absolute(stateDir, base: FileManager.default.currentDirectoryPath) }
         if let logsDir, config.config != nil { launch.logsDir = absolute(logsDir, base: FileManager.default.currentDirectoryPath) }

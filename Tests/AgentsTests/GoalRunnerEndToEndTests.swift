@@ -259,6 +259,99 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertEqual(history?.reached, true)
     }
 
+    // MARK: A reached goal that stays
+
+    /// `stay`: once the goal is reached the shell and its background server keep running (the
+    /// state says "staying", the pane says so); when the shell then ends by itself the runner
+    /// reports it, so the agent can exit non-zero and be restarted.
+    func testStayKeepsTheShellAndItsServerAfterTheGoalIsReached() throws {
+        let port = try freePort()
+        fake.enqueue(.text("echo $$ > shell.pid; python3 -m http.server \(port) --bind 127.0.0.1 > server.log 2>&1 &"))
+        fake.fallback = { _ in .text("for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null && break; sleep 0.1; done") }
+        var cfg = config(goal: "serve on \(port)", doneWhen: "bash -c 'exec 3<>/dev/tcp/127.0.0.1/\(port)'")
+        cfg.agent.stay = true
+        let pipe = EventsPipe()
+        let (result, runner) = try run(cfg, events: pipe.events)
+        XCTAssertTrue(result.reached, "\(result)")
+        XCTAssertEqual(result.exitStatus, 0)
+        XCTAssertTrue(runner.staying)
+        var stayEnded: String?
+        runner.onStayEnded = { stayEnded = $0 }
+        let listening = String(format: ":%04X 00000000:0000 0A", port)
+        func serverListens() -> Bool { (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8))?.contains(listening) == true }
+        // The loop keeps running (as the agent process does while it stays): the server answers.
+        var connected = false
+        BoxCommand(loop: loop, box: LocalBox(workspace: dir.path, environment: GoalRunnerEndToEndTests.environment, withheld: []),
+                   shellCommand: "exec 3<>/dev/tcp/127.0.0.1/\(port)", timeout: 10) { connected = $0.exit == .exited(0) }
+        try runLoop(loop, until: "connected to the server after the goal was reached", seconds: 15) { connected }
+        XCTAssertTrue(serverListens())
+        let states = pipe.lines.filter { $0.contains("\"type\":\"state\"") }
+        XCTAssertTrue(states.last?.contains("\"state\":\"staying\"") == true, "\(states)")
+        XCTAssertTrue(viewLines.joined().contains("Staying: the goal was reached"), viewLines.joined())
+
+        // The shell is killed from outside (its box died): the runner says the stay ended.
+        let pidText = try String(contentsOfFile: dir.file("work/shell.pid"), encoding: .utf8)
+        let shellPID = try XCTUnwrap(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(shellPID, SIGKILL)
+        try runLoop(loop, until: "the stay ended", seconds: 15) { stayEnded != nil }
+        XCTAssertFalse(runner.staying)
+        XCTAssertTrue(pipe.lines.last { $0.contains("\"type\":\"state\"") }?.contains("\"idle\"") == true)
+        runner.close()
+        try waitFor("server stopped", seconds: 10) { !serverListens() }
+    }
+
+    /// Without `stay` a reached goal ends the shell and what it started, at once.
+    func testWithoutStayAReachedGoalEndsItsJobs() throws {
+        fake.enqueue(.text("sleep 300 & echo $! > job.pid"))
+        fake.enqueue(.text("DONE: started"))
+        let (result, runner) = try run(config(goal: "start a job"))
+        XCTAssertTrue(result.reached)
+        XCTAssertFalse(runner.staying)
+        let pid = try XCTUnwrap(pid_t((try String(contentsOfFile: dir.file("work/job.pid"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try waitFor("the background job ended", seconds: 10) {
+            kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true
+        }
+    }
+
+    /// The agent process with `stay` in its launch config: after "Goal reached" it keeps running
+    /// (state "staying" on its events descriptor, a "Staying:" line in its pane) until a signal,
+    /// then exits 0.
+    func testAgentProcessStaysUntilStopped() throws {
+        let binary = GoalRunnerEndToEndTests.supervisorExecutable
+        guard FileManager.default.isExecutableFile(atPath: binary) else { return XCTFail("no supervisor binary at \(binary) (build with swift build --build-tests)") }
+        var cfg = config(goal: "start a job and stay")
+        cfg.agent.stay = true
+        try cfg.write(to: dir.file("agent.json"))
+        fake.enqueue(.text("sleep 300 & echo $! > job.pid"))
+        fake.enqueue(.text("DONE: started"))
+        let out = PipeStream(loop: loop)
+        let events = PipeStream(loop: loop)
+        var output = "", eventText = ""
+        var exit: ProcessExit?
+        var env = GoalRunnerEndToEndTests.environment
+        env["SUPERVISOR_EVENTS_FD"] = "3"
+        let p = try ChildProcess(loop: loop, arguments: [binary, "agent", "goal", "--config", dir.file("agent.json"), "--plain"],
+                                 environment: env, directory: dir.path,
+                                 stdio: [.ignore, .pipe(out, childReads: false), .inherit(2), .pipe(events, childReads: false)]) { exit = $0 }
+        defer { if exit == nil { kill(p.pid, SIGKILL) } }
+        try out.startReading { r in if case .data(let b) = r { output += String(decoding: b, as: UTF8.self) } }
+        try events.startReading { r in if case .data(let b) = r { eventText += String(decoding: b, as: UTF8.self) } }
+        try runLoop(loop, until: "goal reached and staying", seconds: 30) {
+            output.contains("Staying:") && eventText.contains("\"state\":\"staying\"") || exit != nil
+        }
+        XCTAssertNil(exit, "the agent exited although it stays: \(output)")
+        XCTAssertTrue(output.contains("Goal reached"), output)
+        let job = try XCTUnwrap(pid_t((try String(contentsOfFile: dir.file("work/job.pid"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertEqual(kill(job, 0), 0, "the background job still runs")
+        kill(p.pid, SIGTERM)
+        try runLoop(loop, until: "agent stopped", seconds: 15) { exit != nil }
+        XCTAssertEqual(exit, .exited(0))
+        out.close(); events.close(); p.close()
+        try waitFor("the background job ended with the agent", seconds: 10) {
+            kill(job, 0) != 0 || (try? String(contentsOfFile: "/proc/\(job)/stat", encoding: .utf8))?.contains(") Z ") == true
+        }
+    }
+
     // MARK: The shell and the box
 
     /// A shell that ends (killed) is replaced before the next command, and the model is told its

@@ -15,7 +15,8 @@ public struct GoalRunnerOptions {
     public var shell = ShellSessionOptions()
     /// Seconds the done_when check may take.
     public var checkTimeout: Double = 120
-    /// Keep the shell (and its background jobs) after the run ends, until the agent is stopped.
+    /// Keep the shell (and its background jobs) after the goal is reached, until the agent is
+    /// stopped (`--stay`, `SUPERVISOR_GOAL_STAY=1`); the profile's `stay` key does the same.
     public var stay = false
     /// Attempts in a row to start a shell before the run ends (the box is gone).
     public var shellStartAttempts = 2
@@ -66,6 +67,11 @@ public final class GoalRunner {
     public var view: GoalView?
     public private(set) var history: GoalHistory
     public private(set) var result: GoalResult?
+    /// The goal was reached and the shell stays (with its background jobs) until the agent is
+    /// stopped (`stay`).
+    public private(set) var staying = false
+    /// While staying: the shell ended by itself (killed, or its box died); the reason.
+    public var onStayEnded: ((String) -> Void)?
 
     private let client: LLMClient
     private let session: ShellSession
@@ -482,12 +488,30 @@ public final class GoalRunner {
             history.reached = r.reached
         }
         persist()
-        let summary = summaryText(r)
+        staying = r.reached && (options.stay || agent.stay) && session.isRunning
+        var summary = summaryText(r)
+        if staying {
+            summary += "Staying: the goal was reached; the shell and its background jobs keep running until the agent is stopped.\n"
+        }
         logTerminal("=== " + summary + "\n")
         events.message(summary)
-        events.state("idle")
+        events.state(staying ? "staying" : "idle")
         view?.finished(r, summary: summary)
-        if !options.stay || !r.reached { session.close() }
+        if staying {
+            session.onEnded = { [weak self] why in
+                guard let self, self.staying else { return }
+                self.staying = false
+                self.session.endLeftovers()
+                let text = "The shell ended while staying (\(why)); its background jobs are gone."
+                self.logTerminal("=== " + text + "\n")
+                self.events.message(text)
+                self.events.state("idle")
+                self.view?.note(text)
+                self.onStayEnded?(why)
+            }
+        } else {
+            session.close()
+        }
         let c = completion
         completion = nil
         c?(r)

@@ -90,6 +90,9 @@ public final class ShellSession {
     /// reading the terminal. Default: /proc inspection of the foreground process group, on this
     /// host for a local box, inside the box otherwise (see `ShellSessionOptions.inBoxProcesses`).
     public var inputProbe: ((ShellSession, @escaping (Bool) -> Void) -> Void)?
+    /// The shell ended by itself while no command ran (killed, or its box went away); not
+    /// called for `terminate()`/`close()` or while a command runs (that command reports it).
+    public var onEnded: ((String) -> Void)?
 
     private let loop: EventLoop
     private let environment: [String: String]
@@ -504,8 +507,9 @@ public final class ShellSession {
             return
         }
         endedSession = (pid, boxShellPID)
+        let wasIdle = phase == .idle
         phase = .stopped
-        if job != nil { finish(status: .shellExited("\(exit)")) }
+        if job != nil { finish(status: .shellExited("\(exit)")) } else if wasIdle { onEnded?("\(exit)") }
     }
 
     /// Kills what is left of the session of a shell that ended by itself (its background jobs
