@@ -172,6 +172,8 @@ public struct AgentActivity: Equatable, Sendable {
 /// The state shown for an agent, from coarse (shim) to fine (agent events).
 public enum DisplayState: Equatable, Sendable {
     case starting, running, thinking, tool(String?), waiting, idle, restarting, stopping, stopped, failed
+    /// A goal agent reached its goal and stays (`stay`): its shell and jobs keep running.
+    case staying
     case exited(Int32?)
     case unreachable
     case unknown
@@ -184,6 +186,7 @@ public enum DisplayState: Equatable, Sendable {
         case .tool(let name): return name.map { "tool \($0)" } ?? "running a tool"
         case .waiting: return "WAITING"
         case .idle: return "idle"
+        case .staying: return "reached, staying"
         case .restarting: return "restarting"
         case .stopping: return "stopping"
         case .stopped: return "stopped"
@@ -198,6 +201,7 @@ public enum DisplayState: Equatable, Sendable {
     public var group: String {
         switch self {
         case .tool: return "tool"
+        case .staying: return "staying"
         case .exited: return "exited"
         default: return label.lowercased()
         }
@@ -205,7 +209,7 @@ public enum DisplayState: Equatable, Sendable {
 
     public var role: Theme.Role {
         switch self {
-        case .running: return .running
+        case .running, .staying: return .running
         case .thinking: return .busy
         case .tool: return .tool
         case .waiting: return .waiting
@@ -219,7 +223,7 @@ public enum DisplayState: Equatable, Sendable {
 
     public var isActive: Bool {
         switch self {
-        case .starting, .running, .thinking, .tool, .waiting, .idle, .restarting, .stopping: return true
+        case .starting, .running, .thinking, .tool, .waiting, .idle, .staying, .restarting, .stopping: return true
         default: return false
         }
     }
@@ -245,6 +249,7 @@ public enum DisplayState: Equatable, Sendable {
             case "tool"?, "running_tool"?, "tool_use"?: return .tool(nil)
             case "waiting"?, "waiting_for_input"?, "input"?: return .waiting
             case "idle"?: return waitingHeuristic ? .waiting : .idle
+            case "staying"?: return .staying // nothing to type: it is done and keeps what it started
             default: return waitingHeuristic ? .waiting : .running
             }
         }

@@ -24,7 +24,7 @@ FROM ${BASE}
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      bash ca-certificates curl git less procps iproute2 netcat-openbsd \
+      bash ca-certificates curl git less procps psmisc iproute2 netcat-openbsd wget \
       python3 python3-pip python3-venv unzip xz-utils \
  && rm -rf /var/lib/apt/lists/*
 # The non-root user agents run as by default (uid 1000, the default when supervisor runs as root;

@@ -182,6 +182,9 @@ public struct AgentSpec: Codable, Equatable, Sendable {
     /// Steps (goal, exec).
     public var limit: Int = 30
     public var doneWhen: String?
+    /// Once the goal is reached, keep the agent's shell and its background jobs (a server it
+    /// started) running until the agent is stopped.
+    public var stay: Bool = false
     public var timeBudget: Double?
     public var tokenBudget: Int?
     public var costBudget: Double?

@@ -174,6 +174,7 @@ enum AgentKeys {
         ("context_mode", [.goal]),
         ("limit", [.goal, .exec]),
         ("done_when", [.goal]),
+        ("stay", [.goal]),
         ("time_budget", [.goal, .exec]),
         ("token_budget", [.goal, .exec]),
         ("cost_budget", [.goal, .exec]),
@@ -287,6 +288,7 @@ struct AgentReader {
             else { d.missing(t.child("goal"), "missing required key \"goal\" (what the agent must achieve)") }
             if let v = t.enumeration("context_mode", ContextMode.self, noun: "context mode") { spec.contextMode = v }
             spec.doneWhen = t.string("done_when", nonEmpty: true)
+            if let v = t.bool("stay") { spec.stay = v }
         case .coder:
             if let v = t.enumeration("permission", Permission.self, noun: "permission") { spec.permission = v }
             spec.mcp = MCPReader.read(t)

@@ -78,6 +78,7 @@ public enum AgentSettings {
         Key(name: "token_budget", type: .int(min: 1), kinds: [.goal, .exec], meaning: "tokens"),
         Key(name: "cost_budget", type: .double(min: 0, max: nil, exclusiveMin: true), kinds: [.goal, .exec], meaning: "USD"),
         Key(name: "done_when", type: .string(nonEmpty: false), kinds: [.goal], meaning: "shell check; empty clears it"),
+        Key(name: "stay", type: .bool, kinds: [.goal], meaning: "keep the shell and its jobs once the goal is reached"),
         Key(name: "prompt", type: .string(nonEmpty: false), kinds: [.coder, .exec], meaning: "initial prompt; empty clears it"),
         Key(name: "goal", type: .string(nonEmpty: true), kinds: [.goal], meaning: "the goal"),
     ]
@@ -156,6 +157,7 @@ public enum AgentSettings {
         case "token_budget": if let v = int(), v > 0 { a.tokenBudget = v }
         case "cost_budget": if let v = double(), v > 0 { a.costBudget = v }
         case "done_when": if let v = string() { a.doneWhen = v.isEmpty ? nil : v }
+        case "stay": if let v = bool() { a.stay = v }
         case "prompt": if let v = string() { a.prompt = v.isEmpty ? nil : v }
         case "goal": if let v = string(), !v.isEmpty { a.goal = v }
         default: break

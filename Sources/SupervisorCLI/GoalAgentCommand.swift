@@ -13,7 +13,14 @@ struct GoalAgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "goal",
         abstract: "The built-in goal agent: asks the model for one shell command at a time until the goal is reached.",
-        discussion: "Exit status: 0 when the goal was reached, 1 when not (limit, budget, model error, gave up), 2 for bad input.")
+        discussion: """
+        Model: a profile's agent with --config, else --provider/--model/--base-url (default openai, gpt-4o-mini, \
+        key in OPENAI_API_KEY), or --url URL for a local OpenAI-compatible server without a key \
+        (e.g. --url http://localhost:8000/v1 --model NAME; a URL ending in /v1/completions uses the completions endpoint).
+
+        Exit status: 0 when the goal was reached, 1 when not (limit, budget, model error, gave up, no shell \
+        could be started in the box), 2 for bad input.
+        """)
 
     @OptionGroup var config: AgentConfigOption
 
@@ -29,6 +36,11 @@ struct GoalAgentCommand: ParsableCommand {
     @Option(help: "Model name.") var model: String?
     @Option(help: "anthropic | openai | openai-compatible | script (default openai).") var provider: String?
     @Option(help: "Base URL of the API (a local model server, a proxy).") var baseURL: String?
+    @Option(help: ArgumentHelp(
+        "A local OpenAI-compatible server without a key (llama.cpp, vLLM, Ollama, ...).",
+        discussion: "Means --provider openai-compatible --base-url URL with no API key (unless --provider or --api-key-env say otherwise). A URL ending in /v1/completions or /v1/chat/completions also picks the endpoint (--endpoint wins); otherwise the endpoint is chat. The model is --model (default \"local-model\": llama.cpp ignores the name, vLLM and Ollama need the served one). Example: --url http://localhost:8000/v1/completions",
+        valueName: "url"))
+    var url: String?
     @Option(help: "chat | completions (for openai-compatible servers).") var endpoint: String?
     @Option(help: "Name of the environment variable holding the API key.") var apiKeyEnv: String?
     @Option(help: "Script file for provider script.") var script: String?
@@ -45,8 +57,9 @@ struct GoalAgentCommand: ParsableCommand {
     @Option(help: "Where <name>.terminal.log and <name>.debug.jsonl go (default: the state directory).") var logsDir: String?
     @Option(help: "Agent name (for log file names).") var name: String?
     @Flag(help: "Write requests and responses to <logs>/<name>.debug.jsonl.") var debug = false
-    @Flag(help: "Keep the shell and its background jobs after the goal is reached, until stopped (also $SUPERVISOR_GOAL_STAY=1).")
-    var stay = false
+    @Flag(inversion: .prefixedNo,
+          help: "Keep the shell and its background jobs (a server it started) after the goal is reached, until the agent is stopped (default: the profile's stay key, else off; also $SUPERVISOR_GOAL_STAY=1).")
+    var stay: Bool?
     @Flag(help: "Plain line output even on a terminal.") var plain = false
 
     func run() throws {
@@ -79,7 +92,7 @@ struct GoalAgentCommand: ParsableCommand {
         if let v = contextBudget ?? environment["SUPERVISOR_GOAL_CONTEXT_TOKENS"].flatMap(Int.init) { options.contextBudget = max(100, v) }
         if let v = commandTimeout ?? environment["SUPERVISOR_GOAL_COMMAND_TIMEOUT"].flatMap(Double.init) { options.shell.commandTimeout = max(0.1, v) }
         if let v = quietCheck ?? environment["SUPERVISOR_GOAL_QUIET_CHECK"].flatMap(Double.init) { options.shell.quietCheck = max(0.05, v) }
-        options.stay = stay || environment["SUPERVISOR_GOAL_STAY"] == "1"
+        options.stay = environment["SUPERVISOR_GOAL_STAY"] == "1"
 
         let loop = EventLoop()
         let events = AgentEvents(environment: environment)
@@ -112,11 +125,17 @@ struct GoalAgentCommand: ParsableCommand {
             runner?.stop(reason: "interrupted from the pane")
             exitStatus = 130
         }
-        runner.start { result in
+        // Staying, the shell ended by itself (its box died): exit non-zero, so the restart policy
+        // (whose start makes a dead container again) runs the goal again.
+        runner.onStayEnded = { _ in
+            exitStatus = 1
+            loop.stop()
+        }
+        runner.start { [unowned runner] result in
             if exitStatus == 1 { exitStatus = result.exitStatus }
             done = true
-            // With --stay and the goal reached, keep the shell until a signal ends the agent.
-            if !(options.stay && result.reached) { loop.stop() }
+            // Staying (the goal reached, `stay`): keep the shell until a signal ends the agent.
+            if !runner.staying { loop.stop() }
         }
         if !done { loop.run() }
         runner.close()
@@ -150,6 +169,18 @@ struct GoalAgentCommand: ParsableCommand {
             a.llm.provider = p
             if apiKeyEnv == nil { a.llm.apiKeyEnv = p.defaultAPIKeyEnv }
         }
+        if let url {
+            // A keyless local OpenAI-compatible server: --provider and --api-key-env may still say otherwise.
+            let (base, urlEndpoint) = try GoalAgentCommand.splitServerURL(url)
+            if provider == nil {
+                a.llm.provider = .openaiCompatible
+                if apiKeyEnv == nil { a.llm.apiKeyEnv = nil }
+            }
+            a.llm.baseURL = base
+            if let urlEndpoint { a.llm.endpoint = urlEndpoint }
+            // Without a profile the hand-run default model is OpenAI's; a local server gets a neutral name.
+            if model == nil && config.config == nil { a.llm.model = "local-model" }
+        }
         if let model { a.llm.model = model }
         if let baseURL { a.llm.baseURL = baseURL }
         if let endpoint {
@@ -161,12 +192,29 @@ struct GoalAgentCommand: ParsableCommand {
         if let maxTokens { a.llm.maxTokens = maxTokens }
         if let temperature { a.llm.temperature = temperature }
         if debug { a.debug = true }
+        if let stay { a.stay = stay }
         if let workdir, config.config != nil { a.cwd = absolute(workdir, base: FileManager.default.currentDirectoryPath) }
         if let stateDir, config.config != nil { launch.stateDir = absolute(stateDir, base: FileManager.default.currentDirectoryPath) }
         if let logsDir, config.config != nil { launch.logsDir = absolute(logsDir, base: FileManager.default.currentDirectoryPath) }
         launch.agent = a
         if a.llm.provider == .script && a.llm.script == nil { throw CommandFailure(message: "--provider script needs --script FILE") }
         if a.llm.provider != .script && (a.llm.model ?? "").isEmpty { throw CommandFailure(message: "no model: give --model NAME") }
+    }
+
+    /// `--url`: the base URL to use and the endpoint its path names (`.../v1/completions`,
+    /// `.../v1/chat/completions`), if any. Only http(s) URLs without spaces are accepted.
+    static func splitServerURL(_ url: String) throws -> (base: String, endpoint: LLMEndpoint?) {
+        let lower = url.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"),
+              !url.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7f }) else {
+            throw CommandFailure(message: "--url: expected an http:// or https:// URL like http://localhost:8000/v1, found \"\(url)\"")
+        }
+        var u = url
+        while u.hasSuffix("/") { u.removeLast() }
+        for (suffix, endpoint) in [("/chat/completions", LLMEndpoint.chat), ("/completions", .completions)] where u.lowercased().hasSuffix(suffix) {
+            return (String(u.dropLast(suffix.count)), endpoint)
+        }
+        return (u, nil)
     }
 
     /// API keys stay with the agent process: commands in the box never see them.

@@ -57,7 +57,9 @@ final class GoalRunnerDockerTests: XCTestCase {
 
     /// How many processes in the box run exactly `args` (cmdline with spaces).
     func count(_ box: Box, args: String) throws -> Int {
-        let out = try inBox(box, "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep -cxF '\(args) ' || true")
+        // `{ ...; } 2>/dev/null`: the error of a redirect from a process that just ended must not
+        // reach the output (`< $f 2>/dev/null` opens $f before stderr is redirected).
+        let out = try inBox(box, "for f in /proc/[0-9]*/cmdline; do { tr '\\0' ' ' < $f; } 2>/dev/null; echo; done | grep -cxF '\(args) ' || true")
         return Int(out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 

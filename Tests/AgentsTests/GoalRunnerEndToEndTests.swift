@@ -58,16 +58,20 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         return AgentLaunchConfig(profile: "t", agent: spec, stateDir: dir.file("state"), logsDir: dir.file("logs"), settingsFile: nil)
     }
 
-    func run(_ config: AgentLaunchConfig, options: GoalRunnerOptions = GoalRunnerOptions(), seconds: Double = 60) throws -> (GoalResult, GoalRunner) {
+    /// What the line view wrote during the last `run`.
+    var viewLines: [String] = []
+
+    func run(_ config: AgentLaunchConfig, options: GoalRunnerOptions = GoalRunnerOptions(), seconds: Double = 60,
+             box: Box? = nil, events: AgentEvents = AgentEvents(environment: [:])) throws -> (GoalResult, GoalRunner) {
         var o = options
         o.environment = GoalRunnerEndToEndTests.environment
         if o.shell.quietCheck == ShellSessionOptions().quietCheck { o.shell.quietCheck = 0.3 }
         if o.shell.commandTimeout == ShellSessionOptions().commandTimeout { o.shell.commandTimeout = 20 }
-        let box = LocalBox(workspace: config.agent.cwd, environment: o.environment, withheld: [])
-        let runner = try GoalRunner(config: config, loop: loop, box: box, options: o, events: AgentEvents(environment: [:]))
+        let box = box ?? LocalBox(workspace: config.agent.cwd, environment: o.environment, withheld: [])
+        let runner = try GoalRunner(config: config, loop: loop, box: box, options: o, events: events)
         runners.append(runner)
-        var lines: [String] = []
-        runner.view = GoalLineView { lines.append($0) }
+        viewLines = []
+        runner.view = GoalLineView { [unowned self] in self.viewLines.append($0) }
         var result: GoalResult?
         runner.start { result = $0 }
         try runLoop(loop, until: "goal run", seconds: seconds) { result != nil }
@@ -255,6 +259,263 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertEqual(history?.reached, true)
     }
 
+    // MARK: A reached goal that stays
+
+    /// `stay`: once the goal is reached the shell and its background server keep running (the
+    /// state says "staying", the pane says so); when the shell then ends by itself the runner
+    /// reports it, so the agent can exit non-zero and be restarted.
+    func testStayKeepsTheShellAndItsServerAfterTheGoalIsReached() throws {
+        let port = try freePort()
+        fake.enqueue(.text("echo $$ > shell.pid; python3 -m http.server \(port) --bind 127.0.0.1 > server.log 2>&1 &"))
+        fake.fallback = { _ in .text("for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null && break; sleep 0.1; done") }
+        var cfg = config(goal: "serve on \(port)", doneWhen: "bash -c 'exec 3<>/dev/tcp/127.0.0.1/\(port)'")
+        cfg.agent.stay = true
+        let pipe = EventsPipe()
+        let (result, runner) = try run(cfg, events: pipe.events)
+        XCTAssertTrue(result.reached, "\(result)")
+        XCTAssertEqual(result.exitStatus, 0)
+        XCTAssertTrue(runner.staying)
+        var stayEnded: String?
+        runner.onStayEnded = { stayEnded = $0 }
+        let listening = String(format: ":%04X 00000000:0000 0A", port)
+        func serverListens() -> Bool { (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8))?.contains(listening) == true }
+        // The loop keeps running (as the agent process does while it stays): the server answers.
+        var connected = false
+        BoxCommand(loop: loop, box: LocalBox(workspace: dir.path, environment: GoalRunnerEndToEndTests.environment, withheld: []),
+                   shellCommand: "exec 3<>/dev/tcp/127.0.0.1/\(port)", timeout: 10) { connected = $0.exit == .exited(0) }
+        try runLoop(loop, until: "connected to the server after the goal was reached", seconds: 15) { connected }
+        XCTAssertTrue(serverListens())
+        let states = pipe.lines.filter { $0.contains("\"type\":\"state\"") }
+        XCTAssertTrue(states.last?.contains("\"state\":\"staying\"") == true, "\(states)")
+        XCTAssertTrue(viewLines.joined().contains("Staying: the goal was reached"), viewLines.joined())
+
+        // The shell is killed from outside (its box died): the runner says the stay ended.
+        let pidText = try String(contentsOfFile: dir.file("work/shell.pid"), encoding: .utf8)
+        let shellPID = try XCTUnwrap(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(shellPID, SIGKILL)
+        try runLoop(loop, until: "the stay ended", seconds: 15) { stayEnded != nil }
+        XCTAssertFalse(runner.staying)
+        XCTAssertTrue(pipe.lines.last { $0.contains("\"type\":\"state\"") }?.contains("\"idle\"") == true)
+        runner.close()
+        try waitFor("server stopped", seconds: 10) { !serverListens() }
+    }
+
+    /// Without `stay` a reached goal ends the shell and what it started, at once.
+    func testWithoutStayAReachedGoalEndsItsJobs() throws {
+        fake.enqueue(.text("sleep 300 & echo $! > job.pid"))
+        fake.enqueue(.text("DONE: started"))
+        let (result, runner) = try run(config(goal: "start a job"))
+        XCTAssertTrue(result.reached)
+        XCTAssertFalse(runner.staying)
+        let pid = try XCTUnwrap(pid_t((try String(contentsOfFile: dir.file("work/job.pid"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try waitFor("the background job ended", seconds: 10) {
+            kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true
+        }
+    }
+
+    /// The agent process with `stay` in its launch config: after "Goal reached" it keeps running
+    /// (state "staying" on its events descriptor, a "Staying:" line in its pane) until a signal,
+    /// then exits 0.
+    func testAgentProcessStaysUntilStopped() throws {
+        let binary = GoalRunnerEndToEndTests.supervisorExecutable
+        guard FileManager.default.isExecutableFile(atPath: binary) else { return XCTFail("no supervisor binary at \(binary) (build with swift build --build-tests)") }
+        var cfg = config(goal: "start a job and stay")
+        cfg.agent.stay = true
+        try cfg.write(to: dir.file("agent.json"))
+        fake.enqueue(.text("sleep 300 & echo $! > job.pid"))
+        fake.enqueue(.text("DONE: started"))
+        let out = PipeStream(loop: loop)
+        let events = PipeStream(loop: loop)
+        var output = "", eventText = ""
+        var exit: ProcessExit?
+        var env = GoalRunnerEndToEndTests.environment
+        env["SUPERVISOR_EVENTS_FD"] = "3"
+        let p = try ChildProcess(loop: loop, arguments: [binary, "agent", "goal", "--config", dir.file("agent.json"), "--plain"],
+                                 environment: env, directory: dir.path,
+                                 stdio: [.ignore, .pipe(out, childReads: false), .inherit(2), .pipe(events, childReads: false)]) { exit = $0 }
+        defer { if exit == nil { kill(p.pid, SIGKILL) } }
+        try out.startReading { r in if case .data(let b) = r { output += String(decoding: b, as: UTF8.self) } }
+        try events.startReading { r in if case .data(let b) = r { eventText += String(decoding: b, as: UTF8.self) } }
+        try runLoop(loop, until: "goal reached and staying", seconds: 30) {
+            output.contains("Staying:") && eventText.contains("\"state\":\"staying\"") || exit != nil
+        }
+        XCTAssertNil(exit, "the agent exited although it stays: \(output)")
+        XCTAssertTrue(output.contains("Goal reached"), output)
+        let job = try XCTUnwrap(pid_t((try String(contentsOfFile: dir.file("work/job.pid"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertEqual(kill(job, 0), 0, "the background job still runs")
+        kill(p.pid, SIGTERM)
+        try runLoop(loop, until: "agent stopped", seconds: 15) { exit != nil }
+        XCTAssertEqual(exit, .exited(0))
+        out.close(); events.close(); p.close()
+        try waitFor("the background job ended with the agent", seconds: 10) {
+            kill(job, 0) != 0 || (try? String(contentsOfFile: "/proc/\(job)/stat", encoding: .utf8))?.contains(") Z ") == true
+        }
+    }
+
+    // MARK: The shell and the box
+
+    /// A shell that ends (killed) is replaced before the next command, and the model is told its
+    /// variables and jobs are gone; the status no longer claims a new shell where none is.
+    func testShellThatEndsIsReplacedAndTheModelIsTold() throws {
+        fake.enqueue(.text("export MARK=old; sleep 300 & echo $! > job.pid; kill -9 $$"))
+        fake.enqueue(.text("echo mark=${MARK:-none}"))
+        fake.enqueue(.text("DONE: ok"))
+        let (result, runner) = try run(config(goal: "survive"))
+        XCTAssertTrue(result.reached, "\(result)")
+        // The old shell's background job went with it (as the note to the model says).
+        let job = try XCTUnwrap(pid_t((try String(contentsOfFile: dir.file("work/job.pid"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try waitFor("the old shell's job ended", seconds: 10) {
+            kill(job, 0) != 0 || (try? String(contentsOfFile: "/proc/\(job)/stat", encoding: .utf8))?.contains(") Z ") == true
+        }
+        let steps = runner.history.steps
+        guard case .shellExited = steps[0].status else { return XCTFail("\(steps[0].status)") }
+        XCTAssertFalse("\(steps[0].status)".contains("new shell"), "\(steps[0].status)")
+        XCTAssertEqual(steps[1].output, "mark=none", "a new shell")
+        XCTAssertTrue(steps[0].notes.contains { $0.contains("a new shell was started in \(self.dir.file("work"))") }, "\(steps[0].notes)")
+        let second = userText(fake.requests[1])
+        XCTAssertTrue(second.contains("a new shell was started"), second)
+    }
+
+    /// The box dies mid-run (a container that is gone): no shell can be started, so the run ends
+    /// at once with a clear reason and a non-zero status instead of wasting every remaining step;
+    /// the history stays unfinished, and the next start (the restart, with the box back) resumes it.
+    func testBoxThatDiesEndsTheRunAndARestartResumes() throws {
+        let alive = dir.write("alive", "")
+        let env = GoalRunnerEndToEndTests.environment
+        func box() -> Box { MortalBox(inner: LocalBox(workspace: dir.file("work"), environment: env, withheld: []), aliveFile: alive) }
+        var options = GoalRunnerOptions()
+        options.shell.inBoxProcesses = false // host /proc is right here; in-box probes would reap other tests' shells
+        fake.enqueue(.text("echo one > one.txt; rm -f \(alive); kill -9 $$"))
+        fake.fallback = { _ in .text("echo wasted") }
+        let (result, runner) = try run(config(goal: "outlive the box", limit: 10), options: options, box: box())
+        XCTAssertFalse(result.reached)
+        XCTAssertEqual(result.reason, "no shell")
+        XCTAssertEqual(result.exitStatus, 1)
+        XCTAssertTrue(result.detail.contains("no shell could be started") && result.detail.contains("2 attempts"), result.detail)
+        XCTAssertTrue(result.detail.contains("No such container"), result.detail)
+        XCTAssertEqual(fake.requests.count, 1, "the model was not asked again")
+        XCTAssertEqual(runner.history.steps.count, 1)
+        XCTAssertNil(runner.history.finished, "left unfinished for the restart to resume")
+        runner.close()
+
+        // The box is back (the shim made the container again): the restarted agent resumes.
+        FileManager.default.createFile(atPath: alive, contents: nil)
+        fake.enqueue(.text("cat one.txt"))
+        fake.enqueue(.text("DONE: back"))
+        let (again, second) = try run(config(goal: "outlive the box", limit: 10), options: options, box: box())
+        XCTAssertTrue(again.reached, "\(again)")
+        XCTAssertEqual(second.history.restarts, 1)
+        XCTAssertEqual(second.history.steps.map(\.output), ["", "one"])
+        XCTAssertTrue(userText(fake.requests[1]).contains("the agent was restarted"), userText(fake.requests[1]))
+    }
+
+    /// The box is gone from the start: the run ends with "no shell" before asking the model.
+    func testNoShellAtTheStartEndsTheRunWithoutAskingTheModel() throws {
+        var options = GoalRunnerOptions()
+        options.shell.inBoxProcesses = false
+        let box = MortalBox(inner: LocalBox(workspace: dir.file("work"), environment: GoalRunnerEndToEndTests.environment, withheld: []),
+                            aliveFile: dir.file("missing"))
+        let (result, runner) = try run(config(goal: "nothing"), options: options, box: box)
+        XCTAssertEqual(result.reason, "no shell")
+        XCTAssertEqual(result.exitStatus, 1)
+        XCTAssertEqual(fake.requests.count, 0)
+        XCTAssertNil(runner.history.finished)
+    }
+
+    // MARK: Answers cut off at max_tokens
+
+    /// An answer that stopped at max_tokens is not run (half a heredoc would write half a file);
+    /// the step says so and the next prompt tells the model to use shorter commands. A command
+    /// in a closed code block is whole, and runs, even when prose after it was cut.
+    func testCutOffAnswerIsNotRunAndTheModelIsToldToBeShorter() throws {
+        fake.enqueue(FakeReply(items: [.text("cat > half.txt <<'EOF'\nline one\nline tw")], stopReason: "max_tokens"))
+        fake.enqueue(FakeReply(items: [.text("```bash\necho whole > whole.txt\n```\nThis writes the fi")], stopReason: "max_tokens"))
+        fake.enqueue(.text("DONE: written"))
+        let (result, runner) = try run(config(goal: "write files"))
+        XCTAssertTrue(result.reached, "\(result)")
+        let steps = runner.history.steps
+        XCTAssertEqual(steps.count, 2)
+        XCTAssertEqual(steps[0].status, .cutOff(maxTokens: 200))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("work/half.txt")), "the cut heredoc was not run")
+        let second = userText(fake.requests[1])
+        XCTAssertTrue(second.contains("cut off at max_tokens (200 tokens)") && second.contains("shorter commands"), second)
+        XCTAssertEqual(steps[1].status, .exited(0))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("work/whole.txt")))
+        XCTAssertTrue(runner.summaryText(result).contains("cut off at max_tokens, not run"))
+        // The system prompt warns of the limit up front.
+        XCTAssertTrue(userText(fake.requests[0]).contains("Your answer may be at most 200 tokens"), userText(fake.requests[0]))
+    }
+
+    // MARK: Time budget
+
+    /// The time budget interrupts a running command and ends the run with the budget message,
+    /// instead of waiting for the command (or its timeout).
+    func testTimeBudgetInterruptsARunningCommand() throws {
+        fake.enqueue(.text("sleep 30; echo not-reached"))
+        fake.fallback = { _ in .text("echo again") }
+        var cfg = config(goal: "take long")
+        cfg.agent.timeBudget = 1.5
+        let started = EventLoop.monotonicSeconds()
+        let (result, runner) = try run(cfg, seconds: 40)
+        let took = EventLoop.monotonicSeconds() - started
+        XCTAssertEqual(result.reason, "time budget")
+        XCTAssertTrue(result.detail.contains("the time budget of 1.5s is used up"), result.detail)
+        XCTAssertLessThan(took, 10, "the command was interrupted, not waited for")
+        XCTAssertEqual(runner.history.steps.count, 1)
+        XCTAssertEqual(runner.history.steps[0].status, .interrupted("the time budget of 1.5s ran out"))
+        XCTAssertFalse(runner.history.steps[0].output.contains("not-reached"))
+        XCTAssertEqual(fake.requests.count, 1)
+    }
+
+    // MARK: --url
+
+    /// `--url` alone means a keyless local OpenAI-compatible server; a /v1/completions URL picks
+    /// that endpoint. No key is sent even when OPENAI_API_KEY is set.
+    func testURLFlagMeansAKeylessLocalServer() throws {
+        let binary = GoalRunnerEndToEndTests.supervisorExecutable
+        guard FileManager.default.isExecutableFile(atPath: binary) else { return XCTFail("no supervisor binary at \(binary) (build with swift build --build-tests)") }
+        var env = GoalRunnerEndToEndTests.environment
+        env["OPENAI_API_KEY"] = "sk-canary-must-not-be-sent"
+        func agent(_ args: [String]) throws -> (ProcessExit?, String) {
+            var exit: ProcessExit?
+            let out = PipeStream(loop: loop), err = PipeStream(loop: loop)
+            var output = ""
+            var open = 2
+            let p = try ChildProcess(loop: loop, arguments: [binary, "agent", "goal", "--goal", "say done", "--workdir", dir.file("work"),
+                                                             "--state-dir", dir.file("st"), "--plain"] + args,
+                                     environment: env, directory: dir.path,
+                                     stdio: [.ignore, .pipe(out, childReads: false), .pipe(err, childReads: false)]) { exit = $0 }
+            defer { if exit == nil { kill(p.pid, SIGKILL) } }
+            for stream in [out, err] {
+                try stream.startReading { r in if case .data(let b) = r { output += String(decoding: b, as: UTF8.self) } else { open -= 1 } }
+            }
+            try runLoop(loop, until: "agent finished", seconds: 30) { exit != nil && open == 0 }
+            out.close(); err.close(); p.close()
+            return (exit, output)
+        }
+        fake.enqueue(.text("DONE: said"))
+        var (exit, output) = try agent(["--url", fake.baseURL + "/v1/completions/"])
+        XCTAssertEqual(exit, .exited(0), output)
+        XCTAssertEqual(fake.requests.count, 1)
+        XCTAssertEqual(fake.requests[0].path, "/v1/completions")
+        XCTAssertNil(fake.requests[0].header("authorization"))
+        guard case .object(let body)? = fake.requests[0].json else { return XCTFail("no JSON body") }
+        XCTAssertEqual(body["model"], .string("local-model"))
+
+        fake.enqueue(.text("DONE: said"))
+        (exit, output) = try agent(["--url", fake.baseURL + "/v1", "--model", "served-model"])
+        XCTAssertEqual(exit, .exited(0), output)
+        XCTAssertEqual(fake.requests[1].path, "/v1/chat/completions")
+        XCTAssertNil(fake.requests[1].header("authorization"))
+        guard case .object(let chat)? = fake.requests[1].json else { return XCTFail("no JSON body") }
+        XCTAssertEqual(chat["model"], .string("served-model"))
+
+        (exit, output) = try agent(["--url", "localhost:8000"])
+        XCTAssertEqual(exit, .exited(2), output)
+        XCTAssertTrue(output.contains("--url: expected an http:// or https:// URL"), output)
+        XCTAssertEqual(fake.requests.count, 2)
+    }
+
     func testScriptProviderDemoRunsThroughTheBinary() throws {
         let binary = GoalRunnerEndToEndTests.supervisorExecutable
         guard FileManager.default.isExecutableFile(atPath: binary) else { return XCTFail("no supervisor binary at \(binary) (build with swift build --build-tests)") }
@@ -296,6 +557,49 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertTrue(output.contains("waited for input"), output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("st/goal.terminal.log")))
     }
+}
+
+/// A local box that can "die" like a container: every process it starts (the shell, checks)
+/// first needs `aliveFile`; without it the start fails at once, as `docker exec` into a
+/// container that is gone does.
+final class MortalBox: Box {
+    let inner: LocalBox
+    let aliveFile: String
+    init(inner: LocalBox, aliveFile: String) { self.inner = inner; self.aliveFile = aliveFile }
+    var description: String { "mortal " + inner.description }
+    var hostWorkspace: String { inner.hostWorkspace }
+    var boxWorkspace: String { inner.boxWorkspace }
+    var hostProcessDirectory: String { inner.hostProcessDirectory }
+    func argv(_ arguments: [String], directory: String?, environment: [String: String], interactive: Bool, tty: Bool) -> [String] {
+        ["/bin/sh", "-c", "test -e \"$0\" || { echo 'Error: No such container: box' >&2; exit 1; }; exec \"$@\"", aliveFile]
+            + inner.argv(arguments, directory: directory, environment: environment, interactive: interactive, tty: tty)
+    }
+    func hostProcessEnvironment(_ extra: [String: String]) -> [String: String] { inner.hostProcessEnvironment(extra) }
+}
+
+/// Reads the events an agent wrote to its events descriptor (a pipe, as under the shim).
+final class EventsPipe {
+    let readFD: Int32
+    let writeFD: Int32
+    private var buffer = ""
+    init() {
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0)
+        readFD = fds[0]; writeFD = fds[1]
+        _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
+    }
+    var events: AgentEvents { AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(writeFD)"]) }
+    /// Every line written so far.
+    var lines: [String] {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(readFD, &chunk, chunk.count)
+            if n <= 0 { break }
+            buffer += String(decoding: chunk[0..<n], as: UTF8.self)
+        }
+        return buffer.split(separator: "\n").map(String.init)
+    }
+    deinit { close(readFD); close(writeFD) }
 }
 
 extension AgentLaunchConfig {

@@ -2,6 +2,17 @@ import XCTest
 @testable import Agents
 
 final class GoalRunnerSanitizerTests: XCTestCase {
+    /// An answer cut at max_tokens is still whole when its command came from a closed code block.
+    func testClosedFencedBlockMeansTheCommandIsWhole() {
+        XCTAssertTrue(CommandSanitizer.hasClosedFencedBlock("```bash\nls\n```\nThis lists the fi"))
+        XCTAssertTrue(CommandSanitizer.hasClosedFencedBlock("Run:\n```ls -la```\nand th"))
+        XCTAssertTrue(CommandSanitizer.hasClosedFencedBlock("<think>maybe ```x``` or</think>\n```\npwd\n```"))
+        XCTAssertFalse(CommandSanitizer.hasClosedFencedBlock("```bash\ncat > a <<'EOF'\nhalf"))
+        XCTAssertFalse(CommandSanitizer.hasClosedFencedBlock("cat > a <<'EOF'\nhalf"))
+        XCTAssertFalse(CommandSanitizer.hasClosedFencedBlock("<think>```\nx\n```\nand then"), "a code block inside unfinished reasoning")
+        XCTAssertFalse(CommandSanitizer.hasClosedFencedBlock("<think>a</think>\n```bash\necho"))
+    }
+
     func testSanitizingTable() {
         // (answer, isRoot, expected command) — one row per rule, plus combinations.
         let table: [(String, Bool, String)] = [

@@ -67,6 +67,12 @@ final class ModelTests: XCTestCase {
         a.apply(event(#"{"type":"state","state":"idle"}"#))
         XCTAssertEqual(resolve(state(.running), a), .idle)
         XCTAssertEqual(DisplayState.exited(3).label, "exited (3)")
+        // A goal agent that reached its goal and stays: shown as such, even when the pane is quiet.
+        var staying = AgentActivity()
+        staying.apply(event(#"{"type":"state","state":"staying"}"#))
+        XCTAssertEqual(resolve(state(.running), staying, waiting: true), .staying)
+        XCTAssertEqual(DisplayState.staying.label, "reached, staying")
+        XCTAssertTrue(DisplayState.staying.isActive)
     }
 
     func testTotals() {

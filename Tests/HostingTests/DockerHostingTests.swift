@@ -109,6 +109,17 @@ final class DockerContainerSpecTests: XCTestCase {
         let file = try String(contentsOf: repo.appendingPathComponent("docker/Dockerfile"), encoding: .utf8)
         XCTAssertEqual(DockerImage.dockerfile + "\n", file, "docker/Dockerfile and DockerImage.dockerfile must be the same")
     }
+
+    /// Goal agents stop servers with killall/fuser and fetch files with wget (the sanitizer even
+    /// has a wget rule): the default image must have them.
+    func testDefaultImageInstallsPsmiscAndWget() {
+        let install = DockerImage.dockerfile.split(separator: "\n").drop { !$0.contains("apt-get install") }
+            .prefix { !$0.contains("rm -rf /var/lib/apt/lists") }.joined(separator: " ")
+        let packages = Set(install.split(whereSeparator: { $0 == " " || $0 == "\\" }).map(String.init))
+        for p in ["psmisc", "wget", "procps", "curl", "netcat-openbsd"] {
+            XCTAssertTrue(packages.contains(p), "\(p) is not installed by the default image: \(install)")
+        }
+    }
 }
 
 /// `ContainerLifecycle` and removal by label, against the engine (skipped, with a SKIP line,

@@ -53,10 +53,32 @@ final class ProfileModelTests: XCTestCase {
         XCTAssertEqual(g.contextMode, .partial)
         XCTAssertEqual(g.limit, 30)
         XCTAssertNil(g.doneWhen)
+        XCTAssertFalse(g.stay, "a reached goal ends the shell unless stay is set")
         XCTAssertEqual(c.permission, .ask)
         XCTAssertNil(c.allowTools)
         XCTAssertEqual(x.blockTimeout, 60)
         XCTAssertNil(x.memoryLimit)
+    }
+
+    func testGoalStayKey() throws {
+        let p = try parse("""
+        [llm]
+        model = "m"
+        [[agents]]
+        name = "server"
+        kind = "goal"
+        goal = "run a server"
+        stay = true
+        [[agents]]
+        name = "once"
+        kind = "goal"
+        goal = "build it"
+        stay = false
+        """)
+        XCTAssertEqual(p.agents.map(\.stay), [true, false])
+        // Through the launch config's JSON, as the agent process reads it.
+        let data = try JSONEncoder().encode(p.agents[0])
+        XCTAssertTrue(try JSONDecoder().decode(AgentSpec.self, from: data).stay)
     }
 
     func testLLMAndBackendMergeUnderAgentOverrides() throws {
@@ -228,6 +250,7 @@ final class ProfileModelTests: XCTestCase {
         XCTAssertEqual(goal.doneWhen, "nc -z 127.0.0.1 25565")
         XCTAssertEqual(goal.contextMode, .partial)
         XCTAssertEqual(goal.limit, 30)
+        XCTAssertTrue(goal.stay, "the Minecraft server must outlive the reached goal")
         XCTAssertEqual(goal.llm.model, "gpt-4o")
         XCTAssertEqual(mc.agents[1].llm.model, "gpt-4o-mini")
         XCTAssertEqual(goal.llm.apiKeyEnv, "OPENAI_API_KEY")

@@ -27,7 +27,7 @@ final class SettingsTests: XCTestCase {
 
     func testSettableKeysCoverTheBrief() {
         for k in ["context_mode", "limit", "model", "temperature", "max_tokens", "permission", "block_timeout",
-                  "restart", "debug", "time_budget", "done_when", "prompt", "goal"] {
+                  "restart", "debug", "time_budget", "done_when", "prompt", "goal", "stay"] {
             XCTAssertTrue(AgentSettings.settableKeys.contains(k), k)
         }
     }
@@ -42,6 +42,7 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(try AgentSettings.validate(key: "model", value: "gpt-4o", for: agent("exec")), .string("gpt-4o"))
         XCTAssertEqual(try AgentSettings.validate(key: "goal", value: "a; $(b)\n", for: agent("goal")), .string("a; $(b)\n"))
         XCTAssertEqual(try AgentSettings.validate(key: "done_when", value: "", for: agent("goal")), .string(""))
+        XCTAssertEqual(try AgentSettings.validate(key: "stay", value: "yes", for: agent("goal")), .bool(true))
     }
 
     func assertRefused(_ key: String, _ value: String, _ agentName: String, says: [String],
@@ -72,12 +73,13 @@ final class SettingsTests: XCTestCase {
         assertRefused("context_mode", "full", "coder", says: [#"setting "context_mode" does not apply to agent "coder" of kind "coder"; it applies to kind "goal""#])
         assertRefused("model", "m", "cmd", says: [#"of kind "command""#, #"kinds "coder", "goal", "exec""#])
         assertRefused("permission", "yolo", "exec", says: ["does not apply"])
+        assertRefused("stay", "true", "coder", says: [#"setting "stay" does not apply"#, #"kind "goal""#])
     }
 
     func testApplyingOverrides() {
         let p = profile.applying([
             "goal": ["context_mode": .string("full"), "limit": .int(5), "model": .string("gpt-4o"),
-                     "done_when": .string(""), "time_budget": .int(90), "goal": .string("new goal")],
+                     "done_when": .string(""), "time_budget": .int(90), "goal": .string("new goal"), "stay": .bool(true)],
             "coder": ["temperature": .double(0.3), "max_tokens": .int(99), "permission": .string("yolo"), "prompt": .string("")],
             "exec": ["block_timeout": .double(5), "limit": .int(3)],
             "cmd": ["restart": .string("always"), "debug": .bool(true), "limit": .int(1)],
@@ -90,6 +92,7 @@ final class SettingsTests: XCTestCase {
         XCTAssertNil(g.doneWhen)
         XCTAssertEqual(g.timeBudget, 90)
         XCTAssertEqual(g.goal, "new goal")
+        XCTAssertTrue(g.stay)
         XCTAssertEqual(c.llm.temperature, 0.3)
         XCTAssertEqual(c.llm.maxTokens, 99)
         XCTAssertEqual(c.permission, .yolo)

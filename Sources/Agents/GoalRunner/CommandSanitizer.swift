@@ -146,6 +146,21 @@ public enum CommandSanitizer {
 
     // MARK: Fences and prose
 
+    /// Whether `answer` (outside `<think>` blocks) has a code block that is closed: its command
+    /// is whole even if the answer was cut off after it.
+    public static func hasClosedFencedBlock(_ answer: String) -> Bool {
+        var text = answer.replacingOccurrences(of: "\r\n", with: "\n")
+        while let open = text.range(of: "<think>"), let close = text.range(of: "</think>", range: open.upperBound..<text.endIndex) {
+            text.removeSubrange(open.lowerBound..<close.upperBound)
+        }
+        if let open = text.range(of: "<think>") { text = String(text[..<open.lowerBound]) } // cut while reasoning
+        let fences = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("```") }
+        guard let first = fences.first else { return false }
+        if first.count > 6 && first.hasSuffix("```") { return true } // ```ls -la``` on one line
+        return fences.count >= 2
+    }
+
     static func firstFencedBlock(_ text: String) -> String? {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard let start = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("```") }) else { return nil }

@@ -28,6 +28,7 @@ public struct GoalPrompt {
         The shell is persistent: cd, export and background jobs (&) carry over to the next command.
         Commands must not wait for input: use -y and other non-interactive options, no editors or pagers, give input with a pipe or a here-document.
         Start programs that keep running (servers) in the background with & and their output redirected to a log file; a command that is still running after a while is moved to the background.
+        Your answer may be at most \(answerTokens) tokens; a longer one is cut off and NOT run, so write a big file in several smaller commands (cat > f <<'EOF' ... then cat >> f <<'EOF' ...).
         When the goal has been reached, answer exactly: DONE: <one line saying why>
         If the goal cannot be reached at all, answer: GIVE UP: <why>
         """

@@ -15,8 +15,11 @@ public struct GoalRunnerOptions {
     public var shell = ShellSessionOptions()
     /// Seconds the done_when check may take.
     public var checkTimeout: Double = 120
-    /// Keep the shell (and its background jobs) after the run ends, until the agent is stopped.
+    /// Keep the shell (and its background jobs) after the goal is reached, until the agent is
+    /// stopped (`--stay`, `SUPERVISOR_GOAL_STAY=1`); the profile's `stay` key does the same.
     public var stay = false
+    /// Attempts in a row to start a shell before the run ends (the box is gone).
+    public var shellStartAttempts = 2
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public init() {}
 
@@ -64,6 +67,11 @@ public final class GoalRunner {
     public var view: GoalView?
     public private(set) var history: GoalHistory
     public private(set) var result: GoalResult?
+    /// The goal was reached and the shell stays (with its background jobs) until the agent is
+    /// stopped (`stay`).
+    public private(set) var staying = false
+    /// While staying: the shell ended by itself (killed, or its box died); the reason.
+    public var onStayEnded: ((String) -> Void)?
 
     private let client: LLMClient
     private let session: ShellSession
@@ -77,6 +85,12 @@ public final class GoalRunner {
     private var completion: ((GoalResult) -> Void)?
     private var emptyAnswers = 0
     private var stopping = false
+    /// Failed shell starts in a row.
+    private var shellStartFailures = 0
+    /// A command runs in the shell (the time budget interrupts it).
+    private var commandRunning = false
+    /// The time budget ran out while a command ran: the run ends with this once it stopped.
+    private var budgetEnd: GoalResult?
 
     public init(config: AgentLaunchConfig, loop: EventLoop, box: Box, options: GoalRunnerOptions = GoalRunnerOptions(),
                 events: AgentEvents) throws {
@@ -138,7 +152,7 @@ public final class GoalRunner {
         session.onDisplay = { [weak self] text in self?.view?.terminal(text) }
         if let t = agent.timeBudget {
             let remaining = t - history.elapsedBefore
-            if remaining <= 0 { finish(GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(t))s is used up")); return }
+            if remaining <= 0 { finish(GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(GoalRunner.seconds(t))s is used up")); return }
             budgetTimer.start(seconds: remaining) { [weak self] in self?.timeBudgetExpired() } // the time budget ends the run
         }
         // Root or not decides the sudo rule; asked in the box itself. A box with its own processes
@@ -147,22 +161,40 @@ public final class GoalRunner {
         BoxCommand(loop: loop, box: box, shellCommand: ask, timeout: 20) { [weak self] r in
             guard let self else { return }
             self.isRoot = r.output.split(whereSeparator: \.isNewline).last.map { $0.trimmingCharacters(in: .whitespaces) } == "0"
-            self.session.start(directory: self.history.cwd) { [weak self] error in
-                guard let self else { return }
-                if let error {
-                    // The recorded directory may be gone: try the workspace.
-                    if self.history.cwd != nil {
-                        self.history.cwd = nil
-                        self.session.start { [weak self] e in
-                            if let e { self?.finish(GoalResult(reached: false, reason: "shell", detail: "\(e)")) } else { self?.nextStep() }
-                        }
-                        return
-                    }
-                    self.finish(GoalResult(reached: false, reason: "shell", detail: "\(error)"))
+            self.ensureShell { [weak self] in self?.nextStep() }
+        }
+    }
+
+    /// Starts a shell when none runs (at the start, and after the shell ended): in the recorded
+    /// directory, then (it may be gone) in the workspace. When `shellStartAttempts` starts in a row
+    /// fail, the box is gone (a container that died): the run ends with "no shell" and a non-zero
+    /// status, unfinished, so that the agent's restart (whose start makes the container again)
+    /// resumes it. `restarted` is told a new shell replaced one that ended.
+    private func ensureShell(restarted: ((String) -> Void)? = nil, then: @escaping () -> Void) {
+        guard result == nil else { return }
+        if session.isRunning { then(); return }
+        session.endLeftovers() // the jobs of a shell that ended go with it
+        let directory = shellStartFailures == 0 ? history.cwd : nil
+        session.start(directory: directory) { [weak self] error in
+            guard let self, self.result == nil else { return }
+            if let error {
+                self.shellStartFailures += 1
+                let text = "\(error)"
+                if self.shellStartFailures >= max(1, self.options.shellStartAttempts) {
+                    self.finish(GoalResult(reached: false, reason: "no shell",
+                                           detail: "no shell could be started in \(self.box.description) (\(self.shellStartFailures) attempts in a row; last: \(text)); the box seems to be gone"),
+                                recordFinished: false)
                     return
                 }
-                self.nextStep()
+                self.view?.note("cannot start a shell (\(text)); trying again in \(self.box.boxWorkspace)")
+                self.ensureShell(restarted: restarted, then: then)
+                return
             }
+            let startedIn = directory ?? self.box.boxWorkspace
+            if directory == nil && self.history.cwd != nil { self.history.cwd = nil }
+            self.shellStartFailures = 0
+            restarted?(startedIn)
+            then()
         }
     }
 
@@ -173,6 +205,9 @@ public final class GoalRunner {
         finish(GoalResult(reached: false, reason: "stopped", detail: reason), recordFinished: false)
     }
 
+    /// "3", "1.5" (seconds in messages).
+    static func seconds(_ t: Double) -> String { t == t.rounded() && abs(t) < 1e15 ? "\(Int(t))" : String(format: "%g", t) }
+
     private var elapsed: Double { history.elapsedBefore + EventLoop.monotonicSeconds() - startedAt }
 
     private func budgetExceeded() -> GoalResult? {
@@ -181,7 +216,7 @@ public final class GoalRunner {
             return GoalResult(reached: false, reason: "limit", detail: "the limit of \(a.limit) commands was reached")
         }
         if let t = a.timeBudget, elapsed >= t {
-            return GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(t))s is used up")
+            return GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(GoalRunner.seconds(t))s is used up")
         }
         if let b = a.tokenBudget, history.totalTokens >= b {
             return GoalResult(reached: false, reason: "token budget", detail: "\(history.totalTokens) tokens used, budget \(b)")
@@ -192,13 +227,21 @@ public final class GoalRunner {
         return nil
     }
 
+    /// The time budget ran out: a running command is interrupted (as one that cannot be moved
+    /// to the background) and the run ends once it stopped; anything else ends at once.
     private func timeBudgetExpired() {
-        guard result == nil else { return }
-        if call != nil {
-            call?.cancel()
-            finish(GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(Int(agent.timeBudget ?? 0))s is used up"))
+        guard result == nil, budgetEnd == nil else { return }
+        let t = agent.timeBudget ?? 0
+        let end = GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(GoalRunner.seconds(t))s is used up")
+        if commandRunning && session.isBusy {
+            budgetEnd = end
+            view?.note("the time budget of \(GoalRunner.seconds(t))s is used up: interrupting the command")
+            // False: it is already being interrupted or moved to the background, and reports soon.
+            session.interruptCommand(reason: "the time budget of \(GoalRunner.seconds(t))s ran out")
+            return
         }
-        // A running command ends first (it has its own timeout); the next step sees the budget.
+        call?.cancel()
+        finish(end)
     }
 
     private func nextStep() {
@@ -240,7 +283,7 @@ public final class GoalRunner {
                 self.finish(GoalResult(reached: false, reason: "model error", detail: "\(error)"))
             case .success(let reply):
                 self.account(reply)
-                self.answered(reply.response.message.text, step: n)
+                self.answered(reply.response.message.text, step: n, cutOff: reply.response.stopReason == .maxTokens)
             }
         }
     }
@@ -258,7 +301,8 @@ public final class GoalRunner {
         view?.usage(history: history, limit: agent.limit)
     }
 
-    private func answered(_ answer: String, step n: Int) {
+    /// `cutOff`: the answer stopped at max_tokens (a command in it may be half-written).
+    private func answered(_ answer: String, step n: Int, cutOff: Bool = false) {
         switch CommandSanitizer.sanitize(answer, isRoot: isRoot) {
         case .done(let reason):
             confirmDone(reason: reason)
@@ -273,8 +317,29 @@ public final class GoalRunner {
             nextStep()
         case .command(let command, let rules):
             emptyAnswers = 0
+            // A command from a closed code block is whole even when prose after it was cut.
+            if cutOff && !CommandSanitizer.hasClosedFencedBlock(answer) {
+                recordCutOff(command, rules: rules, answer: answer, step: n)
+                return
+            }
             runCommand(command, rules: rules, answer: answer, step: n)
         }
+    }
+
+    /// An answer that stopped at max_tokens is not run (half a heredoc would write half a
+    /// file): the step is recorded as cut off, and its status tells the model to be shorter.
+    private func recordCutOff(_ command: String, rules: [String], answer: String, step n: Int) {
+        var s = agent.llm
+        GoalRunnerOptions.applyModelDefaults(&s)
+        let step = GoalStep(n: n, answer: answer, command: command, rules: rules, status: .cutOff(maxTokens: s.maxTokens),
+                            output: "", duration: 0, cwd: history.cwd)
+        history.steps.append(step)
+        persist()
+        view?.note("the answer was cut off at max_tokens (\(s.maxTokens) tokens); its command was not run")
+        let shown = prompt.outcome(step, outputShown: .natural)
+        logTerminal("=== step \(n)/\(agent.limit)\n" + shown + "\n")
+        view?.outcome(step, shown: shown)
+        nextStep()
     }
 
     private func addNote(_ note: String) {
@@ -287,8 +352,25 @@ public final class GoalRunner {
         events.command(command)
         events.state("running_tool")
         view?.command(step: n, limit: limit, command: command, rules: rules)
+        commandRunning = true
+        ensureShell(restarted: { [weak self] dir in self?.shellRestarted(in: dir) }) { [weak self] in
+            self?.runInShell(command, rules: rules, answer: answer, step: n)
+        }
+    }
+
+    /// Tells the model (a note on the last step) that its shell is new.
+    private func shellRestarted(in directory: String) {
+        let note = "the shell had ended, so a new shell was started in \(directory): variables, functions and background jobs of the old shell are gone"
+        view?.note(note)
+        addNote(note)
+    }
+
+    private func runInShell(_ command: String, rules: [String], answer: String, step n: Int) {
+        let limit = agent.limit
         session.run(command) { [weak self] outcome in
-            guard let self, self.result == nil || self.stopping else { return }
+            guard let self else { return }
+            self.commandRunning = false
+            guard self.result == nil || self.stopping else { return }
             let step = GoalStep(n: n, answer: answer, command: command, rules: rules, status: outcome.status,
                                 output: outcome.output, duration: outcome.duration, cwd: outcome.cwd)
             self.history.steps.append(step)
@@ -298,12 +380,14 @@ public final class GoalRunner {
             self.logTerminal("=== step \(n)/\(limit)\n" + shown + "\n")
             self.view?.outcome(step, shown: shown)
             guard self.result == nil else { return }
+            if let end = self.budgetEnd { self.finish(end); return }
             self.checkDoneWhen { [weak self] passed, _ in
                 guard let self else { return }
                 if passed {
                     self.finish(GoalResult(reached: true, reason: "reached", detail: "the done_when check passed after step \(n)"))
                 } else {
-                    self.nextStep()
+                    // The shell ended (killed, or its box died): a new one before the model is asked.
+                    self.ensureShell(restarted: { [weak self] dir in self?.shellRestarted(in: dir) }) { [weak self] in self?.nextStep() }
                 }
             }
         }
@@ -404,12 +488,30 @@ public final class GoalRunner {
             history.reached = r.reached
         }
         persist()
-        let summary = summaryText(r)
+        staying = r.reached && (options.stay || agent.stay) && session.isRunning
+        var summary = summaryText(r)
+        if staying {
+            summary += "Staying: the goal was reached; the shell and its background jobs keep running until the agent is stopped.\n"
+        }
         logTerminal("=== " + summary + "\n")
         events.message(summary)
-        events.state("idle")
+        events.state(staying ? "staying" : "idle")
         view?.finished(r, summary: summary)
-        if !options.stay || !r.reached { session.close() }
+        if staying {
+            session.onEnded = { [weak self] why in
+                guard let self, self.staying else { return }
+                self.staying = false
+                self.session.endLeftovers()
+                let text = "The shell ended while staying (\(why)); its background jobs are gone."
+                self.logTerminal("=== " + text + "\n")
+                self.events.message(text)
+                self.events.state("idle")
+                self.view?.note(text)
+                self.onStayEnded?(why)
+            }
+        } else {
+            session.close()
+        }
         let c = completion
         completion = nil
         c?(r)
@@ -436,6 +538,8 @@ public final class GoalRunner {
         case .stillRunning(_, _, let interrupted): return interrupted ? "still running, interrupted" : "still running (background)"
         case .waitingForInput: return "waited for input, interrupted"
         case .shellExited: return "shell ended"
+        case .interrupted: return "interrupted"
+        case .cutOff: return "cut off at max_tokens, not run"
         }
     }
 

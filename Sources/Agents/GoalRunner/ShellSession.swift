@@ -12,8 +12,14 @@ public enum ShellStatus: Codable, Equatable, CustomStringConvertible {
     case stillRunning(seconds: Double, job: String?, interrupted: Bool)
     /// It was blocked reading the terminal (waiting for interactive input) and was interrupted.
     case waitingForInput
-    /// The shell itself ended or stopped responding; a new one starts with the next command.
+    /// The shell itself ended or stopped responding (the goal runner starts a new one, or ends
+    /// the run when none can be started).
     case shellExited(String)
+    /// It was interrupted (Ctrl-C, then killed if it did not stop) for this reason (the time
+    /// budget ran out).
+    case interrupted(String)
+    /// It was not run: the model's answer stopped at `max_tokens` before the command was complete.
+    case cutOff(maxTokens: Int)
 
     public var description: String {
         switch self {
@@ -24,7 +30,10 @@ public enum ShellStatus: Codable, Equatable, CustomStringConvertible {
             return "still running after \(secs)s; moved to the background" + (job.map { " as \($0)" } ?? "") + " and left running"
         case .waitingForInput:
             return "it was waiting for interactive input (reading the terminal), so it was interrupted (Ctrl-C); use non-interactive options or give the input with a pipe or here-document"
-        case .shellExited(let why): return "the shell ended (\(why)); a new shell was started"
+        case .shellExited(let why): return "the shell ended (\(why))"
+        case .interrupted(let why): return "interrupted (Ctrl-C): \(why)"
+        case .cutOff(let n):
+            return "NOT RUN: your answer was cut off at max_tokens (\(n) tokens) before the command was complete, so nothing ran. Answer with shorter commands: write a big file in several smaller commands (cat > f <<'EOF' ... EOF, then cat >> f <<'EOF' ... EOF), one step at a time"
         }
     }
 
@@ -81,6 +90,9 @@ public final class ShellSession {
     /// reading the terminal. Default: /proc inspection of the foreground process group, on this
     /// host for a local box, inside the box otherwise (see `ShellSessionOptions.inBoxProcesses`).
     public var inputProbe: ((ShellSession, @escaping (Bool) -> Void) -> Void)?
+    /// The shell ended by itself while no command ran (killed, or its box went away); not
+    /// called for `terminate()`/`close()` or while a command runs (that command reports it).
+    public var onEnded: ((String) -> Void)?
 
     private let loop: EventLoop
     private let environment: [String: String]
@@ -107,6 +119,11 @@ public final class ShellSession {
     /// Output that arrived while no command ran (background jobs).
     private var idleOutput: [String] = []
     private var idleOutputChars = 0
+    /// The session of the shell that ended last, until `endLeftovers()`.
+    private var endedSession: (pid: pid_t, boxPID: Int?)?
+    /// What the shell's start printed (the box's error when it cannot start, e.g. docker's "No
+    /// such container"), for the start error.
+    private var startOutput: [String] = []
 
     private let quietTimer: LoopTimer
     private let timeoutTimer: LoopTimer
@@ -184,6 +201,7 @@ public final class ShellSession {
             startCompletion = completion
             stripper = TerminalTextStripper()
             pendingLine = ""
+            startOutput = []
             try master.startReading { [weak self] result in
                 guard let self else { return }
                 switch result {
@@ -227,7 +245,7 @@ public final class ShellSession {
             start(directory: cwd) { [weak self] error in
                 guard let self else { return }
                 if let error {
-                    completion(ShellOutcome(status: .shellExited("\(error)"), output: "", duration: 0, cwd: self.cwd))
+                    completion(ShellOutcome(status: .shellExited("no new shell could be started: \(error)"), output: "", duration: 0, cwd: self.cwd))
                 } else {
                     self.run(command, hidden: hidden, completion: completion)
                 }
@@ -297,6 +315,21 @@ public final class ShellSession {
             }
         }
     }
+
+    /// Interrupts the running command (Ctrl-C; its foreground group is killed, then the shell
+    /// ended, if it does not stop within the grace periods, as for a command that cannot be
+    /// moved to the background); it reports `.interrupted(reason)`. False when no command runs
+    /// or it is already being interrupted or moved to the background.
+    @discardableResult
+    public func interruptCommand(reason: String) -> Bool {
+        guard let job, job.interruptedFor == nil, !job.bgSent else { return false }
+        timeoutTimer.stop()
+        interrupt(job, for: .interrupted(reason))
+        return true
+    }
+
+    /// Whether a command runs.
+    public var isBusy: Bool { job != nil }
 
     private static func quietCheckApplies(_ job: Job) -> Bool {
         job.begun && job.exitCode == nil && job.interruptedFor == nil && !job.suspendSent
@@ -384,6 +417,11 @@ public final class ShellSession {
                 return
             }
             job.buffer.append(line)
+        } else if phase == .starting {
+            // Not the echo of the line that sets the shell up.
+            if startOutput.count < 20, !line.contains("stty -echo"), !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                startOutput.append(line)
+            }
         } else if phase == .idle || phase == .busy {
             guard idleOutputChars < options.outputLimit else { return }
             idleOutput.append(line)
@@ -462,11 +500,27 @@ public final class ShellSession {
             let c = startCompletion
             startCompletion = nil
             graceTimer.stop()
-            c?(HostingError("the shell ended at start (\(exit))"))
+            var said = startOutput
+            if !pendingLine.isEmpty && !pendingLine.hasPrefix("__SV_") && !pendingLine.contains("stty -echo") { said.append(pendingLine) }
+            let text = OutputCleaner.cleanStripped(said.joined(separator: "\n")).split(separator: "\n").suffix(5).joined(separator: "; ")
+            c?(HostingError("the shell ended at start (\(exit))" + (text.isEmpty ? "" : ": " + String(text.prefix(500)))))
             return
         }
+        endedSession = (pid, boxShellPID)
+        let wasIdle = phase == .idle
         phase = .stopped
-        if job != nil { finish(status: .shellExited("\(exit)")) }
+        if job != nil { finish(status: .shellExited("\(exit)")) } else if wasIdle { onEnded?("\(exit)") }
+    }
+
+    /// Kills what is left of the session of a shell that ended by itself (its background jobs
+    /// have their own process groups but stay in its session, and a killed shell does not hang
+    /// them up), on this host or inside the box, as `close()` does. For a new shell that starts
+    /// clean, and so that nothing outlives a shell the agent gave up on.
+    public func endLeftovers() {
+        guard let ended = endedSession else { return }
+        endedSession = nil
+        if usesInBoxProcesses, let boxPID = ended.boxPID { runInBox(ShellSession.inBoxKillSessionScript(shellPID: boxPID)) }
+        for member in ShellSession.processes(inSession: ended.pid) { kill(member, SIGKILL) }
     }
 
     // MARK: Foreground inspection

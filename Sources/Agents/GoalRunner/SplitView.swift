@@ -170,7 +170,16 @@ public final class GoalSplitView: GoalView {
         requestFrame()
     }
 
-    public func note(_ text: String) { model.action("! " + text); requestFrame() }
+    public func note(_ text: String) {
+        guard !closed else {
+            // After the run (an agent that stays): plain lines under the summary.
+            fputs("note: \(text)\n", stdout)
+            fflush(stdout)
+            return
+        }
+        model.action("! " + text)
+        requestFrame()
+    }
 
     public func finished(_ result: GoalResult, summary: String) {
         model.state = result.reached ? "done" : "stopped"
