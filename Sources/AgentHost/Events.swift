@@ -15,6 +15,7 @@
 /// | `command` | `text`: a shell command the agent runs                    |
 /// | `tool`    | `name`, `phase` ("start"/"end"/"error")                   |
 /// | `tokens`  | `input`, `output`, `cache_read`, `cache_write`, `cost_usd`|
+/// |           | (one model request's amounts; readers add them up)        |
 /// | `message` | `text`: what the agent says                               |
 /// | `exit`    | `status` (`{"code":N}` or `{"signal":N}`); from the shim also `restarts` |
 /// | `start`   | `pid` (emitted by the shim when it starts the agent)      |

@@ -177,6 +177,19 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertEqual(runner.history.finished, "limit")
     }
 
+    /// `tokens` events carry one request's amounts (the dashboard adds them up); the history
+    /// keeps the totals.
+    func testTokensEventsCarryEachRequestsAmounts() throws {
+        fake.fallback = { _ in .text("echo again", usage: Usage(input: 100, output: 7)) }
+        let pipe = EventsPipe()
+        let (_, runner) = try run(config(goal: "never done", limit: 3), events: pipe.events)
+        let tokens = pipe.lines.filter { $0.contains("\"type\":\"tokens\"") }
+        XCTAssertEqual(tokens.count, 3, "\(pipe.lines)")
+        for line in tokens { XCTAssertTrue(line.contains("\"input\":100,\"output\":7,"), line) }
+        XCTAssertEqual(runner.history.inputTokens, 300)
+        XCTAssertEqual(runner.history.outputTokens, 21)
+    }
+
     func testDoneIsCheckedAgainstDoneWhen() throws {
         fake.enqueue(.text("DONE: surely"))
         fake.enqueue(.text("touch ready"))

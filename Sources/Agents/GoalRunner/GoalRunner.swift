@@ -296,8 +296,9 @@ public final class GoalRunner {
         history.cacheWriteTokens += u.cacheWrite
         history.requests += 1
         if let c = reply.cost { history.costUSD = (history.costUSD ?? 0) + c }
-        events.tokens(input: history.inputTokens, output: history.outputTokens, cacheRead: history.cacheReadTokens,
-                      cacheWrite: history.cacheWriteTokens, costUSD: history.costUSD)
+        // One request's amounts, as the coder and exec agents report them: readers (the
+        // dashboard) add the events up.
+        events.tokens(input: u.input, output: u.output, cacheRead: u.cacheRead, cacheWrite: u.cacheWrite, costUSD: reply.cost)
         view?.usage(history: history, limit: agent.limit)
     }
 
