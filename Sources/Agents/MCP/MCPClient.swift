@@ -330,7 +330,12 @@ public final class MCPClient {
             p.completion(.failure(MCPError("the MCP server \(self.spec.name) did not answer \(method) within \(Self.seconds(seconds))")))
         }
         stdin.write(JSONValue.object(message).serialized() + "\n") { [weak self] error in
-            guard let self, let error, let p = self.pending.removeValue(forKey: id) else { return }
+            guard let self, let error else { return }
+            // A server that exited breaks the pipe before its exit is reaped: its exit status
+            // and stderr (soon, through processExited) say more than "broken pipe" does. The
+            // request's timer still bounds the wait.
+            if self.failure == nil && self.exited == nil && self.process != nil { return }
+            guard let p = self.pending.removeValue(forKey: id) else { return }
             p.timer.close()
             p.completion(.failure(MCPError(self.failure ?? "cannot write to the MCP server \(self.spec.name): \(error)")))
         }
