@@ -47,13 +47,16 @@ final class ExecResumeTests: XCTestCase {
         var output = ""
     }
 
-    func start(_ arguments: [String]) throws -> Run {
+    func start(_ arguments: [String]) throws -> Run { try supervisor(["agent", "exec"] + arguments) }
+
+    /// Runs the built `supervisor` with these arguments (stdout and stderr collected).
+    func supervisor(_ arguments: [String]) throws -> Run {
         let out = PipeStream(loop: loop)
         var environment = ProcessInfo.processInfo.environment
         environment["FAKE_LLM_KEY"] = "fake-key"
         environment["SUPERVISOR_HOME"] = dir.file("home")
         let run = Run()
-        run.process = try ChildProcess(loop: loop, arguments: [binary, "agent", "exec"] + arguments, environment: environment,
+        run.process = try ChildProcess(loop: loop, arguments: [binary] + arguments, environment: environment,
                                        directory: dir.path, stdio: [.ignore, .pipe(out, childReads: false), .inherit(2)],
                                        newSession: true) { exit in run.exit = exit }
         processes.append(run.process)
@@ -122,6 +125,30 @@ final class ExecResumeTests: XCTestCase {
         XCTAssertEqual(third.exit, .exited(0), third.output)
         XCTAssertEqual(server.requests[3].json?["messages"]?.arrayValue?.count, 5)
         XCTAssertTrue(lastMessage(3).hasSuffix("And doubled?"), lastMessage(3))
+    }
+
+    /// `supervisor agent exec` run by hand keeps its conversations where `supervisor
+    /// conversations ... standalone exec` looks.
+    func testConversationsSeesAStandaloneRun() throws {
+        let script = dir.write("answer.script", "--- turn\nThe answer is 42.\n")
+        let run = try start(["--provider", "script", "--script", script, "--prompt", "What is six times seven?"])
+        try runLoop(loop, until: "the standalone run", seconds: 30) { run.exit != nil }
+        XCTAssertEqual(run.exit, .exited(0), run.output)
+        let stored = ConversationStore(stateDir: dir.file("home") + "/standalone/exec").list()
+        XCTAssertEqual(stored.count, 1)
+        let id = try XCTUnwrap(stored.first?.id)
+
+        let list = try supervisor(["conversations", "list", "standalone", "exec"])
+        try runLoop(loop, until: "conversations list", seconds: 30) { list.exit != nil }
+        XCTAssertEqual(list.exit, .exited(0), list.output)
+        XCTAssertTrue(list.output.contains("* \(id)"), list.output)
+        XCTAssertTrue(list.output.contains("What is six times seven?"), list.output)
+
+        let show = try supervisor(["conversations", "show", "standalone", "exec"])
+        try runLoop(loop, until: "conversations show", seconds: 30) { show.exit != nil }
+        XCTAssertEqual(show.exit, .exited(0), show.output)
+        XCTAssertTrue(show.output.contains("conversation \(id)"), show.output)
+        XCTAssertTrue(show.output.contains("The answer is 42."), show.output)
     }
 
     func lastMessage(_ i: Int) -> String {
