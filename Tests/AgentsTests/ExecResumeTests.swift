@@ -47,12 +47,14 @@ final class ExecResumeTests: XCTestCase {
         var output = ""
     }
 
-    func start(_ arguments: [String]) throws -> Run { try supervisor(["agent", "exec"] + arguments) }
+    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        try supervisor(["agent", "exec"] + arguments, environment: environment)
+    }
 
     /// Runs the built `supervisor` with these arguments (stdout and stderr collected).
-    func supervisor(_ arguments: [String]) throws -> Run {
+    func supervisor(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Run {
         let out = PipeStream(loop: loop)
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["FAKE_LLM_KEY"] = "fake-key"
         environment["SUPERVISOR_HOME"] = dir.file("home")
         let run = Run()
@@ -149,6 +151,31 @@ final class ExecResumeTests: XCTestCase {
         XCTAssertEqual(show.exit, .exited(0), show.output)
         XCTAssertTrue(show.output.contains("conversation \(id)"), show.output)
         XCTAssertTrue(show.output.contains("The answer is 42."), show.output)
+    }
+
+    /// The model's code cannot read credentials from the agent's environment: API keys, tokens,
+    /// secrets and passwords are withheld from the runtime (and from bash() it runs); other
+    /// variables are inherited.
+    func testTheRuntimeDoesNotInheritSecrets() throws {
+        let names = ["GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "MY_API_KEY", "PGPASSWORD", "Slack_Bot_Token", "SV_TEST_PLAIN"]
+        let script = dir.write("env.script", """
+            --- turn
+            ```python
+            import os
+            print(sorted(k for k in \(names) if k in os.environ))
+            print(bash('echo "[$GITHUB_TOKEN$AWS_SECRET_ACCESS_KEY$MY_API_KEY$PGPASSWORD$SV_TEST_PLAIN]"').stdout.strip())
+            ```
+            --- turn
+            Done.
+
+            """)
+        var environment: [String: String] = [:]
+        for name in names { environment[name] = "value-of-\(name)" }
+        let run = try start(["--provider", "script", "--script", script, "--prompt", "Which variables can you see?"], environment: environment)
+        try runLoop(loop, until: "the run", seconds: 30) { run.exit != nil }
+        XCTAssertEqual(run.exit, .exited(0), run.output)
+        let stored = try XCTUnwrap(ConversationStore(stateDir: dir.file("home") + "/standalone/exec").list().first)
+        XCTAssertEqual(stored.runs.first?.result.stdout, "['SV_TEST_PLAIN']\n[value-of-SV_TEST_PLAIN]\n")
     }
 
     func lastMessage(_ i: Int) -> String {

@@ -78,9 +78,12 @@ public final class ExecSession {
             guard let bytes = parseMemorySize(text) else { return fail("memory_limit \"\(text)\" is not a size like 512m or 2g", status: ExitStatus.usage) }
             memoryLimit = bytes
         }
-        let withheld = Swift.Set([spec.llm.apiKeyEnv, spec.llm.provider.defaultAPIKeyEnv, "ANTHROPIC_API_KEY", "OPENAI_API_KEY"].compactMap { $0 })
         var environment = options.environment
         for (k, v) in spec.env { environment[k] = v }
+        // The model's code never sees a credential: the agent's key and every variable named
+        // like a secret (`Secrets.isSecretName`: *_API_KEY, *TOKEN*, *SECRET*, *PASSWORD*).
+        let withheld = Swift.Set([spec.llm.apiKeyEnv, spec.llm.provider.defaultAPIKeyEnv, "ANTHROPIC_API_KEY", "OPENAI_API_KEY"].compactMap { $0 })
+            .union(environment.keys.filter(Secrets.isSecretName))
         // The agent's container on the Docker backend (the runtime then runs there), else its cwd.
         var boxConfig = launch
         boxConfig.agent = spec
