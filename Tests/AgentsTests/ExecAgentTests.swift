@@ -18,6 +18,8 @@ final class ExecAgentTests: XCTestCase {
     var runtime: PythonRuntime?
     var display = BufferDisplay()
     var eventPipe: [Int32] = [-1, -1]
+    /// What the agent's `spec()` returns: tests change it as `supervisor set` would.
+    var liveSpec: AgentSpec!
 
     override func setUp() {
         loop = EventLoop()
@@ -48,6 +50,7 @@ final class ExecAgentTests: XCTestCase {
         spec.blockTimeout = blockTimeout
         spec.memoryLimit = memoryLimit
         spec.limit = limit
+        liveSpec = spec
         let c = try LLMClient(settings: llm, loop: loop, environment: ["FAKE_LLM_KEY": "fake-key"])
         client = c
         let box = LocalBox(workspace: dir.path, environment: ProcessInfo.processInfo.environment, withheld: ["FAKE_LLM_KEY"])
@@ -62,7 +65,7 @@ final class ExecAgentTests: XCTestCase {
         let store = ConversationStore(stateDir: dir.file("state"))
         let conversation = Conversation(id: "test-1", provider: "anthropic", model: "claude-sonnet-4-5")
         return ExecAgent(loop: loop, client: c, runtime: r, store: store, events: events, display: display,
-                         conversation: conversation, spec: { spec })
+                         conversation: conversation, spec: { [unowned self] in self.liveSpec })
     }
 
     func turn(_ agent: ExecAgent, _ prompt: String, seconds: Double = 30) throws -> TurnOutcome {
@@ -227,5 +230,30 @@ final class ExecAgentTests: XCTestCase {
         XCTAssertEqual(server.requests.count, 2)
         XCTAssertEqual(agent.conversation.status, .stopped)
         XCTAssertTrue(display.text.contains("stopped: step limit reached"), display.text)
+    }
+
+    /// `supervisor set model=/max_tokens=/temperature=` while a turn runs: the next request uses
+    /// them (the client was built with the settings at start).
+    func testSettingsChangedWhileTheAgentRunsApplyAtTheNextRequest() throws {
+        let agent = try makeAgent()
+        var replies = [Self.python("6 * 7"), .text("42.")]
+        server.fallback = { [unowned self] _ in
+            // Between the first request and the second, as `supervisor set` would.
+            self.liveSpec.llm.model = "claude-opus-4-1"
+            self.liveSpec.llm.maxTokens = 77
+            self.liveSpec.llm.temperature = 0.25
+            return replies.removeFirst()
+        }
+        XCTAssertEqual(try turn(agent, "six times seven?"), .answered("42."))
+        XCTAssertEqual(server.requests.count, 2)
+        let first = server.requests[0].json, second = server.requests[1].json
+        XCTAssertEqual(first?["model"]?.stringValue, "claude-sonnet-4-5")
+        XCTAssertEqual(first?["max_tokens"]?.doubleValue, 512)
+        XCTAssertNil(first?["temperature"])
+        XCTAssertEqual(second?["model"]?.stringValue, "claude-opus-4-1")
+        XCTAssertEqual(second?["max_tokens"]?.doubleValue, 77)
+        XCTAssertEqual(second?["temperature"]?.doubleValue, 0.25)
+        XCTAssertTrue(display.text.contains("── claude-opus-4-1 · step 2 ──"), display.text)
+        XCTAssertEqual(agent.currentModel, "claude-opus-4-1")
     }
 }

@@ -68,7 +68,7 @@ final class ExecResumeTests: XCTestCase {
         return run
     }
 
-    func writeConfig() throws -> String {
+    func writeConfig(settingsFile: String? = nil, configure: (inout AgentSpec) -> Void = { _ in }) throws -> String {
         var llm = LLMSettings()
         llm.provider = .anthropic
         llm.model = "claude-sonnet-4-5"
@@ -78,7 +78,8 @@ final class ExecResumeTests: XCTestCase {
         var spec = AgentSpec(name: "calc", kind: .exec, cwd: dir.path, llm: llm)
         spec.prompt = "Compute six times seven."
         spec.blockTimeout = 20
-        let config = AgentLaunchConfig(profile: "t", agent: spec, stateDir: dir.file("state"), logsDir: dir.file("logs"), settingsFile: nil)
+        configure(&spec)
+        let config = AgentLaunchConfig(profile: "t", agent: spec, stateDir: dir.file("state"), logsDir: dir.file("logs"), settingsFile: settingsFile)
         let path = dir.file("agent.json")
         try config.write(to: path)
         return path
@@ -176,6 +177,28 @@ final class ExecResumeTests: XCTestCase {
         XCTAssertEqual(run.exit, .exited(0), run.output)
         let stored = try XCTUnwrap(ConversationStore(stateDir: dir.file("home") + "/standalone/exec").list().first)
         XCTAssertEqual(stored.runs.first?.result.stdout, "['SV_TEST_PLAIN']\n[value-of-SV_TEST_PLAIN]\n")
+    }
+
+    /// `supervisor set` writes the profile's settings file; the running agent reads it at its
+    /// next request.
+    func testSupervisorSetReachesTheRunningAgentAtItsNextRequest() throws {
+        let settings = dir.file("settings.json")
+        let config = try writeConfig(settingsFile: settings)
+        var replies: [FakeReply] = [.text("```python\nprint(6 * 7)\n```"), .text("42.")]
+        server.fallback = { _ in
+            if replies.count == 2 {
+                FileManager.default.createFile(atPath: settings, contents: Data(#"{"calc": {"model": "claude-opus-4-1", "max_tokens": 77, "temperature": 0.5}}"#.utf8))
+            }
+            return replies.removeFirst()
+        }
+        let run = try start(["--config", config])
+        try runLoop(loop, until: "the run", seconds: 30) { run.exit != nil }
+        XCTAssertEqual(run.exit, .exited(0), run.output)
+        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(server.requests[0].json?["model"]?.stringValue, "claude-sonnet-4-5")
+        XCTAssertEqual(server.requests[1].json?["model"]?.stringValue, "claude-opus-4-1")
+        XCTAssertEqual(server.requests[1].json?["max_tokens"]?.doubleValue, 77)
+        XCTAssertEqual(server.requests[1].json?["temperature"]?.doubleValue, 0.5)
     }
 
     func lastMessage(_ i: Int) -> String {

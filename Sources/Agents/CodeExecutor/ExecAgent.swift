@@ -200,11 +200,11 @@ public final class ExecAgent {
         events.step(turnSteps, limit: s.limit)
         events.state("thinking")
         let system = ExecPrompt.system(box: runtime.box, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit, extra: nil)
-        let request = client.makeRequest(system: system, messages: conversation.chatMessages)
+        let request = makeRequest(system: system, messages: conversation.chatMessages, llm: s.llm)
         let stepNumber = turnSteps
         var streamed = ""
         ensureNewline()
-        display.write(display.dim("── \(client.config.model) · step \(stepNumber) ──") + "\n")
+        display.write(display.dim("── \(request.model) · step \(stepNumber) ──") + "\n")
         lineStart = true
         call = client.stream(request: request, onEvent: { [weak self] event in
             guard let self else { return }
@@ -216,9 +216,9 @@ public final class ExecAgent {
             guard let self else { return }
             self.call = nil
             switch result {
-            case .success(let reply): self.answered(reply, step: stepNumber)
+            case .success(let reply): self.answered(reply, step: stepNumber, model: request.model)
             case .failure(let error):
-                self.recordRequest(step: stepNumber, reply: nil, error: error)
+                self.recordRequest(step: stepNumber, model: request.model, reply: nil, error: error)
                 if error.kind == .cancelled || self.cancelled {
                     if !streamed.isEmpty { self.conversation.append("assistant", .answer, streamed + "\n[interrupted]") }
                     self.ensureNewline()
@@ -234,8 +234,21 @@ public final class ExecAgent {
         })
     }
 
-    private func answered(_ reply: LLMReply, step stepNumber: Int) {
-        recordRequest(step: stepNumber, reply: reply, error: nil)
+    /// The model in use: `supervisor set model=` applies at the next request.
+    public var currentModel: String { spec().llm.model.flatMap { $0.isEmpty ? nil : $0 } ?? client.config.model }
+
+    /// A request with the agent's current settings: the client was built at start, but
+    /// `supervisor set` of model, max_tokens and temperature applies at the next request.
+    func makeRequest(system: String, messages: [Message], llm: LLMSettings) -> ChatRequest {
+        var request = client.makeRequest(system: system, messages: messages)
+        if let m = llm.model, !m.isEmpty { request.model = m }
+        request.maxTokens = llm.maxTokens
+        request.temperature = llm.temperature
+        return request
+    }
+
+    private func answered(_ reply: LLMReply, step stepNumber: Int, model: String) {
+        recordRequest(step: stepNumber, model: model, reply: reply, error: nil)
         let text = reply.response.message.text
         conversation.append("assistant", .answer, text)
         let answerIndex = conversation.messages.count - 1
@@ -344,11 +357,11 @@ public final class ExecAgent {
 
     // MARK: Accounting
 
-    private func recordRequest(step: Int, reply: LLMReply?, error: LLMError?) {
+    private func recordRequest(step: Int, model: String, reply: LLMReply?, error: LLMError?) {
         let usage = reply?.response.usage ?? Usage()
         let m = reply?.metrics
         let record = Conversation.Request(
-            turn: conversation.turns, step: step, at: Conversation.timestamp(), model: reply?.model ?? client.config.model,
+            turn: conversation.turns, step: step, at: Conversation.timestamp(), model: reply?.model ?? model,
             inputTokens: usage.input, outputTokens: usage.output, cacheReadTokens: usage.cacheRead, cacheWriteTokens: usage.cacheWrite,
             costUSD: reply?.cost, duration: m?.duration ?? 0, timeToFirstToken: m?.timeToFirstToken,
             tokensPerSecond: m?.outputTokensPerSecond, attempts: m?.attempts ?? error?.attempts ?? 0,

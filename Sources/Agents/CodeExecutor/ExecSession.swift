@@ -230,7 +230,7 @@ public final class ExecSession {
 
             """)
         case "/new":
-            let c = Conversation(id: ConversationStore.newID(), provider: agent.client.config.providerName, model: agent.client.config.model)
+            let c = Conversation(id: ConversationStore.newID(), provider: agent.client.config.providerName, model: agent.currentModel)
             try? store.save(c)
             try? store.setCurrent(c.id)
             agent.replaceConversation(c)
