@@ -38,10 +38,12 @@ final class ExecAgentTests: XCTestCase {
         loop.close()
     }
 
-    func makeAgent(blockTimeout: Double = 10, memoryLimit: String? = nil, limit: Int = 10, grace: Double = 3) throws -> ExecAgent {
+    func makeAgent(blockTimeout: Double = 10, memoryLimit: String? = nil, limit: Int = 10, grace: Double = 3,
+                   provider: LLMProvider = .anthropic, contextTokens: Int? = nil, conversation given: Conversation? = nil) throws -> ExecAgent {
         var llm = LLMSettings()
-        llm.provider = .anthropic
-        llm.model = "claude-sonnet-4-5"
+        llm.provider = provider
+        llm.model = provider == .anthropic ? "claude-sonnet-4-5" : "gpt-4o-mini"
+        llm.contextTokens = contextTokens
         llm.baseURL = server.baseURL
         llm.apiKeyEnv = "FAKE_LLM_KEY"
         llm.maxTokens = 512
@@ -63,7 +65,7 @@ final class ExecAgentTests: XCTestCase {
         _ = fcntl(eventPipe[0], F_SETFL, O_NONBLOCK)
         let events = AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(eventPipe[1])"])
         let store = ConversationStore(stateDir: dir.file("state"))
-        let conversation = Conversation(id: "test-1", provider: "anthropic", model: "claude-sonnet-4-5")
+        let conversation = given ?? Conversation(id: "test-1", provider: "anthropic", model: "claude-sonnet-4-5")
         return ExecAgent(loop: loop, client: c, runtime: r, store: store, events: events, display: display,
                          conversation: conversation, spec: { [unowned self] in self.liveSpec })
     }
@@ -82,6 +84,41 @@ final class ExecAgentTests: XCTestCase {
         if let s = content.stringValue { return s }
         return (content.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined()
     }
+
+    /// The messages request `i` sent, without the system prompt (Anthropic or OpenAI wire format).
+    func sentMessages(_ i: Int) -> [Message] {
+        guard i < server.requests.count, let messages = server.requests[i].json?["messages"]?.arrayValue else { return [] }
+        return messages.compactMap { m in
+            guard let role = m["role"]?.stringValue, role != "system" else { return nil }
+            let content = m["content"]
+            let text = content?.stringValue ?? (content?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined()
+            return Message(role: role == "assistant" ? .assistant : .user, content: [.text(text)])
+        }
+    }
+
+    func systemPrompt(_ i: Int) -> String {
+        let json = server.requests[i].json
+        if let s = json?["system"] { return s.stringValue ?? (s.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined() }
+        return json?["messages"]?.arrayValue?.first { $0["role"]?.stringValue == "system" }?["content"]?.stringValue ?? ""
+    }
+
+    /// A conversation that ran for a while: six blocks that each printed a long log (about
+    /// 6 KB, 1700 estimated tokens each), then an answer.
+    static func longConversation(id: String = "long-1") -> Conversation {
+        var c = Conversation(id: id, provider: "openai", model: "gpt-4o-mini")
+        c.turns = 1
+        c.append("user", .prompt, "Read the six logs and tell me what is unusual.")
+        for i in 1...6 {
+            c.append("assistant", .answer, "```python\nprint(read_file('log\(i).txt'))\n```")
+            c.append("user", .results, "[block 1: ok, 0.01s]\nstdout:\n" + String(repeating: "log \(i): request served in 12 ms\n", count: 200))
+        }
+        c.append("assistant", .answer, "Nothing is unusual.")
+        c.status = .waiting
+        return c
+    }
+
+    /// The context event(s) of the event stream.
+    func contextEvents(_ evs: [JSONValue]) -> [JSONValue] { evs.filter { $0["type"]?.stringValue == "context" } }
 
     func withoutDurations(_ s: String) -> String {
         s.replacingOccurrences(of: #", \d+\.\d\ds\]"#, with: ", T]", options: .regularExpression)
@@ -255,5 +292,101 @@ final class ExecAgentTests: XCTestCase {
         XCTAssertEqual(second?["temperature"]?.doubleValue, 0.25)
         XCTAssertTrue(display.text.contains("── claude-opus-4-1 · step 2 ──"), display.text)
         XCTAssertEqual(agent.currentModel, "claude-opus-4-1")
+    }
+
+    // MARK: Context window
+
+    /// A long conversation is sent fitted to `context_tokens`: old long results shortened, the
+    /// newest whole, the stored conversation whole; the pane and the event stream say so once,
+    /// and again when the amount changes (here: `supervisor set context_tokens=` while it runs).
+    func testALongConversationIsSentWithinTheContextWindow() throws {
+        let agent = try makeAgent(provider: .openai, contextTokens: 8000, conversation: Self.longConversation())
+        let whole = ContextFit.tokens(agent.conversation.chatMessages)
+        XCTAssertGreaterThan(whole, 10_000, "the history alone is larger than the window")
+        server.enqueue(Self.python("len('ok')"))
+        server.enqueue(.text("Still nothing."))
+        XCTAssertEqual(try turn(agent, "Look once more."), .answered("Still nothing."))
+        XCTAssertEqual(server.requests.count, 2)
+
+        for i in 0..<2 {
+            let sent = sentMessages(i)
+            let budget = ContextFit.messageBudget(contextTokens: 8000, maxTokens: 512, system: systemPrompt(i), tools: [])
+            XCTAssertLessThanOrEqual(ContextFit.tokens(sent), budget, "request \(i)")
+            XCTAssertEqual(sent.count, i == 0 ? 15 : 17, "nothing left out, old results shortened")
+            XCTAssertTrue(sent[2].text.contains("elided to fit the context window"), sent[2].text)
+            XCTAssertLessThan(sent[2].text.utf8.count, 1000, "the old log is not sent whole")
+            XCTAssertEqual(sent[12].text, agent.conversation.chatMessages[12].text, "the newest results are sent whole")
+        }
+        XCTAssertEqual(sentMessages(0).last?.text, "Look once more.")
+
+        // The stored conversation is whole.
+        let stored = try ConversationStore(stateDir: dir.file("state")).load("long-1")
+        XCTAssertTrue(stored.messages[2].text.hasSuffix(String(repeating: "log 1: request served in 12 ms\n", count: 200)))
+
+        // Said once (the amount did not change between the two requests).
+        XCTAssertEqual(display.text.components(separatedBy: "[context: ").count - 1, 1, display.text)
+        XCTAssertTrue(display.text.contains("long old texts shortened to fit the context window"), display.text)
+        var context = contextEvents(events())
+        XCTAssertEqual(context.count, 1)
+        XCTAssertEqual(context.first?["dropped"]?.intValue, 0)
+        XCTAssertEqual(context.first?["context_tokens"]?.intValue, 8000)
+        let elided = try XCTUnwrap(context.first?["elided"]?.intValue)
+        XCTAssertGreaterThan(elided, 0)
+
+        // `supervisor set context_tokens=` applies at the next request: now everything fits.
+        liveSpec.llm.contextTokens = 100_000
+        server.enqueue(.text("Fine."))
+        XCTAssertEqual(try turn(agent, "Thanks."), .answered("Fine."))
+        XCTAssertEqual(sentMessages(2).map(\.text), Array(agent.conversation.chatMessages.map(\.text).dropLast()), "sent whole")
+        context = contextEvents(events())
+        XCTAssertEqual(context.count, 1)
+        XCTAssertEqual(context.first?["elided"]?.intValue, 0)
+        XCTAssertTrue(display.text.contains("[context: the whole conversation fits the context window again]"), display.text)
+    }
+
+    /// The provider says the request does not fit (OpenAI's HTTP 400 context_length_exceeded):
+    /// the agent sends 70% of it once more instead of failing, and keeps that budget.
+    func testAContextOverflowIsRetriedOnceSmaller() throws {
+        let agent = try makeAgent(provider: .openai, conversation: Self.longConversation())
+        server.enqueue(Self.contextLengthExceeded())
+        server.enqueue(.text("Nothing unusual."))
+        XCTAssertEqual(try turn(agent, "Look once more."), .answered("Nothing unusual."))
+        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(server.requests[0].path, "/v1/chat/completions")
+        let first = ContextFit.tokens(sentMessages(0)), second = ContextFit.tokens(sentMessages(1))
+        XCTAssertEqual(sentMessages(0).map(\.text), Array(agent.conversation.chatMessages.map(\.text).dropLast()),
+                       "first sent whole (128000-token window)")
+        XCTAssertLessThanOrEqual(second, first * 7 / 10)
+        XCTAssertEqual(sentMessages(1).last?.text, "Look once more.")
+        XCTAssertEqual(agent.conversation.contextCap?.tokens, first * 7 / 10)
+        XCTAssertTrue(display.text.contains("did not fit the model's context window; trying again with about \(first * 7 / 10)"), display.text)
+        let stored = try ConversationStore(stateDir: dir.file("state")).load("long-1")
+        XCTAssertTrue(stored.requests.first?.error?.contains("maximum context length") ?? false, "\(stored.requests)")
+        XCTAssertEqual(stored.contextCap, agent.conversation.contextCap)
+        XCTAssertEqual(events().filter { $0["type"]?.stringValue == "context_overflow" }.count, 1)
+
+        // The smaller budget is kept for the conversation.
+        server.enqueue(.text("Yes."))
+        XCTAssertEqual(try turn(agent, "Sure?"), .answered("Yes."))
+        XCTAssertLessThanOrEqual(ContextFit.tokens(sentMessages(2)), first * 7 / 10)
+    }
+
+    /// Only once: a retry that does not fit either ends the turn with the provider's error.
+    func testASecondContextOverflowFailsTheTurn() throws {
+        let agent = try makeAgent(provider: .openai, conversation: Self.longConversation())
+        server.enqueue(Self.contextLengthExceeded())
+        server.enqueue(Self.contextLengthExceeded())
+        server.enqueue(.text("never sent"))
+        guard case .failed(let why) = try turn(agent, "Look once more.") else { return XCTFail("expected a failure") }
+        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertTrue(why.contains("context_length_exceeded") || why.contains("maximum context length"), why)
+        XCTAssertTrue(why.contains("does not fit the model's context window"), why)
+        XCTAssertEqual(agent.conversation.status, .stopped)
+    }
+
+    /// OpenAI's answer to a request longer than the model's window.
+    static func contextLengthExceeded() -> FakeReply {
+        let body = #"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 11730 tokens. Please reduce the length of the messages.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#
+        return FakeReply(items: [], fault: .status(400, body: body, headers: []))
     }
 }

@@ -67,6 +67,15 @@ public struct Conversation: Codable, Equatable {
         public var error: String?
     }
 
+    /// A smaller message budget learned when the provider said a request did not fit its
+    /// context window; it applies while the model and `context_tokens` are the ones it was
+    /// learned with.
+    public struct ContextCap: Codable, Equatable {
+        public var tokens: Int
+        public var model: String
+        public var contextTokens: Int
+    }
+
     public var id: String
     public var title: String
     public var created: String
@@ -78,6 +87,7 @@ public struct Conversation: Codable, Equatable {
     public var messages: [Entry]
     public var runs: [CodeRun]
     public var requests: [Request]
+    public var contextCap: ContextCap?
 
     public init(id: String, provider: String, model: String) {
         self.id = id
@@ -108,7 +118,8 @@ public struct Conversation: Codable, Equatable {
     }
 
     /// The messages for the model: consecutive entries of one role are joined (notes and
-    /// results before the next prompt), so roles alternate and the first is the user's.
+    /// results before the next prompt), so roles alternate and the first is the user's. The
+    /// whole history: a request sends it fitted to the context window (`ContextFit`).
     public var chatMessages: [Message] {
         var out: [Message] = []
         for entry in messages {

@@ -83,6 +83,8 @@ public final class ExecAgent {
     private var cancelled = false
     /// Set when the runtime's state was lost and the model has not been told yet.
     private var pendingRuntimeNote: String?
+    /// Texts shortened and messages left out of the last request (said once when they change).
+    private var lastFit = (elided: 0, dropped: 0)
     private var lineStart = true
 
     public init(loop: EventLoop, client: LLMClient, runtime: PythonRuntime, store: ConversationStore,
@@ -111,6 +113,7 @@ public final class ExecAgent {
     public func replaceConversation(_ c: Conversation) {
         conversation = c
         pendingRuntimeNote = nil
+        lastFit = (0, 0)
         if runtime.isStarted { runtime.close() }
     }
 
@@ -199,13 +202,21 @@ public final class ExecAgent {
         turnSteps += 1
         events.step(turnSteps, limit: s.limit)
         events.state("thinking")
-        let system = ExecPrompt.system(box: runtime.box, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit, extra: nil)
-        let request = makeRequest(system: system, messages: conversation.chatMessages, llm: s.llm)
-        let stepNumber = turnSteps
-        var streamed = ""
         ensureNewline()
-        display.write(display.dim("── \(request.model) · step \(stepNumber) ──") + "\n")
+        display.write(display.dim("── \(currentModel) · step \(turnSteps) ──") + "\n")
         lineStart = true
+        request(step: turnSteps, retry: false)
+    }
+
+    /// One model request of a step. `retry`: the previous one did not fit the context window
+    /// (it is tried once more, smaller, never twice).
+    private func request(step stepNumber: Int, retry: Bool) {
+        let s = spec()
+        let system = ExecPrompt.system(box: runtime.box, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit, extra: nil)
+        let model = currentModel
+        let fitted = fit(system: system, llm: s.llm, model: model)
+        let request = makeRequest(system: system, messages: fitted.messages, llm: s.llm)
+        var streamed = ""
         call = client.stream(request: request, onEvent: { [weak self] event in
             guard let self else { return }
             if case .textDelta(let t) = event {
@@ -224,14 +235,61 @@ public final class ExecAgent {
                     self.ensureNewline()
                     self.display.write(self.display.yellow("■ interrupted") + "\n")
                     self.finish(.cancelled)
-                } else {
+                } else if error.isContextOverflow && !retry && streamed.isEmpty {
+                    // The estimate was off for this model (or context_tokens is too high): send
+                    // 70% of what did not fit, and keep that budget for this conversation.
+                    let smaller = max(1, fitted.tokens * 7 / 10)
+                    self.conversation.contextCap = Conversation.ContextCap(tokens: smaller, model: model,
+                                                                          contextTokens: s.llm.effectiveContextTokens)
+                    self.save()
                     self.ensureNewline()
-                    self.display.write(self.display.red("■ model request failed: \(error)") + "\n")
-                    self.events.message("model request failed: \(error)")
-                    self.finish(.failed("\(error)"))
+                    self.display.write(self.display.yellow("■ the request (about \(fitted.tokens) tokens of messages) did not fit the model's context window; trying again with about \(smaller), the budget of this conversation from now on") + "\n")
+                    self.events.emit("context_overflow", [("sent_tokens", .number("\(fitted.tokens)")), ("budget", .number("\(smaller)")),
+                                                          ("conversation", .string(self.conversation.id))])
+                    self.request(step: stepNumber, retry: true)
+                } else {
+                    var why = "\(error)"
+                    if error.isContextOverflow {
+                        why += " (even shortened, the conversation does not fit the model's context window: start a new one with /new, or check context_tokens)"
+                    }
+                    self.ensureNewline()
+                    self.display.write(self.display.red("■ model request failed: \(why)") + "\n")
+                    self.events.message("model request failed: \(why)")
+                    self.finish(.failed(why))
                 }
             }
         })
+    }
+
+    // MARK: Context window
+
+    /// What one request sends: the conversation fitted into the model's context window
+    /// (`context_tokens`, read live), oldest first shortened or left out; the stored conversation
+    /// stays whole. A budget learned from a context overflow applies while the model and
+    /// `context_tokens` stay the same.
+    private func fit(system: String, llm: LLMSettings, model: String) -> ContextFit.Fitted {
+        var budget = ContextFit.messageBudget(contextTokens: llm.effectiveContextTokens, maxTokens: llm.maxTokens, system: system, tools: [])
+        if let cap = conversation.contextCap, cap.model == model, cap.contextTokens == llm.effectiveContextTokens {
+            budget = min(budget, cap.tokens)
+        }
+        let fitted = ContextFit.fit(conversation.chatMessages, budget: budget)
+        if fitted.elided != lastFit.elided || fitted.dropped != lastFit.dropped {
+            lastFit = (fitted.elided, fitted.dropped)
+            events.emit("context", [("elided", .number("\(fitted.elided)")), ("dropped", .number("\(fitted.dropped)")),
+                                    ("tokens", .number("\(fitted.tokens)")), ("budget", .number("\(budget)")),
+                                    ("context_tokens", .number("\(llm.effectiveContextTokens)")),
+                                    ("conversation", .string(conversation.id))])
+            ensureNewline()
+            if fitted.elided == 0 && fitted.dropped == 0 {
+                display.write(display.dim("[context: the whole conversation fits the context window again]") + "\n")
+            } else {
+                var parts: [String] = []
+                if fitted.dropped > 0 { parts.append("\(fitted.dropped) earlier messages left out") }
+                if fitted.elided > 0 { parts.append("\(fitted.elided) long old texts shortened") }
+                display.write(display.dim("[context: \(parts.joined(separator: ", ")) to fit the context window (about \(fitted.tokens) of \(budget) tokens for messages); the stored conversation is whole]") + "\n")
+            }
+        }
+        return fitted
     }
 
     /// The model in use: `supervisor set model=` applies at the next request.
