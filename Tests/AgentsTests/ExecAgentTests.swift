@@ -389,4 +389,46 @@ final class ExecAgentTests: XCTestCase {
         let body = #"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 11730 tokens. Please reduce the length of the messages.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#
         return FakeReply(items: [], fault: .status(400, body: body, headers: []))
     }
+
+    // MARK: Replies cut at max_tokens
+
+    /// A reply cut at max_tokens without code is not the final answer: the model is told and continues.
+    func testAReplyCutAtMaxTokensIsNotTheFinalAnswer() throws {
+        let agent = try makeAgent()
+        server.enqueue(FakeReply(items: [.text("The numbers add up to")], stopReason: "max_tokens"))
+        server.enqueue(.text("The numbers add up to 12."))
+        XCTAssertEqual(try turn(agent, "Add them up."), .answered("The numbers add up to 12."))
+        XCTAssertEqual(server.requests.count, 2)
+        let note = lastMessage(1)
+        XCTAssertTrue(note.contains("cut off at max_tokens (512 tokens)"), note)
+        XCTAssertTrue(note.contains("not taken as your final answer"), note)
+        XCTAssertTrue(display.text.contains("reply cut off at max_tokens (512); the model is asked to continue"), display.text)
+        XCTAssertEqual(agent.conversation.messages.map(\.kind), [.prompt, .answer, .note, .answer])
+    }
+
+    /// The complete blocks of a cut reply run; the model learns that its last block was cut and not run.
+    func testTheCompleteBlocksOfACutReplyRunAndTheCutBlockIsReported() throws {
+        let agent = try makeAgent()
+        server.enqueue(FakeReply(items: [.text("```python\nx = 41\n```\nthen\n```python\nprint(x + 1)\n```\nand\n```python\nfor i in range(10")],
+                                 stopReason: "max_tokens"))
+        server.enqueue(.text("42 it is."))
+        XCTAssertEqual(try turn(agent, "Compute."), .answered("42 it is."))
+        let report = withoutDurations(lastMessage(1))
+        XCTAssertTrue(report.hasPrefix("[block 1 of 2: ok, T]\n(no output)\n\n[block 2 of 2: ok, T]\nstdout:\n42\n\n[Your reply was cut off at max_tokens (512 tokens) inside a python block: that block was incomplete and was not run (the complete blocks before it were run, results above)."), report)
+        XCTAssertEqual(agent.conversation.runs.map(\.code), ["x = 41", "print(x + 1)"])
+        XCTAssertTrue(display.text.contains("reply cut off at max_tokens (512); its last python block was not run"), display.text)
+        let incomplete = events().filter { $0["type"]?.stringValue == "incomplete" }
+        XCTAssertEqual(incomplete.count, 1)
+        XCTAssertEqual(incomplete.first?["blocks_run"]?.intValue, 2)
+    }
+
+    /// Cut after complete blocks only: they run, and the model is still told it was cut.
+    func testACutReplyWhoseBlocksAreCompleteStillSaysItWasCut() throws {
+        let agent = try makeAgent()
+        server.enqueue(FakeReply(items: [.text("```python\nprint('part 1')\n```\nNext I will")], stopReason: "max_tokens"))
+        server.enqueue(.text("Done."))
+        XCTAssertEqual(try turn(agent, "Go."), .answered("Done."))
+        let report = withoutDurations(lastMessage(1))
+        XCTAssertTrue(report.hasPrefix("[block 1: ok, T]\nstdout:\npart 1\n\n[Your reply was cut off at max_tokens (512 tokens); the complete blocks in it were run"), report)
+    }
 }

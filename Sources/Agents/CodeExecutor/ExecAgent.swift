@@ -227,7 +227,7 @@ public final class ExecAgent {
             guard let self else { return }
             self.call = nil
             switch result {
-            case .success(let reply): self.answered(reply, step: stepNumber, model: request.model)
+            case .success(let reply): self.answered(reply, step: stepNumber, model: request.model, maxTokens: request.maxTokens)
             case .failure(let error):
                 self.recordRequest(step: stepNumber, model: request.model, reply: nil, error: error)
                 if error.kind == .cancelled || self.cancelled {
@@ -305,16 +305,28 @@ public final class ExecAgent {
         return request
     }
 
-    private func answered(_ reply: LLMReply, step stepNumber: Int, model: String) {
+    private func answered(_ reply: LLMReply, step stepNumber: Int, model: String, maxTokens: Int) {
         recordRequest(step: stepNumber, model: model, reply: reply, error: nil)
         let text = reply.response.message.text
         conversation.append("assistant", .answer, text)
         let answerIndex = conversation.messages.count - 1
         save()
         let scan = CodeBlocks.scan(text)
+        let cut = reply.response.stopReason == .maxTokens
+        let note = ExecAgent.incompleteNote(cut: cut, maxTokens: maxTokens, unterminated: scan.unterminated, ranBlocks: !scan.blocks.isEmpty)
+        if let note {
+            // A reply cut at max_tokens is never the final answer: its complete blocks run, and
+            // the model is told it was cut (and what was not run) so it continues.
+            var line = cut ? "reply cut off at max_tokens (\(maxTokens))" : "a python block was never closed"
+            if scan.unterminated { line += cut ? "; its last python block was not run" : " and was not run" }
+            ensureNewline()
+            display.write(display.yellow("■ \(line); the model is asked to continue") + "\n")
+            events.emit("incomplete", [("cut", .bool(cut)), ("max_tokens", .number("\(maxTokens)")),
+                                       ("block_not_run", .bool(scan.unterminated)), ("blocks_run", .number("\(scan.blocks.count)"))])
+        }
         if scan.blocks.isEmpty {
-            if scan.unterminated {
-                conversation.append("user", .note, "[Your answer was cut off (\(reply.response.stopReason.wireName)) inside a python block, so it was not run. Send shorter code.]")
+            if let note {
+                conversation.append("user", .note, note)
                 save()
                 step()
                 return
@@ -323,12 +335,37 @@ public final class ExecAgent {
             finish(.answered(text))
             return
         }
-        runBlocks(scan.blocks, index: 0, answerIndex: answerIndex, step: stepNumber, reports: [])
+        runBlocks(scan.blocks, index: 0, answerIndex: answerIndex, step: stepNumber, reports: [], note: note)
     }
 
-    private func runBlocks(_ blocks: [String], index: Int, answerIndex: Int, step stepNumber: Int, reports: [String]) {
+    /// What the model is told after a reply that was cut at max_tokens or left a python block
+    /// open; nil for a complete reply.
+    static func incompleteNote(cut: Bool, maxTokens: Int, unterminated: Bool, ranBlocks: Bool) -> String? {
+        guard cut || unterminated else { return nil }
+        var s: String
+        if cut {
+            s = "[Your reply was cut off at max_tokens (\(maxTokens) tokens)"
+            if unterminated {
+                s += " inside a python block: that block was incomplete and was not run"
+                if ranBlocks { s += " (the complete blocks before it were run, results above)" }
+                s += ". Continue from where you were cut off, and keep each reply shorter: smaller blocks, less text.]"
+            } else if ranBlocks {
+                s += "; the complete blocks in it were run (results above). Continue from where you were cut off, and keep each reply shorter.]"
+            } else {
+                s += ", so it is not taken as your final answer. Continue from where you were cut off, or give a shorter answer.]"
+            }
+        } else {
+            s = "[Your answer ended inside a python block that was never closed, so that block was not run"
+            if ranBlocks { s += " (the complete blocks before it were run, results above)" }
+            s += ". Close every block.]"
+        }
+        return s
+    }
+
+    private func runBlocks(_ blocks: [String], index: Int, answerIndex: Int, step stepNumber: Int, reports: [String], note: String?) {
         guard index < blocks.count else {
             conversation.append("user", .results, reports.joined(separator: "\n\n"))
+            if let note { conversation.append("user", .note, note) }
             save()
             step()
             return
@@ -377,11 +414,11 @@ public final class ExecAgent {
                 if skipped > 0 {
                     reports.append("[block\(skipped > 1 ? "s" : "") \(n + 1)\(skipped > 1 ? "-\(blocks.count)" : "") not run because block \(n) did not finish normally]")
                 }
-                self.runBlocks(blocks, index: blocks.count, answerIndex: answerIndex, step: stepNumber, reports: reports)
+                self.runBlocks(blocks, index: blocks.count, answerIndex: answerIndex, step: stepNumber, reports: reports, note: note)
                 return
             }
             self.save()
-            self.runBlocks(blocks, index: index + 1, answerIndex: answerIndex, step: stepNumber, reports: reports)
+            self.runBlocks(blocks, index: index + 1, answerIndex: answerIndex, step: stepNumber, reports: reports, note: note)
         }
     }
 
