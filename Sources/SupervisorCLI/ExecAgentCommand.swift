@@ -23,7 +23,9 @@ struct ExecAgentCommand: ParsableCommand {
 
         Every conversation is stored in STATE/conversations/<id>.json after every step; \
         `--conversation ID` resumes one, and a restart by the shim resumes the current one (the \
-        runtime is fresh and the model is told so). See `supervisor conversations`.
+        runtime is fresh and the model is told so): a one-shot turn stopped by a failed request is \
+        continued, one a limit ended is not run again (exit 3 at once, saying why). See \
+        `supervisor conversations`.
 
         Follow an agent live from another terminal: `supervisor logs --follow PROFILE AGENT` (the \
         pane's text), `supervisor attach PROFILE AGENT` (type into it), or `supervisor send PROFILE \

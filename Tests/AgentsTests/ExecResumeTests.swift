@@ -201,6 +201,81 @@ final class ExecResumeTests: XCTestCase {
         XCTAssertEqual(server.requests[1].json?["temperature"]?.doubleValue, 0.5)
     }
 
+    /// A one-shot agent whose turn ended at a limit, restarted by its shim (on-failure), does
+    /// not run the prompt again from scratch: it exits 3 at once and says why. With the limit
+    /// raised (`supervisor set`) a restart continues the same turn.
+    func testAOneShotThatEndedAtALimitIsNotStartedOverByARestart() throws {
+        let settings = dir.file("settings.json")
+        let config = try writeConfig(settingsFile: settings) { $0.limit = 1 }
+        let store = ConversationStore(stateDir: dir.file("state"))
+        server.enqueue(.text("```python\nprint('step', 1)\n```"))
+
+        let first = try start(["--config", config])
+        try runLoop(loop, until: "the first run", seconds: 30) { first.exit != nil }
+        XCTAssertEqual(first.exit, .exited(3), first.output)
+        XCTAssertEqual(server.requests.count, 1)
+        let id = try XCTUnwrap(store.currentID())
+        XCTAssertEqual(try store.load(id).stop, Conversation.Stop(kind: .limit, reason: "step limit reached (limit = 1)"))
+
+        // Restarted the way the shim does: same parent, same config.
+        for _ in 0..<2 {
+            let again = try start(["--config", config])
+            try runLoop(loop, until: "the restarted run", seconds: 30) { again.exit != nil }
+            XCTAssertEqual(again.exit, .exited(3), again.output)
+            XCTAssertTrue(again.output.contains("this prompt's conversation \(id) already ended: step limit reached (limit = 1)"), again.output)
+            XCTAssertTrue(again.output.contains("Not starting it over"), again.output)
+        }
+        XCTAssertEqual(server.requests.count, 1, "no request was made again")
+        XCTAssertEqual(store.list().map(\.id), [id], "no new conversation")
+
+        // The limit raised: the restart continues the turn where it stopped.
+        FileManager.default.createFile(atPath: settings, contents: Data(#"{"calc": {"limit": 2}}"#.utf8))
+        server.enqueue(.text("Step 1 printed."))
+        let raised = try start(["--config", config])
+        try runLoop(loop, until: "the run with the raised limit", seconds: 30) { raised.exit != nil }
+        XCTAssertEqual(raised.exit, .exited(0), raised.output)
+        XCTAssertEqual(server.requests.count, 2)
+        let messages = server.requests[1].json?["messages"]?.arrayValue ?? []
+        XCTAssertEqual(messages.count, 3, "prompt, answer with code, results")
+        XCTAssertTrue(lastMessage(1).contains("stdout:\nstep 1"), lastMessage(1))
+        let done = try store.load(id)
+        XCTAssertEqual(done.status, .waiting)
+        XCTAssertNil(done.stop)
+        XCTAssertEqual(done.requests.map(\.step), [1, 2])
+        XCTAssertEqual(store.list().count, 1)
+    }
+
+    /// A one-shot turn stopped by a failed model request (provider down) is continued by the
+    /// shim's restart in the same conversation, with the steps it already used.
+    func testAOneShotStoppedByAModelErrorContinuesTheSameConversation() throws {
+        let config = try writeConfig()
+        let store = ConversationStore(stateDir: dir.file("state"))
+        server.enqueue(.text("```python\nx = 6 * 7\nprint('computed', x)\n```"))
+        server.enqueue(.status(529, type: "overloaded_error", message: "Overloaded"))
+
+        let first = try start(["--config", config])
+        try runLoop(loop, until: "the first run", seconds: 30) { first.exit != nil }
+        XCTAssertEqual(first.exit, .exited(1), first.output)
+        let id = try XCTUnwrap(store.currentID())
+        XCTAssertEqual(try store.load(id).stop?.kind, .error)
+
+        server.enqueue(.text("Six times seven is 42."))
+        let second = try start(["--config", config])
+        try runLoop(loop, until: "the restarted run", seconds: 30) { second.exit != nil }
+        XCTAssertEqual(second.exit, .exited(0), second.output)
+        XCTAssertTrue(second.output.contains("continuing the turn that stopped"), second.output)
+        XCTAssertEqual(server.requests.count, 3)
+        let messages = server.requests[2].json?["messages"]?.arrayValue ?? []
+        XCTAssertEqual(messages.count, 3, "prompt, answer with code, results + note: not the prompt alone again")
+        XCTAssertTrue(lastMessage(2).contains("stdout:\ncomputed 42"), lastMessage(2))
+        XCTAssertTrue(lastMessage(2).contains("The Python runtime is fresh"), lastMessage(2))
+        XCTAssertEqual(store.list().map(\.id), [id], "the same conversation")
+        let done = try store.load(id)
+        XCTAssertEqual(done.status, .waiting)
+        XCTAssertEqual(done.requests.map(\.step), [1, 2, 2], "the turn kept its step count")
+        XCTAssertEqual(done.requests.map { $0.error != nil }, [false, true, false])
+    }
+
     func lastMessage(_ i: Int) -> String {
         guard i < server.requests.count, let messages = server.requests[i].json?["messages"]?.arrayValue,
               let content = messages.last?["content"] else { return "<no request \(i)>" }

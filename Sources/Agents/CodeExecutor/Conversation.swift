@@ -76,6 +76,18 @@ public struct Conversation: Codable, Equatable {
         public var contextTokens: Int
     }
 
+    /// Why the last turn stopped (status `.stopped`).
+    public struct Stop: Codable, Equatable {
+        public enum Kind: String, Codable {
+            /// A limit (steps, time, tokens, cost) ended it.
+            case limit
+            /// A model request failed (provider down, bad key, ...).
+            case error
+        }
+        public var kind: Kind
+        public var reason: String
+    }
+
     public var id: String
     public var title: String
     public var created: String
@@ -88,6 +100,8 @@ public struct Conversation: Codable, Equatable {
     public var runs: [CodeRun]
     public var requests: [Request]
     public var contextCap: ContextCap?
+    /// Set when a turn stopped (status `.stopped`); nil while working or waiting.
+    public var stop: Stop?
 
     public init(id: String, provider: String, model: String) {
         self.id = id
@@ -108,6 +122,24 @@ public struct Conversation: Codable, Equatable {
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f.string(from: date)
     }
+
+    /// A `timestamp` read back.
+    public static func date(_ timestamp: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: timestamp)
+    }
+
+    /// Why the last turn stopped, also for files written before `stop` was kept (a failed
+    /// request is recorded with its error; otherwise a limit ended it).
+    public var stopKind: Stop.Kind? {
+        guard status == .stopped else { return nil }
+        if let stop { return stop.kind }
+        return requests.last?.error != nil ? .error : .limit
+    }
+
+    /// The person's message that began the latest turn.
+    public var lastPrompt: String? { messages.last { $0.kind == .prompt }?.text }
 
     public mutating func append(_ role: String, _ kind: Entry.Kind, _ text: String) {
         messages.append(Entry(role: role, kind: kind, text: text, at: Conversation.timestamp(), turn: turns))

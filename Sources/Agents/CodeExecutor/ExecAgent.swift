@@ -74,10 +74,8 @@ public final class ExecAgent {
     public var spec: () -> AgentSpec
     public private(set) var conversation: Conversation
 
-    private var turnStart = 0.0
-    private var turnSteps = 0
-    private var turnTokens = 0
-    private var turnCost = 0.0
+    /// What the current turn has used (limits are per turn).
+    public private(set) var usage = TurnUsage(start: 0)
     private var call: LLMCall?
     private var completion: ((TurnOutcome) -> Void)?
     private var cancelled = false
@@ -128,8 +126,9 @@ public final class ExecAgent {
         begin(completion)
     }
 
-    /// Continues a turn that was in progress when the agent stopped (the last entry is the
-    /// person's, or results the model has not seen).
+    /// Continues a turn that was in progress when the agent stopped, or that a failed request
+    /// (or a limit since raised) ended (the last entry is the person's, or results the model
+    /// has not seen). The turn keeps what it used so far against its limits.
     public func resume(completion: @escaping (TurnOutcome) -> Void) {
         if conversation.messages.last?.role == "assistant" {
             // The agent stopped while running the answer's code: its results are lost.
@@ -137,7 +136,7 @@ public final class ExecAgent {
         }
         takeRuntimeNote()
         conversation.status = .working
-        begin(completion)
+        begin(completion, usage: TurnUsage.soFar(conversation))
     }
 
     /// Ctrl-C: stops the request or the block in flight; the turn ends as cancelled.
@@ -148,13 +147,11 @@ public final class ExecAgent {
         else if runtime.isBusy { runtime.interrupt(reason: .person) }
     }
 
-    private func begin(_ completion: @escaping (TurnOutcome) -> Void) {
+    private func begin(_ completion: @escaping (TurnOutcome) -> Void, usage: TurnUsage = TurnUsage(start: EventLoop.monotonicSeconds())) {
         self.completion = completion
         cancelled = false
-        turnStart = EventLoop.monotonicSeconds()
-        turnSteps = 0
-        turnTokens = 0
-        turnCost = 0
+        self.usage = usage
+        conversation.stop = nil
         save()
         step()
     }
@@ -170,7 +167,12 @@ public final class ExecAgent {
         switch outcome {
         case .answered: conversation.status = .waiting
         case .cancelled: conversation.status = .waiting
-        case .limit, .failed: conversation.status = .stopped
+        case .limit(let reason):
+            conversation.status = .stopped
+            conversation.stop = Conversation.Stop(kind: .limit, reason: reason)
+        case .failed(let reason):
+            conversation.status = .stopped
+            conversation.stop = Conversation.Stop(kind: .error, reason: reason)
         }
         save()
         call = nil
@@ -180,32 +182,25 @@ public final class ExecAgent {
         c?(outcome)
     }
 
-    /// The first limit reached, if any.
-    private func limitReached(_ s: AgentSpec) -> String? {
-        if turnSteps >= s.limit { return "step limit reached (limit = \(s.limit))" }
-        if let t = s.timeBudget, EventLoop.monotonicSeconds() - turnStart >= t { return "time budget of \(formatSeconds(t)) used up" }
-        if let t = s.tokenBudget, turnTokens >= t { return "token budget of \(t) used up (\(turnTokens) tokens)" }
-        if let c = s.costBudget, turnCost >= c { return String(format: "cost budget of $%.4f used up ($%.4f)", c, turnCost) }
-        return nil
-    }
 
     private func step() {
         guard !cancelled else { finish(.cancelled); return }
         let s = spec()
-        if let reason = limitReached(s) {
+        if let reason = usage.limitReached(s) {
             ensureNewline()
             display.write(display.yellow("■ stopped: \(reason)") + "\n")
             events.message("stopped: \(reason)")
             finish(.limit(reason))
             return
         }
-        turnSteps += 1
-        events.step(turnSteps, limit: s.limit)
+        usage.steps += 1
+        let stepNumber = usage.steps
+        events.step(stepNumber, limit: s.limit)
         events.state("thinking")
         ensureNewline()
-        display.write(display.dim("── \(currentModel) · step \(turnSteps) ──") + "\n")
+        display.write(display.dim("── \(currentModel) · step \(stepNumber) ──") + "\n")
         lineStart = true
-        request(step: turnSteps, retry: false)
+        request(step: stepNumber, retry: false)
     }
 
     /// One model request of a step. `retry`: the previous one did not fit the context window
@@ -463,8 +458,8 @@ public final class ExecAgent {
             stopReason: reply?.response.stopReason.wireName, error: error.map { "\($0)" })
         conversation.requests.append(record)
         guard let reply else { return }
-        turnTokens += usage.totalInput + usage.output
-        turnCost += reply.cost ?? 0
+        self.usage.tokens += usage.totalInput + usage.output
+        self.usage.cost += reply.cost ?? 0
         events.tokens(input: usage.input, output: usage.output, cacheRead: usage.cacheRead, cacheWrite: usage.cacheWrite, costUSD: reply.cost)
         var perf: [(String, OrderedJSON)] = [("step", .number("\(step)")), ("model", .string(record.model)),
                                              ("duration_s", .number(String(format: "%.3f", record.duration)))]
@@ -532,5 +527,43 @@ public final class ExecAgent {
             ensureNewline()
             display.write(display.red("cannot save the conversation: \(error)") + "\n")
         }
+    }
+}
+
+/// What one turn has used, against the agent's per-turn limits (`limit`, `time_budget`,
+/// `token_budget`, `cost_budget`).
+public struct TurnUsage: Equatable {
+    /// Model requests answered (a step).
+    public var steps = 0
+    public var tokens = 0
+    public var cost = 0.0
+    /// `EventLoop.monotonicSeconds()` when the turn began.
+    public var start: Double
+
+    public init(start: Double) { self.start = start }
+
+    /// The current turn of a stored conversation as far as it went (answered requests, their
+    /// tokens and cost, and the time since the person's message), for a process that continues
+    /// it: a turn keeps its limits across restarts of the agent.
+    public static func soFar(_ c: Conversation, now: Double = EventLoop.monotonicSeconds(), date: Date = Date()) -> TurnUsage {
+        var u = TurnUsage(start: now)
+        for r in c.requests where r.turn == c.turns && r.error == nil {
+            u.steps += 1
+            u.tokens += r.inputTokens + r.cacheReadTokens + r.cacheWriteTokens + r.outputTokens
+            u.cost += r.costUSD ?? 0
+        }
+        if let first = c.messages.first(where: { $0.turn == c.turns }), let began = Conversation.date(first.at) {
+            u.start = now - max(0, date.timeIntervalSince(began))
+        }
+        return u
+    }
+
+    /// The first limit reached, if any.
+    public func limitReached(_ s: AgentSpec, now: Double = EventLoop.monotonicSeconds()) -> String? {
+        if steps >= s.limit { return "step limit reached (limit = \(s.limit))" }
+        if let t = s.timeBudget, now - start >= t { return "time budget of \(formatSeconds(t)) used up" }
+        if let t = s.tokenBudget, tokens >= t { return "token budget of \(t) used up (\(tokens) tokens)" }
+        if let c = s.costBudget, cost >= c { return String(format: "cost budget of $%.4f used up ($%.4f)", c, cost) }
+        return nil
     }
 }
