@@ -431,4 +431,44 @@ final class ExecAgentTests: XCTestCase {
         let report = withoutDurations(lastMessage(1))
         XCTAssertTrue(report.hasPrefix("[block 1: ok, T]\nstdout:\npart 1\n\n[Your reply was cut off at max_tokens (512 tokens); the complete blocks in it were run"), report)
     }
+
+    // MARK: Turn usage
+
+    /// A turn continued by a new process counts what it already used: answered requests of the
+    /// current turn (not failed ones, not earlier turns), their tokens and cost, and the time
+    /// since the person's message.
+    func testTheUsageOfATurnIsRebuiltFromTheStoredConversation() throws {
+        var c = Conversation(id: "u", provider: "anthropic", model: "m")
+        let began = Date(timeIntervalSince1970: 1_000_000)
+        func request(turn: Int, step: Int, error: String? = nil) -> Conversation.Request {
+            Conversation.Request(turn: turn, step: step, at: "", model: "m", inputTokens: 100, outputTokens: 10, cacheReadTokens: 5,
+                                 cacheWriteTokens: 0, costUSD: 0.01, duration: 1, timeToFirstToken: nil, tokensPerSecond: nil,
+                                 attempts: 1, stopReason: error == nil ? "end_turn" : nil, error: error)
+        }
+        c.turns = 1
+        c.append("user", .prompt, "first")
+        c.requests.append(request(turn: 1, step: 1))
+        c.turns = 2
+        c.messages.append(Conversation.Entry(role: "user", kind: .prompt, text: "second", at: Conversation.timestamp(began), turn: 2))
+        c.requests += [request(turn: 2, step: 1), request(turn: 2, step: 2, error: "HTTP 529"), request(turn: 2, step: 2)]
+        c.requests[3].costUSD = nil
+
+        let u = TurnUsage.soFar(c, now: 500, date: began.addingTimeInterval(90))
+        XCTAssertEqual(u.steps, 2)
+        XCTAssertEqual(u.tokens, 2 * 115)
+        XCTAssertEqual(u.cost, 0.01, accuracy: 1e-9)
+        XCTAssertEqual(u.start, 410, accuracy: 1e-6)
+
+        var spec = AgentSpec(name: "exec", kind: .exec, cwd: "/", llm: LLMSettings())
+        spec.limit = 3
+        XCTAssertNil(u.limitReached(spec, now: 500))
+        spec.timeBudget = 60
+        XCTAssertEqual(u.limitReached(spec, now: 500), "time budget of 60s used up")
+        spec.timeBudget = nil
+        spec.limit = 2
+        XCTAssertEqual(u.limitReached(spec, now: 500), "step limit reached (limit = 2)")
+        spec.limit = 30
+        spec.tokenBudget = 200
+        XCTAssertEqual(u.limitReached(spec, now: 500), "token budget of 200 used up (230 tokens)")
+    }
 }

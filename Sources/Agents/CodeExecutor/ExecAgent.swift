@@ -182,7 +182,6 @@ public final class ExecAgent {
         c?(outcome)
     }
 
-
     private func step() {
         guard !cancelled else { finish(.cancelled); return }
         let s = spec()
