@@ -194,17 +194,27 @@ public enum ContainerAction: Equatable, Sendable {
     }
 }
 
-/// Names of environment variables that hold credentials: never handed to the docker CLI or a container.
+/// Names of environment variables that hold credentials: never handed to the docker CLI, a
+/// container or the exec agent's Python runtime, and refused in a Docker `env` allow-list. The
+/// rule is documented for users in profiles/README.md ("Secret names"); keep the two in step.
 public enum Secrets {
     /// Variables never handed to the docker CLI.
     public static func removed(from environment: [String: String], extra: Set<String> = []) -> [String: String] {
         environment.filter { !isSecretName($0.key) && !extra.contains($0.key) }
     }
 
-    /// `*_API_KEY` (and `*_API_TOKEN`): names that hold credentials by convention.
+    /// The rule, case-insensitive: an API key name (see `isAPIKeyName`), or a name containing
+    /// `TOKEN`, `SECRET` or `PASSWORD` (GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, PGPASSWORD). It errs
+    /// on the side of withholding: a name like MAX_TOKENS is withheld too.
     public static func isSecretName(_ name: String) -> Bool {
         let upper = name.uppercased()
-        return upper.hasSuffix("_API_KEY") || upper == "API_KEY" || upper.hasSuffix("_API_TOKEN")
+        return isAPIKeyName(upper) || ["TOKEN", "SECRET", "PASSWORD"].contains { upper.contains($0) }
+    }
+
+    /// `*_API_KEY` and `API_KEY`: named like a model provider's key.
+    public static func isAPIKeyName(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return upper.hasSuffix("_API_KEY") || upper == "API_KEY"
     }
 }
 

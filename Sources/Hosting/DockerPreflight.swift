@@ -20,18 +20,31 @@ public enum DockerPreflight {
     }
 
     /// Refuses an `env` allow-list that names an API key variable (any agent's `api_key_env`,
-    /// or anything named `*_API_KEY`): keys never enter a container.
+    /// or anything named `*_API_KEY`) or another secret (`Secrets.isSecretName`): such variables
+    /// never enter a container (the docker CLI does not even get their values).
     public static func checkEnvironmentAllowList(_ profile: Profile) throws {
         let keys = apiKeyVariables(profile)
-        for agent in dockerAgents(profile) {
-            for name in agent.backend.env where keys.contains(name) || Secrets.isSecretName(name) {
-                let place = agent.line > 0 ? "\(profile.sourcePath):\(agent.line)" : profile.sourcePath
-                throw HostingError("\(place): agent \"\(agent.name)\": backend env lists \(name), which holds an API key; API keys never enter a container (the agent calls the model from the host): remove it from env")
+        func refusal(_ name: String) -> String? {
+            if keys.contains(name) || Secrets.isAPIKeyName(name) {
+                return "which holds an API key; API keys never enter a container (the agent calls the model from the host)"
             }
-            for name in agent.env.keys where keys.contains(name) || Secrets.isSecretName(name) {
-                let place = agent.line > 0 ? "\(profile.sourcePath):\(agent.line)" : profile.sourcePath
-                if agent.kind == .command {
-                    throw HostingError("\(place): agent \"\(agent.name)\": env sets \(name), which holds an API key, for a command that runs inside a container; API keys never enter a container: remove it")
+            if Secrets.isSecretName(name) {
+                return "which is named like a secret (its name contains TOKEN, SECRET or PASSWORD); secrets never enter a container"
+            }
+            return nil
+        }
+        for agent in dockerAgents(profile) {
+            let place = agent.line > 0 ? "\(profile.sourcePath):\(agent.line)" : profile.sourcePath
+            for name in agent.backend.env {
+                if let why = refusal(name) {
+                    throw HostingError("\(place): agent \"\(agent.name)\": backend env lists \(name), \(why): remove it from env")
+                }
+            }
+            if agent.kind == .command {
+                for name in agent.env.keys.sorted() {
+                    if let why = refusal(name) {
+                        throw HostingError("\(place): agent \"\(agent.name)\": env sets \(name) for a command that runs inside a container, \(why): remove it")
+                    }
                 }
             }
         }

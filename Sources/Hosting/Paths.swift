@@ -15,6 +15,9 @@ import Darwin
 ///                          /agents/<agent>/spec.json    what the shim runs
 ///                                         /state.json   AgentState
 ///                                         /shim.sock    the shim's socket
+/// <root>/standalone/<agent>/                 an agent run by hand, without a profile
+///                                            (`supervisor agent exec`: conversations/)
+/// <root>/standalone/logs/                     its logs
 /// <logsDir>/<profile>/<agent>.log            every terminal byte
 ///                    /<agent>.events.jsonl    structured events
 /// ```
@@ -58,6 +61,13 @@ public struct SupervisorPaths: Equatable, Sendable {
     public func specFile(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/spec.json" }
     public func stateFile(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/state.json" }
     public func shimSocket(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/shim.sock" }
+
+    /// The profile name under which agents run by hand are found (`supervisor conversations
+    /// standalone exec`); their files are under `<root>/standalone`, not `<root>/profiles`.
+    public static let standaloneProfile = "standalone"
+    /// State of an agent run by hand without `--config` (`supervisor agent exec`).
+    public func standaloneAgentDir(_ agent: String) -> String { "\(root)/standalone/\(agent)" }
+    public var standaloneLogsDir: String { "\(root)/standalone/logs" }
 
     /// `<logsDir>/<profile>/<agent>.log`
     public static func logFile(logsDir: String, profile: String, agent: String) -> String {

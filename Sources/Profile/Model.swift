@@ -61,8 +61,9 @@ public struct MCPServerSpec: Codable, Equatable, Sendable {
     public var name: String
     /// Program and arguments (argv; never a shell string).
     public var command: [String]
-    /// Extra environment for the server (values are data). On the Docker backend names that look
-    /// like secrets (`*_API_KEY`, `*TOKEN*`, ...) are not passed into the container.
+    /// Extra environment for the server (values are data). On the Docker backend secret names
+    /// (`Secrets.isSecretName`: `*_API_KEY`, `*TOKEN*`, `*SECRET*`, `*PASSWORD*`) are not passed
+    /// into the container.
     public var env: [String: String] = [:]
     /// Working directory of the server as the box sees it; relative to the box's workspace.
     public var cwd: String?

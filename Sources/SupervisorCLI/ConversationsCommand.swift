@@ -9,7 +9,11 @@ struct ConversationsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conversations",
         abstract: "List, show or delete an exec agent's stored conversations.",
-        discussion: "Resume one with `supervisor agent exec --conversation ID` (or /resume ID in the agent's pane).",
+        discussion: """
+        Resume one with `supervisor agent exec --conversation ID` (or /resume ID in the agent's pane). \
+        Conversations of `supervisor agent exec` run by hand (without --config or --state-dir) are \
+        under PROFILE `standalone`, AGENT `exec`.
+        """,
         subcommands: [List.self, Show.self, Delete.self])
 
     struct Target: ParsableArguments {
@@ -18,7 +22,14 @@ struct ConversationsCommand: ParsableCommand {
 
         func store() throws -> ConversationStore {
             let name = try profile.profileName()
-            return ConversationStore(stateDir: profile.paths.agentDir(profile: name, agent: agent.agent))
+            let paths = profile.paths
+            let dir = paths.agentDir(profile: name, agent: agent.agent)
+            // `supervisor agent exec` run by hand keeps its conversations outside any profile;
+            // a real profile named "standalone" with that agent wins.
+            if name == SupervisorPaths.standaloneProfile && !FileManager.default.fileExists(atPath: dir) {
+                return ConversationStore(stateDir: paths.standaloneAgentDir(agent.agent))
+            }
+            return ConversationStore(stateDir: dir)
         }
     }
 

@@ -23,7 +23,9 @@ struct ExecAgentCommand: ParsableCommand {
 
         Every conversation is stored in STATE/conversations/<id>.json after every step; \
         `--conversation ID` resumes one, and a restart by the shim resumes the current one (the \
-        runtime is fresh and the model is told so). See `supervisor conversations`.
+        runtime is fresh and the model is told so): a one-shot turn stopped by a failed request is \
+        continued, one a limit ended is not run again (exit 3 at once, saying why). See \
+        `supervisor conversations`.
 
         Follow an agent live from another terminal: `supervisor logs --follow PROFILE AGENT` (the \
         pane's text), `supervisor attach PROFILE AGENT` (type into it), or `supervisor send PROFILE \
@@ -45,7 +47,7 @@ struct ExecAgentCommand: ParsableCommand {
     @Option(help: "Script file for provider `script`.") var script: String?
     @Option(help: "max_tokens per answer.") var maxTokens: Int?
     @Option(help: "Working directory of the runtime (default: the current directory).") var workdir: String?
-    @Option(help: "Where conversations are kept (default: $SUPERVISOR_HOME/standalone/exec).") var stateDir: String?
+    @Option(help: "Where conversations are kept (default: $SUPERVISOR_HOME/standalone/exec, which `supervisor conversations list standalone exec` reads).") var stateDir: String?
     @Option(help: "Seconds a block may run before it is interrupted (profile key block_timeout; default 60).") var blockTimeout: Double?
     @Option(help: "Memory limit of the runtime, like 512m or 2g (profile key memory_limit).") var memoryLimit: String?
     @Option(help: "Model requests per turn (profile key limit; default 30).") var limit: Int?
@@ -79,9 +81,11 @@ struct ExecAgentCommand: ParsableCommand {
             llm.provider = .openai
             var spec = AgentSpec(name: "exec", kind: .exec, cwd: absolute, llm: llm)
             spec.prompt = nil
-            let root = SupervisorPaths.root(environment: environment)
-            launch = AgentLaunchConfig(profile: "standalone", agent: spec, stateDir: stateDir ?? root + "/standalone/exec",
-                                       logsDir: root + "/standalone/logs", settingsFile: nil)
+            // `supervisor conversations list standalone exec` finds these (same paths).
+            let paths = SupervisorPaths(environment: environment)
+            launch = AgentLaunchConfig(profile: SupervisorPaths.standaloneProfile, agent: spec,
+                                       stateDir: stateDir ?? paths.standaloneAgentDir(spec.name),
+                                       logsDir: paths.standaloneLogsDir, settingsFile: nil)
             underShim = false
         }
         // Flags win over the config.

@@ -18,6 +18,8 @@ final class ExecAgentTests: XCTestCase {
     var runtime: PythonRuntime?
     var display = BufferDisplay()
     var eventPipe: [Int32] = [-1, -1]
+    /// What the agent's `spec()` returns: tests change it as `supervisor set` would.
+    var liveSpec: AgentSpec!
 
     override func setUp() {
         loop = EventLoop()
@@ -36,10 +38,12 @@ final class ExecAgentTests: XCTestCase {
         loop.close()
     }
 
-    func makeAgent(blockTimeout: Double = 10, memoryLimit: String? = nil, limit: Int = 10, grace: Double = 3) throws -> ExecAgent {
+    func makeAgent(blockTimeout: Double = 10, memoryLimit: String? = nil, limit: Int = 10, grace: Double = 3,
+                   provider: LLMProvider = .anthropic, contextTokens: Int? = nil, conversation given: Conversation? = nil) throws -> ExecAgent {
         var llm = LLMSettings()
-        llm.provider = .anthropic
-        llm.model = "claude-sonnet-4-5"
+        llm.provider = provider
+        llm.model = provider == .anthropic ? "claude-sonnet-4-5" : "gpt-4o-mini"
+        llm.contextTokens = contextTokens
         llm.baseURL = server.baseURL
         llm.apiKeyEnv = "FAKE_LLM_KEY"
         llm.maxTokens = 512
@@ -48,6 +52,7 @@ final class ExecAgentTests: XCTestCase {
         spec.blockTimeout = blockTimeout
         spec.memoryLimit = memoryLimit
         spec.limit = limit
+        liveSpec = spec
         let c = try LLMClient(settings: llm, loop: loop, environment: ["FAKE_LLM_KEY": "fake-key"])
         client = c
         let box = LocalBox(workspace: dir.path, environment: ProcessInfo.processInfo.environment, withheld: ["FAKE_LLM_KEY"])
@@ -60,9 +65,9 @@ final class ExecAgentTests: XCTestCase {
         _ = fcntl(eventPipe[0], F_SETFL, O_NONBLOCK)
         let events = AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(eventPipe[1])"])
         let store = ConversationStore(stateDir: dir.file("state"))
-        let conversation = Conversation(id: "test-1", provider: "anthropic", model: "claude-sonnet-4-5")
+        let conversation = given ?? Conversation(id: "test-1", provider: "anthropic", model: "claude-sonnet-4-5")
         return ExecAgent(loop: loop, client: c, runtime: r, store: store, events: events, display: display,
-                         conversation: conversation, spec: { spec })
+                         conversation: conversation, spec: { [unowned self] in self.liveSpec })
     }
 
     func turn(_ agent: ExecAgent, _ prompt: String, seconds: Double = 30) throws -> TurnOutcome {
@@ -79,6 +84,41 @@ final class ExecAgentTests: XCTestCase {
         if let s = content.stringValue { return s }
         return (content.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined()
     }
+
+    /// The messages request `i` sent, without the system prompt (Anthropic or OpenAI wire format).
+    func sentMessages(_ i: Int) -> [Message] {
+        guard i < server.requests.count, let messages = server.requests[i].json?["messages"]?.arrayValue else { return [] }
+        return messages.compactMap { m in
+            guard let role = m["role"]?.stringValue, role != "system" else { return nil }
+            let content = m["content"]
+            let text = content?.stringValue ?? (content?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined()
+            return Message(role: role == "assistant" ? .assistant : .user, content: [.text(text)])
+        }
+    }
+
+    func systemPrompt(_ i: Int) -> String {
+        let json = server.requests[i].json
+        if let s = json?["system"] { return s.stringValue ?? (s.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined() }
+        return json?["messages"]?.arrayValue?.first { $0["role"]?.stringValue == "system" }?["content"]?.stringValue ?? ""
+    }
+
+    /// A conversation that ran for a while: six blocks that each printed a long log (about
+    /// 6 KB, 1700 estimated tokens each), then an answer.
+    static func longConversation(id: String = "long-1") -> Conversation {
+        var c = Conversation(id: id, provider: "openai", model: "gpt-4o-mini")
+        c.turns = 1
+        c.append("user", .prompt, "Read the six logs and tell me what is unusual.")
+        for i in 1...6 {
+            c.append("assistant", .answer, "```python\nprint(read_file('log\(i).txt'))\n```")
+            c.append("user", .results, "[block 1: ok, 0.01s]\nstdout:\n" + String(repeating: "log \(i): request served in 12 ms\n", count: 200))
+        }
+        c.append("assistant", .answer, "Nothing is unusual.")
+        c.status = .waiting
+        return c
+    }
+
+    /// The context event(s) of the event stream.
+    func contextEvents(_ evs: [JSONValue]) -> [JSONValue] { evs.filter { $0["type"]?.stringValue == "context" } }
 
     func withoutDurations(_ s: String) -> String {
         s.replacingOccurrences(of: #", \d+\.\d\ds\]"#, with: ", T]", options: .regularExpression)
@@ -227,5 +267,208 @@ final class ExecAgentTests: XCTestCase {
         XCTAssertEqual(server.requests.count, 2)
         XCTAssertEqual(agent.conversation.status, .stopped)
         XCTAssertTrue(display.text.contains("stopped: step limit reached"), display.text)
+    }
+
+    /// `supervisor set model=/max_tokens=/temperature=` while a turn runs: the next request uses
+    /// them (the client was built with the settings at start).
+    func testSettingsChangedWhileTheAgentRunsApplyAtTheNextRequest() throws {
+        let agent = try makeAgent()
+        var replies = [Self.python("6 * 7"), .text("42.")]
+        server.fallback = { [unowned self] _ in
+            // Between the first request and the second, as `supervisor set` would.
+            self.liveSpec.llm.model = "claude-opus-4-1"
+            self.liveSpec.llm.maxTokens = 77
+            self.liveSpec.llm.temperature = 0.25
+            return replies.removeFirst()
+        }
+        XCTAssertEqual(try turn(agent, "six times seven?"), .answered("42."))
+        XCTAssertEqual(server.requests.count, 2)
+        let first = server.requests[0].json, second = server.requests[1].json
+        XCTAssertEqual(first?["model"]?.stringValue, "claude-sonnet-4-5")
+        XCTAssertEqual(first?["max_tokens"]?.doubleValue, 512)
+        XCTAssertNil(first?["temperature"])
+        XCTAssertEqual(second?["model"]?.stringValue, "claude-opus-4-1")
+        XCTAssertEqual(second?["max_tokens"]?.doubleValue, 77)
+        XCTAssertEqual(second?["temperature"]?.doubleValue, 0.25)
+        XCTAssertTrue(display.text.contains("── claude-opus-4-1 · step 2 ──"), display.text)
+        XCTAssertEqual(agent.currentModel, "claude-opus-4-1")
+    }
+
+    // MARK: Context window
+
+    /// A long conversation is sent fitted to `context_tokens`: old long results shortened, the
+    /// newest whole, the stored conversation whole; the pane and the event stream say so once,
+    /// and again when the amount changes (here: `supervisor set context_tokens=` while it runs).
+    func testALongConversationIsSentWithinTheContextWindow() throws {
+        let agent = try makeAgent(provider: .openai, contextTokens: 8000, conversation: Self.longConversation())
+        let whole = ContextFit.tokens(agent.conversation.chatMessages)
+        XCTAssertGreaterThan(whole, 10_000, "the history alone is larger than the window")
+        server.enqueue(Self.python("len('ok')"))
+        server.enqueue(.text("Still nothing."))
+        XCTAssertEqual(try turn(agent, "Look once more."), .answered("Still nothing."))
+        XCTAssertEqual(server.requests.count, 2)
+
+        for i in 0..<2 {
+            let sent = sentMessages(i)
+            let budget = ContextFit.messageBudget(contextTokens: 8000, maxTokens: 512, system: systemPrompt(i), tools: [])
+            XCTAssertLessThanOrEqual(ContextFit.tokens(sent), budget, "request \(i)")
+            XCTAssertEqual(sent.count, i == 0 ? 15 : 17, "nothing left out, old results shortened")
+            XCTAssertTrue(sent[2].text.contains("elided to fit the context window"), sent[2].text)
+            XCTAssertLessThan(sent[2].text.utf8.count, 1000, "the old log is not sent whole")
+            XCTAssertEqual(sent[12].text, agent.conversation.chatMessages[12].text, "the newest results are sent whole")
+        }
+        XCTAssertEqual(sentMessages(0).last?.text, "Look once more.")
+
+        // The stored conversation is whole.
+        let stored = try ConversationStore(stateDir: dir.file("state")).load("long-1")
+        XCTAssertTrue(stored.messages[2].text.hasSuffix(String(repeating: "log 1: request served in 12 ms\n", count: 200)))
+
+        // Said once (the amount did not change between the two requests).
+        XCTAssertEqual(display.text.components(separatedBy: "[context: ").count - 1, 1, display.text)
+        XCTAssertTrue(display.text.contains("long old texts shortened to fit the context window"), display.text)
+        var context = contextEvents(events())
+        XCTAssertEqual(context.count, 1)
+        XCTAssertEqual(context.first?["dropped"]?.intValue, 0)
+        XCTAssertEqual(context.first?["context_tokens"]?.intValue, 8000)
+        let elided = try XCTUnwrap(context.first?["elided"]?.intValue)
+        XCTAssertGreaterThan(elided, 0)
+
+        // `supervisor set context_tokens=` applies at the next request: now everything fits.
+        liveSpec.llm.contextTokens = 100_000
+        server.enqueue(.text("Fine."))
+        XCTAssertEqual(try turn(agent, "Thanks."), .answered("Fine."))
+        XCTAssertEqual(sentMessages(2).map(\.text), Array(agent.conversation.chatMessages.map(\.text).dropLast()), "sent whole")
+        context = contextEvents(events())
+        XCTAssertEqual(context.count, 1)
+        XCTAssertEqual(context.first?["elided"]?.intValue, 0)
+        XCTAssertTrue(display.text.contains("[context: the whole conversation fits the context window again]"), display.text)
+    }
+
+    /// The provider says the request does not fit (OpenAI's HTTP 400 context_length_exceeded):
+    /// the agent sends 70% of it once more instead of failing, and keeps that budget.
+    func testAContextOverflowIsRetriedOnceSmaller() throws {
+        let agent = try makeAgent(provider: .openai, conversation: Self.longConversation())
+        server.enqueue(Self.contextLengthExceeded())
+        server.enqueue(.text("Nothing unusual."))
+        XCTAssertEqual(try turn(agent, "Look once more."), .answered("Nothing unusual."))
+        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(server.requests[0].path, "/v1/chat/completions")
+        let first = ContextFit.tokens(sentMessages(0)), second = ContextFit.tokens(sentMessages(1))
+        XCTAssertEqual(sentMessages(0).map(\.text), Array(agent.conversation.chatMessages.map(\.text).dropLast()),
+                       "first sent whole (128000-token window)")
+        XCTAssertLessThanOrEqual(second, first * 7 / 10)
+        XCTAssertEqual(sentMessages(1).last?.text, "Look once more.")
+        XCTAssertEqual(agent.conversation.contextCap?.tokens, first * 7 / 10)
+        XCTAssertTrue(display.text.contains("did not fit the model's context window; trying again with about \(first * 7 / 10)"), display.text)
+        let stored = try ConversationStore(stateDir: dir.file("state")).load("long-1")
+        XCTAssertTrue(stored.requests.first?.error?.contains("maximum context length") ?? false, "\(stored.requests)")
+        XCTAssertEqual(stored.contextCap, agent.conversation.contextCap)
+        XCTAssertEqual(events().filter { $0["type"]?.stringValue == "context_overflow" }.count, 1)
+
+        // The smaller budget is kept for the conversation.
+        server.enqueue(.text("Yes."))
+        XCTAssertEqual(try turn(agent, "Sure?"), .answered("Yes."))
+        XCTAssertLessThanOrEqual(ContextFit.tokens(sentMessages(2)), first * 7 / 10)
+    }
+
+    /// Only once: a retry that does not fit either ends the turn with the provider's error.
+    func testASecondContextOverflowFailsTheTurn() throws {
+        let agent = try makeAgent(provider: .openai, conversation: Self.longConversation())
+        server.enqueue(Self.contextLengthExceeded())
+        server.enqueue(Self.contextLengthExceeded())
+        server.enqueue(.text("never sent"))
+        guard case .failed(let why) = try turn(agent, "Look once more.") else { return XCTFail("expected a failure") }
+        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertTrue(why.contains("context_length_exceeded") || why.contains("maximum context length"), why)
+        XCTAssertTrue(why.contains("does not fit the model's context window"), why)
+        XCTAssertEqual(agent.conversation.status, .stopped)
+    }
+
+    /// OpenAI's answer to a request longer than the model's window.
+    static func contextLengthExceeded() -> FakeReply {
+        let body = #"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 11730 tokens. Please reduce the length of the messages.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#
+        return FakeReply(items: [], fault: .status(400, body: body, headers: []))
+    }
+
+    // MARK: Replies cut at max_tokens
+
+    /// A reply cut at max_tokens without code is not the final answer: the model is told and continues.
+    func testAReplyCutAtMaxTokensIsNotTheFinalAnswer() throws {
+        let agent = try makeAgent()
+        server.enqueue(FakeReply(items: [.text("The numbers add up to")], stopReason: "max_tokens"))
+        server.enqueue(.text("The numbers add up to 12."))
+        XCTAssertEqual(try turn(agent, "Add them up."), .answered("The numbers add up to 12."))
+        XCTAssertEqual(server.requests.count, 2)
+        let note = lastMessage(1)
+        XCTAssertTrue(note.contains("cut off at max_tokens (512 tokens)"), note)
+        XCTAssertTrue(note.contains("not taken as your final answer"), note)
+        XCTAssertTrue(display.text.contains("reply cut off at max_tokens (512); the model is asked to continue"), display.text)
+        XCTAssertEqual(agent.conversation.messages.map(\.kind), [.prompt, .answer, .note, .answer])
+    }
+
+    /// The complete blocks of a cut reply run; the model learns that its last block was cut and not run.
+    func testTheCompleteBlocksOfACutReplyRunAndTheCutBlockIsReported() throws {
+        let agent = try makeAgent()
+        server.enqueue(FakeReply(items: [.text("```python\nx = 41\n```\nthen\n```python\nprint(x + 1)\n```\nand\n```python\nfor i in range(10")],
+                                 stopReason: "max_tokens"))
+        server.enqueue(.text("42 it is."))
+        XCTAssertEqual(try turn(agent, "Compute."), .answered("42 it is."))
+        let report = withoutDurations(lastMessage(1))
+        XCTAssertTrue(report.hasPrefix("[block 1 of 2: ok, T]\n(no output)\n\n[block 2 of 2: ok, T]\nstdout:\n42\n\n[Your reply was cut off at max_tokens (512 tokens) inside a python block: that block was incomplete and was not run (the complete blocks before it were run, results above)."), report)
+        XCTAssertEqual(agent.conversation.runs.map(\.code), ["x = 41", "print(x + 1)"])
+        XCTAssertTrue(display.text.contains("reply cut off at max_tokens (512); its last python block was not run"), display.text)
+        let incomplete = events().filter { $0["type"]?.stringValue == "incomplete" }
+        XCTAssertEqual(incomplete.count, 1)
+        XCTAssertEqual(incomplete.first?["blocks_run"]?.intValue, 2)
+    }
+
+    /// Cut after complete blocks only: they run, and the model is still told it was cut.
+    func testACutReplyWhoseBlocksAreCompleteStillSaysItWasCut() throws {
+        let agent = try makeAgent()
+        server.enqueue(FakeReply(items: [.text("```python\nprint('part 1')\n```\nNext I will")], stopReason: "max_tokens"))
+        server.enqueue(.text("Done."))
+        XCTAssertEqual(try turn(agent, "Go."), .answered("Done."))
+        let report = withoutDurations(lastMessage(1))
+        XCTAssertTrue(report.hasPrefix("[block 1: ok, T]\nstdout:\npart 1\n\n[Your reply was cut off at max_tokens (512 tokens); the complete blocks in it were run"), report)
+    }
+
+    // MARK: Turn usage
+
+    /// A turn continued by a new process counts what it already used: answered requests of the
+    /// current turn (not failed ones, not earlier turns), their tokens and cost, and the time
+    /// since the person's message.
+    func testTheUsageOfATurnIsRebuiltFromTheStoredConversation() throws {
+        var c = Conversation(id: "u", provider: "anthropic", model: "m")
+        let began = Date(timeIntervalSince1970: 1_000_000)
+        func request(turn: Int, step: Int, error: String? = nil) -> Conversation.Request {
+            Conversation.Request(turn: turn, step: step, at: "", model: "m", inputTokens: 100, outputTokens: 10, cacheReadTokens: 5,
+                                 cacheWriteTokens: 0, costUSD: 0.01, duration: 1, timeToFirstToken: nil, tokensPerSecond: nil,
+                                 attempts: 1, stopReason: error == nil ? "end_turn" : nil, error: error)
+        }
+        c.turns = 1
+        c.append("user", .prompt, "first")
+        c.requests.append(request(turn: 1, step: 1))
+        c.turns = 2
+        c.messages.append(Conversation.Entry(role: "user", kind: .prompt, text: "second", at: Conversation.timestamp(began), turn: 2))
+        c.requests += [request(turn: 2, step: 1), request(turn: 2, step: 2, error: "HTTP 529"), request(turn: 2, step: 2)]
+        c.requests[3].costUSD = nil
+
+        let u = TurnUsage.soFar(c, now: 500, date: began.addingTimeInterval(90))
+        XCTAssertEqual(u.steps, 2)
+        XCTAssertEqual(u.tokens, 2 * 115)
+        XCTAssertEqual(u.cost, 0.01, accuracy: 1e-9)
+        XCTAssertEqual(u.start, 410, accuracy: 1e-6)
+
+        var spec = AgentSpec(name: "exec", kind: .exec, cwd: "/", llm: LLMSettings())
+        spec.limit = 3
+        XCTAssertNil(u.limitReached(spec, now: 500))
+        spec.timeBudget = 60
+        XCTAssertEqual(u.limitReached(spec, now: 500), "time budget of 60s used up")
+        spec.timeBudget = nil
+        spec.limit = 2
+        XCTAssertEqual(u.limitReached(spec, now: 500), "step limit reached (limit = 2)")
+        spec.limit = 30
+        spec.tokenBudget = 200
+        XCTAssertEqual(u.limitReached(spec, now: 500), "token budget of 200 used up (230 tokens)")
     }
 }

@@ -70,8 +70,11 @@ final class DockerContainerSpecTests: XCTestCase {
     }
 
     func testSecretNames() {
-        for name in ["OPENAI_API_KEY", "my_api_key", "GITHUB_API_TOKEN"] { XCTAssertTrue(Secrets.isSecretName(name), name) }
-        for name in ["PATH", "LANG", "API_KEYS_DIR"] { XCTAssertFalse(Secrets.isSecretName(name), name) }
+        for name in ["OPENAI_API_KEY", "my_api_key", "GITHUB_API_TOKEN", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY",
+                     "PGPASSWORD", "client_secret"] { XCTAssertTrue(Secrets.isSecretName(name), name) }
+        for name in ["PATH", "LANG", "API_KEYS_DIR", "HOME", "AWS_REGION"] { XCTAssertFalse(Secrets.isSecretName(name), name) }
+        XCTAssertTrue(Secrets.isAPIKeyName("my_api_key"))
+        XCTAssertFalse(Secrets.isAPIKeyName("GITHUB_TOKEN"))
         XCTAssertNil(DockerEngine(executable: "/bin/true", environment: ["OPENAI_API_KEY": "k", "PATH": "/bin"]).environment["OPENAI_API_KEY"])
     }
 
@@ -101,6 +104,11 @@ final class DockerContainerSpecTests: XCTestCase {
                 let text = "\(error)"
                 XCTAssertTrue(text.contains(bad) && text.contains("API key") && text.contains("p.toml:"), text)
             }
+        }
+        // Other secrets are refused too (the docker CLI never gets their values, so they could not arrive anyway).
+        XCTAssertThrowsError(try DockerPreflight.checkEnvironmentAllowList(try load("\"GITHUB_TOKEN\""))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("GITHUB_TOKEN") && text.contains("named like a secret") && text.contains("p.toml:"), text)
         }
     }
 

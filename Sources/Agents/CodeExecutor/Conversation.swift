@@ -67,6 +67,27 @@ public struct Conversation: Codable, Equatable {
         public var error: String?
     }
 
+    /// A smaller message budget learned when the provider said a request did not fit its
+    /// context window; it applies while the model and `context_tokens` are the ones it was
+    /// learned with.
+    public struct ContextCap: Codable, Equatable {
+        public var tokens: Int
+        public var model: String
+        public var contextTokens: Int
+    }
+
+    /// Why the last turn stopped (status `.stopped`).
+    public struct Stop: Codable, Equatable {
+        public enum Kind: String, Codable {
+            /// A limit (steps, time, tokens, cost) ended it.
+            case limit
+            /// A model request failed (provider down, bad key, ...).
+            case error
+        }
+        public var kind: Kind
+        public var reason: String
+    }
+
     public var id: String
     public var title: String
     public var created: String
@@ -78,6 +99,9 @@ public struct Conversation: Codable, Equatable {
     public var messages: [Entry]
     public var runs: [CodeRun]
     public var requests: [Request]
+    public var contextCap: ContextCap?
+    /// Set when a turn stopped (status `.stopped`); nil while working or waiting.
+    public var stop: Stop?
 
     public init(id: String, provider: String, model: String) {
         self.id = id
@@ -99,6 +123,24 @@ public struct Conversation: Codable, Equatable {
         return f.string(from: date)
     }
 
+    /// A `timestamp` read back.
+    public static func date(_ timestamp: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: timestamp)
+    }
+
+    /// Why the last turn stopped, also for files written before `stop` was kept (a failed
+    /// request is recorded with its error; otherwise a limit ended it).
+    public var stopKind: Stop.Kind? {
+        guard status == .stopped else { return nil }
+        if let stop { return stop.kind }
+        return requests.last?.error != nil ? .error : .limit
+    }
+
+    /// The person's message that began the latest turn.
+    public var lastPrompt: String? { messages.last { $0.kind == .prompt }?.text }
+
     public mutating func append(_ role: String, _ kind: Entry.Kind, _ text: String) {
         messages.append(Entry(role: role, kind: kind, text: text, at: Conversation.timestamp(), turn: turns))
         if title.isEmpty && kind == .prompt {
@@ -108,7 +150,8 @@ public struct Conversation: Codable, Equatable {
     }
 
     /// The messages for the model: consecutive entries of one role are joined (notes and
-    /// results before the next prompt), so roles alternate and the first is the user's.
+    /// results before the next prompt), so roles alternate and the first is the user's. The
+    /// whole history: a request sends it fitted to the context window (`ContextFit`).
     public var chatMessages: [Message] {
         var out: [Message] = []
         for entry in messages {

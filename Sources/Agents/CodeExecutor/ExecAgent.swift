@@ -74,15 +74,15 @@ public final class ExecAgent {
     public var spec: () -> AgentSpec
     public private(set) var conversation: Conversation
 
-    private var turnStart = 0.0
-    private var turnSteps = 0
-    private var turnTokens = 0
-    private var turnCost = 0.0
+    /// What the current turn has used (limits are per turn).
+    public private(set) var usage = TurnUsage(start: 0)
     private var call: LLMCall?
     private var completion: ((TurnOutcome) -> Void)?
     private var cancelled = false
     /// Set when the runtime's state was lost and the model has not been told yet.
     private var pendingRuntimeNote: String?
+    /// Texts shortened and messages left out of the last request (said once when they change).
+    private var lastFit = (elided: 0, dropped: 0)
     private var lineStart = true
 
     public init(loop: EventLoop, client: LLMClient, runtime: PythonRuntime, store: ConversationStore,
@@ -111,6 +111,7 @@ public final class ExecAgent {
     public func replaceConversation(_ c: Conversation) {
         conversation = c
         pendingRuntimeNote = nil
+        lastFit = (0, 0)
         if runtime.isStarted { runtime.close() }
     }
 
@@ -125,8 +126,9 @@ public final class ExecAgent {
         begin(completion)
     }
 
-    /// Continues a turn that was in progress when the agent stopped (the last entry is the
-    /// person's, or results the model has not seen).
+    /// Continues a turn that was in progress when the agent stopped, or that a failed request
+    /// (or a limit since raised) ended (the last entry is the person's, or results the model
+    /// has not seen). The turn keeps what it used so far against its limits.
     public func resume(completion: @escaping (TurnOutcome) -> Void) {
         if conversation.messages.last?.role == "assistant" {
             // The agent stopped while running the answer's code: its results are lost.
@@ -134,7 +136,7 @@ public final class ExecAgent {
         }
         takeRuntimeNote()
         conversation.status = .working
-        begin(completion)
+        begin(completion, usage: TurnUsage.soFar(conversation))
     }
 
     /// Ctrl-C: stops the request or the block in flight; the turn ends as cancelled.
@@ -145,13 +147,11 @@ public final class ExecAgent {
         else if runtime.isBusy { runtime.interrupt(reason: .person) }
     }
 
-    private func begin(_ completion: @escaping (TurnOutcome) -> Void) {
+    private func begin(_ completion: @escaping (TurnOutcome) -> Void, usage: TurnUsage = TurnUsage(start: EventLoop.monotonicSeconds())) {
         self.completion = completion
         cancelled = false
-        turnStart = EventLoop.monotonicSeconds()
-        turnSteps = 0
-        turnTokens = 0
-        turnCost = 0
+        self.usage = usage
+        conversation.stop = nil
         save()
         step()
     }
@@ -167,7 +167,12 @@ public final class ExecAgent {
         switch outcome {
         case .answered: conversation.status = .waiting
         case .cancelled: conversation.status = .waiting
-        case .limit, .failed: conversation.status = .stopped
+        case .limit(let reason):
+            conversation.status = .stopped
+            conversation.stop = Conversation.Stop(kind: .limit, reason: reason)
+        case .failed(let reason):
+            conversation.status = .stopped
+            conversation.stop = Conversation.Stop(kind: .error, reason: reason)
         }
         save()
         call = nil
@@ -177,35 +182,35 @@ public final class ExecAgent {
         c?(outcome)
     }
 
-    /// The first limit reached, if any.
-    private func limitReached(_ s: AgentSpec) -> String? {
-        if turnSteps >= s.limit { return "step limit reached (limit = \(s.limit))" }
-        if let t = s.timeBudget, EventLoop.monotonicSeconds() - turnStart >= t { return "time budget of \(formatSeconds(t)) used up" }
-        if let t = s.tokenBudget, turnTokens >= t { return "token budget of \(t) used up (\(turnTokens) tokens)" }
-        if let c = s.costBudget, turnCost >= c { return String(format: "cost budget of $%.4f used up ($%.4f)", c, turnCost) }
-        return nil
-    }
-
     private func step() {
         guard !cancelled else { finish(.cancelled); return }
         let s = spec()
-        if let reason = limitReached(s) {
+        if let reason = usage.limitReached(s) {
             ensureNewline()
             display.write(display.yellow("■ stopped: \(reason)") + "\n")
             events.message("stopped: \(reason)")
             finish(.limit(reason))
             return
         }
-        turnSteps += 1
-        events.step(turnSteps, limit: s.limit)
+        usage.steps += 1
+        let stepNumber = usage.steps
+        events.step(stepNumber, limit: s.limit)
         events.state("thinking")
-        let system = ExecPrompt.system(box: runtime.box, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit, extra: nil)
-        let request = client.makeRequest(system: system, messages: conversation.chatMessages)
-        let stepNumber = turnSteps
-        var streamed = ""
         ensureNewline()
-        display.write(display.dim("── \(client.config.model) · step \(stepNumber) ──") + "\n")
+        display.write(display.dim("── \(currentModel) · step \(stepNumber) ──") + "\n")
         lineStart = true
+        request(step: stepNumber, retry: false)
+    }
+
+    /// One model request of a step. `retry`: the previous one did not fit the context window
+    /// (it is tried once more, smaller, never twice).
+    private func request(step stepNumber: Int, retry: Bool) {
+        let s = spec()
+        let system = ExecPrompt.system(box: runtime.box, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit, extra: nil)
+        let model = currentModel
+        let fitted = fit(system: system, llm: s.llm, model: model)
+        let request = makeRequest(system: system, messages: fitted.messages, llm: s.llm)
+        var streamed = ""
         call = client.stream(request: request, onEvent: { [weak self] event in
             guard let self else { return }
             if case .textDelta(let t) = event {
@@ -216,34 +221,106 @@ public final class ExecAgent {
             guard let self else { return }
             self.call = nil
             switch result {
-            case .success(let reply): self.answered(reply, step: stepNumber)
+            case .success(let reply): self.answered(reply, step: stepNumber, model: request.model, maxTokens: request.maxTokens)
             case .failure(let error):
-                self.recordRequest(step: stepNumber, reply: nil, error: error)
+                self.recordRequest(step: stepNumber, model: request.model, reply: nil, error: error)
                 if error.kind == .cancelled || self.cancelled {
                     if !streamed.isEmpty { self.conversation.append("assistant", .answer, streamed + "\n[interrupted]") }
                     self.ensureNewline()
                     self.display.write(self.display.yellow("■ interrupted") + "\n")
                     self.finish(.cancelled)
-                } else {
+                } else if error.isContextOverflow && !retry && streamed.isEmpty {
+                    // The estimate was off for this model (or context_tokens is too high): send
+                    // 70% of what did not fit, and keep that budget for this conversation.
+                    let smaller = max(1, fitted.tokens * 7 / 10)
+                    self.conversation.contextCap = Conversation.ContextCap(tokens: smaller, model: model,
+                                                                          contextTokens: s.llm.effectiveContextTokens)
+                    self.save()
                     self.ensureNewline()
-                    self.display.write(self.display.red("■ model request failed: \(error)") + "\n")
-                    self.events.message("model request failed: \(error)")
-                    self.finish(.failed("\(error)"))
+                    self.display.write(self.display.yellow("■ the request (about \(fitted.tokens) tokens of messages) did not fit the model's context window; trying again with about \(smaller), the budget of this conversation from now on") + "\n")
+                    self.events.emit("context_overflow", [("sent_tokens", .number("\(fitted.tokens)")), ("budget", .number("\(smaller)")),
+                                                          ("conversation", .string(self.conversation.id))])
+                    self.request(step: stepNumber, retry: true)
+                } else {
+                    var why = "\(error)"
+                    if error.isContextOverflow {
+                        why += " (even shortened, the conversation does not fit the model's context window: start a new one with /new, or check context_tokens)"
+                    }
+                    self.ensureNewline()
+                    self.display.write(self.display.red("■ model request failed: \(why)") + "\n")
+                    self.events.message("model request failed: \(why)")
+                    self.finish(.failed(why))
                 }
             }
         })
     }
 
-    private func answered(_ reply: LLMReply, step stepNumber: Int) {
-        recordRequest(step: stepNumber, reply: reply, error: nil)
+    // MARK: Context window
+
+    /// What one request sends: the conversation fitted into the model's context window
+    /// (`context_tokens`, read live), oldest first shortened or left out; the stored conversation
+    /// stays whole. A budget learned from a context overflow applies while the model and
+    /// `context_tokens` stay the same.
+    private func fit(system: String, llm: LLMSettings, model: String) -> ContextFit.Fitted {
+        var budget = ContextFit.messageBudget(contextTokens: llm.effectiveContextTokens, maxTokens: llm.maxTokens, system: system, tools: [])
+        if let cap = conversation.contextCap, cap.model == model, cap.contextTokens == llm.effectiveContextTokens {
+            budget = min(budget, cap.tokens)
+        }
+        let fitted = ContextFit.fit(conversation.chatMessages, budget: budget)
+        if fitted.elided != lastFit.elided || fitted.dropped != lastFit.dropped {
+            lastFit = (fitted.elided, fitted.dropped)
+            events.emit("context", [("elided", .number("\(fitted.elided)")), ("dropped", .number("\(fitted.dropped)")),
+                                    ("tokens", .number("\(fitted.tokens)")), ("budget", .number("\(budget)")),
+                                    ("context_tokens", .number("\(llm.effectiveContextTokens)")),
+                                    ("conversation", .string(conversation.id))])
+            ensureNewline()
+            if fitted.elided == 0 && fitted.dropped == 0 {
+                display.write(display.dim("[context: the whole conversation fits the context window again]") + "\n")
+            } else {
+                var parts: [String] = []
+                if fitted.dropped > 0 { parts.append("\(fitted.dropped) earlier messages left out") }
+                if fitted.elided > 0 { parts.append("\(fitted.elided) long old texts shortened") }
+                display.write(display.dim("[context: \(parts.joined(separator: ", ")) to fit the context window (about \(fitted.tokens) of \(budget) tokens for messages); the stored conversation is whole]") + "\n")
+            }
+        }
+        return fitted
+    }
+
+    /// The model in use: `supervisor set model=` applies at the next request.
+    public var currentModel: String { spec().llm.model.flatMap { $0.isEmpty ? nil : $0 } ?? client.config.model }
+
+    /// A request with the agent's current settings: the client was built at start, but
+    /// `supervisor set` of model, max_tokens and temperature applies at the next request.
+    func makeRequest(system: String, messages: [Message], llm: LLMSettings) -> ChatRequest {
+        var request = client.makeRequest(system: system, messages: messages)
+        if let m = llm.model, !m.isEmpty { request.model = m }
+        request.maxTokens = llm.maxTokens
+        request.temperature = llm.temperature
+        return request
+    }
+
+    private func answered(_ reply: LLMReply, step stepNumber: Int, model: String, maxTokens: Int) {
+        recordRequest(step: stepNumber, model: model, reply: reply, error: nil)
         let text = reply.response.message.text
         conversation.append("assistant", .answer, text)
         let answerIndex = conversation.messages.count - 1
         save()
         let scan = CodeBlocks.scan(text)
+        let cut = reply.response.stopReason == .maxTokens
+        let note = ExecAgent.incompleteNote(cut: cut, maxTokens: maxTokens, unterminated: scan.unterminated, ranBlocks: !scan.blocks.isEmpty)
+        if let note {
+            // A reply cut at max_tokens is never the final answer: its complete blocks run, and
+            // the model is told it was cut (and what was not run) so it continues.
+            var line = cut ? "reply cut off at max_tokens (\(maxTokens))" : "a python block was never closed"
+            if scan.unterminated { line += cut ? "; its last python block was not run" : " and was not run" }
+            ensureNewline()
+            display.write(display.yellow("■ \(line); the model is asked to continue") + "\n")
+            events.emit("incomplete", [("cut", .bool(cut)), ("max_tokens", .number("\(maxTokens)")),
+                                       ("block_not_run", .bool(scan.unterminated)), ("blocks_run", .number("\(scan.blocks.count)"))])
+        }
         if scan.blocks.isEmpty {
-            if scan.unterminated {
-                conversation.append("user", .note, "[Your answer was cut off (\(reply.response.stopReason.wireName)) inside a python block, so it was not run. Send shorter code.]")
+            if let note {
+                conversation.append("user", .note, note)
                 save()
                 step()
                 return
@@ -252,12 +329,37 @@ public final class ExecAgent {
             finish(.answered(text))
             return
         }
-        runBlocks(scan.blocks, index: 0, answerIndex: answerIndex, step: stepNumber, reports: [])
+        runBlocks(scan.blocks, index: 0, answerIndex: answerIndex, step: stepNumber, reports: [], note: note)
     }
 
-    private func runBlocks(_ blocks: [String], index: Int, answerIndex: Int, step stepNumber: Int, reports: [String]) {
+    /// What the model is told after a reply that was cut at max_tokens or left a python block
+    /// open; nil for a complete reply.
+    static func incompleteNote(cut: Bool, maxTokens: Int, unterminated: Bool, ranBlocks: Bool) -> String? {
+        guard cut || unterminated else { return nil }
+        var s: String
+        if cut {
+            s = "[Your reply was cut off at max_tokens (\(maxTokens) tokens)"
+            if unterminated {
+                s += " inside a python block: that block was incomplete and was not run"
+                if ranBlocks { s += " (the complete blocks before it were run, results above)" }
+                s += ". Continue from where you were cut off, and keep each reply shorter: smaller blocks, less text.]"
+            } else if ranBlocks {
+                s += "; the complete blocks in it were run (results above). Continue from where you were cut off, and keep each reply shorter.]"
+            } else {
+                s += ", so it is not taken as your final answer. Continue from where you were cut off, or give a shorter answer.]"
+            }
+        } else {
+            s = "[Your answer ended inside a python block that was never closed, so that block was not run"
+            if ranBlocks { s += " (the complete blocks before it were run, results above)" }
+            s += ". Close every block.]"
+        }
+        return s
+    }
+
+    private func runBlocks(_ blocks: [String], index: Int, answerIndex: Int, step stepNumber: Int, reports: [String], note: String?) {
         guard index < blocks.count else {
             conversation.append("user", .results, reports.joined(separator: "\n\n"))
+            if let note { conversation.append("user", .note, note) }
             save()
             step()
             return
@@ -306,11 +408,11 @@ public final class ExecAgent {
                 if skipped > 0 {
                     reports.append("[block\(skipped > 1 ? "s" : "") \(n + 1)\(skipped > 1 ? "-\(blocks.count)" : "") not run because block \(n) did not finish normally]")
                 }
-                self.runBlocks(blocks, index: blocks.count, answerIndex: answerIndex, step: stepNumber, reports: reports)
+                self.runBlocks(blocks, index: blocks.count, answerIndex: answerIndex, step: stepNumber, reports: reports, note: note)
                 return
             }
             self.save()
-            self.runBlocks(blocks, index: index + 1, answerIndex: answerIndex, step: stepNumber, reports: reports)
+            self.runBlocks(blocks, index: index + 1, answerIndex: answerIndex, step: stepNumber, reports: reports, note: note)
         }
     }
 
@@ -344,19 +446,19 @@ public final class ExecAgent {
 
     // MARK: Accounting
 
-    private func recordRequest(step: Int, reply: LLMReply?, error: LLMError?) {
+    private func recordRequest(step: Int, model: String, reply: LLMReply?, error: LLMError?) {
         let usage = reply?.response.usage ?? Usage()
         let m = reply?.metrics
         let record = Conversation.Request(
-            turn: conversation.turns, step: step, at: Conversation.timestamp(), model: reply?.model ?? client.config.model,
+            turn: conversation.turns, step: step, at: Conversation.timestamp(), model: reply?.model ?? model,
             inputTokens: usage.input, outputTokens: usage.output, cacheReadTokens: usage.cacheRead, cacheWriteTokens: usage.cacheWrite,
             costUSD: reply?.cost, duration: m?.duration ?? 0, timeToFirstToken: m?.timeToFirstToken,
             tokensPerSecond: m?.outputTokensPerSecond, attempts: m?.attempts ?? error?.attempts ?? 0,
             stopReason: reply?.response.stopReason.wireName, error: error.map { "\($0)" })
         conversation.requests.append(record)
         guard let reply else { return }
-        turnTokens += usage.totalInput + usage.output
-        turnCost += reply.cost ?? 0
+        self.usage.tokens += usage.totalInput + usage.output
+        self.usage.cost += reply.cost ?? 0
         events.tokens(input: usage.input, output: usage.output, cacheRead: usage.cacheRead, cacheWrite: usage.cacheWrite, costUSD: reply.cost)
         var perf: [(String, OrderedJSON)] = [("step", .number("\(step)")), ("model", .string(record.model)),
                                              ("duration_s", .number(String(format: "%.3f", record.duration)))]
@@ -424,5 +526,43 @@ public final class ExecAgent {
             ensureNewline()
             display.write(display.red("cannot save the conversation: \(error)") + "\n")
         }
+    }
+}
+
+/// What one turn has used, against the agent's per-turn limits (`limit`, `time_budget`,
+/// `token_budget`, `cost_budget`).
+public struct TurnUsage: Equatable {
+    /// Model requests answered (a step).
+    public var steps = 0
+    public var tokens = 0
+    public var cost = 0.0
+    /// `EventLoop.monotonicSeconds()` when the turn began.
+    public var start: Double
+
+    public init(start: Double) { self.start = start }
+
+    /// The current turn of a stored conversation as far as it went (answered requests, their
+    /// tokens and cost, and the time since the person's message), for a process that continues
+    /// it: a turn keeps its limits across restarts of the agent.
+    public static func soFar(_ c: Conversation, now: Double = EventLoop.monotonicSeconds(), date: Date = Date()) -> TurnUsage {
+        var u = TurnUsage(start: now)
+        for r in c.requests where r.turn == c.turns && r.error == nil {
+            u.steps += 1
+            u.tokens += r.inputTokens + r.cacheReadTokens + r.cacheWriteTokens + r.outputTokens
+            u.cost += r.costUSD ?? 0
+        }
+        if let first = c.messages.first(where: { $0.turn == c.turns }), let began = Conversation.date(first.at) {
+            u.start = now - max(0, date.timeIntervalSince(began))
+        }
+        return u
+    }
+
+    /// The first limit reached, if any.
+    public func limitReached(_ s: AgentSpec, now: Double = EventLoop.monotonicSeconds()) -> String? {
+        if steps >= s.limit { return "step limit reached (limit = \(s.limit))" }
+        if let t = s.timeBudget, now - start >= t { return "time budget of \(formatSeconds(t)) used up" }
+        if let t = s.tokenBudget, tokens >= t { return "token budget of \(t) used up (\(tokens) tokens)" }
+        if let c = s.costBudget, cost >= c { return String(format: "cost budget of $%.4f used up ($%.4f)", c, cost) }
+        return nil
     }
 }

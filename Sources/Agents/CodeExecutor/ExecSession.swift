@@ -12,6 +12,11 @@ import Profile
 /// Exit status: 0 the model answered (or input ended), 1 the model could not be reached or the
 /// runtime could not start, 2 bad settings, 3 a limit (steps, time, tokens, cost) ended the
 /// turn, 130 interrupted.
+///
+/// Restarted by the same shim with the same prompt, it continues the current conversation's
+/// turn when it was in progress or a failed request stopped it, and exits 3 at once, saying
+/// why, when a limit already ended it (unless the limit was raised since): a one-shot prompt is
+/// never started over by the restart policy.
 public final class ExecSession {
     public struct Options {
         public var launch: AgentLaunchConfig
@@ -78,9 +83,12 @@ public final class ExecSession {
             guard let bytes = parseMemorySize(text) else { return fail("memory_limit \"\(text)\" is not a size like 512m or 2g", status: ExitStatus.usage) }
             memoryLimit = bytes
         }
-        let withheld = Swift.Set([spec.llm.apiKeyEnv, spec.llm.provider.defaultAPIKeyEnv, "ANTHROPIC_API_KEY", "OPENAI_API_KEY"].compactMap { $0 })
         var environment = options.environment
         for (k, v) in spec.env { environment[k] = v }
+        // The model's code never sees a credential: the agent's key and every variable named
+        // like a secret (`Secrets.isSecretName`: *_API_KEY, *TOKEN*, *SECRET*, *PASSWORD*).
+        let withheld = Swift.Set([spec.llm.apiKeyEnv, spec.llm.provider.defaultAPIKeyEnv, "ANTHROPIC_API_KEY", "OPENAI_API_KEY"].compactMap { $0 })
+            .union(environment.keys.filter(Secrets.isSecretName))
         // The agent's container on the Docker backend (the runtime then runs there), else its cwd.
         var boxConfig = launch
         boxConfig.agent = spec
@@ -94,16 +102,22 @@ public final class ExecSession {
         // Which conversation.
         var conversation: Conversation
         var resumed = false
+        var continueTurn = false
         var resumeReason = ""
         do {
             if let id = options.conversationID {
                 conversation = try store.load(id)
                 resumed = true
+                continueTurn = conversation.status == .working
                 resumeReason = "the conversation was resumed by a new agent process"
             } else if options.underShim, let current = store.currentBelongsToParent(), let c = try? store.load(current.id),
-                      options.prompt == nil || c.status == .working {
+                      let after = Self.afterRestart(c, prompt: options.prompt, spec: spec) {
+                if case .finished(let reason) = after {
+                    return finished(c, reason: reason, launch: launch, store: store)
+                }
                 conversation = c
                 resumed = true
+                continueTurn = after == .continueTurn
                 resumeReason = "the agent was restarted"
             } else {
                 conversation = Conversation(id: ConversationStore.newID(), provider: client.config.providerName, model: client.config.model)
@@ -119,12 +133,12 @@ public final class ExecSession {
         if resumed { agent.noteRuntimeIsFresh(reason: resumeReason) }
         events.emit("conversation", [("id", .string(conversation.id)), ("resumed", .bool(resumed)),
                                      ("path", .string(store.path(conversation.id)))])
-        banner(conversation, resumed: resumed, model: client.config.model, box: box)
+        banner(conversation, resumed: resumed, continuing: continueTurn, model: client.config.model, box: box)
         watchSignals(runtime: runtime)
 
         if let prompt = options.prompt {
             let finishTurn: (TurnOutcome) -> Void = { [weak self] outcome in self?.exitStatus = Self.status(for: outcome) }
-            if resumed && conversation.status == .working { agent.resume(completion: finishTurn) }
+            if continueTurn { agent.resume(completion: finishTurn) }
             else { agent.send(prompt, completion: finishTurn) }
         } else {
             do {
@@ -132,7 +146,7 @@ public final class ExecSession {
             } catch {
                 return fail("cannot read the terminal: \(error)", status: ExitStatus.failed)
             }
-            if resumed && conversation.status == .working {
+            if continueTurn {
                 agent.resume { [weak self] _ in self?.prompt() }
             } else {
                 prompt()
@@ -146,6 +160,54 @@ public final class ExecSession {
         editor?.close()
         signals.forEach { $0.close() }
         return exitStatus!
+    }
+
+    /// What a restart by the same shim does with the current conversation.
+    enum AfterRestart: Equatable {
+        /// Keep the conversation (interactive: wait for the person).
+        case keep
+        /// Keep it and continue its turn: one in progress, one a failed request stopped, or one
+        /// a limit stopped whose limit was raised since (`supervisor set`).
+        case continueTurn
+        /// The one-shot prompt's turn already ended at a limit: do not start it over.
+        case finished(String)
+    }
+
+    /// Nil: start a new conversation.
+    static func afterRestart(_ c: Conversation, prompt: String?, spec: AgentSpec) -> AfterRestart? {
+        guard let prompt else { return c.status == .working ? .continueTurn : .keep }
+        // A changed prompt (`supervisor set prompt=`) is new work.
+        guard c.lastPrompt == prompt else { return nil }
+        switch c.status {
+        case .working: return .continueTurn
+        // Answered before (restart = "always"): run it again, as asked.
+        case .waiting: return nil
+        case .stopped:
+            switch c.stopKind {
+            case .error?, nil: return .continueTurn
+            case .limit?:
+                // Counted from what the turn used, so a raised limit lets it go on.
+                if let reason = TurnUsage.soFar(c).limitReached(spec) {
+                    return .finished(c.stop?.reason ?? reason)
+                }
+                return .continueTurn
+            }
+        }
+    }
+
+    /// Says why a one-shot agent restarted by the shim does not run its prompt again, and exits
+    /// with the status the turn ended with.
+    private func finished(_ c: Conversation, reason: String, launch: AgentLaunchConfig, store: ConversationStore) -> Int32 {
+        let who = "\(launch.profile) \(launch.agent.name)"
+        display.write(display.yellow("■ this prompt's conversation \(c.id) already ended: \(reason).") + "\n"
+            + "Not starting it over, which would spend the budget again; exiting with status \(ExitStatus.limit) again"
+            + " (the restart policy's max_restarts ends these restarts).\n"
+            + "To go on with it: raise the limit (supervisor set \(who) limit=N, or the budget) and restart the agent;"
+            + " to start afresh: supervisor conversations delete \(who) \(c.id), then restart.\n")
+        events.emit("conversation", [("id", .string(c.id)), ("resumed", .bool(false)), ("path", .string(store.path(c.id))),
+                                     ("finished", .string(reason))])
+        events.message("not started again: the conversation for this prompt already ended: \(reason)")
+        return ExitStatus.limit
     }
 
     static func status(for outcome: TurnOutcome) -> Int32 {
@@ -163,10 +225,13 @@ public final class ExecSession {
         return status
     }
 
-    private func banner(_ c: Conversation, resumed: Bool, model: String, box: Box) {
+    private func banner(_ c: Conversation, resumed: Bool, continuing: Bool, model: String, box: Box) {
         var s = display.bold("exec agent") + display.dim(" · \(model) · \(box.description)") + "\n"
         if resumed {
             s += display.dim("conversation \(c.id) resumed (\(c.messages.count) messages, \(c.runs.count) code runs); the Python runtime is fresh") + "\n"
+            if continuing, c.status == .stopped, let stop = c.stop {
+                s += display.dim("continuing the turn that stopped: \(stop.reason)") + "\n"
+            }
             if let last = c.messages.last(where: { $0.kind == .prompt }) {
                 s += display.dim("last message: " + (last.text.count > 200 ? String(last.text.prefix(200)) + "…" : last.text)) + "\n"
             }
@@ -227,7 +292,7 @@ public final class ExecSession {
 
             """)
         case "/new":
-            let c = Conversation(id: ConversationStore.newID(), provider: agent.client.config.providerName, model: agent.client.config.model)
+            let c = Conversation(id: ConversationStore.newID(), provider: agent.client.config.providerName, model: agent.currentModel)
             try? store.save(c)
             try? store.setCurrent(c.id)
             agent.replaceConversation(c)
