@@ -203,12 +203,15 @@ public enum Secrets {
         environment.filter { !isSecretName($0.key) && !extra.contains($0.key) }
     }
 
-    /// The rule, case-insensitive: an API key name (see `isAPIKeyName`), or a name containing
-    /// `TOKEN`, `SECRET` or `PASSWORD` (GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, PGPASSWORD). It errs
-    /// on the side of withholding: a name like MAX_TOKENS is withheld too.
+    /// The rule, case-insensitive: an API key name (see `isAPIKeyName`), a name with the word
+    /// `TOKEN` or `SECRET` in it (GITHUB_TOKEN, slack_bot_token, AWS_SECRET_ACCESS_KEY), or one
+    /// containing `PASSWORD`/`PASSWD` (PGPASSWORD). Words, not letters: MAX_TOKENS and
+    /// TOKENIZERS_PARALLELISM are settings, and refusing them would break real profiles.
     public static func isSecretName(_ name: String) -> Bool {
         let upper = name.uppercased()
-        return isAPIKeyName(upper) || ["TOKEN", "SECRET", "PASSWORD"].contains { upper.contains($0) }
+        let words = upper.split { !$0.isLetter && !$0.isNumber }
+        return isAPIKeyName(upper) || words.contains("TOKEN") || words.contains("SECRET")
+            || upper.contains("PASSWORD") || upper.contains("PASSWD")
     }
 
     /// `*_API_KEY` and `API_KEY`: named like a model provider's key.

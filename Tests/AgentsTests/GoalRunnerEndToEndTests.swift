@@ -177,6 +177,28 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertEqual(runner.history.finished, "limit")
     }
 
+    /// A request the provider refuses as too long for the model's window (a local server with a
+    /// small context) is made again within half the budget, instead of ending the run.
+    func testContextOverflowHalvesTheBudgetAndAsksAgain() throws {
+        let body = #"{"error":{"message":"This model's maximum context length is 4096 tokens. However, your messages resulted in 5000 tokens.","type":"invalid_request_error","code":"context_length_exceeded"}}"#
+        fake.enqueue(FakeReply(items: [], fault: .status(400, body: body, headers: [])))
+        fake.enqueue(.text("echo hi"))
+        fake.fallback = { _ in .text("DONE: said hi") }
+        let (result, _) = try run(config(goal: "say hi", limit: 3))
+        XCTAssertTrue(result.reached, "\(result)")
+        XCTAssertEqual(fake.requests.count, 3)
+        // openai-compatible's default window (8192) is below the goal's own 16000.
+        XCTAssertTrue(viewLines.joined().contains("too long for its context window; using 4096 tokens instead of 8192"), viewLines.joined())
+    }
+
+    func testAnOverflowThatDoesNotGoAwayEndsTheRun() throws {
+        let body = #"{"error":{"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#
+        fake.fallback = { _ in FakeReply(items: [], fault: .status(400, body: body, headers: [])) }
+        let (result, _) = try run(config(goal: "say hi", limit: 3))
+        XCTAssertEqual(result.reason, "model error")
+        XCTAssertEqual(fake.requests.count, 4, "the first request and 3 smaller ones")
+    }
+
     /// `tokens` events carry one request's amounts (the dashboard adds them up); the history
     /// keeps the totals.
     func testTokensEventsCarryEachRequestsAmounts() throws {

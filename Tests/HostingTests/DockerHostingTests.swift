@@ -72,7 +72,9 @@ final class DockerContainerSpecTests: XCTestCase {
     func testSecretNames() {
         for name in ["OPENAI_API_KEY", "my_api_key", "GITHUB_API_TOKEN", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY",
                      "PGPASSWORD", "client_secret"] { XCTAssertTrue(Secrets.isSecretName(name), name) }
-        for name in ["PATH", "LANG", "API_KEYS_DIR", "HOME", "AWS_REGION"] { XCTAssertFalse(Secrets.isSecretName(name), name) }
+        for name in ["PATH", "LANG", "API_KEYS_DIR", "HOME", "AWS_REGION", "MAX_TOKENS", "TOKENIZERS_PARALLELISM", "SECRETS_DIR"] {
+            XCTAssertFalse(Secrets.isSecretName(name), name)
+        }
         XCTAssertTrue(Secrets.isAPIKeyName("my_api_key"))
         XCTAssertFalse(Secrets.isAPIKeyName("GITHUB_TOKEN"))
         XCTAssertNil(DockerEngine(executable: "/bin/true", environment: ["OPENAI_API_KEY": "k", "PATH": "/bin"]).environment["OPENAI_API_KEY"])

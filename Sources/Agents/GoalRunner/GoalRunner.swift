@@ -133,8 +133,30 @@ public final class GoalRunner {
         let a = agent
         var s = a.llm
         GoalRunnerOptions.applyModelDefaults(&s)
+        // The goal's own budget (small requests are cheap and keep the model on the recent
+        // steps), never more than the model's window, nor more than a refused request taught.
+        let budget = min(options.contextBudget, s.effectiveContextTokens, overflowCap ?? Int.max)
         return GoalPrompt(goal: history.goal, boxDescription: box.description, mode: a.contextMode, limit: a.limit,
-                          contextBudget: options.contextBudget, answerTokens: s.maxTokens, doneWhen: a.doneWhen)
+                          contextBudget: budget, answerTokens: s.maxTokens, doneWhen: a.doneWhen)
+    }
+
+    /// Set when the provider refused a request as too long for the model's window: later
+    /// requests are made to fit this instead.
+    private var overflowCap: Int?
+    private var overflowsInARow = 0
+
+    /// The provider said the request does not fit the model's context window (a local server
+    /// started with a small context, say): halve the budget and ask again, up to 3 times in a
+    /// row. True when it will ask again.
+    private func retrySmaller(_ error: LLMError, prompt p: GoalPrompt) -> Bool {
+        guard error.isContextOverflow, overflowsInARow < 3 else { return false }
+        overflowsInARow += 1
+        overflowCap = max(300, p.contextBudget / 2)
+        let note = "the model refused a request as too long for its context window; using \(overflowCap!) tokens instead of \(p.contextBudget) (set context_tokens to the model's real window)"
+        view?.note(note)
+        events.message(note)
+        nextStep()
+        return true
     }
 
     // MARK: Running
@@ -280,8 +302,10 @@ public final class GoalRunner {
             guard self.result == nil else { return }
             switch result {
             case .failure(let error):
+                if self.retrySmaller(error, prompt: p) { return }
                 self.finish(GoalResult(reached: false, reason: "model error", detail: "\(error)"))
             case .success(let reply):
+                self.overflowsInARow = 0
                 self.account(reply)
                 self.answered(reply.response.message.text, step: n, cutOff: reply.response.stopReason == .maxTokens)
             }
@@ -463,8 +487,10 @@ public final class GoalRunner {
                 guard self.result == nil else { return }
                 switch r {
                 case .failure(let error):
+                    if self.retrySmaller(error, prompt: p) { return }
                     self.finish(GoalResult(reached: false, reason: "model error", detail: "summarizing: \(error)"))
                 case .success(let reply):
+                    self.overflowsInARow = 0
                     self.account(reply)
                     summaries.append(reply.response.message.text.trimmingCharacters(in: .whitespacesAndNewlines))
                     if let over = self.budgetExceeded(), over.reason != "limit" { self.finish(over); return }
