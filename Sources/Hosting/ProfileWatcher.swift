@@ -13,6 +13,8 @@ public final class ProfileWatcher {
     public let record: ProfileRecord
     let loop: EventLoop
     public private(set) var states: [String: AgentState] = [:]
+    /// Each agent's own last `state` event ("thinking", "idle", "staying", ...), from its events.
+    public private(set) var activity: [String: String] = [:]
     /// Agents whose shim cannot be reached right now.
     public private(set) var unreachable: Set<String> = []
     public var onChange: ((String) -> Void)?
@@ -32,6 +34,9 @@ public final class ProfileWatcher {
         self.wantsOutput = output
         for agent in record.agents {
             if let state = try? StateFile.read(path: agent.statePath) { states[agent.name] = state }
+            // What it said before we came: its events file holds it (the shim replays none).
+            let tail = (try? LogReader.tailBytes(path: agent.eventsPath, newlines: 200)) ?? []
+            for line in tail.split(separator: 0x0A) { noteActivity(String(decoding: line, as: UTF8.self), of: agent.name) }
         }
     }
 
@@ -97,21 +102,41 @@ public final class ProfileWatcher {
         case .output:
             if let (offset, bytes) = try? frame.decodeOutput() { onOutput?(agent, offset, bytes) }
         case .event:
-            if let line = try? frame.decodeEvent() { onEvent?(agent, line) }
+            if let line = try? frame.decodeEvent() {
+                if noteActivity(line, of: agent) { onChange?(agent) }
+                onEvent?(agent, line)
+            }
         default:
             break
         }
     }
 
-    /// Whether every agent has come to rest: exited, failed or stopped, or its shim is gone.
+    /// Whether every agent has come to rest: exited, failed or stopped, its shim is gone, or it
+    /// reached its goal and stays to keep what it started running (a goal agent with `stay`).
     public var allFinished: Bool {
         record.agents.allSatisfy { agent in
             guard let state = states[agent.name] else { return unreachable.contains(agent.name) }
             switch state.state {
             case .exited, .failed, .stopped: return true
+            case .running where activity[agent.name] == "staying": return true
             default: return unreachable.contains(agent.name) && !isShimAlive(state)
             }
         }
+    }
+
+    /// Takes the agent's `state` events (a new run's `start` forgets the old one's). True when
+    /// its activity changed.
+    @discardableResult
+    private func noteActivity(_ line: String, of agent: String) -> Bool {
+        guard line.contains("\"state\"") || line.contains("\"start\""), let json = try? OrderedJSON.parse(Array(line.utf8)),
+              case .string(let type)? = json["type"] else { return false }
+        let before = activity[agent]
+        switch type {
+        case "state": if case .string(let value)? = json["state"] { activity[agent] = value }
+        case "start": activity[agent] = nil
+        default: return false
+        }
+        return activity[agent] != before
     }
 
     private func isShimAlive(_ state: AgentState) -> Bool {

@@ -72,7 +72,9 @@ struct Up: ParsableCommand {
             let state = try? StateFile.read(path: record.agents.first { $0.name == status.agent }!.statePath)
             let last = state?.runs.last
             let duration = last.map { ($0.endedAt ?? Date().timeIntervalSince1970) - $0.startedAt }
-            rows.append([status.agent, status.state, status.lastExit ?? "-", "\(status.restarts)", duration.map(formatDuration) ?? "-"])
+            let staying = status.state == "running" && watcher.activity[status.agent] == "staying"
+            rows.append([status.agent, staying ? "running (goal reached, staying)" : status.state, status.lastExit ?? "-",
+                         "\(status.restarts)", duration.map(formatDuration) ?? "-"])
             if status.state == "failed" || status.state == "lost" || (last?.exit.map { $0.isFailure } ?? false) { failed = true }
         }
         print(formatTable(rows))
