@@ -17,6 +17,8 @@
 /// | `tokens`  | `input`, `output`, `cache_read`, `cache_write`, `cost_usd`|
 /// |           | (one model request's amounts; readers add them up)        |
 /// | `message` | `text`: what the agent says                               |
+/// | `final`   | `reason`: the run's end is conclusive; the shim does not   |
+/// |           | restart it (built-in agents: a limit/budget, gave up)      |
 /// | `exit`    | `status` (`{"code":N}` or `{"signal":N}`); from the shim also `restarts` |
 /// | `start`   | `pid` (emitted by the shim when it starts the agent)      |
 /// | `strays`  | `pids`: processes the agent left behind (shim; being ended)|

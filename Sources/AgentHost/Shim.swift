@@ -52,6 +52,8 @@ public final class Shim {
     private var preparing = false
     private var preparingCancelled = false
     private var rows = 24, cols = 80
+    /// The running agent said its end will be conclusive (a `final` event): no restart then.
+    private var finalReason: String?
 
     /// A running agent: its terminal, pid and event pipe.
     final class AgentRun {
@@ -282,6 +284,7 @@ public final class Shim {
                 if case .data(let bytes) = result { self.agentEvents(bytes) }
                 else { run.events.stopReading() }
             }
+            finalReason = nil
             state.recordRunStart(pid: pid, at: startedAt)
             state.lastError = nil
             tracker.runStarted(at: startedAt)
@@ -350,6 +353,9 @@ public final class Shim {
     private func agentEvents(_ bytes: UnsafeRawBufferPointer) {
         for line in eventLines.feed(Array(bytes)) {
             guard let json = EventLine.normalize(line, agent: spec.agent, now: Shim.now()) else { continue }
+            if json.contains("\"final\""), let event = try? OrderedJSON.parse(Array(json.utf8)), event["type"] == .string("final") {
+                if case .string(let reason)? = event["reason"] { finalReason = reason } else { finalReason = "final" }
+            }
             record(json)
         }
     }
@@ -396,6 +402,13 @@ public final class Shim {
             announce("\(spec.agent) stopped (\(describe(status)))")
             if exitAfterStop { finish(); return }
             if startAfterStop { startAfterStop = false; tracker.reset(); start() }
+            return
+        }
+        if let reason = finalReason {
+            // The agent said this end is conclusive: running the task again would only repeat it.
+            if status.isFailure { state.lastError = "\(reason); not restarted (the agent ended for good)" }
+            setPhase(status.isFailure ? .failed : .exited)
+            announce("\(spec.agent) ended (\(describe(status))): \(reason); not restarted")
             return
         }
         switch tracker.decide(exit: status, now: Shim.now(), random: { Double.random(in: 0...1) }) {

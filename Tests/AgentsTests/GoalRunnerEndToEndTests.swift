@@ -194,9 +194,12 @@ final class GoalRunnerEndToEndTests: XCTestCase {
     func testAnOverflowThatDoesNotGoAwayEndsTheRun() throws {
         let body = #"{"error":{"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#
         fake.fallback = { _ in FakeReply(items: [], fault: .status(400, body: body, headers: [])) }
-        let (result, _) = try run(config(goal: "say hi", limit: 3))
+        let pipe = EventsPipe()
+        let (result, _) = try run(config(goal: "say hi", limit: 3), events: pipe.events)
         XCTAssertEqual(result.reason, "model error")
         XCTAssertEqual(fake.requests.count, 4, "the first request and 3 smaller ones")
+        // A model error is not conclusive: a restart may get past it.
+        XCTAssertFalse(pipe.lines.contains { $0.contains(#""type":"final""#) }, "\(pipe.lines)")
     }
 
     /// `tokens` events carry one request's amounts (the dashboard adds them up); the history
@@ -210,6 +213,9 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         for line in tokens { XCTAssertTrue(line.contains("\"input\":100,\"output\":7,"), line) }
         XCTAssertEqual(runner.history.inputTokens, 300)
         XCTAssertEqual(runner.history.outputTokens, 21)
+        // The limit is a conclusive end: the shim is told not to run the goal again.
+        XCTAssertEqual(pipe.lines.filter { $0.contains(#""type":"final","reason":"limit: the limit of 3 commands was reached""#) }.count, 1,
+                       "\(pipe.lines)")
     }
 
     func testDoneIsCheckedAgainstDoneWhen() throws {

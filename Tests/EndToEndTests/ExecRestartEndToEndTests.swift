@@ -38,8 +38,17 @@ final class ExecRestartEndToEndTests: EndToEndTestCase {
 
             """)
         try upDetached(path)
-        let state = try sv.waitForState("oneshot", "calc", "failed after its restarts", seconds: 60) { $0.state == .failed }
-        XCTAssertEqual(state.runs.map(\.exit), [.exited(3), .exited(3), .exited(3)])
+        // The agent says its end is final: the shim does not restart it at all.
+        let state = try sv.waitForState("oneshot", "calc", "failed without a restart", seconds: 60) { $0.state == .failed }
+        XCTAssertEqual(state.runs.map(\.exit), [.exited(3)])
+        XCTAssertEqual(state.restarts, 0)
+        XCTAssertTrue(state.lastError?.contains("not restarted (the agent ended for good)") ?? false, "\(state)")
+        let events = try String(contentsOfFile: sv.eventsPath("oneshot", "calc"), encoding: .utf8)
+        XCTAssertTrue(events.contains(#""type":"final","reason":"step limit reached (limit = 1)""#), events)
+
+        // A restart by hand does not run it from scratch either: it says why and ends again.
+        try ok(["restart", "oneshot", "calc"])
+        _ = try sv.waitForState("oneshot", "calc", "ended again", seconds: 60) { $0.state == .failed && $0.runs.count == 2 }
 
         // One conversation, one model request, one block run: the restarts only said why they stopped.
         let dir = sv.profileDir("oneshot") + "/agents/calc/conversations"
@@ -50,6 +59,6 @@ final class ExecRestartEndToEndTests: EndToEndTestCase {
         XCTAssertEqual((conversation["requests"] as? [Any])?.count, 1)
         XCTAssertEqual((conversation["runs"] as? [Any])?.count, 1)
         let log = String(decoding: sv.log("oneshot", "calc"), as: UTF8.self)
-        XCTAssertEqual(log.components(separatedBy: "already ended: step limit reached (limit = 1)").count - 1, 2, log)
+        XCTAssertEqual(log.components(separatedBy: "already ended: step limit reached (limit = 1)").count - 1, 1, log)
     }
 }

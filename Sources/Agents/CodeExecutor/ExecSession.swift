@@ -137,7 +137,11 @@ public final class ExecSession {
         watchSignals(runtime: runtime)
 
         if let prompt = options.prompt {
-            let finishTurn: (TurnOutcome) -> Void = { [weak self] outcome in self?.exitStatus = Self.status(for: outcome) }
+            let finishTurn: (TurnOutcome) -> Void = { [weak self] outcome in
+                // A one-shot task that ran into its limit is over: a restart would do it again.
+                if case .limit(let why) = outcome { self?.events.final(reason: why) }
+                self?.exitStatus = Self.status(for: outcome)
+            }
             if continueTurn { agent.resume(completion: finishTurn) }
             else { agent.send(prompt, completion: finishTurn) }
         } else {
@@ -201,12 +205,13 @@ public final class ExecSession {
         let who = "\(launch.profile) \(launch.agent.name)"
         display.write(display.yellow("■ this prompt's conversation \(c.id) already ended: \(reason).") + "\n"
             + "Not starting it over, which would spend the budget again; exiting with status \(ExitStatus.limit) again"
-            + " (the restart policy's max_restarts ends these restarts).\n"
+            + " (and the shim does not restart it).\n"
             + "To go on with it: raise the limit (supervisor set \(who) limit=N, or the budget) and restart the agent;"
             + " to start afresh: supervisor conversations delete \(who) \(c.id), then restart.\n")
         events.emit("conversation", [("id", .string(c.id)), ("resumed", .bool(false)), ("path", .string(store.path(c.id))),
                                      ("finished", .string(reason))])
         events.message("not started again: the conversation for this prompt already ended: \(reason)")
+        events.final(reason: reason)
         return ExitStatus.limit
     }
 

@@ -35,6 +35,10 @@ public final class AgentEvents {
     public func command(_ text: String) { emit("command", [("text", .string(text))]) }
     public func tool(_ name: String, phase: String) { emit("tool", [("name", .string(name)), ("phase", .string(phase))]) }
     public func message(_ text: String) { emit("message", [("text", .string(text))]) }
+    /// The run's end is conclusive (a limit or budget reached, the goal given up): the shim does
+    /// not restart it, whatever the exit status (`restart = "on-failure"` would re-run the whole
+    /// task and spend its budget again).
+    public func final(reason: String) { emit("final", [("reason", .string(reason))]) }
     public func tokens(input: Int, output: Int, cacheRead: Int, cacheWrite: Int, costUSD: Double?) {
         var fields: [(String, OrderedJSON)] = [("input", .number("\(input)")), ("output", .number("\(output)")),
                                              ("cache_read", .number("\(cacheRead)")), ("cache_write", .number("\(cacheWrite)"))]

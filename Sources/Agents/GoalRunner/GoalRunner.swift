@@ -38,6 +38,9 @@ public struct GoalResult: Equatable {
     public var reason: String
     public var detail: String
     public var exitStatus: Int32 { reached ? 0 : 1 }
+    /// Running the goal again would only repeat this end (a limit, a budget, the model gave up),
+    /// unlike a model error or a box that died, which a restart may get past.
+    public var isConclusive: Bool { ["limit", "time budget", "token budget", "cost budget", "gave up", "no command"].contains(reason) }
 }
 
 /// What a person sees: the line mode or the split view.
@@ -522,6 +525,7 @@ public final class GoalRunner {
         }
         logTerminal("=== " + summary + "\n")
         events.message(summary)
+        if recordFinished && !r.reached && r.isConclusive { events.final(reason: "\(r.reason): \(r.detail)") }
         events.state(staying ? "staying" : "idle")
         view?.finished(r, summary: summary)
         if staying {
