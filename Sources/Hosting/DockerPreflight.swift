@@ -29,7 +29,7 @@ public enum DockerPreflight {
                 return "which holds an API key; API keys never enter a container (the agent calls the model from the host)"
             }
             if Secrets.isSecretName(name) {
-                return "which is named like a secret (its name contains TOKEN, SECRET or PASSWORD); secrets never enter a container"
+                return "which is named like a secret (the word TOKEN or SECRET, or PASSWORD in its name); secrets never enter a container"
             }
             return nil
         }

@@ -62,7 +62,7 @@ public struct MCPServerSpec: Codable, Equatable, Sendable {
     /// Program and arguments (argv; never a shell string).
     public var command: [String]
     /// Extra environment for the server (values are data). On the Docker backend secret names
-    /// (`Secrets.isSecretName`: `*_API_KEY`, `*TOKEN*`, `*SECRET*`, `*PASSWORD*`) are not passed
+    /// (`Secrets.isSecretName`: `*_API_KEY`, the words TOKEN or SECRET, PASSWORD) are not passed
     /// into the container.
     public var env: [String: String] = [:]
     /// Working directory of the server as the box sees it; relative to the box's workspace.

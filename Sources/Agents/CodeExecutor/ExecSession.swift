@@ -86,7 +86,7 @@ public final class ExecSession {
         var environment = options.environment
         for (k, v) in spec.env { environment[k] = v }
         // The model's code never sees a credential: the agent's key and every variable named
-        // like a secret (`Secrets.isSecretName`: *_API_KEY, *TOKEN*, *SECRET*, *PASSWORD*).
+        // like a secret (`Secrets.isSecretName`: *_API_KEY, the words TOKEN or SECRET, PASSWORD).
         let withheld = Swift.Set([spec.llm.apiKeyEnv, spec.llm.provider.defaultAPIKeyEnv, "ANTHROPIC_API_KEY", "OPENAI_API_KEY"].compactMap { $0 })
             .union(environment.keys.filter(Secrets.isSecretName))
         // The agent's container on the Docker backend (the runtime then runs there), else its cwd.
