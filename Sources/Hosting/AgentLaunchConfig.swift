@@ -33,7 +33,34 @@ public struct AgentLaunchConfig: Codable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw HostingError("cannot read agent config \(path)")
         }
-        return try JSONDecoder().decode(AgentLaunchConfig.self, from: data)
+        do {
+            return try JSONDecoder().decode(AgentLaunchConfig.self, from: data)
+        } catch DecodingError.keyNotFound(let key, let context) {
+            // Written by an older supervisor (a profile left up across an upgrade): the agent's
+            // fields added since take today's defaults instead of failing its next start.
+            if let upgraded = try? fillingMissingAgentFields(Array(data)) { return upgraded }
+            throw DecodingError.keyNotFound(key, context)
+        }
+    }
+
+    static func fillingMissingAgentFields(_ bytes: [UInt8]) throws -> AgentLaunchConfig {
+        struct NotAConfig: Error {}
+        guard case .object(var top) = try OrderedJSON.parse(bytes), let index = top.firstIndex(where: { $0.0 == "agent" }),
+              case .string(let name)? = top[index].1["name"], case .string(let kind)? = top[index].1["kind"],
+              let agentKind = AgentKind(rawValue: kind), case .string(let cwd)? = top[index].1["cwd"] else { throw NotAConfig() }
+        let defaults = try JSONCoding.encode(AgentSpec(name: name, kind: agentKind, cwd: cwd))
+        top[index].1 = filled(top[index].1, from: defaults)
+        return try JSONCoding.decode(AgentLaunchConfig.self, from: .object(top))
+    }
+
+    /// `value` with every key of `defaults` it lacks added, object by object.
+    static func filled(_ value: OrderedJSON, from defaults: OrderedJSON) -> OrderedJSON {
+        guard case .object(var fields) = value, case .object(let base) = defaults else { return value }
+        for (key, fallback) in base {
+            if let i = fields.firstIndex(where: { $0.0 == key }) { fields[i].1 = filled(fields[i].1, from: fallback) }
+            else { fields.append((key, fallback)) }
+        }
+        return .object(fields)
     }
 
     public func write(to path: String) throws {
