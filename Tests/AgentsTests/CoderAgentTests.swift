@@ -14,6 +14,10 @@ final class RecordingUI: CoderUI {
     var transcript: [String] = []
     var answers: [PermissionAnswer] = []
     var asked: [String] = []
+    /// The diff each question showed (empty for calls without one).
+    var askedDiffs: [[String]] = []
+    /// Diffs shown after calls the person was not asked about.
+    var changes: [(tool: String, diff: [String])] = []
     var messages: [String?] = []
     var statuses: [CoderStatus] = []
     /// Called as streamed answer text arrives and as a tool call starts (tests interrupt there).
@@ -26,6 +30,7 @@ final class RecordingUI: CoderUI {
     func assistantAnswerEnded() { transcript.append("assistant: \(answerText)"); answerText = "" }
     func showToolStart(_ call: ToolCallInfo) { transcript.append("tool: \(call.name)(\(call.summary))"); onToolStart?(call) }
     func showToolResult(_ call: ToolCallInfo, _ output: ToolOutput) { transcript.append("result\(output.isError ? " (error)" : ""): \(call.name)") }
+    func showChange(_ call: ToolCallInfo, _ diff: [String]) { changes.append((call.name, diff)) }
     func showNotice(_ text: String) { transcript.append("notice: \(text)") }
     func showError(_ text: String) { transcript.append("error: \(text)") }
     func statusChanged(_ status: CoderStatus) { statuses.append(status) }
@@ -36,8 +41,9 @@ final class RecordingUI: CoderUI {
         let next = messages.isEmpty ? nil : messages.removeFirst()
         deliver(next)
     }
-    func askPermission(tool: String, summary: String, completion: @escaping (PermissionAnswer) -> Void) {
+    func askPermission(tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
         asked.append(tool)
+        askedDiffs.append(diff)
         completion(answers.isEmpty ? .no : answers.removeFirst())
     }
 }
@@ -212,6 +218,53 @@ final class CoderAgentTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: h.dir.file("a.txt"), encoding: .utf8), "3")
         XCTAssertEqual(try String(contentsOfFile: h.dir.file("b.txt"), encoding: .utf8), "2")
         XCTAssertEqual(try SessionStore(stateDir: h.state.path).load("s1").alwaysAllowed, ["Write"])
+    }
+
+    func testPermissionQuestionShowsTheDiffOfEditAndWrite() throws {
+        let h = try CoderHarness()
+        _ = h.dir.write("a.txt", "one\ntwo\nthree\n")
+        _ = h.dir.write("old.txt", "keep\nold\n")
+        h.server.enqueue(FakeReply(items: [toolCall("e1", "Edit", ["file_path": "a.txt", "old_string": "two", "new_string": "2"])]))
+        h.server.enqueue(FakeReply(items: [toolCall("w1", "Write", ["file_path": "new.txt", "content": "x\ny\n"]),
+                                           toolCall("w2", "Write", ["file_path": "old.txt", "content": "keep\nnew\n"]),
+                                           toolCall("e2", "Edit", ["file_path": "a.txt", "old_string": "three", "new_string": "3"]),
+                                           toolCall("b1", "Bash", ["command": "true"])]))
+        h.server.enqueue(.text("done"))
+        try h.makeAgent(prompt: "go", permission: .ask)
+        h.ui.answers = [.yes, .yes, .yes, .no, .no]
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.ui.asked, ["Edit", "Write", "Write", "Edit", "Bash"])
+        XCTAssertEqual(h.ui.askedDiffs, [
+            ["@@ -1,3 +1,3 @@", " one", "-two", "+2", " three"],
+            ["@@ -0,0 +1,2 @@", "+x", "+y"],
+            ["@@ -1,2 +1,2 @@", " keep", "-old", "+new"],
+            ["@@ -1,3 +1,3 @@", " one", " 2", "-three", "+3"],
+            [],
+        ])
+        // Computing the diff wrote nothing: the refused Edit left the file as it was.
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("a.txt"), encoding: .utf8), "one\n2\nthree\n")
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("new.txt"), encoding: .utf8), "x\ny\n")
+        // The model gets the results it got before; the person saw the change in the question only.
+        XCTAssertEqual(h.toolResults(1)["e1"]!.content, "Edited a.txt: 1 replacement")
+        XCTAssertEqual(h.toolResults(2)["w1"]!.content, "Created new.txt (4 bytes, 3 lines)")
+        XCTAssertTrue(h.ui.changes.isEmpty)
+    }
+
+    func testChangeIsShownAfterTheCallWhenNotAsked() throws {
+        let h = try CoderHarness()
+        _ = h.dir.write("a.txt", "one\ntwo\n")
+        h.server.enqueue(FakeReply(items: [toolCall("e1", "Edit", ["file_path": "a.txt", "old_string": "two", "new_string": "2"]),
+                                           toolCall("e2", "Edit", ["file_path": "a.txt", "old_string": "absent", "new_string": "x"]),
+                                           toolCall("w1", "Write", ["file_path": "b.txt", "content": "b"])]))
+        h.server.enqueue(.text("done"))
+        try h.makeAgent(prompt: "go", permission: .allowEdits)
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.ui.asked, [])
+        // The failed Edit shows no change.
+        XCTAssertEqual(h.ui.changes.map(\.tool), ["Edit", "Write"])
+        XCTAssertEqual(h.ui.changes.map(\.diff), [["@@ -1,2 +1,2 @@", " one", "-two", "+2"],
+                                                  ["@@ -0,0 +1 @@", "+b", "\\ No newline at end of file"]])
+        XCTAssertEqual(h.toolResults(1)["e1"]!.content, "Edited a.txt: 1 replacement")
     }
 
     func testAllowEditsAsksOnlyForCommandsAndFetches() throws {

@@ -97,6 +97,38 @@ final class CoderProcessTests: XCTestCase {
         }
     }
 
+    /// Line mode prints the diff of an Edit above its permission question.
+    func testLineModeShowsTheDiffBeforeAsking() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
+        let loop = EventLoop()
+        let server = try FakeLLMServer(loop: loop)
+        let work = TemporaryDirectory(prefix: "cdiff")
+        let home = TemporaryDirectory(prefix: "chome")
+        var run: Run?
+        defer {
+            run?.close()
+            server.stop()
+            var spins = 0
+            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
+            loop.close()
+        }
+        _ = work.write("a.txt", "one\ntwo\n")
+        server.enqueue(FakeReply(items: [.tool(id: "e1", name: "Edit", arguments: #"{"file_path": "a.txt", "old_string": "two", "new_string": "2"}"#)]))
+        server.enqueue(.text("Edited."))
+        let env = ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
+                   "SUPERVISOR_CODER_PROVIDER": "anthropic", "SUPERVISOR_CODER_BASE_URL": server.baseURL,
+                   "SUPERVISOR_CODER_API_KEY_ENV": "FAKE_CODER_KEY", "SUPERVISOR_CODER_MODEL": "claude-test",
+                   "SUPERVISOR_CODER_STATE_DIR": home.file("state")]
+        let r = try Run(loop: loop, arguments: [binary, "agent", "coder", "--prompt", "edit it", "--permission", "ask"],
+                        environment: env, directory: work.path, withInput: true)
+        run = r
+        try runLoop(loop, until: "the permission question", seconds: 30) { r.output.contains("? Allow Edit(") || r.exit != nil }
+        XCTAssertTrue(r.output.contains("    @@ -1,2 +1,2 @@\n     one\n    -two\n    +2\n? Allow Edit(a.txt)"), r.output)
+        r.input!.write("n\n")
+        try runLoop(loop, until: "the agent to finish", seconds: 30) { r.exit != nil }
+        XCTAssertEqual(try String(contentsOfFile: work.file("a.txt"), encoding: .utf8), "one\ntwo\n")
+    }
+
     /// `supervisor agent coder "prompt"` works like `--prompt`; both at once is a usage error.
     func testPromptAsPositionalArgument() throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }

@@ -56,6 +56,12 @@ final class CoderTUIModelTests: XCTestCase {
         XCTAssertEqual(e.text, "a\nb")
     }
 
+    func testDiffLinesAreIndentedAndTaggedForColour() {
+        let lines = TranscriptEntry.diffLines("@@ -1 +1 @@\n-old\n+new text here\n ctx", width: 12)
+        XCTAssertEqual(lines.map(\.0), ["    @@ -1", "    +1 @@", "    -old", "    +new", "    text", "    here", "     ctx"])
+        XCTAssertEqual(lines.map(\.1), [.hunk, .hunk, .removed, .added, .added, .added, .diff])
+    }
+
     func testWrapKeepsWordsAndWideCharacters() {
         XCTAssertEqual(TextWrap.wrap("the quick brown fox", width: 10), ["the quick", "brown fox"])
         XCTAssertEqual(TextWrap.wrap("abcdefghij12", width: 5), ["abcde", "fghij", "12"])

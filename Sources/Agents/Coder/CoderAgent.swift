@@ -31,6 +31,8 @@ public protocol CoderUI: PermissionAsker {
     func assistantAnswerEnded()
     func showToolStart(_ call: ToolCallInfo)
     func showToolResult(_ call: ToolCallInfo, _ output: ToolOutput)
+    /// What a Write or Edit the person was not asked about changed (after its result).
+    func showChange(_ call: ToolCallInfo, _ diff: [String])
     func showNotice(_ text: String)
     func showError(_ text: String)
     func statusChanged(_ status: CoderStatus)
@@ -465,6 +467,8 @@ public final class CoderAgent {
     /// Runs the calls; `note` goes to the model after their results.
     private func runTools(_ calls: [ToolCallInfo], note: String? = nil) {
         var results = [ToolOutput?](repeating: nil, count: calls.count)
+        /// Calls the person was asked about: they saw the change then.
+        var asked = Set<Int>()
         let groups = Self.groups(calls) { [tools] in tools[$0]?.isReadOnly ?? false }
         var groupIndex = 0
 
@@ -481,7 +485,7 @@ public final class CoderAgent {
                 if pending == 0 { nextGroup(); return }
                 self.setState("running_tool")
                 for i in allowed {
-                    self.execute(calls[i]) { output in
+                    self.execute(calls[i], showChange: !asked.contains(i)) { output in
                         results[i] = output
                         pending -= 1
                         if pending == 0 { nextGroup() }
@@ -511,7 +515,9 @@ public final class CoderAgent {
                     step()
                 case .ask:
                     setState("waiting")
-                    asker.askPermission(tool: c.name, summary: c.summary) { [self] answer in
+                    asked.insert(i)
+                    let diff = tools[c.name]?.preview(c.input, context: context) ?? []
+                    asker.askPermission(tool: c.name, summary: c.summary, diff: diff) { [self] answer in
                         switch answer {
                         case .yes: allowed.append(i)
                         case .always:
@@ -554,8 +560,9 @@ public final class CoderAgent {
         return String(s.prefix(half)) + "\n[... \(s.count - 2 * half) characters left out ...]\n" + String(s.suffix(half))
     }
 
-    /// One permitted call: pre-hook, the tool, post-hook.
-    private func execute(_ c: ToolCallInfo, completion: @escaping (ToolOutput) -> Void) {
+    /// One permitted call: pre-hook, the tool, post-hook. `showChange`: show what it changed
+    /// (its preview, taken just before it runs) after its result.
+    private func execute(_ c: ToolCallInfo, showChange: Bool, completion: @escaping (ToolOutput) -> Void) {
         guard let tool = tools[c.name] else { completion(.error("unknown tool \(c.name)")); return }
         strongUI.showToolStart(c)
         events.tool(c.name, phase: "start")
@@ -577,6 +584,7 @@ public final class CoderAgent {
                 completion(o)
                 return
             }
+            let change = showChange ? tool.preview(c.input, context: context) : nil
             tool.run(c.input, context: context) { [self] output in
                 guard !exited else { return }
                 var output = output
@@ -587,6 +595,7 @@ public final class CoderAgent {
                 }
                 events.tool(c.name, phase: output.isError ? "error" : "end")
                 strongUI.showToolResult(c, output)
+                if let change, !output.isError { strongUI.showChange(c, change) }
                 var env = hookEnv
                 env["TOOL_OUTPUT"] = String(output.content.prefix(100_000))
                 env["TOOL_IS_ERROR"] = output.isError ? "1" : "0"

@@ -35,7 +35,7 @@ public final class CoderTUI: CoderUI {
     private var decoder = KeyDecoder()
     private var waiter: ((String?) -> Void)?
     private var queued: [String] = []
-    private var permission: (tool: String, summary: String, completion: (PermissionAnswer) -> Void)?
+    private var permission: (tool: String, summary: String, hasDiff: Bool, completion: (PermissionAnswer) -> Void)?
     private var status = CoderStatus(model: "", permission: .ask, usage: Usage(), costUSD: 0, state: "starting", session: "")
     private var closed = false
 
@@ -119,6 +119,10 @@ public final class CoderTUI: CoderUI {
         add(output.isError ? .error : .result, shown.joined(separator: "\n"))
     }
 
+    public func showChange(_ call: ToolCallInfo, _ diff: [String]) {
+        add(.diff, diff.joined(separator: "\n"))
+    }
+
     public func showNotice(_ text: String) { add(.notice, "· " + text) }
     public func showError(_ text: String) { add(.error, "✗ " + text) }
 
@@ -133,8 +137,11 @@ public final class CoderTUI: CoderUI {
         requestFrame()
     }
 
-    public func askPermission(tool: String, summary: String, completion: @escaping (PermissionAnswer) -> Void) {
-        permission = (tool, summary, completion)
+    /// The diff goes into the transcript, right above the question (PageUp/PageDown scroll it
+    /// while the question waits), and stays there after the answer.
+    public func askPermission(tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
+        if !diff.isEmpty { add(.diff, diff.joined(separator: "\n")) }
+        permission = (tool, summary, !diff.isEmpty, completion)
         scroll = 0
         requestFrame()
     }
@@ -162,6 +169,7 @@ public final class CoderTUI: CoderUI {
             case .key(.char(let c)) where "aA".contains(c): answer = .always
             case .escape, .key(.control("c")): answer = .no
             case .paste(let t): answer = PermissionAnswer(text: t)
+            case .key(.pageUp), .key(.pageDown): scrollPage(action == .key(.pageUp))
             default: break
             }
             if let answer {
@@ -195,12 +203,16 @@ public final class CoderTUI: CoderUI {
             case .control("c"):
                 if isBusy { agent?.interrupt() } else if !editor.isEmpty { editor.clear() } else { agent?.quit() }
             case .control("l"): wrapped = []
-            case .pageUp: scroll += max(1, transcriptHeight - 2)
-            case .pageDown: scroll = max(0, scroll - max(1, transcriptHeight - 2))
+            case .pageUp, .pageDown: scrollPage(k == .pageUp)
             case .resize: resized()
             default: break
             }
         }
+    }
+
+    private func scrollPage(_ up: Bool) {
+        let page = max(1, transcriptHeight - 2)
+        scroll = up ? scroll + page : max(0, scroll - page)
     }
 
     var isBusy: Bool { waiter == nil && permission == nil && status.state != "idle" }
@@ -250,6 +262,10 @@ public final class CoderTUI: CoderUI {
         case .result: return UIStyle(role: .muted, dim: true)
         case .error: return UIStyle(role: .error)
         case .notice: return UIStyle(role: .header)
+        case .diff: return UIStyle(role: .muted)
+        case .added: return UIStyle(role: .running)
+        case .removed: return UIStyle(role: .error)
+        case .hunk: return UIStyle(role: .accent)
         }
     }
 
@@ -263,7 +279,7 @@ public final class CoderTUI: CoderUI {
             }
             var text = e.kind == .user ? "> " + e.text.replacing("\n", with: "\n  ") : e.text
             if e.kind == .user || (e.kind == .assistant && i > 0) { text = "\n" + text }
-            let lines = TextWrap.wrap(text, width: width).map { ($0, e.kind) }
+            let lines = e.kind == .diff ? TranscriptEntry.diffLines(text, width: width) : TextWrap.wrap(text, width: width).map { ($0, e.kind) }
             let item = (width: width, count: e.text.utf8.count, lines: lines)
             if i < wrapped.count { wrapped[i] = item } else if i == wrapped.count { wrapped.append(item) }
             out += lines
@@ -300,6 +316,7 @@ public final class CoderTUI: CoderUI {
         let iy = y + 1
         if let p = permission {
             let q = "Allow \(p.tool)(\(p.summary.split(separator: "\n").first ?? ""))?  y = yes  n = no  a = always for \(p.tool)"
+                + (p.hasDiff ? "  (the change is above; PageUp/PageDown)" : "")
             screen.text(q, y: iy, x: 0, maxWidth: w, style: UIStyle(role: .waiting, bold: true))
         } else {
             let visible = inputHeight

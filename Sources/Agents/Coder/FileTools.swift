@@ -258,35 +258,91 @@ public struct WriteTool: CoderToolImplementation {
         completion(Self.write(input, workspace: context.workspace))
     }
 
+    public func preview(_ input: JSONValue, context: ToolContext) -> [String]? {
+        try? Self.plan(input, workspace: context.workspace).get().preview
+    }
+
     public static func write(_ input: JSONValue, workspace: Workspace) -> ToolOutput {
+        FileChange.apply(plan(input, workspace: workspace))
+    }
+
+    /// What the call would write, without writing (or why it cannot).
+    static func plan(_ input: JSONValue, workspace: Workspace) -> Result<FileChange, ToolError> {
         let args = ToolInput(value: input, tool: "Write")
         do {
             let given = try args.string("file_path")
             let content = try args.string("content")
             let path = try workspace.resolve(given)
-            if Files.isDirectory(path) { return .error("\(given) is a directory") }
+            if Files.isDirectory(path) { throw ToolError("\(given) is a directory") }
             let existed = Files.exists(path)
             var bytes = Array(content.utf8)
+            var before: FileChange.Before = .absent
             // An existing CRLF / BOM file keeps its style.
-            if existed, let old = try? Files.read(path, limit: 1 << 20) {
+            if existed, let old = try? Files.read(path, limit: FileChange.maxCompared + 1) {
                 // Read showed its bytes that are not UTF-8 as U+FFFD: writing that back would
                 // lose them for good.
+                let sample = Array(old.prefix(1 << 20))
                 if content.unicodeScalars.contains("\u{FFFD}") && !Files.looksBinary(Array(old.prefix(8192)))
-                    && !Files.isUTF8(old, cutEnd: old.count == 1 << 20) {
-                    return .error("\(given) is \(Files.notUTF8) and content contains U+FFFD (\u{FFFD}), which Read shows in place of "
+                    && !Files.isUTF8(sample, cutEnd: old.count > sample.count) {
+                    throw ToolError("\(given) is \(Files.notUTF8) and content contains U+FFFD (\u{FFFD}), which Read shows in place of "
                         + "its bytes that are not UTF-8; writing it would replace those bytes for good. Change the ASCII text with Edit "
                         + "(it keeps the other bytes), or convert the file first with Bash (e.g. iconv -f latin1 -t utf-8)")
                 }
                 let style = FileText(bytes: old)
                 bytes = FileText(content: FileText.toLF(bytes), hasBOM: style.hasBOM, crlf: style.crlf).bytes
+                before = old.count > FileChange.maxCompared || Files.looksBinary(Array(old.prefix(8192)))
+                    ? .uncompared(Files.size(path) ?? old.count) : .text(String(decoding: style.content, as: UTF8.self))
             }
-            try Files.write(path, bytes)
             let lines = content.isEmpty ? 0 : content.split(separator: "\n", omittingEmptySubsequences: false).count
-            return ToolOutput("\(existed ? "Replaced" : "Created") \(workspace.relative(path)) (\(bytes.count) bytes, \(lines) lines)")
+            return .success(FileChange(path: path, bytes: bytes, before: before,
+                                       after: String(decoding: FileText.toLF(Array(content.utf8)), as: UTF8.self),
+                                       result: "\(existed ? "Replaced" : "Created") \(workspace.relative(path)) (\(bytes.count) bytes, \(lines) lines)"))
+        } catch let e as ToolError {
+            return .failure(e)
+        } catch {
+            return .failure(ToolError("\(error)"))
+        }
+    }
+}
+
+/// A change Write or Edit would make: the bytes to write, and the text before and after for
+/// showing the person a diff (the dry run behind the permission prompt).
+struct FileChange {
+    /// absent: a new file.
+    enum Before { case absent, text(String), uncompared(Int) }
+    /// Files larger than this (bytes) are not compared line by line.
+    static let maxCompared = 4 << 20
+
+    var path: String
+    var bytes: [UInt8]
+    var before: Before
+    var after: String
+    /// What the tool tells the model once written.
+    var result: String
+
+    /// The diff to show (never empty).
+    var preview: [String] {
+        switch before {
+        case .uncompared(let size):
+            return ["(replaces a file of \(size) bytes, too large or binary to compare, with \(bytes.count) bytes)"]
+        case .absent: return LineDiff.unified(old: nil, new: after).nonEmpty ?? ["(an empty new file)"]
+        case .text(let old): return LineDiff.unified(old: old, new: after).nonEmpty ?? ["(no change)"]
+        }
+    }
+
+    static func apply(_ plan: Result<FileChange, ToolError>) -> ToolOutput {
+        do {
+            let change = try plan.get()
+            try Files.write(change.path, change.bytes)
+            return ToolOutput(change.result)
         } catch {
             return .error("\(error)")
         }
     }
+}
+
+extension Array {
+    var nonEmpty: Self? { isEmpty ? nil : self }
 }
 
 // MARK: Edit
@@ -315,17 +371,26 @@ public struct EditTool: CoderToolImplementation {
         completion(Self.edit(input, workspace: context.workspace))
     }
 
+    public func preview(_ input: JSONValue, context: ToolContext) -> [String]? {
+        try? Self.plan(input, workspace: context.workspace).get().preview
+    }
+
     public static func edit(_ input: JSONValue, workspace: Workspace) -> ToolOutput {
+        FileChange.apply(plan(input, workspace: workspace))
+    }
+
+    /// The edited file, without writing it (or why the edit cannot be made).
+    static func plan(_ input: JSONValue, workspace: Workspace) -> Result<FileChange, ToolError> {
         let args = ToolInput(value: input, tool: "Edit")
         do {
             let given = try args.string("file_path")
             var old = try args.string("old_string")
             var new = try args.string("new_string")
             let path = try workspace.resolve(given)
-            guard Files.exists(path), !Files.isDirectory(path) else { return .error("\(given) does not exist (use Write to create a file)") }
+            guard Files.exists(path), !Files.isDirectory(path) else { throw ToolError("\(given) does not exist (use Write to create a file)") }
             let bytes = try Files.read(path)
             if bytes.contains(0) || Files.looksBinary(Array(bytes.prefix(8192))) {
-                return .error("\(given) is a binary file; Edit only changes text")
+                throw ToolError("\(given) is a binary file; Edit only changes text")
             }
             var text = FileText(bytes: bytes)
             // Text that is not UTF-8 (Latin-1, ...) is edited byte for byte: only the matched bytes
@@ -333,12 +398,12 @@ public struct EditTool: CoderToolImplementation {
             let utf8 = Files.isUTF8(text.content)
             if !utf8 {
                 if new.unicodeScalars.contains(where: { !$0.isASCII }) {
-                    return .error("\(given) is \(Files.notUTF8); new_string has non-ASCII characters, which would be written as "
+                    throw ToolError("\(given) is \(Files.notUTF8); new_string has non-ASCII characters, which would be written as "
                         + "UTF-8 and mix two encodings in the file. Edit can change only ASCII text in this file; use Bash "
                         + "(e.g. sed, or iconv to convert the file to UTF-8 first) for the rest")
                 }
                 if old.unicodeScalars.contains("\u{FFFD}") {
-                    return .error("\(given) is \(Files.notUTF8); old_string contains U+FFFD (\u{FFFD}), which Read shows in place "
+                    throw ToolError("\(given) is \(Files.notUTF8); old_string contains U+FFFD (\u{FFFD}), which Read shows in place "
                         + "of bytes that are not UTF-8 and which cannot match them. Choose old_string from the ASCII text around them")
                 }
             }
@@ -346,16 +411,21 @@ public struct EditTool: CoderToolImplementation {
                 old = old.replacing("\r\n", with: "\n")
                 new = new.replacing("\r\n", with: "\n")
             }
-            if old == new && !args.bool("use_regex") { return .error("old_string and new_string are the same; nothing to change") }
+            if old == new && !args.bool("use_regex") { throw ToolError("old_string and new_string are the same; nothing to change") }
             let outcome = try EditEngine.apply(content: text.content, old: old, new: new,
                                                replaceAll: args.bool("replace_all"), regex: args.bool("use_regex"))
+            let before = String(decoding: text.content, as: UTF8.self)
             text.content = outcome.content
-            try Files.write(path, text.bytes)
             let n = outcome.replacements
-            return ToolOutput("Edited \(workspace.relative(path)): \(n) replacement\(n == 1 ? "" : "s")"
-                + (utf8 ? "" : " (the file is not UTF-8; its other bytes are unchanged)"))
+            return .success(FileChange(path: path, bytes: text.bytes,
+                                       before: bytes.count > FileChange.maxCompared ? .uncompared(bytes.count) : .text(before),
+                                       after: String(decoding: outcome.content, as: UTF8.self),
+                                       result: "Edited \(workspace.relative(path)): \(n) replacement\(n == 1 ? "" : "s")"
+                                           + (utf8 ? "" : " (the file is not UTF-8; its other bytes are unchanged)")))
+        } catch let e as ToolError {
+            return .failure(e)
         } catch {
-            return .error("\(error)")
+            return .failure(ToolError("\(error)"))
         }
     }
 }

@@ -69,6 +69,18 @@ public final class LineUI: CoderUI {
         line(paint(shown.joined(separator: "\n"), output.isError ? "31" : "2"))
     }
 
+    public func showChange(_ call: ToolCallInfo, _ diff: [String]) {
+        line(diffText(diff))
+    }
+
+    /// The diff indented under the call, + lines green, - lines red, hunk headers cyan.
+    func diffText(_ diff: [String]) -> String {
+        diff.map { l in
+            let code = l.hasPrefix("+") ? "32" : l.hasPrefix("-") ? "31" : l.hasPrefix("@@") ? "36" : "2"
+            return paint("    " + l, code)
+        }.joined(separator: "\n")
+    }
+
     public func showNotice(_ text: String) { line(paint("· " + text, "33")) }
     public func showError(_ text: String) { line(paint("✗ " + text, "31")) }
     public func statusChanged(_ status: CoderStatus) {}
@@ -96,7 +108,8 @@ public final class LineUI: CoderUI {
         read()
     }
 
-    public func askPermission(tool: String, summary: String, completion: @escaping (PermissionAnswer) -> Void) {
+    public func askPermission(tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
+        if !diff.isEmpty { line(diffText(diff)) }
         line(paint("? Allow \(tool)(\(oneLine(summary, 200)))? [y]es / [n]o / [a]lways for \(tool): ", "1;33"))
         input.nextLine { answer in
             let a = answer.map(PermissionAnswer.init(text:)) ?? .no

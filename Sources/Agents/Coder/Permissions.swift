@@ -20,7 +20,8 @@ public enum PermissionAnswer: Equatable {
 
 /// Asks a person (the TUI, stdin lines, or a test's script).
 public protocol PermissionAsker: AnyObject {
-    func askPermission(tool: String, summary: String, completion: @escaping (PermissionAnswer) -> Void)
+    /// `diff`: what the call would change (a unified diff for Write and Edit), else empty.
+    func askPermission(tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void)
 }
 
 /// Which calls need a person's yes.

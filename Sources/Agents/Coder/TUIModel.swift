@@ -183,9 +183,20 @@ public struct InputEditor: Equatable {
 
 /// One entry of the transcript.
 public struct TranscriptEntry: Equatable {
-    public enum Kind: Equatable { case user, assistant, tool, result, error, notice }
+    /// `diff` is an entry of diff lines; `added`, `removed` and `hunk` are kinds of its lines
+    /// on screen (coloured apart).
+    public enum Kind: Equatable { case user, assistant, tool, result, error, notice, diff, added, removed, hunk }
     public var kind: Kind
     public var text: String
+
+    /// A diff entry's lines wrapped to `width`, indented under the tool call, each tagged with
+    /// its kind (a wrapped line keeps the kind of the diff line it belongs to).
+    public static func diffLines(_ text: String, width: Int) -> [(String, Kind)] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).flatMap { line -> [(String, Kind)] in
+            let kind: Kind = line.hasPrefix("+") ? .added : line.hasPrefix("-") ? .removed : line.hasPrefix("@@") ? .hunk : .diff
+            return TextWrap.wrap(String(line), width: max(1, width - 4)).map { ("    " + $0, kind) }
+        }
+    }
 }
 
 /// Wraps text into lines of at most `width` terminal columns (wide characters count 2).

@@ -87,12 +87,16 @@ public protocol CoderToolImplementation {
     func summary(_ input: JSONValue) -> String
     /// Runs the call; `completion` runs exactly once, on the loop.
     func run(_ input: JSONValue, context: ToolContext, completion: @escaping (ToolOutput) -> Void)
+    /// What the call would change, shown to the person (a unified diff for Write and Edit),
+    /// computed without changing anything; nil when the tool has none or the call would fail.
+    func preview(_ input: JSONValue, context: ToolContext) -> [String]?
 }
 
 extension CoderToolImplementation {
     public func summary(_ input: JSONValue) -> String {
         input["file_path"]?.stringValue ?? input["path"]?.stringValue ?? input["pattern"]?.stringValue ?? ""
     }
+    public func preview(_ input: JSONValue, context: ToolContext) -> [String]? { nil }
 }
 
 /// Input helpers with clear messages for the model.
