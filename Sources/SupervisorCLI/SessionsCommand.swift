@@ -2,42 +2,106 @@ import Agents
 import ArgumentParser
 import Foundation
 import Hosting
+import LLM
 
-/// `supervisor sessions list PROFILE AGENT`: the coder agent's saved conversations.
+/// `supervisor sessions list|show|delete PROFILE AGENT`: the coder agent's saved conversations.
 struct SessionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sessions", abstract: "Saved conversations of a coder agent.", subcommands: [List.self])
+        commandName: "sessions", abstract: "Saved conversations of a coder agent.",
+        discussion: """
+        A coder run by hand (`supervisor agent coder` without --config) keeps its sessions outside \
+        any profile: use PROFILE `standalone`, AGENT `coder`.
+        """,
+        subcommands: [List.self, Show.self, Delete.self])
+
+    struct Target: ParsableArguments {
+        @Argument(help: "Profile name (or its .toml file).") var profile: String
+        @OptionGroup var agent: AgentArgument
+
+        var name: String {
+            get throws { profile.hasSuffix(".toml") || profile.contains("/") ? try ProfileArgument.parse([profile]).profileName() : profile }
+        }
+
+        func store() throws -> SessionStore {
+            let environment = ProcessInfo.processInfo.environment
+            let paths = SupervisorPaths(environment: environment)
+            let name = try self.name
+            let dir = paths.agentDir(profile: name, agent: agent.agent)
+            // A coder run by hand keeps its sessions where CoderSetup puts them; a real profile
+            // named "standalone" with that agent wins.
+            if name == SupervisorPaths.standaloneProfile && !FileManager.default.fileExists(atPath: dir) {
+                return SessionStore(stateDir: environment["SUPERVISOR_CODER_STATE_DIR"] ?? paths.root + "/coder")
+            }
+            return SessionStore(stateDir: dir)
+        }
+    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List an agent's sessions: id, started, turns, state and the last message (resume one with `supervisor agent coder --resume ID`).")
-        @Argument(help: "Profile name (or its .toml file).") var profile: String
-        @OptionGroup var agent: AgentArgument
+        @OptionGroup var target: Target
 
         func run() throws {
-            let environment = ProcessInfo.processInfo.environment
-            let paths = SupervisorPaths(environment: environment)
-            let name = profile.hasSuffix(".toml") || profile.contains("/")
-                ? try ProfileArgument.parse([profile]).profileName() : profile
-            let dir = paths.agentDir(profile: name, agent: agent.agent)
-            let store = SessionStore(stateDir: dir)
+            let store = try target.store()
             let sessions = store.list()
             if sessions.isEmpty {
-                print("no sessions for \(name)/\(agent.agent) (in \(store.directory))")
+                print("no sessions for \(try target.name)/\(target.agent.agent) (in \(store.directory))")
                 return
             }
-            let rows = sessions.map { s in
-                [s.id, s.started, "\(s.turns)", s.finished ? "finished" : "open", s.lastMessagePreview]
-            }
-            let header = ["ID", "STARTED", "TURNS", "STATE", "LAST MESSAGE"]
-            var widths = header.map(\.count)
-            for r in rows { for (i, c) in r.enumerated() where i < 4 { widths[i] = max(widths[i], c.count) } }
-            func line(_ cells: [String]) -> String {
-                cells.enumerated().map { i, c in i < 4 ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0) : c }
-                    .joined(separator: "  ")
-            }
-            print(line(header))
-            for r in rows { print(line(r)) }
+            let rows = [["ID", "STARTED", "TURNS", "STATE", "LAST MESSAGE"]]
+                + sessions.map { [$0.id, $0.started, "\($0.turns)", $0.finished ? "finished" : "open", $0.lastMessagePreview] }
+            print(formatTable(rows))
         }
     }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print one session: its messages, tool calls and results (results shortened).")
+        @OptionGroup var target: Target
+        @Argument(help: "Session id (from `supervisor sessions list`).") var id: String
+
+        func run() throws {
+            let session = try SessionsCommand.load(target, id)
+            print("session \(session.id) · \(session.model) · \(session.workspace) · started \(session.started) · \(session.turns) turns"
+                + String(format: " · $%.4f", session.costUSD))
+            for message in session.messages {
+                for block in message.content {
+                    switch block {
+                    case .text(let text): print("\n\(message.role == .user ? "> " : "")\(text)")
+                    case .toolUse(_, let name, let input): print("⏺ \(name)(\(shorten(input.serialized(), 200)))")
+                    case .toolResult(_, let content, let isError):
+                        print("  ⎿ \(isError ? "error: " : "")\(shorten(content, 400).replacingOccurrences(of: "\n", with: "\n    "))")
+                    }
+                }
+            }
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete one session.")
+        @OptionGroup var target: Target
+        @Argument(help: "Session id (from `supervisor sessions list`).") var id: String
+
+        func run() throws {
+            let store = try target.store()
+            _ = try SessionsCommand.load(target, id)
+            guard unlink(store.path(id)) == 0 else {
+                throw ValidationError("cannot delete \(store.path(id)): \(String(cString: strerror(errno)))")
+            }
+            print("deleted session \(id)")
+        }
+    }
+
+    static func load(_ target: Target, _ id: String) throws -> CoderSession {
+        let store = try target.store()
+        // An id names a file in the sessions directory, never a path.
+        guard !id.isEmpty, id.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" }),
+              FileManager.default.fileExists(atPath: store.path(id)) else {
+            throw ValidationError("no session \(id) for \(try target.name)/\(target.agent.agent) (see `supervisor sessions list`)")
+        }
+        return try store.load(id)
+    }
+}
+
+private func shorten(_ text: String, _ limit: Int) -> String {
+    text.count <= limit ? text : String(text.prefix(limit)) + "… (\(text.count - limit) more characters)"
 }

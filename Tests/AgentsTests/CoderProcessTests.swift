@@ -245,6 +245,28 @@ final class CoderProcessTests: XCTestCase {
         XCTAssertTrue(list.output.contains(saved.id), list.output)
         XCTAssertTrue(list.output.contains("finished"), list.output)
         XCTAssertTrue(list.output.contains("The job was interrupted"), list.output)
+
+        // show prints the conversation, delete removes it.
+        func cli(_ arguments: [String]) throws -> Run {
+            let run = try Run(loop: loop, arguments: [binary, "sessions"] + arguments, environment: env, directory: work.path)
+            runs.append(run)
+            try runLoop(loop, until: "sessions \(arguments[0])", seconds: 30) { run.exit != nil }
+            return run
+        }
+        let show = try cli(["show", "p", "coder", saved.id])
+        XCTAssertEqual(show.exit, .exited(0), show.output)
+        XCTAssertTrue(show.output.contains("> Start the long job"), show.output)
+        XCTAssertTrue(show.output.contains("⏺ Bash("), show.output)
+        XCTAssertEqual(try cli(["show", "p", "coder", "../../etc/passwd"]).exit, .exited(2), "a path is not an id")
+        let delete = try cli(["delete", "p", "coder", saved.id])
+        XCTAssertEqual(delete.exit, .exited(0), delete.output)
+        XCTAssertEqual(store.list().count, 0)
+
+        // A coder run by hand keeps its sessions under <home>/coder: `standalone coder` finds them.
+        try SessionStore(stateDir: home.path + "/coder").save(CoderSession(id: "s-by-hand", started: "now", model: "m", workspace: work.path))
+        let standalone = try cli(["list", "standalone", "coder"])
+        XCTAssertEqual(standalone.exit, .exited(0), standalone.output)
+        XCTAssertTrue(standalone.output.contains("s-by-hand"), standalone.output)
     }
 
     /// `supervisor agent coder --config` with an MCP server, locally and on the Docker backend
