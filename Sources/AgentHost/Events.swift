@@ -17,6 +17,11 @@
 /// | `tokens`  | `input`, `output`, `cache_read`, `cache_write`, `cost_usd`|
 /// |           | (one model request's amounts; readers add them up)        |
 /// | `message` | `text`: what the agent says                               |
+/// | `reply`   | `step`, `text`: a model reply, whole once complete (exec);|
+/// |           | `truncated`: true when cut (60 KiB of JSON-escaped text)  |
+/// | `block`   | `n`, `status`, `duration`: a code block ran (exec)        |
+/// | `block_output` | `n`, `status`, `output`: what it printed, as the model |
+/// |           | is shown it; `truncated` when cut (16 KiB JSON-escaped)   |
 /// | `final`   | `reason`: the run's end is conclusive; the shim does not   |
 /// |           | restart it (built-in agents: a limit/budget, gave up)      |
 /// | `exit`    | `status` (`{"code":N}` or `{"signal":N}`); from the shim also `restarts` |

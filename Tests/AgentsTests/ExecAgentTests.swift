@@ -63,6 +63,9 @@ final class ExecAgentTests: XCTestCase {
         runtime = r
         XCTAssertEqual(pipe(&eventPipe), 0)
         _ = fcntl(eventPipe[0], F_SETFL, O_NONBLOCK)
+        // Room for a turn's events (a long reply alone is ~60 KiB): nobody reads the pipe until
+        // the turn ends, and a full pipe would block the agent. 1031 = F_SETPIPE_SZ.
+        _ = fcntl(eventPipe[1], 1031, 1 << 20)
         let events = AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(eventPipe[1])"])
         let store = ConversationStore(stateDir: dir.file("state"))
         let conversation = given ?? Conversation(id: "test-1", provider: "anthropic", model: "claude-sonnet-4-5")
@@ -125,6 +128,11 @@ final class ExecAgentTests: XCTestCase {
     }
 
     func events() -> [JSONValue] {
+        eventLines().compactMap { try? JSONValue.parse($0) }
+    }
+
+    /// The event lines written since the last read, as the agent wrote them.
+    func eventLines() -> [String] {
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -132,7 +140,7 @@ final class ExecAgentTests: XCTestCase {
             if n <= 0 { break }
             bytes += buf[0..<n]
         }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
     static func python(_ code: String, before: String = "Let me run this.") -> FakeReply {
@@ -176,6 +184,92 @@ final class ExecAgentTests: XCTestCase {
         XCTAssertNotNil(evs.first { $0["type"]?.stringValue == "tokens" }?["cost_usd"]?.doubleValue)
         XCTAssertEqual(evs.filter { $0["type"]?.stringValue == "tool" }.compactMap { $0["phase"]?.stringValue }, ["start", "end"])
         XCTAssertEqual(evs.last { $0["type"]?.stringValue == "message" }?["text"]?.stringValue, "The sum is 12.")
+    }
+
+    func testTheRepliesAndWhatEachBlockPrintedReachTheEventStream() throws {
+        let agent = try makeAgent()
+        let first = "Let me look.\n```python\nprint('hello \"world\"')\nprint('line two')\n6 * 7\n```\n"
+        server.enqueue(.text(first))
+        server.enqueue(.text("It printed hello world; the value is 42."))
+        XCTAssertEqual(try turn(agent, "run it"), .answered("It printed hello world; the value is 42."))
+        let evs = events()
+
+        // One reply event per model request, with its step and whole text.
+        let replies = evs.filter { $0["type"]?.stringValue == "reply" }
+        XCTAssertEqual(replies.compactMap { $0["step"]?.intValue }, [1, 2])
+        XCTAssertEqual(replies.compactMap { $0["text"]?.stringValue }, [first, "It printed hello world; the value is 42."])
+        XCTAssertTrue(replies.allSatisfy { $0["truncated"] == nil })
+
+        // The block's output is exactly what the model was shown, right after the block event.
+        let outputs = evs.filter { $0["type"]?.stringValue == "block_output" }
+        XCTAssertEqual(outputs.count, 1)
+        XCTAssertEqual(outputs.first?["n"]?.intValue, 1)
+        XCTAssertEqual(outputs.first?["status"]?.stringValue, "ok")
+        XCTAssertEqual(outputs.first?["output"]?.stringValue, lastMessage(1))
+        XCTAssertEqual(withoutDurations(outputs.first?["output"]?.stringValue ?? ""),
+                       "[block 1: ok, T]\nstdout:\nhello \"world\"\nline two\nvalue: 42")
+        XCTAssertNil(outputs.first?["truncated"])
+        let types = evs.compactMap { $0["type"]?.stringValue }
+        if let b = types.firstIndex(of: "block") {
+            XCTAssertEqual(types[b + 1], "block_output", "\(types)")
+        } else {
+            XCTFail("no block event: \(types)")
+        }
+        // The first reply comes before its block runs; the second after the block's output.
+        let order = types.filter { ["reply", "block", "block_output"].contains($0) }
+        XCTAssertEqual(order, ["reply", "block", "block_output", "reply"])
+    }
+
+    func testLongRepliesAndBlockOutputsAreCutToFitAnEventLine() throws {
+        let agent = try makeAgent()
+        // 100 KB of reply text (quotes and newlines that grow when escaped), then a block
+        // printing 40 000 newlines and control characters.
+        let long = String(repeating: "say \"hi\"\n", count: 10_000)
+        let first = long + "```python\nimport sys\nsys.stdout.write('\\n\\x01' * 40000)\n```\n"
+        var reply = FakeReply.text(first)
+        reply.textChunk = 4096
+        server.enqueue(reply)
+        server.enqueue(.text("done"))
+        XCTAssertEqual(try turn(agent, "go"), .answered("done"))
+        let lines = eventLines()
+        for line in lines {
+            // Room left for the "ts" and "agent" fields the shim adds.
+            XCTAssertLessThan(line.utf8.count, EventLine.maxLineBytes - 200, String(line.prefix(200)))
+        }
+        let evs = lines.compactMap { try? JSONValue.parse($0) }
+
+        let replies = evs.filter { $0["type"]?.stringValue == "reply" }
+        XCTAssertEqual(replies.count, 2)
+        let cutReply = replies.first?["text"]?.stringValue ?? ""
+        XCTAssertEqual(replies.first?["truncated"]?.boolValue, true)
+        XCTAssertTrue(first.hasPrefix(cutReply))
+        XCTAssertGreaterThan(cutReply.utf8.count, 20_000)
+        XCTAssertLessThanOrEqual(OrderedJSON.string(cutReply).serialized().utf8.count - 2, AgentEvents.replyTextLimit)
+        XCTAssertEqual(replies.last?["text"]?.stringValue, "done")
+        XCTAssertNil(replies.last?["truncated"])
+
+        let output = evs.first { $0["type"]?.stringValue == "block_output" }
+        let cutOutput = output?["output"]?.stringValue ?? ""
+        XCTAssertEqual(output?["truncated"]?.boolValue, true)
+        XCTAssertEqual(output?["status"]?.stringValue, "ok")
+        XCTAssertTrue(lastMessage(1).hasPrefix(cutOutput))
+        XCTAssertTrue(cutOutput.hasPrefix("[block 1: ok"), String(cutOutput.prefix(100)))
+        let escaped = OrderedJSON.string(cutOutput).serialized().utf8.count - 2
+        XCTAssertLessThanOrEqual(escaped, AgentEvents.blockOutputLimit)
+        XCTAssertGreaterThan(escaped, AgentEvents.blockOutputLimit - 6)
+    }
+
+    func testTheCapCountsJSONEscapesAndCutsBetweenCharacters() {
+        XCTAssertEqual(AgentEvents.capped("short", jsonBytes: 10).text, "short")
+        XCTAssertFalse(AgentEvents.capped("0123456789", jsonBytes: 10).truncated)
+        XCTAssertEqual(AgentEvents.capped("0123456789a", jsonBytes: 10).text, "0123456789")
+        XCTAssertTrue(AgentEvents.capped("0123456789a", jsonBytes: 10).truncated)
+        // A newline or a quote takes 2 bytes escaped, a control character 6.
+        XCTAssertEqual(AgentEvents.capped("\n\n\n\n\n\n", jsonBytes: 11).text, "\n\n\n\n\n")
+        XCTAssertEqual(AgentEvents.capped("ab\u{1}\u{1}", jsonBytes: 10).text, "ab\u{1}")
+        // Multi-byte characters are kept whole or left out.
+        XCTAssertEqual(AgentEvents.capped("aéééé", jsonBytes: 4).text, "aé")
+        XCTAssertEqual(AgentEvents.capped("a😀😀", jsonBytes: 8).text, "a😀")
     }
 
     func testStatePersistsAcrossBlocksAndAnswerEndsTheTurn() throws {

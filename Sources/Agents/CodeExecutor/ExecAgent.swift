@@ -302,6 +302,7 @@ public final class ExecAgent {
     private func answered(_ reply: LLMReply, step stepNumber: Int, model: String, maxTokens: Int) {
         recordRequest(step: stepNumber, model: model, reply: reply, error: nil)
         let text = reply.response.message.text
+        events.reply(step: stepNumber, text: text)
         conversation.append("assistant", .answer, text)
         let answerIndex = conversation.messages.count - 1
         save()
@@ -388,6 +389,7 @@ public final class ExecAgent {
             self.events.emit("block", [("n", .number("\(n)")), ("status", .string(r.status.rawValue)),
                                        ("duration", .number(String(format: "%.3f", r.duration)))])
             let report = ExecAgent.report(r, block: n, of: blocks.count, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit)
+            self.events.blockOutput(n: n, status: r.status.rawValue, output: report)
             var reports = reports + [report]
             if r.status == .answer {
                 let value = r.answer ?? ""
