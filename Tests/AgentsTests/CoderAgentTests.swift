@@ -348,6 +348,89 @@ final class CoderAgentTests: XCTestCase {
         XCTAssertEqual(web.maxConcurrent, 2)
     }
 
+    /// `count` empty files under `root`, 100 to a directory (a tree big enough that walking it
+    /// takes many milliseconds).
+    func makeBigTree(_ root: String, files count: Int) {
+        for d in 0..<(count + 99) / 100 {
+            let dir = root + "/tree/d\(d)"
+            XCTAssertEqual(mkdir(root + "/tree", 0o755) == 0 || errno == EEXIST, true)
+            XCTAssertEqual(mkdir(dir, 0o755), 0)
+            for f in 0..<min(100, count - d * 100) {
+                let fd = open(dir + "/f\(f).txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+                XCTAssertGreaterThanOrEqual(fd, 0)
+                close(fd)
+            }
+        }
+    }
+
+    /// Glob, Read and the built-in Grep walk and read on a worker thread: the loop keeps
+    /// running (a timer keeps firing) while a Glob walks 20,000 files, the calls of one group
+    /// overlap, and the output is the same as the walk's done directly.
+    func testBigGlobDoesNotBlockTheLoop() throws {
+        let h = try CoderHarness()
+        makeBigTree(h.dir.path, files: 20_000)
+        _ = h.dir.write("notes.md", "hello notes\n")
+        h.server.enqueue(FakeReply(items: [toolCall("g1", "Glob", ["pattern": "**/f1?.txt"]),
+                                           toolCall("r1", "Read", ["file_path": "notes.md"]),
+                                           toolCall("s1", "Grep", ["pattern": "hel+o", "glob": "*.md"])]))
+        h.server.enqueue(.text("done"))
+        try h.makeAgent(prompt: "list them")
+        var globRunning = false
+        var ticksWhileGlobRuns = 0
+        var othersDoneWhileGlobRuns = 0
+        h.ui.onToolStart = { if $0.name == "Glob" { globRunning = true } }
+        let timer = LoopTimer(loop: h.loop)
+        defer { timer.close() }
+        timer.start(milliseconds: 1, repeatMilliseconds: 1) {
+            guard globRunning else { return }
+            if h.ui.transcript.contains("result: Glob") { globRunning = false; return }
+            ticksWhileGlobRuns += 1
+            othersDoneWhileGlobRuns = h.ui.transcript.filter { $0 == "result: Read" || $0 == "result: Grep" }.count
+        }
+        let started = EventLoop.monotonicSeconds()
+        XCTAssertEqual(try h.run(seconds: 60), 0)
+        XCTAssertLessThan(EventLoop.monotonicSeconds() - started, 30)
+        XCTAssertGreaterThanOrEqual(ticksWhileGlobRuns, 2, "the loop was blocked while Glob walked the tree")
+        XCTAssertEqual(othersDoneWhileGlobRuns, 2, "Read and Grep did not finish while Glob was still walking")
+        let r = h.toolResults(1)
+        let direct = GlobTool.glob(["pattern": "**/f1?.txt"], workspace: h.context.workspace)
+        XCTAssertEqual(r["g1"]?.content, direct.content)
+        XCTAssertEqual(r["g1"]?.content.split(separator: "\n").count, 501)  // 500 shown + the "more" line
+        XCTAssertTrue(r["g1"]!.content.hasSuffix("[1500 more not shown; narrow the pattern]"), r["g1"]!.content)
+        XCTAssertEqual(r["r1"]?.content, "     1\thello notes\n")
+        XCTAssertEqual(r["s1"]?.content, "notes.md")
+    }
+
+    /// Esc while a Glob walks a big tree: the walk stops early (it does not list the tree) and
+    /// the model is told the person stopped it, as for an interrupted command.
+    func testInterruptStopsABigGlob() throws {
+        let h = try CoderHarness()
+        makeBigTree(h.dir.path, files: 20_000)
+        h.server.enqueue(FakeReply(items: [toolCall("g1", "Glob", ["pattern": "**/*.txt"])]))
+        h.server.enqueue(.text("Stopped; tell me when to go on."))
+        try h.makeAgent(prompt: nil)
+        h.ui.messages = ["list everything", "why did it stop?", nil]
+        let timer = LoopTimer(loop: h.loop)
+        defer { timer.close() }
+        var interruptedAt: Double?
+        h.ui.onToolStart = { call in
+            guard call.name == "Glob" else { return }
+            // Once the walk runs (the call starts right after this), like Esc pressed then.
+            timer.start(milliseconds: 2) { interruptedAt = EventLoop.monotonicSeconds(); h.agent.interrupt() }
+        }
+        h.agent.start(systemPrompt: "test system prompt")
+        try runLoop(h.loop, until: "the agent to exit", seconds: 60) { h.exitStatus != nil }
+        XCTAssertEqual(h.exitStatus, 0)
+        XCTAssertNotNil(interruptedAt)
+        XCTAssertEqual(h.server.requests.count, 2)
+        let g1 = try XCTUnwrap(h.toolResults(1)["g1"])
+        XCTAssertTrue(g1.isError)
+        XCTAssertTrue(g1.content.hasPrefix("Glob was stopped before it finished"), g1.content)
+        XCTAssertTrue(g1.content.hasSuffix(CoderAgent.interruptedWhileRunning), g1.content)
+        XCTAssertFalse(g1.content.contains("f1.txt"), g1.content)
+        XCTAssertTrue(h.ui.transcript.contains("notice: interrupted"), "\(h.ui.transcript)")
+    }
+
     func testGrouping() {
         func c(_ n: String) -> ToolCallInfo { ToolCallInfo(id: n, name: n, summary: "", input: [:]) }
         let ro: Set<String> = ["Read", "Glob", "Grep", "WebFetch"]

@@ -1,5 +1,6 @@
 import Glibc
 import LLM
+import Loop
 
 /// Small POSIX file helpers (no Foundation on the tool path).
 enum Files {
@@ -146,10 +147,12 @@ public struct ReadTool: CoderToolImplementation {
     }
 
     public func run(_ input: JSONValue, context: ToolContext, completion: @escaping (ToolOutput) -> Void) {
-        completion(Self.read(input, workspace: context.workspace))
+        let workspace = context.workspace
+        context.runInBackground({ cancel in Self.read(input, workspace: workspace, cancel: cancel) }, completion: completion)
     }
 
-    public static func read(_ input: JSONValue, workspace: Workspace) -> ToolOutput {
+    /// Blocking file I/O: runs on a worker thread (`run`); stops early once `cancel` is set.
+    public static func read(_ input: JSONValue, workspace: Workspace, cancel: CancellationFlag? = nil) -> ToolOutput {
         let args = ToolInput(value: input, tool: "Read")
         do {
             let given = try args.string("file_path")
@@ -188,6 +191,7 @@ public struct ReadTool: CoderToolImplementation {
                 let len = getline(&line, &capacity, file)
                 if len < 0 { break }
                 lineNumber += 1
+                if lineNumber % 4096 == 0, cancel?.isCancelled == true { return .error(Self.stopped) }
                 if lineNumber < offset { skipBOM = false; continue }
                 if shown >= limit { break }
                 var bytes = UnsafeRawBufferPointer(start: line, count: len)[...]
@@ -212,7 +216,10 @@ public struct ReadTool: CoderToolImplementation {
             if shown >= limit || truncatedOutput {
                 // Count the remaining lines only for files of sane size.
                 if size <= maxWholeFile {
-                    while getline(&line, &capacity, file) >= 0 { lineNumber += 1 }
+                    while getline(&line, &capacity, file) >= 0 {
+                        lineNumber += 1
+                        if lineNumber % 4096 == 0, cancel?.isCancelled == true { return .error(Self.stopped) }
+                    }
                 } else { totalKnown = false }
             }
             if lineNumber == 0 { return ToolOutput("(\(given) is empty)") }
@@ -231,6 +238,9 @@ public struct ReadTool: CoderToolImplementation {
             return .error("\(error)")
         }
     }
+
+    /// The result when the agent stopped the read (Esc) before it finished.
+    static let stopped = "Read was stopped before it finished"
 
     static func pad(_ n: Int) -> String {
         let s = String(n)

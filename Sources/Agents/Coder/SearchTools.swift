@@ -1,5 +1,6 @@
 import Glibc
 import LLM
+import Loop
 
 /// Glob patterns with `**` (any number of directories), `*`, `?`, `[...]` per path segment.
 public enum GlobMatcher {
@@ -30,14 +31,20 @@ public enum GlobMatcher {
     }
 
     /// Every file under `root` (relative paths), skipping version-control directories; stops
-    /// after `limit` files.
-    static func walk(_ root: String, limit: Int = 200_000, _ visit: (String, String) -> Void) {
+    /// after `limit` files. Blocking (runs on a worker thread); returns false when it stopped
+    /// early because `cancel` was set.
+    @discardableResult
+    static func walk(_ root: String, limit: Int = 200_000, cancel: CancellationFlag? = nil, _ visit: (String, String) -> Void) -> Bool {
         var count = 0
+        var entries = 0
         var stack: [(String, String)] = [(root, "")]
         while let (dir, rel) = stack.popLast() {
+            if cancel?.isCancelled == true { return false }
             guard let d = opendir(dir) else { continue }
             defer { closedir(d) }
             while let entry = readdir(d) {
+                entries += 1
+                if entries % 256 == 0, cancel?.isCancelled == true { return false }
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
                 if name == "." || name == ".." { continue }
                 let full = dir == "/" ? "/" + name : dir + "/" + name
@@ -53,10 +60,11 @@ public enum GlobMatcher {
                 } else {
                     visit(full, relative)
                     count += 1
-                    if count >= limit { return }
+                    if count >= limit { return true }
                 }
             }
         }
+        return true
     }
 }
 
@@ -79,10 +87,17 @@ public struct GlobTool: CoderToolImplementation {
     }
 
     public func run(_ input: JSONValue, context: ToolContext, completion: @escaping (ToolOutput) -> Void) {
-        completion(Self.glob(input, workspace: context.workspace))
+        let workspace = context.workspace
+        context.runInBackground({ cancel in Self.glob(input, workspace: workspace, cancel: cancel) }, completion: completion)
     }
 
-    public static func glob(_ input: JSONValue, workspace: Workspace) -> ToolOutput {
+    /// The result when the agent stopped the walk (Esc) before it finished.
+    static func stopped(_ tool: String, _ detail: String) -> ToolOutput {
+        .error("\(tool) was stopped before it finished (\(detail))")
+    }
+
+    /// Blocking (walks the tree): runs on a worker thread (`run`); stops early once `cancel` is set.
+    public static func glob(_ input: JSONValue, workspace: Workspace, cancel: CancellationFlag? = nil) -> ToolOutput {
         let args = ToolInput(value: input, tool: "Glob")
         do {
             var pattern = try args.string("pattern")
@@ -96,9 +111,10 @@ public struct GlobTool: CoderToolImplementation {
                 pattern = rel
             }
             var found: [(String, Double)] = []
-            GlobMatcher.walk(base) { full, rel in
+            let complete = GlobMatcher.walk(base, cancel: cancel) { full, rel in
                 if GlobMatcher.matches(pattern, rel) { found.append((full, Files.mtime(full))) }
             }
+            if !complete { return stopped("Glob", "\(found.count) matching files found so far, not shown") }
             if found.isEmpty { return ToolOutput("No files match \(pattern)") }
             found.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
             var lines = found.prefix(maxResults).map { workspace.relative($0.0) }
@@ -166,7 +182,10 @@ public struct GrepTool: CoderToolImplementation {
     public func run(_ input: JSONValue, context: ToolContext, completion: @escaping (ToolOutput) -> Void) {
         let o: Options
         do { o = try Self.options(input, workspace: context.workspace) } catch { completion(.error("\(error)")); return }
-        func builtIn() { completion(Self.builtInSearch(o, workspace: context.workspace)) }
+        func builtIn() {
+            let workspace = context.workspace
+            context.runInBackground({ cancel in Self.builtInSearch(o, workspace: workspace, cancel: cancel) }, completion: completion)
+        }
         func withRipgrep(_ available: Bool) {
             if available { Self.ripgrep(o, context: context, completion: completion) } else { builtIn() }
         }
@@ -220,7 +239,8 @@ public struct GrepTool: CoderToolImplementation {
     }
 
     /// The search without ripgrep: POSIX extended regex, line by line, binary files skipped.
-    static func builtInSearch(_ o: Options, workspace: Workspace) -> ToolOutput {
+    /// Blocking: runs on a worker thread (`run`); stops early once `cancel` is set.
+    static func builtInSearch(_ o: Options, workspace: Workspace, cancel: CancellationFlag? = nil) -> ToolOutput {
         var re = regex_t()
         let rc = regcomp(&re, o.pattern, REG_EXTENDED | REG_NOSUB | (o.ignoreCase ? REG_ICASE : 0))
         guard rc == 0 else {
@@ -231,13 +251,14 @@ public struct GrepTool: CoderToolImplementation {
         defer { regfree(&re) }
         var files: [(String, Double)] = []
         if Files.isDirectory(o.path) {
-            GlobMatcher.walk(o.path) { full, rel in
+            let complete = GlobMatcher.walk(o.path, cancel: cancel) { full, rel in
                 if let g = o.glob {
                     let matchesGlob = g.contains("/") ? GlobMatcher.matches(g, rel) : fnmatch(g, Files.basename(rel), 0) == 0
                     if !matchesGlob { return }
                 }
                 files.append((full, 0))
             }
+            if !complete { return GlobTool.stopped("Grep", "while listing the files; none searched yet") }
         } else {
             files = [(o.path, 0)]
         }
@@ -245,6 +266,7 @@ public struct GrepTool: CoderToolImplementation {
         var matchedFiles: [(String, Double)] = []
         var totalSize = 0
         for (file, _) in files {
+            if cancel?.isCancelled == true { return GlobTool.stopped("Grep", "\(matchedFiles.count) matching files found so far, not shown") }
             guard let size = Files.size(file), size <= 20 << 20, let bytes = try? Files.read(file) else { continue }
             if Files.looksBinary(Array(bytes.prefix(8192))) { continue }
             let lines = bytes.split(separator: 10, omittingEmptySubsequences: false)

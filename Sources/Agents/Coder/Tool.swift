@@ -23,6 +23,8 @@ public final class ToolContext {
     public var useRipgrep: Bool?
     /// Bash commands and searches in flight (killed when the agent stops).
     var running: [ObjectIdentifier: BoxCommand] = [:]
+    /// File-system work on worker threads (Read, Glob, the built-in Grep), cancelled when the agent stops.
+    var background: [ObjectIdentifier: CancellationFlag] = [:]
     /// Default and maximum Bash timeouts, seconds.
     public var bashTimeout: Double = 120
     public var bashMaxTimeout: Double = 600
@@ -63,10 +65,28 @@ public final class ToolContext {
         }
     }
 
-    /// Kills every command still running (the agent is stopping).
+    /// Runs blocking file-system work off the loop thread, so a large walk neither freezes the
+    /// interface nor delays Esc, and read-only calls really overlap. `work` gets only what it
+    /// captures (immutable values: the input, the `Workspace`), never this context or the
+    /// agent; it should check the flag and stop early once it is set. `completion` runs on the
+    /// loop with the result.
+    func runInBackground<T>(_ work: @escaping (CancellationFlag) -> T, completion: @escaping (T) -> Void) {
+        let cancel = CancellationFlag()
+        let key = ObjectIdentifier(cancel)
+        background[key] = cancel
+        WorkerThread.run(loop: loop, cancel: cancel, work) { [weak self] result in
+            self?.background[key] = nil
+            completion(result)
+        }
+    }
+
+    /// Kills every command still running and cancels the file-system work (the agent is
+    /// stopping); their completions still run, with what they got so far.
     public func stopAll() {
         for c in running.values { c.terminate() }
         running = [:]
+        for w in background.values { w.cancel() }
+        background = [:]
     }
 
     public func close() {
