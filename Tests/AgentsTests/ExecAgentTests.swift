@@ -259,6 +259,25 @@ final class ExecAgentTests: XCTestCase {
         XCTAssertGreaterThan(escaped, AgentEvents.blockOutputLimit - 6)
     }
 
+    /// A very long `message` (an agent's final answer) keeps its start and stays one valid line.
+    func testALongMessageEventIsCutToFitAnEventLine() throws {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]); close(fds[1]) }
+        _ = fcntl(fds[1], 1031 /* F_SETPIPE_SZ */, Int32(1 << 20)) // the whole line fits unread
+        let events = AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(fds[1])"])
+        let long = String(repeating: "line \"quoted\"\n", count: 20_000)
+        events.message(long)
+        var bytes = [UInt8](repeating: 0, count: 1 << 20)
+        let n = read(fds[0], &bytes, bytes.count)
+        XCTAssertGreaterThan(n, 0)
+        let line = String(decoding: bytes[0..<max(0, n)], as: UTF8.self)
+        XCTAssertLessThan(line.utf8.count, EventLine.maxLineBytes - 200)
+        let event = try JSONValue.parse(line.trimmingCharacters(in: .newlines))
+        XCTAssertEqual(event["truncated"]?.boolValue, true)
+        XCTAssertTrue(long.hasPrefix(event["text"]?.stringValue ?? "x"))
+    }
+
     func testTheCapCountsJSONEscapesAndCutsBetweenCharacters() {
         XCTAssertEqual(AgentEvents.capped("short", jsonBytes: 10).text, "short")
         XCTAssertFalse(AgentEvents.capped("0123456789", jsonBytes: 10).truncated)

@@ -34,7 +34,12 @@ public final class AgentEvents {
     public func step(_ n: Int, limit: Int) { emit("step", [("n", .number("\(n)")), ("limit", .number("\(limit)"))]) }
     public func command(_ text: String) { emit("command", [("text", .string(text))]) }
     public func tool(_ name: String, phase: String) { emit("tool", [("name", .string(name)), ("phase", .string(phase))]) }
-    public func message(_ text: String) { emit("message", [("text", .string(text))]) }
+    /// What the agent says; a long text keeps its start (like `reply`), so the line stays under
+    /// the shim's 64 KiB limit instead of arriving as a truncated `invalid` event.
+    public func message(_ text: String) {
+        let (kept, cut) = AgentEvents.capped(text, jsonBytes: AgentEvents.replyTextLimit)
+        emit("message", [("text", .string(kept))] + (cut ? [("truncated", .bool(true))] : []))
+    }
 
     /// Most bytes of a `reply` event's `text` as a JSON string (escapes counted): with the other
     /// fields and what the shim adds, the line stays under its 64 KiB limit (`EventLine.maxLineBytes`),
