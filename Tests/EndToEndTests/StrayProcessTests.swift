@@ -12,7 +12,8 @@ final class StrayProcessTests: EndToEndTestCase {
     func testStopEndsADetachedDaemonThatIgnoresSigterm() throws {
         let pidFile = sv.home.file("daemon.pid")
         let path = sv.writeProfile("strays", agent("a", sh(
-            "setsid sh -c 'trap \"\" TERM; exec sleep 1000' & echo $! > \(pidFile); echo a-up; exec sleep 600"),
+            // The daemon writes its own pid once it has its own session (setsid ran).
+            "setsid sh -c 'trap \"\" TERM; echo $$ > \(pidFile); exec sleep 1000' & echo a-up; exec sleep 600"),
             extra: "stop_timeout = 1"))
         try upDetached(path)
         try sv.waitForLog("strays", "a", containing: "a-up")
