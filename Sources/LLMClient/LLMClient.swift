@@ -346,6 +346,14 @@ final class RequestRun {
     private func runScript() {
         attempt = 1
         requestText = nil
+        attemptStart = EventLoop.monotonicSeconds()
+        // The debug log shows what the agent asked and what the script answered, as for a real
+        // provider (the request in Anthropic's wire form: it has every part of the request).
+        let spec = WireAPI.anthropicMessages.encode(request, apiKey: nil)
+        client.debug?.write([
+            "type": "request", "call": .number(Double(id)), "attempt": 1, "provider": "script",
+            "body": (try? JSONValue.parse(spec.body)) ?? .string(String(decoding: spec.body, as: UTF8.self)),
+        ])
         let events = client.script!.respond(to: request)
         var rest = events[...]
         let t = LoopTimer(loop: client.loop)
@@ -353,6 +361,12 @@ final class RequestRun {
         func next() {
             guard !finished else { return }
             guard let e = rest.popFirst() else {
+                if let debug = client.debug, case .success(let r) = assembler.result() {
+                    debug.write(["type": "response", "call": .number(Double(id)), "attempt": 1, "provider": "script",
+                                 "duration": .number(((EventLoop.monotonicSeconds() - attemptStart) * 1000).rounded() / 1000),
+                                 "text": .string(r.message.text), "stop_reason": .string(r.stopReason.wireName),
+                                 "tool_calls": .array(r.message.toolUses.map { .string($0.name) })])
+                }
                 switch assembler.result() {
                 case .success(let r): succeed(r)
                 case .failure(let pe):

@@ -406,6 +406,25 @@ final class LLMClientTests: XCTestCase {
         XCTAssertEqual(third.error?.kind, .provider(.scriptExhausted))
     }
 
+    /// `debug = true` with the script provider logs what was asked and answered, as for a real
+    /// provider (it wrote an empty file).
+    func testScriptProviderWritesTheDebugLog() throws {
+        let path = dir.write("dbg.script", "--- turn\nhello from the script\n")
+        var s = LLMSettings()
+        s.provider = .script
+        s.script = path
+        s.model = "scripted"
+        let debugPath = dir.file("script-debug.jsonl")
+        let c = try client(s, debugFile: debugPath)
+        XCTAssertNotNil(try call(c).result.get())
+        let lines = try String(contentsOfFile: debugPath, encoding: .utf8).split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        XCTAssertEqual(lines.map { $0["type"]?.stringValue }, ["request", "response"])
+        XCTAssertEqual(lines[0]["provider"]?.stringValue, "script")
+        XCTAssertEqual(lines[0]["body"]?["model"]?.stringValue, "scripted")
+        XCTAssertEqual(lines[1]["text"]?.stringValue, "hello from the script")
+        XCTAssertEqual(lines[1]["stop_reason"]?.stringValue, "end_turn")
+    }
+
     func testPingWithScriptProvider() throws {
         let path = dir.write("ping.script", "--- turn\npong\n@usage 12 1\n")
         var s = LLMSettings()
