@@ -55,31 +55,62 @@ final class CoderProcessTests: XCTestCase {
         }
     }
 
-    /// Line mode without a terminal: the permission question is answered by a stdin line (as
-    /// `supervisor send P coder y` does), with a `waiting` state event while it asks.
-    func testLineModeAskReadsAnswerFromStdin() throws {
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
+    /// A fake model server, a workspace and a home on one loop; `close` ends every process
+    /// started through `start` and the loop.
+    final class Fixture {
         let loop = EventLoop()
-        let server = try FakeLLMServer(loop: loop)
-        let work = TemporaryDirectory(prefix: "cline")
+        let server: FakeLLMServer
+        let work: TemporaryDirectory
         let home = TemporaryDirectory(prefix: "chome")
-        var run: Run?
-        defer {
-            run?.close()
+        let binary: String
+        private var runs: [Run] = []
+
+        init(binary: String, work: TemporaryDirectory) throws {
+            self.binary = binary
+            self.work = work
+            server = try FakeLLMServer(loop: loop)
+        }
+
+        /// The coder configured by environment variables (no profile), talking to the fake server.
+        func standaloneEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
+            ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
+             "SUPERVISOR_CODER_PROVIDER": "anthropic", "SUPERVISOR_CODER_BASE_URL": server.baseURL,
+             "SUPERVISOR_CODER_API_KEY_ENV": "FAKE_CODER_KEY", "SUPERVISOR_CODER_MODEL": "claude-test",
+             "SUPERVISOR_CODER_STATE_DIR": home.file("state")].merging(extra) { $1 }
+        }
+
+        /// Starts `supervisor ARGUMENTS` in the workspace.
+        func start(_ arguments: [String], environment: [String: String], withInput: Bool = false, withEvents: Bool = false) throws -> Run {
+            let run = try Run(loop: loop, arguments: [binary] + arguments, environment: environment, directory: work.path,
+                              withInput: withInput, withEvents: withEvents)
+            runs.append(run)
+            return run
+        }
+
+        func close() {
+            for r in runs { r.close() }
             server.stop()
             var spins = 0
             while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
             loop.close()
         }
+    }
+
+    func fixture(work: TemporaryDirectory) throws -> Fixture {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
+        return try Fixture(binary: binary, work: work)
+    }
+
+    /// Line mode without a terminal: the permission question is answered by a stdin line (as
+    /// `supervisor send P coder y` does), with a `waiting` state event while it asks.
+    func testLineModeAskReadsAnswerFromStdin() throws {
+        let f = try fixture(work: TemporaryDirectory(prefix: "cline"))
+        defer { f.close() }
+        let (loop, server, work) = (f.loop, f.server, f.work)
         server.enqueue(FakeReply(items: [.tool(id: "b1", name: "Bash", arguments: #"{"command": "echo approved > out.txt"}"#)]))
         server.enqueue(.text("Wrote out.txt."))
-        let env = ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
-                   "SUPERVISOR_CODER_PROVIDER": "anthropic", "SUPERVISOR_CODER_BASE_URL": server.baseURL,
-                   "SUPERVISOR_CODER_API_KEY_ENV": "FAKE_CODER_KEY", "SUPERVISOR_CODER_MODEL": "claude-test",
-                   "SUPERVISOR_CODER_STATE_DIR": home.file("state"), "SUPERVISOR_EVENTS_FD": "3"]
-        let r = try Run(loop: loop, arguments: [binary, "agent", "coder", "--prompt", "write it", "--permission", "ask"],
-                        environment: env, directory: work.path, withInput: true, withEvents: true)
-        run = r
+        let r = try f.start(["agent", "coder", "--prompt", "write it", "--permission", "ask"],
+                            environment: f.standaloneEnvironment(["SUPERVISOR_EVENTS_FD": "3"]), withInput: true, withEvents: true)
         try runLoop(loop, until: "the permission question", seconds: 30) { r.output.contains("? Allow Bash(") || r.exit != nil }
         XCTAssertFalse(FileManager.default.fileExists(atPath: work.file("out.txt")))
         try runLoop(loop, until: "the waiting event", seconds: 10) { r.events.contains(#""state":"waiting""#) }
@@ -99,29 +130,14 @@ final class CoderProcessTests: XCTestCase {
 
     /// Line mode prints the diff of an Edit above its permission question.
     func testLineModeShowsTheDiffBeforeAsking() throws {
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
-        let loop = EventLoop()
-        let server = try FakeLLMServer(loop: loop)
-        let work = TemporaryDirectory(prefix: "cdiff")
-        let home = TemporaryDirectory(prefix: "chome")
-        var run: Run?
-        defer {
-            run?.close()
-            server.stop()
-            var spins = 0
-            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
-            loop.close()
-        }
+        let f = try fixture(work: TemporaryDirectory(prefix: "cdiff"))
+        defer { f.close() }
+        let (loop, server, work) = (f.loop, f.server, f.work)
         _ = work.write("a.txt", "one\ntwo\n")
         server.enqueue(FakeReply(items: [.tool(id: "e1", name: "Edit", arguments: #"{"file_path": "a.txt", "old_string": "two", "new_string": "2"}"#)]))
         server.enqueue(.text("Edited."))
-        let env = ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
-                   "SUPERVISOR_CODER_PROVIDER": "anthropic", "SUPERVISOR_CODER_BASE_URL": server.baseURL,
-                   "SUPERVISOR_CODER_API_KEY_ENV": "FAKE_CODER_KEY", "SUPERVISOR_CODER_MODEL": "claude-test",
-                   "SUPERVISOR_CODER_STATE_DIR": home.file("state")]
-        let r = try Run(loop: loop, arguments: [binary, "agent", "coder", "--prompt", "edit it", "--permission", "ask"],
-                        environment: env, directory: work.path, withInput: true)
-        run = r
+        let r = try f.start(["agent", "coder", "--prompt", "edit it", "--permission", "ask"],
+                            environment: f.standaloneEnvironment(), withInput: true)
         try runLoop(loop, until: "the permission question", seconds: 30) { r.output.contains("? Allow Edit(") || r.exit != nil }
         XCTAssertTrue(r.output.contains("    @@ -1,2 +1,2 @@\n     one\n    -two\n    +2\n? Allow Edit(a.txt)"), r.output)
         r.input!.write("n\n")
@@ -131,56 +147,32 @@ final class CoderProcessTests: XCTestCase {
 
     /// `supervisor agent coder "prompt"` works like `--prompt`; both at once is a usage error.
     func testPromptAsPositionalArgument() throws {
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
-        let loop = EventLoop()
-        let server = try FakeLLMServer(loop: loop)
-        let work = TemporaryDirectory(prefix: "cpos")
-        let home = TemporaryDirectory(prefix: "chome")
-        var runs: [Run] = []
-        defer {
-            for r in runs { r.close() }
-            server.stop()
-            var spins = 0
-            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
-            loop.close()
-        }
+        let f = try fixture(work: TemporaryDirectory(prefix: "cpos"))
+        defer { f.close() }
+        let (loop, server) = (f.loop, f.server)
         server.enqueue(.text("Hello from the model."))
-        let env = ["FAKE_CODER_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
-                   "SUPERVISOR_CODER_PROVIDER": "anthropic", "SUPERVISOR_CODER_BASE_URL": server.baseURL,
-                   "SUPERVISOR_CODER_API_KEY_ENV": "FAKE_CODER_KEY", "SUPERVISOR_CODER_MODEL": "claude-test",
-                   "SUPERVISOR_CODER_STATE_DIR": home.file("state"), "NO_COLOR": "1"]
-        let r = try Run(loop: loop, arguments: [binary, "agent", "coder", "say hello", "--permission", "yolo"],
-                        environment: env, directory: work.path)
-        runs.append(r)
+        let env = f.standaloneEnvironment(["NO_COLOR": "1"])
+        let r = try f.start(["agent", "coder", "say hello", "--permission", "yolo"], environment: env)
         try runLoop(loop, until: "the agent to finish", seconds: 30) { r.exit != nil }
         XCTAssertEqual(r.exit, .exited(0), r.output)
         XCTAssertTrue(r.output.contains("Hello from the model."), r.output)
         XCTAssertEqual(server.requests.count, 1)
         XCTAssertEqual(server.requests.first?.json?["messages"]?[0]?["content"]?[0]?["text"]?.stringValue, "say hello")
 
-        let both = try Run(loop: loop, arguments: [binary, "agent", "coder", "one", "--prompt", "two"], environment: env, directory: work.path)
-        runs.append(both)
+        let both = try f.start(["agent", "coder", "one", "--prompt", "two"], environment: env)
         try runLoop(loop, until: "the usage error", seconds: 30) { both.exit != nil }
         XCTAssertEqual(both.exit, .exited(2))
         XCTAssertEqual(server.requests.count, 1)
     }
 
     func testResumeAfterKill() throws {
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
-        let loop = EventLoop()
-        let server = try FakeLLMServer(loop: loop)
-        let work = TemporaryDirectory(prefix: "cproc")
-        let home = TemporaryDirectory(prefix: "chome")
-        var runs: [Run] = []
+        let f = try fixture(work: TemporaryDirectory(prefix: "cproc"))
         var sleeper: pid_t = 0
         defer {
             if sleeper > 0 { kill(-sleeper, SIGKILL); kill(sleeper, SIGKILL) }
-            for r in runs { r.close() }
-            server.stop()
-            var spins = 0
-            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
-            loop.close()
+            f.close()
         }
+        let (loop, server, work, home) = (f.loop, f.server, f.work, f.home)
 
         var spec = AgentSpec(name: "coder", kind: .coder, cwd: work.path)
         spec.llm.provider = .anthropic
@@ -202,8 +194,7 @@ final class CoderProcessTests: XCTestCase {
         // First life: the model starts a long command; the agent is killed while it runs.
         server.enqueue(FakeReply(items: [.text("Starting."), .tool(id: "long1", name: "Bash",
                                                                     arguments: #"{"command": "echo $$ > pid.txt; exec sleep 60"}"#)]))
-        let first = try Run(loop: loop, arguments: [binary, "agent", "coder", "--config", configPath], environment: env, directory: work.path)
-        runs.append(first)
+        let first = try f.start(["agent", "coder", "--config", configPath], environment: env)
         try runLoop(loop, until: "the Bash call to start", seconds: 30) { first.output.contains("⏺ Bash(") || first.exit != nil }
         XCTAssertNil(first.exit, first.output)
         try waitFor("the command's pid file", seconds: 15) {
@@ -221,8 +212,7 @@ final class CoderProcessTests: XCTestCase {
 
         // Second life (the shim's restart): same config, the session continues.
         server.enqueue(.text("The job was interrupted by a restart; nothing else to do."))
-        let second = try Run(loop: loop, arguments: [binary, "agent", "coder", "--config", configPath], environment: env, directory: work.path)
-        runs.append(second)
+        let second = try f.start(["agent", "coder", "--config", configPath], environment: env)
         try runLoop(loop, until: "the second agent to finish", seconds: 30) { second.exit != nil }
         XCTAssertEqual(second.exit, .exited(0), second.output)
         XCTAssertTrue(second.output.contains("resumed session \(saved.id)"), second.output)
@@ -238,8 +228,7 @@ final class CoderProcessTests: XCTestCase {
         XCTAssertEqual(store.list().count, 1)
 
         // supervisor sessions list shows it.
-        let list = try Run(loop: loop, arguments: [binary, "sessions", "list", "p", "coder"], environment: env, directory: work.path)
-        runs.append(list)
+        let list = try f.start(["sessions", "list", "p", "coder"], environment: env)
         try runLoop(loop, until: "sessions list", seconds: 30) { list.exit != nil && list.output.contains("\n") }
         XCTAssertEqual(list.exit, .exited(0))
         XCTAssertTrue(list.output.contains(saved.id), list.output)
@@ -248,8 +237,7 @@ final class CoderProcessTests: XCTestCase {
 
         // show prints the conversation, delete removes it.
         func cli(_ arguments: [String]) throws -> Run {
-            let run = try Run(loop: loop, arguments: [binary, "sessions"] + arguments, environment: env, directory: work.path)
-            runs.append(run)
+            let run = try f.start(["sessions"] + arguments, environment: env)
             try runLoop(loop, until: "sessions \(arguments[0])", seconds: 30) { run.exit != nil }
             return run
         }
@@ -281,22 +269,12 @@ final class CoderProcessTests: XCTestCase {
     }
 
     private func runWithMCP(docker fixture: DockerBoxFixture?) throws {
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no supervisor binary at \(binary)") }
         guard resolveExecutable("python3", path: ProcessInfo.processInfo.environment["PATH"]) != nil else {
             throw XCTSkip("SKIP: python3 is not installed")
         }
-        let loop = EventLoop()
-        let server = try FakeLLMServer(loop: loop)
-        let work = fixture?.workspace ?? TemporaryDirectory(prefix: "cmcp")
-        let home = TemporaryDirectory(prefix: "chome")
-        var runs: [Run] = []
-        defer {
-            for r in runs { r.close() }
-            server.stop()
-            var spins = 0
-            while loop.runOnce(wait: false) && spins < 100 { spins += 1 }
-            loop.close()
-        }
+        let f = try self.fixture(work: fixture?.workspace ?? TemporaryDirectory(prefix: "cmcp"))
+        defer { f.close() }
+        let (loop, server, work, home) = (f.loop, f.server, f.work, f.home)
         _ = MCPTestServer.write(into: work.path)
         var spec = AgentSpec(name: "coder", kind: .coder, cwd: work.path)
         spec.llm.provider = .anthropic
@@ -330,8 +308,7 @@ final class CoderProcessTests: XCTestCase {
         server.enqueue(FakeReply(items: [.tool(id: "b1", name: "Bash", arguments: #"{"command": "hostname; pwd; echo key=${FAKE_CODER_KEY:-none}"}"#)]))
         server.enqueue(FakeReply(items: [.tool(id: "m1", name: "mcp__box__whereami", arguments: "{}")]))
         server.enqueue(.text("Found it."))
-        let run = try Run(loop: loop, arguments: [binary, "agent", "coder", "--config", configPath], environment: env, directory: work.path)
-        runs.append(run)
+        let run = try f.start(["agent", "coder", "--config", configPath], environment: env)
         try runLoop(loop, until: "the agent to finish", seconds: 60) { run.exit != nil }
         XCTAssertEqual(run.exit, .exited(0), run.output)
         XCTAssertEqual(server.requests.count, 3, run.output)
