@@ -15,22 +15,16 @@ struct SessionsCommand: ParsableCommand {
         subcommands: [List.self, Show.self, Delete.self])
 
     struct Target: ParsableArguments {
-        @Argument(help: "Profile name (or its .toml file).") var profile: String
+        @OptionGroup var profile: ProfileArgument
         @OptionGroup var agent: AgentArgument
 
-        var name: String {
-            get throws { profile.hasSuffix(".toml") || profile.contains("/") ? try ProfileArgument.parse([profile]).profileName() : profile }
-        }
-
         func store() throws -> SessionStore {
-            let environment = ProcessInfo.processInfo.environment
-            let paths = SupervisorPaths(environment: environment)
-            let name = try self.name
-            let dir = paths.agentDir(profile: name, agent: agent.agent)
+            let name = try profile.profileName()
+            let dir = profile.paths.agentDir(profile: name, agent: agent.agent)
             // A coder run by hand keeps its sessions where CoderSetup puts them; a real profile
             // named "standalone" with that agent wins.
             if name == SupervisorPaths.standaloneProfile && !FileManager.default.fileExists(atPath: dir) {
-                return SessionStore(stateDir: environment["SUPERVISOR_CODER_STATE_DIR"] ?? paths.root + "/coder")
+                return SessionStore(stateDir: profile.environment["SUPERVISOR_CODER_STATE_DIR"] ?? profile.paths.root + "/coder")
             }
             return SessionStore(stateDir: dir)
         }
@@ -45,7 +39,7 @@ struct SessionsCommand: ParsableCommand {
             let store = try target.store()
             let sessions = store.list()
             if sessions.isEmpty {
-                print("no sessions for \(try target.name)/\(target.agent.agent) (in \(store.directory))")
+                print("no sessions for \(try target.profile.profileName())/\(target.agent.agent) (in \(store.directory))")
                 return
             }
             let rows = [["ID", "STARTED", "TURNS", "STATE", "LAST MESSAGE"]]
@@ -60,7 +54,7 @@ struct SessionsCommand: ParsableCommand {
         @Argument(help: "Session id (from `supervisor sessions list`).") var id: String
 
         func run() throws {
-            let session = try SessionsCommand.load(target, id)
+            let session = try wrap { try target.store().load(id) }
             print("session \(session.id) · \(session.model) · \(session.workspace) · started \(session.started) · \(session.turns) turns"
                 + String(format: " · $%.4f", session.costUSD))
             for message in session.messages {
@@ -82,24 +76,16 @@ struct SessionsCommand: ParsableCommand {
         @Argument(help: "Session id (from `supervisor sessions list`).") var id: String
 
         func run() throws {
-            let store = try target.store()
-            _ = try SessionsCommand.load(target, id)
-            guard unlink(store.path(id)) == 0 else {
-                throw ValidationError("cannot delete \(store.path(id)): \(String(cString: strerror(errno)))")
-            }
+            try wrap { try target.store().delete(id) }
             print("deleted session \(id)")
         }
     }
 
-    static func load(_ target: Target, _ id: String) throws -> CoderSession {
-        let store = try target.store()
-        // An id names a file in the sessions directory, never a path.
-        guard !id.isEmpty, id.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" }),
-              FileManager.default.fileExists(atPath: store.path(id)) else {
-            throw ValidationError("no session \(id) for \(try target.name)/\(target.agent.agent) (see `supervisor sessions list`)")
-        }
-        return try store.load(id)
-    }
+}
+
+/// The store's refusals (a bad or unknown id) are one-line errors that exit 2.
+private func wrap<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ToolError { throw HostingError(e.message) }
 }
 
 private func shorten(_ text: String, _ limit: Int) -> String {

@@ -140,6 +140,12 @@ public struct SessionStore {
         }
     }
 
+    /// Removes a session (its id checked as `load` does).
+    public func delete(_ id: String) throws {
+        _ = try load(id)
+        guard unlink(path(id)) == 0 else { throw ToolError("cannot delete \(path(id)): \(String(cString: strerror(errno)))") }
+    }
+
     /// Every readable session, oldest first.
     public func list() -> [CoderSession] {
         guard let d = opendir(directory) else { return [] }
