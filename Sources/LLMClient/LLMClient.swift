@@ -349,11 +349,13 @@ final class RequestRun {
         attemptStart = EventLoop.monotonicSeconds()
         // The debug log shows what the agent asked and what the script answered, as for a real
         // provider (the request in Anthropic's wire form: it has every part of the request).
-        let spec = WireAPI.anthropicMessages.encode(request, apiKey: nil)
-        client.debug?.write([
-            "type": "request", "call": .number(Double(id)), "attempt": 1, "provider": "script",
-            "body": (try? JSONValue.parse(spec.body)) ?? .string(String(decoding: spec.body, as: UTF8.self)),
-        ])
+        if let debug = client.debug {
+            let spec = WireAPI.anthropicMessages.encode(request, apiKey: nil)
+            debug.write([
+                "type": "request", "call": .number(Double(id)), "attempt": 1, "provider": "script",
+                "body": (try? JSONValue.parse(spec.body)) ?? .string(String(decoding: spec.body, as: UTF8.self)),
+            ])
+        }
         let events = client.script!.respond(to: request)
         var rest = events[...]
         let t = LoopTimer(loop: client.loop)
