@@ -2,8 +2,9 @@ import XCTest
 import Glibc
 import VTScreen
 
-/// Measures feed throughput. Prints MB/s; asserts only a generous floor so
-/// it is useful in debug builds too. Run in release for real numbers:
+/// Feeds large inputs through the screen and checks what it kept; prints MB/s for a person to
+/// read. Speed is asserted nowhere (a loaded machine makes any floor flaky; bench/ measures
+/// speed as ratios in one run). Run in release for real numbers:
 ///   VTSCREEN_BENCH_MB=10 swift test -c release -Xswiftc -enable-testing --filter VTScreenTests.ThroughputTests
 /// (default 2 MB per run to keep the normal suite quick).
 final class ThroughputTests: XCTestCase {
@@ -41,19 +42,16 @@ final class ThroughputTests: XCTestCase {
 
     func testPlainLines() {
         let line = { (i: Int) in "line \(i): some text of moderate length here\r\n" }
-        let big = measure("plain", megabytes: 2, line: line)
+        _ = measure("plain", megabytes: 2, line: line)
         _ = measure("plain", megabytes: 2, scrollback: 0, line: line)
-        let small = measure("plain", megabytes: 2, rows: 24, cols: 80, line: line)
-        XCTAssertGreaterThan(big, 1)
-        XCTAssertGreaterThan(small, 1)
+        _ = measure("plain", megabytes: 2, rows: 24, cols: 80, line: line)
     }
 
     func testColouredLines() {
         let e = "\u{1B}"
-        let mbps = measure("coloured", megabytes: 2) {
+        _ = measure("coloured", megabytes: 2) {
             "\(e)[32mINFO\(e)[0m \(e)[1;34mline \($0)\(e)[0m: \(e)[38;5;208msome\(e)[0m \(e)[38;2;10;200;30mtext\(e)[0m \(e)[4mhere\(e)[0m\r\n"
         }
-        XCTAssertGreaterThan(mbps, 1)
         _ = measure("coloured", megabytes: 2, rows: 24, cols: 80) {
             "\(e)[32mINFO\(e)[0m \(e)[1;34mline \($0)\(e)[0m: \(e)[38;5;208msome\(e)[0m \(e)[38;2;10;200;30mtext\(e)[0m \(e)[4mhere\(e)[0m\r\n"
         }
