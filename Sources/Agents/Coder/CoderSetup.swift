@@ -34,6 +34,8 @@ public struct CoderSetup {
     public var stateDir: String
     public var logsDir: String?
     public var launch: AgentLaunchConfig?
+    /// Where `launch` was read from (`--config`), for the resume command shown at the end.
+    public var configPath: String?
     public var prompt: String?
     public var resume: String?
     /// Resume the latest unfinished session when no --resume is given (a restart by the shim).
@@ -50,6 +52,7 @@ public struct CoderSetup {
         public var model: String?
         public var plain = false
         public var config: AgentLaunchConfig?
+        public var configPath: String?
         public init() {}
     }
 
@@ -131,7 +134,7 @@ public struct CoderSetup {
         let prompt = flags.prompt ?? spec.prompt
         let plainEnv = ["1", "true", "yes"].contains(e("PLAIN") ?? "")
         let noRipgrep = ["1", "true", "yes"].contains(e("NO_RIPGREP") ?? "")
-        return CoderSetup(spec: spec, stateDir: stateDir, logsDir: logsDir, launch: flags.config, prompt: prompt,
+        return CoderSetup(spec: spec, stateDir: stateDir, logsDir: logsDir, launch: flags.config, configPath: flags.configPath, prompt: prompt,
                           resume: flags.resume, resumeLatest: flags.config != nil && flags.resume == nil,
                           hooks: CoderHooks(preTool: e("HOOK_PRE_TOOL"), postTool: e("HOOK_POST_TOOL"), stop: e("HOOK_STOP")),
                           plain: flags.plain || plainEnv, useRipgrep: noRipgrep ? false : nil, debugFile: debugFile)
