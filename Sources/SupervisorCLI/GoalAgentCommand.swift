@@ -54,7 +54,7 @@ struct GoalAgentCommand: ParsableCommand {
     @Option(help: "Seconds of quiet output after which a command is checked for waiting on input (default 1).")
     var quietCheck: Double?
     @Option(help: "Where the history is kept (default: $SUPERVISOR_HOME/standalone/<name>).") var stateDir: String?
-    @Option(help: "Where <name>.terminal.log and <name>.debug.jsonl go (default: $SUPERVISOR_HOME/standalone/logs).") var logsDir: String?
+    @Option(help: "Where <name>.terminal.log and <name>.debug.jsonl go (default: the --state-dir given, else $SUPERVISOR_HOME/standalone/logs).") var logsDir: String?
     @Option(help: "Agent name (for log file names).") var name: String?
     @Flag(help: "Write requests and responses to <logs>/<name>.debug.jsonl.") var debug = false
     @Flag(inversion: .prefixedNo,
@@ -76,10 +76,12 @@ struct GoalAgentCommand: ParsableCommand {
             spec.llm.model = "gpt-4o-mini"
             spec.llm.apiKeyEnv = LLMProvider.openai.defaultAPIKeyEnv
             // Under $SUPERVISOR_HOME like the other agents run by hand (cleanup.sh finds it there).
+            // A --state-dir given keeps the logs too, unless --logs-dir says otherwise.
             let paths = SupervisorPaths(environment: environment)
+            let state = stateDir.map { absolute($0, base: cwd) }
             launch = AgentLaunchConfig(profile: SupervisorPaths.standaloneProfile, agent: spec,
-                                       stateDir: stateDir.map { absolute($0, base: cwd) } ?? paths.standaloneAgentDir(agentName),
-                                       logsDir: logsDir.map { absolute($0, base: cwd) } ?? paths.standaloneLogsDir, settingsFile: nil)
+                                       stateDir: state ?? paths.standaloneAgentDir(agentName),
+                                       logsDir: logsDir.map { absolute($0, base: cwd) } ?? state ?? paths.standaloneLogsDir, settingsFile: nil)
         }
         try applyFlags(&launch, environment: environment)
         guard let g = launch.agent.goal, !g.isEmpty else {
