@@ -14,4 +14,12 @@ final class GoalSplitModelTests: XCTestCase {
         model.action("  -> exited 0 (0.0s)")
         XCTAssertEqual(model.afterword, "goal: Print the time for the log\nbox: local\n[1/5] thinking...\n$ date\n  -> exited 0 (0.0s)\n")
     }
+
+    /// The plain line mode's heading too: the goal on one line, words apart.
+    func testLineViewShowsTheGoalOnOneLine() {
+        var out = ""
+        let view = GoalLineView { out += $0 }
+        view.started(goal: "Print the time\nfor the log", box: "local", resumedSteps: 0)
+        XCTAssertEqual(out, "goal: Print the time for the log\nbox: local\n")
+    }
 }
