@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "VTScreenTests", dependencies: ["VTScreen"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "AgentHost", "_TestSupport"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Hosting", "VTScreen"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport", "Hosting", "Profile"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport", "Hosting", "Profile", "VTScreen"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -14,9 +14,11 @@
 #      SIGTERM (an agent's whole process group), then SIGKILL after a bounded wait;
 #   3. containers labelled supervisor.profile whose supervisor.home label is this root (only when
 #      docker is installed and answers; containers of other roots or without the labels stay);
-#   4. each profile's state directory (sockets, specs, states, record, lock, settings);
+#   4. each profile's state directory (sockets, specs, states, record, lock, settings), and the
+#      state of built-in agents run by hand (<root>/standalone/<agent>: history, sessions,
+#      conversations; <root>/coder from before they moved there);
 #   5. with --logs: each profile's log directory (<logsDir>/<profile>, from profile.json or
-#      from the agents' state.json). Without --logs, logs are kept.
+#      from the agents' state.json) and <root>/standalone/logs. Without --logs, logs are kept.
 #
 # The root is $SUPERVISOR_HOME, else $XDG_STATE_HOME/supervisor (if absolute), else
 # $HOME/.local/state/supervisor, else /tmp/supervisor-<uid>: the same rule as Paths.swift.
@@ -345,6 +347,34 @@ for dir in "${profile_dirs[@]}"; do
         fail "could not remove $dir"
     fi
 done
+# Agents run by hand: everything under <root>/standalone but its logs.
+standalone_dir=$root/standalone
+standalone_state=()
+[[ -d $root/coder ]] && standalone_state+=("$root/coder")
+for d in "$standalone_dir"/* "$standalone_dir"/.[!.]*; do
+    [[ $d == "$standalone_dir/logs" ]] || standalone_state+=("$d")
+done
+for d in "${standalone_state[@]}"; do
+    if [[ $dry_run == 1 ]]; then
+        act "would remove $d (an agent run by hand)"
+    elif rm -rf -- "$d"; then
+        act "removed $d (an agent run by hand)"
+    else
+        fail "could not remove $d"
+    fi
+done
+# Their logs (terminal logs, debug files, stderr: all ours) go whole, with --logs.
+if [[ -d $standalone_dir/logs ]]; then
+    if [[ $remove_logs == 0 ]]; then
+        say "kept log directory $standalone_dir/logs (./cleanup.sh --logs removes it)"
+    elif [[ $dry_run == 1 ]]; then
+        act "would remove log directory $standalone_dir/logs"
+    elif rm -rf -- "$standalone_dir/logs"; then
+        act "removed log directory $standalone_dir/logs"
+    else
+        fail "could not remove $standalone_dir/logs"
+    fi
+fi
 # --- 5. logs -------------------------------------------------------------------------------------------------
 if [[ $remove_logs == 0 ]]; then
     # Remember the kept log directories (only those not listed yet: a second run changes nothing).
@@ -386,8 +416,9 @@ else
     fi
 fi
 if [[ $dry_run == 0 ]]; then
-    # The root and its profiles/ folder go too when nothing else lives there.
+    # The root and its profiles/ and standalone/ folders go too when nothing else lives there.
     rmdir -- "$profiles_dir" 2>/dev/null && act "removed $profiles_dir" || true
+    rmdir -- "$standalone_dir" 2>/dev/null && act "removed $standalone_dir" || true
     rmdir -- "$root" 2>/dev/null && act "removed $root" || true
 fi
 

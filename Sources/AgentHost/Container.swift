@@ -73,10 +73,35 @@ public struct ContainerSpec: Codable, Equatable, Sendable {
     public static func containerName(profile: String, agent: String) -> String { "sv-\(profile)-\(agent)" }
 
     /// The default user when the profile names none: the person running supervisor (so files
-    /// in the bind-mounted workspace belong to them on both sides), or uid 1000 (the `agent`
-    /// user of docker/Dockerfile) when supervisor runs as root: never root by default.
-    public static func defaultUser(uid: uid_t = getuid(), gid: gid_t = getgid()) -> String {
-        uid == 0 ? "1000:1000" : "\(uid):\(gid)"
+    /// in the bind-mounted workspace belong to them on both sides). When supervisor runs as
+    /// root (a server, CI, a container) the user must still be able to write the workspace:
+    /// its owner when that is not root, else uid 1000 (the `agent` user of docker/Dockerfile)
+    /// if anyone may write it. Nil when only root can write it: root in the container is
+    /// never a default (the profile says `user = "root"`), so `up` refuses instead of the
+    /// agent failing at its first write.
+    public static func defaultUser(uid: uid_t = getuid(), gid: gid_t = getgid(), workspace: FileOwner? = nil) -> String? {
+        if uid != 0 { return "\(uid):\(gid)" }
+        guard let workspace else { return unprivilegedUser }
+        if workspace.uid != 0 { return "\(workspace.uid):\(workspace.gid)" }
+        return workspace.mode & 0o003 == 0o003 ? unprivilegedUser : nil
+    }
+
+    /// The `agent` user of docker/Dockerfile.
+    public static let unprivilegedUser = "1000:1000"
+
+    /// Who owns a file and its permission bits (`stat`).
+    public struct FileOwner: Equatable, Sendable {
+        public var uid: uid_t
+        public var gid: gid_t
+        public var mode: mode_t
+        public init(uid: uid_t, gid: gid_t, mode: mode_t) { self.uid = uid; self.gid = gid; self.mode = mode }
+
+        /// Nil when `path` cannot be examined.
+        public static func of(_ path: String) -> FileOwner? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return FileOwner(uid: info.st_uid, gid: info.st_gid, mode: info.st_mode & 0o7777)
+        }
     }
 
     public var labels: [(String, String)] {

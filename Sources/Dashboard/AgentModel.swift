@@ -50,8 +50,10 @@ public struct AgentEvent: Equatable, Sendable {
         return nil
     }
 
-    /// One line for the timeline.
-    public var summary: String {
+    /// One line for the timeline (line breaks in a message or command become spaces).
+    public var summary: String { oneLine(rawSummary) }
+
+    private var rawSummary: String {
         switch type {
         case "state": return string("state") ?? ""
         case "step":
@@ -151,7 +153,7 @@ public struct AgentActivity: Equatable, Sendable {
             step = event.number("n").map { Int($0) }
             stepLimit = event.number("limit").map { Int($0) }
         case "command":
-            if let text = event.string("text") { lastAction = "$ " + text }
+            if let text = event.string("text") { lastAction = "$ " + oneLine(text) }
         case "tool":
             let name = event.string("name") ?? "tool"
             lastAction = name

@@ -14,7 +14,9 @@ extension ContainerSpec {
             profile: profile.name, agent: agent.name, home: home, network: backend.network,
             memory: backend.memory ?? defaultMemory, cpus: backend.cpus, pidsLimit: backend.pidsLimit ?? defaultPidsLimit,
             readOnly: backend.readOnly, mounts: mounts, environmentNames: backend.env,
-            user: backend.user ?? defaultUser(), workspace: backend.workspace, preserve: backend.preserveContainer,
+            // No default user can write the workspace: `DockerPreflight` refuses before this is used.
+            user: backend.user ?? defaultUser(workspace: .of(agent.cwd)) ?? unprivilegedUser,
+            workspace: backend.workspace, preserve: backend.preserveContainer,
             dockerExecutable: dockerExecutable)
     }
 }

@@ -50,6 +50,22 @@ public enum DockerPreflight {
         }
     }
 
+    /// Refuses an agent whose container would get a default user that cannot write its
+    /// workspace (supervisor runs as root, the workspace belongs to root and only root may
+    /// write it): the agent would fail at its first write. Root in the container is never a
+    /// default; the profile can ask for it.
+    public static func checkWorkspaceUsers(_ profile: Profile, uid: uid_t = getuid(), gid: gid_t = getgid()) throws {
+        for agent in dockerAgents(profile) where agent.backend.user == nil {
+            guard let owner = ContainerSpec.FileOwner.of(agent.cwd),
+                  ContainerSpec.defaultUser(uid: uid, gid: gid, workspace: owner) == nil else { continue }
+            let place = agent.line > 0 ? "\(profile.sourcePath):\(agent.line)" : profile.sourcePath
+            throw HostingError("\(place): agent \"\(agent.name)\": its workspace \(agent.cwd) belongs to root and only root may write it, "
+                + "but its container would run as \(ContainerSpec.unprivilegedUser) (supervisor runs as root and never makes root "
+                + "the container's default user): give the directory to a user (`chown -R 1000:1000 \(agent.cwd)`; its owner "
+                + "becomes the container's user), or set user = \"root\" in the agent's [backend]")
+        }
+    }
+
     /// Engine reachable, images present (`up` never pulls: a missing image is an error, not a
     /// long silent download), named networks present. Returns the engine when any agent uses Docker.
     @discardableResult
@@ -57,6 +73,7 @@ public enum DockerPreflight {
         let agents = dockerAgents(profile)
         guard let first = agents.first else { return nil }
         try checkEnvironmentAllowList(profile)
+        try checkWorkspaceUsers(profile)
         let purpose = "\(profile.sourcePath): agent \"\(first.name)\" (backend type \"docker\")"
         let engine = try DockerEngine.locate(environment: environment, purpose: purpose)
         try engine.ping(purpose: purpose)

@@ -16,8 +16,9 @@ import Darwin
 ///                                         /state.json   AgentState
 ///                                         /shim.sock    the shim's socket
 /// <root>/standalone/<agent>/                 an agent run by hand, without a profile
-///                                            (`supervisor agent exec`: conversations/)
-/// <root>/standalone/logs/                     its logs
+///                                            (`supervisor agent goal|coder|exec`: history,
+///                                            sessions/, conversations/)
+/// <root>/standalone/logs/                     their logs
 /// <logsDir>/<profile>/<agent>.log            every terminal byte
 ///                    /<agent>.events.jsonl    structured events
 /// ```

@@ -47,6 +47,7 @@ struct CoderAgentCommand: ParsableCommand {
         flags.model = model
         flags.plain = plain
         flags.config = try config.load()
+        flags.configPath = config.config
         let environment = ProcessInfo.processInfo.environment
         let setup: CoderSetup
         do {

@@ -53,8 +53,8 @@ struct GoalAgentCommand: ParsableCommand {
     var commandTimeout: Double?
     @Option(help: "Seconds of quiet output after which a command is checked for waiting on input (default 1).")
     var quietCheck: Double?
-    @Option(help: "Where the history is kept (default: ~/.local/state/supervisor/goal/<name>).") var stateDir: String?
-    @Option(help: "Where <name>.terminal.log and <name>.debug.jsonl go (default: the state directory).") var logsDir: String?
+    @Option(help: "Where the history is kept (default: $SUPERVISOR_HOME/standalone/<name>).") var stateDir: String?
+    @Option(help: "Where <name>.terminal.log and <name>.debug.jsonl go (default: the --state-dir given, else $SUPERVISOR_HOME/standalone/logs).") var logsDir: String?
     @Option(help: "Agent name (for log file names).") var name: String?
     @Flag(help: "Write requests and responses to <logs>/<name>.debug.jsonl.") var debug = false
     @Flag(inversion: .prefixedNo,
@@ -75,9 +75,13 @@ struct GoalAgentCommand: ParsableCommand {
             spec.llm.provider = .openai
             spec.llm.model = "gpt-4o-mini"
             spec.llm.apiKeyEnv = LLMProvider.openai.defaultAPIKeyEnv
-            let home = environment["XDG_STATE_HOME"] ?? ((environment["HOME"] ?? "/tmp") + "/.local/state")
-            let state = stateDir.map { absolute($0, base: cwd) } ?? "\(home)/supervisor/goal/\(agentName)"
-            launch = AgentLaunchConfig(profile: "", agent: spec, stateDir: state, logsDir: logsDir.map { absolute($0, base: cwd) } ?? state, settingsFile: nil)
+            // Under $SUPERVISOR_HOME like the other agents run by hand (cleanup.sh finds it there).
+            // A --state-dir given keeps the logs too, unless --logs-dir says otherwise.
+            let paths = SupervisorPaths(environment: environment)
+            let state = stateDir.map { absolute($0, base: cwd) }
+            launch = AgentLaunchConfig(profile: SupervisorPaths.standaloneProfile, agent: spec,
+                                       stateDir: state ?? paths.standaloneAgentDir(agentName),
+                                       logsDir: logsDir.map { absolute($0, base: cwd) } ?? state ?? paths.standaloneLogsDir, settingsFile: nil)
         }
         try applyFlags(&launch, environment: environment)
         guard let g = launch.agent.goal, !g.isEmpty else {

@@ -24,7 +24,7 @@ struct SessionsCommand: ParsableCommand {
             // A coder run by hand keeps its sessions where CoderSetup puts them; a real profile
             // named "standalone" with that agent wins.
             if name == SupervisorPaths.standaloneProfile && !FileManager.default.fileExists(atPath: dir) {
-                return SessionStore(stateDir: profile.environment["SUPERVISOR_CODER_STATE_DIR"] ?? profile.paths.root + "/coder")
+                return SessionStore(stateDir: profile.environment["SUPERVISOR_CODER_STATE_DIR"] ?? profile.paths.standaloneAgentDir(agent.agent))
             }
             return SessionStore(stateDir: dir)
         }

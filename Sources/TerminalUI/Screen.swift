@@ -125,9 +125,11 @@ public final class Screen {
         }
     }
 
+    /// Enter sends CR (13: `nonl()` keeps it from becoming LF); LF (10) is Ctrl-J, a key of its
+    /// own (the coder's input inserts a line break with it).
     public static func characterKey(_ c: UInt32) -> Key {
         switch c {
-        case 10, 13: return .enter
+        case 13: return .enter
         case 9: return .tab
         case 27: return .escape
         case 8, 127: return .backspace

@@ -246,7 +246,7 @@ final class CoderAgentTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: h.dir.file("new.txt"), encoding: .utf8), "x\ny\n")
         // The model gets the results it got before; the person saw the change in the question only.
         XCTAssertEqual(h.toolResults(1)["e1"]!.content, "Edited a.txt: 1 replacement")
-        XCTAssertEqual(h.toolResults(2)["w1"]!.content, "Created new.txt (4 bytes, 3 lines)")
+        XCTAssertEqual(h.toolResults(2)["w1"]!.content, "Created new.txt (4 bytes, 2 lines)")
         XCTAssertTrue(h.ui.changes.isEmpty)
     }
 
@@ -452,6 +452,15 @@ final class CoderAgentTests: XCTestCase {
         XCTAssertTrue(r["t9"]!.content.contains("stopped before this tool call finished"))
         XCTAssertTrue(h.ui.transcript.contains("user: run it"))
         XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: resumed session old") })
+    }
+
+    /// `sessions list`: the last text on one line, its text blocks and lines apart by a space.
+    func testSessionPreviewKeepsWordsApart() {
+        var s = CoderSession(id: "a", started: "2026-01-01T00:00:00Z", model: "m", workspace: "/w")
+        s.messages = [Message(role: .assistant, content: [.text("first line\nsecond"), .text("alpha")])]
+        XCTAssertEqual(s.lastMessagePreview, "first line second alpha")
+        s.messages = [Message(role: .user, content: [.text(String(repeating: "word ", count: 30))])]
+        XCTAssertEqual(s.lastMessagePreview, "you: " + String(repeating: "word ", count: 11) + "word…")
     }
 
     func testSessionJSONRoundTripAndLatest() throws {

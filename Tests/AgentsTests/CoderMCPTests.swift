@@ -92,7 +92,7 @@ final class CoderMCPTests: XCTestCase {
         XCTAssertEqual(try h.run(seconds: 90), 0)
         // Write worked on the host side of the bind mount.
         XCTAssertEqual(try String(contentsOfFile: fixture.workspace.file("notes/hello.txt"), encoding: .utf8), "hi from the coder\n")
-        XCTAssertEqual(h.toolResults(1)["w1"]?.content, "Created notes/hello.txt (18 bytes, 2 lines)")
+        XCTAssertEqual(h.toolResults(1)["w1"]?.content, "Created notes/hello.txt (18 bytes, 1 line)")
         // Bash ran inside the container and saw the file.
         XCTAssertEqual(h.toolResults(2)["b1"]?.content.contains("hi from the coder\n\(fixture.container)\n/workspace"), true, "\(h.toolResults(2))")
         // A container path outside the workspace is refused by name, a box path inside is found.

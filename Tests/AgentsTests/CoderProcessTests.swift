@@ -250,8 +250,8 @@ final class CoderProcessTests: XCTestCase {
         XCTAssertEqual(delete.exit, .exited(0), delete.output)
         XCTAssertEqual(store.list().count, 0)
 
-        // A coder run by hand keeps its sessions under <home>/coder: `standalone coder` finds them.
-        try SessionStore(stateDir: home.path + "/coder").save(CoderSession(id: "s-by-hand", started: "now", model: "m", workspace: work.path))
+        // A coder run by hand keeps its sessions under <home>/standalone/coder: `standalone coder` finds them.
+        try SessionStore(stateDir: home.path + "/standalone/coder").save(CoderSession(id: "s-by-hand", started: "now", model: "m", workspace: work.path))
         let standalone = try cli(["list", "standalone", "coder"])
         XCTAssertEqual(standalone.exit, .exited(0), standalone.output)
         XCTAssertTrue(standalone.output.contains("s-by-hand"), standalone.output)

@@ -1,3 +1,4 @@
+import LLM
 import TerminalUI
 import XCTest
 @testable import Agents
@@ -7,6 +8,45 @@ final class CoderTUIModelTests: XCTestCase {
         var d = KeyDecoder()
         XCTAssertEqual(d.decode([.char("a"), .escape, .enter, .char("b"), .control("j"), .enter]),
                        [.key(.char("a")), .newline, .key(.char("b")), .newline, .key(.enter)])
+    }
+
+    /// What the terminal sends: Enter is CR, Ctrl-J is LF. Ctrl-J starts a new line; only
+    /// Enter sends (the README's promise).
+    func testCtrlJFromTheTerminalIsANewlineAndEnterSends() {
+        XCTAssertEqual(Screen.characterKey(13), .enter)
+        XCTAssertEqual(Screen.characterKey(10), .control("j"))
+        var d = KeyDecoder()
+        let typed = [104, 10, 105, 13].map { Screen.characterKey(UInt32($0)) }
+        XCTAssertEqual(d.decode(typed), [.key(.char("h")), .newline, .key(.char("i")), .key(.enter)])
+    }
+
+    func status(session: String = "20261205-010203-ab12") -> CoderStatus {
+        CoderStatus(model: "claude-test", permission: .yolo, usage: Usage(input: 12_345, output: 678), costUSD: 0.0421,
+                    state: "idle", session: session)
+    }
+
+    /// What stays on the normal screen: the turn's final answer (not the text before its tool
+    /// calls), errors after it, tokens, cost, the session and the command that resumes it.
+    func testEndingShowsTheFinalAnswerAndHowToResume() {
+        let transcript = [TranscriptEntry(kind: .user, text: "old question"), TranscriptEntry(kind: .assistant, text: "old answer"),
+                          TranscriptEntry(kind: .user, text: "Write a greeting program"),
+                          TranscriptEntry(kind: .assistant, text: "I'll create it."), TranscriptEntry(kind: .tool, text: "⏺ Write(x)"),
+                          TranscriptEntry(kind: .result, text: "  ⎿ Created x"),
+                          TranscriptEntry(kind: .assistant, text: "Done. I wrote `x`.\nRun it with python3 x.\n")]
+        let ending = CoderEnding(status: status(), exitStatus: 0, configPath: nil)
+        let text = ending.text(transcript: transcript)
+        XCTAssertTrue(text.hasPrefix("Done. I wrote `x`.\nRun it with python3 x.\n\n── coder ended · claude-test · "), text)
+        XCTAssertTrue(text.contains("tokens in 12k out 678 · $0.0421 · session 20261205-010203-ab12\n"), text)
+        XCTAssertTrue(text.hasSuffix("resume: supervisor agent coder --resume 20261205-010203-ab12\n"), text)
+        XCTAssertFalse(text.contains("old answer") || text.contains("I'll create"), text)
+
+        // In a profile: the launch config goes with it (quoted when it needs to be); an error
+        // after the last answer is shown too.
+        let failed = CoderEnding(status: status(), exitStatus: 1, configPath: "/state/my profile/agent.json")
+        let errorText = failed.text(transcript: [TranscriptEntry(kind: .user, text: "q"), TranscriptEntry(kind: .error, text: "✗ model error: 500")])
+        XCTAssertTrue(errorText.hasPrefix("✗ model error: 500\n\n── coder ended with an error (exit status 1)"), errorText)
+        XCTAssertTrue(errorText.hasSuffix("resume: supervisor agent coder --config '/state/my profile/agent.json' --resume 20261205-010203-ab12\n"), errorText)
+        XCTAssertTrue(CoderEnding(status: status(), exitStatus: 143, configPath: nil).summary.contains("stopped (SIGTERM)"))
     }
 
     func testBracketedPasteIsOneAction() {

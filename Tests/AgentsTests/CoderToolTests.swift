@@ -190,6 +190,24 @@ final class CoderFileToolTests: XCTestCase {
         XCTAssertTrue(again.content.hasPrefix("Replaced"), again.content)
     }
 
+    /// The model is told how many lines it wrote: as an editor counts them, not the pieces a
+    /// split on "\n" leaves (a file ending in a line break has no empty last line).
+    func testWriteCountsLinesAsAnEditorDoes() throws {
+        let dir = TemporaryDirectory(prefix: "clines")
+        let ws = Workspace(path: dir.path)
+        let six = "import sys\n\ndef greet(name):\n    return name\n\nprint(greet('x'))\n"
+        for (content, lines) in [(six, 6), ("a\nb", 2), ("a\r\nb\r\n", 2), ("\n", 1), ("", 0), ("\n\n", 2), ("x", 1)] {
+            let out = WriteTool.write(["file_path": "f.txt", "content": .string(content)], workspace: ws)
+            XCTAssertTrue(out.content.hasSuffix(" bytes, \(lines) line\(lines == 1 ? "" : "s"))"), "\(content.debugDescription): \(out.content)")
+        }
+        XCTAssertEqual(FileText.lineCount(Array(six.utf8)), 6)
+        XCTAssertEqual(FileText.lineCount("a\r\nb".utf8), 2)
+        // Read agrees: six numbered lines.
+        XCTAssertTrue(WriteTool.write(["file_path": "six.py", "content": .string(six)], workspace: ws).content.contains("6 lines"))
+        XCTAssertTrue(ReadTool.read(["file_path": "six.py"], workspace: ws).content.contains("     6\tprint(greet('x'))\n"))
+        XCTAssertFalse(ReadTool.read(["file_path": "six.py"], workspace: ws).content.contains("     7\t"))
+    }
+
     func testGlobDoubleStarNewestFirst() throws {
         let dir = TemporaryDirectory(prefix: "cglob")
         let ws = Workspace(path: dir.path)

@@ -89,6 +89,8 @@ final class GoalRunnerSanitizerTests: XCTestCase {
             XCTAssertEqual(OutputCleaner.clean(raw), expected, "raw: \(raw.debugDescription)")
         }
         XCTAssertEqual(OutputCleaner.lastLines("1\n2\n3\n4", 2), "[2 earlier lines not shown]\n3\n4")
+        XCTAssertEqual(OutputCleaner.lastLines("1\n2\n3\n4\n", 2), "[2 earlier lines not shown]\n3\n4")
+        XCTAssertEqual(OutputCleaner.lastLines("1\n2\n", 2), "1\n2\n")
     }
 
     func testQuotedAssignmentKeepsBytesAndShortLines() {

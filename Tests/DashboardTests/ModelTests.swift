@@ -14,6 +14,18 @@ final class ModelTests: XCTestCase {
 
     func event(_ json: String) -> AgentEvent { AgentEvent.parse(json, agent: "a")! }
 
+    /// A message or command with line breaks reads as one line: words stay apart.
+    func testSummariesAndTileKeepWordsApart() {
+        XCTAssertEqual(event(#"{"type":"message","text":"reached: the check passed after step 6\n6 commands"}"#).summary,
+                       "reached: the check passed after step 6 6 commands")
+        let line = Timeline.format(event(#"{"ts":"2026-01-02T03:04:05Z","agent":"g","type":"command","text":"date\necho time\nfor x"}"#),
+                                   utcOffset: 0, agentWidth: 4)
+        XCTAssertEqual(line, "03:04:05 g    command  $ date echo time for x")
+        var activity = AgentActivity()
+        activity.apply(event(#"{"type":"command","text":"echo the time\nfor now"}"#))
+        XCTAssertEqual(activity.lastAction, "$ echo the time for now")
+    }
+
     func testEventsAccumulate() {
         var activity = AgentActivity()
         activity.apply(event(#"{"ts":"2026-01-02T03:04:05.250Z","agent":"a","type":"tokens","input":1200,"output":300,"cost_usd":0.012}"#))

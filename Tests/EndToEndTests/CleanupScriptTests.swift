@@ -218,6 +218,46 @@ final class CleanupScriptTests: XCTestCase {
         return !rest.hasPrefix("Z") && !rest.hasPrefix("X")
     }
 
+    /// The three built-in agents run by hand keep their state and logs under SUPERVISOR_HOME
+    /// (never ~/.local/state), where `sessions`/`conversations` and cleanup.sh find them.
+    func testAgentsRunByHandStayUnderTheRootAndCleanupFindsThem() throws {
+        _ = try requireTmuxAndBinary()
+        let userHome = temp.path + "/user-home"
+        let work = temp.path + "/work"
+        for dir in [userHome, work] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let byHand = ["HOME": userHome, "XDG_STATE_HOME": "", "SUPERVISOR_CODER_WORKSPACE": work,
+                      "SUPERVISOR_CODER_SCRIPT": temp.write("coder.script", "--- turn 1\nHello by hand.\n")]
+        let goal = try run([binary, "agent", "goal", "--goal", "say hi", "--provider", "script", "--workdir", work,
+                            "--script", temp.write("goal.script", "--- turn 1\necho hi\n--- turn 2\nDONE: said hi\n")], environment: byHand)
+        XCTAssertEqual(goal.status, 0, goal.output)
+        let coder = try run([binary, "agent", "coder", "--prompt", "hi"], environment: byHand)
+        XCTAssertEqual(coder.status, 0, coder.output)
+        let exec = try run([binary, "agent", "exec", "--provider", "script", "--prompt", "hi", "--workdir", work,
+                            "--script", temp.write("exec.script", "--- turn 1\nNothing to run: hi.\n")], environment: byHand)
+        XCTAssertEqual(exec.status, 0, exec.output)
+
+        XCTAssertFalse(FileManager.default.fileExists(atPath: userHome + "/.local"), "an agent wrote under ~/.local")
+        let standalone = home + "/standalone"
+        for agent in ["goal", "coder", "exec"] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(standalone)/\(agent)")) ?? []
+            XCTAssertFalse(entries.isEmpty, "nothing in \(standalone)/\(agent)")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: standalone + "/logs/goal.terminal.log"))
+        let sessions = try run([binary, "sessions", "list", "standalone", "coder"])
+        XCTAssertTrue(sessions.output.contains("Hello by hand."), sessions.output)
+
+        // cleanup.sh removes their state and keeps their logs; --logs removes those too.
+        let plain = try runScript([])
+        XCTAssertEqual(plain.status, 0, plain.output)
+        for agent in ["goal", "coder", "exec"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(standalone)/\(agent)"), plain.output)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: standalone + "/logs/goal.terminal.log"), plain.output)
+        let logs = try runScript(["--logs"])
+        XCTAssertEqual(logs.status, 0, logs.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home), logs.output)
+    }
+
     private func readJSON(_ path: String) throws -> [String: Any] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -229,10 +269,10 @@ final class CleanupScriptTests: XCTestCase {
 
     /// Runs argv to completion with SUPERVISOR_HOME set to this test's root. Output goes through
     /// a file, since a tmux server started by the command may keep inherited descriptors open.
-    private func run(_ argv: [String]) throws -> (status: Int32, output: String) {
+    private func run(_ argv: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let outputPath = temp.path + "/.out-\(UUID().uuidString.prefix(8))"
         defer { unlink(outputPath) }
-        let pid = try spawn(argv, output: outputPath)
+        let pid = try spawn(argv, output: outputPath, environment: extra)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
@@ -243,9 +283,10 @@ final class CleanupScriptTests: XCTestCase {
     }
 
     /// posix_spawn with stdin from /dev/null and stdout+stderr to `output`.
-    private func spawn(_ argv: [String], output: String) throws -> pid_t {
+    private func spawn(_ argv: [String], output: String, environment extra: [String: String] = [:]) throws -> pid_t {
         var environment = ProcessInfo.processInfo.environment
         environment["SUPERVISOR_HOME"] = home
+        environment.merge(extra) { $1 }
         environment["TMUX"] = nil
         environment["TMUX_PANE"] = nil
         var actions = posix_spawn_file_actions_t()

@@ -226,4 +226,49 @@ final class DockerEndToEndTests: EndToEndTestCase {
         assertOneLineError(try sv.run(["up", leaky, "--detach"]), ["OPENAI_API_KEY", "API keys never enter a container"])
         XCTAssertEqual(DockerTestSupport.docker(["ps", "-a", "-q", "--filter", "label=supervisor.home=\(sv.root)"]).output, "", "no container made")
     }
+
+    // MARK: a container user that can write the workspace
+
+    /// Run as root (a server, CI, a container), supervisor never makes root the container's user
+    /// by default, and the default user must be able to write the workspace: its owner when not
+    /// root; a workspace only root may write is refused at `validate`/`up` (one line naming the
+    /// directory and the fix) instead of failing at the agent's first write; `user = "root"` runs it.
+    func testTheContainerUserCanWriteTheWorkspaceOrUpRefuses() throws {
+        try XCTSkipIf(getuid() != 0, "needs root (the case is supervisor run as root)")
+        let writer = sh("touch /workspace/x && echo touch-ok || echo touch-failed; echo uid=$(id -u); exec sleep 600")
+
+        let rootOnly = sv.home.file("ws-root-only")
+        try FileManager.default.createDirectory(atPath: rootOnly, withIntermediateDirectories: true)
+        chmod(rootOnly, 0o755)
+        let refused = sv.writeProfile("dusr1", backend() + agent("a", writer, extra: "cwd = \(tomlString(rootOnly))"))
+        for command in [["validate", refused], ["up", refused, "--detach"]] {
+            assertOneLineError(try sv.run(command), ["agent \"a\"", rootOnly, "belongs to root", "1000:1000", "user = \"root\"", "chown"])
+        }
+        XCTAssertFalse(fileExists(sv.tmuxSocket("dusr1")), "nothing started")
+        XCTAssertEqual(DockerTestSupport.docker(["ps", "-a", "-q", "--filter", "label=supervisor.home=\(sv.root)"]).output, "", "no container made")
+
+        // The profile says root: it runs as root and writes.
+        let asRoot = sv.writeProfile("dusr2", backend(extra: "user = \"root\"") + agent("a", writer, extra: "cwd = \(tomlString(rootOnly))"))
+        try upDetached(asRoot)
+        try sv.waitForLog("dusr2", "a", containing: "uid=")
+        let rootLog = String(decoding: sv.log("dusr2", "a"), as: UTF8.self)
+        XCTAssertTrue(rootLog.contains("touch-ok") && rootLog.contains("uid=0"), rootLog)
+        try ok(["down", "dusr2"])
+
+        // A workspace that belongs to a user: the container runs as that user, whose files stay theirs.
+        let owned = sv.home.file("ws-owned")
+        try FileManager.default.createDirectory(atPath: owned, withIntermediateDirectories: true)
+        chmod(owned, 0o755)
+        XCTAssertEqual(chown(owned, 4242, 4343), 0)
+        let byOwner = sv.writeProfile("dusr3", backend() + agent("a", writer, extra: "cwd = \(tomlString(owned))"))
+        try upDetached(byOwner)
+        try sv.waitForLog("dusr3", "a", containing: "uid=")
+        let ownerLog = String(decoding: sv.log("dusr3", "a"), as: UTF8.self)
+        XCTAssertTrue(ownerLog.contains("touch-ok") && ownerLog.contains("uid=4242"), ownerLog)
+        XCTAssertEqual(inspect(container("dusr3", "a"), "{{.Config.User}}"), "4242:4343")
+        var info = stat()
+        XCTAssertEqual(stat(owned + "/x", &info), 0)
+        XCTAssertEqual(info.st_uid, 4242)
+        try ok(["down", "dusr3"])
+    }
 }

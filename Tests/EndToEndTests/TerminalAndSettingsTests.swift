@@ -51,6 +51,37 @@ final class TerminalAndSettingsTests: EndToEndTestCase {
         assertOneLineError(try sv.run(["attach", path, "nobody"]), ["profile att is not up"])
     }
 
+    /// A person attaching from a smaller terminal shrinks the agent's window while attached
+    /// (the agent sees what they see); after detaching, the agent gets its size back.
+    func testDetachGivesTheAgentItsSizeBack() throws {
+        let path = sv.writeProfile("sz", agent("a", ["bash", "-c", "trap 'echo size=$(stty size)' WINCH; echo ready; while :; do sleep 0.2 & wait; done"])
+            + agent("b", sh("exec sleep 600")))
+        try upDetached(path)
+        try sv.waitForLog("sz", "a", containing: "ready")
+        func sizes() throws -> String {
+            try sv.tmux("sz", ["list-windows", "-F", "#{window_name}=#{window_width}x#{window_height}"]).stdout
+        }
+        XCTAssertEqual(try sizes(), "a=200x50\nb=200x50\n")
+
+        // A real client of 90 columns, in an outer tmux server's pane.
+        let outer = sv.home.file("small.sock")
+        sv.track(tmuxSocket: outer)
+        let started = try sv.tmux(socket: outer, ["-f", "/dev/null", "new-session", "-d", "-s", "outer", "-x", "90", "-y", "24",
+                                                  sv.executable, "attach", "sz", "a"])
+        XCTAssertEqual(started.status, 0, "\(started)")
+        try waitFor("the attached client to shrink the agent's window") { try sizes().hasPrefix("a=90x") }
+        try sv.waitForLog("sz", "a", containing: " 90\r\n")
+        // The person looks at the other agent too (C-b n), then detaches (F12).
+        XCTAssertEqual(try sv.tmux(socket: outer, ["send-keys", "-t", "outer", "C-b", "n"]).status, 0)
+        try waitFor("the client to show the other window") { try sizes().contains("b=90x") }
+        XCTAssertEqual(try sv.tmux(socket: outer, ["send-keys", "-t", "outer", "F12"]).status, 0)
+        try waitFor("both windows to get their size back") { try sizes() == "a=200x50\nb=200x50\n" }
+        try sv.waitForLog("sz", "a", containing: "size=50 200")
+        // The next client still resizes them (the size is not pinned).
+        XCTAssertEqual(try sv.tmux("sz", ["show-options", "-w", "-t", "=sz:=a", "window-size"]).stdout, "")
+        _ = try sv.tmux(socket: outer, ["kill-server"])
+    }
+
     /// Invariant 1 with a terminal: `up` shows its live view; `q` leaves it and kill -9 of it stops nothing.
     func testInteractiveUpViewerQuitsAndDiesWithoutStoppingAgents() throws {
         let path = sv.writeProfile("view", agent("ticker", ["bash", "-c", "echo ticker-up; while IFS= read -r l; do echo \"got:$l\"; done"]) +

@@ -42,6 +42,14 @@ final class DockerContainerSpecTests: XCTestCase {
     func testDefaultUserIsNeverRoot() {
         XCTAssertEqual(ContainerSpec.defaultUser(uid: 0, gid: 0), "1000:1000")
         XCTAssertEqual(ContainerSpec.defaultUser(uid: 1234, gid: 99), "1234:99")
+        // Run as root, the default user must be able to write the workspace: its owner when not
+        // root, the unprivileged user when anyone may write it, else none (up refuses).
+        func owned(_ uid: uid_t, _ gid: gid_t, _ mode: mode_t) -> ContainerSpec.FileOwner { .init(uid: uid, gid: gid, mode: mode) }
+        XCTAssertEqual(ContainerSpec.defaultUser(uid: 0, gid: 0, workspace: owned(4242, 77, 0o755)), "4242:77")
+        XCTAssertEqual(ContainerSpec.defaultUser(uid: 0, gid: 0, workspace: owned(0, 0, 0o1777)), "1000:1000")
+        XCTAssertNil(ContainerSpec.defaultUser(uid: 0, gid: 0, workspace: owned(0, 0, 0o755)))
+        XCTAssertNil(ContainerSpec.defaultUser(uid: 0, gid: 0, workspace: owned(0, 1000, 0o775)))
+        XCTAssertEqual(ContainerSpec.defaultUser(uid: 1234, gid: 99, workspace: owned(0, 0, 0o755)), "1234:99")
         XCTAssertEqual(spec(user: "root").user, "root")
     }
 

@@ -144,8 +144,7 @@ public struct Conversation: Codable, Equatable {
     public mutating func append(_ role: String, _ kind: Entry.Kind, _ text: String) {
         messages.append(Entry(role: role, kind: kind, text: text, at: Conversation.timestamp(), turn: turns))
         if title.isEmpty && kind == .prompt {
-            let first = text.split(separator: "\n").first.map(String.init) ?? text
-            title = first.count > 70 ? String(first.prefix(69)) + "…" : first
+            title = oneLine(text, width: 70)
         }
     }
 

@@ -238,7 +238,7 @@ public final class ExecSession {
                 s += display.dim("continuing the turn that stopped: \(stop.reason)") + "\n"
             }
             if let last = c.messages.last(where: { $0.kind == .prompt }) {
-                s += display.dim("last message: " + (last.text.count > 200 ? String(last.text.prefix(200)) + "…" : last.text)) + "\n"
+                s += display.dim("last message: " + oneLine(last.text, width: 200)) + "\n"
             }
         } else {
             s += display.dim("conversation \(c.id)") + "\n"

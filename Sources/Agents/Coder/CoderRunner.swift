@@ -97,7 +97,16 @@ public enum CoderRunner {
 
         agent.start()
         while status == nil { _ = loop.runOnce(wait: true) }
-        tui?.close()
+        // On the normal screen, after the full-screen interface is gone: the final answer and
+        // how to continue stay in the pane, the log and the tile. Line mode has shown the answer.
+        let ending = CoderEnding(status: agent.status, exitStatus: status ?? 1, configPath: setup.configPath)
+        if let tui {
+            tui.close()
+            print(ending.text(transcript: tui.transcript), terminator: "")
+        } else if isatty(1) == 1 {
+            print("\n" + ending.summary, terminator: "")
+        }
+        fflush(stdout)
         for h in [signals, hup, int] { h.close() }
         input?.close()
         let mcp = context.mcp
@@ -117,6 +126,8 @@ public enum CoderRunner {
 /// The full-screen interface as the runner sees it.
 public protocol CoderTUIHandle: AnyObject {
     var ui: CoderUI { get }
+    /// What the interface showed, for what is left on the screen at the end.
+    var transcript: [TranscriptEntry] { get }
     func attach(_ agent: CoderAgent)
     func close()
 }

@@ -23,7 +23,7 @@ import Profile
 /// | `SUPERVISOR_CODER_ALLOW_TOOLS` / `_DENY_TOOLS` | comma-separated tool names (also `mcp__SERVER__TOOL`, `mcp__SERVER__*`) |
 /// | `SUPERVISOR_CODER_MCP` | JSON file of MCP servers, `{"mcpServers": {"NAME": {"command": "prog", "args": [...], "env": {...}, "cwd": "..."}}}` (the format other MCP clients use) |
 /// | `SUPERVISOR_CODER_WORKSPACE` | directory the tools work in (the current directory) |
-/// | `SUPERVISOR_CODER_STATE_DIR` | where `sessions/` are kept (`$SUPERVISOR_HOME/coder`) |
+/// | `SUPERVISOR_CODER_STATE_DIR` | where `sessions/` are kept (`$SUPERVISOR_HOME/standalone/coder`) |
 /// | `SUPERVISOR_CODER_DEBUG` | `1`: requests and responses to `llm-debug.jsonl` in the state dir |
 /// | `SUPERVISOR_CODER_PLAIN` | `1`: plain line mode even on a terminal |
 /// | `SUPERVISOR_CODER_NO_RIPGREP` | `1`: Grep uses its built-in search even when `rg` is installed |
@@ -34,6 +34,8 @@ public struct CoderSetup {
     public var stateDir: String
     public var logsDir: String?
     public var launch: AgentLaunchConfig?
+    /// Where `launch` was read from (`--config`), for the resume command shown at the end.
+    public var configPath: String?
     public var prompt: String?
     public var resume: String?
     /// Resume the latest unfinished session when no --resume is given (a restart by the shim).
@@ -50,6 +52,7 @@ public struct CoderSetup {
         public var model: String?
         public var plain = false
         public var config: AgentLaunchConfig?
+        public var configPath: String?
         public init() {}
     }
 
@@ -120,7 +123,7 @@ public struct CoderSetup {
             if let file = e("MCP") {
                 spec.mcp = try MCPConfigFile.read(path: file.hasPrefix("/") ? file : currentDirectory + "/" + file)
             }
-            stateDir = e("STATE_DIR") ?? SupervisorPaths.root(environment: env) + "/coder"
+            stateDir = e("STATE_DIR") ?? SupervisorPaths(environment: env).standaloneAgentDir(spec.name)
             if ["1", "true", "yes"].contains(e("DEBUG") ?? "") {
                 spec.llm.debug = true
                 debugFile = stateDir + "/llm-debug.jsonl"
@@ -131,7 +134,7 @@ public struct CoderSetup {
         let prompt = flags.prompt ?? spec.prompt
         let plainEnv = ["1", "true", "yes"].contains(e("PLAIN") ?? "")
         let noRipgrep = ["1", "true", "yes"].contains(e("NO_RIPGREP") ?? "")
-        return CoderSetup(spec: spec, stateDir: stateDir, logsDir: logsDir, launch: flags.config, prompt: prompt,
+        return CoderSetup(spec: spec, stateDir: stateDir, logsDir: logsDir, launch: flags.config, configPath: flags.configPath, prompt: prompt,
                           resume: flags.resume, resumeLatest: flags.config != nil && flags.resume == nil,
                           hooks: CoderHooks(preTool: e("HOOK_PRE_TOOL"), postTool: e("HOOK_POST_TOOL"), stop: e("HOOK_STOP")),
                           plain: flags.plain || plainEnv, useRipgrep: noRipgrep ? false : nil, debugFile: debugFile)

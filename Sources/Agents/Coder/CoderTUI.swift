@@ -107,7 +107,7 @@ public final class CoderTUI: CoderUI {
 
     public func showToolStart(_ call: ToolCallInfo) {
         streaming = false
-        add(.tool, "⏺ \(call.name)(\(call.summary.split(separator: "\n").first.map(String.init) ?? ""))")
+        add(.tool, "⏺ \(call.name)(\(oneLine(call.summary, width: 200)))")
     }
 
     public func showToolResult(_ call: ToolCallInfo, _ output: ToolOutput) {
@@ -228,7 +228,7 @@ public final class CoderTUI: CoderUI {
             w(text)
         } else {
             queued.append(text)
-            add(.notice, "· queued: \(text.prefix(60))")
+            add(.notice, "· queued: \(oneLine(text, width: 60))")
         }
     }
 
@@ -315,7 +315,7 @@ public final class CoderTUI: CoderUI {
         // Input or permission question.
         let iy = y + 1
         if let p = permission {
-            let q = "Allow \(p.tool)(\(p.summary.split(separator: "\n").first ?? ""))?  y = yes  n = no  a = always for \(p.tool)"
+            let q = "Allow \(p.tool)(\(oneLine(p.summary, width: 200)))?  y = yes  n = no  a = always for \(p.tool)"
                 + (p.hasDiff ? "  (the change is above; PageUp/PageDown)" : "")
             screen.text(q, y: iy, x: 0, maxWidth: w, style: UIStyle(role: .waiting, bold: true))
         } else {
@@ -351,4 +351,5 @@ public final class CoderTUI: CoderUI {
 
 extension CoderTUI: CoderTUIHandle {
     public var ui: CoderUI { self }
+    public var transcript: [TranscriptEntry] { entries }
 }

@@ -29,6 +29,16 @@ public struct FileText: Equatable {
         self.content = content; self.hasBOM = hasBOM; self.crlf = crlf
     }
 
+    /// Lines as an editor (and `cat -n`, and Read) counts them: every line break ends a line and
+    /// text after the last break is one more, so "a\nb" and "a\nb\n" are 2 lines, "" is 0. The
+    /// empty piece after a final break is not a line; CRLF counts once (it ends in LF).
+    public static func lineCount<C: BidirectionalCollection>(_ bytes: C) -> Int where C.Element == UInt8 {
+        var breaks = 0
+        for byte in bytes where byte == 10 { breaks += 1 }
+        guard let last = bytes.last else { return 0 }
+        return last == 10 ? breaks : breaks + 1
+    }
+
     /// The bytes to write back: BOM and line endings as the file had them.
     public var bytes: [UInt8] {
         (hasBOM ? FileText.bom : []) + (crlf ? FileText.toCRLF(content) : content)

@@ -303,10 +303,10 @@ public struct WriteTool: CoderToolImplementation {
                 before = old.count > FileChange.maxCompared || Files.looksBinary(Array(old.prefix(8192)))
                     ? .uncompared(Files.size(path) ?? old.count) : .text(String(decoding: style.content, as: UTF8.self))
             }
-            let lines = content.isEmpty ? 0 : content.split(separator: "\n", omittingEmptySubsequences: false).count
+            let lines = FileText.lineCount(content.utf8)
             return .success(FileChange(path: path, bytes: bytes, before: before,
                                        after: String(decoding: FileText.toLF(Array(content.utf8)), as: UTF8.self),
-                                       result: "\(existed ? "Replaced" : "Created") \(workspace.relative(path)) (\(bytes.count) bytes, \(lines) lines)"))
+                                       result: "\(existed ? "Replaced" : "Created") \(workspace.relative(path)) (\(bytes.count) bytes, \(lines) line\(lines == 1 ? "" : "s"))"))
         } catch let e as ToolError {
             return .failure(e)
         } catch {

@@ -58,13 +58,13 @@ public final class LineUI: CoderUI {
     }
 
     public func showToolStart(_ call: ToolCallInfo) {
-        line(paint("⏺ \(call.name)(\(oneLine(call.summary, 100)))", "36"))
+        line(paint("⏺ \(call.name)(\(oneLine(call.summary, width: 100)))", "36"))
     }
 
     public func showToolResult(_ call: ToolCallInfo, _ output: ToolOutput) {
         var lines = output.content.split(separator: "\n", omittingEmptySubsequences: false)
         while lines.last?.isEmpty == true { lines.removeLast() }
-        var shown = lines.prefix(6).map { "  ⎿ " + oneLine(String($0), 160) }
+        var shown = lines.prefix(6).map { "  ⎿ " + oneLine(String($0), width: 160) }
         if lines.count > 6 { shown.append("  ⎿ … \(lines.count - 6) more lines") }
         line(paint(shown.joined(separator: "\n"), output.isError ? "31" : "2"))
     }
@@ -110,16 +110,11 @@ public final class LineUI: CoderUI {
 
     public func askPermission(tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
         if !diff.isEmpty { line(diffText(diff)) }
-        line(paint("? Allow \(tool)(\(oneLine(summary, 200)))? [y]es / [n]o / [a]lways for \(tool): ", "1;33"))
+        line(paint("? Allow \(tool)(\(oneLine(summary, width: 200)))? [y]es / [n]o / [a]lways for \(tool): ", "1;33"))
         input.nextLine { answer in
             let a = answer.map(PermissionAnswer.init(text:)) ?? .no
             self.line(self.paint("  → \(a == .yes ? "yes" : a == .always ? "always" : "no")", "2"))
             completion(a)
         }
-    }
-
-    func oneLine(_ s: String, _ max: Int) -> String {
-        let flat = s.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ⏎ ")
-        return flat.count > max ? String(flat.prefix(max - 1)) + "…" : flat
     }
 }

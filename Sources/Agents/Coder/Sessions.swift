@@ -47,11 +47,10 @@ public struct CoderSession: Equatable {
     /// The last text of the conversation, on one line.
     public var lastMessagePreview: String {
         for m in messages.reversed() {
-            let t = m.content.compactMap { if case .text(let t) = $0, !AgentNote.isNote(t) { return t } else { return nil } }.joined().trimmed
-            if !t.isEmpty {
-                let line = t.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
-                return (m.role == .user ? "you: " : "") + (line.count > 60 ? String(line.prefix(59)) + "…" : line)
-            }
+            // Text blocks are separate pieces: joined without a space they would run together.
+            let t = m.content.compactMap { if case .text(let t) = $0, !AgentNote.isNote(t) { return t } else { return nil } }.joined(separator: "\n")
+            let line = oneLine(t, width: 60)
+            if !line.isEmpty { return (m.role == .user ? "you: " : "") + line }
         }
         return ""
     }

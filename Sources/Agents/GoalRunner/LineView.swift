@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Hosting
 
 /// The plain line mode: used when stdout is not a terminal, and as the fallback. One line per
 /// action; terminal output indented under its command.
@@ -15,7 +16,7 @@ public final class GoalLineView: GoalView {
     }
 
     public func started(goal: String, box: String, resumedSteps: Int) {
-        write("goal: \(goal)\nbox: \(box)\n")
+        write("goal: \(oneLine(goal))\nbox: \(box)\n")
         if resumedSteps > 0 { write("resuming: \(resumedSteps) steps recorded before the restart\n") }
     }
 

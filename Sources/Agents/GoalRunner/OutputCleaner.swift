@@ -31,9 +31,11 @@ public enum OutputCleaner {
         return out.joined(separator: "\n")
     }
 
-    /// The last `n` lines of cleaned text, with a note of how many were left out.
+    /// The last `n` lines of cleaned text, with a note of how many were left out (the empty
+    /// piece after a final line break is not a line).
     public static func lastLines(_ text: String, _ n: Int) -> String {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.count > 1 && lines.last == "" { lines.removeLast() }
         guard lines.count > n else { return text }
         return "[\(lines.count - n) earlier lines not shown]\n" + lines.suffix(n).joined(separator: "\n")
     }

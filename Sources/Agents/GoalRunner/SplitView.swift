@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Hosting
 import Loop
 import TerminalUI
 
@@ -27,6 +28,13 @@ public struct GoalSplitModel {
     public mutating func terminalText(_ text: String) {
         terminal.append(contentsOf: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
         if terminal.count > GoalSplitModel.keep { terminal.removeFirst(terminal.count - GoalSplitModel.keep) }
+    }
+
+    /// What stays on the normal screen once the split view (on the alternate screen, which the
+    /// terminal discards) is gone: the goal and every action, so the pane, the log and the
+    /// dashboard's focus view (PgUp/Home) still reach each step after the run.
+    public var afterword: String {
+        (["goal: \(oneLine(goal))"] + actions).joined(separator: "\n") + "\n"
     }
 
     public var statusLine: String {
@@ -107,7 +115,7 @@ public final class GoalSplitView: GoalView {
         guard w > 10, h > 3 else { return }
         screen.erase()
         screen.fill(Rect(x: 0, y: 0, width: w, height: 1), style: UIStyle(onStatusBar: true))
-        let title = " goal: \(model.goal)"
+        let title = " goal: \(oneLine(model.goal))"
         let used = screen.text(title, y: 0, x: 0, maxWidth: max(1, w - model.statusLine.count - 1), style: UIStyle(role: .header, onStatusBar: true, bold: true))
         screen.text(model.statusLine, y: 0, x: max(used + 1, w - model.statusLine.count), maxWidth: w, style: UIStyle(role: .status, onStatusBar: true))
         let leftWidth = max(10, w * 2 / 5)
@@ -183,9 +191,9 @@ public final class GoalSplitView: GoalView {
 
     public func finished(_ result: GoalResult, summary: String) {
         model.state = result.reached ? "done" : "stopped"
-        // The summary stays readable in the pane after the view closes.
+        // The steps and the summary stay readable in the pane after the view closes.
         close()
-        fputs("\n" + summary, stdout)
+        fputs(model.afterword + "\n" + summary, stdout)
         fflush(stdout)
     }
 

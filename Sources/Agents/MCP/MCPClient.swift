@@ -1,4 +1,5 @@
 import Glibc
+import Hosting
 import LLM
 import Loop
 import Profile
@@ -232,7 +233,7 @@ public final class MCPClient {
         let why = failure ?? "it exited"
         stdin?.close(); stdout?.close()
         stdin = nil; stdout = nil; process = nil; exited = nil; failure = nil; lineBuffer = []
-        onRestart?("restarting the MCP server \(spec.name) (\(why.split(separator: "\n").first ?? ""))")
+        onRestart?("restarting the MCP server \(spec.name) (\(oneLine(why, width: 200)))")
         start { result in
             switch result {
             case .success: finish(nil)

@@ -1,4 +1,5 @@
 import Glibc
+import Hosting
 import LLM
 import Loop
 import Profile
@@ -94,8 +95,7 @@ public struct MCPTool: CoderToolImplementation {
     }
 
     public func summary(_ input: JSONValue) -> String {
-        let s = input.serialized()
-        return s.count > 120 ? String(s.prefix(117)) + "..." : s
+        oneLine(input.serialized(), width: 120)
     }
 
     public func run(_ input: JSONValue, context: ToolContext, completion: @escaping (ToolOutput) -> Void) {
