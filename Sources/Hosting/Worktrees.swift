@@ -236,6 +236,19 @@ public struct Worktrees {
         return out
     }
 
+    /// Changes whenever the diff could: the branch tip, and each changed file's status, size
+    /// and modification time. Cheap (one `git status`, a stat per changed file), so a view can
+    /// keep a diff and recompute it only when this differs.
+    public func fingerprint(_ r: WorktreeRecord) -> String {
+        var parts = [git.commit(r.repository, "refs/heads/" + r.branch) ?? "-", baseTip(r)]
+        for entry in (try? git.status(r.path)) ?? [] {
+            var st = stat()
+            let known = lstat(r.path + "/" + entry.path, &st) == 0
+            parts.append("\(entry.code)\u{0}\(entry.path)\u{0}" + (known ? "\(st.st_size).\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)" : "gone"))
+        }
+        return parts.joined(separator: "\n")
+    }
+
     // MARK: Merge
 
     /// Brings the agent's branch into `into` (default: its base branch) in a temporary
