@@ -124,4 +124,28 @@ final class WorktreeEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(try git("branch", "--list", "sv/*"), "  sv/pair/two\n", "an unmerged branch keeps its commits")
         XCTAssertFalse(fileExists(sv.profileDir("pair")))
     }
+
+    /// `validate` (and `up`) refuse, in one line naming the profile line, a workdir outside any
+    /// git repository and a branch that exists and is not the agent's; nothing is made.
+    func testBadRepositoryAndForeignBranchAreOneLineErrors() throws {
+        let plain = sv.root + "/plain"
+        try FileManager.default.createDirectory(atPath: plain, withIntermediateDirectories: true)
+        func profile(_ workdir: String, extra: String = "") -> String {
+            sv.track(profile: "bad")
+            return sv.home.write("bad.toml", "name = \"bad\"\nworkdir = \"\(workdir)\"\n\n[[agents]]\nname = \"c\"\nkind = \"command\"\n"
+                + "command = [\"true\"]\nisolation = \"worktree\"\n" + extra)
+        }
+        let outside = profile(plain)
+        assertOneLineError(try sv.run(["validate", outside]), ["bad.toml:4:1: agent \"c\": isolation = \"worktree\" needs a git repository", plain])
+        assertOneLineError(try sv.run(["up", outside, "--detach"]), ["needs a git repository"])
+
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try git("init", "-q", "-b", "main")
+        try git("commit", "-q", "--allow-empty", "-m", "first")
+        try git("branch", "feature")
+        let foreign = profile(repo, extra: "branch = \"feature\"\n")
+        assertOneLineError(try sv.run(["up", foreign, "--detach"]), ["branch \"feature\" already exists", "is not this agent's worktree branch"])
+        XCTAssertFalse(fileExists(sv.profileDir("bad") + "/worktrees"), "nothing made")
+        XCTAssertEqual(try git("worktree", "list").split(separator: "\n").count, 1)
+    }
 }

@@ -8,6 +8,9 @@ import Profile
 public func autocommitTurn(spec: AgentSpec, intent: String, events: AgentEvents,
                            environment: [String: String] = ProcessInfo.processInfo.environment) {
     guard spec.autocommit, spec.isolation == .worktree else { return }
+    // git and its hooks never see the model's key, whatever the variable is called.
+    var environment = environment
+    if let key = spec.llm.apiKeyEnv { environment[key] = nil }
     do {
         guard let sha = try commitTurn(worktree: spec.cwd, agent: spec.name, message: intent, environment: environment) else { return }
         let subject = String(GitParsing.turnCommitMessage(intent: intent, agent: spec.name).split(separator: "\n").first ?? "")
