@@ -243,6 +243,8 @@ public struct Launcher {
         // Worktrees are made once nothing else can fail for want of a check, and taken back
         // (only the ones made now) when the rest of `up` fails.
         let (profile, _, madeWorktrees) = try isolate(given, create: true)
+        var started = false
+        defer { if !started { for made in madeWorktrees { worktrees.discardNew(made) } } }
 
         var record = ProfileRecord(
             name: profile.name, sourcePath: profile.sourcePath, logsDir: profile.logs.dir,
@@ -274,9 +276,9 @@ public struct Launcher {
             try notices.wait(for: specs.map(\.agent), timeout: startTimeout, profile: profile.name)
         } catch {
             rollBack(record: record, tmux: tmux)
-            for made in madeWorktrees { worktrees.discardNew(made) }
             throw error
         }
+        started = true
         return .started(record)
     }
 

@@ -187,8 +187,11 @@ public struct Worktrees {
         return true
     }
 
-    /// Undoes `ensure` of a worktree made by a failed `up` (nothing in it yet).
+    /// Undoes `ensure` of a worktree made by a failed `up`, unless an agent that started
+    /// meanwhile already put work in it (then it stays, as any worktree does).
     public func discardNew(_ record: WorktreeRecord) {
+        let s = status(record)
+        guard s.clean, s.head == nil || s.head == record.baseCommit else { return }
         _ = try? git.run(record.repository, ["worktree", "remove", "--force", record.path])
         _ = try? git.run(record.repository, ["branch", "-D", record.branch])
         unlink(paths.worktreeRecordFile(profile: record.profile, agent: record.agent))

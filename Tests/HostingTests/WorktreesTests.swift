@@ -233,4 +233,16 @@ final class WorktreesTests: XCTestCase {
         XCTAssertTrue(worktrees.records(profile: "team").isEmpty)
         XCTAssertEqual(try git(repo, "worktree", "list").split(separator: "\n").count, 1)
     }
+
+    /// A failed `up` takes back the worktrees it made, but never one an agent already wrote to.
+    func testDiscardNewKeepsWork() throws {
+        let untouched = try make(isolated("one")), used = try make(isolated("two"))
+        write("work.txt", "agent's work\n", in: used.path)
+        worktrees.discardNew(untouched)
+        worktrees.discardNew(used)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: untouched.path))
+        XCTAssertNil(worktrees.git.commit(repo, "refs/heads/sv/team/one"))
+        XCTAssertEqual(worktrees.records(profile: "team").map(\.agent), ["two"])
+        XCTAssertEqual(read(used.path + "/work.txt"), "agent's work\n")
+    }
 }
