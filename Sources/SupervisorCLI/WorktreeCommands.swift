@@ -129,6 +129,9 @@ struct WorktreesCommand: ParsableCommand {
 
         func run() throws {
             let name = try profile.profileName()
+            // Held so that no `up` starts agents in these worktrees while they go.
+            let lock = isDirectory(profile.paths.profileDir(name)) ? try ProfileLock(path: profile.paths.lockFile(profile: name), profile: name) : nil
+            defer { lock?.release() }
             if FileManager.default.fileExists(atPath: profile.paths.profileRecord(profile: name)) {
                 throw HostingError("profile \(name) is up and its agents work in these worktrees; bring it down first (supervisor down \(name))")
             }

@@ -245,4 +245,25 @@ final class WorktreesTests: XCTestCase {
         XCTAssertEqual(worktrees.records(profile: "team").map(\.agent), ["two"])
         XCTAssertEqual(read(used.path + "/work.txt"), "agent's work\n")
     }
+
+    /// `Launcher.isolate`: only isolated agents move into worktrees (made with `create` only), and
+    /// on the Docker backend the worktree is what the container mounts as its workspace.
+    func testLauncherMovesIsolatedAgentsIntoTheirWorktrees() throws {
+        let launcher = Launcher(paths: worktrees.paths, environment: env, shimCommand: ["shim"], tmuxConfig: nil)
+        var docker = isolated("one", cwd: repo + "/src")
+        docker.backend.type = .docker
+        docker.backend.image = "img"
+        let plain = AgentSpec(name: "plain", kind: .command, cwd: repo)
+        let p = profile([docker, plain])
+        let checked = try launcher.isolate(p, create: false)
+        XCTAssertEqual(checked.profile.agents.map(\.cwd), [worktrees.paths.worktreeDir(profile: "team", agent: "one") + "/src", repo])
+        XCTAssertTrue(checked.made.isEmpty)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: worktrees.paths.worktreesDir(profile: "team")), "validate makes nothing")
+        let made = try launcher.isolate(p, create: true)
+        XCTAssertEqual(made.made.map(\.agent), ["one"])
+        XCTAssertEqual(read(made.profile.agents[0].cwd + "/keep.txt"), "keep\n")
+        let container = ContainerSpec.make(profile: made.profile, agent: made.profile.agents[0], home: dir.path, dockerExecutable: "docker")
+        XCTAssertEqual(container.mounts.first?.host, made.profile.agents[0].cwd)
+        XCTAssertTrue(try launcher.isolate(p, create: true).made.isEmpty, "the second time reuses it")
+    }
 }
