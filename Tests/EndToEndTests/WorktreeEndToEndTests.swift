@@ -110,6 +110,10 @@ final class WorktreeEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(try git("worktree", "list").split(separator: "\n").count, 3)
         try ok(["down", "pair"])
 
+        // Removing the unmerged one by hand needs --force too.
+        assertOneLineError(try sv.run(["worktrees", "remove", "pair", "two"]),
+                           ["worktree of agent \"two\" (branch sv/pair/two) has 1 commit not merged into main", "--force"])
+
         // cleanup.sh removes the merged, clean one and refuses the unmerged one without --force.
         let plain = try cleanup([])
         XCTAssertEqual(plain.status, 0, "\(plain)")
