@@ -90,10 +90,9 @@ public enum GitParsing {
     }
 }
 
-/// What `supervisor merge` does once it knows the state of the branches and checkouts.
+/// How `supervisor merge` moves the target once the merge result exists (the "nothing to merge"
+/// case is decided before, by ancestry).
 public enum MergePlan: Equatable, Sendable {
-    /// The agent's branch has nothing the target lacks.
-    case upToDate
     /// Update the target ref directly: no work tree has it checked out.
     case updateRef
     /// The target is checked out in this work tree: fast-forward it there, which also
@@ -105,9 +104,7 @@ public enum MergePlan: Equatable, Sendable {
     /// `checkout`: the work tree that has the target branch checked out (nil: none);
     /// `changedByMerge`: files that differ between the target's tip and the merge result;
     /// `dirtyInCheckout`: that work tree's `git status` entries.
-    public static func decide(alreadyMerged: Bool, checkout: String?, changedByMerge: [String],
-                              dirtyInCheckout: [GitStatusEntry]) -> MergePlan {
-        if alreadyMerged { return .upToDate }
+    public static func decide(checkout: String?, changedByMerge: [String], dirtyInCheckout: [GitStatusEntry]) -> MergePlan {
         guard let checkout else { return .updateRef }
         let changed = Set(changedByMerge)
         var overwritten: [String] = []

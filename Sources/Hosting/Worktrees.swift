@@ -310,9 +310,7 @@ public struct Worktrees {
         let checkout = checkouts.first { $0.branch == target && $0.path != scratch && !$0.prunable }?.path
         let changed = GitParsing.lines(try git.output(r.repository, ["diff", "--name-only", oldTip, newTip]))
         let dirty = try checkout.map { try git.status($0) } ?? []
-        switch MergePlan.decide(alreadyMerged: false, checkout: checkout, changedByMerge: changed, dirtyInCheckout: dirty) {
-        case .upToDate:
-            return .upToDate(target: target)
+        switch MergePlan.decide(checkout: checkout, changedByMerge: changed, dirtyInCheckout: dirty) {
         case .refuse(let path, let files):
             throw HostingError("not merged: \(target) is checked out in \(path) with uncommitted changes the merge would overwrite: "
                 + files.joined(separator: ", ") + "; commit or stash them first (nothing was changed)")

@@ -58,16 +58,15 @@ final class GitParsingTests: XCTestCase {
     }
 
     func testMergePlan() {
-        XCTAssertEqual(MergePlan.decide(alreadyMerged: true, checkout: "/repo", changedByMerge: ["a"], dirtyInCheckout: []), .upToDate)
-        XCTAssertEqual(MergePlan.decide(alreadyMerged: false, checkout: nil, changedByMerge: ["a"], dirtyInCheckout: []), .updateRef)
+        XCTAssertEqual(MergePlan.decide(checkout: nil, changedByMerge: ["a"], dirtyInCheckout: []), .updateRef)
         // Uncommitted changes elsewhere do not stop a fast-forward of the checkout.
         let unrelated = [GitStatusEntry(code: " M", path: "notes.txt"), GitStatusEntry(code: "??", path: "scratch/")]
-        XCTAssertEqual(MergePlan.decide(alreadyMerged: false, checkout: "/repo", changedByMerge: ["src/a.swift"], dirtyInCheckout: unrelated),
+        XCTAssertEqual(MergePlan.decide(checkout: "/repo", changedByMerge: ["src/a.swift"], dirtyInCheckout: unrelated),
                        .fastForwardCheckout(path: "/repo"))
         // A modified file, an untracked file the merge would create, a file in an untracked directory.
         let dirty = [GitStatusEntry(code: " M", path: "a.txt"), GitStatusEntry(code: "??", path: "new.txt"),
                      GitStatusEntry(code: "??", path: "gen/"), GitStatusEntry(code: "!!", path: "b.txt")]
-        XCTAssertEqual(MergePlan.decide(alreadyMerged: false, checkout: "/repo", changedByMerge: ["a.txt", "new.txt", "gen/x.c", "b.txt"],
+        XCTAssertEqual(MergePlan.decide(checkout: "/repo", changedByMerge: ["a.txt", "new.txt", "gen/x.c", "b.txt"],
                                         dirtyInCheckout: dirty),
                        .refuse(path: "/repo", files: ["a.txt", "gen/", "new.txt"]))
     }
