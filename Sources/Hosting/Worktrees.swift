@@ -135,6 +135,10 @@ public struct Worktrees {
         let prefix = (try? git.line(agent.cwd, ["rev-parse", "--show-prefix"])) ?? ""
         let cwd = prefix.isEmpty ? path : path + "/" + String(prefix.hasSuffix("/") ? prefix.dropLast() : prefix[...])
         if let existing = record(profile: profile.name, agent: agent.name) {
+            guard existing.repository == top else {
+                throw fail("its worktree \(existing.path) belongs to the repository \(existing.repository), but its cwd is now in \(top); "
+                    + "merge or remove it first (supervisor worktrees remove \(profile.name) \(agent.name))")
+            }
             guard existing.branch == wanted else {
                 throw fail("its worktree \(existing.path) is on branch \"\(existing.branch)\", but the profile now says \"\(wanted)\"; "
                     + "merge or remove it first (supervisor worktrees remove \(profile.name) \(agent.name))")

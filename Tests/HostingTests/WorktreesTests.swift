@@ -117,6 +117,13 @@ final class WorktreesTests: XCTestCase {
         XCTAssertThrowsError(try worktrees.place(profile([renamed]), renamed)) { error in
             XCTAssertTrue("\(error)".contains("is on branch \"sv/team/one\", but the profile now says \"other\""), "\(error)")
         }
+        let elsewhere = dir.path + "/other"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        _ = try runSubprocess(["git", "-C", elsewhere, "init", "-q"], environment: env)
+        let moved = isolated("one", cwd: elsewhere)
+        XCTAssertThrowsError(try worktrees.place(profile([moved]), moved)) { error in
+            XCTAssertTrue("\(error)".contains("belongs to the repository \(self.repo!), but its cwd is now in \(elsewhere)"), "\(error)")
+        }
     }
 
     func testCommitTurnCommitsEverythingWithTheAgentTrailer() throws {
