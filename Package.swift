@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "ProfileTests", dependencies: ["Profile"]),
         .testTarget(name: "VTScreenTests", dependencies: ["VTScreen"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "AgentHost", "_TestSupport"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Hosting", "VTScreen"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Hosting", "VTScreen", "Loop", "Profile"]),
         .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport", "Hosting", "Profile", "VTScreen"]),
     ],
     swiftLanguageModes: [.v5]

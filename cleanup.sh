@@ -2,7 +2,7 @@
 # cleanup.sh: remove everything supervisor made on this machine, for every profile, even when
 # the supervisor binary is not built.
 #
-#   ./cleanup.sh [--logs] [--dry-run]
+#   ./cleanup.sh [--logs] [--force] [--dry-run]
 #
 # What it removes, in this order:
 #   1. the private tmux server of each profile (<root>/profiles/*/tmux.sock; never any other
@@ -14,15 +14,22 @@
 #      SIGTERM (an agent's whole process group), then SIGKILL after a bounded wait;
 #   3. containers labelled supervisor.profile whose supervisor.home label is this root (only when
 #      docker is installed and answers; containers of other roots or without the labels stay);
-#   4. each profile's state directory (sockets, specs, states, record, lock, settings), and the
-#      state of built-in agents run by hand (<root>/standalone/<agent>: history, sessions,
+#   4. isolated agents' git worktrees (<root>/profiles/*/worktrees/<agent>, listed with their size
+#      and state): only those whose work is merged and that have no uncommitted changes, unless
+#      --force; a merged worktree's branch goes with it, an unmerged one's stays. Then
+#      `git worktree prune` in each repository. Kept worktrees keep their profile's worktrees/
+#      folder; everything else of
+#   5. each profile's state directory (sockets, specs, states, record, lock, settings) goes, and
+#      the state of built-in agents run by hand (<root>/standalone/<agent>: history, sessions,
 #      conversations; <root>/coder from before they moved there);
-#   5. with --logs: each profile's log directory (<logsDir>/<profile>, from profile.json or
+#   6. with --logs: each profile's log directory (<logsDir>/<profile>, from profile.json or
 #      from the agents' state.json) and <root>/standalone/logs. Without --logs, logs are kept.
 #
 # The root is $SUPERVISOR_HOME, else $XDG_STATE_HOME/supervisor (if absolute), else
 # $HOME/.local/state/supervisor, else /tmp/supervisor-<uid>: the same rule as Paths.swift.
 #
+# --force also removes worktrees with unmerged commits or uncommitted changes (their uncommitted
+# work is lost; the branch, and so its commits, is kept).
 # --dry-run prints every action as "would ..." and changes nothing.
 # CLEANUP_KILL_AFTER (seconds, default 3) is the wait between SIGTERM and SIGKILL.
 # Exit status: 0 done (or nothing to do), 1 something could not be removed, 2 usage error.
@@ -30,16 +37,19 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 [--logs] [--dry-run]" >&2
+    echo "usage: $0 [--logs] [--force] [--dry-run]" >&2
     echo "  --logs      also remove the profiles' log directories (kept by default)" >&2
+    echo "  --force     also remove agents' git worktrees with unmerged or uncommitted work" >&2
     echo "  --dry-run   list what would be done without doing it" >&2
 }
 
 remove_logs=0
 dry_run=0
+force=0
 for arg in "$@"; do
     case "$arg" in
         --logs) remove_logs=1 ;;
+        --force) force=1 ;;
         --dry-run|-n) dry_run=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "cleanup.sh: unknown argument: $arg" >&2; usage; exit 2 ;;
@@ -322,7 +332,78 @@ for id in "${containers[@]}"; do
     fi
 done
 
-# --- 4. state directories -----------------------------------------------------------------------------
+# --- 4. worktrees ---------------------------------------------------------------------------------------
+# Each isolated agent's worktree has a record next to it (worktrees/<agent>.json, WorktreeRecord in
+# Sources/Hosting/Worktrees.swift). Merged means: the branch is gone, or its tip is the one
+# `supervisor merge` recorded (mergedTip), or its tip is in the base's tip (baseBranch, else
+# baseCommit). git runs from argv, with the repository path from the record as -C's argument.
+git_bin=$(command -v git || true)
+git_q() { env -u GIT_DIR -u GIT_WORK_TREE -u GIT_INDEX_FILE LC_ALL=C "$git_bin" "$@"; }
+declare -A keep_worktrees=() prune_repos=()
+worktree_bytes=0
+for dir in "${profile_dirs[@]}"; do
+    for rec in "$dir"/worktrees/*.json; do
+        agent=${rec##*/}; agent=${agent%.json}
+        repo=$(json_get "$rec" repository); wt=$(json_get "$rec" path); branch=$(json_get "$rec" branch)
+        base_branch=$(json_get "$rec" baseBranch); base_commit=$(json_get "$rec" baseCommit); merged_tip=$(json_get "$rec" mergedTip)
+        # Only a worktree inside this profile's worktrees/ folder is ever removed.
+        if [[ $wt != "$dir/worktrees/$agent" ]]; then
+            fail "worktree record $rec names $wt, outside $dir/worktrees; left alone"
+            keep_worktrees[$dir]=1
+            continue
+        fi
+        size=$(du -sh -- "$wt" 2>/dev/null | cut -f1 || true)
+        kib=$(du -sk -- "$wt" 2>/dev/null | cut -f1 || echo 0)
+        worktree_bytes=$((worktree_bytes + ${kib:-0} * 1024))
+        state=""
+        if [[ -z $git_bin || ! -d $repo ]]; then
+            state="cannot be checked (${git_bin:+repository $repo is gone}${git_bin:-git is not installed})"
+        else
+            head=$(git_q -C "$repo" rev-parse --verify --quiet "refs/heads/$branch" 2>/dev/null || true)
+            base_tip=""
+            [[ -n $base_branch ]] && base_tip=$(git_q -C "$repo" rev-parse --verify --quiet "refs/heads/$base_branch" 2>/dev/null || true)
+            [[ -n $base_tip ]] || base_tip=$base_commit
+            merged=0
+            if [[ -z $head || $head == "$merged_tip" ]] || git_q -C "$repo" merge-base --is-ancestor "$head" "$base_tip" 2>/dev/null; then
+                merged=1
+            fi
+            dirty=0
+            [[ -d $wt ]] && dirty=$(git_q -C "$wt" status --porcelain --untracked-files=all 2>/dev/null | wc -l || echo 0)
+            [[ $merged == 1 ]] || state="unmerged commits on $branch"
+            if [[ $dirty -gt 0 ]]; then state="${state:+$state, }$dirty uncommitted file(s)"; fi
+        fi
+        say "worktree $wt (agent $agent, branch $branch, ${size:-0} on disk): ${state:-merged and clean}"
+        if [[ -n $state && $force == 0 ]]; then
+            say "  kept: ${state}; merge it (supervisor merge ${dir##*/} $agent) or run $0 --force"
+            keep_worktrees[$dir]=1
+            continue
+        fi
+        if [[ $dry_run == 1 ]]; then
+            act "would remove worktree $wt"
+            continue
+        fi
+        if [[ -n $git_bin && -d $repo ]]; then
+            git_q -C "$repo" worktree remove --force "$wt" >/dev/null 2>&1 || true
+            prune_repos[$repo]=1
+            if [[ -z $state && -n $head ]]; then
+                git_q -C "$repo" branch -D "$branch" >/dev/null 2>&1 && say "  deleted merged branch $branch" || true
+            elif [[ -n $head ]]; then
+                say "  kept branch $branch (its commits stay reachable; git branch -D $branch deletes it)"
+            fi
+        fi
+        rm -rf -- "$wt"
+        rm -f -- "$rec"
+        act "removed worktree $wt"
+    done
+done
+for repo in "${!prune_repos[@]}"; do
+    git_q -C "$repo" worktree prune >/dev/null 2>&1 && say "git worktree prune in $repo" || true
+done
+if [[ $worktree_bytes -gt 0 ]]; then
+    say "worktrees took $((worktree_bytes / 1024)) KiB on disk in all"
+fi
+
+# --- 5. state directories -----------------------------------------------------------------------------
 describe_state_dir() {
     local dir=$1 parts=() agents=("$dir"/agents/*/)
     [[ -S $dir/tmux.sock ]] && parts+=("tmux socket")
@@ -339,6 +420,19 @@ describe_state_dir() {
 
 for dir in "${profile_dirs[@]}"; do
     what=$(describe_state_dir "$dir")
+    if [[ -n ${keep_worktrees[$dir]:-} ]]; then
+        # The rest of the state goes; the kept worktrees and their records stay where they are.
+        if [[ $dry_run == 1 ]]; then
+            act "would remove state directory $dir ($what) except its worktrees/"
+            continue
+        fi
+        for entry in "$dir"/* "$dir"/.[!.]*; do
+            [[ $entry == "$dir/worktrees" ]] && continue
+            rm -rf -- "$entry" || fail "could not remove $entry"
+        done
+        act "removed state directory $dir ($what) except its worktrees/"
+        continue
+    fi
     if [[ $dry_run == 1 ]]; then
         act "would remove state directory $dir ($what)"
     elif rm -rf -- "$dir"; then
@@ -375,7 +469,7 @@ if [[ -d $standalone_dir/logs ]]; then
         fail "could not remove $standalone_dir/logs"
     fi
 fi
-# --- 5. logs -------------------------------------------------------------------------------------------------
+# --- 6. logs -------------------------------------------------------------------------------------------------
 if [[ $remove_logs == 0 ]]; then
     # Remember the kept log directories (only those not listed yet: a second run changes nothing).
     for d in "${log_dirs[@]}"; do

@@ -5,8 +5,9 @@
 set -euo pipefail
 
 SV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# libuv1-dev, libvterm-dev and libc6-dev also carry the static archives supervisor-shim links.
-SV_BASE_PACKAGES=(tmux pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev libvterm-dev libc6-dev ncurses-base python3)
+# libuv1-dev, libvterm-dev and libc6-dev also carry the static archives supervisor-shim links;
+# git drives isolated agents' worktrees (isolation = "worktree") and their tests.
+SV_BASE_PACKAGES=(tmux git pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev libvterm-dev libc6-dev ncurses-base python3)
 
 sv_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"

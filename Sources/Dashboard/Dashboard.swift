@@ -32,6 +32,9 @@ public final class Dashboard {
     private var state: DashboardState
     private var agents: [AgentSlot] = []
     private var timeline = Timeline()
+    /// The open diff view (`d`), drawn instead of the other views while open.
+    private var diffViewer: DiffViewer?
+    private let diffCache = DiffCache()
     private var inputPoll: Poll?
     private var signals: [SignalWatcher] = []
     private let frameTimer: LoopTimer
@@ -264,6 +267,12 @@ public final class Dashboard {
     private func handle(_ key: Key) {
         if key == .resize { terminalResized(); return }
         let page = max(1, screen.height - 4)
+        if let viewer = diffViewer {
+            if viewer.handle(key, page: page) == .close { diffViewer = nil; layoutDirty = true }
+            chromeDirty = true
+            requestFrame(urgent: true)
+            return
+        }
         let result = state.handle(key, columns: columns(), page: page, kinds: timeline.kinds)
         if result.changes.contains(.mode) || result.changes.contains(.filter) { layoutDirty = true }
         if result.changes.contains(.selection) {
@@ -327,6 +336,12 @@ public final class Dashboard {
             do { say(try cycle(agents[i].entry.name)) } catch { say("\(agents[i].entry.name): \(error)") }
         case .search(let query, let forward):
             search(query, forward: forward)
+        case .openDiff(let i):
+            let worktrees = Worktrees(paths: SupervisorPaths(environment: options.environment), environment: options.environment)
+            diffViewer = DiffViewer(agent: agents[i].entry.name, profile: record.name, worktrees: worktrees, cache: diffCache, loop: loop) {
+                [unowned self] in self.chromeDirty = true; self.requestFrame(urgent: true)
+            }
+            layoutDirty = true
         }
     }
 
@@ -467,7 +482,9 @@ public final class Dashboard {
         let totals = statusText(models)
         if totals != lastTotals { lastTotals = totals; chromeDirty = true }
 
-        if state.showHelp {
+        if let viewer = diffViewer {
+            if layoutDirty || viewer.dirty { viewer.draw(screen, layout.content) }
+        } else if state.showHelp {
             if layoutDirty || chromeDirty { drawHelp(layout) }
         } else {
             switch state.mode {
@@ -531,6 +548,8 @@ public final class Dashboard {
             help = prompt.label + prompt.text + "▏"
         } else if let message = state.message {
             help = message
+        } else if diffViewer != nil {
+            help = DiffViewer.help
         } else {
             switch state.mode {
             case .tiles: help = HelpText.tiles

@@ -11,6 +11,8 @@ public enum Command: Equatable, Sendable {
     case openLog(agent: Int)
     /// Search the focused agent's text for `query`; `forward` is towards newer lines.
     case search(query: String, forward: Bool)
+    /// The diff view of an isolated agent's worktree (DiffView.swift).
+    case openDiff(agent: Int)
 }
 
 /// Which parts of the screen a key changed ("what changed" flags, as in htop's panels).
@@ -112,6 +114,7 @@ public struct DashboardState: Equatable, Sendable {
         // `l` moves right among the tiles (hjkl), so the log is `L` there and `l` or `L` in focus.
         case .char("l"), .char("L"): return Result([], .openLog(agent: selected))
         case .char("t"): mode = .timeline; timelineScroll = 0; return Result(.mode)
+        case .char("d"): return Result([], .openDiff(agent: selected))
         default: return nil
         }
     }
@@ -237,7 +240,7 @@ extension DashboardState.Result {
 
 /// The help line and the `?` screen, generated from one table so they never disagree.
 public enum HelpText {
-    public static let tiles = "←↓↑→/hjkl/Tab/1-9 move · Enter focus · a attach · s send · r restart · x stop · c context · L log · t timeline · ? help · q quit"
+    public static let tiles = "←↓↑→/hjkl/Tab/1-9 move · Enter focus · a attach · s send · r restart · x stop · c context · L log · d diff · t timeline · ? help · q quit"
     public static let focus = "PgUp/PgDn/Home/End scroll · / search · n/N next/prev · Tab next agent · a s r x c l · Esc back"
     public static let timeline = "↑↓/PgUp/PgDn scroll · f filter agent · e filter event type · Esc back"
 
@@ -254,6 +257,7 @@ public enum HelpText {
         "  c            cycle its context mode (partial/full; goal agents apply it from their next step)",
         "  L (l in focus) open its log in $PAGER (default less -R)",
         "  t            timeline of all events",
+        "  d            diff of the agent's worktree against its base (isolation = \"worktree\")",
         "  q, Ctrl-C    quit the dashboard — agents keep running",
         "",
         "Focus",

@@ -97,7 +97,44 @@ public struct Launcher {
         return try plan(profile).specs.filter { $0.agent == agent }
     }
 
+    /// Isolated agents' git worktrees (`isolation = "worktree"`).
+    public var worktrees: Worktrees { Worktrees(paths: paths, environment: environment) }
+
+    /// The profile with every isolated agent's `cwd` moved into its git worktree, and where
+    /// each worktree is. With `create`, worktrees that do not exist yet are made (`made` lists
+    /// the new ones, for a rollback); without, nothing changes on disk (`validate`).
+    public func isolate(_ profile: Profile, create: Bool, only: String? = nil) throws
+        -> (profile: Profile, placements: [Worktrees.Placement], made: [WorktreeRecord]) {
+        var isolated = profile
+        var placements: [Worktrees.Placement] = []
+        var made: [WorktreeRecord] = []
+        let worktrees = self.worktrees
+        do {
+            for i in isolated.agents.indices where isolated.agents[i].isolation == .worktree {
+                if let only, isolated.agents[i].name != only { continue }
+                var placement = try worktrees.place(profile, isolated.agents[i])
+                if create, !placement.exists {
+                    if try worktrees.ensure(placement) { made.append(placement.record) }
+                    placement.exists = true
+                }
+                isolated.agents[i].cwd = placement.cwd
+                placements.append(placement)
+            }
+        } catch {
+            for record in made { worktrees.discardNew(record) }
+            throw error
+        }
+        return (isolated, placements, made)
+    }
+
     public func plan(_ profile: Profile) throws -> (tmux: Tmux, specs: [ShimSpec]) {
+        let (isolated, placements, _) = try isolate(profile, create: false)
+        return try plan(isolated: isolated, placements: placements)
+    }
+
+    /// `plan` of a profile `isolate` has rewritten: a worktree not made yet is no missing directory.
+    func plan(isolated profile: Profile, placements: [Worktrees.Placement]) throws -> (tmux: Tmux, specs: [ShimSpec]) {
+        let pending = Set(placements.filter { !$0.exists }.map(\.record.agent))
         let profileDir = paths.profileDir(profile.name)
         let tmux = try Tmux.locate(socket: paths.tmuxSocket(profile: profile.name), config: tmuxConfig, environment: environment)
         try SupervisorPaths.checkSocketPath(paths.tmuxSocket(profile: profile.name))
@@ -135,7 +172,7 @@ public struct Launcher {
             guard let executable = resolveExecutable(program, path: searchPath) ?? resolveRelative(program, in: agent.cwd) else {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": program \"\(program)\" not found (looked in PATH)")
             }
-            guard isDirectory(agent.cwd) else {
+            guard pending.contains(agent.name) || isDirectory(agent.cwd) else {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": working directory \(agent.cwd) does not exist")
             }
             for mount in agent.backend.type == .docker ? agent.backend.mounts : [] where !FileManager.default.fileExists(atPath: mount.host) {
@@ -187,21 +224,27 @@ public struct Launcher {
     }
 
     /// Starts every agent and waits until each reports started. Rolls back on any failure.
-    public func up(_ profile: Profile, allowRunning: Bool, size: (rows: Int, cols: Int), startTimeout: Double = 15) throws -> UpOutcome {
-        let (tmux, specs) = try plan(profile)
-        let lock = try ProfileLock(path: paths.lockFile(profile: profile.name), profile: profile.name)
+    public func up(_ given: Profile, allowRunning: Bool, size: (rows: Int, cols: Int), startTimeout: Double = 15) throws -> UpOutcome {
+        let checked = try isolate(given, create: false)
+        let (tmux, specs) = try plan(isolated: checked.profile, placements: checked.placements)
+        let lock = try ProfileLock(path: paths.lockFile(profile: given.name), profile: given.name)
         defer { lock.release() }
 
-        let recordPath = paths.profileRecord(profile: profile.name)
+        let recordPath = paths.profileRecord(profile: given.name)
         if tmux.isServerRunning() {
             let record = try? ProfileRecord.read(path: recordPath)
             if allowRunning, let record, StatusReport.collect(record).allSatisfy({ $0.shimAlive }) {
                 return .alreadyUp(record)
             }
-            throw HostingError("profile \(profile.name) is already up; see `supervisor status \(profile.name)`, or stop it with `supervisor down \(profile.name)`")
+            throw HostingError("profile \(given.name) is already up; see `supervisor status \(given.name)`, or stop it with `supervisor down \(given.name)`")
         }
         // Leftovers of a server that died: nothing is listening on them any more.
         unlink(tmux.socket)
+        // Worktrees are made once nothing else can fail for want of a check, and taken back
+        // (only the ones made now) when the rest of `up` fails.
+        let (profile, _, madeWorktrees) = try isolate(given, create: true)
+        var started = false
+        defer { if !started { for made in madeWorktrees { worktrees.discardNew(made) } } }
 
         var record = ProfileRecord(
             name: profile.name, sourcePath: profile.sourcePath, logsDir: profile.logs.dir,
@@ -235,6 +278,7 @@ public struct Launcher {
             rollBack(record: record, tmux: tmux)
             throw error
         }
+        started = true
         return .started(record)
     }
 

@@ -15,6 +15,8 @@ import Darwin
 ///                          /agents/<agent>/spec.json    what the shim runs
 ///                                         /state.json   AgentState
 ///                                         /shim.sock    the shim's socket
+///                          /worktrees/<agent>/          an isolated agent's git worktree
+///                                    /<agent>.json      what it is (WorktreeRecord)
 /// <root>/standalone/<agent>/                 an agent run by hand, without a profile
 ///                                            (`supervisor agent goal|coder|exec`: history,
 ///                                            sessions/, conversations/)
@@ -62,6 +64,10 @@ public struct SupervisorPaths: Equatable, Sendable {
     public func specFile(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/spec.json" }
     public func stateFile(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/state.json" }
     public func shimSocket(profile: String, agent: String) -> String { "\(agentDir(profile: profile, agent: agent))/shim.sock" }
+    /// Isolated agents' git worktrees and their records; kept by `down`.
+    public func worktreesDir(profile: String) -> String { "\(profileDir(profile))/worktrees" }
+    public func worktreeDir(profile: String, agent: String) -> String { "\(worktreesDir(profile: profile))/\(agent)" }
+    public func worktreeRecordFile(profile: String, agent: String) -> String { "\(worktreesDir(profile: profile))/\(agent).json" }
 
     /// The profile name under which agents run by hand are found (`supervisor conversations
     /// standalone exec`); their files are under `<root>/standalone`, not `<root>/profiles`.

@@ -43,6 +43,9 @@ public enum RestartMode: String, Codable, CaseIterable, Sendable {
     case always
 }
 public enum ContextMode: String, Codable, CaseIterable, Sendable { case partial, full }
+/// Where an agent works: in the profile's checkout as it is (`none`), or in a git worktree of
+/// its own on its own branch (`worktree`), so parallel agents never edit the same files.
+public enum Isolation: String, Codable, CaseIterable, Sendable { case none, worktree }
 public enum Permission: String, Codable, CaseIterable, Sendable {
     case ask
     case allowEdits = "allow-edits"
@@ -174,6 +177,14 @@ public struct AgentSpec: Codable, Equatable, Sendable {
     public var debug: Bool = false
     public var llm: LLMSettings
     public var backend: BackendSettings
+    /// `worktree`: the agent works in its own git worktree (`cwd` is rewritten to it at `up`).
+    public var isolation: Isolation = .none
+    /// The worktree's branch (nil: `sv/<profile>/<agent>`).
+    public var branch: String?
+    /// The ref the branch starts from (nil: the current branch's HEAD).
+    public var base: String?
+    /// Built-in agents: commit the worktree's changes at the end of each turn.
+    public var autocommit: Bool = false
 
     // command
     public var command: [String]?

@@ -156,9 +156,25 @@ struct Validator {
             d.add(.start, "agents: at least one agent is required (add an [[agents]] table with name and kind)")
         }
 
+        if let profileName = name { checkBranchesDiffer(agents, profile: profileName) }
+
         guard let profileName = name, complete, d.items.isEmpty else { return nil }
         return Profile(name: profileName, description: description, sourcePath: absolutePath, directory: directory,
                        workdir: workdir, llm: llm.resolved(), backend: backend.resolved(), logs: logs, agents: agents)
+    }
+
+    /// Two isolated agents on one branch would share a worktree's history: the second is an error.
+    func checkBranchesDiffer(_ agents: [AgentSpec], profile: String) {
+        var owner: [String: String] = [:]
+        for (i, a) in agents.enumerated() where a.isolation == .worktree {
+            let branch = a.branch ?? GitNames.defaultBranch(profile: profile, agent: a.name)
+            if let first = owner[branch] {
+                let path: [PathComponent] = [.key("agents"), .index(i), .key(a.branch == nil ? "isolation" : "branch")]
+                diagnostics.atValue(path, "agent \(Text.quote(a.name)) would use branch \(Text.quote(branch)), which agent \(Text.quote(first)) uses already; give each isolated agent its own branch")
+            } else {
+                owner[branch] = a.name
+            }
+        }
     }
 
     static let nameRule = "use 1-32 characters from a-z, 0-9, '_' and '-', starting with a letter or digit"
@@ -167,7 +183,7 @@ struct Validator {
 /// Which kinds each kind-specific agent key applies to.
 enum AgentKeys {
     static let common = ["name", "kind", "env", "cwd", "restart", "backoff_initial", "backoff_max", "max_restarts",
-                         "restart_window", "stop_timeout", "debug", "llm", "backend"]
+                         "restart_window", "stop_timeout", "debug", "llm", "backend", "isolation", "branch", "base"]
     static let specific: [(String, [AgentKind])] = [
         ("command", [.command]),
         ("goal", [.goal]),
@@ -185,6 +201,7 @@ enum AgentKeys {
         ("mcp", [.coder]),
         ("block_timeout", [.exec]),
         ("memory_limit", [.exec]),
+        ("autocommit", [.coder, .goal, .exec]),
     ]
     static func kinds(of key: String) -> [AgentKind]? { specific.first { $0.0 == key }?.1 }
     static func keys(for kind: AgentKind?) -> [String] {
@@ -260,6 +277,7 @@ struct AgentReader {
         if let v = t.number("restart_window", .positive) { spec.restartWindow = v }
         if let v = t.number("stop_timeout", .positive) { spec.stopTimeout = v }
         if let v = t.bool("debug") { spec.debug = v }
+        readIsolation(&spec, kind: kind)
 
         let agentLLM = t.subtable("llm").map { LLMPartial.read($0, bases) } ?? LLMPartial()
         let agentBackend = t.subtable("backend").map { BackendPartial.read($0, bases) } ?? BackendPartial()
@@ -310,6 +328,28 @@ struct AgentReader {
 
         guard name != nil else { return nil }
         return spec
+    }
+
+    /// `isolation`, `branch`, `base` and `autocommit`: the last three only mean something in a
+    /// worktree, so without `isolation = "worktree"` they are errors rather than silently ignored.
+    func readIsolation(_ spec: inout AgentSpec, kind: AgentKind?) {
+        let t = reader
+        let d = t.diagnostics
+        if let v = t.enumeration("isolation", Isolation.self, noun: "isolation") { spec.isolation = v }
+        if let b = t.string("branch") {
+            if let problem = GitNames.branchProblem(b) { d.atValue(t.child("branch"), "invalid branch name \(Text.quote(b)): \(problem)") }
+            else { spec.branch = b }
+        }
+        if let b = t.string("base") {
+            if let problem = GitNames.revisionProblem(b) { d.atValue(t.child("base"), "invalid base \(Text.quote(b)): \(problem)") }
+            else { spec.base = b }
+        }
+        if kind?.usesLLM ?? true, let v = t.bool("autocommit") { spec.autocommit = v }
+        if spec.isolation != .worktree {
+            for key in ["branch", "base", "autocommit"] where t.has(key) {
+                d.atKey(t.child(key), "key \"\(key)\" needs isolation = \"worktree\" in this agent (it applies to the agent's own worktree)")
+            }
+        }
     }
 
     /// Built-in tool names, `mcp__SERVER__TOOL` and `mcp__SERVER__*` of this agent's servers.

@@ -185,10 +185,11 @@ extension AgentControlCommand {
         // start or restart picks up what changed; a profile that no longer validates says so.
         var refreshed: ShimSpec?
         if Self.operation != .stop {
-            let loaded = try ProfileLoader.load(path: record.sourcePath)
-                .applying(try Settings.load(paths: profile.paths, profile: record.name))
             let launcher = makeLauncher(paths: profile.paths, environment: profile.environment,
                                         shimCommand: record.shimCommand, tmuxConfig: record.tmuxConfig)
+            // An isolated agent's worktree (made again if its directory went missing) is its cwd.
+            let loaded = try launcher.isolate(ProfileLoader.load(path: record.sourcePath)
+                .applying(try Settings.load(paths: profile.paths, profile: record.name)), create: true, only: entry.name).profile
             refreshed = try launcher.plan(loaded, only: entry.name).first
             if let agent = loaded.agent(named: entry.name), agent.kind != .command {
                 try launcher.launchConfig(loaded, agent, container: refreshed?.container).write(to: profile.paths.agentConfigFile(profile: record.name, agent: agent.name))

@@ -186,6 +186,37 @@ final class ExecAgentTests: XCTestCase {
         XCTAssertEqual(evs.last { $0["type"]?.stringValue == "message" }?["text"]?.stringValue, "The sum is 12.")
     }
 
+    /// `autocommit` in an isolated agent's worktree: the turn's changes become one commit named
+    /// after the person's message, announced by a `commit` event; a turn that changes nothing
+    /// makes none.
+    func testAutocommitCommitsEachTurnsChanges() throws {
+        func git(_ args: String...) throws -> String {
+            let r = try runSubprocess(["git", "-C", dir.path, "-c", "user.name=t", "-c", "user.email=t@t"] + args)
+            XCTAssertTrue(r.succeeded, r.errorOutput)
+            return r.output
+        }
+        _ = dir.write(".gitignore", "state/\n")
+        _ = try git("init", "-q", "-b", "main")
+        _ = try git("add", ".gitignore")
+        _ = try git("commit", "-q", "-m", "first")
+        let agent = try makeAgent()
+        liveSpec.isolation = .worktree
+        liveSpec.autocommit = true
+        server.enqueue(Self.python("open('made.txt', 'w').write('made\\n')"))
+        server.enqueue(.text("Wrote made.txt."))
+        XCTAssertEqual(try turn(agent, "Write made.txt\nwith a line in it"), .answered("Wrote made.txt."))
+        XCTAssertEqual(try git("log", "-1", "--format=%s%n%b"), "Write made.txt\nSupervisor-Agent: exec\n\n")
+        XCTAssertEqual(try git("status", "--porcelain"), "")
+        let commit = try XCTUnwrap(events().first { $0["type"]?.stringValue == "commit" })
+        XCTAssertEqual(commit["subject"]?.stringValue, "Write made.txt")
+        XCTAssertEqual(commit["commit"]?.stringValue, try git("rev-parse", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines))
+
+        server.enqueue(.text("Nothing to do."))
+        _ = try turn(agent, "Just answer")
+        XCTAssertEqual(try git("rev-list", "--count", "HEAD"), "2\n", "no change, no commit")
+        XCTAssertFalse(events().contains { $0["type"]?.stringValue == "commit" })
+    }
+
     func testTheRepliesAndWhatEachBlockPrintedReachTheEventStream() throws {
         let agent = try makeAgent()
         let first = "Let me look.\n```python\nprint('hello \"world\"')\nprint('line two')\n6 * 7\n```\n"

@@ -225,7 +225,7 @@ final class ProfileModelTests: XCTestCase {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("profiles")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".toml") }.sorted()
-        XCTAssertEqual(files, ["demo.toml", "local-llm.toml", "minecraft.toml"])
+        XCTAssertEqual(files, ["demo.toml", "local-llm.toml", "minecraft.toml", "worktrees.toml"])
         for f in files {
             do { _ = try ProfileLoader.load(path: dir.appendingPathComponent(f).path) }
             catch { XCTFail("\(f): \(error)") }
@@ -261,6 +261,11 @@ final class ProfileModelTests: XCTestCase {
         XCTAssertEqual(goal.backend.user, "root", "the goal runner installs Java with apt-get")
         XCTAssertEqual(mc.agents[1].backend.memory, "2g")
         XCTAssertNil(mc.agents[1].backend.user, "the coder stays non-root")
+
+        let pair = try ProfileLoader.load(path: dir.appendingPathComponent("worktrees.toml").path)
+        XCTAssertEqual(pair.agents.map { $0.isolation }, [.worktree, .worktree])
+        XCTAssertTrue(pair.agents.allSatisfy { $0.autocommit && $0.llm.provider == .script && FileManager.default.fileExists(atPath: $0.llm.script ?? "") })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: pair.workdir + "/greeting.txt"))
 
         let local = try ProfileLoader.load(path: dir.appendingPathComponent("local-llm.toml").path)
         XCTAssertEqual(local.agents.map { $0.llm.endpoint }, [.completions, .chat])

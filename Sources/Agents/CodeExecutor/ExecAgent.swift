@@ -99,6 +99,8 @@ public final class ExecAgent {
     }
 
     public var isBusy: Bool { completion != nil }
+    /// The person's message that started the turn: the subject of its autocommit.
+    private var turnIntent = ""
 
     /// After loading a stored conversation into a new process: the model must be told its
     /// runtime is fresh before it relies on earlier variables.
@@ -119,6 +121,7 @@ public final class ExecAgent {
 
     /// Sends the person's message and works until the turn ends.
     public func send(_ text: String, completion: @escaping (TurnOutcome) -> Void) {
+        turnIntent = text
         conversation.turns += 1
         takeRuntimeNote()
         conversation.append("user", .prompt, text)
@@ -176,6 +179,7 @@ public final class ExecAgent {
         }
         save()
         call = nil
+        autocommitTurn(spec: spec(), intent: turnIntent, events: events) // `autocommit`: the turn's changes, one commit
         let c = completion
         completion = nil
         events.state("waiting")

@@ -76,6 +76,8 @@ public final class CoderAgent {
         public var maxRequestsPerTurn = 200
         /// Characters of one tool result sent to the model.
         public var maxToolResult = 100_000
+        /// Called at the end of every turn with the message that started it (`autocommit`).
+        public var turnEnded: ((_ intent: String) -> Void)?
 
         public init(prompt: String? = nil, policy: @escaping () -> PermissionPolicy) {
             self.prompt = prompt
@@ -115,6 +117,8 @@ public final class CoderAgent {
     /// What the last request left out (reported when it changes).
     private var lastFit = (elided: 0, dropped: 0)
     private var requestsThisTurn = 0
+    /// The person's message that started the current turn (nil between turns).
+    private var turnIntent: String?
     private var exited = false
     private var resumed: Bool
 
@@ -302,6 +306,7 @@ public final class CoderAgent {
         append(message)
         save()
         requestsThisTurn = 0
+        turnIntent = text
         request()
     }
 
@@ -441,6 +446,10 @@ public final class CoderAgent {
     }
 
     private func idleOrExit(failed: Bool) {
+        if let intent = turnIntent {
+            turnIntent = nil
+            options.turnEnded?(intent)
+        }
         if options.prompt != nil {
             if failed { finish(1) } else { idle() }
         } else {

@@ -79,6 +79,9 @@ public enum CoderRunner {
         options.liveLLM = setup.liveLLM()
         options.contextTokens = spec.llm.contextTokens
         options.hooks = setup.hooks
+        if spec.autocommit && spec.isolation == .worktree {
+            options.turnEnded = { intent in autocommitTurn(spec: spec, intent: intent, events: events) }
+        }
         let agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui, events: events,
                                store: store, session: session, options: options)
         tui?.attach(agent)

@@ -33,6 +33,11 @@ public final class AgentEvents {
     public func state(_ state: String) { emit("state", [("state", .string(state))]) }
     public func step(_ n: Int, limit: Int) { emit("step", [("n", .number("\(n)")), ("limit", .number("\(limit)"))]) }
     public func command(_ text: String) { emit("command", [("text", .string(text))]) }
+    /// An autocommit at the end of a turn (`autocommit = true` in an isolated agent's worktree).
+    public func commit(_ sha: String, branch: String?, subject: String) {
+        emit("commit", [("commit", .string(sha)), ("subject", .string(String(subject.prefix(200))))]
+            + (branch.map { [("branch", OrderedJSON.string($0))] } ?? []))
+    }
     public func tool(_ name: String, phase: String) { emit("tool", [("name", .string(name)), ("phase", .string(phase))]) }
     /// What the agent says; a long text keeps its start (like `reply`), so the line stays under
     /// the shim's 64 KiB limit instead of arriving as a truncated `invalid` event.

@@ -518,6 +518,7 @@ public final class GoalRunner {
             history.reached = r.reached
         }
         persist()
+        autocommitTurn(spec: agent, intent: agent.goal ?? "", events: events) // `autocommit`: the run's changes, one commit
         staying = r.reached && (options.stay || agent.stay) && session.isRunning
         var summary = summaryText(r)
         if staying {
