@@ -1,3 +1,4 @@
+import AgentTranscript
 import ArgumentParser
 import Foundation
 import Hosting

@@ -1,3 +1,5 @@
+import AgentProtocol
+
 /// Events to readable text: who said what, the tools called with short inputs, what they and
 /// the commands and code blocks printed (indented, long ones cut with a note), errors, budgets
 /// and the final answer. Pure and incremental: feed records one by one (`supervisor logs
