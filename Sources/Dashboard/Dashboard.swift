@@ -1,3 +1,4 @@
+import AgentTranscript
 import TerminalUI
 import Foundation
 import Glibc
@@ -130,7 +131,7 @@ public final class Dashboard {
             loadEvents(slot)
             agents.append(slot)
         }
-        timeline.add(contentsOf: agents.flatMap { _ in [AgentEvent]() })
+        timeline.add(contentsOf: agents.flatMap { _ in [TimelineEvent]() })
 
         watcher = ProfileWatcher(loop: loop, record: record, output: true)
         watcher.onHello = { [unowned self] name, hello in
@@ -155,7 +156,7 @@ public final class Dashboard {
             self.scheduleTick()
         }
         watcher.onEvent = { [unowned self] name, line in
-            guard let slot = self.slot(name), slot.isNewEvent(line), let event = AgentEvent.parse(line, agent: name) else { return }
+            guard let slot = self.slot(name), slot.isNewEvent(line), let event = TimelineEvent.parse(line, agent: name) else { return }
             slot.activity.apply(event)
             self.timeline.add(event)
             slot.headerDirty = true
@@ -242,11 +243,11 @@ public final class Dashboard {
         guard let data = try? handle.readToEnd() else { return }
         var lines = data.split(separator: 0x0a)
         if size > maxBytes, !lines.isEmpty { lines.removeFirst() }
-        var events: [AgentEvent] = []
+        var events: [TimelineEvent] = []
         for raw in lines {
             let line = String(decoding: raw, as: UTF8.self)
             _ = slot.isNewEvent(line)
-            if let event = AgentEvent.parse(line, agent: slot.entry.name) {
+            if let event = TimelineEvent.parse(line, agent: slot.entry.name) {
                 slot.activity.apply(event)
                 events.append(event)
             }
@@ -314,7 +315,19 @@ public final class Dashboard {
                 .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             var env = options.environment
             if env["LESS"] == nil { env["LESS"] = "-R" }
-            runInTerminal(pager + [agents[i].entry.logPath], environment: env) {}
+            let entry = agents[i].entry
+            guard entry.kind.isBuiltIn else {
+                runInTerminal(pager + [entry.logPath], environment: env) {}
+                return
+            }
+            // A built-in agent: its conversation, rendered from its events (as `supervisor logs`).
+            let path = options.stateDir + "/transcript-\(entry.name).txt"
+            let colour = env["NO_COLOR"] == nil
+            guard FileManager.default.createFile(atPath: path, contents: Data(Self.transcript(eventsPath: entry.eventsPath, colour: colour).utf8)) else {
+                say("cannot write \(path)")
+                return
+            }
+            runInTerminal(pager + [path], environment: env) { try? FileManager.default.removeItem(atPath: path) }
         case .send(let i, let text):
             let name = agents[i].entry.name
             say(watcher.send(.paste(text), to: name) ? "sent \(text.count) characters to \(name)" : "\(name): its shim cannot be reached")
@@ -348,6 +361,20 @@ public final class Dashboard {
     private func say(_ message: String) {
         state.message = message
         chromeDirty = true
+    }
+
+    /// An agent's conversation as text, from the last 32 MiB of its events file.
+    static func transcript(eventsPath: String, colour: Bool) -> String {
+        guard let handle = FileHandle(forReadingAtPath: eventsPath) else { return "no events yet at \(eventsPath)\n" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let maxBytes: UInt64 = 32 << 20
+        try? handle.seek(toOffset: size > maxBytes ? size - maxBytes : 0)
+        guard let data = try? handle.readToEnd() else { return "" }
+        var lines = data.split(separator: 0x0A)
+        if size > maxBytes, !lines.isEmpty { lines.removeFirst() }
+        let records = lines.compactMap { EventRecord(line: String(decoding: $0, as: UTF8.self)) }
+        return TranscriptRenderer.render(records, options: .init(colour: colour))
     }
 
     /// Suspends curses and gives the terminal to a child (tmux attach, a pager), then restores.
@@ -473,7 +500,7 @@ public final class Dashboard {
         let now = Date().timeIntervalSince1970
         var models: [AgentTileModel] = []
         for slot in agents {
-            let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: slot.entry.kind,
+            let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: slot.entry.kind.rawValue,
                                        state: watcher.states[slot.entry.name], activity: slot.activity,
                                        unreachable: watcher.unreachable.contains(slot.entry.name), waitingHeuristic: slot.waiting, now: now)
             if model != slot.model { slot.model = model; slot.headerDirty = true }
@@ -686,12 +713,12 @@ public final class Dashboard {
         }
         for (row, event) in events[start..<end].enumerated() {
             let role: Theme.Role
-            switch event.type {
-            case "exit", "invalid": role = .error
-            case "state": role = .busy
-            case "tool", "command": role = .tool
-            case "tokens": role = .muted
-            case "message": role = .text
+            switch event.event {
+            case .exit, .invalid, .error, .final: role = .error
+            case .state: role = .busy
+            case .tool, .toolCall, .toolResult, .command, .commandOutput, .code, .block, .blockOutput: role = .tool
+            case .tokens, .perf, .budget, .context: role = .muted
+            case .message, .reply, .user: role = .text
             default: role = .header
             }
             screen.text(Timeline.format(event, utcOffset: offset, agentWidth: nameWidth), y: c.y + row, x: 1, maxWidth: c.width - 1, style: UIStyle(role: role))
@@ -730,7 +757,7 @@ public final class Dashboard {
     }
 
     private func probeCandidate(_ slot: AgentSlot) -> Bool {
-        guard slot.entry.kind == "command", let state = watcher?.states[slot.entry.name], state.state == .running,
+        guard slot.entry.kind == .command, let state = watcher?.states[slot.entry.name], state.state == .running,
               state.agentPid != nil else { return false }
         return true
     }

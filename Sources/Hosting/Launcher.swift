@@ -13,7 +13,7 @@ import Profile
 public struct ProfileRecord: Codable {
     public struct Agent: Codable {
         public var name: String
-        public var kind: String
+        public var kind: AgentKind
         public var specPath: String
         public var statePath: String
         public var socketPath: String
@@ -44,13 +44,11 @@ public struct ProfileRecord: Codable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw HostingError("no record at \(path)")
         }
-        return try JSONDecoder().decode(ProfileRecord.self, from: data)
+        return try JSONCoding.decode(ProfileRecord.self, from: Array(data))
     }
 
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)))
+        try writeFileAtomically(path: path, data: try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true))
     }
 }
 
@@ -148,7 +146,7 @@ public struct Launcher {
 
         var specs: [ShimSpec] = []
         for agent in profile.agents {
-            let kind = agent.kind.rawValue
+            let kind = agent.kind
             var command: [String]
             let container = docker.map { ContainerSpec.make(profile: profile, agent: agent, home: paths.root, dockerExecutable: $0.executable) }
             if agent.kind == .command {
@@ -164,7 +162,7 @@ public struct Launcher {
                 // Built-in agents are this binary; their whole configuration goes in a file.
                 try credentialCheck?(agent)
                 precondition(!agentCommand.isEmpty, "Launcher.plan needs agentCommand for built-in agents")
-                command = agentCommand + ["agent", kind, "--config", paths.agentConfigFile(profile: profile.name, agent: agent.name)]
+                command = agentCommand + ["agent", kind.rawValue, "--config", paths.agentConfigFile(profile: profile.name, agent: agent.name)]
             }
             let program = command[0]
             var searchPath = environment["PATH"]

@@ -1,3 +1,5 @@
+import AgentTranscript
+import Foundation
 @testable import Dashboard
 @testable import TerminalUI
 import Hosting
@@ -6,13 +8,13 @@ import XCTest
 
 final class ModelTests: XCTestCase {
     func state(_ phase: AgentPhase, since: Double = 1000, exit: ExitStatus? = nil) -> AgentState {
-        var s = AgentState(profile: "p", agent: "a", kind: "command", state: phase, shimPid: 1, agentPid: 42, since: since,
+        var s = AgentState(profile: "p", agent: "a", kind: .command, state: phase, shimPid: 1, agentPid: 42, since: since,
                            logPath: "/l", eventsPath: "/e", socketPath: "/s")
         s.runs = [RunRecord(startedAt: since, pid: 42, endedAt: exit == nil ? nil : since + 5, exit: exit)]
         return s
     }
 
-    func event(_ json: String) -> AgentEvent { AgentEvent.parse(json, agent: "a")! }
+    func event(_ json: String) -> TimelineEvent { TimelineEvent.parse(json, agent: "a")! }
 
     /// A message or command with line breaks reads as one line: words stay apart.
     func testSummariesAndTileKeepWordsApart() {
@@ -105,14 +107,24 @@ final class ModelTests: XCTestCase {
         var t = Timeline()
         t.add(contentsOf: [event(#"{"ts":"2026-01-01T00:00:02Z","agent":"a","type":"start"}"#),
                            event(#"{"ts":"2026-01-01T00:00:05Z","agent":"a","type":"command","text":"x"}"#)])
-        t.add(contentsOf: [AgentEvent.parse(#"{"ts":"2026-01-01T00:00:03Z","agent":"b","type":"start"}"#, agent: "b")!])
-        t.add(AgentEvent.parse(#"{"ts":"2026-01-01T00:00:01Z","agent":"b","type":"state","state":"idle"}"#, agent: "b")!)
+        t.add(contentsOf: [TimelineEvent.parse(#"{"ts":"2026-01-01T00:00:03Z","agent":"b","type":"start"}"#, agent: "b")!])
+        t.add(TimelineEvent.parse(#"{"ts":"2026-01-01T00:00:01Z","agent":"b","type":"state","state":"idle"}"#, agent: "b")!)
         XCTAssertEqual(t.events.map(\.time), t.events.map(\.time).sorted())
         XCTAssertEqual(t.events.map(\.agent), ["b", "a", "b", "a"])
         XCTAssertEqual(t.filtered(agent: "a", kind: nil).count, 2)
         XCTAssertEqual(t.filtered(agent: nil, kind: "start").count, 2)
         XCTAssertEqual(t.kinds, ["start", "command", "state"])
         XCTAssertTrue(Timeline.format(t.events[1], utcOffset: 0, agentWidth: 4).hasPrefix("00:00:02 a    start"))
+    }
+
+    /// What `L` opens for a built-in agent: its conversation, rendered from its events file.
+    func testTheTranscriptOfAnAgentsEventsFile() throws {
+        let path = NSTemporaryDirectory() + "/dashboard-transcript-\(getpid()).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try (#"{"type":"reply","step":1,"text":"Hello \u001b[1mthere\u001b[0m"}"# + "\n" + #"{"type":"final","reason":"done"}"# + "\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(Dashboard.transcript(eventsPath: path, colour: false), "\nmodel (step 1):\n  Hello there\nfinal: done\n")
+        XCTAssertTrue(Dashboard.transcript(eventsPath: path + ".none", colour: false).hasPrefix("no events yet"))
     }
 
     func testWaitProbeParsing() {
