@@ -41,6 +41,8 @@ let everyCase: [AgentEvent] = [
     .perf(.init(durationS: 0)),
     .conversation(id: "20260101-abc", resumed: true, path: "/x/c.json", finished: nil),
     .conversation(id: "c2", resumed: false, path: nil, finished: "limit"),
+    .commit(sha: "0123456789abcdef", subject: "Add hello.py", branch: "sv/p/coder"),
+    .commit(sha: "fedcba9876543210", subject: "x", branch: nil),
     .start(pid: 42),
     .exit(status: .code(3), restarts: 1), .exit(status: .signal(9), restarts: nil),
     .container(name: "sv-p-a", note: "created", error: nil), .container(name: "sv-p-a", note: nil, error: "no image"),
