@@ -80,16 +80,7 @@ final class CoderTurnTests: XCTestCase {
 
     // MARK: A tool call cut off at max_tokens
 
-    func liveMaxTokens(_ n: Int) -> (inout CoderAgent.Options) -> Void {
-        { options in
-            options.liveLLM = {
-                var s = LLMSettings()
-                s.model = "claude-test"
-                s.maxTokens = n
-                return s
-            }
-        }
-    }
+    func liveMaxTokens(_ h: CoderHarness, _ n: Int) { h.setLive { $0.llm.maxTokens = n } }
 
     /// The reply stops at max_tokens inside a Write's arguments: its text is kept, the model is
     /// told the call was cut off and not run, and the turn goes on by itself.
@@ -100,7 +91,8 @@ final class CoderTurnTests: XCTestCase {
                                    stopReason: "max_tokens"))
         h.server.enqueue(FakeReply(items: [toolCall("w2", "Write", ["file_path": "big.txt", "content": "line 1\n"])]))
         h.server.enqueue(.text("Written in pieces."))
-        try h.makeAgent(prompt: "write big.txt", configure: liveMaxTokens(300))
+        try h.makeAgent(prompt: "write big.txt")
+        liveMaxTokens(h, 300)
         XCTAssertEqual(try h.run(), 0)
         XCTAssertEqual(h.server.requests.count, 3)
         XCTAssertEqual(h.server.requests[0].json?["max_tokens"]?.intValue, 300)
@@ -132,7 +124,7 @@ final class CoderTurnTests: XCTestCase {
         let last = try XCTUnwrap(h.server.requests[1].json?["messages"]?.arrayValue?.last?["content"]?.arrayValue)
         XCTAssertEqual(last.map { $0["type"]?.stringValue ?? "" }, ["tool_result", "text"])
         XCTAssertTrue(h.toolResults(1)["r1"]!.content.contains("alpha"))
-        XCTAssertTrue(last[1]["text"]?.stringValue?.contains("your call to Edit was cut off at max_tokens (4096)") == true, "\(last)")
+        XCTAssertTrue(last[1]["text"]?.stringValue?.contains("your call to Edit was cut off at max_tokens (8192)") == true, "\(last)")
         XCTAssertEqual(try String(contentsOfFile: h.dir.file("a.txt"), encoding: .utf8), "alpha\n")
     }
 
@@ -143,10 +135,11 @@ final class CoderTurnTests: XCTestCase {
             h.server.enqueue(FakeReply(items: [.tool(id: "w1", name: "Write", arguments: #"{"file_path": "x", "content": "aaa"#)],
                                        stopReason: "max_tokens"))
         }
-        try h.makeAgent(prompt: "write x") { $0.maxRequestsPerTurn = 2 }
-        XCTAssertEqual(try h.run(), 1)
+        try h.makeAgent(prompt: "write x")
+        h.setLive { $0.limit = 2 }
+        XCTAssertEqual(try h.run(), CoderAgent.limitStatus)
         XCTAssertEqual(h.server.requests.count, 2)
-        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: stopped after 2 model requests in one turn") }, "\(h.ui.transcript)")
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: stopped: step limit reached (limit = 2)") }, "\(h.ui.transcript)")
         // A reply with only the cut call is kept with a placeholder (the conversation stays valid).
         XCTAssertEqual(h.server.requests[1].json?["messages"]?[1]?["content"]?[0]?["text"]?.stringValue, "(cut off at max_tokens)")
     }

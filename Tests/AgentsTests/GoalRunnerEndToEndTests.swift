@@ -178,17 +178,21 @@ final class GoalRunnerEndToEndTests: XCTestCase {
     }
 
     /// A request the provider refuses as too long for the model's window (a local server with a
-    /// small context) is made again within half the budget, instead of ending the run.
-    func testContextOverflowHalvesTheBudgetAndAsksAgain() throws {
+    /// small context) is made again with 70% of its message (the engine's one policy), instead of
+    /// ending the run; the smaller budget is kept in the history.
+    func testContextOverflowAsksAgainSmaller() throws {
         let body = #"{"error":{"message":"This model's maximum context length is 4096 tokens. However, your messages resulted in 5000 tokens.","type":"invalid_request_error","code":"context_length_exceeded"}}"#
         fake.enqueue(FakeReply(items: [], fault: .status(400, body: body, headers: [])))
         fake.enqueue(.text("echo hi"))
         fake.fallback = { _ in .text("DONE: said hi") }
-        let (result, _) = try run(config(goal: "say hi", limit: 3))
+        let (result, runner) = try run(config(goal: "say hi", limit: 3))
         XCTAssertTrue(result.reached, "\(result)")
         XCTAssertEqual(fake.requests.count, 3)
         // openai-compatible's default window (8192) is below the goal's own 16000.
-        XCTAssertTrue(viewLines.joined().contains("too long for its context window; using 4096 tokens instead of 8192"), viewLines.joined())
+        XCTAssertTrue(viewLines.joined().contains("did not fit the model's context window; trying again with about"), viewLines.joined())
+        let first = GoalPrompt.estimateTokens(fake.requests[0].json?["messages"]?[1]?["content"]?.stringValue ?? "")
+        XCTAssertGreaterThan(first, 0)
+        XCTAssertEqual(GoalHistory.load(path: runner.config.stateDir + "/goal-history.json")?.contextCap?.tokens, first * 7 / 10)
     }
 
     func testAnOverflowThatDoesNotGoAwayEndsTheRun() throws {

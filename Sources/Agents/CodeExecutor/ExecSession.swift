@@ -68,15 +68,15 @@ public final class ExecSession {
         } catch {
             return fail("cannot prepare the state directory \(launch.stateDir): \(error)", status: ExitStatus.usage)
         }
-        let client: LLMClient
+        let engine: ModelEngine
         do {
             let debugFile = spec.debug || spec.llm.debug ? launch.logPrefix + ".debug.jsonl" : nil
-            if debugFile != nil { try? FileManager.default.createDirectory(atPath: launch.logsDir, withIntermediateDirectories: true) }
-            client = try LLMClient(settings: spec.llm, loop: loop, environment: options.environment, debugFile: debugFile)
+            engine = try ModelEngine.make(launch: launch, loop: loop, environment: options.environment, debugFile: debugFile, events: events)
         } catch {
             return fail("\(error)", status: ExitStatus.usage)
         }
-        defer { client.close() }
+        defer { engine.close() }
+        let client = engine.model
 
         var memoryLimit: Int?
         if let text = spec.memoryLimit {
@@ -128,8 +128,7 @@ public final class ExecSession {
             return fail("\(error)", status: ExitStatus.usage)
         }
 
-        agent = ExecAgent(loop: loop, client: client, runtime: runtime, store: store, events: events, display: display,
-                          conversation: conversation, spec: { launch.currentAgent() })
+        agent = ExecAgent(loop: loop, engine: engine, runtime: runtime, store: store, display: display, conversation: conversation)
         if resumed { agent.noteRuntimeIsFresh(reason: resumeReason) }
         events.emit("conversation", [("id", .string(conversation.id)), ("resumed", .bool(resumed)),
                                      ("path", .string(store.path(conversation.id)))])
@@ -191,7 +190,7 @@ public final class ExecSession {
             case .error?, nil: return .continueTurn
             case .limit?:
                 // Counted from what the turn used, so a raised limit lets it go on.
-                if let reason = TurnUsage.soFar(c).limitReached(spec) {
+                if let reason = Budgets(spec).reached(c.spentThisTurn())?.sentence {
                     return .finished(c.stop?.reason ?? reason)
                 }
                 return .continueTurn
@@ -297,7 +296,7 @@ public final class ExecSession {
 
             """)
         case "/new":
-            let c = Conversation(id: ConversationStore.newID(), provider: agent.client.config.providerName, model: agent.currentModel)
+            let c = Conversation(id: ConversationStore.newID(), provider: agent.engine.model.config.providerName, model: agent.currentModel)
             try? store.save(c)
             try? store.setCurrent(c.id)
             agent.replaceConversation(c)
