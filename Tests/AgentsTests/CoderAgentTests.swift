@@ -74,14 +74,14 @@ final class CoderHarness {
 
     func makeAgent(prompt: String?, permission: Permission = .yolo, allow: [String]? = nil, deny: [String] = [],
                    session: CoderSession? = nil, hooks: CoderHooks = CoderHooks(), mcp: [MCPServerSpec] = [],
-                   box: Box? = nil, events: AgentEvents = AgentEvents(environment: [:]),
+                   box: Box? = nil, events: AgentEvents = AgentEvents(environment: [:]), maxRetries: Int = 0,
                    configure: (inout CoderAgent.Options) -> Void = { _ in }) throws {
         var s = LLMSettings()
         s.provider = .anthropic
         s.model = "claude-test"
         s.baseURL = server.baseURL
         s.apiKeyEnv = "FAKE_CODER_KEY"
-        s.maxRetries = 0
+        s.maxRetries = maxRetries
         client = try LLMClient(settings: s, loop: loop, environment: ["FAKE_CODER_KEY": "k"])
         baseSpec = AgentSpec(name: "coder", kind: .coder, cwd: dir.path, llm: s)
         baseSpec.limit = AgentSpec.coderDefaultLimit

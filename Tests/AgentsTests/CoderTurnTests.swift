@@ -144,3 +144,43 @@ final class CoderTurnTests: XCTestCase {
         XCTAssertEqual(h.server.requests[1].json?["messages"]?[1]?["content"]?[0]?["text"]?.stringValue, "(cut off at max_tokens)")
     }
 }
+
+extension CoderTurnTests {
+    // MARK: Faults (the engine's, the same in every agent)
+
+    /// A connection reset mid-stream: the partial reply is discarded (its tool call never runs),
+    /// the request is sent again, and the one-shot prompt still ends with the final answer.
+    func testAResetMidStreamIsRetriedAndThePartialCallNeverRuns() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(FakeReply(items: [.text("Writing it."), .tool(id: "w0", name: "Write", arguments: #"{"file_path": "x.txt", "content": "half"}"#)],
+                                   fault: .resetAfter(events: 4)))
+        h.server.enqueue(FakeReply(items: [.tool(id: "w1", name: "Write", arguments: #"{"file_path": "x.txt", "content": "whole"}"#)]))
+        h.server.enqueue(.text("Done."))
+        try h.makeAgent(prompt: "write x.txt", maxRetries: 2)
+        XCTAssertEqual(try h.run(), 0)
+        guard h.server.requests.count == 3 else { return XCTFail("\(h.server.requests.count) requests, \(h.ui.transcript)") }
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("x.txt"), encoding: .utf8), "whole")
+        XCTAssertEqual(h.toolResults(2).keys.sorted(), ["w1"])
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: the model's reply broke off") }, "\(h.ui.transcript)")
+        XCTAssertFalse(h.ui.transcript.contains { $0.hasPrefix("error:") }, "\(h.ui.transcript)")
+    }
+
+    /// The coder stops at its token budget (per turn) like the other agents: a one-shot prompt
+    /// ends with a `final` event and exit status 3.
+    func testTheCoderStopsAtItsTokenBudget() throws {
+        let h = try CoderHarness()
+        let events = h.state.file("events.jsonl")
+        let fd = open(events, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd) }
+        for i in 0..<5 { h.server.enqueue(FakeReply(items: [toolCall("g\(i)", "Glob", ["pattern": "*"])], usage: Usage(input: 100, output: 20))) }
+        try h.makeAgent(prompt: "look around", events: AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(fd)"]))
+        h.setLive { $0.tokenBudget = 250 }
+        XCTAssertEqual(try h.run(), CoderAgent.limitStatus)
+        XCTAssertEqual(h.server.requests.count, 3, "120 + 120 < 250, then 360")
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: stopped: token budget of 250 used up (360 tokens)") }, "\(h.ui.transcript)")
+        let lines = try String(contentsOfFile: events, encoding: .utf8)
+        XCTAssertTrue(lines.contains(#""type":"final","reason":"token budget of 250 used up (360 tokens)""#), lines)
+        // The turn's spending is saved with the session: a restart goes on counting.
+        XCTAssertEqual(try SessionStore(stateDir: h.state.path).load("s1").turnSpend.tokens, 360)
+    }
+}

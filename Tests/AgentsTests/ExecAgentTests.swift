@@ -39,7 +39,8 @@ final class ExecAgentTests: XCTestCase {
     }
 
     func makeAgent(blockTimeout: Double = 10, memoryLimit: String? = nil, limit: Int = 10, grace: Double = 3,
-                   provider: LLMProvider = .anthropic, contextTokens: Int? = nil, conversation given: Conversation? = nil) throws -> ExecAgent {
+                   provider: LLMProvider = .anthropic, contextTokens: Int? = nil, conversation given: Conversation? = nil,
+                   maxRetries: Int = 0) throws -> ExecAgent {
         var llm = LLMSettings()
         llm.provider = provider
         llm.model = provider == .anthropic ? "claude-sonnet-4-5" : "gpt-4o-mini"
@@ -47,7 +48,7 @@ final class ExecAgentTests: XCTestCase {
         llm.baseURL = server.baseURL
         llm.apiKeyEnv = "FAKE_LLM_KEY"
         llm.maxTokens = 512
-        llm.maxRetries = 0
+        llm.maxRetries = maxRetries
         var spec = AgentSpec(name: "exec", kind: .exec, cwd: dir.path, llm: llm)
         spec.blockTimeout = blockTimeout
         spec.memoryLimit = memoryLimit
@@ -585,5 +586,24 @@ final class ExecAgentTests: XCTestCase {
         spec.limit = 30
         spec.tokenBudget = 200
         XCTAssertEqual(Budgets(spec).reached(u)?.sentence, "token budget of 200 used up (230 tokens)")
+    }
+}
+
+extension ExecAgentTests {
+    // MARK: Faults (the engine's, the same in every agent)
+
+    /// A connection reset mid-stream: the partial reply (with half a block) is discarded, never
+    /// run; the request is sent again and the complete reply's block runs once.
+    func testAResetMidStreamIsRetriedAndTheHalfBlockNeverRuns() throws {
+        let agent = try makeAgent(maxRetries: 2)
+        server.enqueue(FakeReply(items: [.text("```python\nopen('ran.txt', 'a').write('x')\nprint(1")], fault: .resetAfter(events: 4)))
+        server.enqueue(.text("```python\nopen('ran.txt', 'a').write('x')\n```"))
+        server.enqueue(.text("Wrote it."))
+        XCTAssertEqual(try turn(agent, "Write ran.txt."), .answered("Wrote it."))
+        XCTAssertEqual(server.requests.count, 3)
+        XCTAssertEqual(try String(contentsOfFile: dir.file("ran.txt"), encoding: .utf8), "x")
+        XCTAssertEqual(agent.conversation.runs.count, 1)
+        XCTAssertTrue(display.text.contains("the model's reply broke off after"), display.text)
+        XCTAssertEqual(events().filter { $0["type"]?.stringValue == "retry" }.count, 1)
     }
 }
