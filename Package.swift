@@ -4,7 +4,8 @@ import PackageDescription
 /// Absolute, because unsafe flags are passed on as they are.
 let packageDirectory = String(#filePath.dropLast("/Package.swift".count))
 
-// Layering (one-way): C* wrappers <- Loop/VTScreen <- AgentHost (the shim, no Foundation) <- Hosting <- TerminalUI/Dashboard/Agents
+// Layering (one-way): AgentProtocol (events, JSON; standard library only) <- Profile, AgentHost.
+// C* wrappers <- Loop/VTScreen <- AgentHost (the shim, no Foundation) <- Hosting <- TerminalUI/Dashboard/Agents
 // <- SupervisorCLI <- supervisor. Profile (pure) <- Hosting.
 // TerminalUI is the only module that imports CNcurses (the dashboard and the agents draw through it).
 // Each C module is imported by exactly one Swift wrapper module.
@@ -25,12 +26,16 @@ let package = Package(
         .systemLibrary(name: "CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .systemLibrary(name: "CVTerm", pkgConfig: "vterm", providers: [.apt(["libvterm-dev"])]),
 
+        // The typed event protocol and its JSON: standard library only, so the static shim, the
+        // agents, the dashboard, the CLI and any network client can all link it.
+        .target(name: "AgentProtocol"),
+        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol"]),
         .target(name: "Loop", dependencies: ["CUV"]),
         .target(name: "VTScreen", dependencies: ["CVTerm"]),
-        .target(name: "Profile", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Profile", dependencies: ["AgentProtocol", .product(name: "TOMLKit", package: "TOMLKit")]),
         // The shim's whole world: it runs once per agent for hours, so it links neither Foundation
         // nor libcurl (each costs megabytes of resident memory per process).
-        .target(name: "AgentHost", dependencies: ["Loop", "VTScreen"]),
+        .target(name: "AgentHost", dependencies: ["AgentProtocol", "Loop", "VTScreen"]),
         // Linked fully static: no dynamic loader, no shared-library symbol tables, no PIE
         // relocations to apply at start. One idle shim is then ~6.5 MB resident instead of ~9
         // (28 when it was `supervisor shim`); see bench/memory.py.

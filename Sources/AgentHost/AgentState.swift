@@ -1,3 +1,4 @@
+import AgentProtocol
 
 /// Lifecycle phase of an agent as the shim sees it.
 public enum AgentPhase: String, Codable, CaseIterable, Sendable {
@@ -33,7 +34,7 @@ public struct RunRecord: Codable, Equatable, Sendable {
 public struct AgentState: Codable, Equatable, Sendable {
     public var profile: String
     public var agent: String
-    public var kind: String
+    public var kind: AgentKind
     public var state: AgentPhase
     public var shimPid: Int32
     public var agentPid: Int32?
@@ -53,7 +54,7 @@ public struct AgentState: Codable, Equatable, Sendable {
     /// Runs kept in the file, so it stays small however often an agent restarts.
     public static let maxRuns = 20
 
-    public init(profile: String, agent: String, kind: String, state: AgentPhase = .starting,
+    public init(profile: String, agent: String, kind: AgentKind, state: AgentPhase = .starting,
                 shimPid: Int32, agentPid: Int32? = nil, since: Double, restarts: Int = 0,
                 runs: [RunRecord] = [], lastError: String? = nil, logPath: String,
                 eventsPath: String, socketPath: String, bracketedPaste: Bool = false, logBytes: UInt64 = 0) {

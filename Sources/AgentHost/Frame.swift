@@ -1,3 +1,4 @@
+import AgentProtocol
 
 // The shim socket protocol.
 //

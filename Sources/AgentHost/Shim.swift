@@ -1,3 +1,4 @@
+import AgentProtocol
 import Glibc
 import Loop
 
@@ -220,10 +221,9 @@ public final class Shim {
             case .success(let action):
                 if let note = action.note(container.name) {
                     self.announce(note)
-                    self.record(EventLine.make(type: "container", agent: self.spec.agent, now: Shim.now(),
-                                               fields: [("container", .string(container.name)), ("note", .string(note))]))
+                    self.record(EventLine.make(.container(name: container.name, note: note, error: nil), agent: self.spec.agent, now: Shim.now()))
                 }
-                if action == .reused && self.spec.kind == "command" {
+                if action == .reused && self.spec.kind == .command {
                     // A program left by a client that was killed (docker exec forwards no
                     // signal) must not run twice.
                     lifecycle.signalCommand(container, signal: "KILL") { self.prepared() }
@@ -235,8 +235,7 @@ public final class Shim {
                 if self.preparingCancelled { self.prepared(); return }
                 self.state.lastError = "\(error)"
                 self.announce("\(error)")
-                self.record(EventLine.make(type: "container", agent: self.spec.agent, now: Shim.now(),
-                                           fields: [("container", .string(container.name)), ("error", .string("\(error)"))]))
+                self.record(EventLine.make(.container(name: container.name, note: nil, error: "\(error)"), agent: self.spec.agent, now: Shim.now()))
                 self.notifyUp(error: "\(error)")
                 self.afterExit(.exited(125), ranFor: 0)
             }
@@ -458,7 +457,7 @@ public final class Shim {
         stopRequested = true
         startAfterStop = thenStart
         setPhase(.stopping)
-        let inContainer = spec.kind == "command" ? spec.container : nil
+        let inContainer = spec.kind == .command ? spec.container : nil
         if let container = inContainer {
             // docker exec forwards no signal: the program in the container gets SIGTERM there,
             // and its client (our child) ends when it does.
@@ -493,7 +492,7 @@ public final class Shim {
         var strays: [pid_t] = []
         for child in ChildWatcher.children(of: getpid()) where !ChildProcess.running.contains(child) {
             if let run, child == run.pid {
-                guard spec.container == nil || spec.kind != "command" else { continue }
+                guard spec.container == nil || spec.kind != .command else { continue }
                 strays += ChildWatcher.descendants(of: child).filter { getpgid($0) != run.pid }
             } else {
                 strays.append(child)
@@ -517,8 +516,7 @@ public final class Shim {
         guard !strays.isEmpty else { stopTimer.stop(); return }
         endingStrays = true
         announce("ending \(strays.count) process\(strays.count == 1 ? "" : "es") \(spec.agent) left behind (\(strays.map(String.init).joined(separator: " ")))")
-        record(EventLine.make(type: "strays", agent: spec.agent, now: Shim.now(),
-                              fields: [("pids", .array(strays.map { .number(String($0)) }))]))
+        record(EventLine.make(.strays(pids: strays.map { Int($0) }), agent: spec.agent, now: Shim.now()))
         guard !stopTimer.isActive else { return } // a stop under way: its deadline ends them too
         signalStrays(SIGTERM)
         stopTimer.start(seconds: spec.stopTimeout) { [unowned self] in self.signalStrays(SIGKILL) } // their grace is over
@@ -560,7 +558,7 @@ public final class Shim {
         state.transition(to: phase, at: Shim.now())
         state.bracketedPaste = paste.enabled
         persistState()
-        record(EventLine.make(type: "state", agent: spec.agent, now: Shim.now(), fields: [("state", .string(phase.rawValue))]))
+        record(EventLine.make(.state(ActivityState(phase.rawValue)), agent: spec.agent, now: Shim.now()))
         let frame = Frame.state(state).encode()
         for subscriber in subscribers.values { send(frame, to: subscriber) }
         updateTmuxStatus()

@@ -1,3 +1,4 @@
+import AgentProtocol
 
 /// Everything a shim needs to run one agent, written by `up` into the agent's state directory
 /// and passed to `supervisor shim` by path, so no profile value ever travels through a tmux or
@@ -5,7 +6,7 @@
 public struct ShimSpec: Codable, Equatable {
     public var profile: String
     public var agent: String
-    public var kind: String
+    public var kind: AgentKind
     /// Resolved executable path and the full argv (argv[0] included).
     public var executable: String
     public var arguments: [String]
@@ -32,7 +33,7 @@ public struct ShimSpec: Codable, Equatable {
     /// of the agent, recreating it when it died. Nil on the local backend.
     public var container: ContainerSpec?
 
-    public init(profile: String, agent: String, kind: String, executable: String, arguments: [String],
+    public init(profile: String, agent: String, kind: AgentKind, executable: String, arguments: [String],
                 environment: [String: String], directory: String, logPath: String, eventsPath: String,
                 logMaxBytes: Int, logKeep: Int, socketPath: String, statePath: String, tmuxSocket: String?,
                 restart: String, backoffInitial: Double, backoffMax: Double, maxRestarts: Int,

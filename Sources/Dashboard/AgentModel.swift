@@ -1,86 +1,29 @@
 import TerminalUI
 import Hosting
 
-/// One structured event of an agent (a line of its events.jsonl), parsed.
-public struct AgentEvent: Equatable, Sendable {
+/// One line of an agent's events.jsonl, read through the protocol's codec, with its time.
+public struct TimelineEvent: Equatable, Sendable {
     /// Unix seconds (from `ts`; 0 when missing or unreadable).
     public var time: Double
     public var agent: String
-    public var type: String
-    public var fields: [(String, OrderedJSON)]
+    public var record: EventRecord
     public var line: String
 
-    public static func == (a: AgentEvent, b: AgentEvent) -> Bool { a.line == b.line && a.agent == b.agent }
+    public var event: AgentEvent { record.event }
+    /// The type as written (for the timeline's filter).
+    public var type: String { record.event.type }
 
-    /// Nil for a line that is not a JSON object.
-    public static func parse(_ line: String, agent defaultAgent: String) -> AgentEvent? {
-        guard case .object(let fields)? = try? OrderedJSON.parse(Array(line.utf8)) else { return nil }
-        var event = AgentEvent(time: 0, agent: defaultAgent, type: "?", fields: fields, line: line)
-        for (key, value) in fields {
-            switch (key, value) {
-            case ("ts", .string(let s)): event.time = parseISO8601(s) ?? 0
-            case ("agent", .string(let s)): event.agent = s
-            case ("type", .string(let s)): event.type = s
-            default: break
-            }
-        }
-        return event
-    }
+    public static func == (a: TimelineEvent, b: TimelineEvent) -> Bool { a.line == b.line && a.agent == b.agent }
 
-    public func string(_ key: String) -> String? {
-        for (k, v) in fields where k == key {
-            switch v {
-            case .string(let s): return s
-            case .number(let n): return n
-            case .bool(let b): return b ? "true" : "false"
-            default: return nil
-            }
-        }
-        return nil
-    }
-
-    public func number(_ key: String) -> Double? {
-        for (k, v) in fields where k == key {
-            switch v {
-            case .number(let n): return Double(n)
-            case .string(let s): return Double(s)
-            default: return nil
-            }
-        }
-        return nil
+    /// Nil for a blank line; a line that is not a JSON object is an `invalid` event.
+    public static func parse(_ line: String, agent defaultAgent: String) -> TimelineEvent? {
+        guard let record = EventRecord(line: line) else { return nil }
+        return TimelineEvent(time: record.ts.flatMap(parseISO8601) ?? 0, agent: record.agent ?? defaultAgent,
+                             record: record, line: line)
     }
 
     /// One line for the timeline.
-    public var summary: String {
-        switch type {
-        case "state": return string("state") ?? ""
-        case "step":
-            let n = number("n").map { String(Int($0)) } ?? "?"
-            return number("limit").map { "step \(n)/\(Int($0))" } ?? "step \(n)"
-        case "command": return "$ " + (string("text") ?? "")
-        case "tool": return [string("name"), string("phase")].compactMap { $0 }.joined(separator: " ")
-        case "tokens":
-            let input = Int(number("input") ?? 0), output = Int(number("output") ?? 0)
-            var text = "in \(formatCount(input)) out \(formatCount(output))"
-            if let cost = number("cost_usd") { text += " " + formatCost(cost) }
-            return text
-        case "message": return string("text") ?? ""
-        case "start": return "started" + (string("pid").map { " pid \($0)" } ?? "")
-        case "exit":
-            for (k, v) in fields where k == "status" {
-                if case .object(let status) = v {
-                    for (sk, sv) in status {
-                        if case .number(let n) = sv { return sk == "code" ? "exited with code \(n)" : "killed by signal \(n)" }
-                    }
-                }
-            }
-            return "exited"
-        case "invalid": return string("raw") ?? ""
-        default:
-            return fields.filter { !["ts", "agent", "type"].contains($0.0) }
-                .map { "\($0.0)=\($0.1.serialized())" }.joined(separator: " ")
-        }
-    }
+    public var summary: String { event.summary }
 }
 
 /// `2026-11-22T00:53:08.123Z` (also without milliseconds, or with `+00:00`) to unix seconds.
@@ -120,8 +63,8 @@ public func parseISO8601(_ s: String) -> Double? {
 
 /// What an agent's events say it is doing, accumulated.
 public struct AgentActivity: Equatable, Sendable {
-    /// The latest `state` event's state ("thinking", "tool", "waiting", "idle"...).
-    public var detail: String?
+    /// The latest `state` event's state.
+    public var detail: ActivityState?
     public var detailTime: Double = 0
     public var inputTokens = 0
     public var outputTokens = 0
@@ -138,30 +81,29 @@ public struct AgentActivity: Equatable, Sendable {
 
     public var tokens: Int { inputTokens + outputTokens }
 
-    public mutating func apply(_ event: AgentEvent) {
-        switch event.type {
-        case "state":
-            detail = event.string("state")
+    public mutating func apply(_ event: TimelineEvent) {
+        switch event.event {
+        case .state(let state):
+            detail = state
             detailTime = event.time
-        case "tokens":
-            inputTokens += Int(event.number("input") ?? 0)
-            outputTokens += Int(event.number("output") ?? 0)
-            cost += event.number("cost_usd") ?? 0
-        case "step":
-            step = event.number("n").map { Int($0) }
-            stepLimit = event.number("limit").map { Int($0) }
-        case "command":
-            if let text = event.string("text") { lastAction = "$ " + text }
-        case "tool":
-            let name = event.string("name") ?? "tool"
+        case .tokens(let u):
+            inputTokens += u.input
+            outputTokens += u.output
+            cost += u.costUSD ?? 0
+        case let .step(n, limit):
+            step = n
+            stepLimit = limit
+        case .command(let text, _):
+            lastAction = "$ " + text
+        case let .tool(name, phase):
             lastAction = name
-            toolRunning = event.string("phase") == "start" ? name : nil
-        case "start":
+            toolRunning = phase == .start ? name : nil
+        case .start:
             // A new run: what the old one was doing no longer applies.
             detail = nil
             toolRunning = nil
             lastStart = event.time
-        case "exit":
+        case .exit:
             detail = nil
             toolRunning = nil
         default: break
@@ -244,12 +186,12 @@ public enum DisplayState: Equatable, Sendable {
         case .running:
             if unreachable { return .unreachable }
             if let tool = activity.toolRunning { return .tool(tool) }
-            switch activity.detail?.lowercased() {
-            case "thinking"?: return .thinking
-            case "tool"?, "running_tool"?, "tool_use"?: return .tool(nil)
-            case "waiting"?, "waiting_for_input"?, "input"?: return .waiting
-            case "idle"?: return waitingHeuristic ? .waiting : .idle
-            case "staying"?: return .staying // nothing to type: it is done and keeps what it started
+            switch activity.detail {
+            case .thinking?: return .thinking
+            case .runningTool?: return .tool(nil)
+            case .waiting?: return .waiting
+            case .idle?: return waitingHeuristic ? .waiting : .idle
+            case .staying?: return .staying // nothing to type: it is done and keeps what it started
             default: return waitingHeuristic ? .waiting : .running
             }
         }

@@ -127,7 +127,7 @@ public final class Dashboard {
             loadEvents(slot)
             agents.append(slot)
         }
-        timeline.add(contentsOf: agents.flatMap { _ in [AgentEvent]() })
+        timeline.add(contentsOf: agents.flatMap { _ in [TimelineEvent]() })
 
         watcher = ProfileWatcher(loop: loop, record: record, output: true)
         watcher.onHello = { [unowned self] name, hello in
@@ -152,7 +152,7 @@ public final class Dashboard {
             self.scheduleTick()
         }
         watcher.onEvent = { [unowned self] name, line in
-            guard let slot = self.slot(name), slot.isNewEvent(line), let event = AgentEvent.parse(line, agent: name) else { return }
+            guard let slot = self.slot(name), slot.isNewEvent(line), let event = TimelineEvent.parse(line, agent: name) else { return }
             slot.activity.apply(event)
             self.timeline.add(event)
             slot.headerDirty = true
@@ -239,11 +239,11 @@ public final class Dashboard {
         guard let data = try? handle.readToEnd() else { return }
         var lines = data.split(separator: 0x0a)
         if size > maxBytes, !lines.isEmpty { lines.removeFirst() }
-        var events: [AgentEvent] = []
+        var events: [TimelineEvent] = []
         for raw in lines {
             let line = String(decoding: raw, as: UTF8.self)
             _ = slot.isNewEvent(line)
-            if let event = AgentEvent.parse(line, agent: slot.entry.name) {
+            if let event = TimelineEvent.parse(line, agent: slot.entry.name) {
                 slot.activity.apply(event)
                 events.append(event)
             }
@@ -458,7 +458,7 @@ public final class Dashboard {
         let now = Date().timeIntervalSince1970
         var models: [AgentTileModel] = []
         for slot in agents {
-            let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: slot.entry.kind,
+            let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: slot.entry.kind.rawValue,
                                        state: watcher.states[slot.entry.name], activity: slot.activity,
                                        unreachable: watcher.unreachable.contains(slot.entry.name), waitingHeuristic: slot.waiting, now: now)
             if model != slot.model { slot.model = model; slot.headerDirty = true }
@@ -667,12 +667,12 @@ public final class Dashboard {
         }
         for (row, event) in events[start..<end].enumerated() {
             let role: Theme.Role
-            switch event.type {
-            case "exit", "invalid": role = .error
-            case "state": role = .busy
-            case "tool", "command": role = .tool
-            case "tokens": role = .muted
-            case "message": role = .text
+            switch event.event {
+            case .exit, .invalid, .error, .final: role = .error
+            case .state: role = .busy
+            case .tool, .toolCall, .toolResult, .command, .commandOutput, .code, .block, .blockOutput: role = .tool
+            case .tokens, .perf, .budget, .context: role = .muted
+            case .message, .reply, .user: role = .text
             default: role = .header
             }
             screen.text(Timeline.format(event, utcOffset: offset, agentWidth: nameWidth), y: c.y + row, x: 1, maxWidth: c.width - 1, style: UIStyle(role: role))
@@ -711,7 +711,7 @@ public final class Dashboard {
     }
 
     private func probeCandidate(_ slot: AgentSlot) -> Bool {
-        guard slot.entry.kind == "command", let state = watcher?.states[slot.entry.name], state.state == .running,
+        guard slot.entry.kind == .command, let state = watcher?.states[slot.entry.name], state.state == .running,
               state.agentPid != nil else { return false }
         return true
     }

@@ -13,7 +13,7 @@ import Profile
 public struct ProfileRecord: Codable {
     public struct Agent: Codable {
         public var name: String
-        public var kind: String
+        public var kind: AgentKind
         public var specPath: String
         public var statePath: String
         public var socketPath: String
@@ -111,7 +111,7 @@ public struct Launcher {
 
         var specs: [ShimSpec] = []
         for agent in profile.agents {
-            let kind = agent.kind.rawValue
+            let kind = agent.kind
             var command: [String]
             let container = docker.map { ContainerSpec.make(profile: profile, agent: agent, home: paths.root, dockerExecutable: $0.executable) }
             if agent.kind == .command {
@@ -127,7 +127,7 @@ public struct Launcher {
                 // Built-in agents are this binary; their whole configuration goes in a file.
                 try credentialCheck?(agent)
                 precondition(!agentCommand.isEmpty, "Launcher.plan needs agentCommand for built-in agents")
-                command = agentCommand + ["agent", kind, "--config", paths.agentConfigFile(profile: profile.name, agent: agent.name)]
+                command = agentCommand + ["agent", kind.rawValue, "--config", paths.agentConfigFile(profile: profile.name, agent: agent.name)]
             }
             let program = command[0]
             var searchPath = environment["PATH"]

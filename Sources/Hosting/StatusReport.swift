@@ -35,7 +35,7 @@ public enum StatusReport {
     public static func collect(_ record: ProfileRecord) -> [AgentStatus] {
         record.agents.map { agent in
             guard let state = try? StateFile.read(path: agent.statePath) else {
-                return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind, state: "down", pid: nil,
+                return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind.rawValue, state: "down", pid: nil,
                                    shimPid: nil, shimAlive: false, restarts: 0, since: nil, lastExit: nil,
                                    lastError: nil, logBytes: 0, logPath: agent.logPath, container: agent.container)
             }
@@ -43,7 +43,7 @@ public enum StatusReport {
             var phase = state.state.rawValue
             if !shimAlive && state.state.isActive { phase = "lost" }
             let agentPid = state.agentPid.flatMap { processIsAlive($0) ? $0 : nil }
-            return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind, state: phase, pid: agentPid,
+            return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind.rawValue, state: phase, pid: agentPid,
                                shimPid: shimAlive ? state.shimPid : nil, shimAlive: shimAlive, restarts: state.restarts,
                                since: state.since, lastExit: state.runs.last?.exit?.description, lastError: state.lastError,
                                logBytes: state.logBytes, logPath: agent.logPath, container: agent.container)

@@ -2,11 +2,8 @@
 // paths are absolute; per-agent settings already have the profile-level
 // [llm] and [backend] defaults merged under the agent's own overrides.
 
-public enum AgentKind: String, Codable, CaseIterable, Sendable {
-    case coder, goal, exec, command
-    /// Kinds whose agent calls a model (so needs `llm.model`).
-    public var usesLLM: Bool { self != .command }
-}
+// `AgentKind` is the event protocol's (the shim and every reader of events share it).
+@_exported import AgentProtocol
 
 public enum LLMProvider: String, Codable, CaseIterable, Sendable {
     case anthropic, openai

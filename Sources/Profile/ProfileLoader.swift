@@ -1,4 +1,5 @@
 import Foundation
+import AgentProtocol
 import TOMLKit
 
 /// Reads a profile file, checks it completely and returns the validated model,

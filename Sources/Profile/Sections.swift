@@ -2,6 +2,8 @@
 // profile level and per agent; both are read into "partial" values (only the
 // keys that were written) which are overlaid and then resolved with defaults.
 
+import AgentProtocol
+
 /// Paths against which relative paths in a profile are resolved.
 struct Bases {
     /// The profile file's directory.

@@ -2,6 +2,8 @@
 // the text is parsed per key and checked like the profile would be; the
 // resulting values are persisted by the caller and applied over the profile.
 
+import AgentProtocol
+
 public enum SettingValue: Codable, Equatable, Sendable, CustomStringConvertible {
     case string(String)
     case int(Int)

@@ -6,13 +6,13 @@ import XCTest
 
 final class ModelTests: XCTestCase {
     func state(_ phase: AgentPhase, since: Double = 1000, exit: ExitStatus? = nil) -> AgentState {
-        var s = AgentState(profile: "p", agent: "a", kind: "command", state: phase, shimPid: 1, agentPid: 42, since: since,
+        var s = AgentState(profile: "p", agent: "a", kind: .command, state: phase, shimPid: 1, agentPid: 42, since: since,
                            logPath: "/l", eventsPath: "/e", socketPath: "/s")
         s.runs = [RunRecord(startedAt: since, pid: 42, endedAt: exit == nil ? nil : since + 5, exit: exit)]
         return s
     }
 
-    func event(_ json: String) -> AgentEvent { AgentEvent.parse(json, agent: "a")! }
+    func event(_ json: String) -> TimelineEvent { TimelineEvent.parse(json, agent: "a")! }
 
     func testEventsAccumulate() {
         var activity = AgentActivity()
@@ -93,8 +93,8 @@ final class ModelTests: XCTestCase {
         var t = Timeline()
         t.add(contentsOf: [event(#"{"ts":"2026-01-01T00:00:02Z","agent":"a","type":"start"}"#),
                            event(#"{"ts":"2026-01-01T00:00:05Z","agent":"a","type":"command","text":"x"}"#)])
-        t.add(contentsOf: [AgentEvent.parse(#"{"ts":"2026-01-01T00:00:03Z","agent":"b","type":"start"}"#, agent: "b")!])
-        t.add(AgentEvent.parse(#"{"ts":"2026-01-01T00:00:01Z","agent":"b","type":"state","state":"idle"}"#, agent: "b")!)
+        t.add(contentsOf: [TimelineEvent.parse(#"{"ts":"2026-01-01T00:00:03Z","agent":"b","type":"start"}"#, agent: "b")!])
+        t.add(TimelineEvent.parse(#"{"ts":"2026-01-01T00:00:01Z","agent":"b","type":"state","state":"idle"}"#, agent: "b")!)
         XCTAssertEqual(t.events.map(\.time), t.events.map(\.time).sorted())
         XCTAssertEqual(t.events.map(\.agent), ["b", "a", "b", "a"])
         XCTAssertEqual(t.filtered(agent: "a", kind: nil).count, 2)

@@ -7,7 +7,7 @@ final class AgentStateTests: XCTestCase {
     override func tearDown() { tmp.remove() }
 
     func sample() -> AgentState {
-        var s = AgentState(profile: "demo", agent: "goal", kind: "goal", shimPid: 100, since: 1_700_000_000.25,
+        var s = AgentState(profile: "demo", agent: "goal", kind: .goal, shimPid: 100, since: 1_700_000_000.25,
                            logPath: "/l/demo/goal.log", eventsPath: "/l/demo/goal.events.jsonl",
                            socketPath: "/s/shim.sock")
         s.recordRunStart(pid: 200, at: 1_700_000_001)

@@ -36,9 +36,9 @@ final class EventsTests: XCTestCase {
 
     func testInvalidLinesAreWrapped() {
         XCTAssertEqual(norm("not json"),
-                       #"{"ts":"2025-11-22T00:53:08.123Z","agent":"goal","type":"invalid","raw":"not json"}"#)
+                       #"{"ts":"2025-11-22T00:53:08.123Z","agent":"goal","type":"invalid","v":1,"raw":"not json"}"#)
         XCTAssertEqual(norm("[1,2]"),
-                       #"{"ts":"2025-11-22T00:53:08.123Z","agent":"goal","type":"invalid","raw":"[1,2]"}"#)
+                       #"{"ts":"2025-11-22T00:53:08.123Z","agent":"goal","type":"invalid","v":1,"raw":"[1,2]"}"#)
         XCTAssertEqual(norm(#"{"a":1} trailing"#)?.contains(#""type":"invalid""#), true)
         XCTAssertEqual(norm(#"{"a":01}"#)?.contains(#""type":"invalid""#), true)
         XCTAssertEqual(norm(#"{"a":"unterminated}"#)?.contains(#""type":"invalid""#), true)
@@ -61,11 +61,11 @@ final class EventsTests: XCTestCase {
 
     func testShimEvents() {
         XCTAssertEqual(EventLine.start(agent: "a", pid: 42, now: 0),
-                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"start","pid":42}"#)
+                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"start","v":1,"pid":42}"#)
         XCTAssertEqual(EventLine.exit(agent: "a", status: .signaled(9), restarts: 2, now: 0),
-                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"exit","status":{"signal":9},"restarts":2}"#)
+                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"exit","v":1,"status":{"signal":9},"restarts":2}"#)
         XCTAssertEqual(EventLine.exit(agent: "a", status: .exited(0), restarts: 0, now: 0),
-                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"exit","status":{"code":0},"restarts":0}"#)
+                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"exit","v":1,"status":{"code":0},"restarts":0}"#)
     }
 
     func testSplitterAcrossChunks() {

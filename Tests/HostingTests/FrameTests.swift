@@ -63,7 +63,7 @@ final class FrameTests: XCTestCase {
     }
 
     func testStateFrameRoundTrip() throws {
-        let s = AgentState(profile: "p", agent: "a", kind: "goal", state: .running, shimPid: 1, agentPid: 2,
+        let s = AgentState(profile: "p", agent: "a", kind: .goal, state: .running, shimPid: 1, agentPid: 2,
                            since: 1.5, logPath: "/l", eventsPath: "/e", socketPath: "/s", logBytes: 99)
         var d = FrameDecoder()
         let frames = try d.feed(Frame.state(s).encode())
