@@ -604,6 +604,6 @@ extension ExecAgentTests {
         XCTAssertEqual(try String(contentsOfFile: dir.file("ran.txt"), encoding: .utf8), "x")
         XCTAssertEqual(agent.conversation.runs.count, 1)
         XCTAssertTrue(display.text.contains("the model's reply broke off after"), display.text)
-        XCTAssertEqual(events().filter { $0["type"]?.stringValue == "retry" }.count, 1)
+        XCTAssertEqual(events().filter { $0["type"]?.stringValue == "error" && $0["message"]?.stringValue?.contains("asking again") == true }.count, 1)
     }
 }

@@ -173,7 +173,7 @@ final class ModelEngineTests: XCTestCase {
         XCTAssertEqual(model.requests[0], model.requests[1], "the same request again")
         XCTAssertEqual(engine.spend.requests, 1)
         XCTAssertTrue(view.notices.contains { $0.contains("broke off after") && $0.contains("discarded, not used") }, "\(view.notices)")
-        XCTAssertEqual(eventTypes(), ["retry", "tokens"])
+        XCTAssertEqual(eventTypes(), ["error", "tokens"])
     }
 
     /// Malformed JSON in a stream and a 200 that is not an event stream are transient too; a
@@ -205,7 +205,7 @@ final class ModelEngineTests: XCTestCase {
         guard case .failure(.failed(let error, _))? = result() else { return XCTFail("\(String(describing: result()))") }
         XCTAssertEqual(error.kind, .provider(.malformedJSON))
         XCTAssertEqual(model.requests.count, 3, "the first and max_retries = 2 more")
-        XCTAssertEqual(eventTypes(), ["retry", "retry", "message"])
+        XCTAssertEqual(eventTypes(), ["error", "error", "error"])
         XCTAssertEqual(engine.spend.requests, 0)
     }
 
@@ -316,7 +316,7 @@ final class ModelEngineTests: XCTestCase {
         engine.beginScope(before)
         XCTAssertNil(engine.budgetReached())
         clock.advance(10)
-        XCTAssertEqual(engine.budgetReached(), BudgetEnd(kind: .time, sentence: "time budget of 60s used up"))
+        XCTAssertEqual(engine.budgetReached(), BudgetEnd(kind: .time, sentence: "time budget of 60s used up", spent: 60, limit: 60))
         spec.timeBudget = nil
         model.outcomes = [.reply("a", usage: Usage(input: 100, output: 1))]
         _ = ask(engine)
@@ -326,6 +326,9 @@ final class ModelEngineTests: XCTestCase {
         engine.spend.steps = 5
         XCTAssertEqual(engine.budgetReached()?.sentence, "step limit reached (limit = 5)")
         engine.ended(by: engine.budgetReached()!, conclusive: true)
-        XCTAssertEqual(Array(eventTypes().suffix(2)), ["message", "final"])
+        let ended = events().suffix(3)
+        XCTAssertEqual(ended.compactMap { $0["type"]?.stringValue }, ["budget", "message", "final"])
+        XCTAssertEqual(ended.first?["budget"]?.stringValue, "steps")
+        XCTAssertEqual(ended.first?["spent"]?.intValue, 5)
     }
 }

@@ -124,7 +124,8 @@ public final class ExecAgent: EngineView {
     // MARK: Turns
 
     /// Sends the person's message and works until the turn ends.
-    public func send(_ text: String, completion: @escaping (TurnOutcome) -> Void) {
+    public func send(_ text: String, source: AgentEvent.UserSource = .pane, completion: @escaping (TurnOutcome) -> Void) {
+        engine.userSaid(text, source: source)
         conversation.turns += 1
         takeRuntimeNote()
         conversation.append("user", .prompt, text)
@@ -265,8 +266,7 @@ public final class ExecAgent: EngineView {
             display.write(display.yellow("■ \(line); the model is asked to continue") + "\n")
             if !cut {
                 // (A cut reply's `incomplete` event comes from the engine, the same for every agent.)
-                events.emit("incomplete", [("cut", .bool(false)), ("block_not_run", .bool(scan.unterminated)),
-                                           ("blocks_run", .number("\(scan.blocks.count)"))])
+                events.emit(.incomplete(cut: false, maxTokens: maxTokens, blockNotRun: scan.unterminated, blocksRun: scan.blocks.count))
             }
         }
         if scan.blocks.isEmpty {
@@ -320,7 +320,7 @@ public final class ExecAgent: EngineView {
         let n = index + 1
         events.state("running_tool")
         events.tool("python", phase: "start")
-        events.command(code.count > 500 ? String(code.prefix(500)) + "…" : code)
+        engine.codeRuns(n: n, language: "python", code: code)
         ensureNewline()
         display.write(display.cyan("▶ running block \(n)\(blocks.count > 1 ? " of \(blocks.count)" : "")") + "\n")
         lineStart = true
@@ -339,7 +339,7 @@ public final class ExecAgent: EngineView {
             self.events.emit("block", [("n", .number("\(n)")), ("status", .string(r.status.rawValue)),
                                        ("duration", .number(String(format: "%.3f", r.duration)))])
             let report = ExecAgent.report(r, block: n, of: blocks.count, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit)
-            self.events.blockOutput(n: n, status: r.status.rawValue, output: report)
+            self.engine.codePrinted(n: n, status: r.status.rawValue, output: report)
             var reports = reports + [report]
             if r.status == .answer {
                 let value = r.answer ?? ""

@@ -142,7 +142,7 @@ public final class ExecSession {
                 self?.exitStatus = Self.status(for: outcome)
             }
             if continueTurn { agent.resume(completion: finishTurn) }
-            else { agent.send(prompt, completion: finishTurn) }
+            else { agent.send(prompt, source: .task, completion: finishTurn) }
         } else {
             do {
                 editor = try LineEditor(loop: loop)

@@ -220,12 +220,12 @@ public final class CoderAgent: EngineView {
                 request()
                 return
             }
-            if let p = options.resumePrompt { submit(p); return }
+            if let p = options.resumePrompt { submit(p, source: .task); return }
             idle()
             return
         }
         if let prompt = options.prompt {
-            submit(prompt)
+            submit(prompt, source: .task)
         } else {
             idle()
         }
@@ -281,10 +281,11 @@ public final class CoderAgent: EngineView {
         }
     }
 
-    /// A message from the person.
-    public func submit(_ text: String) {
+    /// A message from the person (`.task`: the profile's or the command line's prompt).
+    public func submit(_ text: String, source: AgentEvent.UserSource = .pane) {
         guard !exited else { return }
         strongUI.showUserMessage(text)
+        engine.userSaid(text, source: source)
         var message = Message.user(text)
         if let note = pendingNote {
             message.content.insert(.text(note), at: 0)
@@ -498,7 +499,9 @@ public final class CoderAgent: EngineView {
         func allDone() {
             var blocks = calls.indices.map { i -> ContentBlock in
                 let o = results[i] ?? .error("not run")
-                return .toolResult(toolUseId: calls[i].id, content: clip(o.content), isError: o.isError)
+                let content = clip(o.content)
+                engine.toolReturned(id: calls[i].id, name: calls[i].name, output: content, isError: o.isError)
+                return .toolResult(toolUseId: calls[i].id, content: content, isError: o.isError)
             }
             if let note { blocks.append(.text(note)) }
             session.messages.append(Message(role: .user, content: blocks))
@@ -525,6 +528,7 @@ public final class CoderAgent: EngineView {
     private func execute(_ c: ToolCallInfo, showChange: Bool, completion: @escaping (ToolOutput) -> Void) {
         guard let tool = tools[c.name] else { completion(.error("unknown tool \(c.name)")); return }
         strongUI.showToolStart(c)
+        engine.toolCalled(id: c.id, name: c.name, input: c.input)
         events.tool(c.name, phase: "start")
         if c.name == "Bash", let cmd = c.input["command"]?.stringValue { events.command(cmd) }
         let hookEnv = ["TOOL_NAME": c.name, "TOOL_INPUT": c.input.serialized()]

@@ -63,7 +63,12 @@ public struct BudgetEnd: Equatable {
     public var kind: Kind
     /// "step limit reached (limit = 30)", "token budget of 200 used up (230 tokens)", ...
     public var sentence: String
-    public init(kind: Kind, sentence: String) { self.kind = kind; self.sentence = sentence }
+    /// What was spent of it, and the budget (steps, seconds, tokens, USD).
+    public var spent: Double
+    public var limit: Double
+    public init(kind: Kind, sentence: String, spent: Double, limit: Double) {
+        self.kind = kind; self.sentence = sentence; self.spent = spent; self.limit = limit
+    }
 }
 
 /// `limit`, `time_budget`, `token_budget`, `cost_budget` of an agent (any kind).
@@ -83,11 +88,17 @@ public struct Budgets: Equatable {
 
     /// The first budget `spend` has used up, if any.
     public func reached(_ s: Spend) -> BudgetEnd? {
-        if s.steps >= limit { return BudgetEnd(kind: .steps, sentence: "step limit reached (limit = \(limit))") }
-        if let t = time, s.seconds >= t { return BudgetEnd(kind: .time, sentence: "time budget of \(formatSeconds(t)) used up") }
-        if let t = tokens, s.tokens >= t { return BudgetEnd(kind: .tokens, sentence: "token budget of \(t) used up (\(s.tokens) tokens)") }
+        if s.steps >= limit {
+            return BudgetEnd(kind: .steps, sentence: "step limit reached (limit = \(limit))", spent: Double(s.steps), limit: Double(limit))
+        }
+        if let t = time, s.seconds >= t {
+            return BudgetEnd(kind: .time, sentence: "time budget of \(formatSeconds(t)) used up", spent: s.seconds, limit: t)
+        }
+        if let t = tokens, s.tokens >= t {
+            return BudgetEnd(kind: .tokens, sentence: "token budget of \(t) used up (\(s.tokens) tokens)", spent: Double(s.tokens), limit: Double(t))
+        }
         if let c = cost, let spent = s.costUSD, spent >= c {
-            return BudgetEnd(kind: .cost, sentence: String(format: "cost budget of $%.4f used up ($%.4f)", c, spent))
+            return BudgetEnd(kind: .cost, sentence: String(format: "cost budget of $%.4f used up ($%.4f)", c, spent), spent: spent, limit: c)
         }
         return nil
     }

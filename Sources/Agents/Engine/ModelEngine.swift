@@ -144,6 +144,7 @@ public final class ModelEngine {
     /// A budget ended the task: said once, the same way for every agent; `conclusive`: the run is
     /// over (a one-shot task), so the shim must not start it again (`final`).
     public func ended(by end: BudgetEnd, conclusive: Bool) {
+        events.emit(.budget(.init(budget: end.kind.event, spent: end.spent, limit: end.limit)))
         events.message("stopped: \(end.sentence)")
         if conclusive { events.final(reason: end.sentence) }
     }
@@ -279,7 +280,7 @@ public final class ModelEngine {
                 self.account(reply)
                 let answer = Answer(reply: reply, model: modelName, maxTokens: s.maxTokens)
                 if answer.cut {
-                    self.events.emit("incomplete", [("cut", .bool(true)), ("max_tokens", .number("\(s.maxTokens)"))])
+                    self.events.emit(.incomplete(cut: true, maxTokens: s.maxTokens, blockNotRun: nil, blocksRun: nil))
                 }
                 completion(.success(answer))
             case .failure(let error):
@@ -297,8 +298,7 @@ public final class ModelEngine {
                     self.contextCap = ContextCap(tokens: smaller, model: modelName, contextTokens: window)
                     self.view?.engineNotice("the request (about \(p.tokens) tokens of messages) did not fit the model's context window; "
                         + "trying again with about \(smaller), the budget from now on (the provider said: \(error.message))")
-                    self.events.emit("context_overflow", [("sent_tokens", .number("\(p.tokens)")), ("budget", .number("\(smaller)")),
-                                                          ("context_tokens", .number("\(window)"))])
+                    self.events.emit(.contextOverflow(sentTokens: p.tokens, budget: smaller, conversation: nil))
                     again(faults, overflows + 1)
                     return
                 }
@@ -306,9 +306,9 @@ public final class ModelEngine {
                     status: nil, headers: [], attempt: faults, elapsed: 0, streamedAnyByte: false, random: self.random) {
                     if !streamed.isEmpty { onDiscard() }
                     let what = streamed.isEmpty ? "" : " after \(streamed.count) characters of the reply (discarded, not used)"
-                    self.view?.engineNotice("the model's reply broke off\(what): \(error.message); asking again (retry \(faults + 1) of \(self.model.config.retry.maxAttempts - 1))")
-                    self.events.emit("retry", [("attempt", .number("\(faults + 1)")), ("error", .string(error.message)),
-                                               ("partial", .bool(!streamed.isEmpty))])
+                    let text = "the model's reply broke off\(what): \(error.message); asking again (retry \(faults + 1) of \(self.model.config.retry.maxAttempts - 1))"
+                    self.view?.engineNotice(text)
+                    self.failed(text)
                     self.pendingCompletion = completion
                     self.retryTimer = self.clock.after(delay) { [weak self] in
                         guard let self else { return }
@@ -323,7 +323,7 @@ public final class ModelEngine {
                     hint = "even shortened, the conversation does not fit the model's context window: start a new one, or check context_tokens"
                 }
                 let failure = Failure.failed(error, hint: hint)
-                self.events.message("error: model request failed: \(failure.text)")
+                self.failed("model request failed: \(failure.text)")
                 completion(.failure(failure))
             }
         })
@@ -358,9 +358,7 @@ public final class ModelEngine {
         guard let budget = p.budget, p.elided != lastFit.elided || p.dropped != lastFit.dropped else { return }
         let wasShort = lastFit.elided > 0 || lastFit.dropped > 0
         lastFit = (p.elided, p.dropped)
-        events.emit("context", [("elided", .number("\(p.elided)")), ("dropped", .number("\(p.dropped)")),
-                                ("tokens", .number("\(p.tokens)")), ("budget", .number("\(budget)")),
-                                ("context_tokens", .number("\(window)"))])
+        events.emit(.context(.init(elided: p.elided, dropped: p.dropped, tokens: p.tokens, budget: budget, contextTokens: window)))
         if p.elided == 0 && p.dropped == 0 {
             if wasShort { view?.engineNotice("context: the whole conversation fits the context window again") }
             return
@@ -373,9 +371,6 @@ public final class ModelEngine {
 
     /// Forgets what was reported about fitting (a new conversation).
     public func resetFitReport() { lastFit = (0, 0) }
-
-    /// The model's complete reply to a step, as an event.
-    public func replied(step: Int, text: String) { events.reply(step: step, text: text) }
 }
 
 /// A smaller message budget learned from a refused request; applies while the model and

@@ -176,6 +176,7 @@ public final class GoalRunner: EngineView {
         }
         // The run's budgets count what earlier processes of it spent.
         engine.beginScope(history.spend)
+        if history.steps.isEmpty && history.restarts == 0 { engine.userSaid(history.goal, source: .task) }
         terminalLog = openAppending(terminalLogPath)
         let resumed = history.steps.count
         view?.started(goal: history.goal, box: box.description, resumedSteps: resumed)
@@ -372,7 +373,7 @@ public final class GoalRunner: EngineView {
         // Recorded before it runs: a restart then knows it ran (and was interrupted).
         history.running = GoalHistory.Running(n: n, answer: answer, command: command, rules: rules)
         persist()
-        events.command(command)
+        engine.commandRuns(command)
         events.state("running_tool")
         view?.command(step: n, limit: limit, command: command, rules: rules)
         commandRunning = true
@@ -398,6 +399,9 @@ public final class GoalRunner: EngineView {
                                 output: outcome.output, duration: outcome.duration, cwd: outcome.cwd)
             self.history.steps.append(step)
             self.history.running = nil
+            var exitCode: Int?
+            if case .exited(let code) = outcome.status { exitCode = code }
+            self.engine.commandPrinted(outcome.output, exitCode: exitCode)
             if let cwd = outcome.cwd { self.history.cwd = cwd }
             self.persist()
             let shown = self.prompt.outcome(step, outputShown: .natural)
