@@ -25,8 +25,8 @@ struct CoderAgentCommand: ParsableCommand {
     var resume: String?
     @Option(help: "ask | allow-edits | yolo (overrides the profile and SUPERVISOR_CODER_PERMISSION).")
     var permission: String?
-    @Option(help: "Model to use (overrides the profile and SUPERVISOR_CODER_MODEL).")
-    var model: String?
+    @OptionGroup(title: "Model (override the profile and the SUPERVISOR_CODER_* variables)") var modelFlags: ModelFlags
+    @OptionGroup(title: "Budgets (per turn)") var budgets: BudgetFlags
     @Flag(help: "Plain line mode even on a terminal.")
     var plain = false
 
@@ -44,7 +44,12 @@ struct CoderAgentCommand: ParsableCommand {
         flags.prompt = prompt ?? message
         flags.resume = resume
         flags.permission = permission.flatMap(Permission.init(rawValue:))
-        flags.model = model
+        let cwd = FileManager.default.currentDirectoryPath
+        let fromProfile = config.config != nil
+        flags.adjust = { [modelFlags, budgets] spec in
+            try modelFlags.apply(to: &spec.llm, fromProfile: fromProfile, currentDirectory: cwd)
+            budgets.apply(to: &spec)
+        }
         flags.plain = plain
         flags.config = try config.load()
         let environment = ProcessInfo.processInfo.environment

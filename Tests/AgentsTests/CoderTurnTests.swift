@@ -184,3 +184,15 @@ extension CoderTurnTests {
         XCTAssertEqual(try SessionStore(stateDir: h.state.path).load("s1").turnSpend.tokens, 360)
     }
 }
+
+extension CoderTurnTests {
+    /// `/help` is answered by the agent itself: nothing is sent to the model.
+    func testHelpIsAnsweredLocally() throws {
+        let h = try CoderHarness()
+        try h.makeAgent(prompt: nil)
+        h.ui.messages = ["/help", nil]
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.server.requests.count, 0)
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: Type a message") && $0.contains("/exit") }, "\(h.ui.transcript)")
+    }
+}

@@ -230,7 +230,9 @@ public final class ExecSession {
     }
 
     private func banner(_ c: Conversation, resumed: Bool, continuing: Bool, model: String, box: Box) {
-        var s = display.bold("exec agent") + display.dim(" · \(model) · \(box.description)") + "\n"
+        let how = options.prompt == nil ? "type a message; /help lists commands; Ctrl-C stops the work; Ctrl-D quits"
+            : "working on the prompt, then exiting"
+        var s = display.bold(agent.engine.startHint(how)) + display.dim(" · \(box.description)") + "\n"
         if resumed {
             s += display.dim("conversation \(c.id) resumed (\(c.messages.count) messages, \(c.runs.count) code runs); the Python runtime is fresh") + "\n"
             if continuing, c.status == .stopped, let stop = c.stop {
@@ -241,9 +243,6 @@ public final class ExecSession {
             }
         } else {
             s += display.dim("conversation \(c.id)") + "\n"
-        }
-        if options.prompt == nil {
-            s += display.dim("type a message and press Enter · /help for commands · Ctrl-C stops the work in progress · Ctrl-D quits") + "\n"
         }
         display.write(s)
     }

@@ -284,6 +284,12 @@ public final class CoderAgent: EngineView {
     /// A message from the person (`.task`: the profile's or the command line's prompt).
     public func submit(_ text: String, source: AgentEvent.UserSource = .pane) {
         guard !exited else { return }
+        if text.trimmed == "/help" {
+            // Answered here: it is not a message for the model.
+            strongUI.showNotice(Self.help)
+            idle()
+            return
+        }
         strongUI.showUserMessage(text)
         engine.userSaid(text, source: source)
         var message = Message.user(text)
@@ -567,6 +573,15 @@ public final class CoderAgent: EngineView {
             }
         }
     }
+
+    /// What `/help` shows.
+    public static let help = """
+        Type a message and press Enter; the model answers and uses its tools (Bash, Read, Write, Edit, Glob, Grep, WebFetch).
+        /help      this help
+        /exit      quit (also /quit, Ctrl-D)
+        Esc or Ctrl-C interrupts the answer or the running tool; the session is saved after every step
+        (resume it with `supervisor agent coder --resume ID`, see `supervisor sessions list`).
+        """
 
     static let interruptedBeforeRun = "The person interrupted the agent (Esc or Ctrl-C) before this call ran; it was not run. "
         + "Do not run it again unless they ask; wait for what they say next."

@@ -78,6 +78,9 @@ public enum CoderRunner {
         let agent = CoderAgent(engine: engine, tools: CoderAgent.standardTools(), context: context, ui: ui,
                                store: store, session: session, options: options)
         tui?.attach(agent)
+        ui.showNotice(engine.startHint(setup.prompt == nil || setup.resume != nil
+            ? "type a message; /help lists commands; Esc or Ctrl-C interrupts; Ctrl-D or /exit quits"
+            : "answering the prompt, then exiting"))
         var status: Int32?
         agent.onExit = { status = $0 }
 

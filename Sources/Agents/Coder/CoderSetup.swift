@@ -50,6 +50,8 @@ public struct CoderSetup {
         public var model: String?
         public var plain = false
         public var config: AgentLaunchConfig?
+        /// The command line's model and budget flags (they win over the profile and the variables).
+        public var adjust: ((inout AgentSpec) throws -> Void)?
         public init() {}
     }
 
@@ -129,6 +131,7 @@ public struct CoderSetup {
         }
         if let p = flags.permission { spec.permission = p }
         if let m = flags.model { spec.llm.model = m }
+        try flags.adjust?(&spec)
         let prompt = flags.prompt ?? spec.prompt
         let plainEnv = ["1", "true", "yes"].contains(e("PLAIN") ?? "")
         let noRipgrep = ["1", "true", "yes"].contains(e("NO_RIPGREP") ?? "")

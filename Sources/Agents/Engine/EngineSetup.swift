@@ -25,6 +25,11 @@ extension ModelEngine {
         return ModelEngine(model: client, live: live, events: events ?? AgentEvents(environment: environment), clock: LoopClock(loop: loop))
     }
 
+    /// The one line a person sees when the agent starts: what it is, which model, how to go on.
+    public func startHint(_ howToGoOn: String) -> String {
+        "\(live.kind.rawValue) agent · \(currentModel) (\(model.config.providerName)) · \(howToGoOn)"
+    }
+
     /// The client, when the model is a real one (the HTTP client is shared with WebFetch).
     public var client: LLMClient? { model as? LLMClient }
 

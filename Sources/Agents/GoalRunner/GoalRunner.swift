@@ -166,6 +166,9 @@ public final class GoalRunner: EngineView {
 
     /// Starts the run; `completion` gets the result once (the shell is closed by then unless
     /// `stay`).
+    /// The one line a person sees at start (`supervisor agent goal` by hand).
+    public var startHint: String { engine.startHint("one shell command at a time until the goal is reached; Ctrl-C stops") }
+
     public func start(completion: @escaping (GoalResult) -> Void) {
         self.completion = completion
         engine.view = self
