@@ -585,6 +585,8 @@ public final class GoalRunner: EngineView {
     }
 
     private func persist() {
+        // The time spent so far is saved with every step: a kill loses none of the time budget.
+        if completion != nil || result != nil { history.elapsedBefore = elapsed }
         do { try history.save(path: historyPath) } catch { view?.note("cannot save the history: \(error)") }
     }
 
