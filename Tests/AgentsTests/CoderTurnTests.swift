@@ -196,3 +196,42 @@ extension CoderTurnTests {
         XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: Type a message") && $0.contains("/exit") }, "\(h.ui.transcript)")
     }
 }
+
+extension CoderTurnTests {
+    func modelSideEvents(_ path: String) throws -> [String] {
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        return SameFault.modelSide(lines.compactMap { (try? JSONValue.parse(Array($0.utf8)))?["type"]?.stringValue })
+    }
+
+    func runWithEvents(_ setUp: (CoderHarness) -> Void) throws -> (CoderHarness, Int32, [String]) {
+        let h = try CoderHarness()
+        let path = h.state.file("events.jsonl")
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd) }
+        setUp(h)
+        try h.makeAgent(prompt: "go", events: AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(fd)"]))
+        let status = try h.run()
+        return (h, status, try modelSideEvents(path))
+    }
+
+    func testTheSameFaultsGiveTheSameEventsAsInTheOtherAgents() throws {
+        var (h, status, events) = try runWithEvents { h in
+            h.server.enqueue(.status(400, type: "invalid_request_error", message: "prompt is too long: 212345 tokens > 200000 maximum"))
+            h.server.enqueue(.text("Done."))
+        }
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(events, SameFault.tooLongThenAnswer)
+
+        (h, status, events) = try runWithEvents { h in
+            h.server.enqueue(FakeReply(items: [.text("The answer is")], stopReason: "max_tokens"))
+            h.server.enqueue(.text("42."))
+        }
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(events, SameFault.cutThenAnswer)
+        XCTAssertEqual(h.server.requests.count, 2, "a cut answer is not the final one")
+
+        (_, status, events) = try runWithEvents { h in h.server.enqueue(.status(429, type: "rate_limit_error", message: "slow down")) }
+        XCTAssertEqual(status, 1)
+        XCTAssertEqual(events, SameFault.rateLimited)
+    }
+}

@@ -607,3 +607,23 @@ extension ExecAgentTests {
         XCTAssertEqual(events().filter { $0["type"]?.stringValue == "error" && $0["message"]?.stringValue?.contains("asking again") == true }.count, 1)
     }
 }
+
+extension ExecAgentTests {
+    func testTheSameFaultsGiveTheSameEventsAsInTheOtherAgents() throws {
+        func modelSide() -> [String] { SameFault.modelSide(events().compactMap { $0["type"]?.stringValue }) }
+        let agent = try makeAgent()
+        server.enqueue(.status(400, type: "invalid_request_error", message: "prompt is too long: 212345 tokens > 200000 maximum"))
+        server.enqueue(.text("Done."))
+        XCTAssertEqual(try turn(agent, "go"), .answered("Done."))
+        XCTAssertEqual(modelSide(), SameFault.tooLongThenAnswer)
+
+        server.enqueue(FakeReply(items: [.text("The answer is")], stopReason: "max_tokens"))
+        server.enqueue(.text("42."))
+        XCTAssertEqual(try turn(agent, "go on"), .answered("42."))
+        XCTAssertEqual(modelSide(), SameFault.cutThenAnswer)
+
+        server.enqueue(.status(429, type: "rate_limit_error", message: "slow down"))
+        guard case .failed = try turn(agent, "again") else { return XCTFail("expected a failed turn") }
+        XCTAssertEqual(modelSide(), SameFault.rateLimited)
+    }
+}

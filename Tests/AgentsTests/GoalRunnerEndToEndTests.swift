@@ -719,3 +719,30 @@ extension GoalRunnerEndToEndTests {
         XCTAssertEqual(pipe.lines.filter { $0.contains(#""type":"error""#) && $0.contains("asking again") }.count, 1, "\(pipe.lines)")
     }
 }
+
+extension GoalRunnerEndToEndTests {
+    func testTheSameFaultsGiveTheSameEventsAsInTheOtherAgents() throws {
+        func modelSide(_ pipe: EventsPipe) -> [String] {
+            SameFault.modelSide(pipe.lines.compactMap { (try? JSONValue.parse(Array($0.utf8)))?["type"]?.stringValue })
+        }
+        var pipe = EventsPipe()
+        fake.enqueue(FakeReply(items: [], fault: .status(400, body: #"{"error":{"message":"prompt is too long: 9000 tokens > 8192 maximum","type":"invalid_request_error"}}"#, headers: [])))
+        fake.enqueue(.text("DONE: nothing to do"))
+        var (result, _) = try run(config(goal: "first"), events: pipe.events)
+        XCTAssertTrue(result.reached, "\(result)")
+        XCTAssertEqual(modelSide(pipe), SameFault.tooLongThenAnswer)
+
+        pipe = EventsPipe()
+        fake.enqueue(FakeReply(items: [.text("cat > big.txt <<EOF\nthe answer is")], stopReason: "max_tokens"))
+        fake.enqueue(.text("DONE: nothing to do"))
+        (result, _) = try run(config(goal: "second"), events: pipe.events)
+        XCTAssertTrue(result.reached, "\(result)")
+        XCTAssertEqual(modelSide(pipe), SameFault.cutThenAnswer)
+
+        pipe = EventsPipe()
+        fake.enqueue(.status(429, type: "rate_limit_error", message: "slow down"))
+        (result, _) = try run(config(goal: "third"), events: pipe.events)
+        XCTAssertEqual(result.reason, "model error")
+        XCTAssertEqual(modelSide(pipe), SameFault.rateLimited)
+    }
+}

@@ -332,3 +332,19 @@ final class ModelEngineTests: XCTestCase {
         XCTAssertEqual(ended.first?["spent"]?.intValue, 5)
     }
 }
+
+/// The same fault gives the same events in every agent: the model side's events come from the
+/// engine. Each agent's test (CoderTurnTests, ExecAgentTests, GoalRunnerEndToEndTests) runs
+/// these scripts and compares what it emitted of these types.
+enum SameFault {
+    static let modelSideTypes: Set<String> = ["context_overflow", "incomplete", "tokens", "error", "budget", "final"]
+
+    static func modelSide(_ types: [String]) -> [String] { types.filter(modelSideTypes.contains) }
+
+    /// A request refused as too long once, then an answer.
+    static let tooLongThenAnswer = ["context_overflow", "tokens"]
+    /// A reply cut at max_tokens (text only), then the final answer: never taken as final.
+    static let cutThenAnswer = ["tokens", "incomplete", "tokens"]
+    /// HTTP 429 with no retries left: the request fails, said once.
+    static let rateLimited = ["error"]
+}

@@ -395,8 +395,17 @@ public final class CoderAgent: EngineView {
                     return
                 }
             }
+            if uses.isEmpty && answer.cut {
+                // A reply cut at max_tokens is never the final answer (as in the other agents):
+                // the model is told and goes on; each such round is a step of the turn's limit.
+                strongUI.showNotice("the answer was cut off at max_tokens (\(answer.maxTokens)); the model is asked to continue")
+                append(Message(role: .user, content: [.text(AgentNote.make("your answer was cut off at max_tokens (\(answer.maxTokens)), "
+                    + "so it is not taken as your final answer. Continue from where you were cut off, or give a shorter answer"))]))
+                save()
+                request()
+                return
+            }
             if uses.isEmpty {
-                if answer.cut { strongUI.showNotice("the answer was cut at max_tokens") }
                 let text = message.text
                 if !text.isEmpty { events.message(String(text.prefix(4000))) }
                 runStopHook { [self] in idleOrExit(failed: false) }

@@ -170,6 +170,16 @@ public final class ModelEngine {
         }
     }
 
+    /// The limits of the next request: the live window and max_tokens, and the learned budget
+    /// while the model and context_tokens are the ones it was learned with.
+    public var limits: Limits {
+        let s = settings
+        let window = s.effectiveContextTokens
+        let model = currentModel
+        let cap = contextCap.flatMap { $0.model == model && $0.contextTokens == window ? $0.tokens : nil }
+        return Limits(window: window, maxTokens: s.maxTokens, cap: cap)
+    }
+
     /// What one request sends.
     public struct Prepared {
         public var system: String?
@@ -261,8 +271,7 @@ public final class ModelEngine {
         let s = settings
         let modelName = currentModel
         let window = s.effectiveContextTokens
-        let cap = contextCap.flatMap { $0.model == modelName && $0.contextTokens == window ? $0.tokens : nil }
-        let p = prepare(Limits(window: window, maxTokens: s.maxTokens, cap: cap))
+        let p = prepare(limits)
         reportFit(p, window: window)
         let request = ChatRequest(model: modelName, system: p.system, messages: p.messages, tools: p.tools,
                                   maxTokens: s.maxTokens, temperature: s.temperature)

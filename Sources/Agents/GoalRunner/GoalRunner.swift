@@ -135,7 +135,7 @@ public final class GoalRunner: EngineView {
 
     private var agent: AgentSpec { config.currentAgent() }
 
-    private var prompt: GoalPrompt { prompt(ModelEngine.Limits(window: engine.settings.effectiveContextTokens, maxTokens: engine.settings.maxTokens)) }
+    private var prompt: GoalPrompt { prompt(engine.limits) }
 
     /// The prompt within the engine's limits: the goal's own budget (small requests are cheap
     /// and keep the model on the recent steps), never more than the model's window, nor more
