@@ -271,8 +271,8 @@ public enum EventCaps {
             let v = scalar.value
             let cost: Int
             switch v {
-            case 0x22, 0x5C, 0x0A, 0x0D, 0x09: cost = 2
-            case 0x00...0x1F, 0x7F: cost = 6
+            case 0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x08, 0x0C: cost = 2
+            case 0x00...0x1F, 0x7F, 0x2028, 0x2029: cost = 6
             default: cost = UTF8.width(scalar)
             }
             if size + cost > limit { return (String(text.unicodeScalars[..<end]), true) }
