@@ -121,9 +121,9 @@ final class CoderProcessTests: XCTestCase {
         XCTAssertTrue(r.output.contains("Wrote out.txt."), r.output)
         // The dashboard's events: states, the tool, tokens, the answer.
         try runLoop(loop, until: "the last event", seconds: 10) { r.events.contains(#""type":"message""#) }
-        for needle in [#""state":"thinking""#, #""state":"running_tool""#, #""type":"tool","v":1,"name":"Bash","phase":"start""#,
-                       #""phase":"end""#, #""type":"tokens""#, #""type":"command","v":1,"text":"echo approved > out.txt""#,
-                       #""type":"message","v":1,"text":"Wrote out.txt.""#] {
+        for needle in [#""state":"thinking""#, #""state":"running_tool""#, #""type":"tool","name":"Bash","phase":"start""#,
+                       #""phase":"end""#, #""type":"tokens""#, #""type":"command","text":"echo approved > out.txt""#,
+                       #""type":"message","text":"Wrote out.txt.""#] {
             XCTAssertTrue(r.events.contains(needle), "\(needle) not in \(r.events)")
         }
     }

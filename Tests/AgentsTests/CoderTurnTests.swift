@@ -179,7 +179,7 @@ extension CoderTurnTests {
         XCTAssertEqual(h.server.requests.count, 3, "120 + 120 < 250, then 360")
         XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: stopped: token budget of 250 used up (360 tokens)") }, "\(h.ui.transcript)")
         let lines = try String(contentsOfFile: events, encoding: .utf8)
-        XCTAssertTrue(lines.contains(#""type":"final","v":1,"reason":"token budget of 250 used up (360 tokens)""#), lines)
+        XCTAssertTrue(lines.contains(#""type":"final","reason":"token budget of 250 used up (360 tokens)""#), lines)
         // The turn's spending is saved with the session: a restart goes on counting.
         XCTAssertEqual(try SessionStore(stateDir: h.state.path).load("s1").turnSpend.tokens, 360)
     }

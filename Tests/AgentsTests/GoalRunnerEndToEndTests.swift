@@ -218,7 +218,7 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertEqual(runner.history.inputTokens, 300)
         XCTAssertEqual(runner.history.outputTokens, 21)
         // The limit is a conclusive end: the shim is told not to run the goal again.
-        XCTAssertEqual(pipe.lines.filter { $0.contains(#""type":"final","v":1,"reason":"limit: the limit of 3 commands was reached""#) }.count, 1,
+        XCTAssertEqual(pipe.lines.filter { $0.contains(#""type":"final","reason":"limit: the limit of 3 commands was reached""#) }.count, 1,
                        "\(pipe.lines)")
     }
 

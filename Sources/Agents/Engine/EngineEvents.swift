@@ -18,7 +18,7 @@ extension ModelEngine {
 
     /// A tool call of the model, with its input.
     public func toolCalled(id: String, name: String, input: JSONValue) {
-        events.emit(.toolCall(id: id, name: name, input: input.ordered, truncated: false))
+        events.emit(.toolCall(id: id, name: name, input: OrderedJSON(input), truncated: false))
     }
 
     /// What a tool returned, as the model is shown it.
@@ -51,22 +51,6 @@ extension BudgetEnd.Kind {
         case .time: return .time
         case .tokens: return .tokens
         case .cost: return .cost
-        }
-    }
-}
-
-extension JSONValue {
-    /// The protocol's JSON (object keys sorted: the same input always reads the same).
-    public var ordered: OrderedJSON {
-        switch self {
-        case .null: return .null
-        case .bool(let b): return .bool(b)
-        case .number(let d):
-            if d.isFinite, d == d.rounded(), abs(d) < 1e15 { return .number(String(Int64(d))) }
-            return d.isFinite ? .number("\(d)") : .null
-        case .string(let s): return .string(s)
-        case .array(let a): return .array(a.map(\.ordered))
-        case .object(let o): return .object(o.keys.sorted().map { ($0, o[$0]!.ordered) })
         }
     }
 }
