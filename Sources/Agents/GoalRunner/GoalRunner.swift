@@ -157,18 +157,17 @@ public final class GoalRunner: EngineView {
         return ModelEngine.Prepared(system: summary ? p.summarySystem : p.system, messages: [.user(m)], tokens: GoalPrompt.estimateTokens(m))
     }
 
-    public func engineNotice(_ text: String) {
-        view?.note(text)
-        events.message(text)
-    }
+    /// What the engine says (a retry, a smaller request) is a note in the view; its events came
+    /// from the engine, the same in every agent.
+    public func engineNotice(_ text: String) { view?.note(text) }
 
     // MARK: Running
 
-    /// Starts the run; `completion` gets the result once (the shell is closed by then unless
-    /// `stay`).
     /// The one line a person sees at start (`supervisor agent goal` by hand).
     public var startHint: String { engine.startHint("one shell command at a time until the goal is reached; Ctrl-C stops") }
 
+    /// Starts the run; `completion` gets the result once (the shell is closed by then unless
+    /// `stay`).
     public func start(completion: @escaping (GoalResult) -> Void) {
         self.completion = completion
         engine.view = self
