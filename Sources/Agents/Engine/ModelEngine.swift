@@ -118,7 +118,9 @@ public final class ModelEngine {
     public var settings: LLMSettings { live.llm }
 
     /// The model in use: `supervisor set model=` applies at the next request.
-    public var currentModel: String { settings.model.flatMap { $0.isEmpty ? nil : $0 } ?? model.config.model }
+    public var currentModel: String { modelName(settings) }
+
+    private func modelName(_ s: LLMSettings) -> String { s.model.flatMap { $0.isEmpty ? nil : $0 } ?? model.config.model }
 
     // MARK: Budgets
 
@@ -172,10 +174,11 @@ public final class ModelEngine {
 
     /// The limits of the next request: the live window and max_tokens, and the learned budget
     /// while the model and context_tokens are the ones it was learned with.
-    public var limits: Limits {
-        let s = settings
+    public var limits: Limits { limits(settings) }
+
+    private func limits(_ s: LLMSettings) -> Limits {
         let window = s.effectiveContextTokens
-        let model = currentModel
+        let model = modelName(s)
         let cap = contextCap.flatMap { $0.model == model && $0.contextTokens == window ? $0.tokens : nil }
         return Limits(window: window, maxTokens: s.maxTokens, cap: cap)
     }
@@ -268,10 +271,11 @@ public final class ModelEngine {
                          onText: @escaping (String) -> Void, onDiscard: @escaping () -> Void,
                          onFailedAttempt: @escaping (String, LLMError) -> Void,
                          completion: @escaping (Result<Answer, Failure>) -> Void) {
+        // The settings file is read once per request.
         let s = settings
-        let modelName = currentModel
+        let modelName = modelName(s)
         let window = s.effectiveContextTokens
-        let p = prepare(limits)
+        let p = prepare(limits(s))
         reportFit(p, window: window)
         let request = ChatRequest(model: modelName, system: p.system, messages: p.messages, tools: p.tools,
                                   maxTokens: s.maxTokens, temperature: s.temperature)
