@@ -14,7 +14,8 @@ struct CoderAgentCommand: ParsableCommand {
             Without --config (outside a profile) it is configured with SUPERVISOR_CODER_PROVIDER, _MODEL, _BASE_URL, \
             _API_KEY_ENV, _MAX_TOKENS, _CONTEXT_TOKENS, _TEMPERATURE, _SCRIPT, _PERMISSION, _ALLOW_TOOLS, _DENY_TOOLS, _WORKSPACE, \
             _STATE_DIR, _DEBUG, _PLAIN, _NO_RIPGREP, _HOOK_PRE_TOOL, _HOOK_POST_TOOL, _HOOK_STOP; SUPERVISOR_THEME \
-            names a Kitty-format colour theme, NO_COLOR turns colours off.
+            names a Kitty-format colour theme, NO_COLOR turns colours off. The model and budget flags, the same \
+            for the three built-in agents, win over the profile and these variables.
             """)
     @OptionGroup var config: AgentConfigOption
     @Argument(help: ArgumentHelp("Answer this message and exit, as with --prompt.", valueName: "prompt"))
