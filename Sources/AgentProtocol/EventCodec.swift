@@ -48,11 +48,14 @@ public enum EventType: String, CaseIterable, Sendable {
         switch self {
         case .start, .exit, .container, .strays, .invalid: return "shim"
         case .state: return "agents, shim"
-        case .code, .block, .blockOutput, .incomplete: return "exec"
-        case .toolCall, .toolResult, .tool: return "coder, exec"
+        case .code, .block, .blockOutput: return "exec"
+        case .toolCall, .toolResult: return "coder"
+        case .tool: return "coder, exec"
         case .commandOutput: return "goal"
-        case .command: return "goal, coder, exec"
-        case .contextOverflow, .perf: return "exec"
+        case .command: return "goal, coder"
+        case .perf: return "exec"
+        // From the model engine all three share (Sources/Agents/Engine).
+        case .incomplete, .contextOverflow: return "agents"
         case .context, .conversation: return "coder, exec"
         case .commit: return "coder, exec, goal"
         case .step, .budget, .final: return "goal, exec, coder"

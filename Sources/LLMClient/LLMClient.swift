@@ -13,6 +13,10 @@ public struct LLMReply: Equatable {
     public var cost: Double?
     public var provider: String
     public var model: String
+
+    public init(response: ChatResponse, metrics: RequestMetrics, cost: Double?, provider: String, model: String) {
+        self.response = response; self.metrics = metrics; self.cost = cost; self.provider = provider; self.model = model
+    }
 }
 
 /// One call in flight.

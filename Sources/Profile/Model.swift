@@ -188,8 +188,10 @@ public struct AgentSpec: Codable, Equatable, Sendable {
     // goal
     public var goal: String?
     public var contextMode: ContextMode = .partial
-    /// Steps (goal, exec).
+    /// Steps: commands (goal), model requests per turn (exec, coder).
     public var limit: Int = 30
+    /// The coder's `limit` when the profile does not set one (model requests in one turn).
+    public static let coderDefaultLimit = 200
     public var doneWhen: String?
     /// Once the goal is reached, keep the agent's shell and its background jobs (a server it
     /// started) running until the agent is stopped.

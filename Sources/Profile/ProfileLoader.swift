@@ -189,12 +189,12 @@ enum AgentKeys {
         ("command", [.command]),
         ("goal", [.goal]),
         ("context_mode", [.goal]),
-        ("limit", [.goal, .exec]),
+        ("limit", [.goal, .exec, .coder]),
         ("done_when", [.goal]),
         ("stay", [.goal]),
-        ("time_budget", [.goal, .exec]),
-        ("token_budget", [.goal, .exec]),
-        ("cost_budget", [.goal, .exec]),
+        ("time_budget", [.goal, .exec, .coder]),
+        ("token_budget", [.goal, .exec, .coder]),
+        ("cost_budget", [.goal, .exec, .coder]),
         ("prompt", [.coder, .exec]),
         ("permission", [.coder]),
         ("allow_tools", [.coder]),
@@ -321,6 +321,7 @@ struct AgentReader {
                 else { d.atValue(t.child("memory_limit"), "\(Text.quote(s)) is not a size (a number with an optional unit b, k, m or g, like \"1g\")") }
             }
         }
+        if spec.kind == .coder { spec.limit = AgentSpec.coderDefaultLimit }
         if applies("limit"), let v = t.int("limit", .positive) { spec.limit = v }
         if applies("time_budget") { spec.timeBudget = t.number("time_budget", .positive) }
         if applies("token_budget") { spec.tokenBudget = t.int("token_budget", .positive) }

@@ -67,7 +67,7 @@ public enum AgentSettings {
 
     static let table: [Key] = [
         Key(name: "context_mode", type: .choice(ContextMode.allCases.map { $0.rawValue }), kinds: [.goal], meaning: "what the goal runner keeps in context"),
-        Key(name: "limit", type: .int(min: 1), kinds: [.goal, .exec], meaning: "maximum steps"),
+        Key(name: "limit", type: .int(min: 1), kinds: model, meaning: "maximum steps (coder, exec: model requests per turn; goal: commands)"),
         Key(name: "model", type: .string(nonEmpty: true), kinds: model, meaning: "llm.model"),
         Key(name: "temperature", type: .double(min: 0, max: 2, exclusiveMin: false), kinds: model, meaning: "llm.temperature"),
         Key(name: "max_tokens", type: .int(min: 1), kinds: model, meaning: "llm.max_tokens"),
@@ -76,9 +76,9 @@ public enum AgentSettings {
         Key(name: "block_timeout", type: .double(min: 0, max: nil, exclusiveMin: true), kinds: [.exec], meaning: "seconds per code block"),
         Key(name: "restart", type: .choice(RestartMode.allCases.map { $0.rawValue }), kinds: all, meaning: "restart policy"),
         Key(name: "debug", type: .bool, kinds: all, meaning: "debug output"),
-        Key(name: "time_budget", type: .double(min: 0, max: nil, exclusiveMin: true), kinds: [.goal, .exec], meaning: "seconds"),
-        Key(name: "token_budget", type: .int(min: 1), kinds: [.goal, .exec], meaning: "tokens"),
-        Key(name: "cost_budget", type: .double(min: 0, max: nil, exclusiveMin: true), kinds: [.goal, .exec], meaning: "USD"),
+        Key(name: "time_budget", type: .double(min: 0, max: nil, exclusiveMin: true), kinds: model, meaning: "seconds"),
+        Key(name: "token_budget", type: .int(min: 1), kinds: model, meaning: "tokens"),
+        Key(name: "cost_budget", type: .double(min: 0, max: nil, exclusiveMin: true), kinds: model, meaning: "USD"),
         Key(name: "done_when", type: .string(nonEmpty: false), kinds: [.goal], meaning: "shell check; empty clears it"),
         Key(name: "stay", type: .bool, kinds: [.goal], meaning: "keep the shell and its jobs once the goal is reached"),
         Key(name: "prompt", type: .string(nonEmpty: false), kinds: [.coder, .exec], meaning: "initial prompt; empty clears it"),

@@ -14,7 +14,8 @@ struct CoderAgentCommand: ParsableCommand {
             Without --config (outside a profile) it is configured with SUPERVISOR_CODER_PROVIDER, _MODEL, _BASE_URL, \
             _API_KEY_ENV, _MAX_TOKENS, _CONTEXT_TOKENS, _TEMPERATURE, _SCRIPT, _PERMISSION, _ALLOW_TOOLS, _DENY_TOOLS, _WORKSPACE, \
             _STATE_DIR, _DEBUG, _PLAIN, _NO_RIPGREP, _HOOK_PRE_TOOL, _HOOK_POST_TOOL, _HOOK_STOP; SUPERVISOR_THEME \
-            names a Kitty-format colour theme, NO_COLOR turns colours off.
+            names a Kitty-format colour theme, NO_COLOR turns colours off. The model and budget flags, the same \
+            for the three built-in agents, win over the profile and these variables.
             """)
     @OptionGroup var config: AgentConfigOption
     @Argument(help: ArgumentHelp("Answer this message and exit, as with --prompt.", valueName: "prompt"))
@@ -25,8 +26,8 @@ struct CoderAgentCommand: ParsableCommand {
     var resume: String?
     @Option(help: "ask | allow-edits | yolo (overrides the profile and SUPERVISOR_CODER_PERMISSION).")
     var permission: String?
-    @Option(help: "Model to use (overrides the profile and SUPERVISOR_CODER_MODEL).")
-    var model: String?
+    @OptionGroup(title: "Model (override the profile and the SUPERVISOR_CODER_* variables)") var modelFlags: ModelFlags
+    @OptionGroup(title: "Budgets (per turn)") var budgets: BudgetFlags
     @Flag(help: "Plain line mode even on a terminal.")
     var plain = false
 
@@ -44,7 +45,12 @@ struct CoderAgentCommand: ParsableCommand {
         flags.prompt = prompt ?? message
         flags.resume = resume
         flags.permission = permission.flatMap(Permission.init(rawValue:))
-        flags.model = model
+        let cwd = FileManager.default.currentDirectoryPath
+        let fromProfile = config.config != nil
+        flags.adjust = { [modelFlags, budgets] spec in
+            try modelFlags.apply(to: &spec.llm, fromProfile: fromProfile, currentDirectory: cwd)
+            budgets.apply(to: &spec)
+        }
         flags.plain = plain
         flags.config = try config.load()
         flags.configPath = config.config

@@ -40,29 +40,17 @@ struct ExecAgentCommand: ParsableCommand {
     @Option(help: "Work on this message and exit (default: the profile's `prompt`; none: interactive).") var prompt: String?
     @Option(help: "Resume this stored conversation.") var conversation: String?
 
-    @Option(help: "anthropic | openai | openai-compatible | script (without --config; default openai).") var provider: String?
-    @Option(help: "Model name.") var model: String?
-    @Option(help: "Base URL of the API (llama.cpp, Ollama, vLLM, a proxy).") var baseURL: String?
-    @Option(help: "The NAME of the variable holding the API key.") var apiKeyEnv: String?
-    @Option(help: "Script file for provider `script`.") var script: String?
-    @Option(help: "max_tokens per answer.") var maxTokens: Int?
+    @OptionGroup(title: "Model (without --config the provider is openai)") var modelFlags: ModelFlags
     @Option(help: "Working directory of the runtime (default: the current directory).") var workdir: String?
     @Option(help: "Where conversations are kept (default: $SUPERVISOR_HOME/standalone/exec, which `supervisor conversations list standalone exec` reads).") var stateDir: String?
     @Option(help: "Seconds a block may run before it is interrupted (profile key block_timeout; default 60).") var blockTimeout: Double?
     @Option(help: "Memory limit of the runtime, like 512m or 2g (profile key memory_limit).") var memoryLimit: String?
-    @Option(help: "Model requests per turn (profile key limit; default 30).") var limit: Int?
-    @Option(help: "Seconds per turn (profile key time_budget).") var timeBudget: Double?
-    @Option(help: "Tokens per turn (profile key token_budget).") var tokenBudget: Int?
-    @Option(help: "USD per turn (profile key cost_budget).") var costBudget: Double?
+    @OptionGroup(title: "Budgets") var budgets: BudgetFlags
     @Flag(help: "Log requests and responses to LOGS/AGENT.debug.jsonl.") var debug = false
 
     func validate() throws {
-        if let provider, LLMProvider(rawValue: provider) == nil {
-            throw ValidationError("--provider must be one of \(LLMProvider.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if let memoryLimit, parseMemorySize(memoryLimit) == nil { throw ValidationError("--memory-limit \"\(memoryLimit)\" is not a size like 512m or 2g") }
         if let blockTimeout, blockTimeout <= 0 { throw ValidationError("--block-timeout must be more than 0") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let conversation, !ConversationStore.isValidID(conversation) { throw ValidationError("\"\(conversation)\" is not a conversation id") }
         if let prompt, prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("--prompt is empty") }
     }
@@ -90,19 +78,11 @@ struct ExecAgentCommand: ParsableCommand {
         }
         // Flags win over the config.
         var spec = launch.agent
-        if let provider { spec.llm.provider = LLMProvider(rawValue: provider)! }
-        if let model { spec.llm.model = model }
-        if let baseURL { spec.llm.baseURL = baseURL }
-        if let apiKeyEnv { spec.llm.apiKeyEnv = apiKeyEnv }
-        if let script { spec.llm.script = (script as NSString).standardizingPath.hasPrefix("/") ? script : FileManager.default.currentDirectoryPath + "/" + script }
-        if let maxTokens { spec.llm.maxTokens = maxTokens }
+        try modelFlags.apply(to: &spec.llm, fromProfile: underShim, currentDirectory: FileManager.default.currentDirectoryPath)
         if let workdir, underShim { spec.cwd = workdir }
         if let blockTimeout { spec.blockTimeout = blockTimeout }
         if let memoryLimit { spec.memoryLimit = memoryLimit }
-        if let limit { spec.limit = limit }
-        if let timeBudget { spec.timeBudget = timeBudget }
-        if let tokenBudget { spec.tokenBudget = tokenBudget }
-        if let costBudget { spec.costBudget = costBudget }
+        budgets.apply(to: &spec)
         if debug { spec.debug = true }
         if spec.llm.model == nil && spec.llm.provider != .script {
             throw CommandFailure(message: "no model: give --model (or run the agent from a profile)")

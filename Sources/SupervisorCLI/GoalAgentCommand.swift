@@ -27,25 +27,10 @@ struct GoalAgentCommand: ParsableCommand {
     @Option(help: "The goal.") var goal: String?
     @Option(help: "partial (last 10 lines of each outcome) or full (whole outputs, summarized when they do not fit).")
     var contextMode: String?
-    @Option(help: "Maximum number of commands (default 30).") var limit: Int?
     @Option(help: "Shell check run in the box after each step; exit 0 means the goal is reached (it must also confirm the model's DONE).")
     var doneWhen: String?
-    @Option(help: "Stop after this many seconds.") var timeBudget: Double?
-    @Option(help: "Stop after this many tokens.") var tokenBudget: Int?
-    @Option(help: "Stop after this many USD (needs prices for the model).") var costBudget: Double?
-    @Option(help: "Model name.") var model: String?
-    @Option(help: "anthropic | openai | openai-compatible | script (default openai).") var provider: String?
-    @Option(help: "Base URL of the API (a local model server, a proxy).") var baseURL: String?
-    @Option(help: ArgumentHelp(
-        "A local OpenAI-compatible server without a key (llama.cpp, vLLM, Ollama, ...).",
-        discussion: "Means --provider openai-compatible --base-url URL with no API key (unless --provider or --api-key-env say otherwise). A URL ending in /v1/completions or /v1/chat/completions also picks the endpoint (--endpoint wins); otherwise the endpoint is chat. The model is --model (default \"local-model\": llama.cpp ignores the name, vLLM and Ollama need the served one). Example: --url http://localhost:8000/v1/completions",
-        valueName: "url"))
-    var url: String?
-    @Option(help: "chat | completions (for openai-compatible servers).") var endpoint: String?
-    @Option(help: "Name of the environment variable holding the API key.") var apiKeyEnv: String?
-    @Option(help: "Script file for provider script.") var script: String?
-    @Option(help: "Answer length in tokens (default 200).") var maxTokens: Int?
-    @Option(help: "Sampling temperature (default 0).") var temperature: Double?
+    @OptionGroup(title: "Budgets") var budgets: BudgetFlags
+    @OptionGroup(title: "Model") var modelFlags: ModelFlags
     @Option(help: "Directory the commands run in (default: the current directory).") var workdir: String?
     @Option(help: "Tokens a request may use (system + history + answer; ~4 characters a token). Default 16000 or $SUPERVISOR_GOAL_CONTEXT_TOKENS.")
     var contextBudget: Int?
@@ -98,60 +83,7 @@ struct GoalAgentCommand: ParsableCommand {
         if let v = quietCheck ?? environment["SUPERVISOR_GOAL_QUIET_CHECK"].flatMap(Double.init) { options.shell.quietCheck = max(0.05, v) }
         options.stay = environment["SUPERVISOR_GOAL_STAY"] == "1"
 
-        let loop = EventLoop()
-        let events = AgentEvents(environment: environment)
-        // The agent's container on the Docker backend (shell, done_when checks run there), else its cwd.
-        let box = makeBox(config: launch, environment: environment, withheld: withheldVariables(launch.agent.llm))
-        let runner: GoalRunner
-        do {
-            runner = try GoalRunner(config: launch, loop: loop, box: box, options: options, events: events)
-        } catch {
-            throw CommandFailure(message: "\(error)")
-        }
-        let useSplit = !plain && isatty(1) == 1 && environment["TERM"] != "dumb"
-        let view = GoalViewFactory.make(split: useSplit, loop: loop, stderrPath: launch.logPrefix + ".stderr")
-        runner.view = view
-
-        var exitStatus: Int32 = 1
-        var done = false
-        var signals: [SignalWatcher] = []
-        for sig in [SIGTERM, SIGINT, SIGHUP] {
-            let w = SignalWatcher(loop: loop)
-            try? w.start(sig) { [weak runner] s in
-                if done { loop.stop(); return }
-                runner?.stop(reason: "signal \(s)")
-                exitStatus = 128 + s
-            }
-            signals.append(w)
-        }
-        (view as? GoalSplitView)?.onQuit = { [weak runner] in
-            if done { loop.stop(); return }
-            runner?.stop(reason: "interrupted from the pane")
-            exitStatus = 130
-        }
-        // Staying, the shell ended by itself (its box died): exit non-zero, so the restart policy
-        // (whose start makes a dead container again) runs the goal again.
-        runner.onStayEnded = { _ in
-            exitStatus = 1
-            loop.stop()
-        }
-        runner.start { [unowned runner] result in
-            if exitStatus == 1 { exitStatus = result.exitStatus }
-            done = true
-            // Staying (the goal reached, `stay`): keep the shell until a signal ends the agent.
-            if !runner.staying { loop.stop() }
-        }
-        if !done { loop.run() }
-        runner.close()
-        signals.forEach { $0.close() }
-        // Let close callbacks run, with a deadline.
-        let deadline = LoopTimer(loop: loop)
-        deadline.start(seconds: 2) { loop.stop() } // do not wait forever for handles closing
-        deadline.unref()
-        loop.run()
-        deadline.close()
-        fflush(stdout)
-        Glibc.exit(exitStatus)
+        Glibc.exit(GoalMain.run(launch: launch, options: options, plain: plain, environment: environment))
     }
 
     private func applyFlags(_ launch: inout AgentLaunchConfig, environment: [String: String]) throws {
@@ -161,40 +93,10 @@ struct GoalAgentCommand: ParsableCommand {
             guard let m = ContextMode(rawValue: contextMode) else { throw CommandFailure(message: "--context-mode: expected partial or full, found \"\(contextMode)\"") }
             a.contextMode = m
         }
-        if let limit { guard limit > 0 else { throw CommandFailure(message: "--limit must be at least 1") }; a.limit = limit }
         if let doneWhen { a.doneWhen = doneWhen.isEmpty ? nil : doneWhen }
-        if let timeBudget { a.timeBudget = timeBudget }
-        if let tokenBudget { a.tokenBudget = tokenBudget }
-        if let costBudget { a.costBudget = costBudget }
-        if let provider {
-            guard let p = LLMProvider(rawValue: provider) else {
-                throw CommandFailure(message: "--provider: expected one of \(LLMProvider.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(provider)\"")
-            }
-            a.llm.provider = p
-            if apiKeyEnv == nil { a.llm.apiKeyEnv = p.defaultAPIKeyEnv }
-        }
-        if let url {
-            // A keyless local OpenAI-compatible server: --provider and --api-key-env may still say otherwise.
-            let (base, urlEndpoint) = try GoalAgentCommand.splitServerURL(url)
-            if provider == nil {
-                a.llm.provider = .openaiCompatible
-                if apiKeyEnv == nil { a.llm.apiKeyEnv = nil }
-            }
-            a.llm.baseURL = base
-            if let urlEndpoint { a.llm.endpoint = urlEndpoint }
-            // Without a profile the hand-run default model is OpenAI's; a local server gets a neutral name.
-            if model == nil && config.config == nil { a.llm.model = "local-model" }
-        }
-        if let model { a.llm.model = model }
-        if let baseURL { a.llm.baseURL = baseURL }
-        if let endpoint {
-            guard let e = LLMEndpoint(rawValue: endpoint) else { throw CommandFailure(message: "--endpoint: expected chat or completions") }
-            a.llm.endpoint = e
-        }
-        if let apiKeyEnv { a.llm.apiKeyEnv = apiKeyEnv.isEmpty ? nil : apiKeyEnv }
-        if let script { a.llm.script = absolute(script, base: FileManager.default.currentDirectoryPath) }
-        if let maxTokens { a.llm.maxTokens = maxTokens }
-        if let temperature { a.llm.temperature = temperature }
+        budgets.apply(to: &a)
+        // The defaults of a goal run by hand (openai, gpt-4o-mini) apply before the flags.
+        try modelFlags.apply(to: &a.llm, fromProfile: config.config != nil, currentDirectory: FileManager.default.currentDirectoryPath)
         if debug { a.debug = true }
         if let stay { a.stay = stay }
         if let workdir, config.config != nil { a.cwd = absolute(workdir, base: FileManager.default.currentDirectoryPath) }
@@ -203,29 +105,6 @@ struct GoalAgentCommand: ParsableCommand {
         launch.agent = a
         if a.llm.provider == .script && a.llm.script == nil { throw CommandFailure(message: "--provider script needs --script FILE") }
         if a.llm.provider != .script && (a.llm.model ?? "").isEmpty { throw CommandFailure(message: "no model: give --model NAME") }
-    }
-
-    /// `--url`: the base URL to use and the endpoint its path names (`.../v1/completions`,
-    /// `.../v1/chat/completions`), if any. Only http(s) URLs without spaces are accepted.
-    static func splitServerURL(_ url: String) throws -> (base: String, endpoint: LLMEndpoint?) {
-        let lower = url.lowercased()
-        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"),
-              !url.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7f }) else {
-            throw CommandFailure(message: "--url: expected an http:// or https:// URL like http://localhost:8000/v1, found \"\(url)\"")
-        }
-        var u = url
-        while u.hasSuffix("/") { u.removeLast() }
-        for (suffix, endpoint) in [("/chat/completions", LLMEndpoint.chat), ("/completions", .completions)] where u.lowercased().hasSuffix(suffix) {
-            return (String(u.dropLast(suffix.count)), endpoint)
-        }
-        return (u, nil)
-    }
-
-    /// API keys stay with the agent process: commands in the box never see them.
-    private func withheldVariables(_ llm: LLMSettings) -> Swift.Set<String> {
-        var names: Swift.Set<String> = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
-        if let k = llm.apiKeyEnv { names.insert(k) }
-        return names
     }
 
     private func absolute(_ path: String, base: String) -> String {

@@ -59,6 +59,14 @@ final class CoderHarness {
     var context: ToolContext!
     var agent: CoderAgent!
     var exitStatus: Int32?
+    /// The agent's settings as the engine reads them at each request (`supervisor set`).
+    var liveSpec: (() -> AgentSpec)?
+    /// Changes the live model settings (as `supervisor set` does).
+    func setLive(_ change: @escaping (inout AgentSpec) -> Void) {
+        let base = baseSpec
+        liveSpec = { var s = base; change(&s); return s }
+    }
+    private var baseSpec = AgentSpec(name: "coder", kind: .coder, cwd: "/", llm: LLMSettings())
 
     init() throws {
         server = try FakeLLMServer(loop: loop)
@@ -66,15 +74,17 @@ final class CoderHarness {
 
     func makeAgent(prompt: String?, permission: Permission = .yolo, allow: [String]? = nil, deny: [String] = [],
                    session: CoderSession? = nil, hooks: CoderHooks = CoderHooks(), mcp: [MCPServerSpec] = [],
-                   box: Box? = nil, events: AgentEvents = AgentEvents(environment: [:]),
+                   box: Box? = nil, events: AgentEvents = AgentEvents(environment: [:]), maxRetries: Int = 0,
                    configure: (inout CoderAgent.Options) -> Void = { _ in }) throws {
         var s = LLMSettings()
         s.provider = .anthropic
         s.model = "claude-test"
         s.baseURL = server.baseURL
         s.apiKeyEnv = "FAKE_CODER_KEY"
-        s.maxRetries = 0
+        s.maxRetries = maxRetries
         client = try LLMClient(settings: s, loop: loop, environment: ["FAKE_CODER_KEY": "k"])
+        baseSpec = AgentSpec(name: "coder", kind: .coder, cwd: dir.path, llm: s)
+        baseSpec.limit = AgentSpec.coderDefaultLimit
         let box = box ?? LocalBox(workspace: dir.path, environment: ProcessInfo.processInfo.environment, withheld: [])
         context = ToolContext(loop: loop, box: box, workspace: Workspace(box: box), http: client.http)
         context.useRipgrep = false
@@ -82,8 +92,11 @@ final class CoderHarness {
         var options = CoderAgent.Options(prompt: prompt) { PermissionPolicy(mode: permission, allowTools: allow, denyTools: deny) }
         options.hooks = hooks
         configure(&options)
-        agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui,
-                           events: events, store: SessionStore(stateDir: state.path),
+        let fixed = baseSpec
+        let live = LiveSettings(kind: .coder) { [weak self] in self?.liveSpec?() ?? fixed }
+        let engine = ModelEngine(model: client, live: live, events: events, clock: LoopClock(loop: loop))
+        agent = CoderAgent(engine: engine, tools: CoderAgent.standardTools(), context: context, ui: ui,
+                           store: SessionStore(stateDir: state.path),
                            session: session ?? CoderSession(id: "s1", started: "2026-01-01T00:00:00Z", model: "claude-test", workspace: dir.path),
                            options: options)
         agent.onExit = { [weak self] in self?.exitStatus = $0 }

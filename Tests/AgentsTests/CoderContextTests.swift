@@ -61,15 +61,10 @@ final class CoderContextTests: XCTestCase {
         h.server.enqueue(.text("They all time out."))
         h.server.enqueue(.text("Still the timeouts."))
         let session = longSession(h, small: 30)
-        try h.makeAgent(prompt: nil, session: session, events: AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(fd)"])) { o in
-            o.liveLLM = {
-                var s = LLMSettings()
-                s.provider = .anthropic
-                s.model = "claude-test"
-                s.maxTokens = 1000
-                s.contextTokens = live.contextTokens
-                return s
-            }
+        try h.makeAgent(prompt: nil, session: session, events: AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(fd)"]))
+        h.setLive { s in
+            s.llm.maxTokens = 1000
+            s.llm.contextTokens = live.contextTokens
         }
         // The second turn: the person has lowered context_tokens (`supervisor set`).
         var turns = 0
@@ -94,12 +89,11 @@ final class CoderContextTests: XCTestCase {
         XCTAssertEqual(first.first, "Read the five logs")
         XCTAssertTrue(first.last?.contains("earlier messages were left out of this request") == true, "\(first)")
 
-        let notices = h.ui.transcript.filter { $0.hasPrefix("notice: context window (") }
+        let notices = h.ui.transcript.filter { $0.hasPrefix("notice: context: ") }
         XCTAssertEqual(notices.count, 2, "\(h.ui.transcript)")
-        XCTAssertTrue(notices[0].hasPrefix("notice: context window (context_tokens = 16000): 5 long tool outputs, texts or arguments of "
-                                           + "earlier steps shortened in what is sent (about "), notices[0])
-        XCTAssertTrue(notices[0].hasSuffix(" tokens of messages); the saved session keeps everything"), notices[0])
-        XCTAssertTrue(notices[1].contains("the oldest") && notices[1].contains("messages are left out"), notices[1])
+        XCTAssertTrue(notices[0].hasPrefix("notice: context: 5 long old texts shortened to fit the context window (context_tokens = 16000; about "), notices[0])
+        XCTAssertTrue(notices[0].hasSuffix(" tokens for messages); the stored transcript is whole"), notices[0])
+        XCTAssertTrue(notices[1].contains("earlier messages left out"), notices[1])
         XCTAssertTrue(notices[1].contains("context_tokens = 1000"), notices[1])
         let events = try String(contentsOfFile: eventsFile, encoding: .utf8).split(separator: "\n").filter { $0.contains(#""type":"context""#) }
         XCTAssertEqual(events.count, 2, "\(events)")
@@ -113,8 +107,8 @@ final class CoderContextTests: XCTestCase {
     }
 
     /// The provider refuses a request as too long (HTTP 400, Anthropic's "prompt is too long"):
-    /// one smaller retry instead of a failed turn, and the smaller budget is kept.
-    func testContextOverflowIsRetriedOnceSmaller() throws {
+    /// a smaller retry instead of a failed turn, and the smaller budget is kept (in the session too).
+    func testContextOverflowIsRetriedSmaller() throws {
         let h = try CoderHarness()
         h.server.enqueue(.status(400, type: "invalid_request_error", message: "prompt is too long: 212345 tokens > 200000 maximum"))
         h.server.enqueue(FakeReply(items: [toolCall("g9", "Glob", ["pattern": "*.log"])]))
@@ -135,21 +129,21 @@ final class CoderContextTests: XCTestCase {
         XCTAssertLessThanOrEqual(h.server.requests[1].body.count * 10, h.server.requests[0].body.count * 8)
         // The next request keeps to the smaller budget (no second refusal needed).
         XCTAssertGreaterThanOrEqual(elided(h, 2).elided, retried)
-        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: the request did not fit the model's context window") && $0.contains("prompt is too long") },
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: the request (about ") && $0.contains("did not fit the model's context window") && $0.contains("prompt is too long") },
                       "\(h.ui.transcript)")
         XCTAssertFalse(h.ui.transcript.contains { $0.hasPrefix("error:") }, "\(h.ui.transcript)")
         XCTAssertEqual(try SessionStore(stateDir: h.state.path).load("s1").messages.count, session.messages.count + 3)
     }
 
-    /// Only once: a retry that is refused again fails the turn as before.
-    func testSecondOverflowFailsTheTurn() throws {
+    /// Up to 3 times smaller (the engine's one policy): a request refused a fourth time fails the turn.
+    func testAnOverflowThatDoesNotGoAwayFailsTheTurn() throws {
         let h = try CoderHarness()
-        for _ in 0..<2 {
+        for _ in 0..<4 {
             h.server.enqueue(.status(400, type: "invalid_request_error", message: "prompt is too long: 212345 tokens > 200000 maximum"))
         }
         try h.makeAgent(prompt: "go", session: longSession(h))
         XCTAssertEqual(try h.run(), 1)
-        XCTAssertEqual(h.server.requests.count, 2)
+        XCTAssertEqual(h.server.requests.count, 4)
         XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: model request failed") && $0.contains("prompt is too long") },
                       "\(h.ui.transcript)")
     }

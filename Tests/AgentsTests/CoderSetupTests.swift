@@ -29,22 +29,22 @@ final class CoderSetupTests: XCTestCase {
         let dir = TemporaryDirectory(prefix: "csetup")
         let unset = try resolve(try config(dir, maxTokens: nil))
         XCTAssertEqual(unset.spec.llm.maxTokens, 8192)
-        XCTAssertEqual(unset.liveLLM()?().maxTokens, 8192)
+        XCTAssertEqual(unset.live.llm.maxTokens, 8192)
 
         let set = try resolve(try config(dir, maxTokens: 2048))
         XCTAssertEqual(set.spec.llm.maxTokens, 2048)
-        XCTAssertEqual(set.liveLLM()?().maxTokens, 2048)
+        XCTAssertEqual(set.live.llm.maxTokens, 2048)
 
         // `supervisor set coder max_tokens=1000` applies live.
         let live = try resolve(try config(dir, maxTokens: nil, settings: #"{"coder": {"max_tokens": 1000, "context_tokens": 9000}}"#))
-        XCTAssertEqual(live.liveLLM()?().maxTokens, 1000)
-        XCTAssertEqual(live.liveLLM()?().effectiveContextTokens, 9000)
+        XCTAssertEqual(live.live.llm.maxTokens, 1000)
+        XCTAssertEqual(live.live.llm.effectiveContextTokens, 9000)
 
-        // Outside a profile: SUPERVISOR_CODER_MAX_TOKENS, else 8192; no live settings.
+        // Outside a profile: SUPERVISOR_CODER_MAX_TOKENS, else 8192; nothing to re-read.
         let env = try CoderSetup.resolve(flags: CoderSetup.Flags(), environment: ["SUPERVISOR_CODER_SCRIPT": dir.file("s.script")],
                                          currentDirectory: dir.path)
         XCTAssertEqual(env.spec.llm.maxTokens, 8192)
-        XCTAssertNil(env.liveLLM())
+        XCTAssertEqual(env.live.llm.maxTokens, 8192)
         XCTAssertNil(env.spec.llm.contextTokens)
     }
 

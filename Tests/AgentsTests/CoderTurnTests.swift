@@ -80,16 +80,7 @@ final class CoderTurnTests: XCTestCase {
 
     // MARK: A tool call cut off at max_tokens
 
-    func liveMaxTokens(_ n: Int) -> (inout CoderAgent.Options) -> Void {
-        { options in
-            options.liveLLM = {
-                var s = LLMSettings()
-                s.model = "claude-test"
-                s.maxTokens = n
-                return s
-            }
-        }
-    }
+    func liveMaxTokens(_ h: CoderHarness, _ n: Int) { h.setLive { $0.llm.maxTokens = n } }
 
     /// The reply stops at max_tokens inside a Write's arguments: its text is kept, the model is
     /// told the call was cut off and not run, and the turn goes on by itself.
@@ -100,7 +91,8 @@ final class CoderTurnTests: XCTestCase {
                                    stopReason: "max_tokens"))
         h.server.enqueue(FakeReply(items: [toolCall("w2", "Write", ["file_path": "big.txt", "content": "line 1\n"])]))
         h.server.enqueue(.text("Written in pieces."))
-        try h.makeAgent(prompt: "write big.txt", configure: liveMaxTokens(300))
+        try h.makeAgent(prompt: "write big.txt")
+        liveMaxTokens(h, 300)
         XCTAssertEqual(try h.run(), 0)
         XCTAssertEqual(h.server.requests.count, 3)
         XCTAssertEqual(h.server.requests[0].json?["max_tokens"]?.intValue, 300)
@@ -132,7 +124,7 @@ final class CoderTurnTests: XCTestCase {
         let last = try XCTUnwrap(h.server.requests[1].json?["messages"]?.arrayValue?.last?["content"]?.arrayValue)
         XCTAssertEqual(last.map { $0["type"]?.stringValue ?? "" }, ["tool_result", "text"])
         XCTAssertTrue(h.toolResults(1)["r1"]!.content.contains("alpha"))
-        XCTAssertTrue(last[1]["text"]?.stringValue?.contains("your call to Edit was cut off at max_tokens (4096)") == true, "\(last)")
+        XCTAssertTrue(last[1]["text"]?.stringValue?.contains("your call to Edit was cut off at max_tokens (8192)") == true, "\(last)")
         XCTAssertEqual(try String(contentsOfFile: h.dir.file("a.txt"), encoding: .utf8), "alpha\n")
     }
 
@@ -143,11 +135,103 @@ final class CoderTurnTests: XCTestCase {
             h.server.enqueue(FakeReply(items: [.tool(id: "w1", name: "Write", arguments: #"{"file_path": "x", "content": "aaa"#)],
                                        stopReason: "max_tokens"))
         }
-        try h.makeAgent(prompt: "write x") { $0.maxRequestsPerTurn = 2 }
-        XCTAssertEqual(try h.run(), 1)
+        try h.makeAgent(prompt: "write x")
+        h.setLive { $0.limit = 2 }
+        XCTAssertEqual(try h.run(), CoderAgent.limitStatus)
         XCTAssertEqual(h.server.requests.count, 2)
-        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: stopped after 2 model requests in one turn") }, "\(h.ui.transcript)")
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: stopped: step limit reached (limit = 2)") }, "\(h.ui.transcript)")
         // A reply with only the cut call is kept with a placeholder (the conversation stays valid).
         XCTAssertEqual(h.server.requests[1].json?["messages"]?[1]?["content"]?[0]?["text"]?.stringValue, "(cut off at max_tokens)")
+    }
+}
+
+extension CoderTurnTests {
+    // MARK: Faults (the engine's, the same in every agent)
+
+    /// A connection reset mid-stream: the partial reply is discarded (its tool call never runs),
+    /// the request is sent again, and the one-shot prompt still ends with the final answer.
+    func testAResetMidStreamIsRetriedAndThePartialCallNeverRuns() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(FakeReply(items: [.text("Writing it."), .tool(id: "w0", name: "Write", arguments: #"{"file_path": "x.txt", "content": "half"}"#)],
+                                   fault: .resetAfter(events: 4)))
+        h.server.enqueue(FakeReply(items: [.tool(id: "w1", name: "Write", arguments: #"{"file_path": "x.txt", "content": "whole"}"#)]))
+        h.server.enqueue(.text("Done."))
+        try h.makeAgent(prompt: "write x.txt", maxRetries: 2)
+        XCTAssertEqual(try h.run(), 0)
+        guard h.server.requests.count == 3 else { return XCTFail("\(h.server.requests.count) requests, \(h.ui.transcript)") }
+        XCTAssertEqual(try String(contentsOfFile: h.dir.file("x.txt"), encoding: .utf8), "whole")
+        XCTAssertEqual(h.toolResults(2).keys.sorted(), ["w1"])
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: the model's reply broke off") }, "\(h.ui.transcript)")
+        XCTAssertFalse(h.ui.transcript.contains { $0.hasPrefix("error:") }, "\(h.ui.transcript)")
+    }
+
+    /// The coder stops at its token budget (per turn) like the other agents: a one-shot prompt
+    /// ends with a `final` event and exit status 3.
+    func testTheCoderStopsAtItsTokenBudget() throws {
+        let h = try CoderHarness()
+        let events = h.state.file("events.jsonl")
+        let fd = open(events, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd) }
+        for i in 0..<5 { h.server.enqueue(FakeReply(items: [toolCall("g\(i)", "Glob", ["pattern": "*"])], usage: Usage(input: 100, output: 20))) }
+        try h.makeAgent(prompt: "look around", events: AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(fd)"]))
+        h.setLive { $0.tokenBudget = 250 }
+        XCTAssertEqual(try h.run(), CoderAgent.limitStatus)
+        XCTAssertEqual(h.server.requests.count, 3, "120 + 120 < 250, then 360")
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("error: stopped: token budget of 250 used up (360 tokens)") }, "\(h.ui.transcript)")
+        let lines = try String(contentsOfFile: events, encoding: .utf8)
+        XCTAssertTrue(lines.contains(#""type":"final","reason":"token budget of 250 used up (360 tokens)""#), lines)
+        // The turn's spending is saved with the session: a restart goes on counting.
+        XCTAssertEqual(try SessionStore(stateDir: h.state.path).load("s1").turnSpend.tokens, 360)
+    }
+}
+
+extension CoderTurnTests {
+    /// `/help` is answered by the agent itself: nothing is sent to the model.
+    func testHelpIsAnsweredLocally() throws {
+        let h = try CoderHarness()
+        try h.makeAgent(prompt: nil)
+        h.ui.messages = ["/help", nil]
+        XCTAssertEqual(try h.run(), 0)
+        XCTAssertEqual(h.server.requests.count, 0)
+        XCTAssertTrue(h.ui.transcript.contains { $0.hasPrefix("notice: Type a message") && $0.contains("/exit") }, "\(h.ui.transcript)")
+    }
+}
+
+extension CoderTurnTests {
+    func modelSideEvents(_ path: String) throws -> [String] {
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        return SameFault.modelSide(lines.compactMap { (try? JSONValue.parse(Array($0.utf8)))?["type"]?.stringValue })
+    }
+
+    func runWithEvents(_ setUp: (CoderHarness) -> Void) throws -> (CoderHarness, Int32, [String]) {
+        let h = try CoderHarness()
+        let path = h.state.file("events.jsonl")
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd) }
+        setUp(h)
+        try h.makeAgent(prompt: "go", events: AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(fd)"]))
+        let status = try h.run()
+        return (h, status, try modelSideEvents(path))
+    }
+
+    func testTheSameFaultsGiveTheSameEventsAsInTheOtherAgents() throws {
+        var (h, status, events) = try runWithEvents { h in
+            h.server.enqueue(.status(400, type: "invalid_request_error", message: "prompt is too long: 212345 tokens > 200000 maximum"))
+            h.server.enqueue(.text("Done."))
+        }
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(events, SameFault.tooLongThenAnswer)
+
+        (h, status, events) = try runWithEvents { h in
+            h.server.enqueue(FakeReply(items: [.text("The answer is")], stopReason: "max_tokens"))
+            h.server.enqueue(.text("42."))
+        }
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(events, SameFault.cutThenAnswer)
+        XCTAssertEqual(h.server.requests.count, 2, "a cut answer is not the final one")
+
+        (_, status, events) = try runWithEvents { h in h.server.enqueue(.status(429, type: "rate_limit_error", message: "slow down")) }
+        XCTAssertEqual(status, 1)
+        XCTAssertEqual(events, SameFault.rateLimited)
     }
 }

@@ -39,7 +39,8 @@ final class ExecAgentTests: XCTestCase {
     }
 
     func makeAgent(blockTimeout: Double = 10, memoryLimit: String? = nil, limit: Int = 10, grace: Double = 3,
-                   provider: LLMProvider = .anthropic, contextTokens: Int? = nil, conversation given: Conversation? = nil) throws -> ExecAgent {
+                   provider: LLMProvider = .anthropic, contextTokens: Int? = nil, conversation given: Conversation? = nil,
+                   maxRetries: Int = 0) throws -> ExecAgent {
         var llm = LLMSettings()
         llm.provider = provider
         llm.model = provider == .anthropic ? "claude-sonnet-4-5" : "gpt-4o-mini"
@@ -47,7 +48,7 @@ final class ExecAgentTests: XCTestCase {
         llm.baseURL = server.baseURL
         llm.apiKeyEnv = "FAKE_LLM_KEY"
         llm.maxTokens = 512
-        llm.maxRetries = 0
+        llm.maxRetries = maxRetries
         var spec = AgentSpec(name: "exec", kind: .exec, cwd: dir.path, llm: llm)
         spec.blockTimeout = blockTimeout
         spec.memoryLimit = memoryLimit
@@ -69,8 +70,9 @@ final class ExecAgentTests: XCTestCase {
         let events = AgentEvents(environment: ["SUPERVISOR_EVENTS_FD": "\(eventPipe[1])"])
         let store = ConversationStore(stateDir: dir.file("state"))
         let conversation = given ?? Conversation(id: "test-1", provider: "anthropic", model: "claude-sonnet-4-5")
-        return ExecAgent(loop: loop, client: c, runtime: r, store: store, events: events, display: display,
-                         conversation: conversation, spec: { [unowned self] in self.liveSpec })
+        let engine = ModelEngine(model: c, live: LiveSettings(kind: .exec) { [unowned self] in self.liveSpec },
+                                 events: events, clock: LoopClock(loop: loop))
+        return ExecAgent(loop: loop, engine: engine, runtime: r, store: store, display: display, conversation: conversation)
     }
 
     func turn(_ agent: ExecAgent, _ prompt: String, seconds: Double = 30) throws -> TurnOutcome {
@@ -489,8 +491,8 @@ final class ExecAgentTests: XCTestCase {
     }
 
     /// The provider says the request does not fit (OpenAI's HTTP 400 context_length_exceeded):
-    /// the agent sends 70% of it once more instead of failing, and keeps that budget.
-    func testAContextOverflowIsRetriedOnceSmaller() throws {
+    /// the agent sends 70% of it again instead of failing, and keeps that budget.
+    func testAContextOverflowIsRetriedSmaller() throws {
         let agent = try makeAgent(provider: .openai, conversation: Self.longConversation())
         server.enqueue(Self.contextLengthExceeded())
         server.enqueue(.text("Nothing unusual."))
@@ -515,14 +517,13 @@ final class ExecAgentTests: XCTestCase {
         XCTAssertLessThanOrEqual(ContextFit.tokens(sentMessages(2)), first * 7 / 10)
     }
 
-    /// Only once: a retry that does not fit either ends the turn with the provider's error.
-    func testASecondContextOverflowFailsTheTurn() throws {
+    /// Up to 3 times smaller (the engine's one policy): then the turn ends with the provider's error.
+    func testAnOverflowThatDoesNotGoAwayFailsTheTurn() throws {
         let agent = try makeAgent(provider: .openai, conversation: Self.longConversation())
-        server.enqueue(Self.contextLengthExceeded())
-        server.enqueue(Self.contextLengthExceeded())
+        for _ in 0...ModelEngine.overflowRetries { server.enqueue(Self.contextLengthExceeded()) }
         server.enqueue(.text("never sent"))
         guard case .failed(let why) = try turn(agent, "Look once more.") else { return XCTFail("expected a failure") }
-        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(server.requests.count, 1 + ModelEngine.overflowRetries)
         XCTAssertTrue(why.contains("context_length_exceeded") || why.contains("maximum context length"), why)
         XCTAssertTrue(why.contains("does not fit the model's context window"), why)
         XCTAssertEqual(agent.conversation.status, .stopped)
@@ -562,8 +563,10 @@ final class ExecAgentTests: XCTestCase {
         XCTAssertEqual(agent.conversation.runs.map(\.code), ["x = 41", "print(x + 1)"])
         XCTAssertTrue(display.text.contains("reply cut off at max_tokens (512); its last python block was not run"), display.text)
         let incomplete = events().filter { $0["type"]?.stringValue == "incomplete" }
+        // The engine's event, the same in every agent (what ran is in the conversation).
         XCTAssertEqual(incomplete.count, 1)
-        XCTAssertEqual(incomplete.first?["blocks_run"]?.intValue, 2)
+        XCTAssertEqual(incomplete.first?["cut"]?.boolValue, true)
+        XCTAssertEqual(incomplete.first?["max_tokens"]?.intValue, 512)
     }
 
     /// Cut after complete blocks only: they run, and the model is still told it was cut.
@@ -597,22 +600,61 @@ final class ExecAgentTests: XCTestCase {
         c.requests += [request(turn: 2, step: 1), request(turn: 2, step: 2, error: "HTTP 529"), request(turn: 2, step: 2)]
         c.requests[3].costUSD = nil
 
-        let u = TurnUsage.soFar(c, now: 500, date: began.addingTimeInterval(90))
+        let u = c.spentThisTurn(date: began.addingTimeInterval(90))
         XCTAssertEqual(u.steps, 2)
         XCTAssertEqual(u.tokens, 2 * 115)
-        XCTAssertEqual(u.cost, 0.01, accuracy: 1e-9)
-        XCTAssertEqual(u.start, 410, accuracy: 1e-6)
+        XCTAssertEqual(u.costUSD ?? 0, 0.01, accuracy: 1e-9)
+        XCTAssertEqual(u.seconds, 90, accuracy: 1e-6)
 
         var spec = AgentSpec(name: "exec", kind: .exec, cwd: "/", llm: LLMSettings())
         spec.limit = 3
-        XCTAssertNil(u.limitReached(spec, now: 500))
+        XCTAssertNil(Budgets(spec).reached(u))
         spec.timeBudget = 60
-        XCTAssertEqual(u.limitReached(spec, now: 500), "time budget of 60s used up")
+        XCTAssertEqual(Budgets(spec).reached(u)?.sentence, "time budget of 60s used up")
         spec.timeBudget = nil
         spec.limit = 2
-        XCTAssertEqual(u.limitReached(spec, now: 500), "step limit reached (limit = 2)")
+        XCTAssertEqual(Budgets(spec).reached(u)?.sentence, "step limit reached (limit = 2)")
         spec.limit = 30
         spec.tokenBudget = 200
-        XCTAssertEqual(u.limitReached(spec, now: 500), "token budget of 200 used up (230 tokens)")
+        XCTAssertEqual(Budgets(spec).reached(u)?.sentence, "token budget of 200 used up (230 tokens)")
+    }
+}
+
+extension ExecAgentTests {
+    // MARK: Faults (the engine's, the same in every agent)
+
+    /// A connection reset mid-stream: the partial reply (with half a block) is discarded, never
+    /// run; the request is sent again and the complete reply's block runs once.
+    func testAResetMidStreamIsRetriedAndTheHalfBlockNeverRuns() throws {
+        let agent = try makeAgent(maxRetries: 2)
+        server.enqueue(FakeReply(items: [.text("```python\nopen('ran.txt', 'a').write('x')\nprint(1")], fault: .resetAfter(events: 4)))
+        server.enqueue(.text("```python\nopen('ran.txt', 'a').write('x')\n```"))
+        server.enqueue(.text("Wrote it."))
+        XCTAssertEqual(try turn(agent, "Write ran.txt."), .answered("Wrote it."))
+        XCTAssertEqual(server.requests.count, 3)
+        XCTAssertEqual(try String(contentsOfFile: dir.file("ran.txt"), encoding: .utf8), "x")
+        XCTAssertEqual(agent.conversation.runs.count, 1)
+        XCTAssertTrue(display.text.contains("the model's reply broke off after"), display.text)
+        XCTAssertEqual(events().filter { $0["type"]?.stringValue == "error" && $0["message"]?.stringValue?.contains("asking again") == true }.count, 1)
+    }
+}
+
+extension ExecAgentTests {
+    func testTheSameFaultsGiveTheSameEventsAsInTheOtherAgents() throws {
+        func modelSide() -> [String] { SameFault.modelSide(events().compactMap { $0["type"]?.stringValue }) }
+        let agent = try makeAgent()
+        server.enqueue(.status(400, type: "invalid_request_error", message: "prompt is too long: 212345 tokens > 200000 maximum"))
+        server.enqueue(.text("Done."))
+        XCTAssertEqual(try turn(agent, "go"), .answered("Done."))
+        XCTAssertEqual(modelSide(), SameFault.tooLongThenAnswer)
+
+        server.enqueue(FakeReply(items: [.text("The answer is")], stopReason: "max_tokens"))
+        server.enqueue(.text("42."))
+        XCTAssertEqual(try turn(agent, "go on"), .answered("42."))
+        XCTAssertEqual(modelSide(), SameFault.cutThenAnswer)
+
+        server.enqueue(.status(429, type: "rate_limit_error", message: "slow down"))
+        guard case .failed = try turn(agent, "again") else { return XCTFail("expected a failed turn") }
+        XCTAssertEqual(modelSide(), SameFault.rateLimited)
     }
 }

@@ -65,10 +65,11 @@ final class ExecDockerTests: XCTestCase {
         let r = makeRuntime(box: box, grace: grace)
         let state = TemporaryDirectory(prefix: "exdk")
         addTeardownBlock { _ = state }
-        return ExecAgent(loop: loop, client: c, runtime: r, store: ConversationStore(stateDir: state.file("state")),
-                         events: AgentEvents(environment: [:]), display: BufferDisplay(),
-                         conversation: Conversation(id: "docker-1", provider: "anthropic", model: "claude-sonnet-4-5"),
-                         spec: { spec })
+        let engine = ModelEngine(model: c, live: LiveSettings(kind: .exec) { spec }, events: AgentEvents(environment: [:]),
+                                 clock: LoopClock(loop: loop))
+        return ExecAgent(loop: loop, engine: engine, runtime: r, store: ConversationStore(stateDir: state.file("state")),
+                         display: BufferDisplay(),
+                         conversation: Conversation(id: "docker-1", provider: "anthropic", model: "claude-sonnet-4-5"))
     }
 
     func turn(_ agent: ExecAgent, _ prompt: String, seconds: Double = 60) throws -> TurnOutcome {

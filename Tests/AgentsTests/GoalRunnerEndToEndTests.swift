@@ -178,17 +178,21 @@ final class GoalRunnerEndToEndTests: XCTestCase {
     }
 
     /// A request the provider refuses as too long for the model's window (a local server with a
-    /// small context) is made again within half the budget, instead of ending the run.
-    func testContextOverflowHalvesTheBudgetAndAsksAgain() throws {
+    /// small context) is made again with 70% of its message (the engine's one policy), instead of
+    /// ending the run; the smaller budget is kept in the history.
+    func testContextOverflowAsksAgainSmaller() throws {
         let body = #"{"error":{"message":"This model's maximum context length is 4096 tokens. However, your messages resulted in 5000 tokens.","type":"invalid_request_error","code":"context_length_exceeded"}}"#
         fake.enqueue(FakeReply(items: [], fault: .status(400, body: body, headers: [])))
         fake.enqueue(.text("echo hi"))
         fake.fallback = { _ in .text("DONE: said hi") }
-        let (result, _) = try run(config(goal: "say hi", limit: 3))
+        let (result, runner) = try run(config(goal: "say hi", limit: 3))
         XCTAssertTrue(result.reached, "\(result)")
         XCTAssertEqual(fake.requests.count, 3)
         // openai-compatible's default window (8192) is below the goal's own 16000.
-        XCTAssertTrue(viewLines.joined().contains("too long for its context window; using 4096 tokens instead of 8192"), viewLines.joined())
+        XCTAssertTrue(viewLines.joined().contains("did not fit the model's context window; trying again with about"), viewLines.joined())
+        let first = GoalPrompt.estimateTokens(fake.requests[0].json?["messages"]?[1]?["content"]?.stringValue ?? "")
+        XCTAssertGreaterThan(first, 0)
+        XCTAssertEqual(GoalHistory.load(path: runner.config.stateDir + "/goal-history.json")?.contextCap?.tokens, first * 7 / 10)
     }
 
     func testAnOverflowThatDoesNotGoAwayEndsTheRun() throws {
@@ -645,4 +649,100 @@ final class EventsPipe {
 
 extension AgentLaunchConfig {
     func with(_ change: (inout AgentLaunchConfig) -> Void) -> AgentLaunchConfig { var c = self; change(&c); return c }
+}
+
+extension GoalRunnerEndToEndTests {
+    // MARK: Faults and resuming
+
+    /// A model error does not start the run over: the history stays unfinished, and the next
+    /// start (the shim's restart) resumes it with the commands that ran, the step limit and
+    /// the spending as they were.
+    func testAModelErrorIsResumedNotStartedOver() throws {
+        fake.enqueue(.text("echo one >> one.txt"))
+        fake.enqueue(.status(401, type: "authentication_error", message: "invalid key"))
+        let cfg = config(goal: "write one.txt", limit: 5)
+        let (first, _) = try run(cfg)
+        XCTAssertEqual(first.reason, "model error")
+        XCTAssertNil(GoalHistory.load(path: dir.file("state") + "/goal-history.json")?.finished)
+        fake.fallback = { _ in .text("DONE: written") }
+        let (second, runner) = try run(cfg)
+        XCTAssertTrue(second.reached, "\(second)")
+        XCTAssertEqual(runner.history.steps.map(\.command), ["echo one >> one.txt"], "not run again")
+        XCTAssertEqual(try String(contentsOfFile: dir.file("work/one.txt"), encoding: .utf8), "one\n")
+        XCTAssertEqual(runner.history.restarts, 1)
+        XCTAssertEqual(runner.history.requests, 2, "the answered requests of both processes")
+        let asked = userText(fake.requests[2])
+        XCTAssertFalse(asked.contains("No commands have been run yet"), asked)
+        XCTAssertTrue(asked.contains("echo one >> one.txt"), asked)
+    }
+
+    /// Killed while a command runs: the command was recorded before it started, so the resumed
+    /// run knows it ran and was interrupted (and does not count from step 1).
+    func testAKillMidCommandIsKnownOnResume() throws {
+        fake.enqueue(.text("echo started > started.txt; sleep 30"))
+        let cfg = config(goal: "start it", limit: 5)
+        var o = GoalRunnerOptions()
+        o.environment = GoalRunnerEndToEndTests.environment
+        let box = LocalBox(workspace: cfg.agent.cwd, environment: o.environment, withheld: [])
+        let killed = try GoalRunner(config: cfg, loop: loop, box: box, options: o, events: AgentEvents(environment: [:]))
+        runners.append(killed)
+        var ended: GoalResult?
+        killed.start { ended = $0 }
+        try runLoop(loop, until: "the command to start", seconds: 30) { FileManager.default.fileExists(atPath: self.dir.file("work/started.txt")) }
+        killed.stop(reason: "SIGTERM")
+        try runLoop(loop, until: "the run to end", seconds: 10) { ended != nil }
+        XCTAssertEqual(GoalHistory.load(path: dir.file("state") + "/goal-history.json")?.running?.n, 1)
+
+        fake.fallback = { _ in .text("DONE: started") }
+        let (result, runner) = try run(cfg)
+        XCTAssertTrue(result.reached, "\(result)")
+        guard runner.history.steps.count == 1 else { return XCTFail("\(runner.history.steps)") }
+        guard case .interrupted(let why) = runner.history.steps[0].status else { return XCTFail("\(runner.history.steps[0].status)") }
+        XCTAssertTrue(why.contains("the agent was stopped while it ran"), why)
+        XCTAssertNil(runner.history.running)
+        XCTAssertTrue(userText(fake.requests[1]).contains("echo started > started.txt"), userText(fake.requests[1]))
+    }
+
+    /// The same fault as in the other agents: a reset mid-stream is retried, the partial answer
+    /// (half a command) never runs.
+    func testAResetMidStreamIsRetriedAndTheHalfCommandNeverRuns() throws {
+        fake.enqueue(FakeReply(items: [.text("echo whole >> w.txt; echo half >> h.txt")], fault: .resetAfter(events: 3)))
+        fake.enqueue(.text("echo whole >> w.txt"))
+        fake.fallback = { _ in .text("DONE: written") }
+        var cfg = config(goal: "write w.txt", limit: 5)
+        cfg.agent.llm.maxRetries = 2
+        let pipe = EventsPipe()
+        let (result, runner) = try run(cfg, events: pipe.events)
+        XCTAssertTrue(result.reached, "\(result)")
+        XCTAssertEqual(runner.history.steps.map(\.command), ["echo whole >> w.txt"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("work/h.txt")))
+        XCTAssertEqual(pipe.lines.filter { $0.contains(#""type":"error""#) && $0.contains("asking again") }.count, 1, "\(pipe.lines)")
+    }
+}
+
+extension GoalRunnerEndToEndTests {
+    func testTheSameFaultsGiveTheSameEventsAsInTheOtherAgents() throws {
+        func modelSide(_ pipe: EventsPipe) -> [String] {
+            SameFault.modelSide(pipe.lines.compactMap { (try? JSONValue.parse(Array($0.utf8)))?["type"]?.stringValue })
+        }
+        var pipe = EventsPipe()
+        fake.enqueue(FakeReply(items: [], fault: .status(400, body: #"{"error":{"message":"prompt is too long: 9000 tokens > 8192 maximum","type":"invalid_request_error"}}"#, headers: [])))
+        fake.enqueue(.text("DONE: nothing to do"))
+        var (result, _) = try run(config(goal: "first"), events: pipe.events)
+        XCTAssertTrue(result.reached, "\(result)")
+        XCTAssertEqual(modelSide(pipe), SameFault.tooLongThenAnswer)
+
+        pipe = EventsPipe()
+        fake.enqueue(FakeReply(items: [.text("cat > big.txt <<EOF\nthe answer is")], stopReason: "max_tokens"))
+        fake.enqueue(.text("DONE: nothing to do"))
+        (result, _) = try run(config(goal: "second"), events: pipe.events)
+        XCTAssertTrue(result.reached, "\(result)")
+        XCTAssertEqual(modelSide(pipe), SameFault.cutThenAnswer)
+
+        pipe = EventsPipe()
+        fake.enqueue(.status(429, type: "rate_limit_error", message: "slow down"))
+        (result, _) = try run(config(goal: "third"), events: pipe.events)
+        XCTAssertEqual(result.reason, "model error")
+        XCTAssertEqual(modelSide(pipe), SameFault.rateLimited)
+    }
 }

@@ -70,11 +70,8 @@ public struct Conversation: Codable, Equatable {
     /// A smaller message budget learned when the provider said a request did not fit its
     /// context window; it applies while the model and `context_tokens` are the ones it was
     /// learned with.
-    public struct ContextCap: Codable, Equatable {
-        public var tokens: Int
-        public var model: String
-        public var contextTokens: Int
-    }
+    /// A smaller message budget learned from a refused request (see `ModelEngine`).
+    public typealias ContextCap = Agents.ContextCap
 
     /// Why the last turn stopped (status `.stopped`).
     public struct Stop: Codable, Equatable {

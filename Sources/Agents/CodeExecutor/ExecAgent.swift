@@ -60,47 +60,52 @@ public enum TurnOutcome: Equatable {
     case cancelled
 }
 
-/// The orchestrator: sends the conversation to the model, runs the python blocks of its answer
-/// in the runtime, sends the results back, until the model answers without code or a limit is
-/// hit. Everything streams to the display and is recorded in the conversation file.
-public final class ExecAgent {
+/// The code executor: the model's python blocks run in the runtime, the results go back, until
+/// the model answers without code or a budget is used up. The model side (settings, fitting,
+/// retries, accounting, budgets) is the shared `ModelEngine`; everything streams to the display
+/// and is recorded in the conversation file.
+public final class ExecAgent: EngineView {
     public let loop: EventLoop
-    public let client: LLMClient
+    public let engine: ModelEngine
     public let runtime: PythonRuntime
     public let store: ConversationStore
-    public let events: AgentEvents
+    public var events: AgentEvents { engine.events }
     public let display: ExecDisplay
-    /// The agent's current settings (re-read at each step: `supervisor set` applies while it runs).
-    public var spec: () -> AgentSpec
     public private(set) var conversation: Conversation
 
-    /// What the current turn has used (limits are per turn).
-    public private(set) var usage = TurnUsage(start: 0)
-    private var call: LLMCall?
     private var completion: ((TurnOutcome) -> Void)?
     private var cancelled = false
     /// Set when the runtime's state was lost and the model has not been told yet.
     private var pendingRuntimeNote: String?
-    /// Texts shortened and messages left out of the last request (said once when they change).
-    private var lastFit = (elided: 0, dropped: 0)
     private var lineStart = true
 
-    public init(loop: EventLoop, client: LLMClient, runtime: PythonRuntime, store: ConversationStore,
-                events: AgentEvents, display: ExecDisplay, conversation: Conversation, spec: @escaping () -> AgentSpec) {
+    public init(loop: EventLoop, engine: ModelEngine, runtime: PythonRuntime, store: ConversationStore,
+                display: ExecDisplay, conversation: Conversation) {
         self.loop = loop
-        self.client = client
+        self.engine = engine
         self.runtime = runtime
         self.store = store
-        self.events = events
         self.display = display
         self.conversation = conversation
-        self.spec = spec
+        engine.contextCap = conversation.contextCap
+        engine.view = self
         runtime.onOutput = { [weak self] stream, text in self?.showOutput(stream, text) }
+        engine.onContextCapChange = { [weak self] cap in
+            guard let self else { return }
+            self.conversation.contextCap = cap
+            self.save()
+        }
     }
+
+    /// The agent's settings now (`supervisor set` applies at the next step).
+    public var spec: AgentSpec { engine.live.spec() }
 
     public var isBusy: Bool { completion != nil }
     /// The person's message that started the turn: the subject of its autocommit.
     private var turnIntent = ""
+
+    /// What the current turn has used (budgets are per turn).
+    public var usage: Spend { engine.spendNow }
 
     /// After loading a stored conversation into a new process: the model must be told its
     /// runtime is fresh before it relies on earlier variables.
@@ -113,20 +118,22 @@ public final class ExecAgent {
     public func replaceConversation(_ c: Conversation) {
         conversation = c
         pendingRuntimeNote = nil
-        lastFit = (0, 0)
+        engine.contextCap = c.contextCap
+        engine.resetFitReport()
         if runtime.isStarted { runtime.close() }
     }
 
     // MARK: Turns
 
     /// Sends the person's message and works until the turn ends.
-    public func send(_ text: String, completion: @escaping (TurnOutcome) -> Void) {
+    public func send(_ text: String, source: AgentEvent.UserSource = .pane, completion: @escaping (TurnOutcome) -> Void) {
+        engine.userSaid(text, source: source)
         turnIntent = text
         conversation.turns += 1
         takeRuntimeNote()
         conversation.append("user", .prompt, text)
         conversation.status = .working
-        begin(completion)
+        begin(completion, spent: Spend())
     }
 
     /// Continues a turn that was in progress when the agent stopped, or that a failed request
@@ -139,21 +146,21 @@ public final class ExecAgent {
         }
         takeRuntimeNote()
         conversation.status = .working
-        begin(completion, usage: TurnUsage.soFar(conversation))
+        begin(completion, spent: conversation.spentThisTurn())
     }
 
     /// Ctrl-C: stops the request or the block in flight; the turn ends as cancelled.
     public func cancel() {
         guard isBusy, !cancelled else { return }
         cancelled = true
-        if let call { call.cancel() }
+        if engine.isBusy { engine.cancel() }
         else if runtime.isBusy { runtime.interrupt(reason: .person) }
     }
 
-    private func begin(_ completion: @escaping (TurnOutcome) -> Void, usage: TurnUsage = TurnUsage(start: EventLoop.monotonicSeconds())) {
+    private func begin(_ completion: @escaping (TurnOutcome) -> Void, spent: Spend) {
         self.completion = completion
         cancelled = false
-        self.usage = usage
+        engine.beginScope(spent)
         conversation.stop = nil
         save()
         step()
@@ -178,8 +185,7 @@ public final class ExecAgent {
             conversation.stop = Conversation.Stop(kind: .error, reason: reason)
         }
         save()
-        call = nil
-        autocommitTurn(spec: spec(), intent: turnIntent, events: events) // `autocommit`: the turn's changes, one commit
+        autocommitTurn(spec: spec, intent: turnIntent, events: events) // `autocommit`: the turn's changes, one commit
         let c = completion
         completion = nil
         events.state("waiting")
@@ -188,130 +194,72 @@ public final class ExecAgent {
 
     private func step() {
         guard !cancelled else { finish(.cancelled); return }
-        let s = spec()
-        if let reason = usage.limitReached(s) {
+        if let end = engine.budgetReached() {
             ensureNewline()
-            display.write(display.yellow("■ stopped: \(reason)") + "\n")
-            events.message("stopped: \(reason)")
-            finish(.limit(reason))
+            display.write(display.yellow("■ stopped: \(end.sentence)") + "\n")
+            engine.ended(by: end, conclusive: false)
+            finish(.limit(end.sentence))
             return
         }
-        usage.steps += 1
-        let stepNumber = usage.steps
+        engine.spend.steps += 1
+        let stepNumber = engine.spend.steps
+        let s = spec
         events.step(stepNumber, limit: s.limit)
         events.state("thinking")
         ensureNewline()
         display.write(display.dim("── \(currentModel) · step \(stepNumber) ──") + "\n")
         lineStart = true
-        request(step: stepNumber, retry: false)
-    }
-
-    /// One model request of a step. `retry`: the previous one did not fit the context window
-    /// (it is tried once more, smaller, never twice).
-    private func request(step stepNumber: Int, retry: Bool) {
-        let s = spec()
         let system = ExecPrompt.system(box: runtime.box, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit, extra: nil)
-        let model = currentModel
-        let fitted = fit(system: system, llm: s.llm, model: model)
-        let request = makeRequest(system: system, messages: fitted.messages, llm: s.llm)
+        let messages = conversation.chatMessages
         var streamed = ""
-        call = client.stream(request: request, onEvent: { [weak self] event in
-            guard let self else { return }
-            if case .textDelta(let t) = event {
-                streamed += t
-                self.show(t)
-            }
+        engine.ask({ limits in limits.conversation(system: system, messages: messages) }, onText: { [weak self] t in
+            streamed += t
+            self?.show(t)
+        }, onDiscard: { [weak self] in
+            streamed = ""
+            self?.ensureNewline()
+        }, onFailedAttempt: { [weak self] model, error in
+            self?.recordRequest(step: stepNumber, model: model, reply: nil, error: error)
         }, completion: { [weak self] result in
             guard let self else { return }
-            self.call = nil
             switch result {
-            case .success(let reply): self.answered(reply, step: stepNumber, model: request.model, maxTokens: request.maxTokens)
-            case .failure(let error):
-                self.recordRequest(step: stepNumber, model: request.model, reply: nil, error: error)
-                if error.kind == .cancelled || self.cancelled {
-                    if !streamed.isEmpty { self.conversation.append("assistant", .answer, streamed + "\n[interrupted]") }
-                    self.ensureNewline()
-                    self.display.write(self.display.yellow("■ interrupted") + "\n")
-                    self.finish(.cancelled)
-                } else if error.isContextOverflow && !retry && streamed.isEmpty {
-                    // The estimate was off for this model (or context_tokens is too high): send
-                    // 70% of what did not fit, and keep that budget for this conversation.
-                    let smaller = max(1, fitted.tokens * 7 / 10)
-                    self.conversation.contextCap = Conversation.ContextCap(tokens: smaller, model: model,
-                                                                          contextTokens: s.llm.effectiveContextTokens)
-                    self.save()
-                    self.ensureNewline()
-                    self.display.write(self.display.yellow("■ the request (about \(fitted.tokens) tokens of messages) did not fit the model's context window; trying again with about \(smaller), the budget of this conversation from now on") + "\n")
-                    self.events.emit("context_overflow", [("sent_tokens", .number("\(fitted.tokens)")), ("budget", .number("\(smaller)")),
-                                                          ("conversation", .string(self.conversation.id))])
-                    self.request(step: stepNumber, retry: true)
-                } else {
-                    var why = "\(error)"
-                    if error.isContextOverflow {
-                        why += " (even shortened, the conversation does not fit the model's context window: start a new one with /new, or check context_tokens)"
-                    }
-                    self.ensureNewline()
-                    self.display.write(self.display.red("■ model request failed: \(why)") + "\n")
-                    self.events.message("model request failed: \(why)")
-                    self.finish(.failed(why))
-                }
+            case .success(let answer):
+                self.recordRequest(step: stepNumber, model: answer.model, reply: answer.reply, error: nil)
+                self.answered(answer, step: stepNumber)
+            case .failure(.cancelled):
+                if !streamed.isEmpty { self.conversation.append("assistant", .answer, streamed + "\n[interrupted]") }
+                self.ensureNewline()
+                self.display.write(self.display.yellow("■ interrupted") + "\n")
+                self.finish(.cancelled)
+            case .failure(let failure):
+                self.ensureNewline()
+                self.display.write(self.display.red("■ model request failed: \(failure.text)") + "\n")
+                self.finish(.failed(failure.text))
             }
         })
     }
 
-    // MARK: Context window
-
-    /// What one request sends: the conversation fitted into the model's context window
-    /// (`context_tokens`, read live), oldest first shortened or left out; the stored conversation
-    /// stays whole. A budget learned from a context overflow applies while the model and
-    /// `context_tokens` stay the same.
-    private func fit(system: String, llm: LLMSettings, model: String) -> ContextFit.Fitted {
-        var budget = ContextFit.messageBudget(contextTokens: llm.effectiveContextTokens, maxTokens: llm.maxTokens, system: system, tools: [])
-        if let cap = conversation.contextCap, cap.model == model, cap.contextTokens == llm.effectiveContextTokens {
-            budget = min(budget, cap.tokens)
+    public func engineNotice(_ text: String) {
+        ensureNewline()
+        if text.hasPrefix("context: ") {
+            display.write(display.dim("[\(text)]") + "\n")
+        } else {
+            display.write(display.yellow("■ \(text)") + "\n")
         }
-        let fitted = ContextFit.fit(conversation.chatMessages, budget: budget)
-        if fitted.elided != lastFit.elided || fitted.dropped != lastFit.dropped {
-            lastFit = (fitted.elided, fitted.dropped)
-            events.emit("context", [("elided", .number("\(fitted.elided)")), ("dropped", .number("\(fitted.dropped)")),
-                                    ("tokens", .number("\(fitted.tokens)")), ("budget", .number("\(budget)")),
-                                    ("context_tokens", .number("\(llm.effectiveContextTokens)")),
-                                    ("conversation", .string(conversation.id))])
-            ensureNewline()
-            if fitted.elided == 0 && fitted.dropped == 0 {
-                display.write(display.dim("[context: the whole conversation fits the context window again]") + "\n")
-            } else {
-                var parts: [String] = []
-                if fitted.dropped > 0 { parts.append("\(fitted.dropped) earlier messages left out") }
-                if fitted.elided > 0 { parts.append("\(fitted.elided) long old texts shortened") }
-                display.write(display.dim("[context: \(parts.joined(separator: ", ")) to fit the context window (about \(fitted.tokens) of \(budget) tokens for messages); the stored conversation is whole]") + "\n")
-            }
-        }
-        return fitted
     }
 
     /// The model in use: `supervisor set model=` applies at the next request.
-    public var currentModel: String { spec().llm.model.flatMap { $0.isEmpty ? nil : $0 } ?? client.config.model }
+    public var currentModel: String { engine.currentModel }
 
-    /// A request with the agent's current settings: the client was built at start, but
-    /// `supervisor set` of model, max_tokens and temperature applies at the next request.
-    func makeRequest(system: String, messages: [Message], llm: LLMSettings) -> ChatRequest {
-        var request = client.makeRequest(system: system, messages: messages)
-        if let m = llm.model, !m.isEmpty { request.model = m }
-        request.maxTokens = llm.maxTokens
-        request.temperature = llm.temperature
-        return request
-    }
-
-    private func answered(_ reply: LLMReply, step stepNumber: Int, model: String, maxTokens: Int) {
-        recordRequest(step: stepNumber, model: model, reply: reply, error: nil)
-        let text = reply.response.message.text
-        events.reply(step: stepNumber, text: text)
+    private func answered(_ answer: ModelEngine.Answer, step stepNumber: Int) {
+        let text = answer.text
+        let maxTokens = answer.maxTokens
+        engine.replied(step: stepNumber, text: text)
         conversation.append("assistant", .answer, text)
         let answerIndex = conversation.messages.count - 1
         save()
         let scan = CodeBlocks.scan(text)
-        let cut = reply.response.stopReason == .maxTokens
+        let cut = answer.cut
         let note = ExecAgent.incompleteNote(cut: cut, maxTokens: maxTokens, unterminated: scan.unterminated, ranBlocks: !scan.blocks.isEmpty)
         if let note {
             // A reply cut at max_tokens is never the final answer: its complete blocks run, and
@@ -320,8 +268,10 @@ public final class ExecAgent {
             if scan.unterminated { line += cut ? "; its last python block was not run" : " and was not run" }
             ensureNewline()
             display.write(display.yellow("■ \(line); the model is asked to continue") + "\n")
-            events.emit("incomplete", [("cut", .bool(cut)), ("max_tokens", .number("\(maxTokens)")),
-                                       ("block_not_run", .bool(scan.unterminated)), ("blocks_run", .number("\(scan.blocks.count)"))])
+            if !cut {
+                // (A cut reply's `incomplete` event comes from the engine, the same for every agent.)
+                events.emit(.incomplete(cut: false, maxTokens: maxTokens, blockNotRun: scan.unterminated, blocksRun: scan.blocks.count))
+            }
         }
         if scan.blocks.isEmpty {
             if let note {
@@ -369,12 +319,12 @@ public final class ExecAgent {
             step()
             return
         }
-        let s = spec()
+        let s = spec
         let code = blocks[index]
         let n = index + 1
         events.state("running_tool")
         events.tool("python", phase: "start")
-        events.command(code.count > 500 ? String(code.prefix(500)) + "…" : code)
+        engine.codeRuns(n: n, language: "python", code: code)
         ensureNewline()
         display.write(display.cyan("▶ running block \(n)\(blocks.count > 1 ? " of \(blocks.count)" : "")") + "\n")
         lineStart = true
@@ -393,7 +343,7 @@ public final class ExecAgent {
             self.events.emit("block", [("n", .number("\(n)")), ("status", .string(r.status.rawValue)),
                                        ("duration", .number(String(format: "%.3f", r.duration)))])
             let report = ExecAgent.report(r, block: n, of: blocks.count, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit)
-            self.events.blockOutput(n: n, status: r.status.rawValue, output: report)
+            self.engine.codePrinted(n: n, status: r.status.rawValue, output: report)
             var reports = reports + [report]
             if r.status == .answer {
                 let value = r.answer ?? ""
@@ -452,6 +402,7 @@ public final class ExecAgent {
 
     // MARK: Accounting
 
+    /// Records one request in the conversation (the engine counted its usage against the budgets).
     private func recordRequest(step: Int, model: String, reply: LLMReply?, error: LLMError?) {
         let usage = reply?.response.usage ?? Usage()
         let m = reply?.metrics
@@ -463,9 +414,6 @@ public final class ExecAgent {
             stopReason: reply?.response.stopReason.wireName, error: error.map { "\($0)" })
         conversation.requests.append(record)
         guard let reply else { return }
-        self.usage.tokens += usage.totalInput + usage.output
-        self.usage.cost += reply.cost ?? 0
-        events.tokens(input: usage.input, output: usage.output, cacheRead: usage.cacheRead, cacheWrite: usage.cacheWrite, costUSD: reply.cost)
         var perf: [(String, OrderedJSON)] = [("step", .number("\(step)")), ("model", .string(record.model)),
                                              ("duration_s", .number(String(format: "%.3f", record.duration)))]
         if let t = record.timeToFirstToken { perf.append(("ttft_s", .number(String(format: "%.3f", t)))) }
@@ -535,40 +483,20 @@ public final class ExecAgent {
     }
 }
 
-/// What one turn has used, against the agent's per-turn limits (`limit`, `time_budget`,
-/// `token_budget`, `cost_budget`).
-public struct TurnUsage: Equatable {
-    /// Model requests answered (a step).
-    public var steps = 0
-    public var tokens = 0
-    public var cost = 0.0
-    /// `EventLoop.monotonicSeconds()` when the turn began.
-    public var start: Double
-
-    public init(start: Double) { self.start = start }
-
-    /// The current turn of a stored conversation as far as it went (answered requests, their
-    /// tokens and cost, and the time since the person's message), for a process that continues
-    /// it: a turn keeps its limits across restarts of the agent.
-    public static func soFar(_ c: Conversation, now: Double = EventLoop.monotonicSeconds(), date: Date = Date()) -> TurnUsage {
-        var u = TurnUsage(start: now)
-        for r in c.requests where r.turn == c.turns && r.error == nil {
-            u.steps += 1
-            u.tokens += r.inputTokens + r.cacheReadTokens + r.cacheWriteTokens + r.outputTokens
-            u.cost += r.costUSD ?? 0
+extension Conversation {
+    /// What the current turn has spent as far as it went (answered requests, their tokens and
+    /// cost, and the time since the person's message), for a process that continues it: a turn
+    /// keeps its budgets across restarts of the agent.
+    public func spentThisTurn(date: Date = Date()) -> Spend {
+        var s = Spend()
+        for r in requests where r.turn == turns && r.error == nil {
+            s.steps += 1
+            s.add(Usage(input: r.inputTokens, output: r.outputTokens, cacheRead: r.cacheReadTokens, cacheWrite: r.cacheWriteTokens),
+                  cost: r.costUSD)
         }
-        if let first = c.messages.first(where: { $0.turn == c.turns }), let began = Conversation.date(first.at) {
-            u.start = now - max(0, date.timeIntervalSince(began))
+        if let first = messages.first(where: { $0.turn == turns }), let began = Conversation.date(first.at) {
+            s.seconds = max(0, date.timeIntervalSince(began))
         }
-        return u
-    }
-
-    /// The first limit reached, if any.
-    public func limitReached(_ s: AgentSpec, now: Double = EventLoop.monotonicSeconds()) -> String? {
-        if steps >= s.limit { return "step limit reached (limit = \(s.limit))" }
-        if let t = s.timeBudget, now - start >= t { return "time budget of \(formatSeconds(t)) used up" }
-        if let t = s.tokenBudget, tokens >= t { return "token budget of \(t) used up (\(tokens) tokens)" }
-        if let c = s.costBudget, cost >= c { return String(format: "cost budget of $%.4f used up ($%.4f)", c, cost) }
-        return nil
+        return s
     }
 }

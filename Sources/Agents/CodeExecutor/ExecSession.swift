@@ -68,15 +68,15 @@ public final class ExecSession {
         } catch {
             return fail("cannot prepare the state directory \(launch.stateDir): \(error)", status: ExitStatus.usage)
         }
-        let client: LLMClient
+        let engine: ModelEngine
         do {
             let debugFile = spec.debug || spec.llm.debug ? launch.logPrefix + ".debug.jsonl" : nil
-            if debugFile != nil { try? FileManager.default.createDirectory(atPath: launch.logsDir, withIntermediateDirectories: true) }
-            client = try LLMClient(settings: spec.llm, loop: loop, environment: options.environment, debugFile: debugFile)
+            engine = try ModelEngine.make(launch: launch, loop: loop, environment: options.environment, debugFile: debugFile, events: events)
         } catch {
             return fail("\(error)", status: ExitStatus.usage)
         }
-        defer { client.close() }
+        defer { engine.close() }
+        let client = engine.model
 
         var memoryLimit: Int?
         if let text = spec.memoryLimit {
@@ -128,8 +128,7 @@ public final class ExecSession {
             return fail("\(error)", status: ExitStatus.usage)
         }
 
-        agent = ExecAgent(loop: loop, client: client, runtime: runtime, store: store, events: events, display: display,
-                          conversation: conversation, spec: { launch.currentAgent() })
+        agent = ExecAgent(loop: loop, engine: engine, runtime: runtime, store: store, display: display, conversation: conversation)
         if resumed { agent.noteRuntimeIsFresh(reason: resumeReason) }
         events.emit("conversation", [("id", .string(conversation.id)), ("resumed", .bool(resumed)),
                                      ("path", .string(store.path(conversation.id)))])
@@ -143,7 +142,7 @@ public final class ExecSession {
                 self?.exitStatus = Self.status(for: outcome)
             }
             if continueTurn { agent.resume(completion: finishTurn) }
-            else { agent.send(prompt, completion: finishTurn) }
+            else { agent.send(prompt, source: .task, completion: finishTurn) }
         } else {
             do {
                 editor = try LineEditor(loop: loop)
@@ -191,7 +190,7 @@ public final class ExecSession {
             case .error?, nil: return .continueTurn
             case .limit?:
                 // Counted from what the turn used, so a raised limit lets it go on.
-                if let reason = TurnUsage.soFar(c).limitReached(spec) {
+                if let reason = Budgets(spec).reached(c.spentThisTurn())?.sentence {
                     return .finished(c.stop?.reason ?? reason)
                 }
                 return .continueTurn
@@ -231,7 +230,9 @@ public final class ExecSession {
     }
 
     private func banner(_ c: Conversation, resumed: Bool, continuing: Bool, model: String, box: Box) {
-        var s = display.bold("exec agent") + display.dim(" · \(model) · \(box.description)") + "\n"
+        let how = options.prompt == nil ? "type a message; /help lists commands; Ctrl-C stops the work; Ctrl-D quits"
+            : "working on the prompt, then exiting"
+        var s = display.bold(agent.engine.startHint(how)) + display.dim(" · \(box.description)") + "\n"
         if resumed {
             s += display.dim("conversation \(c.id) resumed (\(c.messages.count) messages, \(c.runs.count) code runs); the Python runtime is fresh") + "\n"
             if continuing, c.status == .stopped, let stop = c.stop {
@@ -242,9 +243,6 @@ public final class ExecSession {
             }
         } else {
             s += display.dim("conversation \(c.id)") + "\n"
-        }
-        if options.prompt == nil {
-            s += display.dim("type a message and press Enter · /help for commands · Ctrl-C stops the work in progress · Ctrl-D quits") + "\n"
         }
         display.write(s)
     }
@@ -297,7 +295,7 @@ public final class ExecSession {
 
             """)
         case "/new":
-            let c = Conversation(id: ConversationStore.newID(), provider: agent.client.config.providerName, model: agent.currentModel)
+            let c = Conversation(id: ConversationStore.newID(), provider: agent.engine.model.config.providerName, model: agent.currentModel)
             try? store.save(c)
             try? store.setCurrent(c.id)
             agent.replaceConversation(c)

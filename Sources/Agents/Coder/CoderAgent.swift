@@ -57,23 +57,16 @@ public struct CoderHooks: Equatable {
 /// together, the others in order, each after its permission check), results go back, until
 /// it answers with text only; then the next message of the person (or the end, for a
 /// one-shot prompt). The session is saved after every step.
-public final class CoderAgent {
+public final class CoderAgent: EngineView {
     public struct Options {
         /// One-shot: this message, then exit 0 on a final text answer, 1 on an error.
         public var prompt: String?
         /// The permission settings now (re-read at every check: `supervisor set` applies live).
         public var policy: () -> PermissionPolicy
-        /// Model, max_tokens, context_tokens and temperature now (the provider and its URL are
-        /// fixed at start).
-        public var liveLLM: (() -> LLMSettings)?
-        /// The context window without live settings; nil: the provider's default.
-        public var contextTokens: Int?
         public var systemExtra: String?
         /// After resuming a session: send this message (instead of waiting).
         public var resumePrompt: String?
         public var hooks = CoderHooks()
-        /// Model requests in one turn before the agent stops and asks the person.
-        public var maxRequestsPerTurn = 200
         /// Characters of one tool result sent to the model.
         public var maxToolResult = 100_000
         /// Called at the end of every turn with the message that started it (`autocommit`).
@@ -85,7 +78,8 @@ public final class CoderAgent {
         }
     }
 
-    public let client: LLMClient
+    /// The model side (settings, fitting, retries, accounting, budgets), shared with the other agents.
+    public let engine: ModelEngine
     public let context: ToolContext
     public private(set) var tools: [String: CoderToolImplementation]
     private var toolOrder: [String]
@@ -94,7 +88,7 @@ public final class CoderAgent {
     public weak var ui: CoderUI?
     private let strongUI: CoderUI
     public var asker: PermissionAsker
-    public let events: AgentEvents
+    public var events: AgentEvents { engine.events }
     public let store: SessionStore?
     public private(set) var session: CoderSession
     public var options: Options
@@ -103,28 +97,17 @@ public final class CoderAgent {
     public private(set) var systemPrompt = ""
     public private(set) var state = "starting"
 
-    private var call: LLMCall?
     private var interrupted = false
     /// Said to the model before the person's next message (an answer they interrupted).
     private var pendingNote: String?
-    /// max_tokens of the request in flight.
-    private var sentMaxTokens = 0
-    /// Estimated tokens of the messages of the request in flight, and the window it was fitted to.
-    private var sent = (tokens: 0, window: 0)
-    /// After the provider refused a request as too long: the smaller message budget to keep to
-    /// (while context_tokens stays `window`).
-    private var learnedBudget: (budget: Int, window: Int)?
-    /// What the last request left out (reported when it changes).
-    private var lastFit = (elided: 0, dropped: 0)
-    private var requestsThisTurn = 0
     /// The person's message that started the current turn (nil between turns).
     private var turnIntent: String?
     private var exited = false
     private var resumed: Bool
 
-    public init(client: LLMClient, tools: [CoderToolImplementation], context: ToolContext, ui: CoderUI,
-                events: AgentEvents, store: SessionStore?, session: CoderSession, options: Options) {
-        self.client = client
+    public init(engine: ModelEngine, tools: [CoderToolImplementation], context: ToolContext, ui: CoderUI,
+                store: SessionStore?, session: CoderSession, options: Options) {
+        self.engine = engine
         self.context = context
         var byName: [String: CoderToolImplementation] = [:]
         for t in tools { byName[t.name] = t }
@@ -133,12 +116,19 @@ public final class CoderAgent {
         self.ui = ui
         strongUI = ui
         asker = ui
-        self.events = events
         self.store = store
         self.session = session
         self.options = options
         resumed = !session.messages.isEmpty
+        engine.contextCap = session.contextCap
+        engine.view = self
+        engine.onContextCapChange = { [weak self] cap in self?.session.contextCap = cap }
     }
+
+    public func engineNotice(_ text: String) { strongUI.showNotice(text) }
+
+    /// The agent's settings now (`supervisor set` applies live).
+    public var spec: AgentSpec { engine.live.spec() }
 
     public static func standardTools() -> [CoderToolImplementation] {
         [BashTool(), ReadTool(), WriteTool(), EditTool(), GlobTool(), GrepTool(), WebFetchTool()]
@@ -160,7 +150,7 @@ public final class CoderAgent {
                     state: state, session: session.id)
     }
 
-    var currentModel: String { options.liveLLM?().model ?? client.config.model }
+    var currentModel: String { engine.currentModel }
 
     private func setState(_ s: String) {
         state = s
@@ -228,17 +218,18 @@ public final class CoderAgent {
             strongUI.showNotice("resumed session \(session.id) (\(session.turns) message\(session.turns == 1 ? "" : "s"))")
             repairInterruptedTools()
             if session.messages.last?.role == .user {
+                // The turn goes on, with what it spent before the restart against its budgets.
+                engine.beginScope(session.turnSpend)
                 save()
-                requestsThisTurn = 0
                 request()
                 return
             }
-            if let p = options.resumePrompt { submit(p); return }
+            if let p = options.resumePrompt { submit(p, source: .task); return }
             idle()
             return
         }
         if let prompt = options.prompt {
-            submit(prompt)
+            submit(prompt, source: .task)
         } else {
             idle()
         }
@@ -294,18 +285,25 @@ public final class CoderAgent {
         }
     }
 
-    /// A message from the person.
-    public func submit(_ text: String) {
+    /// A message from the person (`.task`: the profile's or the command line's prompt).
+    public func submit(_ text: String, source: AgentEvent.UserSource = .pane) {
         guard !exited else { return }
+        if text.trimmed == "/help" {
+            // Answered here: it is not a message for the model.
+            strongUI.showNotice(Self.help)
+            idle()
+            return
+        }
         strongUI.showUserMessage(text)
+        engine.userSaid(text, source: source)
         var message = Message.user(text)
         if let note = pendingNote {
             message.content.insert(.text(note), at: 0)
             pendingNote = nil
         }
         append(message)
+        engine.beginScope()
         save()
-        requestsThisTurn = 0
         turnIntent = text
         request()
     }
@@ -319,111 +317,80 @@ public final class CoderAgent {
         }
     }
 
-    /// One model request of the turn. What is sent is the session fitted into the context
-    /// window (`ContextFit`); the session itself stays whole. `overflowRetry`: the same request
-    /// again, smaller, after the provider said it did not fit (not counted again).
-    private func request(overflowRetry: Bool = false) {
+    /// One model request of the turn (a step against `limit`). What is sent is the session
+    /// fitted into the context window by the engine; the session itself stays whole.
+    private func request() {
         guard !exited else { return }
-        if !overflowRetry {
-            requestsThisTurn += 1
-            if requestsThisTurn > options.maxRequestsPerTurn {
-                strongUI.showError("stopped after \(options.maxRequestsPerTurn) model requests in one turn; send a message to go on")
-                if options.prompt != nil { finish(1) } else { idle() }
-                return
-            }
+        if let end = engine.budgetReached() {
+            // A budget (steps, time, tokens, cost; per turn) ends the turn, as in the other agents.
+            strongUI.showError("stopped: \(end.sentence); send a message to go on")
+            engine.ended(by: end, conclusive: options.prompt != nil)
+            if options.prompt != nil { finish(CoderAgent.limitStatus) } else { idle() }
+            return
         }
+        engine.spend.steps += 1
         setState("thinking")
-        let live = options.liveLLM?()
         let tools = availableTools
-        let maxTokens = live?.maxTokens ?? client.config.maxTokens
-        let window = live?.effectiveContextTokens ?? options.contextTokens ?? client.config.provider.defaultContextTokens
-        var budget = ContextFit.messageBudget(contextTokens: window, maxTokens: maxTokens, system: systemPrompt, tools: tools)
-        if let learned = learnedBudget, learned.window == window { budget = min(budget, learned.budget) }
-        let fitted = ContextFit.fit(session.messages, budget: budget)
-        reportFit(fitted, window: window)
-        var req = client.makeRequest(system: systemPrompt, messages: fitted.messages, tools: tools)
-        if let live {
-            if let m = live.model, !m.isEmpty { req.model = m }
-            req.temperature = live.temperature
-        }
-        req.maxTokens = maxTokens
-        sentMaxTokens = maxTokens
-        sent = (fitted.tokens, window)
+        let system = systemPrompt
+        let messages = session.messages
         var streamed = false
-        call = client.stream(request: req, onEvent: { [weak self] event in
-            guard let self else { return }
-            if case .textDelta(let t) = event {
-                streamed = true
-                self.strongUI.showAssistantDelta(t)
-            }
+        engine.ask({ limits in limits.conversation(system: system, messages: messages, tools: tools) }, onText: { [weak self] t in
+            streamed = true
+            self?.strongUI.showAssistantDelta(t)
+        }, onDiscard: { [weak self] in
+            if streamed { self?.strongUI.assistantAnswerEnded() }
+            streamed = false
         }, completion: { [weak self] result in
             guard let self else { return }
-            self.call = nil
             if streamed { self.strongUI.assistantAnswerEnded() }
-            self.answered(result, wasOverflowRetry: overflowRetry)
+            self.answered(result)
         })
     }
 
-    /// Tells the pane and the event log what was left out of the requests, when that changes.
-    private func reportFit(_ f: ContextFit.Fitted, window: Int) {
-        guard f.elided != lastFit.elided || f.dropped != lastFit.dropped else { return }
-        lastFit = (f.elided, f.dropped)
-        guard f.elided > 0 || f.dropped > 0 else { return }
-        var what: [String] = []
-        if f.dropped > 0 { what.append("the oldest \(f.dropped) messages are left out") }
-        if f.elided > 0 { what.append("\(f.elided) long tool output\(f.elided == 1 ? "" : "s"), texts or arguments of earlier steps shortened") }
-        strongUI.showNotice("context window (context_tokens = \(window)): " + what.joined(separator: " and ")
-            + " in what is sent (about \(f.tokens) tokens of messages); the saved session keeps everything")
-        events.emit("context", [("elided", .number("\(f.elided)")), ("dropped", .number("\(f.dropped)")),
-                                ("tokens", .number("\(f.tokens)")), ("context_tokens", .number("\(window)"))])
-    }
+    /// Exit status of a one-shot prompt a budget ended (as the code executor's).
+    public static let limitStatus: Int32 = 3
 
-    private func answered(_ result: Result<LLMReply, LLMError>, wasOverflowRetry: Bool) {
+    private func answered(_ result: Result<ModelEngine.Answer, ModelEngine.Failure>) {
         guard !exited else { return }
+        session.turnSpend = engine.spendNow
         switch result {
-        case .failure(let error):
-            if interrupted || error.kind == .cancelled {
+        case .failure(.cancelled):
+            if session.messages.last?.role == .user { pendingNote = Self.interruptedAnswer }
+            strongUI.showNotice("interrupted")
+            idleOrExit(failed: true)
+        case .failure(let failure):
+            if interrupted {
                 if session.messages.last?.role == .user { pendingNote = Self.interruptedAnswer }
                 strongUI.showNotice("interrupted")
                 idleOrExit(failed: true)
                 return
             }
-            if error.isContextOverflow && !wasOverflowRetry {
-                // Our estimate was off for this model: send 70% of what did not fit, and keep
-                // to that for the rest of the session (until context_tokens changes).
-                let budget = max(1, sent.tokens * 7 / 10)
-                learnedBudget = (budget, sent.window)
-                let text = "the request did not fit the model's context window (\(error.message)); "
-                    + "sending less of the history (about \(budget) tokens of messages) from now on"
-                strongUI.showNotice(text)
-                events.message(text)
-                request(overflowRetry: true)
-                return
-            }
-            strongUI.showError("model request failed: \(error)")
-            events.message("error: \(error)")
+            // An interactive coder never exits because the model failed: it says so and waits.
+            strongUI.showError("model request failed: \(failure.text)")
+            save()
             idleOrExit(failed: true)
-        case .success(let reply):
+        case .success(let answer):
+            let reply = answer.reply
             let u = reply.response.usage
             session.usage += u
             session.costUSD += reply.cost ?? 0
-            events.tokens(input: u.input, output: u.output, cacheRead: u.cacheRead, cacheWrite: u.cacheWrite, costUSD: reply.cost)
             var message = reply.response.message
             message.content = message.content.filter { if case .text(let t) = $0 { return !t.isEmpty } else { return true } }
             let cut = reply.response.cutToolCall
             if message.content.isEmpty { message.content = [.text(cut == nil ? "(no answer)" : "(cut off at max_tokens)")] }
             session.messages.append(message)
+            engine.replied(step: engine.spend.steps, text: message.text)
             save()
             let uses = message.toolUses
             // A tool call cut off at max_tokens cannot run; without a word the model repeats it
             // as it was. It is told, after the results of the calls that did run, and the turn
-            // goes on (each such round is a request of the turn's limit).
+            // goes on (each such round is a step of the turn's limit).
             var cutNote: String?
             if let cut {
-                cutNote = AgentNote.make("your call to \(cut) was cut off at max_tokens (\(sentMaxTokens)) and was not run. "
+                cutNote = AgentNote.make("your call to \(cut) was cut off at max_tokens (\(answer.maxTokens)) and was not run. "
                     + "Make the change in smaller pieces: for example write the first part of the file and add the rest with Edit, "
                     + "or make several smaller Edit calls")
-                let text = "the call to \(cut) was cut off at max_tokens (\(sentMaxTokens)) and was not run; the model is asked for smaller pieces"
+                let text = "the call to \(cut) was cut off at max_tokens (\(answer.maxTokens)) and was not run; the model is asked for smaller pieces"
                 strongUI.showNotice(text)
                 events.message(text)
                 if uses.isEmpty {
@@ -433,8 +400,17 @@ public final class CoderAgent {
                     return
                 }
             }
+            if uses.isEmpty && answer.cut {
+                // A reply cut at max_tokens is never the final answer (as in the other agents):
+                // the model is told and goes on; each such round is a step of the turn's limit.
+                strongUI.showNotice("the answer was cut off at max_tokens (\(answer.maxTokens)); the model is asked to continue")
+                append(Message(role: .user, content: [.text(AgentNote.make("your answer was cut off at max_tokens (\(answer.maxTokens)), "
+                    + "so it is not taken as your final answer. Continue from where you were cut off, or give a shorter answer"))]))
+                save()
+                request()
+                return
+            }
             if uses.isEmpty {
-                if reply.response.stopReason == .maxTokens { strongUI.showNotice("the answer was cut at max_tokens") }
                 let text = message.text
                 if !text.isEmpty { events.message(String(text.prefix(4000))) }
                 runStopHook { [self] in idleOrExit(failed: false) }
@@ -547,7 +523,9 @@ public final class CoderAgent {
         func allDone() {
             var blocks = calls.indices.map { i -> ContentBlock in
                 let o = results[i] ?? .error("not run")
-                return .toolResult(toolUseId: calls[i].id, content: clip(o.content), isError: o.isError)
+                let content = clip(o.content)
+                engine.toolReturned(id: calls[i].id, name: calls[i].name, output: content, isError: o.isError)
+                return .toolResult(toolUseId: calls[i].id, content: content, isError: o.isError)
             }
             if let note { blocks.append(.text(note)) }
             session.messages.append(Message(role: .user, content: blocks))
@@ -574,6 +552,7 @@ public final class CoderAgent {
     private func execute(_ c: ToolCallInfo, showChange: Bool, completion: @escaping (ToolOutput) -> Void) {
         guard let tool = tools[c.name] else { completion(.error("unknown tool \(c.name)")); return }
         strongUI.showToolStart(c)
+        engine.toolCalled(id: c.id, name: c.name, input: c.input)
         events.tool(c.name, phase: "start")
         if c.name == "Bash", let cmd = c.input["command"]?.stringValue { events.command(cmd) }
         let hookEnv = ["TOOL_NAME": c.name, "TOOL_INPUT": c.input.serialized()]
@@ -613,6 +592,15 @@ public final class CoderAgent {
         }
     }
 
+    /// What `/help` shows.
+    public static let help = """
+        Type a message and press Enter; the model answers and uses its tools (Bash, Read, Write, Edit, Glob, Grep, WebFetch).
+        /help      this help
+        /exit      quit (also /quit, Ctrl-D)
+        Esc or Ctrl-C interrupts the answer or the running tool; the session is saved after every step
+        (resume it with `supervisor agent coder --resume ID`, see `supervisor sessions list`).
+        """
+
     static let interruptedBeforeRun = "The person interrupted the agent (Esc or Ctrl-C) before this call ran; it was not run. "
         + "Do not run it again unless they ask; wait for what they say next."
     static let interruptedWhileRunning = "[The person interrupted the agent (Esc or Ctrl-C) while this call was running: it was "
@@ -643,14 +631,14 @@ public final class CoderAgent {
     public func interrupt() {
         guard !exited else { return }
         interrupted = true
-        call?.cancel()
+        engine.cancel()
         context.stopAll()
     }
 
     /// The person is done (quit key, /exit): the session is finished and not resumed.
     public func quit() {
         guard !exited else { return }
-        call?.cancel()
+        engine.cancel()
         context.stopAll()
         session.finished = true
         save()
@@ -660,7 +648,7 @@ public final class CoderAgent {
     /// SIGTERM/SIGHUP: kill commands, keep the session (not finished: a restart resumes it).
     public func terminate(status: Int32 = 143) {
         guard !exited else { return }
-        call?.cancel()
+        engine.cancel()
         context.stopAll()
         save()
         finish(status)
@@ -675,6 +663,7 @@ public final class CoderAgent {
 
     private func save() {
         session.updated = SessionStore.timestamp()
+        session.turnSpend = engine.spendNow
         session.model = currentModel
         guard let store else { return }
         do { try store.save(session) } catch { strongUI.showError("cannot save the session: \(error)") }

@@ -20,10 +20,9 @@ public enum CoderRunner {
         }
         let loop = EventLoop()
         defer { loop.close() }
-        let client: LLMClient
+        let engine: ModelEngine
         do {
-            if let d = setup.debugFile { try makeDirectories(Files.parent(d)) }
-            client = try LLMClient(settings: spec.llm, loop: loop, environment: environment, debugFile: setup.debugFile)
+            engine = try ModelEngine.make(launch: setup.launchConfig, loop: loop, environment: environment, debugFile: setup.debugFile)
         } catch {
             stderr("supervisor: coder: \(error)\n")
             return 2
@@ -37,10 +36,10 @@ public enum CoderRunner {
             } else if setup.resumeLatest, let latest = store.latestUnfinished() {
                 session = latest
             } else {
-                session = CoderSession(id: SessionStore.newID(), started: SessionStore.timestamp(), model: client.config.model, workspace: spec.cwd)
+                session = CoderSession(id: SessionStore.newID(), started: SessionStore.timestamp(), model: engine.currentModel, workspace: spec.cwd)
             }
         } catch {
-            client.close()
+            engine.close()
             stderr("supervisor: coder: \(error)\n")
             return 2
         }
@@ -51,14 +50,13 @@ public enum CoderRunner {
         // the file tools work on the host side of the workspace bind mount.
         let box: Box = setup.launch.map { makeBox(config: $0, environment: environment, withheld: withheld) }
             ?? LocalBox(workspace: spec.cwd, environment: environment, withheld: withheld)
-        let context = ToolContext(loop: loop, box: box, workspace: Workspace(box: box), http: client.http)
+        let context = ToolContext(loop: loop, box: box, workspace: Workspace(box: box), http: engine.client?.http)
         context.useRipgrep = setup.useRipgrep
         if !spec.mcp.isEmpty {
             let logPrefix = setup.logsDir.map { $0 + "/" + spec.name } ?? setup.stateDir + "/" + spec.name
             try? makeDirectories(Files.parent(logPrefix))
             context.mcp = MCPServers(specs: spec.mcp, loop: loop, box: box, logPrefix: logPrefix)
         }
-        let events = AgentEvents(environment: environment)
 
         let interactiveTerminal = isatty(0) == 1 && isatty(1) == 1
         let color = isatty(1) == 1 && (environment["NO_COLOR"] ?? "").isEmpty
@@ -76,15 +74,16 @@ public enum CoderRunner {
         var options = CoderAgent.Options(prompt: setup.prompt, policy: setup.policy(permissionFlag: permissionFlag))
         // `--resume ID --prompt TEXT`: continue that conversation with this message.
         if setup.resume != nil { options.resumePrompt = setup.prompt }
-        options.liveLLM = setup.liveLLM()
-        options.contextTokens = spec.llm.contextTokens
         options.hooks = setup.hooks
         if spec.autocommit && spec.isolation == .worktree {
-            options.turnEnded = { intent in autocommitTurn(spec: spec, intent: intent, events: events) }
+            options.turnEnded = { intent in autocommitTurn(spec: spec, intent: intent, events: engine.events) }
         }
-        let agent = CoderAgent(client: client, tools: CoderAgent.standardTools(), context: context, ui: ui, events: events,
+        let agent = CoderAgent(engine: engine, tools: CoderAgent.standardTools(), context: context, ui: ui,
                                store: store, session: session, options: options)
         tui?.attach(agent)
+        ui.showNotice(engine.startHint(setup.prompt == nil || setup.resume != nil
+            ? "type a message; /help lists commands; Esc or Ctrl-C interrupts; Ctrl-D or /exit quits"
+            : "answering the prompt, then exiting"))
         var status: Int32?
         agent.onExit = { status = $0 }
 
@@ -114,7 +113,7 @@ public enum CoderRunner {
         input?.close()
         let mcp = context.mcp
         context.close()
-        client.close()
+        engine.close()
         // MCP servers got end of input; wait for them to exit (SIGTERM after 1 s, SIGKILL
         // after 3 s: `MCPClient.close` has timers for that, so this wait always ends).
         let deadline = EventLoop.monotonicSeconds() + 4

@@ -53,6 +53,8 @@ public struct CoderSetup {
         public var plain = false
         public var config: AgentLaunchConfig?
         public var configPath: String?
+        /// The command line's model and budget flags (they win over the profile and the variables).
+        public var adjust: ((inout AgentSpec) throws -> Void)?
         public init() {}
     }
 
@@ -114,6 +116,7 @@ public struct CoderSetup {
                 if e("PROVIDER") == nil { llm.provider = .script; llm.model = e("MODEL") }
             }
             spec = AgentSpec(name: "coder", kind: .coder, cwd: cwd, llm: llm)
+            spec.limit = AgentSpec.coderDefaultLimit
             if let p = e("PERMISSION") {
                 guard let perm = Permission(rawValue: p) else { throw ToolError("SUPERVISOR_CODER_PERMISSION=\(p): use ask, allow-edits or yolo") }
                 spec.permission = perm
@@ -131,6 +134,7 @@ public struct CoderSetup {
         }
         if let p = flags.permission { spec.permission = p }
         if let m = flags.model { spec.llm.model = m }
+        try flags.adjust?(&spec)
         let prompt = flags.prompt ?? spec.prompt
         let plainEnv = ["1", "true", "yes"].contains(e("PLAIN") ?? "")
         let noRipgrep = ["1", "true", "yes"].contains(e("NO_RIPGREP") ?? "")
@@ -140,24 +144,22 @@ public struct CoderSetup {
                           plain: flags.plain || plainEnv, useRipgrep: noRipgrep ? false : nil, debugFile: debugFile)
     }
 
-    /// The coder's model defaults: answers up to 8192 tokens (room for a whole file in one
-    /// Write), unless the profile sets max_tokens (a max_tokens equal to the generic default
-    /// counts as unset, as for the goal runner's 200).
+    /// The coder's model defaults (8192-token answers; see `LiveSettings`).
     public static let defaultMaxTokens = 8192
-    public static func applyModelDefaults(_ s: inout LLMSettings) {
-        if s.maxTokens == LLMSettings().maxTokens { s.maxTokens = defaultMaxTokens }
+    public static func applyModelDefaults(_ s: inout LLMSettings) { LiveSettings.applyModelDefaults(kind: .coder, &s) }
+
+    /// The launch config the engine reads live: `up`'s (its settings file has the `supervisor
+    /// set` overrides) with the flags applied, or, outside a profile, one without a settings file.
+    public var launchConfig: AgentLaunchConfig {
+        var l = launch ?? AgentLaunchConfig(profile: SupervisorPaths.standaloneProfile, agent: spec, stateDir: stateDir,
+                                            logsDir: logsDir ?? stateDir, settingsFile: nil)
+        l.agent = spec
+        return l
     }
 
-    /// Model settings now: the profile entry with `supervisor set` overrides and the coder's
-    /// defaults (nil outside a profile: the settings are fixed at start).
-    public func liveLLM() -> (() -> LLMSettings)? {
-        guard let launch else { return nil }
-        return {
-            var s = launch.currentAgent().llm
-            Self.applyModelDefaults(&s)
-            return s
-        }
-    }
+    /// Model settings now (the profile entry with `supervisor set` overrides, the flags, the
+    /// coder's defaults).
+    public var live: LiveSettings { LiveSettings(launch: launchConfig) }
 
     /// The live permission policy (profile entry with `supervisor set` overrides, then flags).
     func policy(permissionFlag: Permission?) -> () -> PermissionPolicy {

@@ -33,6 +33,10 @@ public struct CoderSession: Equatable {
     public var alwaysAllowed: [String]
     public var usage: Usage
     public var costUSD: Double
+    /// What the current turn has spent against the budgets (a restarted agent goes on counting).
+    public var turnSpend = Spend()
+    /// A smaller request budget learned from a refused request (see `ModelEngine`).
+    public var contextCap: ContextCap?
 
     public init(id: String, started: String, model: String, workspace: String) {
         self.id = id; self.started = started; updated = started; self.model = model; self.workspace = workspace
@@ -66,6 +70,9 @@ public struct CoderSession: Equatable {
             "usage": ["input": .number(Double(usage.input)), "output": .number(Double(usage.output)),
                       "cache_read": .number(Double(usage.cacheRead)), "cache_write": .number(Double(usage.cacheWrite))],
             "cost_usd": .number(costUSD),
+            "turn_spend": turnSpend.json,
+            "context_cap": contextCap.map { ["tokens": .number(Double($0.tokens)), "model": .string($0.model),
+                                             "context_tokens": .number(Double($0.contextTokens))] } ?? .null,
             "messages": .array(messages.map(Self.encode)),
         ]
     }
@@ -85,6 +92,10 @@ public struct CoderSession: Equatable {
         usage = Usage(input: u?["input"]?.intValue ?? 0, output: u?["output"]?.intValue ?? 0,
                       cacheRead: u?["cache_read"]?.intValue ?? 0, cacheWrite: u?["cache_write"]?.intValue ?? 0)
         costUSD = json["cost_usd"]?.doubleValue ?? 0
+        turnSpend = json["turn_spend"].map(Spend.init(json:)) ?? Spend()
+        if let c = json["context_cap"], let t = c["tokens"]?.intValue, let m = c["model"]?.stringValue, let w = c["context_tokens"]?.intValue {
+            contextCap = ContextCap(tokens: t, model: m, contextTokens: w)
+        }
         messages = try list.map(Self.decode)
     }
 

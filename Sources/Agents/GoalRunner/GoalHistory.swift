@@ -40,8 +40,34 @@ public struct GoalHistory: Codable, Equatable {
     public var finished: String?
     public var reached = false
     public var cwd: String?
+    /// The command running now (recorded before it starts): after a kill it becomes a step
+    /// "interrupted", so the resumed run knows it ran.
+    public var running: Running?
+    /// A smaller request budget learned from a refused request (see `ModelEngine`).
+    public var contextCap: ContextCap?
+
+    public struct Running: Codable, Equatable {
+        public var n: Int
+        public var answer: String
+        public var command: String
+        public var rules: [String]
+    }
 
     public init(goal: String) { self.goal = goal }
+
+    /// What the run has spent, for the engine's budgets (steps are commands).
+    public var spend: Spend {
+        var s = Spend()
+        s.requests = requests
+        s.steps = steps.count
+        s.inputTokens = inputTokens
+        s.outputTokens = outputTokens
+        s.cacheReadTokens = cacheReadTokens
+        s.cacheWriteTokens = cacheWriteTokens
+        s.costUSD = costUSD
+        s.seconds = elapsedBefore
+        return s
+    }
 
     public var totalTokens: Int { inputTokens + outputTokens + cacheReadTokens + cacheWriteTokens }
 

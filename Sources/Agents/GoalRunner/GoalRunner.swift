@@ -23,12 +23,8 @@ public struct GoalRunnerOptions {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public init() {}
 
-    /// The goal runner's model defaults: temperature 0 and short answers (200 tokens), unless
-    /// the profile sets them (a max_tokens equal to the generic default counts as unset).
-    public static func applyModelDefaults(_ s: inout LLMSettings) {
-        if s.temperature == nil { s.temperature = 0 }
-        if s.maxTokens == LLMSettings().maxTokens { s.maxTokens = 200 }
-    }
+    /// The goal runner's model defaults (temperature 0, 200-token answers; see `LiveSettings`).
+    public static func applyModelDefaults(_ s: inout LLMSettings) { LiveSettings.applyModelDefaults(kind: .goal, &s) }
 }
 
 /// How a goal run ended.
@@ -39,7 +35,8 @@ public struct GoalResult: Equatable {
     public var detail: String
     public var exitStatus: Int32 { reached ? 0 : 1 }
     /// Running the goal again would only repeat this end (a limit, a budget, the model gave up),
-    /// unlike a model error or a box that died, which a restart may get past.
+    /// unlike a model error or a box that died, which a restart may get past (and resumes: the
+    /// history of such a run stays unfinished).
     public var isConclusive: Bool { ["limit", "time budget", "token budget", "cost budget", "gave up", "no command"].contains(reason) }
 }
 
@@ -61,7 +58,7 @@ public protocol GoalView: AnyObject {
 /// The goal loop: goal + history to the model, one command back, sanitized, run in the shell
 /// session, output cleaned, pair recorded; until DONE (confirmed by done_when when set), the
 /// done_when check passes, or a limit or budget ends it.
-public final class GoalRunner {
+public final class GoalRunner: EngineView {
     public let config: AgentLaunchConfig
     public let options: GoalRunnerOptions
     public let loop: EventLoop
@@ -76,14 +73,13 @@ public final class GoalRunner {
     /// While staying: the shell ended by itself (killed, or its box died); the reason.
     public var onStayEnded: ((String) -> Void)?
 
-    private let client: LLMClient
+    /// The model side (settings, fitting, retries, accounting, budgets), shared with the other agents.
+    public let engine: ModelEngine
     private let session: ShellSession
     private let historyPath: String
     private let terminalLogPath: String
     private var terminalLog: FileHandle?
     private var isRoot = false
-    private var startedAt = EventLoop.monotonicSeconds()
-    private var call: LLMCall?
     private let budgetTimer: LoopTimer
     private var completion: ((GoalResult) -> Void)?
     private var emptyAnswers = 0
@@ -104,12 +100,12 @@ public final class GoalRunner {
         self.events = events
         let agent = config.currentAgent()
         guard let goal = agent.goal, !goal.isEmpty else { throw HostingError("agent \"\(agent.name)\": no goal given") }
-        var settings = agent.llm
-        GoalRunnerOptions.applyModelDefaults(&settings)
         try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: config.logsDir, withIntermediateDirectories: true)
-        let debugFile = (agent.debug || settings.debug) ? config.logPrefix + ".debug.jsonl" : nil
-        client = try LLMClient(settings: settings, loop: loop, environment: options.environment, debugFile: debugFile)
+        let debugFile = (agent.debug || agent.llm.debug) ? config.logPrefix + ".debug.jsonl" : nil
+        var launch = config
+        launch.agent.kind = .goal
+        engine = try ModelEngine.make(launch: launch, loop: loop, environment: options.environment, debugFile: debugFile, events: events)
         historyPath = config.stateDir + "/goal-history.json"
         terminalLogPath = config.logPrefix + ".terminal.log"
         session = ShellSession(loop: loop, box: box, options: options.shell)
@@ -119,6 +115,13 @@ public final class GoalRunner {
         if var previous = GoalHistory.load(path: historyPath), previous.goal == goal, previous.finished == nil {
             previous.restarts += 1
             let note = "the agent was restarted here: a new shell started in \(previous.cwd ?? box.boxWorkspace); background jobs started before are no longer running"
+            // A command the agent was stopped in: it ran (or began), its output is not known.
+            if let running = previous.running {
+                previous.steps.append(GoalStep(n: running.n, answer: running.answer, command: running.command, rules: running.rules,
+                                               status: .interrupted("the agent was stopped while it ran; whether it finished and what it printed is not known"),
+                                               output: "", duration: 0, cwd: previous.cwd))
+                previous.running = nil
+            }
             if previous.steps.isEmpty { previous.notes.append(note) } else { previous.steps[previous.steps.count - 1].notes.append(note) }
             history = previous
         } else {
@@ -132,43 +135,50 @@ public final class GoalRunner {
 
     private var agent: AgentSpec { config.currentAgent() }
 
-    private var prompt: GoalPrompt {
+    private var prompt: GoalPrompt { prompt(engine.limits) }
+
+    /// The prompt within the engine's limits: the goal's own budget (small requests are cheap
+    /// and keep the model on the recent steps), never more than the model's window, nor more
+    /// than a refused request taught (`limits.cap`, tokens of the message).
+    private func prompt(_ limits: ModelEngine.Limits) -> GoalPrompt {
         let a = agent
-        var s = a.llm
-        GoalRunnerOptions.applyModelDefaults(&s)
-        // The goal's own budget (small requests are cheap and keep the model on the recent
-        // steps), never more than the model's window, nor more than a refused request taught.
-        let budget = min(options.contextBudget, s.effectiveContextTokens, overflowCap ?? Int.max)
-        return GoalPrompt(goal: history.goal, boxDescription: box.description, mode: a.contextMode, limit: a.limit,
-                          contextBudget: budget, answerTokens: s.maxTokens, doneWhen: a.doneWhen)
+        var p = GoalPrompt(goal: history.goal, boxDescription: box.description, mode: a.contextMode, limit: a.limit,
+                           contextBudget: min(options.contextBudget, limits.window), answerTokens: limits.maxTokens, doneWhen: a.doneWhen)
+        if let cap = limits.cap {
+            p.contextBudget = min(p.contextBudget, cap + GoalPrompt.estimateTokens(p.system) + limits.maxTokens + 20)
+        }
+        return p
     }
 
-    /// Set when the provider refused a request as too long for the model's window: later
-    /// requests are made to fit this instead.
-    private var overflowCap: Int?
-    private var overflowsInARow = 0
-
-    /// The provider said the request does not fit the model's context window (a local server
-    /// started with a small context, say): halve the budget and ask again, up to 3 times in a
-    /// row. True when it will ask again.
-    private func retrySmaller(_ error: LLMError, prompt p: GoalPrompt) -> Bool {
-        guard error.isContextOverflow, overflowsInARow < 3 else { return false }
-        overflowsInARow += 1
-        overflowCap = max(300, p.contextBudget / 2)
-        let note = "the model refused a request as too long for its context window; using \(overflowCap!) tokens instead of \(p.contextBudget) (set context_tokens to the model's real window)"
-        view?.note(note)
-        events.message(note)
-        nextStep()
-        return true
+    /// What one request sends: `message` made for the prompt within the limits.
+    private func prepared(_ limits: ModelEngine.Limits, summary: Bool = false, message: (GoalPrompt) -> String) -> ModelEngine.Prepared {
+        let p = prompt(limits)
+        let m = message(p)
+        return ModelEngine.Prepared(system: summary ? p.summarySystem : p.system, messages: [.user(m)], tokens: GoalPrompt.estimateTokens(m))
     }
+
+    /// What the engine says (a retry, a smaller request) is a note in the view; its events came
+    /// from the engine, the same in every agent.
+    public func engineNotice(_ text: String) { view?.note(text) }
 
     // MARK: Running
+
+    /// The one line a person sees at start (`supervisor agent goal` by hand).
+    public var startHint: String { engine.startHint("one shell command at a time until the goal is reached; Ctrl-C stops") }
 
     /// Starts the run; `completion` gets the result once (the shell is closed by then unless
     /// `stay`).
     public func start(completion: @escaping (GoalResult) -> Void) {
         self.completion = completion
-        startedAt = EventLoop.monotonicSeconds()
+        engine.view = self
+        engine.contextCap = history.contextCap
+        engine.onContextCapChange = { [weak self] cap in
+            self?.history.contextCap = cap
+            self?.persist()
+        }
+        // The run's budgets count what earlier processes of it spent.
+        engine.beginScope(history.spend)
+        if history.steps.isEmpty && history.restarts == 0 { engine.userSaid(history.goal, source: .task) }
         terminalLog = openAppending(terminalLogPath)
         let resumed = history.steps.count
         view?.started(goal: history.goal, box: box.description, resumedSteps: resumed)
@@ -226,30 +236,26 @@ public final class GoalRunner {
     /// Stops the run (a signal): the result is "stopped", the history stays for a resume.
     public func stop(reason: String) {
         guard result == nil else { return }
-        call?.cancel()
+        engine.cancel()
         finish(GoalResult(reached: false, reason: "stopped", detail: reason), recordFinished: false)
     }
 
     /// "3", "1.5" (seconds in messages).
     static func seconds(_ t: Double) -> String { t == t.rounded() && abs(t) < 1e15 ? "\(Int(t))" : String(format: "%g", t) }
 
-    private var elapsed: Double { history.elapsedBefore + EventLoop.monotonicSeconds() - startedAt }
+    private var elapsed: Double { engine.elapsed }
 
+    /// The engine's budget check (steps are commands here), as a goal result.
     private func budgetExceeded() -> GoalResult? {
+        engine.spend.steps = history.steps.count
+        guard let end = engine.budgetReached() else { return nil }
         let a = agent
-        if history.steps.count >= a.limit {
-            return GoalResult(reached: false, reason: "limit", detail: "the limit of \(a.limit) commands was reached")
+        switch end.kind {
+        case .steps: return GoalResult(reached: false, reason: "limit", detail: "the limit of \(a.limit) commands was reached")
+        case .time: return GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(GoalRunner.seconds(a.timeBudget ?? 0))s is used up")
+        case .tokens: return GoalResult(reached: false, reason: "token budget", detail: "\(history.totalTokens) tokens used, budget \(a.tokenBudget ?? 0)")
+        case .cost: return GoalResult(reached: false, reason: "cost budget", detail: String(format: "$%.4f spent, budget $%.4f", history.costUSD ?? 0, a.costBudget ?? 0))
         }
-        if let t = a.timeBudget, elapsed >= t {
-            return GoalResult(reached: false, reason: "time budget", detail: "the time budget of \(GoalRunner.seconds(t))s is used up")
-        }
-        if let b = a.tokenBudget, history.totalTokens >= b {
-            return GoalResult(reached: false, reason: "token budget", detail: "\(history.totalTokens) tokens used, budget \(b)")
-        }
-        if let b = a.costBudget, let c = history.costUSD, c >= b {
-            return GoalResult(reached: false, reason: "cost budget", detail: String(format: "$%.4f spent, budget $%.4f", c, b))
-        }
-        return nil
     }
 
     /// The time budget ran out: a running command is interrupted (as one that cannot be moved
@@ -265,7 +271,7 @@ public final class GoalRunner {
             session.interruptCommand(reason: "the time budget of \(GoalRunner.seconds(t))s ran out")
             return
         }
-        call?.cancel()
+        engine.cancel()
         finish(end)
     }
 
@@ -287,34 +293,26 @@ public final class GoalRunner {
         ask(prompt: p, step: n)
     }
 
-    private func request(system: String, message: String) -> ChatRequest {
-        var r = client.makeRequest(system: system, messages: [.user(message)])
-        var s = agent.llm
-        GoalRunnerOptions.applyModelDefaults(&s)
-        if let m = s.model { r.model = m } // `supervisor set model=` applies at the next request
-        r.maxTokens = s.maxTokens
-        r.temperature = s.temperature
-        return r
-    }
-
     private func ask(prompt p: GoalPrompt, step n: Int) {
-        let message = p.fittedMessage(history: history)
-        call = client.stream(request: request(system: p.system, message: message), onEvent: { _ in }) { [weak self] result in
-            guard let self else { return }
-            self.call = nil
-            guard self.result == nil else { return }
+        let history = self.history
+        engine.ask({ [weak self] limits in
+            self?.prepared(limits) { $0.fittedMessage(history: history) } ?? ModelEngine.Prepared(system: nil, messages: [])
+        }, completion: { [weak self] result in
+            guard let self, self.result == nil else { return }
             switch result {
-            case .failure(let error):
-                if self.retrySmaller(error, prompt: p) { return }
-                self.finish(GoalResult(reached: false, reason: "model error", detail: "\(error)"))
-            case .success(let reply):
-                self.overflowsInARow = 0
-                self.account(reply)
-                self.answered(reply.response.message.text, step: n, cutOff: reply.response.stopReason == .maxTokens)
+            case .failure(let failure):
+                // Not conclusive: the history stays unfinished, so a restart resumes the run.
+                self.finish(GoalResult(reached: false, reason: "model error", detail: failure.text), recordFinished: false)
+            case .success(let answer):
+                self.account(answer.reply)
+                self.engine.replied(step: n, text: answer.text)
+                self.answered(answer.text, step: n, cutOff: answer.cut)
             }
-        }
+        })
     }
 
+    /// The history's totals (what `summaryText` and the view show); the engine counted the
+    /// same reply against the budgets.
     private func account(_ reply: LLMReply) {
         let u = reply.metrics.usage
         history.inputTokens += u.input
@@ -323,9 +321,6 @@ public final class GoalRunner {
         history.cacheWriteTokens += u.cacheWrite
         history.requests += 1
         if let c = reply.cost { history.costUSD = (history.costUSD ?? 0) + c }
-        // One request's amounts, as the coder and exec agents report them: readers (the
-        // dashboard) add the events up.
-        events.tokens(input: u.input, output: u.output, cacheRead: u.cacheRead, cacheWrite: u.cacheWrite, costUSD: reply.cost)
         view?.usage(history: history, limit: agent.limit)
     }
 
@@ -377,7 +372,10 @@ public final class GoalRunner {
 
     private func runCommand(_ command: String, rules: [String], answer: String, step n: Int) {
         let limit = agent.limit
-        events.command(command)
+        // Recorded before it runs: a restart then knows it ran (and was interrupted).
+        history.running = GoalHistory.Running(n: n, answer: answer, command: command, rules: rules)
+        persist()
+        engine.commandRuns(command)
         events.state("running_tool")
         view?.command(step: n, limit: limit, command: command, rules: rules)
         commandRunning = true
@@ -402,6 +400,10 @@ public final class GoalRunner {
             let step = GoalStep(n: n, answer: answer, command: command, rules: rules, status: outcome.status,
                                 output: outcome.output, duration: outcome.duration, cwd: outcome.cwd)
             self.history.steps.append(step)
+            self.history.running = nil
+            var exitCode: Int?
+            if case .exited(let code) = outcome.status { exitCode = code }
+            self.engine.commandPrinted(outcome.output, exitCode: exitCode)
             if let cwd = outcome.cwd { self.history.cwd = cwd }
             self.persist()
             let shown = self.prompt.outcome(step, outputShown: .natural)
@@ -484,22 +486,20 @@ public final class GoalRunner {
             let i = summaries.count
             let message = p.summaryMessage(command: command, part: i + 1, of: chunks.count, text: chunks[i])
             events.state("thinking")
-            call = client.stream(request: request(system: p.summarySystem, message: message), onEvent: { _ in }) { [weak self] r in
-                guard let self else { return }
-                self.call = nil
-                guard self.result == nil else { return }
+            engine.ask({ [weak self] limits in
+                self?.prepared(limits, summary: true) { _ in message } ?? ModelEngine.Prepared(system: nil, messages: [])
+            }, completion: { [weak self] r in
+                guard let self, self.result == nil else { return }
                 switch r {
-                case .failure(let error):
-                    if self.retrySmaller(error, prompt: p) { return }
-                    self.finish(GoalResult(reached: false, reason: "model error", detail: "summarizing: \(error)"))
-                case .success(let reply):
-                    self.overflowsInARow = 0
-                    self.account(reply)
-                    summaries.append(reply.response.message.text.trimmingCharacters(in: .whitespacesAndNewlines))
+                case .failure(let failure):
+                    self.finish(GoalResult(reached: false, reason: "model error", detail: "summarizing: \(failure.text)"), recordFinished: false)
+                case .success(let answer):
+                    self.account(answer.reply)
+                    summaries.append(answer.text.trimmingCharacters(in: .whitespacesAndNewlines))
                     if let over = self.budgetExceeded(), over.reason != "limit" { self.finish(over); return }
                     next()
                 }
-            }
+            })
         }
         next()
     }
@@ -510,9 +510,8 @@ public final class GoalRunner {
         guard result == nil else { return }
         result = r
         budgetTimer.stop()
-        call?.cancel()
+        engine.cancel()
         history.elapsedBefore = elapsed
-        startedAt = EventLoop.monotonicSeconds()
         if recordFinished {
             history.finished = r.reason
             history.reached = r.reached
@@ -579,13 +578,15 @@ public final class GoalRunner {
     public func close() {
         budgetTimer.close()
         session.close()
-        client.close()
+        engine.close()
         try? terminalLog?.close()
         terminalLog = nil
         view?.close()
     }
 
     private func persist() {
+        // The time spent so far is saved with every step: a kill loses none of the time budget.
+        if completion != nil || result != nil { history.elapsedBefore = elapsed }
         do { try history.save(path: historyPath) } catch { view?.note("cannot save the history: \(error)") }
     }
 
