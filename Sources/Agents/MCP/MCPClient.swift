@@ -98,7 +98,9 @@ public final class MCPClient {
             "capabilities": .object([:]),
             "clientInfo": ["name": "supervisor-coder", "version": "1.0"],
         ]
-        request("initialize", params) { [self] result in
+        // A server's start (python, npx, uvx, a container) is slower than its answers: initialize
+        // waits at least `initializeTimeout`, whatever the per-call timeout.
+        request("initialize", params, timeout: max(spec.timeout, Self.initializeTimeout)) { [self] result in
             switch result {
             case .failure(let e):
                 completion(.failure(e))
@@ -312,6 +314,9 @@ public final class MCPClient {
 
     /// Sends a request; the answer (its `result`), a JSON-RPC error, a timeout or the server's
     /// end completes it exactly once.
+    /// Least seconds `initialize` waits (see `start`).
+    public static let initializeTimeout = 10.0
+
     public func request(_ method: String, _ params: JSONValue?, timeout: Double? = nil,
                         _ completion: @escaping (Result<JSONValue, MCPError>) -> Void) {
         if closed { completion(.failure(MCPError("the MCP server \(spec.name) was stopped"))); return }
