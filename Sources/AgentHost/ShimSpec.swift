@@ -54,6 +54,10 @@ public struct ShimSpec: Codable, Equatable {
     }
 
     public static func read(path: String) throws -> ShimSpec {
+        // The shim runs what the spec says: only a spec no one else could have written.
+        if let problem = FileIO.untrustedFileProblem(path) {
+            throw HostingError("refusing shim spec \(path): \(problem)")
+        }
         guard let bytes = try? FileIO.readAll(path) else {
             throw HostingError("cannot read shim spec \(path)")
         }

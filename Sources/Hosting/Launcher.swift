@@ -105,6 +105,22 @@ public struct Launcher {
         try requireWritableDirectory(profileDir, what: "state directory")
         let logsDir = profile.logs.dir + "/" + profile.name
         try requireWritableDirectory(logsDir, what: "log directory")
+        // Directories another local user prepared (or can write) would let them replace a spec
+        // the shim runs as us, or plant a link where a log goes: refuse them, naming the fix.
+        let stateDirs = [paths.root, paths.root + "/profiles", profileDir, paths.agentsDir(profile: profile.name)]
+            + profile.agents.map { paths.agentDir(profile: profile.name, agent: $0.name) }
+        for directory in stateDirs + [profile.logs.dir, logsDir] {
+            if let problem = FileIO.untrustedDirectoryProblem(directory) { throw HostingError("unsafe directory: \(problem)") }
+        }
+        for agent in profile.agents {
+            for file in [SupervisorPaths.logFile(logsDir: profile.logs.dir, profile: profile.name, agent: agent.name),
+                         SupervisorPaths.eventsFile(logsDir: profile.logs.dir, profile: profile.name, agent: agent.name)] {
+                var st = stat()
+                if lstat(file, &st) == 0 && (st.st_mode & S_IFMT != S_IFREG || st.st_uid != geteuid()) {
+                    throw HostingError("unsafe log file: \(file) is not a regular file of ours (a link?): remove it")
+                }
+            }
+        }
         // Docker absent or stopped, a missing image, an API key in an env allow-list: one clear
         // error here, before anything starts.
         let docker = try DockerPreflight.check(profile, environment: environment)
@@ -223,19 +239,33 @@ public struct Launcher {
         defer { notices.close() }
 
         do {
+            // The record goes first: whatever moment this process dies at (kill -9, Ctrl-C),
+            // what it started is findable by the profile's name, so `down` removes it and
+            // `up --detach` finds it running.
+            try record.write(to: recordPath)
+            Launcher.testKillPoint("record-written", environment: environment)
             // Containers before any shim: an image that cannot start is one error, nothing half-up.
             try startContainers(specs, profile: profile.name)
             let windows = record.agents.map { (name: $0.name, command: shimCommand + [$0.specPath]) }
             let panes = try tmux.createSession(name: profile.name, windows: windows, size: size, environment: environment)
+            Launcher.testKillPoint("session-created", environment: environment)
             for (index, pane) in panes.enumerated() where index < record.agents.count { record.agents[index].pane = pane }
             try record.write(to: recordPath)
 
             try notices.wait(for: specs.map(\.agent), timeout: startTimeout, profile: profile.name)
+            Launcher.testKillPoint("shims-waited", environment: environment)
         } catch {
             rollBack(record: record, tmux: tmux)
             throw error
         }
         return .started(record)
+    }
+
+    /// Tests drive the race of an interrupted `up` deterministically: with
+    /// `SUPERVISOR_TEST_KILL_UP_AT=<point>` in its environment, `up` kills itself with SIGKILL
+    /// at that point (`record-written`, `session-created`, `shims-waited`).
+    static func testKillPoint(_ point: String, environment: [String: String]) {
+        if environment["SUPERVISOR_TEST_KILL_UP_AT"] == point { raise(SIGKILL) }
     }
 
     /// Creates (or reuses, or recreates) every agent's container, in parallel as far as the
