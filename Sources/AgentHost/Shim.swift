@@ -12,7 +12,14 @@ public final class Shim {
     let specPath: String?
     let loop: EventLoop
     private var log: LogWriter
-    private let eventsFD: Int32
+    /// The events file: rotated with the log (same `max_bytes` and `keep`), so an agent that
+    /// writes many events cannot fill the disk with it.
+    private var events: LogWriter
+    /// Output bytes that could not go into the log (a full disk) since the last gap record.
+    private var lostBytes: UInt64 = 0
+    private var lostReason = ""
+    /// When the log file was last checked for removal from outside (loop milliseconds).
+    private var logCheckedAt: UInt64 = 0
     private let server: PipeStream
     private var subscribers: [ObjectIdentifier: Subscriber] = [:]
     private var children: ChildWatcher!
@@ -83,8 +90,7 @@ public final class Shim {
         self.specPath = specPath
         self.loop = loop
         log = try LogWriter(path: spec.logPath, maxBytes: UInt64(spec.logMaxBytes), keep: spec.logKeep)
-        eventsFD = open(spec.eventsPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard eventsFD >= 0 else { throw HostingError("cannot open \(spec.eventsPath): \(String(cString: strerror(errno)))") }
+        events = try LogWriter(path: spec.eventsPath, maxBytes: UInt64(spec.logMaxBytes), keep: spec.logKeep, tracksOffsets: false)
         restartTimer = LoopTimer(loop: loop)
         repaintTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
@@ -254,6 +260,7 @@ public final class Shim {
     }
 
     private func spawnAgent() {
+        checkLogFile()
         let startedAt = Shim.now()
         do {
             let pty = try PseudoTerminal(rows: rows, cols: cols)
@@ -288,8 +295,9 @@ public final class Shim {
             state.recordRunStart(pid: pid, at: startedAt)
             state.lastError = nil
             tracker.runStarted(at: startedAt)
-            setPhase(.running)
+            // `start` first: the `running` state it causes follows it, in time order.
             record(EventLine.start(agent: spec.agent, pid: pid, now: startedAt))
+            setPhase(.running)
             notifyUp(error: nil)
             // Last: an agent that already ended is reaped right here, after it was recorded as started.
             children.watch(pid) { [unowned self] exit in self.agentExited(exit, run: run) }
@@ -331,23 +339,63 @@ public final class Shim {
 
     /// The hot path: log first (lossless), then the screen state, the pane, the subscribers.
     private func agentOutput(_ bytes: UnsafeRawBufferPointer) {
-        let offset: UInt64
-        do {
-            offset = try log.write(bytes)
-        } catch {
-            // Losing the log is not an option we can paper over: say so where the person looks.
-            state.lastError = "log write failed: \(error)"
-            announce("log write failed: \(error)")
-            offset = log.offset
-        }
+        if loop.nowMilliseconds &- logCheckedAt >= 1000 { checkLogFile() }
+        if lostBytes > 0 { writeGapRecord() }
+        let written = log.append(bytes)
+        if let error = written.error { outputLost(UInt64(bytes.count - written.written), error) }
         state.logBytes = log.offset
         paste.feed(bytes)
         mirror.append(bytes, nowMilliseconds: loop.nowMilliseconds)
         writeToPane(bytes)
-        if !subscribers.isEmpty {
-            let frame = Frame.output(offset: offset, bytes: Array(bytes)).encode()
+        // Subscribers get what the log has, at its offsets: a live follower and a reader of the
+        // log see the same bytes and the same gaps.
+        if !subscribers.isEmpty && written.written > 0 {
+            let frame = Frame.output(offset: written.offset, bytes: Array(bytes[0..<written.written])).encode()
             for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
         }
+    }
+
+    /// Output the log could not take (the disk is full): dropped, never blocking the agent,
+    /// and counted so the log gets a gap record once it can; `status` shows it meanwhile.
+    private func outputLost(_ count: UInt64, _ error: SystemError) {
+        let first = lostBytes == 0
+        lostBytes += count
+        lostReason = String(cString: strerror(error.code))
+        state.lastError = "log write failed (\(lostReason)): \(lostBytes) bytes of output lost so far"
+        if first {
+            announce("log write failed (\(lostReason)): output is being lost until there is room")
+            persistState()
+        }
+    }
+
+    /// Marks the place in the log where output was lost, as a line of its own, and says so
+    /// in an event; nothing is written when the disk is still full (the count grows instead).
+    private func writeGapRecord() {
+        let marker = Array("\r\n[supervisor: \(lostBytes) bytes of output lost here: \(lostReason)]\r\n".utf8)
+        // Only a whole marker: on a disk with a few bytes free a torn one would be noise.
+        guard let written = marker.withUnsafeBytes({ log.appendWhole($0) }) else { return }
+        let lost = lostBytes
+        lostBytes = 0
+        state.lastError = "log write failed (\(lostReason)): \(lost) bytes of output lost (marked in the log)"
+        record(EventLine.make(type: "gap", agent: spec.agent, now: Shim.now(),
+                              fields: [("bytes", .number(String(lost))), ("offset", .number(String(written.offset))),
+                                       ("reason", .string(lostReason))]))
+        let frame = Frame.output(offset: written.offset, bytes: marker).encode()
+        for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
+        persistState()
+    }
+
+    /// A log (or events file) removed or renamed from outside is opened anew at its path,
+    /// checked at most once a second while output flows and at every start.
+    private func checkLogFile() {
+        logCheckedAt = loop.nowMilliseconds
+        if log.reopenIfRemoved() {
+            announce("the log file was removed or moved away; writing a new \(spec.logPath)")
+            record(EventLine.make(type: "log", agent: spec.agent, now: Shim.now(),
+                                  fields: [("note", .string("log file removed or moved from outside; reopened")),
+                                           ("offset", .number(String(log.baseOffset)))]))
+        }
+        _ = events.reopenIfRemoved()
     }
 
     private func agentEvents(_ bytes: UnsafeRawBufferPointer) {
@@ -363,14 +411,8 @@ public final class Shim {
     /// Appends one event line to the events file and forwards it.
     private func record(_ json: String) {
         let line = Array((json + "\n").utf8)
-        line.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(eventsFD, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 { if errno == EINTR { continue }; break }
-                offset += n
-            }
-        }
+        // An event that does not fit on a full disk still reaches the subscribers.
+        _ = line.withUnsafeBytes { events.append($0) }
         let frame = Frame(type: .event, payload: Array(json.utf8)).encode()
         for subscriber in subscribers.values where subscriber.events { send(frame, to: subscriber) }
     }
@@ -401,7 +443,7 @@ public final class Shim {
             setPhase(.stopped)
             announce("\(spec.agent) stopped (\(describe(status)))")
             if exitAfterStop { finish(); return }
-            if startAfterStop { startAfterStop = false; tracker.reset(); start() }
+            if startAfterStop { startAfterStop = false; resetRestartBudget(); start() }
             return
         }
         if let reason = finalReason {
@@ -429,6 +471,13 @@ public final class Shim {
 
     private func describe(_ status: ExitStatus) -> String { status.description }
 
+    /// A person's start or restart gives the agent its whole restart budget again (as in
+    /// supervisord): a `failed` agent started by hand is not failed again by its old restarts.
+    private func resetRestartBudget() {
+        tracker.reset()
+        state.restarts = 0
+    }
+
     /// Reads whatever the terminal and event pipe still hold, synchronously, without blocking.
     private func drain(_ run: AgentRun) {
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -451,7 +500,7 @@ public final class Shim {
         restartTimer.stop()
         guard let run else {
             if preparing { preparingCancelled = !thenStart; return }
-            if thenStart { tracker.reset(); start() }
+            if thenStart { resetRestartBudget(); start() }
             else if state.state != .stopped && state.state != .exited && state.state != .failed { setPhase(.stopped) }
             return
         }
@@ -588,10 +637,25 @@ public final class Shim {
         guard !notified, let path = spec.notifySocket else { return }
         notified = true
         let data = (try? JSONCoding.encodeBytes(StartNotice(agent: spec.agent, pid: state.agentPid, error: error))) ?? Array("{}".utf8)
+        sendNotice(Array(data) + [0x0a], to: path, attempts: 100)
+    }
+
+    /// Delivers a start notice; a listener whose backlog is full (hundreds of shims starting at
+    /// once) is tried again shortly, for up to ~5 s, while `up` waits for it.
+    private func sendNotice(_ bytes: [UInt8], to path: String, attempts: Int) {
         let connection = PipeStream(loop: loop)
-        connection.connect(path: path) { failure in
-            guard failure == nil else { connection.close(); return }
-            connection.write(Array(data) + [0x0a]) { _ in connection.close() }
+        connection.connect(path: path) { [unowned self] failure in
+            guard failure == nil else {
+                connection.close()
+                guard attempts > 1 else { return }
+                let retry = LoopTimer(loop: self.loop)
+                retry.start(milliseconds: 50) { [unowned self] in // the listener's backlog was full
+                    retry.close()
+                    self.sendNotice(bytes, to: path, attempts: attempts - 1)
+                }
+                return
+            }
+            connection.write(bytes) { _ in connection.close() }
         }
     }
 
@@ -641,7 +705,8 @@ public final class Shim {
             acknowledge(subscriber, error: run == nil ? "\(spec.agent) is not running" : nil)
         case .paste:
             guard let run else { acknowledge(subscriber, error: "\(spec.agent) is not running"); return }
-            let text = (try? frame.decodePaste()) ?? ""
+            // Text that is not UTF-8 would type garbage (or, decoded as "", a bare Enter): refuse it.
+            guard let text = try? frame.decodePaste() else { acknowledge(subscriber, error: "paste text is not UTF-8"); return }
             run.master.write(BracketedPasteTracker.pasteBytes(text: text, bracketed: paste.enabled))
             acknowledge(subscriber, error: nil)
         case .control:
@@ -650,14 +715,16 @@ public final class Shim {
             }
             switch request.op {
             case .stop: stop()
-            case .start: tracker.reset(); start()
+            case .start: resetRestartBudget(); start()
             case .restart: stop(thenStart: true)
             case .shutdown: acknowledge(subscriber, error: nil); shutdown(); return
             case .status: break
             }
             acknowledge(subscriber, error: nil)
         case .resize:
-            break // the pane owns the size
+            // The pane owns the size: a well-formed request is acknowledged and changes nothing.
+            do { _ = try frame.decodeResize(); acknowledge(subscriber, error: nil) }
+            catch { acknowledge(subscriber, error: "\(error)") }
         default:
             acknowledge(subscriber, error: "unexpected frame type \(frame.type)")
         }
