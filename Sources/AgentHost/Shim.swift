@@ -22,6 +22,7 @@ public final class Shim {
     private var logCheckedAt: UInt64 = 0
     private let server: PipeStream
     private var subscribers: [ObjectIdentifier: Subscriber] = [:]
+    private var connectionSerial = 0
     private var children: ChildWatcher!
     private var signalWatchers: [SignalWatcher] = []
 
@@ -35,6 +36,18 @@ public final class Shim {
     static let paneHighWater = 256 * 1024
     /// A subscriber this far behind is dropped; it can reconnect and read the log.
     static let subscriberHighWater = 8 * 1024 * 1024
+    /// What all subscribers together may have queued: past it, the one that is furthest behind
+    /// is dropped (200 stalled readers once held 1.7 GiB).
+    static let totalSubscriberHighWater = 16 * 1024 * 1024
+    /// Connections served at once; more are closed at accept. Kept well inside the descriptor
+    /// limit, so that no number of clients can make an agent's start fail with EMFILE.
+    static let maxConnections: Int = {
+        var limit = rlimit()
+        let soft = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(clamping: limit.rlim_cur) : 1024
+        return max(4, min(64, (soft - 32) / 4))
+    }()
+    /// Returns freed heap to the system once dropped connections' buffers are released.
+    private let trimTimer: LoopTimer
 
     private var run: AgentRun?
     private var state: AgentState
@@ -82,7 +95,9 @@ public final class Shim {
         var decoder = FrameDecoder()
         var output = false
         var events = false
-        init(_ connection: PipeStream) { self.connection = connection }
+        /// Order of acceptance (the oldest connection goes first when there are too many).
+        let serial: Int
+        init(_ connection: PipeStream, serial: Int) { self.connection = connection; self.serial = serial }
     }
 
     public init(spec: ShimSpec, specPath: String? = nil, loop: EventLoop) throws {
@@ -94,6 +109,7 @@ public final class Shim {
         restartTimer = LoopTimer(loop: loop)
         repaintTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
+        trimTimer = LoopTimer(loop: loop)
         tracker = RestartTracker(policy: spec.restartPolicy)
         if let size = PseudoTerminal.size(of: 1) { rows = size.rows; cols = size.cols }
         mirror = PaneMirror(rows: rows, cols: cols)
@@ -662,7 +678,14 @@ public final class Shim {
     // MARK: subscribers
 
     private func accept(_ connection: PipeStream) {
-        let subscriber = Subscriber(connection)
+        if subscribers.count >= Shim.maxConnections {
+            // Full: the newest client (likely a person's command) is served and the oldest
+            // connection that never subscribed (else the oldest of all) makes room.
+            let byAge = subscribers.values.sorted { $0.serial < $1.serial }
+            if let oldest = byAge.first(where: { !$0.output && !$0.events }) ?? byAge.first { drop(oldest) }
+        }
+        connectionSerial += 1
+        let subscriber = Subscriber(connection, serial: connectionSerial)
         let id = ObjectIdentifier(connection)
         subscribers[id] = subscriber
         let hello = ShimHello(profile: spec.profile, agent: spec.agent, shimPid: getpid(), logBytes: log.offset, state: state)
@@ -683,13 +706,27 @@ public final class Shim {
     }
 
     private func drop(_ subscriber: Subscriber) {
+        let queued = subscriber.connection.writeQueueSize
         subscribers[ObjectIdentifier(subscriber.connection)] = nil
         subscriber.connection.close()
+        // Its queued writes are freed as the close completes, on a later loop turn.
+        if queued > 1024 * 1024 && !trimTimer.isActive {
+            trimTimer.start(milliseconds: 100) { EventLoop.releaseFreedMemory() } // after the close has freed them
+        }
     }
 
     private func send(_ bytes: [UInt8], to subscriber: Subscriber) {
         // A slow viewer is dropped, never waited for: the log has everything it missed.
-        if subscriber.connection.writeQueueSize > Shim.subscriberHighWater { drop(subscriber); return }
+        let queued = subscriber.connection.writeQueueSize
+        if queued > Shim.subscriberHighWater { drop(subscriber); return }
+        if queued > Shim.subscriberHighWater / 8 {
+            let total = subscribers.values.reduce(0) { $0 + $1.connection.writeQueueSize }
+            if total > Shim.totalSubscriberHighWater,
+               let furthest = subscribers.values.max(by: { $0.connection.writeQueueSize < $1.connection.writeQueueSize }) {
+                drop(furthest)
+                if furthest === subscriber { return }
+            }
+        }
         subscriber.connection.write(bytes)
     }
 

@@ -134,4 +134,65 @@ final class FaultTests: EndToEndTestCase {
         try upDetached(path)
         try waitFor("both agents to run") { ((try? self.sv.status("cut")) ?? []).map(\.state) == ["running", "running"] }
     }
+
+    /// A person's start of a `failed` agent gives it its whole restart budget again.
+    func testManualStartResetsTheRestartBudget() throws {
+        let path = sv.writeProfile("budget", agent("f", ["false"],
+            extra: "restart = \"always\"\nmax_restarts = 2\nbackoff_initial = 0.05\nbackoff_max = 0.05"))
+        try upDetached(path)
+        let failed = try sv.waitForState("budget", "f", "failed") { $0.state == .failed }
+        XCTAssertEqual(failed.restarts, 2)
+        try ok(["start", "budget", "f"])
+        let again = try sv.waitForState("budget", "f", "failed again") { $0.state == .failed && $0.runs.count == failed.runs.count + 3 }
+        XCTAssertEqual(again.restarts, 2, "the budget starts over: 2 restarts, not 3, 4")
+    }
+
+    /// The events file is rotated with the log (it grew to 110 MB with max_bytes = 4096).
+    func testEventsFileIsRotatedWithTheLog() throws {
+        let path = sv.writeProfile("evrot", agent("e", sh(
+            "i=0; while [ $i -lt 300 ]; do echo '{\"type\":\"step\",\"n\":1}' >&3; i=$((i+1)); done; echo done"),
+            extra: "restart = \"never\"") + "", file: nil)
+        let text = try String(contentsOfFile: path).replacingOccurrences(of: "[logs]\n", with: "[logs]\nmax_bytes = 4096\nkeep = 2\n")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try upDetached(path)
+        _ = try sv.waitForState("evrot", "e", "exited") { $0.state == .exited }
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: sv.eventsPath("evrot", "e"))[.size] as? Int)
+        XCTAssertLessThanOrEqual(size, 4096)
+        XCTAssertTrue(fileExists(sv.eventsPath("evrot", "e") + ".1"))
+        XCTAssertTrue(fileExists(sv.eventsPath("evrot", "e") + ".2"))
+        XCTAssertFalse(fileExists(sv.eventsPath("evrot", "e") + ".3"))
+    }
+
+    /// Under `ulimit -n 128`, 150 idle connections to a shim neither exhaust its descriptors
+    /// (an agent start then failed with EMFILE) nor lock a person's command out.
+    func testIdleConnectionsAreCappedAndNeverFailAStart() throws {
+        let path = sv.writeProfile("conns", agent("a", ["sleep", "600"]))
+        let up = try sv.run(["-c", "ulimit -n 128 && exec \"$0\" up \"$1\" --detach", sv.executable, path], executable: "/bin/sh")
+        XCTAssertEqual(up.status, 0, "\(up)")
+        let before = try XCTUnwrap(sv.state("conns", "a")?.agentPid)
+        var fds: [Int32] = []
+        defer { for fd in fds { close(fd) } }
+        for _ in 0..<150 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let socketPath = sv.shimSocket("conns", "a")
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte }
+            }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            XCTAssertEqual(connected, 0)
+            fds.append(fd)
+        }
+        let restart = try ok(["restart", "conns", "a"])
+        XCTAssertTrue(restart.stdout.hasPrefix("a: running"), restart.stdout)
+        let after = try XCTUnwrap(sv.state("conns", "a"))
+        XCTAssertNotEqual(after.agentPid, before)
+        XCTAssertNil(after.lastError)
+        let shim = after.shimPid
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(shim)/fd").count) ?? 0
+        XCTAssertLessThan(open, 100, "the shim holds \(open) descriptors")
+    }
 }
