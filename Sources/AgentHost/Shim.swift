@@ -134,6 +134,7 @@ public final class Shim {
         // instead of pid 1's, so a stop or exit can find and end them.
         children = try ChildWatcher(loop: loop) { [unowned self] _ in self.strayEnded() }
         do { try ChildWatcher.becomeSubreaper() } catch { announce("\(error): processes the agent detaches may outlive it") }
+        endLeftovers()
     }
 
     static func now() -> Double {
@@ -350,6 +351,8 @@ public final class Shim {
         environment["SUPERVISOR_EVENTS_FD"] = "3"
         environment["SUPERVISOR_PROFILE"] = spec.profile
         environment["SUPERVISOR_AGENT"] = spec.agent
+        let mark = Shim.leftoverMark(statePath: spec.statePath).split(separator: "=", maxSplits: 1)
+        environment[String(mark[0])] = String(mark[1])
         return environment
     }
 
@@ -771,6 +774,23 @@ public final class Shim {
         // The state goes first so the client has it when the ack arrives.
         send(Frame.state(state).encode(), to: subscriber)
         send(Frame.ack(ok: error == nil, error: error).encode(), to: subscriber)
+    }
+
+    /// The environment entry every process of this agent inherits: what a crashed shim's agent
+    /// detached (and no subreaper adopted) is found by it at the next start or `down`.
+    public static func leftoverMark(statePath: String) -> String {
+        "SUPERVISOR_AGENT_DIR=" + FileIO.parentDirectory(of: statePath)
+    }
+
+    /// Ends what an earlier shim of this agent left running when it died (kill -9 of the
+    /// shim: its agent's detached processes went to pid 1, still marked).
+    private func endLeftovers() {
+        let leftovers = ProcFS.processes(markedWith: Shim.leftoverMark(statePath: spec.statePath), excluding: [getpid()])
+        guard !leftovers.isEmpty else { return }
+        for pid in leftovers { kill(pid, SIGKILL) }
+        announce("ended \(leftovers.count) process\(leftovers.count == 1 ? "" : "es") a previous run of \(spec.agent) left behind")
+        record(EventLine.make(type: "strays", agent: spec.agent, now: Shim.now(),
+                              fields: [("pids", .array(leftovers.map { .number(String($0)) }))]))
     }
 
     /// Runs the shim until it is shut down. Returns the process exit status for the shim.

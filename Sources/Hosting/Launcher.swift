@@ -327,6 +327,11 @@ public struct Launcher {
                     problems.append("\(agent.name): agent outlived its shim; killed")
                 }
             }
+            // What the agent detached from itself while its shim had crashed (no subreaper left
+            // to adopt it) still carries the agent's mark.
+            let leftovers = ProcFS.processes(markedWith: Shim.leftoverMark(statePath: agent.statePath))
+            for pid in leftovers { kill(pid, SIGKILL) }
+            if !leftovers.isEmpty { problems.append("\(agent.name): \(leftovers.count) process(es) it left after its shim died; killed") }
             unlink(agent.socketPath)
             unlink(agent.specPath)
         }
@@ -398,8 +403,7 @@ public struct Launcher {
 /// Whether a pid runs a shim, `supervisor shim` or `supervisor-shim shim` (so we only ever signal
 /// processes we started).
 public func isShim(pid: Int32) -> Bool {
-    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-    let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    let argv = ProcFS.arguments(pid)
     return argv.count >= 2 && argv[1] == "shim"
 }
 
