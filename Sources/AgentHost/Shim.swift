@@ -331,6 +331,8 @@ public final class Shim {
         spec.executable = fresh.executable
         spec.arguments = fresh.arguments
         spec.environment = fresh.environment
+        spec.passEnvironment = fresh.passEnvironment
+        spec.withheldEnvironment = fresh.withheldEnvironment
         spec.directory = fresh.directory
         spec.stopTimeout = fresh.stopTimeout
         spec.container = fresh.container
@@ -342,7 +344,13 @@ public final class Shim {
     }
 
     private func agentEnvironment() -> [String: String] {
-        var environment = processEnvironment()
+        // Secrets reach only the agents that need them: a command agent gets what its `pass_env`
+        // lists, a built-in agent its own API key variable, nothing else named like a secret.
+        let passed = Set(spec.passEnvironment ?? [])
+        let withheld = Set(spec.withheldEnvironment ?? [])
+        var environment = processEnvironment().filter {
+            passed.contains($0.key) || !(Secrets.isSecretName($0.key) || withheld.contains($0.key))
+        }
         // The agent is not a tmux client of ours: it must not drive our private server.
         environment["TMUX"] = nil
         environment["TMUX_PANE"] = nil

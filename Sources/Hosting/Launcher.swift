@@ -126,6 +126,7 @@ public struct Launcher {
         let docker = try DockerPreflight.check(profile, environment: environment)
 
         var specs: [ShimSpec] = []
+        let keyVariables = DockerPreflight.apiKeyVariables(profile)
         for agent in profile.agents {
             let kind = agent.kind.rawValue
             var command: [String]
@@ -169,9 +170,28 @@ public struct Launcher {
                 backoffInitial: agent.backoffInitial, backoffMax: agent.backoffMax, maxRestarts: agent.maxRestarts,
                 restartWindow: agent.restartWindow, stopTimeout: agent.stopTimeout,
                 notifySocket: notifySocketPath(profile.name),
-                container: agent.backend.type == .docker ? container : nil))
+                container: agent.backend.type == .docker ? container : nil,
+                passEnvironment: Launcher.secretsPassed(to: agent), withheldEnvironment: keyVariables.sorted()))
         }
         return (tmux, specs)
+    }
+
+    /// The secret-named variables an agent may have: its `pass_env`, and a built-in agent's own
+    /// API key variable.
+    static func secretsPassed(to agent: AgentSpec) -> [String] {
+        var names = agent.passEnv
+        if agent.kind.usesLLM, agent.llm.provider != .script, let key = agent.llm.apiKeyEnv ?? agent.llm.provider.defaultAPIKeyEnv {
+            names.append(key)
+        }
+        return names
+    }
+
+    /// `up`'s environment as the tmux server (and so every shim) gets it: without variables
+    /// named like secrets and API key variables, except those some agent is given.
+    static func scrubbedEnvironment(_ environment: [String: String], specs: [ShimSpec]) -> [String: String] {
+        let passed = Set(specs.flatMap { $0.passEnvironment ?? [] })
+        let withheld = Set(specs.flatMap { $0.withheldEnvironment ?? [] })
+        return environment.filter { passed.contains($0.key) || !(Secrets.isSecretName($0.key) || withheld.contains($0.key)) }
     }
 
     public func launchConfig(_ profile: Profile, _ agent: AgentSpec, container: ContainerSpec? = nil) -> AgentLaunchConfig {
@@ -247,7 +267,8 @@ public struct Launcher {
             // Containers before any shim: an image that cannot start is one error, nothing half-up.
             try startContainers(specs, profile: profile.name)
             let windows = record.agents.map { (name: $0.name, command: shimCommand + [$0.specPath]) }
-            let panes = try tmux.createSession(name: profile.name, windows: windows, size: size, environment: environment)
+            let panes = try tmux.createSession(name: profile.name, windows: windows, size: size,
+                                               environment: Launcher.scrubbedEnvironment(environment, specs: specs))
             Launcher.testKillPoint("session-created", environment: environment)
             for (index, pane) in panes.enumerated() where index < record.agents.count { record.agents[index].pane = pane }
             try record.write(to: recordPath)

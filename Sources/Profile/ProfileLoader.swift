@@ -167,7 +167,7 @@ struct Validator {
 /// Which kinds each kind-specific agent key applies to.
 enum AgentKeys {
     static let common = ["name", "kind", "env", "cwd", "restart", "backoff_initial", "backoff_max", "max_restarts",
-                         "restart_window", "stop_timeout", "debug", "llm", "backend"]
+                         "restart_window", "stop_timeout", "debug", "llm", "backend", "pass_env"]
     static let specific: [(String, [AgentKind])] = [
         ("command", [.command]),
         ("goal", [.goal]),
@@ -247,6 +247,9 @@ struct AgentReader {
                 }
                 if let v = env.string(key) { spec.env[key] = v }
             }
+        }
+        if let names = t.stringArray("pass_env", check: { Text.isValidVariableName($0) ? nil : "\(Text.quote($0)) is not a variable name ([A-Za-z_][A-Za-z0-9_]*)" }) {
+            spec.passEnv = names
         }
         if let c = t.string("cwd", nonEmpty: true) { spec.cwd = PathResolver.resolve(c, against: bases.workdir) }
         if let r = t.enumeration("restart", RestartMode.self, noun: "restart policy") { spec.restart = r }
