@@ -51,7 +51,6 @@ public final class Shim {
 
     private var run: AgentRun?
     private var state: AgentState
-    private var tracker: RestartTracker
     private var paste = BracketedPasteTracker()
     private var eventLines = EventLineSplitter()
     private let restartTimer: LoopTimer
@@ -59,18 +58,9 @@ public final class Shim {
     private var lastRepaint = 0.0
     static let repaintInterval = 0.05
     private let stopTimer: LoopTimer
-    private var stopRequested = false
-    private var startAfterStop = false
-    private var exitAfterStop = false
-    /// Processes of an ended run are being ended (SIGTERM sent, SIGKILL at `stopTimer`): the next
-    /// start and the shim's own exit wait for them (as systemd waits for a unit's cgroup).
-    private var endingStrays = false
-    private var startWhenAlone = false
-    private var finishWhenAlone = false
-    private var notified = false
-    /// Making sure the agent's container runs (Docker backend) before the agent starts.
-    private var preparing = false
-    private var preparingCancelled = false
+    /// Start, stop, restart, container preparation, strays and exit: one pure state machine;
+    /// the shim performs the effects it returns.
+    private var lifecycle: ShimLifecycle
     private var rows = 24, cols = 80
     /// The running agent said its end will be conclusive (a `final` event): no restart then.
     private var finalReason: String?
@@ -110,17 +100,20 @@ public final class Shim {
         repaintTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
         trimTimer = LoopTimer(loop: loop)
-        tracker = RestartTracker(policy: spec.restartPolicy)
+        lifecycle = ShimLifecycle(agent: spec.agent, policy: spec.restartPolicy, usesContainer: spec.container != nil)
         if let size = PseudoTerminal.size(of: 1) { rows = size.rows; cols = size.cols }
         mirror = PaneMirror(rows: rows, cols: cols)
         state = AgentState(profile: spec.profile, agent: spec.agent, kind: spec.kind, state: .starting,
                            shimPid: getpid(), agentPid: nil, since: Shim.now(), restarts: 0, runs: [],
                            lastError: nil, logPath: spec.logPath, eventsPath: spec.eventsPath,
                            socketPath: spec.socketPath, bracketedPaste: false, logBytes: log.offset)
-        if let previous = try? StateFile.read(path: spec.statePath) {
+        let previous = try? StateFile.read(path: spec.statePath)
+        if let previous {
             state.runs = previous.runs
             state.restarts = previous.restarts
         }
+        // A shim that exits records shimPid 0: a pid left there means the last one was killed.
+        let previousShimDied = (previous?.shimPid ?? 0) > 0
 
         server = PipeStream(loop: loop)
         unlink(spec.socketPath) // a stale socket from a killed shim; `up` ensured none is alive
@@ -134,7 +127,7 @@ public final class Shim {
         // instead of pid 1's, so a stop or exit can find and end them.
         children = try ChildWatcher(loop: loop) { [unowned self] _ in self.strayEnded() }
         do { try ChildWatcher.becomeSubreaper() } catch { announce("\(error): processes the agent detaches may outlive it") }
-        endLeftovers()
+        if previousShimDied { endLeftovers() }
     }
 
     static func now() -> Double {
@@ -223,20 +216,44 @@ public final class Shim {
 
     // MARK: agent lifecycle
 
-    public func start() {
-        restartTimer.stop()
-        guard run == nil, !preparing else { return }
-        if endingStrays { startWhenAlone = true; return } // after the last run's processes are gone
-        reloadSpec()
-        stopRequested = false
-        guard let container = spec.container else { spawnAgent(); return }
-        // The shim (not the agent) makes sure the container runs before every start: it is the
-        // one place every start goes through (up, the restart policy, `supervisor restart`,
-        // command agents and built-in ones alike), so a container that died is recreated by the
-        // agent's next start with no viewer or CLI involved. Asynchronous: the loop keeps serving.
-        preparing = true
-        preparingCancelled = false
-        if state.state != .starting { setPhase(.starting) } // `restart` waits for running, not the old exit
+    /// The shim's first start of its agent.
+    public func start() { handle(.start(byPerson: false)) }
+
+    /// Feeds the lifecycle one input and performs what it says, in order.
+    private func handle(_ input: ShimLifecycle.Input) {
+        switch input {
+        case .start, .restart: reloadSpec() // `supervisor set` and profile changes apply at each start
+        default: break
+        }
+        for effect in lifecycle.handle(input) { perform(effect) }
+    }
+
+    private func perform(_ effect: ShimLifecycle.Effect) {
+        switch effect {
+        case .prepareContainer: prepareContainer()
+        case .spawn: spawnAgent()
+        case .sendStop: sendStop()
+        case .endStrays: signalLeftovers()
+        case .phase(let phase, let error):
+            if let error { state.lastError = error }
+            setPhase(phase)
+        case .countRestart: state.restarts += 1
+        case .resetRestartCount: state.restarts = 0
+        case .scheduleRestart(let delay):
+            restartTimer.start(seconds: delay) { [unowned self] in self.handle(.backoffOver) } // the restart backoff
+        case .cancelRestart: restartTimer.stop()
+        case .notifyUp(let error): notifyUp(error: error)
+        case .announce(let text): announce(text)
+        case .exit: finish()
+        }
+    }
+
+    /// The shim (not the agent) makes sure the container runs before every start: it is the
+    /// one place every start goes through (up, the restart policy, `supervisor restart`,
+    /// command agents and built-in ones alike), so a container that died is recreated by the
+    /// agent's next start with no viewer or CLI involved. Asynchronous: the loop keeps serving.
+    private func prepareContainer() {
+        guard let container = spec.container else { handle(.prepared(error: nil)); return }
         let lifecycle = ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: processEnvironment())
         lifecycle.ensure(container) { [unowned self] result in
             switch result {
@@ -249,31 +266,16 @@ public final class Shim {
                 if action == .reused && self.spec.kind == "command" {
                     // A program left by a client that was killed (docker exec forwards no
                     // signal) must not run twice.
-                    lifecycle.signalCommand(container, signal: "KILL") { self.prepared() }
+                    lifecycle.signalCommand(container, signal: "KILL") { self.handle(.prepared(error: nil)) }
                 } else {
-                    self.prepared()
+                    self.handle(.prepared(error: nil))
                 }
             case .failure(let error):
-                self.preparing = false
-                if self.preparingCancelled { self.prepared(); return }
-                self.state.lastError = "\(error)"
-                self.announce("\(error)")
                 self.record(EventLine.make(type: "container", agent: self.spec.agent, now: Shim.now(),
                                            fields: [("container", .string(container.name)), ("error", .string("\(error)"))]))
-                self.notifyUp(error: "\(error)")
-                self.afterExit(.exited(125), ranFor: 0)
+                self.handle(.prepared(error: "\(error)"))
             }
         }
-    }
-
-    private func prepared() {
-        preparing = false
-        if preparingCancelled {
-            preparingCancelled = false
-            if exitAfterStop { finish() } else { setPhase(.stopped) }
-            return
-        }
-        spawnAgent()
     }
 
     private func spawnAgent() {
@@ -311,18 +313,13 @@ public final class Shim {
             finalReason = nil
             state.recordRunStart(pid: pid, at: startedAt)
             state.lastError = nil
-            tracker.runStarted(at: startedAt)
             // `start` first: the `running` state it causes follows it, in time order.
             record(EventLine.start(agent: spec.agent, pid: pid, now: startedAt))
-            setPhase(.running)
-            notifyUp(error: nil)
+            handle(.spawned(at: startedAt, error: nil))
             // Last: an agent that already ended is reaped right here, after it was recorded as started.
             children.watch(pid) { [unowned self] exit in self.agentExited(exit, run: run) }
         } catch {
-            state.lastError = "\(error)"
-            announce("cannot start \(spec.executable): \(error)")
-            notifyUp(error: "\(error)")
-            afterExit(.exited(127), ranFor: 0)
+            handle(.spawned(at: startedAt, error: "\(spec.executable): \(error)"))
         }
     }
 
@@ -339,7 +336,7 @@ public final class Shim {
         if fresh.restartPolicy != spec.restartPolicy {
             spec.restart = fresh.restart; spec.backoffInitial = fresh.backoffInitial; spec.backoffMax = fresh.backoffMax
             spec.maxRestarts = fresh.maxRestarts; spec.restartWindow = fresh.restartWindow
-            tracker = RestartTracker(policy: spec.restartPolicy)
+            lifecycle.replacePolicy(spec.restartPolicy)
         }
     }
 
@@ -359,8 +356,7 @@ public final class Shim {
         environment["SUPERVISOR_EVENTS_FD"] = "3"
         environment["SUPERVISOR_PROFILE"] = spec.profile
         environment["SUPERVISOR_AGENT"] = spec.agent
-        let mark = Shim.leftoverMark(statePath: spec.statePath).split(separator: "=", maxSplits: 1)
-        environment[String(mark[0])] = String(mark[1])
+        environment["SUPERVISOR_AGENT_DIR"] = FileIO.parentDirectory(of: spec.statePath)
         return environment
     }
 
@@ -453,56 +449,16 @@ public final class Shim {
         run.events.close()
         run.pty.closeMaster()
         self.run = nil
-        endStrays()
+        let strays = announceStrays()
         let status: ExitStatus
         switch exit {
         case .exited(let code): status = .exited(code)
         case .signaled(let sig): status = .signaled(sig)
         }
-        state.recordRunEnd(exit: status, at: Shim.now())
-        record(EventLine.exit(agent: spec.agent, status: status, restarts: state.restarts, now: Shim.now()))
-        afterExit(status, ranFor: Shim.now() - run.startedAt)
-    }
-
-    private func afterExit(_ status: ExitStatus, ranFor: Double) {
-        if stopRequested {
-            stopRequested = false
-            setPhase(.stopped)
-            announce("\(spec.agent) stopped (\(describe(status)))")
-            if exitAfterStop { finish(); return }
-            if startAfterStop { startAfterStop = false; resetRestartBudget(); start() }
-            return
-        }
-        if let reason = finalReason {
-            // The agent said this end is conclusive: running the task again would only repeat it.
-            if status.isFailure { state.lastError = "\(reason); not restarted (the agent ended for good)" }
-            setPhase(status.isFailure ? .failed : .exited)
-            announce("\(spec.agent) ended (\(describe(status))): \(reason); not restarted")
-            return
-        }
-        switch tracker.decide(exit: status, now: Shim.now(), random: { Double.random(in: 0...1) }) {
-        case .restart(let delay):
-            state.restarts += 1
-            setPhase(.restarting)
-            announce("\(spec.agent) ended (\(describe(status))); restart \(state.restarts) in \(formatSeconds(delay))s")
-            restartTimer.start(seconds: delay) { [unowned self] in self.start() } // backoff before restarting
-        case .done:
-            setPhase(.exited)
-            announce("\(spec.agent) ended (\(describe(status)))")
-        case .giveUp(let reason):
-            state.lastError = reason
-            setPhase(.failed)
-            announce("\(spec.agent) failed: \(reason)")
-        }
-    }
-
-    private func describe(_ status: ExitStatus) -> String { status.description }
-
-    /// A person's start or restart gives the agent its whole restart budget again (as in
-    /// supervisord): a `failed` agent started by hand is not failed again by its old restarts.
-    private func resetRestartBudget() {
-        tracker.reset()
-        state.restarts = 0
+        let now = Shim.now()
+        state.recordRunEnd(exit: status, at: now)
+        record(EventLine.exit(agent: spec.agent, status: status, restarts: state.restarts, now: now))
+        handle(.exited(status, at: now, random: Double.random(in: 0..<1), strays: strays, final: finalReason))
     }
 
     /// Reads whatever the terminal and event pipe still hold, synchronously, without blocking.
@@ -523,17 +479,13 @@ public final class Shim {
         }
     }
 
-    public func stop(thenStart: Bool = false) {
-        restartTimer.stop()
-        guard let run else {
-            if preparing { preparingCancelled = !thenStart; return }
-            if thenStart { resetRestartBudget(); start() }
-            else if state.state != .stopped && state.state != .exited && state.state != .failed { setPhase(.stopped) }
-            return
-        }
-        stopRequested = true
-        startAfterStop = thenStart
-        setPhase(.stopping)
+    /// Stops the agent (a person's `stop`, or `restart` when `thenStart`).
+    public func stop(thenStart: Bool = false) { handle(thenStart ? .restart : .stop) }
+
+    /// SIGTERM to the agent's process group (in its container for a command agent on the
+    /// Docker backend) and to what it detached; SIGKILL to what remains after `stop_timeout`.
+    private func sendStop() {
+        guard let run else { return }
         let inContainer = spec.kind == "command" ? spec.container : nil
         if let container = inContainer {
             // docker exec forwards no signal: the program in the container gets SIGTERM there,
@@ -586,15 +538,20 @@ public final class Shim {
         }
     }
 
-    /// After the agent ended: what it left behind gets SIGTERM now (unless a stop already sent
-    /// it) and SIGKILL when the stop timeout runs out, like systemd's KillMode=control-group.
-    private func endStrays() {
+    /// After the agent ended: names what it left behind (pane line, `strays` event) and says
+    /// whether there is any. With none, a stop's SIGKILL deadline has nothing left to do.
+    private func announceStrays() -> Bool {
         let strays = strayProcesses()
-        guard !strays.isEmpty else { stopTimer.stop(); return }
-        endingStrays = true
+        guard !strays.isEmpty else { stopTimer.stop(); return false }
         announce("ending \(strays.count) process\(strays.count == 1 ? "" : "es") \(spec.agent) left behind (\(strays.map(String.init).joined(separator: " ")))")
         record(EventLine.make(type: "strays", agent: spec.agent, now: Shim.now(),
                               fields: [("pids", .array(strays.map { .number(String($0)) }))]))
+        return true
+    }
+
+    /// What the ended agent left gets SIGTERM now (unless a stop already sent it) and SIGKILL
+    /// when the stop timeout runs out, like systemd's KillMode=control-group.
+    private func signalLeftovers() {
         guard !stopTimer.isActive else { return } // a stop under way: its deadline ends them too
         signalStrays(SIGTERM)
         stopTimer.start(seconds: spec.stopTimeout) { [unowned self] in self.signalStrays(SIGKILL) } // their grace is over
@@ -602,21 +559,19 @@ public final class Shim {
 
     /// A child the shim adopted has been reaped: once none is left, what waited for that goes on.
     private func strayEnded() {
-        guard endingStrays, run == nil, strayProcesses().isEmpty else { return }
-        endingStrays = false
-        stopTimer.stop()
-        if finishWhenAlone { finishWhenAlone = false; finish(); return }
-        if startWhenAlone { startWhenAlone = false; start() }
+        guard run == nil, strayProcesses().isEmpty else { return }
+        switch lifecycle.state {
+        case .endingStrays, .backingOff(straysLeft: true):
+            stopTimer.stop()
+            handle(.straysGone)
+        default: break
+        }
     }
 
     /// Stops the agent (gracefully, then by force) and exits the shim.
-    public func shutdown() {
-        exitAfterStop = true
-        if run == nil { if preparing { preparingCancelled = true } else { finish() } } else if !stopRequested { stop() }
-    }
+    public func shutdown() { handle(.shutdown) }
 
     private func finish() {
-        if endingStrays { finishWhenAlone = true; return } // the shim goes last
         restartTimer.stop()
         // The final state first: `down` takes our closing connections as "this shim is done" and
         // SIGKILLs a shim whose state still names its pid.
@@ -661,8 +616,7 @@ public final class Shim {
 
     /// Tells a waiting `up` that this agent has started (or could not).
     private func notifyUp(error: String?) {
-        guard !notified, let path = spec.notifySocket else { return }
-        notified = true
+        guard let path = spec.notifySocket else { return }
         let data = (try? JSONCoding.encodeBytes(StartNotice(agent: spec.agent, pid: state.agentPid, error: error))) ?? Array("{}".utf8)
         sendNotice(Array(data) + [0x0a], to: path, attempts: 100)
     }
@@ -762,9 +716,9 @@ public final class Shim {
                 acknowledge(subscriber, error: "malformed control request"); return
             }
             switch request.op {
-            case .stop: stop()
-            case .start: resetRestartBudget(); start()
-            case .restart: stop(thenStart: true)
+            case .stop: handle(.stop)
+            case .start: handle(.start(byPerson: true))
+            case .restart: handle(.restart)
             case .shutdown: acknowledge(subscriber, error: nil); shutdown(); return
             case .status: break
             }
@@ -786,14 +740,13 @@ public final class Shim {
 
     /// The environment entry every process of this agent inherits: what a crashed shim's agent
     /// detached (and no subreaper adopted) is found by it at the next start or `down`.
-    public static func leftoverMark(statePath: String) -> String {
-        "SUPERVISOR_AGENT_DIR=" + FileIO.parentDirectory(of: statePath)
-    }
+    public static func leftoverMark(agentDirectory: String) -> String { "SUPERVISOR_AGENT_DIR=" + agentDirectory }
 
     /// Ends what an earlier shim of this agent left running when it died (kill -9 of the
     /// shim: its agent's detached processes went to pid 1, still marked).
     private func endLeftovers() {
-        let leftovers = ProcFS.processes(markedWith: Shim.leftoverMark(statePath: spec.statePath), excluding: [getpid()])
+        let mark = Shim.leftoverMark(agentDirectory: FileIO.parentDirectory(of: spec.statePath))
+        let leftovers = ProcFS.processes(markedWith: mark, excluding: [getpid()])
         guard !leftovers.isEmpty else { return }
         for pid in leftovers { kill(pid, SIGKILL) }
         announce("ended \(leftovers.count) process\(leftovers.count == 1 ? "" : "es") a previous run of \(spec.agent) left behind")

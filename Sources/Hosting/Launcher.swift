@@ -348,14 +348,15 @@ public struct Launcher {
                     problems.append("\(agent.name): agent outlived its shim; killed")
                 }
             }
-            // What the agent detached from itself while its shim had crashed (no subreaper left
-            // to adopt it) still carries the agent's mark.
-            let leftovers = ProcFS.processes(markedWith: Shim.leftoverMark(statePath: agent.statePath))
-            for pid in leftovers { kill(pid, SIGKILL) }
-            if !leftovers.isEmpty { problems.append("\(agent.name): \(leftovers.count) process(es) it left after its shim died; killed") }
             unlink(agent.socketPath)
             unlink(agent.specPath)
         }
+        // What an agent detached from itself while its shim had crashed (no subreaper left to
+        // adopt it) still carries the agent's mark: one pass over /proc for the whole profile.
+        let leftovers = ProcFS.processes(markedWith: Shim.leftoverMark(agentDirectory: paths.agentsDir(profile: record.name) + "/"),
+                                         prefix: true)
+        for pid in leftovers { kill(pid, SIGKILL) }
+        if !leftovers.isEmpty { problems.append("\(leftovers.count) process(es) that agents left after their shims died; killed") }
         problems += removeContainers(record)
         unlink(paths.profileRecord(profile: record.name))
         return problems

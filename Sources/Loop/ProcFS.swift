@@ -58,12 +58,12 @@ public enum ProcFS {
         (read("/proc/\(pid)/cmdline") ?? []).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Whether the process's environment holds exactly `entry` ("NAME=value"). Readable only
-    /// for our own processes, which are the only ones we may act on.
-    public static func environment(of pid: pid_t, contains entry: String) -> Bool {
-        guard let bytes = read("/proc/\(pid)/environ") else { return false }
-        let wanted = Array(entry.utf8)
-        return bytes.split(separator: 0).contains { $0.elementsEqual(wanted) }
+    /// The entries of the process's environment ("NAME=value") that begin with `prefix`.
+    /// Readable only for our own processes, which are the only ones we may act on.
+    public static func environment(of pid: pid_t, entriesStartingWith prefix: String) -> [String] {
+        guard let bytes = read("/proc/\(pid)/environ") else { return [] }
+        let wanted = Array(prefix.utf8)
+        return bytes.split(separator: 0).filter { $0.starts(with: wanted) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Every process id on the system now.
@@ -103,14 +103,16 @@ public enum ProcFS {
         return result
     }
 
-    /// Processes of ours whose environment carries `entry` (a marker a supervisor put there),
-    /// except `excluding`: what a crashed shim's agent left running, found after the fact.
-    public static func processes(markedWith entry: String, excluding: Set<pid_t> = []) -> [pid_t] {
+    /// Processes of ours whose environment carries `entry` exactly, or (`prefix`) an entry that
+    /// begins with it (a marker a supervisor put there), except `excluding`: what a crashed
+    /// shim's agent left running, found after the fact. One pass over /proc.
+    public static func processes(markedWith entry: String, prefix: Bool = false, excluding: Set<pid_t> = []) -> [pid_t] {
         let me = geteuid()
         return processes().filter { pid in
             var info = Glibc.stat()
             guard !excluding.contains(pid), Glibc.lstat("/proc/\(pid)", &info) == 0, info.st_uid == me else { return false }
-            return environment(of: pid, contains: entry)
+            let found = environment(of: pid, entriesStartingWith: entry)
+            return prefix ? !found.isEmpty : found.contains(entry)
         }
     }
 }
