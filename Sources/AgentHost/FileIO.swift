@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Loop
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -76,14 +77,9 @@ public enum FileIO {
     /// Writes every byte, retrying short writes and EINTR. On failure the
     /// error carries how many bytes did make it, so callers can keep offsets honest.
     public static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PartialWriteError(written: done, underlying: SystemError("write", path: path, code: errno))
-            }
-            done += n
+        let result = Posix.writeAll(fd, bytes)
+        if let error = result.error {
+            throw PartialWriteError(written: result.written, underlying: SystemError("write", path: path, code: error.code))
         }
     }
 

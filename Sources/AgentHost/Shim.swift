@@ -23,6 +23,8 @@ public final class Shim {
     private let server: PipeStream
     private var subscribers: [ObjectIdentifier: Subscriber] = [:]
     private var connectionSerial = 0
+    /// Whether this shim has set the window's `@sv_state` (see `updateTmuxStatus`).
+    private var tmuxStatusSet = false
     private var children: ChildWatcher!
     private var signalWatchers: [SignalWatcher] = []
 
@@ -608,6 +610,9 @@ public final class Shim {
 
     /// Shows the state in tmux's status line (window option read by tmux/supervisor.conf).
     private func updateTmuxStatus() {
+        // Unset reads as running (tmux/supervisor.conf): the first start costs no tmux client.
+        if !tmuxStatusSet && (state.state == .running || state.state == .starting) { return }
+        tmuxStatusSet = true
         guard let socket = spec.tmuxSocket, let pane = getenv("TMUX_PANE").map({ String(cString: $0) }),
               let tmux = resolveExecutable("tmux", path: getenv("PATH").map { String(cString: $0) }) else { return }
         _ = try? ChildProcess(loop: loop, arguments: [tmux, "-S", socket, "set-option", "-w", "-t", pane, "@sv_state", state.state.rawValue],

@@ -1,4 +1,5 @@
 import Glibc
+import Loop
 import Hosting
 
 /// Writes the agent's structured events as JSON lines to the descriptor the shim hands it
@@ -21,12 +22,7 @@ public final class AgentEvents {
     public func emit(_ type: String, _ fields: [(String, OrderedJSON)] = []) {
         guard let fd else { return }
         let line = OrderedJSON.object([("type", .string(type))] + fields).serialized() + "\n"
-        var bytes = Array(line.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            bytes = bytes.dropFirst(n)
-        }
+        Posix.writeAll(fd, line)
     }
 
     /// thinking | running_tool | waiting | idle | ... (the dashboard shows these in colour)
