@@ -465,20 +465,8 @@ public final class Shim {
 
     /// Reads whatever the terminal and event pipe still hold, synchronously, without blocking.
     private func drain(_ run: AgentRun) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        for (fd, isOutput) in [(run.pty.masterFD, true), (run.eventsReadFD, false)] {
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-                if n > 0 {
-                    buffer.withUnsafeBytes { raw in
-                        let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                        if isOutput { agentOutput(chunk) } else { agentEvents(chunk) }
-                    }
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else { break }
-            }
-        }
+        Posix.drain(run.pty.masterFD) { agentOutput($0) }
+        Posix.drain(run.eventsReadFD) { agentEvents($0) }
     }
 
     /// Stops the agent (a person's `stop`, or `restart` when `thenStart`).

@@ -70,6 +70,18 @@ public enum Posix {
         return .success(out)
     }
 
+    /// Reads what a non-blocking descriptor holds now, chunk by chunk, until it would block,
+    /// ends or fails (a terminal whose process ended: what it wrote last is still there).
+    public static func drain(_ fd: Int32, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n > 0 { buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }; continue }
+            if n < 0 && errno == EINTR { continue }
+            return // 0, EAGAIN, EIO (no process on the other side any more)
+        }
+    }
+
     private static func waitUntilReady(_ fd: Int32, for events: Int16) {
         var entry = pollfd(fd: fd, events: events, revents: 0)
         _ = poll(&entry, 1, -1) // returns on readiness, an error condition or a signal: the caller retries

@@ -491,6 +491,9 @@ public final class ShellSession {
 
     private func shellEnded(pid: pid_t, exit: ProcessExit) {
         guard pid == shellPID else { return }
+        // What the shell wrote before it ended may still be in the terminal (why it ended at
+        // start, say): read it before closing, or the reason is lost to a race.
+        if let fd = pty?.masterFD, master != nil { Posix.drain(fd) { received($0) } }
         master?.close()
         master = nil
         pty = nil
@@ -597,26 +600,12 @@ public final class ShellSession {
         return false
     }
 
-    static func processes(inGroup group: pid_t) -> [pid_t] { processes(field: 2, equal: group) }
-    static func processes(inSession session: pid_t) -> [pid_t] { processes(field: 3, equal: session) }
-
-    /// Processes whose /proc/<pid>/stat field (counted after the command name: 0 state, 1 ppid,
-    /// 2 pgrp, 3 session) equals `value`.
-    static func processes(field: Int, equal value: pid_t) -> [pid_t] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var pids: [pid_t] = []
-        for e in entries {
-            guard let pid = pid_t(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
-                  let close = stat.range(of: ")", options: .backwards) else { continue }
-            let fields = stat[close.upperBound...].split(separator: " ")
-            if fields.count > field, pid_t(fields[field]) == value { pids.append(pid) }
-        }
-        return pids
-    }
+    static func processes(inGroup group: pid_t) -> [pid_t] { ProcFS.processes().filter { ProcFS.stat($0)?.processGroup == group } }
+    static func processes(inSession session: pid_t) -> [pid_t] { ProcFS.processes().filter { ProcFS.stat($0)?.session == session } }
 
     static func readsTerminal(pid: pid_t, terminal: String) -> Bool {
-        let syscall = try? String(contentsOfFile: "/proc/\(pid)/syscall", encoding: .utf8)
-        let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
+        let syscall = ProcFS.read("/proc/\(pid)/syscall").map { String(decoding: $0, as: UTF8.self) }
+        let wchan = ProcFS.read("/proc/\(pid)/wchan").map { String(decoding: $0, as: UTF8.self) } ?? ""
         return readsTerminal(syscall: syscall, wchan: wchan, terminal: terminal) { fd in
             try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")
         }
