@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Loop
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -32,7 +33,7 @@ public enum FileIO {
     }
 
     /// `mkdir -p`: tolerates existing directories and races with other creators.
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
         if path.isEmpty || path == "/" || path == "." { return }
         var st = stat()
         if stat(path, &st) == 0 {
@@ -60,9 +61,13 @@ public enum FileIO {
         return stat(path, &st) == 0
     }
 
+    /// Opens a file. Every open that can write refuses a symbolic link as the last component
+    /// (`O_NOFOLLOW`): a link planted where a log or state file goes must not redirect our
+    /// writes into a file its maker chose.
     public static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+        let writes = flags & (O_WRONLY | O_RDWR | O_CREAT) != 0
         while true {
-            let fd = open(path, flags | O_CLOEXEC, mode)
+            let fd = open(path, flags | O_CLOEXEC | (writes ? O_NOFOLLOW : 0), mode)
             if fd >= 0 { return fd }
             if errno == EINTR { continue }
             throw SystemError("open", path: path, code: errno)
@@ -72,14 +77,9 @@ public enum FileIO {
     /// Writes every byte, retrying short writes and EINTR. On failure the
     /// error carries how many bytes did make it, so callers can keep offsets honest.
     public static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PartialWriteError(written: done, underlying: SystemError("write", path: path, code: errno))
-            }
-            done += n
+        let result = Posix.writeAll(fd, bytes)
+        if let error = result.error {
+            throw PartialWriteError(written: result.written, underlying: SystemError("write", path: path, code: error.code))
         }
     }
 
@@ -127,7 +127,8 @@ public enum FileIO {
         let dir = parentDirectory(of: path)
         if makeParents { try makeDirectories(dir) }
         let tmp = "\(path).tmp.\(getpid())"
-        let fd = try openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        unlink(tmp) // left by a crashed process with our pid; O_EXCL then refuses anything planted
+        let fd = try openFile(tmp, O_WRONLY | O_CREAT | O_EXCL, mode: mode)
         do {
             try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
             if fsync(fd) != 0 { throw SystemError("fsync", path: tmp, code: errno) }
@@ -147,6 +148,39 @@ public enum FileIO {
             _ = fsync(dfd)
             close(dfd)
         }
+    }
+}
+
+extension FileIO {
+    /// Why a directory we keep state or logs in cannot be trusted, or nil when it can: it
+    /// must be a directory owned by us that no one else can write (else another local user
+    /// could swap a spec we run, or a log for a link). Says how to fix it.
+    public static func untrustedDirectoryProblem(_ path: String) -> String? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil } // absent: we create it, 0700
+        if st.st_mode & S_IFMT == S_IFLNK {
+            guard stat(path, &st) == 0 else { return nil }
+        }
+        guard st.st_mode & S_IFMT == S_IFDIR else { return "\(path) is not a directory" }
+        if st.st_uid != geteuid() && st.st_uid != 0 {
+            return "\(path) belongs to user id \(st.st_uid), not to us (\(geteuid())): remove it, or `chown` it to yourself"
+        }
+        if st.st_mode & S_IWOTH != 0 && st.st_mode & S_ISVTX == 0 {
+            return "\(path) is writable by other users (mode \(String(st.st_mode & 0o7777, radix: 8))): `chmod o-w \(path)`"
+        }
+        return nil
+    }
+
+    /// Why a file we would run or trust (a shim spec) cannot be: not a regular file we own,
+    /// or writable by others, or in a directory that is untrusted. Nil when it is fine.
+    public static func untrustedFileProblem(_ path: String) -> String? {
+        if let problem = untrustedDirectoryProblem(parentDirectory(of: path)) { return problem }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        guard st.st_mode & S_IFMT == S_IFREG else { return "\(path) is not a regular file" }
+        if st.st_uid != geteuid() { return "\(path) belongs to user id \(st.st_uid), not to us (\(geteuid()))" }
+        if st.st_mode & (S_IWOTH | S_IWGRP) != 0 { return "\(path) is writable by other users" }
+        return nil
     }
 }
 

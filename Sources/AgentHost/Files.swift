@@ -1,4 +1,5 @@
 import Glibc
+import Loop
 
 /// Writes a whole file atomically (see `FileIO.writeAtomically`); the directory must exist,
 /// so a state directory removed under a running process is not brought back.
@@ -16,11 +17,8 @@ public func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
 /// a dead agent would otherwise look alive forever.
 public func processIsAlive(_ pid: Int32) -> Bool {
     guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
-    guard let bytes = try? FileIO.readAll("/proc/\(pid)/stat"),
-          let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return true }
-    // The state follows the command name, which is in parentheses and may hold spaces.
-    let state = bytes[close + 2]
-    return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
+    guard let stat = ProcFS.stat(pid) else { return true }
+    return !stat.isZombie
 }
 
 /// This process's environment, read from `environ` (what Foundation's ProcessInfo gives,

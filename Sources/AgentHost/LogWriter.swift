@@ -33,18 +33,24 @@ public final class LogWriter {
     /// Size of the current file.
     public private(set) var fileSize: UInt64
     private var fd: Int32
+    /// Whether the `.base` sidecar keeps global offsets (the agent's log; not its events file).
+    public let tracksOffsets: Bool
+    /// The file's size when `path` was last seen naming it (see `reopenIfRemoved`).
+    private var sizeWhenLinked: UInt64 = 0
 
     /// Global offset the next written byte will get.
     public var offset: UInt64 { baseOffset + fileSize }
 
     /// Opens (creating parent directories and the file) for appending.
-    public init(path: String, maxBytes: UInt64, keep: Int) throws {
+    public init(path: String, maxBytes: UInt64, keep: Int, tracksOffsets: Bool = true) throws {
         self.path = path
         self.maxBytes = maxBytes
         self.keep = max(0, keep)
+        self.tracksOffsets = tracksOffsets
         try FileIO.makeDirectories(FileIO.parentDirectory(of: path))
-        self.baseOffset = try LogWriter.readBase(logPath: path)
-        self.fd = try FileIO.openFile(path, O_WRONLY | O_APPEND | O_CREAT)
+        self.baseOffset = tracksOffsets ? try LogWriter.readBase(logPath: path) : 0
+        // Readable too: bytes written after the file was removed are copied to its successor.
+        self.fd = try FileIO.openFile(path, O_RDWR | O_APPEND | O_CREAT)
         var st = stat()
         if fstat(fd, &st) != 0 {
             let code = errno
@@ -52,6 +58,76 @@ public final class LogWriter {
             throw SystemError("fstat", path: path, code: code)
         }
         self.fileSize = UInt64(st.st_size)
+        self.sizeWhenLinked = fileSize
+    }
+
+    /// What one `append` did: the offset of its first byte, how many bytes reached the file
+    /// (all of them unless `error`; the rest are lost and the caller records the gap).
+    public struct Append {
+        public let offset: UInt64
+        public let written: Int
+        public let error: SystemError?
+    }
+
+    /// Appends as much as the file takes, never throwing: on a full disk the bytes that did
+    /// get in keep their offsets and the rest are reported, so offsets stay consistent.
+    public func append(_ bytes: UnsafeRawBufferPointer) -> Append {
+        let before = offset
+        do {
+            let first = try write(bytes)
+            return Append(offset: first, written: bytes.count, error: nil)
+        } catch {
+            // `write` counted what did get in before it failed.
+            let written = Int(offset - before)
+            return Append(offset: before, written: written, error: error as? SystemError ?? SystemError("write", path: path, code: EIO))
+        }
+    }
+
+    /// Appends all of `bytes` or nothing: a write the disk cut short is taken back (the file
+    /// is truncated to where it was). Nil when nothing was written.
+    public func appendWhole(_ bytes: UnsafeRawBufferPointer) -> Append? {
+        let before = fileSize
+        let result = append(bytes)
+        guard result.error != nil else { return result }
+        if result.written > 0 && ftruncate(fd, off_t(before)) == 0 { fileSize = before }
+        return nil
+    }
+
+    /// Whether `path` still names the file we write. When it was removed from outside, opens
+    /// a new file there, first copying what went into the removed one since it was last seen
+    /// (so nothing written after the removal is lost, and offsets continue where they were).
+    /// When it was renamed away (logrotate's `create`), the old bytes are in the renamed file
+    /// and the new one starts after them. Returns true when it reopened.
+    public func reopenIfRemoved() -> Bool {
+        guard fd >= 0 else { return false }
+        var mine = stat(), named = stat()
+        guard fstat(fd, &mine) == 0 else { return false }
+        let namedExists = lstat(path, &named) == 0
+        if namedExists && named.st_ino == mine.st_ino && named.st_dev == mine.st_dev {
+            sizeWhenLinked = fileSize
+            return false
+        }
+        let removed = mine.st_nlink == 0
+        let replacementSize = namedExists ? UInt64(max(0, named.st_size)) : 0
+        var tail: [UInt8] = []
+        if removed && replacementSize == 0 && fileSize > sizeWhenLinked {
+            tail = (try? FileIO.pread(fd: fd, count: Int(fileSize - sizeWhenLinked), offset: sizeWhenLinked, path: path)) ?? []
+        }
+        let newBase = tail.isEmpty ? offset : baseOffset + sizeWhenLinked
+        try? FileIO.makeDirectories(FileIO.parentDirectory(of: path))
+        guard let reopened = try? FileIO.openFile(path, O_RDWR | O_APPEND | O_CREAT) else { return false }
+        _ = Glibc.close(fd)
+        fd = reopened
+        var st = stat()
+        let size = fstat(fd, &st) == 0 ? UInt64(st.st_size) : 0
+        // Where the new file starts (a replacement's own bytes push ours later: offsets may
+        // skip ahead, never repeat).
+        baseOffset = newBase
+        fileSize = size
+        if tracksOffsets { try? FileIO.writeAtomically(LogWriter.basePath(path), Array("\(baseOffset)\n".utf8)) }
+        if !tail.isEmpty { tail.withUnsafeBytes { _ = append($0) } }
+        sizeWhenLinked = fileSize
+        return true
     }
 
     deinit { close() }
@@ -114,24 +190,27 @@ public final class LogWriter {
 
     private func rotate() {
         let newBase = baseOffset + fileSize
-        do {
-            try FileIO.writeAtomically(LogWriter.basePath(path), Array("\(newBase)\n".utf8))
-        } catch {
-            lastRotationError = error as? SystemError
-            return  // nothing changed yet: keep appending to the current file
+        if tracksOffsets {
+            do {
+                try FileIO.writeAtomically(LogWriter.basePath(path), Array("\(newBase)\n".utf8))
+            } catch {
+                lastRotationError = error as? SystemError
+                return  // nothing changed yet: keep appending to the current file
+            }
         }
         baseOffset = newBase
         _ = Glibc.close(fd)
         fd = -1
         do {
             try renameChain()
-            fd = try FileIO.openFile(path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC)
+            fd = try FileIO.openFile(path, O_RDWR | O_APPEND | O_CREAT | O_TRUNC)
             fileSize = 0
+            sizeWhenLinked = 0
         } catch {
             lastRotationError = error as? SystemError
             // Keep logging into whatever `path` now is. Offsets may skip ahead
             // (base already advanced) but never repeat.
-            if fd < 0, let reopened = try? FileIO.openFile(path, O_WRONLY | O_APPEND | O_CREAT) {
+            if fd < 0, let reopened = try? FileIO.openFile(path, O_RDWR | O_APPEND | O_CREAT) {
                 fd = reopened
                 var st = stat()
                 fileSize = fstat(fd, &st) == 0 ? UInt64(st.st_size) : 0

@@ -79,7 +79,8 @@ public struct RestartPolicy: Codable, Equatable, Sendable {
     /// Cap on the delay. A run that lasts longer than this counts as healthy
     /// and resets the doubling.
     public var backoffMax: Double
-    /// Restarts allowed within `window` before giving up; 0 or less = no limit.
+    /// Restarts allowed within `window` before giving up; 0 = none (a profile checks it is
+    /// at most 1,000,000: there is no "unlimited").
     public var maxRestarts: Int
     /// Sliding window for `maxRestarts`.
     public var window: Double
@@ -135,7 +136,8 @@ public struct RestartTracker: Sendable {
 
     /// Decides what to do about an exit at time `now`. `random` returns a
     /// value in [0, 1) for jitter: delay = base/2 + random()*base/2 where base
-    /// = min(backoffInitial * 2^consecutive, backoffMax).
+    /// = min(backoffInitial * 2^consecutive, backoffMax), never below backoffInitial (the
+    /// shortest wait the profile asked for).
     public mutating func decide(exit: ExitStatus, now: Double, random: () -> Double) -> RestartDecision {
         switch policy.mode {
         case .never: return .done
@@ -146,13 +148,13 @@ public struct RestartTracker: Sendable {
         if let started = runStartedAt, now - started > policy.backoffMax {
             consecutive = 0
         }
-        if policy.maxRestarts > 0 && recentRestarts.count >= policy.maxRestarts {
+        if recentRestarts.count >= policy.maxRestarts {
             return .giveUp(reason: "restarted \(recentRestarts.count) times within \(Self.format(policy.window))s; last \(exit)")
         }
         let exponent = min(consecutive, 62)
         let base = min(policy.backoffInitial * Double(1 << UInt64(exponent)), policy.backoffMax)
         let r = min(max(random(), 0), 1)
-        let delay = base / 2 + r * base / 2
+        let delay = max(base / 2 + r * base / 2, min(policy.backoffInitial, policy.backoffMax))
         consecutive += 1
         totalRestarts += 1
         recentRestarts.append(now)

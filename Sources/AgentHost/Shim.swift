@@ -13,9 +13,19 @@ public final class Shim {
     let specPath: String?
     let loop: EventLoop
     private var log: LogWriter
-    private let eventsFD: Int32
+    /// The events file: rotated with the log (same `max_bytes` and `keep`), so an agent that
+    /// writes many events cannot fill the disk with it.
+    private var events: LogWriter
+    /// Output bytes that could not go into the log (a full disk) since the last gap record.
+    private var lostBytes: UInt64 = 0
+    private var lostReason = ""
+    /// When the log file was last checked for removal from outside (loop milliseconds).
+    private var logCheckedAt: UInt64 = 0
     private let server: PipeStream
     private var subscribers: [ObjectIdentifier: Subscriber] = [:]
+    private var connectionSerial = 0
+    /// Whether this shim has set the window's `@sv_state` (see `updateTmuxStatus`).
+    private var tmuxStatusSet = false
     private var children: ChildWatcher!
     private var signalWatchers: [SignalWatcher] = []
 
@@ -29,10 +39,21 @@ public final class Shim {
     static let paneHighWater = 256 * 1024
     /// A subscriber this far behind is dropped; it can reconnect and read the log.
     static let subscriberHighWater = 8 * 1024 * 1024
+    /// What all subscribers together may have queued: past it, the one that is furthest behind
+    /// is dropped (200 stalled readers once held 1.7 GiB).
+    static let totalSubscriberHighWater = 16 * 1024 * 1024
+    /// Connections served at once; more are closed at accept. Kept well inside the descriptor
+    /// limit, so that no number of clients can make an agent's start fail with EMFILE.
+    static let maxConnections: Int = {
+        var limit = rlimit()
+        let soft = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(clamping: limit.rlim_cur) : 1024
+        return max(4, min(64, (soft - 32) / 4))
+    }()
+    /// Returns freed heap to the system once dropped connections' buffers are released.
+    private let trimTimer: LoopTimer
 
     private var run: AgentRun?
     private var state: AgentState
-    private var tracker: RestartTracker
     private var paste = BracketedPasteTracker()
     private var eventLines = EventLineSplitter()
     private let restartTimer: LoopTimer
@@ -40,18 +61,9 @@ public final class Shim {
     private var lastRepaint = 0.0
     static let repaintInterval = 0.05
     private let stopTimer: LoopTimer
-    private var stopRequested = false
-    private var startAfterStop = false
-    private var exitAfterStop = false
-    /// Processes of an ended run are being ended (SIGTERM sent, SIGKILL at `stopTimer`): the next
-    /// start and the shim's own exit wait for them (as systemd waits for a unit's cgroup).
-    private var endingStrays = false
-    private var startWhenAlone = false
-    private var finishWhenAlone = false
-    private var notified = false
-    /// Making sure the agent's container runs (Docker backend) before the agent starts.
-    private var preparing = false
-    private var preparingCancelled = false
+    /// Start, stop, restart, container preparation, strays and exit: one pure state machine;
+    /// the shim performs the effects it returns.
+    private var lifecycle: ShimLifecycle
     private var rows = 24, cols = 80
     /// The running agent said its end will be conclusive (a `final` event): no restart then.
     private var finalReason: String?
@@ -76,7 +88,9 @@ public final class Shim {
         var decoder = FrameDecoder()
         var output = false
         var events = false
-        init(_ connection: PipeStream) { self.connection = connection }
+        /// Order of acceptance (the oldest connection goes first when there are too many).
+        let serial: Int
+        init(_ connection: PipeStream, serial: Int) { self.connection = connection; self.serial = serial }
     }
 
     public init(spec: ShimSpec, specPath: String? = nil, loop: EventLoop) throws {
@@ -84,22 +98,25 @@ public final class Shim {
         self.specPath = specPath
         self.loop = loop
         log = try LogWriter(path: spec.logPath, maxBytes: UInt64(spec.logMaxBytes), keep: spec.logKeep)
-        eventsFD = open(spec.eventsPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard eventsFD >= 0 else { throw HostingError("cannot open \(spec.eventsPath): \(String(cString: strerror(errno)))") }
+        events = try LogWriter(path: spec.eventsPath, maxBytes: UInt64(spec.logMaxBytes), keep: spec.logKeep, tracksOffsets: false)
         restartTimer = LoopTimer(loop: loop)
         repaintTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
-        tracker = RestartTracker(policy: spec.restartPolicy)
+        trimTimer = LoopTimer(loop: loop)
+        lifecycle = ShimLifecycle(agent: spec.agent, policy: spec.restartPolicy, usesContainer: spec.container != nil)
         if let size = PseudoTerminal.size(of: 1) { rows = size.rows; cols = size.cols }
         mirror = PaneMirror(rows: rows, cols: cols)
         state = AgentState(profile: spec.profile, agent: spec.agent, kind: spec.kind, state: .starting,
                            shimPid: getpid(), agentPid: nil, since: Shim.now(), restarts: 0, runs: [],
                            lastError: nil, logPath: spec.logPath, eventsPath: spec.eventsPath,
                            socketPath: spec.socketPath, bracketedPaste: false, logBytes: log.offset)
-        if let previous = try? StateFile.read(path: spec.statePath) {
+        let previous = try? StateFile.read(path: spec.statePath)
+        if let previous {
             state.runs = previous.runs
             state.restarts = previous.restarts
         }
+        // A shim that exits records shimPid 0: a pid left there means the last one was killed.
+        let previousShimDied = (previous?.shimPid ?? 0) > 0
 
         server = PipeStream(loop: loop)
         unlink(spec.socketPath) // a stale socket from a killed shim; `up` ensured none is alive
@@ -113,6 +130,7 @@ public final class Shim {
         // instead of pid 1's, so a stop or exit can find and end them.
         children = try ChildWatcher(loop: loop) { [unowned self] _ in self.strayEnded() }
         do { try ChildWatcher.becomeSubreaper() } catch { announce("\(error): processes the agent detaches may outlive it") }
+        if previousShimDied { endLeftovers() }
     }
 
     static func now() -> Double {
@@ -201,20 +219,44 @@ public final class Shim {
 
     // MARK: agent lifecycle
 
-    public func start() {
-        restartTimer.stop()
-        guard run == nil, !preparing else { return }
-        if endingStrays { startWhenAlone = true; return } // after the last run's processes are gone
-        reloadSpec()
-        stopRequested = false
-        guard let container = spec.container else { spawnAgent(); return }
-        // The shim (not the agent) makes sure the container runs before every start: it is the
-        // one place every start goes through (up, the restart policy, `supervisor restart`,
-        // command agents and built-in ones alike), so a container that died is recreated by the
-        // agent's next start with no viewer or CLI involved. Asynchronous: the loop keeps serving.
-        preparing = true
-        preparingCancelled = false
-        if state.state != .starting { setPhase(.starting) } // `restart` waits for running, not the old exit
+    /// The shim's first start of its agent.
+    public func start() { handle(.start(byPerson: false)) }
+
+    /// Feeds the lifecycle one input and performs what it says, in order.
+    private func handle(_ input: ShimLifecycle.Input) {
+        switch input {
+        case .start, .restart: reloadSpec() // `supervisor set` and profile changes apply at each start
+        default: break
+        }
+        for effect in lifecycle.handle(input) { perform(effect) }
+    }
+
+    private func perform(_ effect: ShimLifecycle.Effect) {
+        switch effect {
+        case .prepareContainer: prepareContainer()
+        case .spawn: spawnAgent()
+        case .sendStop: sendStop()
+        case .endStrays: signalLeftovers()
+        case .phase(let phase, let error):
+            if let error { state.lastError = error }
+            setPhase(phase)
+        case .countRestart: state.restarts += 1
+        case .resetRestartCount: state.restarts = 0
+        case .scheduleRestart(let delay):
+            restartTimer.start(seconds: delay) { [unowned self] in self.handle(.backoffOver) } // the restart backoff
+        case .cancelRestart: restartTimer.stop()
+        case .notifyUp(let error): notifyUp(error: error)
+        case .announce(let text): announce(text)
+        case .exit: finish()
+        }
+    }
+
+    /// The shim (not the agent) makes sure the container runs before every start: it is the
+    /// one place every start goes through (up, the restart policy, `supervisor restart`,
+    /// command agents and built-in ones alike), so a container that died is recreated by the
+    /// agent's next start with no viewer or CLI involved. Asynchronous: the loop keeps serving.
+    private func prepareContainer() {
+        guard let container = spec.container else { handle(.prepared(error: nil)); return }
         let lifecycle = ContainerLifecycle.onLoop(loop, executable: container.dockerExecutable, environment: processEnvironment())
         lifecycle.ensure(container) { [unowned self] result in
             switch result {
@@ -226,33 +268,19 @@ public final class Shim {
                 if action == .reused && self.spec.kind == .command {
                     // A program left by a client that was killed (docker exec forwards no
                     // signal) must not run twice.
-                    lifecycle.signalCommand(container, signal: "KILL") { self.prepared() }
+                    lifecycle.signalCommand(container, signal: "KILL") { self.handle(.prepared(error: nil)) }
                 } else {
-                    self.prepared()
+                    self.handle(.prepared(error: nil))
                 }
             case .failure(let error):
-                self.preparing = false
-                if self.preparingCancelled { self.prepared(); return }
-                self.state.lastError = "\(error)"
-                self.announce("\(error)")
                 self.record(EventLine.make(.container(name: container.name, note: nil, error: "\(error)"), agent: self.spec.agent, now: Shim.now()))
-                self.notifyUp(error: "\(error)")
-                self.afterExit(.exited(125), ranFor: 0)
+                self.handle(.prepared(error: "\(error)"))
             }
         }
     }
 
-    private func prepared() {
-        preparing = false
-        if preparingCancelled {
-            preparingCancelled = false
-            if exitAfterStop { finish() } else { setPhase(.stopped) }
-            return
-        }
-        spawnAgent()
-    }
-
     private func spawnAgent() {
+        checkLogFile()
         let startedAt = Shim.now()
         do {
             let pty = try PseudoTerminal(rows: rows, cols: cols)
@@ -286,17 +314,13 @@ public final class Shim {
             finalReason = nil
             state.recordRunStart(pid: pid, at: startedAt)
             state.lastError = nil
-            tracker.runStarted(at: startedAt)
-            setPhase(.running)
+            // `start` first: the `running` state it causes follows it, in time order.
             record(EventLine.start(agent: spec.agent, pid: pid, now: startedAt))
-            notifyUp(error: nil)
+            handle(.spawned(at: startedAt, error: nil))
             // Last: an agent that already ended is reaped right here, after it was recorded as started.
             children.watch(pid) { [unowned self] exit in self.agentExited(exit, run: run) }
         } catch {
-            state.lastError = "\(error)"
-            announce("cannot start \(spec.executable): \(error)")
-            notifyUp(error: "\(error)")
-            afterExit(.exited(127), ranFor: 0)
+            handle(.spawned(at: startedAt, error: "\(spec.executable): \(error)"))
         }
     }
 
@@ -305,18 +329,26 @@ public final class Shim {
         spec.executable = fresh.executable
         spec.arguments = fresh.arguments
         spec.environment = fresh.environment
+        spec.passEnvironment = fresh.passEnvironment
+        spec.withheldEnvironment = fresh.withheldEnvironment
         spec.directory = fresh.directory
         spec.stopTimeout = fresh.stopTimeout
         spec.container = fresh.container
         if fresh.restartPolicy != spec.restartPolicy {
             spec.restart = fresh.restart; spec.backoffInitial = fresh.backoffInitial; spec.backoffMax = fresh.backoffMax
             spec.maxRestarts = fresh.maxRestarts; spec.restartWindow = fresh.restartWindow
-            tracker = RestartTracker(policy: spec.restartPolicy)
+            lifecycle.replacePolicy(spec.restartPolicy)
         }
     }
 
     private func agentEnvironment() -> [String: String] {
-        var environment = processEnvironment()
+        // Secrets reach only the agents that need them: a command agent gets what its `pass_env`
+        // lists, a built-in agent its own API key variable, nothing else named like a secret.
+        let passed = Set(spec.passEnvironment ?? [])
+        let withheld = Set(spec.withheldEnvironment ?? [])
+        var environment = processEnvironment().filter {
+            passed.contains($0.key) || !(Secrets.isSecretName($0.key) || withheld.contains($0.key))
+        }
         // The agent is not a tmux client of ours: it must not drive our private server.
         environment["TMUX"] = nil
         environment["TMUX_PANE"] = nil
@@ -325,28 +357,66 @@ public final class Shim {
         environment["SUPERVISOR_EVENTS_FD"] = "3"
         environment["SUPERVISOR_PROFILE"] = spec.profile
         environment["SUPERVISOR_AGENT"] = spec.agent
+        environment["SUPERVISOR_AGENT_DIR"] = FileIO.parentDirectory(of: spec.statePath)
         return environment
     }
 
     /// The hot path: log first (lossless), then the screen state, the pane, the subscribers.
     private func agentOutput(_ bytes: UnsafeRawBufferPointer) {
-        let offset: UInt64
-        do {
-            offset = try log.write(bytes)
-        } catch {
-            // Losing the log is not an option we can paper over: say so where the person looks.
-            state.lastError = "log write failed: \(error)"
-            announce("log write failed: \(error)")
-            offset = log.offset
-        }
+        if loop.nowMilliseconds &- logCheckedAt >= 1000 { checkLogFile() }
+        if lostBytes > 0 { writeGapRecord() }
+        let written = log.append(bytes)
+        if let error = written.error { outputLost(UInt64(bytes.count - written.written), error) }
         state.logBytes = log.offset
         paste.feed(bytes)
         mirror.append(bytes, nowMilliseconds: loop.nowMilliseconds)
         writeToPane(bytes)
-        if !subscribers.isEmpty {
-            let frame = Frame.output(offset: offset, bytes: Array(bytes)).encode()
+        // Subscribers get what the log has, at its offsets: a live follower and a reader of the
+        // log see the same bytes and the same gaps.
+        if !subscribers.isEmpty && written.written > 0 {
+            let frame = Frame.output(offset: written.offset, bytes: Array(bytes[0..<written.written])).encode()
             for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
         }
+    }
+
+    /// Output the log could not take (the disk is full): dropped, never blocking the agent,
+    /// and counted so the log gets a gap record once it can; `status` shows it meanwhile.
+    private func outputLost(_ count: UInt64, _ error: SystemError) {
+        let first = lostBytes == 0
+        lostBytes += count
+        lostReason = String(cString: strerror(error.code))
+        state.lastError = "log write failed (\(lostReason)): \(lostBytes) bytes of output lost so far"
+        if first {
+            announce("log write failed (\(lostReason)): output is being lost until there is room")
+            persistState()
+        }
+    }
+
+    /// Marks the place in the log where output was lost, as a line of its own, and says so
+    /// in an event; nothing is written when the disk is still full (the count grows instead).
+    private func writeGapRecord() {
+        let marker = Array("\r\n[supervisor: \(lostBytes) bytes of output lost here: \(lostReason)]\r\n".utf8)
+        // Only a whole marker: on a disk with a few bytes free a torn one would be noise.
+        guard let written = marker.withUnsafeBytes({ log.appendWhole($0) }) else { return }
+        let lost = lostBytes
+        lostBytes = 0
+        state.lastError = "log write failed (\(lostReason)): \(lost) bytes of output lost (marked in the log)"
+        record(EventLine.make(.gap(bytes: lost, offset: Int(written.offset), reason: lostReason), agent: spec.agent, now: Shim.now()))
+        let frame = Frame.output(offset: written.offset, bytes: marker).encode()
+        for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
+        persistState()
+    }
+
+    /// A log (or events file) removed or renamed from outside is opened anew at its path,
+    /// checked at most once a second while output flows and at every start.
+    private func checkLogFile() {
+        logCheckedAt = loop.nowMilliseconds
+        if log.reopenIfRemoved() {
+            announce("the log file was removed or moved away; writing a new \(spec.logPath)")
+            record(EventLine.make(.log(note: "log file removed or moved from outside; reopened", offset: Int(log.baseOffset)),
+                                  agent: spec.agent, now: Shim.now()))
+        }
+        _ = events.reopenIfRemoved()
     }
 
     private func agentEvents(_ bytes: UnsafeRawBufferPointer) {
@@ -362,14 +432,8 @@ public final class Shim {
     /// Appends one event line to the events file and forwards it.
     private func record(_ json: String) {
         let line = Array((json + "\n").utf8)
-        line.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(eventsFD, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 { if errno == EINTR { continue }; break }
-                offset += n
-            }
-        }
+        // An event that does not fit on a full disk still reaches the subscribers.
+        _ = line.withUnsafeBytes { events.append($0) }
         let frame = Frame(type: .event, payload: Array(json.utf8)).encode()
         for subscriber in subscribers.values where subscriber.events { send(frame, to: subscriber) }
     }
@@ -383,80 +447,31 @@ public final class Shim {
         run.events.close()
         run.pty.closeMaster()
         self.run = nil
-        endStrays()
+        let strays = announceStrays()
         let status: ExitStatus
         switch exit {
         case .exited(let code): status = .exited(code)
         case .signaled(let sig): status = .signaled(sig)
         }
-        state.recordRunEnd(exit: status, at: Shim.now())
-        record(EventLine.exit(agent: spec.agent, status: status, restarts: state.restarts, now: Shim.now()))
-        afterExit(status, ranFor: Shim.now() - run.startedAt)
+        let now = Shim.now()
+        state.recordRunEnd(exit: status, at: now)
+        record(EventLine.exit(agent: spec.agent, status: status, restarts: state.restarts, now: now))
+        handle(.exited(status, at: now, random: Double.random(in: 0..<1), strays: strays, final: finalReason))
     }
-
-    private func afterExit(_ status: ExitStatus, ranFor: Double) {
-        if stopRequested {
-            stopRequested = false
-            setPhase(.stopped)
-            announce("\(spec.agent) stopped (\(describe(status)))")
-            if exitAfterStop { finish(); return }
-            if startAfterStop { startAfterStop = false; tracker.reset(); start() }
-            return
-        }
-        if let reason = finalReason {
-            // The agent said this end is conclusive: running the task again would only repeat it.
-            if status.isFailure { state.lastError = "\(reason); not restarted (the agent ended for good)" }
-            setPhase(status.isFailure ? .failed : .exited)
-            announce("\(spec.agent) ended (\(describe(status))): \(reason); not restarted")
-            return
-        }
-        switch tracker.decide(exit: status, now: Shim.now(), random: { Double.random(in: 0...1) }) {
-        case .restart(let delay):
-            state.restarts += 1
-            setPhase(.restarting)
-            announce("\(spec.agent) ended (\(describe(status))); restart \(state.restarts) in \(formatSeconds(delay))s")
-            restartTimer.start(seconds: delay) { [unowned self] in self.start() } // backoff before restarting
-        case .done:
-            setPhase(.exited)
-            announce("\(spec.agent) ended (\(describe(status)))")
-        case .giveUp(let reason):
-            state.lastError = reason
-            setPhase(.failed)
-            announce("\(spec.agent) failed: \(reason)")
-        }
-    }
-
-    private func describe(_ status: ExitStatus) -> String { status.description }
 
     /// Reads whatever the terminal and event pipe still hold, synchronously, without blocking.
     private func drain(_ run: AgentRun) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        for (fd, isOutput) in [(run.pty.masterFD, true), (run.eventsReadFD, false)] {
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-                if n > 0 {
-                    buffer.withUnsafeBytes { raw in
-                        let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                        if isOutput { agentOutput(chunk) } else { agentEvents(chunk) }
-                    }
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else { break }
-            }
-        }
+        Posix.drain(run.pty.masterFD) { agentOutput($0) }
+        Posix.drain(run.eventsReadFD) { agentEvents($0) }
     }
 
-    public func stop(thenStart: Bool = false) {
-        restartTimer.stop()
-        guard let run else {
-            if preparing { preparingCancelled = !thenStart; return }
-            if thenStart { tracker.reset(); start() }
-            else if state.state != .stopped && state.state != .exited && state.state != .failed { setPhase(.stopped) }
-            return
-        }
-        stopRequested = true
-        startAfterStop = thenStart
-        setPhase(.stopping)
+    /// Stops the agent (a person's `stop`, or `restart` when `thenStart`).
+    public func stop(thenStart: Bool = false) { handle(thenStart ? .restart : .stop) }
+
+    /// SIGTERM to the agent's process group (in its container for a command agent on the
+    /// Docker backend) and to what it detached; SIGKILL to what remains after `stop_timeout`.
+    private func sendStop() {
+        guard let run else { return }
         let inContainer = spec.kind == .command ? spec.container : nil
         if let container = inContainer {
             // docker exec forwards no signal: the program in the container gets SIGTERM there,
@@ -509,14 +524,19 @@ public final class Shim {
         }
     }
 
-    /// After the agent ended: what it left behind gets SIGTERM now (unless a stop already sent
-    /// it) and SIGKILL when the stop timeout runs out, like systemd's KillMode=control-group.
-    private func endStrays() {
+    /// After the agent ended: names what it left behind (pane line, `strays` event) and says
+    /// whether there is any. With none, a stop's SIGKILL deadline has nothing left to do.
+    private func announceStrays() -> Bool {
         let strays = strayProcesses()
-        guard !strays.isEmpty else { stopTimer.stop(); return }
-        endingStrays = true
+        guard !strays.isEmpty else { stopTimer.stop(); return false }
         announce("ending \(strays.count) process\(strays.count == 1 ? "" : "es") \(spec.agent) left behind (\(strays.map(String.init).joined(separator: " ")))")
         record(EventLine.make(.strays(pids: strays.map { Int($0) }), agent: spec.agent, now: Shim.now()))
+        return true
+    }
+
+    /// What the ended agent left gets SIGTERM now (unless a stop already sent it) and SIGKILL
+    /// when the stop timeout runs out, like systemd's KillMode=control-group.
+    private func signalLeftovers() {
         guard !stopTimer.isActive else { return } // a stop under way: its deadline ends them too
         signalStrays(SIGTERM)
         stopTimer.start(seconds: spec.stopTimeout) { [unowned self] in self.signalStrays(SIGKILL) } // their grace is over
@@ -524,21 +544,19 @@ public final class Shim {
 
     /// A child the shim adopted has been reaped: once none is left, what waited for that goes on.
     private func strayEnded() {
-        guard endingStrays, run == nil, strayProcesses().isEmpty else { return }
-        endingStrays = false
-        stopTimer.stop()
-        if finishWhenAlone { finishWhenAlone = false; finish(); return }
-        if startWhenAlone { startWhenAlone = false; start() }
+        guard run == nil, strayProcesses().isEmpty else { return }
+        switch lifecycle.state {
+        case .endingStrays, .backingOff(straysLeft: true):
+            stopTimer.stop()
+            handle(.straysGone)
+        default: break
+        }
     }
 
     /// Stops the agent (gracefully, then by force) and exits the shim.
-    public func shutdown() {
-        exitAfterStop = true
-        if run == nil { if preparing { preparingCancelled = true } else { finish() } } else if !stopRequested { stop() }
-    }
+    public func shutdown() { handle(.shutdown) }
 
     private func finish() {
-        if endingStrays { finishWhenAlone = true; return } // the shim goes last
         restartTimer.stop()
         // The final state first: `down` takes our closing connections as "this shim is done" and
         // SIGKILLs a shim whose state still names its pid.
@@ -575,6 +593,9 @@ public final class Shim {
 
     /// Shows the state in tmux's status line (window option read by tmux/supervisor.conf).
     private func updateTmuxStatus() {
+        // Unset reads as running (tmux/supervisor.conf): the first start costs no tmux client.
+        if !tmuxStatusSet && (state.state == .running || state.state == .starting) { return }
+        tmuxStatusSet = true
         guard let socket = spec.tmuxSocket, let pane = getenv("TMUX_PANE").map({ String(cString: $0) }),
               let tmux = resolveExecutable("tmux", path: getenv("PATH").map { String(cString: $0) }) else { return }
         _ = try? ChildProcess(loop: loop, arguments: [tmux, "-S", socket, "set-option", "-w", "-t", pane, "@sv_state", state.state.rawValue],
@@ -583,20 +604,41 @@ public final class Shim {
 
     /// Tells a waiting `up` that this agent has started (or could not).
     private func notifyUp(error: String?) {
-        guard !notified, let path = spec.notifySocket else { return }
-        notified = true
+        guard let path = spec.notifySocket else { return }
         let data = (try? JSONCoding.encodeBytes(StartNotice(agent: spec.agent, pid: state.agentPid, error: error))) ?? Array("{}".utf8)
+        sendNotice(Array(data) + [0x0a], to: path, attempts: 100)
+    }
+
+    /// Delivers a start notice; a listener whose backlog is full (hundreds of shims starting at
+    /// once) is tried again shortly, for up to ~5 s, while `up` waits for it.
+    private func sendNotice(_ bytes: [UInt8], to path: String, attempts: Int) {
         let connection = PipeStream(loop: loop)
-        connection.connect(path: path) { failure in
-            guard failure == nil else { connection.close(); return }
-            connection.write(Array(data) + [0x0a]) { _ in connection.close() }
+        connection.connect(path: path) { [unowned self] failure in
+            guard failure == nil else {
+                connection.close()
+                guard attempts > 1 else { return }
+                let retry = LoopTimer(loop: self.loop)
+                retry.start(milliseconds: 50) { [unowned self] in // the listener's backlog was full
+                    retry.close()
+                    self.sendNotice(bytes, to: path, attempts: attempts - 1)
+                }
+                return
+            }
+            connection.write(bytes) { _ in connection.close() }
         }
     }
 
     // MARK: subscribers
 
     private func accept(_ connection: PipeStream) {
-        let subscriber = Subscriber(connection)
+        if subscribers.count >= Shim.maxConnections {
+            // Full: the newest client (likely a person's command) is served and the oldest
+            // connection that never subscribed (else the oldest of all) makes room.
+            let byAge = subscribers.values.sorted { $0.serial < $1.serial }
+            if let oldest = byAge.first(where: { !$0.output && !$0.events }) ?? byAge.first { drop(oldest) }
+        }
+        connectionSerial += 1
+        let subscriber = Subscriber(connection, serial: connectionSerial)
         let id = ObjectIdentifier(connection)
         subscribers[id] = subscriber
         // The events file has one writer, this loop: its end now is where the frames begin.
@@ -620,13 +662,27 @@ public final class Shim {
     }
 
     private func drop(_ subscriber: Subscriber) {
+        let queued = subscriber.connection.writeQueueSize
         subscribers[ObjectIdentifier(subscriber.connection)] = nil
         subscriber.connection.close()
+        // Its queued writes are freed as the close completes, on a later loop turn.
+        if queued > 1024 * 1024 && !trimTimer.isActive {
+            trimTimer.start(milliseconds: 100) { EventLoop.releaseFreedMemory() } // after the close has freed them
+        }
     }
 
     private func send(_ bytes: [UInt8], to subscriber: Subscriber) {
         // A slow viewer is dropped, never waited for: the log has everything it missed.
-        if subscriber.connection.writeQueueSize > Shim.subscriberHighWater { drop(subscriber); return }
+        let queued = subscriber.connection.writeQueueSize
+        if queued > Shim.subscriberHighWater { drop(subscriber); return }
+        if queued > Shim.subscriberHighWater / 8 {
+            let total = subscribers.values.reduce(0) { $0 + $1.connection.writeQueueSize }
+            if total > Shim.totalSubscriberHighWater,
+               let furthest = subscribers.values.max(by: { $0.connection.writeQueueSize < $1.connection.writeQueueSize }) {
+                drop(furthest)
+                if furthest === subscriber { return }
+            }
+        }
         subscriber.connection.write(bytes)
     }
 
@@ -642,7 +698,8 @@ public final class Shim {
             acknowledge(subscriber, error: run == nil ? "\(spec.agent) is not running" : nil)
         case .paste:
             guard let run else { acknowledge(subscriber, error: "\(spec.agent) is not running"); return }
-            let text = (try? frame.decodePaste()) ?? ""
+            // Text that is not UTF-8 would type garbage (or, decoded as "", a bare Enter): refuse it.
+            guard let text = try? frame.decodePaste() else { acknowledge(subscriber, error: "paste text is not UTF-8"); return }
             run.master.write(BracketedPasteTracker.pasteBytes(text: text, bracketed: paste.enabled))
             // What a person sent (`supervisor send`, the dashboard), in a built-in agent's record
             // of its conversation (it goes to the model, and into its session, anyway). Not for
@@ -656,15 +713,17 @@ public final class Shim {
                 acknowledge(subscriber, error: "malformed control request"); return
             }
             switch request.op {
-            case .stop: stop()
-            case .start: tracker.reset(); start()
-            case .restart: stop(thenStart: true)
+            case .stop: handle(.stop)
+            case .start: handle(.start(byPerson: true))
+            case .restart: handle(.restart)
             case .shutdown: acknowledge(subscriber, error: nil); shutdown(); return
             case .status: break
             }
             acknowledge(subscriber, error: nil)
         case .resize:
-            break // the pane owns the size
+            // The pane owns the size: a well-formed request is acknowledged and changes nothing.
+            do { _ = try frame.decodeResize(); acknowledge(subscriber, error: nil) }
+            catch { acknowledge(subscriber, error: "\(error)") }
         default:
             acknowledge(subscriber, error: "unexpected frame type \(frame.type)")
         }
@@ -674,6 +733,21 @@ public final class Shim {
         // The state goes first so the client has it when the ack arrives.
         send(Frame.state(state).encode(), to: subscriber)
         send(Frame.ack(ok: error == nil, error: error).encode(), to: subscriber)
+    }
+
+    /// The environment entry every process of this agent inherits: what a crashed shim's agent
+    /// detached (and no subreaper adopted) is found by it at the next start or `down`.
+    public static func leftoverMark(agentDirectory: String) -> String { "SUPERVISOR_AGENT_DIR=" + agentDirectory }
+
+    /// Ends what an earlier shim of this agent left running when it died (kill -9 of the
+    /// shim: its agent's detached processes went to pid 1, still marked).
+    private func endLeftovers() {
+        let mark = Shim.leftoverMark(agentDirectory: FileIO.parentDirectory(of: spec.statePath))
+        let leftovers = ProcFS.processes(markedWith: mark, excluding: [getpid()])
+        guard !leftovers.isEmpty else { return }
+        for pid in leftovers { kill(pid, SIGKILL) }
+        announce("ended \(leftovers.count) process\(leftovers.count == 1 ? "" : "es") a previous run of \(spec.agent) left behind")
+        record(EventLine.make(.strays(pids: leftovers.map { Int($0) }), agent: spec.agent, now: Shim.now()))
     }
 
     /// Runs the shim until it is shut down. Returns the process exit status for the shim.

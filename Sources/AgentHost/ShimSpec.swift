@@ -29,6 +29,11 @@ public struct ShimSpec: Codable, Equatable {
     public var stopTimeout: Double
     /// `up` listens here to learn when each agent has started (sd_notify style).
     public var notifySocket: String?
+    /// Variables named like secrets that this agent may still get from the shim's environment
+    /// (its `pass_env`, a built-in agent's own API key variable); all others are withheld.
+    public var passEnvironment: [String]?
+    /// More names withheld from the agent (every agent's API key variable in the profile).
+    public var withheldEnvironment: [String]?
     /// The agent's container (Docker backend): the shim makes sure it runs before each start
     /// of the agent, recreating it when it died. Nil on the local backend.
     public var container: ContainerSpec?
@@ -37,7 +42,9 @@ public struct ShimSpec: Codable, Equatable {
                 environment: [String: String], directory: String, logPath: String, eventsPath: String,
                 logMaxBytes: Int, logKeep: Int, socketPath: String, statePath: String, tmuxSocket: String?,
                 restart: String, backoffInitial: Double, backoffMax: Double, maxRestarts: Int,
-                restartWindow: Double, stopTimeout: Double, notifySocket: String?, container: ContainerSpec? = nil) {
+                restartWindow: Double, stopTimeout: Double, notifySocket: String?, container: ContainerSpec? = nil,
+                passEnvironment: [String]? = nil, withheldEnvironment: [String]? = nil) {
+        self.passEnvironment = passEnvironment; self.withheldEnvironment = withheldEnvironment
         self.profile = profile; self.agent = agent; self.kind = kind; self.executable = executable
         self.arguments = arguments; self.environment = environment; self.directory = directory
         self.logPath = logPath; self.eventsPath = eventsPath; self.logMaxBytes = logMaxBytes
@@ -55,6 +62,10 @@ public struct ShimSpec: Codable, Equatable {
     }
 
     public static func read(path: String) throws -> ShimSpec {
+        // The shim runs what the spec says: only a spec no one else could have written.
+        if let problem = FileIO.untrustedFileProblem(path) {
+            throw HostingError("refusing shim spec \(path): \(problem)")
+        }
         guard let bytes = try? FileIO.readAll(path) else {
             throw HostingError("cannot read shim spec \(path)")
         }

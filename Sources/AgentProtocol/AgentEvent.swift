@@ -68,6 +68,11 @@ public enum AgentEvent: Sendable {
     case exit(status: ExitCode, restarts: Int?)
     case container(name: String, note: String?, error: String?)
     case strays(pids: [Int])
+    /// Output that could not be written to the log (a full disk): `bytes` lost before `offset`,
+    /// where the log has a `[supervisor: N bytes of output lost here]` line.
+    case gap(bytes: Int, offset: Int, reason: String)
+    /// The log file was removed or moved from outside and opened anew at its path.
+    case log(note: String, offset: Int)
     /// A line that was not a JSON object, kept verbatim (cut at the shim's line limit).
     case invalid(raw: String, truncated: Bool)
 

@@ -7,7 +7,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case code, block, blockOutput = "block_output"
     case error, final, state, step, tokens, budget, context
     case contextOverflow = "context_overflow", incomplete, perf, conversation, commit
-    case start, exit, container, strays, invalid
+    case start, exit, container, strays, gap, log, invalid
 
     /// Its fields and what they mean.
     public var fields: String {
@@ -39,6 +39,8 @@ public enum EventType: String, CaseIterable, Sendable {
         case .exit: return "status ({code} or {signal}), restarts"
         case .container: return "container, note or error"
         case .strays: return "pids: processes the agent left behind, being ended"
+        case .gap: return "bytes, offset, reason: output lost before log offset `offset` (a full disk); the log has a marker line there"
+        case .log: return "note, offset: the log file was removed or moved from outside and opened anew"
         case .invalid: return "raw: a line that was not a JSON object, kept verbatim (cut at 64 KiB, then truncated)"
         }
     }
@@ -46,7 +48,7 @@ public enum EventType: String, CaseIterable, Sendable {
     /// Who sends it.
     public var from: String {
         switch self {
-        case .start, .exit, .container, .strays, .invalid: return "shim"
+        case .start, .exit, .container, .strays, .gap, .log, .invalid: return "shim"
         case .state: return "agents, shim"
         case .code, .block, .blockOutput: return "exec"
         case .toolCall, .toolResult: return "coder"
@@ -101,6 +103,8 @@ extension AgentEvent {
         case .incomplete: return .incomplete
         case .perf: return .perf
         case .conversation: return .conversation
+        case .gap: return .gap
+        case .log: return .log
         case .commit: return .commit
         case .start: return .start
         case .exit: return .exit
@@ -164,6 +168,10 @@ extension AgentEvent {
             f.put("tokens_per_s", p.tokensPerS); f.put("cost_usd", p.costUSD); f.put("conversation", p.conversation)
         case let .conversation(id, resumed, path, finished):
             f.put("id", id); f.fields.append(("resumed", .bool(resumed))); f.put("path", path); f.put("finished", finished)
+        case let .gap(bytes, offset, reason):
+            f.put("bytes", bytes); f.put("offset", offset); f.put("reason", reason)
+        case let .log(note, offset):
+            f.put("note", note); f.put("offset", offset)
         case let .commit(sha, subject, branch):
             f.put("commit", sha); f.put("subject", subject); f.put("branch", branch)
         case let .start(pid):
@@ -255,6 +263,10 @@ extension AgentEvent {
             return .perf(Perf(step: try r.optInt("step"), model: try r.optString("model"), durationS: try r.optDouble("duration_s") ?? 0,
                               ttftS: try r.optDouble("ttft_s"), tokensPerS: try r.optDouble("tokens_per_s"),
                               costUSD: try r.optDouble("cost_usd"), conversation: try r.optString("conversation")))
+        case .gap:
+            return .gap(bytes: try r.int("bytes"), offset: try r.int("offset"), reason: try r.string("reason"))
+        case .log:
+            return .log(note: try r.string("note"), offset: try r.int("offset"))
         case .commit:
             return .commit(sha: try r.string("commit"), subject: try r.string("subject"), branch: try r.optString("branch"))
         case .conversation:

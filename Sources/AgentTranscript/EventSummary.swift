@@ -48,6 +48,9 @@ extension AgentEvent {
             return parts.joined(separator: ", ")
         case let .conversation(id, resumed, _, finished):
             return "conversation \(id)" + (resumed ? " (resumed)" : "") + (finished.map { " already ended: \($0)" } ?? "")
+        case let .gap(bytes, offset, reason):
+            return "\(bytes) bytes of output lost before log offset \(offset): \(reason)"
+        case let .log(note, _): return note
         case let .commit(sha, subject, branch):
             return "committed \(sha.prefix(10))" + (branch.map { " on \($0)" } ?? "") + ": " + subject
         case let .start(pid): return "started pid \(pid)"

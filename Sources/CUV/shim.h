@@ -13,6 +13,9 @@
 extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
 static const short SV_POSIX_SPAWN_SETSID = 0x80;
 
+/* malloc.h is not in Swift's Glibc module: returns freed heap pages to the system. */
+extern int malloc_trim(size_t pad);
+
 /* ioctl is variadic. */
 static inline int sv_ioctl_set_winsize(int fd, const struct winsize *size) { return ioctl(fd, TIOCSWINSZ, size); }
 static inline int sv_ioctl_get_winsize(int fd, struct winsize *size) { return ioctl(fd, TIOCGWINSZ, size); }

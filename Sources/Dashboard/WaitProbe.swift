@@ -1,6 +1,7 @@
 import Hosting
 import TerminalUI
 import Glibc
+import Loop
 
 /// Is a command agent waiting for someone to type? Its terminal's foreground process is asleep
 /// reading the terminal. Read from /proc on demand (a slow timer, only while an agent is quiet).
@@ -61,13 +62,5 @@ public enum WaitProbe {
         return isWaitingForTerminal(state: fgStat.state, wchan: wchan, syscall: syscall, fdTarget: target)
     }
 
-    static func readProc(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let n = read(fd, &buffer, buffer.count)
-        guard n > 0 else { return n == 0 ? "" : nil }
-        return String(decoding: buffer[0..<n], as: UTF8.self)
-    }
+    static func readProc(_ path: String) -> String? { ProcFS.read(path).map { String(decoding: $0, as: UTF8.self) } }
 }

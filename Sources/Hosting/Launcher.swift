@@ -140,11 +140,28 @@ public struct Launcher {
         try requireWritableDirectory(profileDir, what: "state directory")
         let logsDir = profile.logs.dir + "/" + profile.name
         try requireWritableDirectory(logsDir, what: "log directory")
+        // Directories another local user prepared (or can write) would let them replace a spec
+        // the shim runs as us, or plant a link where a log goes: refuse them, naming the fix.
+        let stateDirs = [paths.root, paths.root + "/profiles", profileDir, paths.agentsDir(profile: profile.name)]
+            + profile.agents.map { paths.agentDir(profile: profile.name, agent: $0.name) }
+        for directory in stateDirs + [profile.logs.dir, logsDir] {
+            if let problem = FileIO.untrustedDirectoryProblem(directory) { throw HostingError("unsafe directory: \(problem)") }
+        }
+        for agent in profile.agents {
+            for file in [SupervisorPaths.logFile(logsDir: profile.logs.dir, profile: profile.name, agent: agent.name),
+                         SupervisorPaths.eventsFile(logsDir: profile.logs.dir, profile: profile.name, agent: agent.name)] {
+                var st = stat()
+                if lstat(file, &st) == 0 && (st.st_mode & S_IFMT != S_IFREG || st.st_uid != geteuid()) {
+                    throw HostingError("unsafe log file: \(file) is not a regular file of ours (a link?): remove it")
+                }
+            }
+        }
         // Docker absent or stopped, a missing image, an API key in an env allow-list: one clear
         // error here, before anything starts.
         let docker = try DockerPreflight.check(profile, environment: environment)
 
         var specs: [ShimSpec] = []
+        let keyVariables = DockerPreflight.apiKeyVariables(profile)
         for agent in profile.agents {
             let kind = agent.kind
             var command: [String]
@@ -188,9 +205,28 @@ public struct Launcher {
                 backoffInitial: agent.backoffInitial, backoffMax: agent.backoffMax, maxRestarts: agent.maxRestarts,
                 restartWindow: agent.restartWindow, stopTimeout: agent.stopTimeout,
                 notifySocket: notifySocketPath(profile.name),
-                container: agent.backend.type == .docker ? container : nil))
+                container: agent.backend.type == .docker ? container : nil,
+                passEnvironment: Launcher.secretsPassed(to: agent), withheldEnvironment: keyVariables.sorted()))
         }
         return (tmux, specs)
+    }
+
+    /// The secret-named variables an agent may have: its `pass_env`, and a built-in agent's own
+    /// API key variable.
+    static func secretsPassed(to agent: AgentSpec) -> [String] {
+        var names = agent.passEnv
+        if agent.kind.usesLLM, agent.llm.provider != .script, let key = agent.llm.apiKeyEnv ?? agent.llm.provider.defaultAPIKeyEnv {
+            names.append(key)
+        }
+        return names
+    }
+
+    /// `up`'s environment as the tmux server (and so every shim) gets it: without variables
+    /// named like secrets and API key variables, except those some agent is given.
+    static func scrubbedEnvironment(_ environment: [String: String], specs: [ShimSpec]) -> [String: String] {
+        let passed = Set(specs.flatMap { $0.passEnvironment ?? [] })
+        let withheld = Set(specs.flatMap { $0.withheldEnvironment ?? [] })
+        return environment.filter { passed.contains($0.key) || !(Secrets.isSecretName($0.key) || withheld.contains($0.key)) }
     }
 
     public func launchConfig(_ profile: Profile, _ agent: AgentSpec, container: ContainerSpec? = nil) -> AgentLaunchConfig {
@@ -264,20 +300,35 @@ public struct Launcher {
         defer { notices.close() }
 
         do {
+            // The record goes first: whatever moment this process dies at (kill -9, Ctrl-C),
+            // what it started is findable by the profile's name, so `down` removes it and
+            // `up --detach` finds it running.
+            try record.write(to: recordPath)
+            Launcher.testKillPoint("record-written", environment: environment)
             // Containers before any shim: an image that cannot start is one error, nothing half-up.
             try startContainers(specs, profile: profile.name)
             let windows = record.agents.map { (name: $0.name, command: shimCommand + [$0.specPath]) }
-            let panes = try tmux.createSession(name: profile.name, windows: windows, size: size, environment: environment)
+            let panes = try tmux.createSession(name: profile.name, windows: windows, size: size,
+                                               environment: Launcher.scrubbedEnvironment(environment, specs: specs))
+            Launcher.testKillPoint("session-created", environment: environment)
             for (index, pane) in panes.enumerated() where index < record.agents.count { record.agents[index].pane = pane }
             try record.write(to: recordPath)
 
             try notices.wait(for: specs.map(\.agent), timeout: startTimeout, profile: profile.name)
+            Launcher.testKillPoint("shims-waited", environment: environment)
         } catch {
             rollBack(record: record, tmux: tmux)
             throw error
         }
         started = true
         return .started(record)
+    }
+
+    /// Tests drive the race of an interrupted `up` deterministically: with
+    /// `SUPERVISOR_TEST_KILL_UP_AT=<point>` in its environment, `up` kills itself with SIGKILL
+    /// at that point (`record-written`, `session-created`, `shims-waited`).
+    static func testKillPoint(_ point: String, environment: [String: String]) {
+        if environment["SUPERVISOR_TEST_KILL_UP_AT"] == point { raise(SIGKILL) }
     }
 
     /// Creates (or reuses, or recreates) every agent's container, in parallel as far as the
@@ -342,6 +393,12 @@ public struct Launcher {
             unlink(agent.socketPath)
             unlink(agent.specPath)
         }
+        // What an agent detached from itself while its shim had crashed (no subreaper left to
+        // adopt it) still carries the agent's mark: one pass over /proc for the whole profile.
+        let leftovers = ProcFS.processes(markedWith: Shim.leftoverMark(agentDirectory: paths.agentsDir(profile: record.name) + "/"),
+                                         prefix: true)
+        for pid in leftovers { kill(pid, SIGKILL) }
+        if !leftovers.isEmpty { problems.append("\(leftovers.count) process(es) that agents left after their shims died; killed") }
         problems += removeContainers(record)
         unlink(paths.profileRecord(profile: record.name))
         return problems
@@ -410,8 +467,7 @@ public struct Launcher {
 /// Whether a pid runs a shim, `supervisor shim` or `supervisor-shim shim` (so we only ever signal
 /// processes we started).
 public func isShim(pid: Int32) -> Bool {
-    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-    let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    let argv = ProcFS.arguments(pid)
     return argv.count >= 2 && argv[1] == "shim"
 }
 

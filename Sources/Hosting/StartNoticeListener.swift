@@ -21,7 +21,9 @@ final class StartNoticeListener {
         server = PipeStream(loop: loop)
         do {
             try server.bind(path: path)
-            try server.listen { [unowned self] connection in
+            // Every shim of a large profile may connect before this process gets to accept
+            // (tmux is still creating windows): a short backlog would refuse the later ones.
+            try server.listen(backlog: SOMAXCONN) { [unowned self] connection in
                 var buffer: [UInt8] = []
                 try? connection.startReading { result in
                     switch result {

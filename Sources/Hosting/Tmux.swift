@@ -67,26 +67,57 @@ public struct Tmux {
         return (try? run(["list-sessions"]).succeeded) ?? false
     }
 
-    /// One window per agent, all created by a single tmux invocation (start-up speed).
+    /// The most argv bytes one tmux invocation may carry. tmux sends a client's whole command
+    /// as one message of at most 16 KiB (`MAX_IMSGSIZE`, header included); past it the command
+    /// fails with "command too long", which ~65 windows reached.
+    static let maxCommandBytes = 12 * 1024
+
+    /// One window per agent, created by as few tmux invocations as the message size allows
+    /// (start-up speed: one client round trip per batch, not per window).
     /// Returns the pane id of each window, in order.
     public func createSession(name: String, windows: [(name: String, command: [String])],
                               size: (rows: Int, cols: Int), environment: [String: String]) throws -> [String] {
         precondition(!windows.isEmpty)
-        var arguments: [String] = []
+        var panes: [String] = []
+        for batch in Tmux.sessionBatches(name: name, windows: windows, size: size) {
+            let result = try run(batch, environment: environment)
+            guard result.succeeded else {
+                throw HostingError("tmux could not start the session: \(result.errorOutput.trimmed)")
+            }
+            panes += result.output.split(separator: "\n").map(String.init)
+        }
+        return panes
+    }
+
+    /// The tmux argv of each invocation that creates the session: the first makes the session
+    /// and its first windows, the others add windows, each within `maxCommandBytes` (a single
+    /// window over it still goes alone, for tmux to judge).
+    static func sessionBatches(name: String, windows: [(name: String, command: [String])],
+                               size: (rows: Int, cols: Int)) -> [[String]] {
+        var batches: [[String]] = []
+        var current: [String] = []
+        var bytes = 0
         for (index, window) in windows.enumerated() {
+            var arguments: [String]
             if index == 0 {
-                arguments += ["new-session", "-d", "-s", name, "-n", window.name, "-x", "\(size.cols)", "-y", "\(size.rows)",
-                              "-P", "-F", "#{pane_id}"]
+                arguments = ["new-session", "-d", "-s", name, "-n", window.name, "-x", "\(size.cols)", "-y", "\(size.rows)",
+                             "-P", "-F", "#{pane_id}"]
             } else {
-                arguments += [";", "new-window", "-d", "-t", "=\(name):", "-n", window.name, "-P", "-F", "#{pane_id}"]
+                arguments = ["new-window", "-d", "-t", "=\(name):", "-n", window.name, "-P", "-F", "#{pane_id}"]
             }
             arguments += window.command
+            let cost = arguments.reduce(2) { $0 + $1.utf8.count + 1 } // with the ";" separator
+            if !current.isEmpty && bytes + cost > maxCommandBytes {
+                batches.append(current)
+                current = []
+                bytes = 0
+            }
+            if !current.isEmpty { current.append(";") }
+            current += arguments
+            bytes += cost
         }
-        let result = try run(arguments, environment: environment)
-        guard result.succeeded else {
-            throw HostingError("tmux could not start the session: \(result.errorOutput.trimmed)")
-        }
-        return result.output.split(separator: "\n").map(String.init)
+        if !current.isEmpty { batches.append(current) }
+        return batches
     }
 
     /// Starts a fresh shim in an agent's window whose shim died (its pane is dead or stuck).

@@ -31,6 +31,10 @@ public final class EventLoop {
         precondition(status == 0, "uv_loop_init failed: \(status)")
     }
 
+    /// Gives heap pages freed since (a dropped connection's queued writes) back to the system,
+    /// so a burst of buffering does not stay in the process's resident size for good.
+    public static func releaseFreedMemory() { _ = malloc_trim(0) }
+
     /// Runs until no active handle is left or `stop()` is called.
     public func run() { uv_run(raw, UV_RUN_DEFAULT) }
     /// Runs one iteration, blocking for events when `wait` is true.

@@ -25,7 +25,9 @@ public final class LoopTimer: Handle {
     }
 
     public func start(seconds: Double, _ callback: @escaping () -> Void) {
-        start(milliseconds: UInt64(max(0, seconds * 1000).rounded(.up)), callback)
+        // Clamped: a huge or non-finite time must not trap in the conversion (about 8900 years).
+        let milliseconds = (seconds * 1000).rounded(.up)
+        start(milliseconds: milliseconds > 0 ? UInt64(min(milliseconds, 0x1p48)) : 0, callback)
     }
 
     public func stop() {

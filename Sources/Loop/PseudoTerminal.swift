@@ -104,37 +104,10 @@ public final class ChildWatcher {
     }
 
     /// The children of `pid` (all its threads'), from /proc.
-    public static func children(of pid: pid_t) -> [pid_t] {
-        guard let tasks = opendir("/proc/\(pid)/task") else { return [] }
-        defer { closedir(tasks) }
-        var result: [pid_t] = []
-        while let entry = readdir(tasks) {
-            let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard !tid.hasPrefix("."), let file = fopen("/proc/\(pid)/task/\(tid)/children", "r") else { continue }
-            var text: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = fread(&buffer, 1, buffer.count, file)
-                if n <= 0 { break }
-                text += buffer[0..<n]
-            }
-            fclose(file)
-            result += text.split(separator: UInt8(ascii: " ")).compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
-        }
-        return result
-    }
+    public static func children(of pid: pid_t) -> [pid_t] { ProcFS.children(of: pid) }
 
     /// `pid`'s descendants, parents before their children.
-    public static func descendants(of pid: pid_t) -> [pid_t] {
-        var result: [pid_t] = []
-        var queue = children(of: pid)
-        while !queue.isEmpty {
-            let next = queue.removeFirst()
-            result.append(next)
-            queue += children(of: next)
-        }
-        return result
-    }
+    public static func descendants(of pid: pid_t) -> [pid_t] { ProcFS.descendants(of: pid) }
 
     public func watch(_ pid: pid_t, onExit: @escaping (ProcessExit) -> Void) {
         watched[pid] = onExit

@@ -163,6 +163,10 @@ public struct AgentSpec: Codable, Equatable, Sendable {
     public var kind: AgentKind
     /// Extra environment for the agent process (values are data, never expanded).
     public var env: [String: String] = [:]
+    /// Variables of `up`'s environment named like secrets (`*_API_KEY`, TOKEN, SECRET,
+    /// PASSWORD) that this agent may have: a third-party agent CLI's key. Everything else
+    /// named so is withheld from agents (a built-in agent gets its own `api_key_env`).
+    public var passEnv: [String] = []
     /// Absolute working directory.
     public var cwd: String
     public var restart: RestartMode = .onFailure

@@ -184,7 +184,7 @@ struct Validator {
 /// Which kinds each kind-specific agent key applies to.
 enum AgentKeys {
     static let common = ["name", "kind", "env", "cwd", "restart", "backoff_initial", "backoff_max", "max_restarts",
-                         "restart_window", "stop_timeout", "debug", "llm", "backend", "isolation", "branch", "base"]
+                         "restart_window", "stop_timeout", "debug", "llm", "backend", "isolation", "branch", "base", "pass_env"]
     static let specific: [(String, [AgentKind])] = [
         ("command", [.command]),
         ("goal", [.goal]),
@@ -266,17 +266,20 @@ struct AgentReader {
                 if let v = env.string(key) { spec.env[key] = v }
             }
         }
+        if let names = t.stringArray("pass_env", check: { Text.isValidVariableName($0) ? nil : "\(Text.quote($0)) is not a variable name ([A-Za-z_][A-Za-z0-9_]*)" }) {
+            spec.passEnv = names
+        }
         if let c = t.string("cwd", nonEmpty: true) { spec.cwd = PathResolver.resolve(c, against: bases.workdir) }
         if let r = t.enumeration("restart", RestartMode.self, noun: "restart policy") { spec.restart = r }
-        if let v = t.number("backoff_initial", .positive) { spec.backoffInitial = v }
-        if let v = t.number("backoff_max", .positive) {
+        if let v = t.number("backoff_initial", .duration) { spec.backoffInitial = v }
+        if let v = t.number("backoff_max", .duration) {
             if v < spec.backoffInitial {
                 d.atValue(t.child("backoff_max"), "must be at least backoff_initial (\(Text.number(spec.backoffInitial))), found \(Text.number(v))")
             } else { spec.backoffMax = v }
         }
-        if let v = t.int("max_restarts", .nonNegative) { spec.maxRestarts = v }
-        if let v = t.number("restart_window", .positive) { spec.restartWindow = v }
-        if let v = t.number("stop_timeout", .positive) { spec.stopTimeout = v }
+        if let v = t.int("max_restarts", .count) { spec.maxRestarts = v }
+        if let v = t.number("restart_window", .duration) { spec.restartWindow = v }
+        if let v = t.number("stop_timeout", .duration) { spec.stopTimeout = v }
         if let v = t.bool("debug") { spec.debug = v }
         readIsolation(&spec, kind: kind)
 
@@ -315,15 +318,15 @@ struct AgentReader {
             spec.allowTools = tools("allow_tools", servers: servers)
             spec.denyTools = tools("deny_tools", servers: servers)
         case .exec:
-            if let v = t.number("block_timeout", .positive) { spec.blockTimeout = v }
+            if let v = t.number("block_timeout", .duration) { spec.blockTimeout = v }
             if let s = t.string("memory_limit", nonEmpty: true) {
                 if Text.isSize(s) { spec.memoryLimit = s }
                 else { d.atValue(t.child("memory_limit"), "\(Text.quote(s)) is not a size (a number with an optional unit b, k, m or g, like \"1g\")") }
             }
         }
         if spec.kind == .coder { spec.limit = AgentSpec.coderDefaultLimit }
-        if applies("limit"), let v = t.int("limit", .positive) { spec.limit = v }
-        if applies("time_budget") { spec.timeBudget = t.number("time_budget", .positive) }
+        if applies("limit"), let v = t.int("limit", .between(1, TableReader.Bound.maxCount)) { spec.limit = v }
+        if applies("time_budget") { spec.timeBudget = t.number("time_budget", .duration) }
         if applies("token_budget") { spec.tokenBudget = t.int("token_budget", .positive) }
         if applies("cost_budget") { spec.costBudget = t.number("cost_budget", .positive) }
         if applies("prompt") { spec.prompt = t.string("prompt") }
@@ -436,7 +439,7 @@ enum MCPReader {
                 }
             }
             let cwd = t.string("cwd", nonEmpty: true)
-            let timeout = t.number("timeout", .positive)
+            let timeout = t.number("timeout", .duration)
             if let name, let command {
                 out.append(MCPServerSpec(name: name, command: command, env: env, cwd: cwd, timeout: timeout ?? 60))
             }

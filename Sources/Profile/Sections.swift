@@ -61,10 +61,10 @@ struct LLMPartial {
         p.temperature = t.number("temperature", .between(0, 2))
         p.endpoint = t.enumeration("endpoint", LLMEndpoint.self, noun: "endpoint")
         if let s = t.string("script", nonEmpty: true) { p.script = PathResolver.resolve(s, against: bases.directory) }
-        p.connectTimeout = t.number("connect_timeout", .positive)
-        p.stallTimeout = t.number("stall_timeout", .positive)
-        p.requestTimeout = t.number("request_timeout", .positive)
-        p.maxRetries = t.int("max_retries", .nonNegative)
+        p.connectTimeout = t.number("connect_timeout", .duration)
+        p.stallTimeout = t.number("stall_timeout", .duration)
+        p.requestTimeout = t.number("request_timeout", .duration)
+        p.maxRetries = t.int("max_retries", .count)
         p.debug = t.bool("debug")
         if let prices = t.subtable("prices") {
             for model in prices.keys {

@@ -13,9 +13,20 @@ struct TableReader {
         case nonNegative
         case atLeast(Double)
         case between(Double, Double)
+        /// A time in seconds: positive and at most `maxDuration`, so every later conversion
+        /// (milliseconds for timers, nanoseconds, backoff doubling) stays in range.
+        case duration
+        /// A count of times (restarts, retries): 0 up to `maxCount`.
+        case count
+
+        /// 30 days: longer than any timeout, backoff or budget means anything.
+        static let maxDuration = 30.0 * 24 * 3600
+        static let maxCount = 1_000_000.0
 
         func allows(_ v: Double) -> Bool {
             switch self {
+            case .duration: return v > 0 && v <= Bound.maxDuration
+            case .count: return v >= 0 && v <= Bound.maxCount
             case .positive: return v > 0
             case .nonNegative: return v >= 0
             case .atLeast(let m): return v >= m
@@ -29,6 +40,8 @@ struct TableReader {
             case .nonNegative: return "must be 0 or more"
             case .atLeast(let m): return "must be at least \(Text.number(m))"
             case .between(let a, let b): return "must be between \(Text.number(a)) and \(Text.number(b))"
+            case .duration: return "must be a number of seconds greater than 0 and at most \(Text.number(Bound.maxDuration)) (30 days)"
+            case .count: return "must be between 0 and \(Text.number(Bound.maxCount))"
             }
         }
     }

@@ -27,6 +27,13 @@ final class BoxTests: XCTestCase {
         loop.close()
     }
 
+    /// The commands a built-in agent runs (the goal's and the coder's shells) see no variable
+    /// named like a secret, whatever the agent itself was given.
+    func testLocalCommandsGetNoSecretNamedVariables() {
+        let box = LocalBox(workspace: "/tmp", environment: ["PATH": "/bin", "GITHUB_TOKEN": "t", "PGPASSWORD": "p", "MAX_TOKENS": "9"], withheld: [])
+        XCTAssertEqual(box.hostProcessEnvironment(["TERM": "dumb"]), ["PATH": "/bin", "MAX_TOKENS": "9", "TERM": "dumb"])
+    }
+
     func testTimeoutKillsTheWholeProcessGroup() throws {
         let loop = EventLoop()
         let dir = TemporaryDirectory()

@@ -258,4 +258,21 @@ final class LifecycleTests: EndToEndTestCase {
         XCTAssertLessThan(took, 5.0)
         try waitFor("the stubborn agent to be gone") { !isRunningProcess(stubbornPid) }
     }
+
+    /// 150 agents start with one `up --detach` (tmux takes at most ~16 KiB per command: one
+    /// invocation for all windows stopped at ~65), and status and down stay quick.
+    func testUpOfManyAgents() throws {
+        let names = (0..<150).map { String(format: "agent%03d", $0) }
+        let path = sv.writeProfile("many", names.map { agent($0, ["sleep", "600"]) }.joined())
+        try upDetached(path)
+        XCTAssertEqual(try sv.windows("many"), names)
+        let began = Date()
+        let statuses = try sv.status("many")
+        XCTAssertEqual(statuses.filter { $0.state == "running" }.count, names.count)
+        XCTAssertLessThan(Date().timeIntervalSince(began), 10)
+        let pids = statuses.compactMap(\.pid)
+        XCTAssertEqual(pids.count, names.count)
+        try ok(["down", "many"], timeout: 60)
+        for pid in pids { try waitFor("agent \(pid) to end after down") { !isRunningProcess(pid) } }
+    }
 }

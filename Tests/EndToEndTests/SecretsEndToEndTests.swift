@@ -83,4 +83,29 @@ final class SecretsEndToEndTests: EndToEndTestCase {
             XCTAssertNil(cmdline.range(of: Data(key.utf8)), "pid \(entry)'s command line holds the key")
         }
     }
+
+    /// A command agent gets no variable named like a secret from `up`'s environment unless its
+    /// `pass_env` lists it, and the private tmux server keeps only what some agent is given.
+    func testCommandAgentsGetOnlyTheSecretsTheirProfileLists() throws {
+        let path = sv.writeProfile("scrub",
+            agent("plain", sh("env; echo plain-done; exec sleep 600")) +
+            agent("cli", sh("env; echo cli-done; exec sleep 600"), extra: "pass_env = [\"SV_VENDOR_API_KEY\"]"))
+        let secrets = ["SV_VENDOR_API_KEY": "vendor-CANARY-1", "SV_GITHUB_TOKEN": "token-CANARY-2", "PGPASSWORD": "pw-CANARY-3",
+                       "SV_PLAIN_SETTING": "visible-4"]
+        let up = try sv.run(["up", path, "--detach"], environment: secrets)
+        XCTAssertEqual(up.status, 0, "\(up)")
+        try sv.waitForLog("scrub", "plain", containing: "plain-done")
+        try sv.waitForLog("scrub", "cli", containing: "cli-done")
+        let plain = String(decoding: sv.log("scrub", "plain"), as: UTF8.self)
+        let cli = String(decoding: sv.log("scrub", "cli"), as: UTF8.self)
+        for canary in ["vendor-CANARY-1", "token-CANARY-2", "pw-CANARY-3"] {
+            XCTAssertFalse(plain.contains(canary), "plain got \(canary)")
+        }
+        XCTAssertTrue(plain.contains("SV_PLAIN_SETTING=visible-4"))
+        XCTAssertTrue(cli.contains("SV_VENDOR_API_KEY=vendor-CANARY-1"), "pass_env did not pass the key")
+        XCTAssertFalse(cli.contains("token-CANARY-2"))
+        let server = try sv.tmux("scrub", ["show-environment", "-g"]).stdout
+        XCTAssertFalse(server.contains("token-CANARY-2"), "the tmux server holds a token no agent needs")
+        XCTAssertFalse(server.contains("pw-CANARY-3"))
+    }
 }

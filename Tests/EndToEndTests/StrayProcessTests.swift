@@ -76,6 +76,27 @@ final class StrayProcessTests: EndToEndTestCase {
         XCTAssertGreaterThanOrEqual(starts[1] - firstStrays, 0.9, lines.joined(separator: "\n"))
     }
 
+    /// kill -9 of a shim leaves no subreaper: what its agent detached goes to pid 1 and lives
+    /// on. It still carries the agent's mark, so the next start (a new shim) and `down` end it.
+    func testDetachedProcessesOfAKilledShimEndAtTheNextStartAndAtDown() throws {
+        for ending in ["restart", "down"] {
+            let pidFile = sv.home.file("crash-\(ending).pid")
+            let profile = "crash-\(ending)"
+            let path = sv.writeProfile(profile, agent("a", sh(
+                "setsid sh -c 'trap \"\" HUP; echo $$ > \(pidFile); exec sleep 1000' & echo a-up; exec sleep 600")))
+            try upDetached(path)
+            try sv.waitForLog(profile, "a", containing: "a-up")
+            let daemon = try readPid(pidFile)
+            let shimPid = try XCTUnwrap(sv.state(profile, "a")?.shimPid)
+            kill(shimPid, SIGKILL)
+            try waitFor("the shim to be gone") { !isRunningProcess(shimPid) }
+            XCTAssertTrue(isRunningProcess(daemon), "the daemon should outlive its shim for this test to mean anything")
+            try ok([ending, profile] + (ending == "restart" ? ["a"] : []))
+            try waitFor("the daemon \(daemon) to end at \(ending)") { !isRunningProcess(daemon) }
+            if ending == "restart" { try ok(["down", profile]) }
+        }
+    }
+
     private func readPid(_ file: String) throws -> Int32 {
         var pid: Int32?
         try waitFor("\(file) to hold a pid") {

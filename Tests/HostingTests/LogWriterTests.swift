@@ -16,6 +16,28 @@ final class LogWriterTests: XCTestCase {
         XCTAssertFalse(fileExists(path + ".base"), "base sidecar is written only when rotating")
     }
 
+    /// Removed from outside: a new file at the path, with what went into the removed one
+    /// since it was last seen, at the same offsets.
+    func testRemovedFileIsReopenedWithoutLoss() throws {
+        let path = tmp.file("a.log")
+        let w = try LogWriter(path: path, maxBytes: 0, keep: 0)
+        try w.write([UInt8]("before "))
+        XCTAssertFalse(w.reopenIfRemoved())
+        unlink(path)
+        XCTAssertEqual(try w.write([UInt8]("after")), 7)
+        XCTAssertTrue(w.reopenIfRemoved())
+        XCTAssertEqual(readFileString(path), "after")
+        XCTAssertEqual(readFileString(path + ".base")?.trimmingCharacters(in: .whitespacesAndNewlines), "7")
+        XCTAssertEqual(try w.write([UInt8]("!")), 12)
+        XCTAssertEqual(try LogWriter.readBase(logPath: path) + (try FileIO.fileSize(path) ?? 0), 13)
+        // Renamed away (logrotate): the old bytes stay there, the new file continues the offsets.
+        rename(path, path + ".old")
+        XCTAssertTrue(w.reopenIfRemoved())
+        XCTAssertEqual(try w.write([UInt8]("new")), 13)
+        XCTAssertEqual(readFileString(path), "new")
+        XCTAssertEqual(readFileString(path + ".old"), "after!")
+    }
+
     func testRotationKeep3ExactContentsAndOffsets() throws {
         let path = tmp.file("a.log")
         let w = try LogWriter(path: path, maxBytes: 10, keep: 3)

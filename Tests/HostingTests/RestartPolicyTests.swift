@@ -30,7 +30,7 @@ final class RestartPolicyTests: XCTestCase {
 
     func testBackoffGrowsAndCaps() {
         var t = RestartTracker(policy: RestartPolicy(mode: .always, backoffInitial: 1, backoffMax: 8,
-                                                     maxRestarts: 0, window: 60))
+                                                     maxRestarts: 100, window: 60))
         var delays: [Double] = []
         var now = 0.0
         for _ in 0..<6 {
@@ -43,14 +43,28 @@ final class RestartPolicyTests: XCTestCase {
 
     func testJitter() {
         var t = RestartTracker(policy: RestartPolicy(mode: .always, backoffInitial: 4, backoffMax: 100))
-        XCTAssertEqual(t.decide(exit: .exited(1), now: 0, random: zero), .restart(after: 2))      // base/2
+        XCTAssertEqual(t.decide(exit: .exited(1), now: 0, random: zero), .restart(after: 4))      // never below backoff_initial
         XCTAssertEqual(t.decide(exit: .exited(1), now: 1, random: half), .restart(after: 6))      // 8/2 + 0.5*8/2
         XCTAssertEqual(t.decide(exit: .exited(1), now: 2, random: { 0.999 }), .restart(after: 8 + 0.999 * 8))
     }
 
+    /// The jitter never waits less than backoff_initial, whatever the random draw.
+    func testJitterNeverBelowInitial() {
+        var t = RestartTracker(policy: RestartPolicy(mode: .always, backoffInitial: 3, backoffMax: 5, maxRestarts: 100, window: 60))
+        for now in 0..<10 {
+            XCTAssertGreaterThanOrEqual(delay(t.decide(exit: .exited(1), now: Double(now) * 100, random: zero)) ?? 0, 3)
+        }
+    }
+
+    /// `max_restarts = 0` means no restart at all (it meant "unlimited").
+    func testZeroMaxRestartsMeansNone() {
+        var t = RestartTracker(policy: RestartPolicy(mode: .always, maxRestarts: 0, window: 60))
+        guard case .giveUp = t.decide(exit: .exited(1), now: 0, random: zero) else { return XCTFail("restarted") }
+    }
+
     func testLongRunResetsExponent() {
         var t = RestartTracker(policy: RestartPolicy(mode: .always, backoffInitial: 1, backoffMax: 10,
-                                                     maxRestarts: 0, window: 60))
+                                                     maxRestarts: 100, window: 60))
         _ = t.decide(exit: .exited(1), now: 0, random: { 1 })
         _ = t.decide(exit: .exited(1), now: 2, random: { 1 })
         XCTAssertEqual(t.decide(exit: .exited(1), now: 5, random: { 1 }), .restart(after: 4))

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Loop
 import Hosting
 import LLM
 
@@ -270,12 +271,5 @@ public struct ConversationStore {
     }
 
     /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
-    static func startTime(of pid: Int32) -> UInt64? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
-        let text = String(decoding: data, as: UTF8.self)
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is the state (field 3), so field 22 is fields[19].
-        return fields.count > 19 ? UInt64(fields[19]) : nil
-    }
+    static func startTime(of pid: Int32) -> UInt64? { ProcFS.stat(pid)?.startTime }
 }

@@ -21,12 +21,7 @@ public final class FileDisplay: ExecDisplay {
         self.color = color ?? (isatty(fd) == 1)
     }
     public func write(_ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
-            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return }
-            bytes = bytes.dropFirst(n)
-        }
+        Posix.writeAll(fd, text)
     }
 }
 

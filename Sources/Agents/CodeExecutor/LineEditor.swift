@@ -288,12 +288,7 @@ public final class LineEditor {
     }
 
     private func write(_ s: String) {
-        var bytes = Array(s.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(out, $0.baseAddress!, $0.count) }
-            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return }
-            bytes = bytes.dropFirst(n)
-        }
+        Posix.writeAll(out, s)
     }
 
     private func decodeText(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

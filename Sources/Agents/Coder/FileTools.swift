@@ -26,15 +26,10 @@ enum Files {
         let fd = open(p, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ToolError("cannot read \(p): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while out.count < limit {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, min($0.count, limit - out.count)) }
-            if n < 0 { if errno == EINTR { continue }; throw ToolError("cannot read \(p): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
+        switch Posix.readAll(fd, limit: limit) {
+        case .success(let bytes): return bytes
+        case .failure(let error): throw ToolError("cannot read \(p): \(String(cString: strerror(error.code)))")
         }
-        return out
     }
 
     /// Creates missing parent directories, then replaces the file atomically (temp + rename),
@@ -48,16 +43,9 @@ enum Files {
         let temp = dir + "/.\(basename(p)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw ToolError("cannot write \(p): \(String(cString: strerror(errno)))") }
-        var rest = bytes[...]
-        while !rest.isEmpty {
-            let n = rest.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                close(fd); unlink(temp)
-                throw ToolError("cannot write \(p): \(String(cString: strerror(e)))")
-            }
-            rest = rest.dropFirst(n)
+        if let error = Posix.writeAll(fd, bytes) {
+            close(fd); unlink(temp)
+            throw ToolError("cannot write \(p): \(String(cString: strerror(error.code)))")
         }
         fchmod(fd, mode)
         close(fd)

@@ -24,10 +24,7 @@ public final class LineInput {
         if !isTTY && (type == S_IFREG || type == S_IFCHR || type == S_IFBLK || type == S_IFDIR) {
             // Not pollable: read it now (a file, /dev/null).
             var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = read(fd, &chunk, chunk.count)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
+            while case .success(let n) = chunk.withUnsafeMutableBytes({ Posix.read(fd, into: $0) }), n > 0 {
                 feed(chunk[0..<n])
             }
             finishInput()

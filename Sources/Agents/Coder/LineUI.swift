@@ -1,5 +1,6 @@
 import Hosting
 import Glibc
+import Loop
 import LLM
 import Profile
 
@@ -27,12 +28,7 @@ public final class LineUI: CoderUI {
 
     func write(_ s: String) {
         guard !s.isEmpty else { return }
-        var bytes = Array(s.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(out, $0.baseAddress!, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            bytes = bytes.dropFirst(n)
-        }
+        Posix.writeAll(out, s)
         atLineStart = s.hasSuffix("\n")
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import Loop
 import Hosting
 
 /// Writes the agent's structured events as JSON lines to the descriptor the shim hands it
@@ -22,12 +23,7 @@ public final class AgentEvents {
     /// Writes one event (its texts cut to `EventCaps`).
     public func emit(_ event: AgentEvent) {
         guard let fd else { return }
-        var bytes = Array(EventCodec.agentLine(event).utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            bytes = bytes.dropFirst(n)
-        }
+        Posix.writeAll(fd, EventCodec.agentLine(event))
     }
 
     /// An event given by its type and fields, as before the protocol was typed: decoded into its

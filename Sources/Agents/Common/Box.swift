@@ -1,5 +1,6 @@
 import Glibc
 import Loop
+import enum AgentHost.Secrets
 
 /// Where an agent's actions happen: the local machine (a working directory) or, with the Docker
 /// backend, the agent's own container. Every tool reaches the box only through `argv(...)`, so
@@ -45,7 +46,9 @@ public final class LocalBox: Box {
     }
 
     public func hostProcessEnvironment(_ extra: [String: String]) -> [String: String] {
-        var environment = baseEnvironment.filter { !withheld.contains($0.key) }
+        // No credential of the agent's reaches the commands it runs (the goal's and the coder's
+        // shells): its key and every variable named like a secret.
+        var environment = baseEnvironment.filter { !withheld.contains($0.key) && !Secrets.isSecretName($0.key) }
         for (key, value) in extra { environment[key] = value }
         return environment
     }

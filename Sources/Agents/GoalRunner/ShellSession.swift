@@ -136,17 +136,10 @@ public final class ShellSession {
         let completion: (ShellOutcome) -> Void
         let started = EventLoop.monotonicSeconds()
         var buffer: HeadTailLines
-        var begun = false
+        var stage = ShellJobStage.sent(prompts: 0)
         var exitCode: Int?
         var cwd: String?
-        var promptsBeforeBegin = 0
         var linesSent = 0
-        var suspendSent = false
-        var stoppedLine: String?
-        var bgSent = false
-        var bgLine: String?
-        var interruptedFor: ShellStatus?
-        var killSent = false
         var hidden: Bool
         init(command: String, hidden: Bool, limit: Int, completion: @escaping (ShellOutcome) -> Void) {
             self.command = command; self.hidden = hidden; self.completion = completion
@@ -288,25 +281,25 @@ public final class ShellSession {
     }
 
     private func timedOut() {
-        guard let job, job.exitCode == nil else { return }
-        job.suspendSent = true
+        // An interrupt under way (the command waited for input) goes on: no Ctrl-Z on top.
+        guard let job, job.exitCode == nil, !job.stage.isInterrupting else { return }
+        job.stage = .suspending(stoppedLine: nil)
         master?.write("\u{1A}") // Ctrl-Z: stop the foreground job so it can go on in the background
         graceTimer.start(seconds: options.grace) { [weak self] in
-            guard let self, let job = self.job, !job.bgSent else { return }
+            guard let self, let job = self.job, !job.stage.isBackgrounding else { return }
             // Not suspended (it ignores SIGTSTP, or the shell itself is busy): interrupt it.
             self.interrupt(job, for: .stillRunning(seconds: EventLoop.monotonicSeconds() - job.started, job: nil, interrupted: true))
         }
     }
 
     private func interrupt(_ job: Job, for status: ShellStatus) {
-        job.interruptedFor = status
+        job.stage = .interrupting(status)
         quietTimer.stop()
         master?.write("\u{03}") // Ctrl-C
         graceTimer.start(seconds: options.grace) { [weak self] in
             guard let self, self.job === job else { return }
             // Still no prompt: kill the terminal's foreground process group (not the shell).
             self.killForegroundGroup()
-            job.killSent = true
             self.graceTimer.start(seconds: self.options.grace) { [weak self] in
                 guard let self, self.job === job else { return }
                 // The shell itself does not answer: end it; the next command gets a new one.
@@ -322,7 +315,7 @@ public final class ShellSession {
     /// or it is already being interrupted or moved to the background.
     @discardableResult
     public func interruptCommand(reason: String) -> Bool {
-        guard let job, job.interruptedFor == nil, !job.bgSent else { return false }
+        guard let job, !job.stage.isInterrupting, !job.stage.isBackgrounding else { return false }
         timeoutTimer.stop()
         interrupt(job, for: .interrupted(reason))
         return true
@@ -332,7 +325,7 @@ public final class ShellSession {
     public var isBusy: Bool { job != nil }
 
     private static func quietCheckApplies(_ job: Job) -> Bool {
-        job.begun && job.exitCode == nil && job.interruptedFor == nil && !job.suspendSent
+        job.stage == .running && job.exitCode == nil
     }
 
     private func armQuietCheck() {
@@ -374,7 +367,7 @@ public final class ShellSession {
             // shown when complete; partial output stays in pendingLine for the capture
         }
         if !display.isEmpty && phase != .starting { onDisplay?(display) }
-        if job?.begun == true { armQuietCheck() }
+        if job?.stage == .running { armQuietCheck() }
     }
 
     /// Handles a sentinel or prompt line; false for ordinary output.
@@ -387,7 +380,7 @@ public final class ShellSession {
         }
         guard let job else { return false }
         if line == "__SV_BEGIN_\(job.nonce)__" {
-            job.begun = true
+            if job.stage.isSent { job.stage = .running }
             armQuietCheck()
             return true
         }
@@ -406,16 +399,8 @@ public final class ShellSession {
     }
 
     private func handleLine(_ line: String) {
-        if let job, job.begun || job.suspendSent || job.interruptedFor != nil {
-            if job.suspendSent && job.stoppedLine == nil,
-               line.range(of: #"^\[[0-9]+\][+-]? +Stopped"#, options: .regularExpression) != nil {
-                job.stoppedLine = line
-                return
-            }
-            if job.bgSent, line.range(of: #"^\[[0-9]+\][+-]? "#, options: .regularExpression) != nil, job.bgLine == nil {
-                job.bgLine = line
-                return
-            }
+        if let job, !job.stage.isSent {
+            if job.stage.takeJobControlLine(line) { return }
             job.buffer.append(line)
         } else if phase == .starting {
             // Not the echo of the line that sets the shell up.
@@ -441,27 +426,14 @@ public final class ShellSession {
             c?(nil)
         case .busy:
             guard let job else { return }
-            if !job.begun && job.interruptedFor == nil && !job.suspendSent {
-                job.promptsBeforeBegin += 1
-                if job.promptsBeforeBegin >= job.linesSent { finish(status: .shellExited("the shell did not run the command")) }
-                return
-            }
-            if job.bgSent {
-                finish(status: .stillRunning(seconds: EventLoop.monotonicSeconds() - job.started, job: job.bgLine, interrupted: false))
-                return
-            }
-            if job.suspendSent, job.stoppedLine != nil {
+            switch job.stage.prompt(linesSent: job.linesSent, exitCode: job.exitCode, elapsed: EventLoop.monotonicSeconds() - job.started) {
+            case .wait: break
+            case .sendBackground:
                 // Suspended: let it go on in the background; its prompt ends the command.
-                job.bgSent = true
                 graceTimer.stop()
                 master?.write("bg\n")
-                return
+            case .finish(let status): finish(status: status)
             }
-            if let status = job.interruptedFor {
-                finish(status: status)
-                return
-            }
-            finish(status: .exited(job.exitCode ?? -1))
         case .idle, .stopped:
             break
         }
@@ -491,6 +463,9 @@ public final class ShellSession {
 
     private func shellEnded(pid: pid_t, exit: ProcessExit) {
         guard pid == shellPID else { return }
+        // What the shell wrote before it ended may still be in the terminal (why it ended at
+        // start, say): read it before closing, or the reason is lost to a race.
+        if let fd = pty?.masterFD, master != nil { Posix.drain(fd) { received($0) } }
         master?.close()
         master = nil
         pty = nil
@@ -597,26 +572,12 @@ public final class ShellSession {
         return false
     }
 
-    static func processes(inGroup group: pid_t) -> [pid_t] { processes(field: 2, equal: group) }
-    static func processes(inSession session: pid_t) -> [pid_t] { processes(field: 3, equal: session) }
-
-    /// Processes whose /proc/<pid>/stat field (counted after the command name: 0 state, 1 ppid,
-    /// 2 pgrp, 3 session) equals `value`.
-    static func processes(field: Int, equal value: pid_t) -> [pid_t] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var pids: [pid_t] = []
-        for e in entries {
-            guard let pid = pid_t(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
-                  let close = stat.range(of: ")", options: .backwards) else { continue }
-            let fields = stat[close.upperBound...].split(separator: " ")
-            if fields.count > field, pid_t(fields[field]) == value { pids.append(pid) }
-        }
-        return pids
-    }
+    static func processes(inGroup group: pid_t) -> [pid_t] { ProcFS.processes().filter { ProcFS.stat($0)?.processGroup == group } }
+    static func processes(inSession session: pid_t) -> [pid_t] { ProcFS.processes().filter { ProcFS.stat($0)?.session == session } }
 
     static func readsTerminal(pid: pid_t, terminal: String) -> Bool {
-        let syscall = try? String(contentsOfFile: "/proc/\(pid)/syscall", encoding: .utf8)
-        let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
+        let syscall = ProcFS.read("/proc/\(pid)/syscall").map { String(decoding: $0, as: UTF8.self) }
+        let wchan = ProcFS.read("/proc/\(pid)/wchan").map { String(decoding: $0, as: UTF8.self) } ?? ""
         return readsTerminal(syscall: syscall, wchan: wchan, terminal: terminal) { fd in
             try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")
         }
