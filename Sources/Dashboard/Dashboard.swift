@@ -559,9 +559,9 @@ public final class Dashboard {
         }
         for (n, rect) in rects.enumerated() {
             let slot = agents[pageFirst + n]
-            if slot.headerDirty { drawHeader(slot, rect: Rect(x: rect.x, y: rect.y, width: rect.width, height: 1)) }
+            if slot.headerDirty { drawFrame(slot, rect: rect) }
             if slot.bodyDirty && (!skipBodies || layoutDirty) {
-                drawBody(slot, rect: Rect(x: rect.x, y: rect.y + 1, width: rect.width, height: rect.height - 1), scroll: 0)
+                drawBody(slot, rect: Dashboard.inside(rect), scroll: 0)
                 slot.bodyDirty = false
             }
             slot.headerDirty = false
@@ -572,17 +572,25 @@ public final class Dashboard {
         }
     }
 
-    private func drawHeader(_ slot: AgentSlot, rect: Rect) {
+    /// The tile's border with its title in the top edge; the selected tile's border stands out.
+    private func drawFrame(_ slot: AgentSlot, rect: Rect) {
         guard let model = slot.model else { return }
         let selected = slot.index == state.selected
-        let base = UIStyle(role: .header, bold: true, reverse: selected)
-        screen.fill(rect, style: UIStyle(reverse: selected))
-        let (lead, stateText, trail) = model.headerParts()
-        var x = rect.x
-        x += screen.text(selected ? "▶" + lead : " " + lead, y: rect.y, x: x, maxWidth: rect.maxX - x, style: base)
-        x += screen.text(stateText, y: rect.y, x: x, maxWidth: rect.maxX - x,
-                         style: UIStyle(role: model.state.role, bold: true, reverse: selected || model.state == .waiting))
-        screen.text(trail, y: rect.y, x: x, maxWidth: rect.maxX - x, style: UIStyle(role: .muted, reverse: selected))
+        screen.box(rect, style: UIStyle(role: selected ? .accent : .muted, bold: selected))
+        var x = rect.x + 1
+        let end = rect.maxX - 1
+        if selected { x += screen.text("▶", y: rect.y, x: x, maxWidth: end - x, style: UIStyle(role: .accent, bold: true)) }
+        for piece in TileTitle.compose(model, width: max(0, end - x - 2)) {
+            x += screen.text(" ", y: rect.y, x: x, maxWidth: end - x)
+            x += screen.text(piece.text, y: rect.y, x: x, maxWidth: end - x,
+                             style: UIStyle(role: piece.role, bold: piece.chip || piece.role == .header, reverse: piece.chip))
+        }
+        if x < end { screen.text(" ", y: rect.y, x: x, maxWidth: end - x) }
+    }
+
+    /// The area inside a tile's border.
+    static func inside(_ rect: Rect) -> Rect {
+        Rect(x: rect.x + 1, y: rect.y + 1, width: max(0, rect.width - 2), height: max(0, rect.height - 2))
     }
 
     private func drawBody(_ slot: AgentSlot, rect: Rect, scroll: Int) {
@@ -590,7 +598,8 @@ public final class Dashboard {
         let colored = screen.colorEnabled
         if scroll == 0 || vt.isAltScreen {
             let cursor = vt.cursor
-            let first = Crop.firstRow(screenRows: vt.rows, areaHeight: rect.height, cursorRow: cursor.row, lastUsedRow: cursor.row)
+            let first = Crop.firstRow(screenRows: vt.rows, areaHeight: rect.height, cursorRow: cursor.row, lastUsedRow: cursor.row,
+                                      fullScreen: vt.isAltScreen)
             for r in 0..<rect.height {
                 let row = first + r
                 if row < vt.rows {
@@ -629,10 +638,10 @@ public final class Dashboard {
         let slot = agents[state.selected]
         let c = layout.content
         rects = []
-        if layoutDirty || slot.headerDirty { drawHeader(slot, rect: Rect(x: c.x, y: c.y, width: c.width, height: 1)) }
+        if layoutDirty || slot.headerDirty { drawFrame(slot, rect: c) }
         if layoutDirty || slot.bodyDirty {
             let vt = slot.feed.screen
-            let body = Rect(x: c.x, y: c.y + 1, width: c.width, height: c.height - 1)
+            let body = Dashboard.inside(c)
             if !vt.isAltScreen {
                 let total = vt.scrollbackCount + min(vt.rows - 1, vt.cursor.row) + 1
                 state.clampScroll(maxScroll: max(0, total - body.height))
@@ -642,7 +651,7 @@ public final class Dashboard {
             drawBody(slot, rect: body, scroll: state.scroll)
             if state.scroll > 0 {
                 let note = " scrolled back \(state.scroll) lines · End returns "
-                screen.text(note, y: c.y, x: max(0, c.maxX - note.count), maxWidth: note.count, style: UIStyle(role: .accent, reverse: true))
+                screen.text(note, y: c.maxY - 1, x: max(0, c.maxX - 1 - note.count), maxWidth: note.count, style: UIStyle(role: .accent, reverse: true))
             }
         }
         slot.headerDirty = false

@@ -52,6 +52,12 @@ public final class Screen {
             _ = use_default_colors()
             hasColor = true
             mapper = ColorMapper(available: Int(sv_colors()))
+            // A theme with its own background (a light one) paints the whole screen with it:
+            // the terminal's default colours become the theme's.
+            if theme.background != nil || theme.foreground != nil {
+                _ = assume_default_colors(Int32(theme.foreground.map { mapper.nearest($0) } ?? -1),
+                                          Int32(theme.background.map { mapper.nearest($0) } ?? -1))
+            }
             pairs = ColorPairCache(capacity: Int(min(sv_color_pairs(), 32767)), reserved: 0)
         }
         updateSize()
@@ -163,7 +169,8 @@ public final class Screen {
         if style.standout { attrs |= sv_a_standout() }
         var pairNumber: Int32 = 0
         if hasColor {
-            let fg = style.role.flatMap { theme.foreground($0) }.map { mapper.nearest($0) } ?? -1
+            let rgb = style.role.flatMap { style.onStatusBar ? theme.statusForeground($0) : theme.foreground($0) }
+            let fg = rgb.map { mapper.nearest($0) } ?? -1
             let bg = style.onStatusBar ? mapper.nearest(theme.statusBackground) : -1
             pairNumber = pair(ColorPairKey(fg, bg))
         } else if style.onStatusBar {
@@ -208,9 +215,23 @@ public final class Screen {
         return used
     }
 
+    /// Draws a box-drawn border around `rect` (its outermost cells).
+    public func box(_ rect: Rect, style: UIStyle = UIStyle()) {
+        guard rect.width >= 2, rect.height >= 2 else { return }
+        let inner = String(repeating: "─", count: rect.width - 2)
+        text("┌" + inner + "┐", y: rect.y, x: rect.x, maxWidth: rect.width, style: style)
+        for y in (rect.y + 1)..<(rect.maxY - 1) {
+            text("│", y: y, x: rect.x, maxWidth: 1, style: style)
+            text("│", y: y, x: rect.maxX - 1, maxWidth: 1, style: style)
+        }
+        text("└" + inner + "┘", y: rect.maxY - 1, x: rect.x, maxWidth: rect.width, style: style)
+    }
+
     /// Draws cells of an agent's screen at (y, x), `width` columns; pads with blanks.
-    /// Wide characters cut by the right edge become a blank. `highlight` stands the row out.
-    public func cells(_ cells: (Int) -> Cell, count: Int, y: Int, x: Int, width maxWidth: Int, colored: Bool, highlight: Bool = false) {
+    /// Wide characters cut by the right edge become a blank. `highlight` stands the row out;
+    /// `marked` columns (a search match) are shown reversed.
+    public func cells(_ cells: (Int) -> Cell, count: Int, y: Int, x: Int, width maxWidth: Int, colored: Bool, highlight: Bool = false,
+                      marked: Range<Int>? = nil) {
         guard y >= 0, y < height, x < width else { return }
         let limit = min(maxWidth, width - x)
         var col = 0
@@ -247,6 +268,7 @@ public final class Screen {
                 if col + w > limit { scalars = [32]; w = 1 }
             }
             if highlight { attrs |= sv_a_standout() }
+            if let marked, marked.contains(col) { attrs |= sv_a_reverse() | sv_a_bold() }
             if run.isEmpty || attrs != runKey.0 || pairNumber != runKey.1 {
                 flush()
                 runStart = col

@@ -125,7 +125,7 @@ final class DashboardEndToEndTests: XCTestCase {
         _ = try run([tmuxPath, "-S", outer, "-f", "/dev/null", "new-session", "-d", "-s", "o", "-x", "\(width)", "-y", "\(height)",
                      "-e", "SUPERVISOR_HOME=\(home.path)", "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", "-e", "LC_ALL=C.UTF-8",
                      supervisor, "dashboard", "dash"])
-        try waitScreen("the tiles") { $0.contains("counter [command]") && $0.contains("echo [command]") }
+        try waitScreen("the tiles") { $0.contains("counter command") && $0.contains("echo command") }
     }
 
     func testTilesFocusSearchResizeSendRestartQuit() throws {
@@ -147,18 +147,18 @@ final class DashboardEndToEndTests: XCTestCase {
         try keys("PPage", "PPage")
         try waitScreen("scrolled back") { $0.contains("scrolled back") }
         try keys("Escape")
-        try waitScreen("the tiles again") { $0.contains("boxer [command]") }
+        try waitScreen("the tiles again") { $0.contains("boxer command") }
 
         // Resize re-lays out at once; too small says so.
         _ = try tmux(["resize-window", "-t", "o", "-x", "60", "-y", "30"])
         try waitScreen("the narrow layout") { s in
             let lines = s.split(separator: "\n", omittingEmptySubsequences: false)
-            return lines.contains { $0.contains("counter [command]") } && lines.contains { $0.contains("echo [command]") } && lines.allSatisfy { $0.count <= 60 }
+            return lines.contains { $0.contains("counter command") } && lines.contains { $0.contains("echo command") } && lines.allSatisfy { $0.count <= 60 }
         }
         _ = try tmux(["resize-window", "-t", "o", "-x", "30", "-y", "5"])
         try waitScreen("the too-small notice") { $0.contains("too small") }
         _ = try tmux(["resize-window", "-t", "o", "-x", "150", "-y", "40"])
-        try waitScreen("the wide layout again") { $0.contains("counter [command]") && $0.contains("| BOXED  |") }
+        try waitScreen("the wide layout again") { $0.contains("counter command") && $0.contains("| BOXED  |") }
 
         // `s` sends text to the selected agent only.
         try keys("3", "s")
