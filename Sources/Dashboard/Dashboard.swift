@@ -48,7 +48,8 @@ public final class Dashboard {
     private var rects: [Rect] = []
     private var pageFirst = 0
     private var lastTotals: String = ""
-    private var searchHighlight: Int?
+    /// The search match shown in the focus view: its line (of `focusLines`) and columns.
+    private var searchHit: (line: Int, columns: Range<Int>)?
     private var tickDueAt: Double?
     private var frameDueAt: Double?
     private var keyFramePending = false
@@ -80,9 +81,24 @@ public final class Dashboard {
         var recentEvents: Set<String> = []
         var recentOrder: [String] = []
         var cursor: (Int, Int) = (-1, -1)
+        /// A built-in agent's conversation, rendered from its events.
+        let transcript: TranscriptView?
 
         init(index: Int, entry: ProfileRecord.Agent, feed: AgentFeed) {
             self.index = index; self.entry = entry; self.feed = feed
+            transcript = entry.kind.isBuiltIn ? TranscriptView(cols: 80, rows: 24) : nil
+        }
+
+        /// True once the agent has ended (exited, failed, stopped, gone).
+        var ended: Bool { !(model?.state.isActive ?? true) }
+
+        func view(switched: Bool) -> AgentView {
+            AgentView.shown(builtIn: transcript != nil, fullScreen: feed.screen.isAltScreen, ended: ended, switched: switched)
+        }
+
+        /// Takes an event's record into the conversation view.
+        func addToTranscript(_ record: EventRecord) {
+            if transcript?.add(record) ?? false { bodyDirty = true }
         }
 
         /// Live events repeat lines read from the file when both overlap: skip those.
@@ -154,6 +170,7 @@ public final class Dashboard {
         watcher.onEvent = { [unowned self] name, line in
             guard let slot = self.slot(name), slot.isNewEvent(line), let event = TimelineEvent.parse(line, agent: name) else { return }
             slot.activity.apply(event)
+            slot.addToTranscript(event.record)
             self.timeline.add(event)
             slot.headerDirty = true
             if self.state.mode == .timeline { self.chromeDirty = true }
@@ -245,6 +262,7 @@ public final class Dashboard {
             _ = slot.isNewEvent(line)
             if let event = TimelineEvent.parse(line, agent: slot.entry.name) {
                 slot.activity.apply(event)
+                slot.addToTranscript(event.record)
                 events.append(event)
             }
         }
@@ -266,6 +284,7 @@ public final class Dashboard {
         let page = max(1, screen.height - 4)
         let result = state.handle(key, columns: columns(), page: page, kinds: timeline.kinds)
         if result.changes.contains(.mode) || result.changes.contains(.filter) { layoutDirty = true }
+        if result.changes.contains(.selection) || result.changes.contains(.mode) { searchHit = nil }
         if result.changes.contains(.selection) {
             if state.mode == .tiles, let first = pageOf(state.selected), first != pageFirst { layoutDirty = true }
             for slot in agents { slot.headerDirty = true }
@@ -394,7 +413,7 @@ public final class Dashboard {
     // MARK: Search (focus view)
 
     private func focusLines(_ slot: AgentSlot) -> [String] {
-        let s = slot.feed.screen
+        let s = viewScreen(slot, area: Dashboard.inside(ScreenLayout(width: screen.width, height: screen.height).content))
         var lines = s.isAltScreen ? [] : s.scrollbackLines()
         let text = s.text()
         let bottom = s.isAltScreen ? s.rows - 1 : min(s.rows - 1, max(s.cursor.row, lastNonBlank(text)))
@@ -412,17 +431,17 @@ public final class Dashboard {
         let lines = focusLines(slot)
         let view = max(1, screen.height - 3)
         let currentBottom = lines.count - 1 - state.scroll
-        let from = searchHighlight ?? min(lines.count, currentBottom + 1)
+        let from = searchHit?.line ?? min(lines.count, currentBottom + 1)
         guard let hit = TextSearch.find(query, in: lines, from: from, forward: forward) else {
-            say("not found: \(query)")
+            say("\(slot.entry.name): not found: \(query)")
             return
         }
-        searchHighlight = hit
+        searchHit = (hit, TextSearch.columns(of: query, in: lines[hit]) ?? 0..<0)
         // Put the hit in the middle of the view where possible.
         state.scroll = max(0, lines.count - 1 - hit - view / 2)
         state.clampScroll(maxScroll: max(0, lines.count - view))
         slot.bodyDirty = true
-        say("match at line \(hit + 1) of \(lines.count)")
+        say("\(slot.entry.name): match at line \(hit + 1) of \(lines.count) · n older, N newer")
     }
 
     // MARK: Frames
@@ -619,9 +638,29 @@ public final class Dashboard {
         Rect(x: rect.x + 1, y: rect.y + 1, width: max(0, rect.width - 2), height: max(0, rect.height - 2))
     }
 
+    /// The screen an agent's view draws from: its terminal, or its conversation laid out for
+    /// `area` (the conversation is as wide as the view, so it wraps where the view ends).
+    private func viewScreen(_ slot: AgentSlot, area: Rect) -> VirtualScreen {
+        if slot.view(switched: state.switchedViews.contains(slot.index)) == .transcript, let transcript = slot.transcript {
+            transcript.resize(cols: area.width, rows: area.height)
+            return transcript.screen
+        }
+        return slot.feed.screen
+    }
+
     private func drawBody(_ slot: AgentSlot, rect: Rect, scroll: Int) {
-        let vt = slot.feed.screen
+        let vt = viewScreen(slot, area: rect)
         let colored = screen.colorEnabled
+        let blank: (Int) -> Cell = { _ in Cell(text: "", width: 1) }
+        // An agent that ended after a full-screen interface: its last full screen, from the top.
+        if vt === slot.feed.screen, slot.ended, !vt.isAltScreen, let last = slot.feed.lastFullScreen {
+            for r in 0..<rect.height {
+                let cells = r < last.count ? last[r] : []
+                screen.cells(r < last.count ? { cells[$0] } : blank, count: min(cells.count, rect.width), y: rect.y + r, x: rect.x,
+                             width: rect.width, colored: colored)
+            }
+            return
+        }
         if scroll == 0 || vt.isAltScreen {
             let cursor = vt.cursor
             let first = Crop.firstRow(screenRows: vt.rows, areaHeight: rect.height, cursorRow: cursor.row, lastUsedRow: cursor.row,
@@ -630,9 +669,9 @@ public final class Dashboard {
                 let row = first + r
                 if row < vt.rows {
                     screen.cells({ vt.cell(row: row, col: $0) }, count: min(vt.cols, rect.width), y: rect.y + r, x: rect.x, width: rect.width,
-                                 colored: colored, highlight: false)
+                                 colored: colored, highlight: false, marked: marked(line: (vt.isAltScreen ? 0 : vt.scrollbackCount) + row))
                 } else {
-                    screen.cells({ _ in Cell(text: "", width: 1) }, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
+                    screen.cells(blank, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
                 }
             }
             return
@@ -645,19 +684,26 @@ public final class Dashboard {
         let start = max(0, end - rect.height)
         for r in 0..<rect.height {
             let line = start + r
-            let highlight = line == searchHighlight
             if line < end {
                 if line < sb.count {
                     let cells = sb[line]
-                    screen.cells({ cells[$0] }, count: min(cells.count, rect.width), y: rect.y + r, x: rect.x, width: rect.width, colored: colored, highlight: highlight)
+                    screen.cells({ cells[$0] }, count: min(cells.count, rect.width), y: rect.y + r, x: rect.x, width: rect.width, colored: colored,
+                                 marked: marked(line: line))
                 } else {
                     let row = line - sb.count
-                    screen.cells({ vt.cell(row: row, col: $0) }, count: min(vt.cols, rect.width), y: rect.y + r, x: rect.x, width: rect.width, colored: colored, highlight: highlight)
+                    screen.cells({ vt.cell(row: row, col: $0) }, count: min(vt.cols, rect.width), y: rect.y + r, x: rect.x, width: rect.width,
+                                 colored: colored, marked: marked(line: line))
                 }
             } else {
-                screen.cells({ _ in Cell(text: "", width: 1) }, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
+                screen.cells(blank, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
             }
         }
+    }
+
+    /// The columns of the search match on `line` (of the focused view's lines), if any.
+    private func marked(line: Int) -> Range<Int>? {
+        guard state.mode == .focus, let hit = searchHit, hit.line == line else { return nil }
+        return hit.columns
     }
 
     private func drawFocus(_ layout: ScreenLayout) {
@@ -666,8 +712,8 @@ public final class Dashboard {
         rects = []
         if layoutDirty || slot.headerDirty { drawFrame(slot, rect: c) }
         if layoutDirty || slot.bodyDirty {
-            let vt = slot.feed.screen
             let body = Dashboard.inside(c)
+            let vt = viewScreen(slot, area: body)
             if !vt.isAltScreen {
                 let total = vt.scrollbackCount + min(vt.rows - 1, vt.cursor.row) + 1
                 state.clampScroll(maxScroll: max(0, total - body.height))

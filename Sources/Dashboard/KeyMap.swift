@@ -63,6 +63,8 @@ public struct DashboardState: Equatable, Sendable {
     public var timelineKind: String?
     /// A one-line notice in the help line (errors, confirmations), cleared by the next key.
     public var message: String?
+    /// Agents whose view the person switched (`v`) from the one shown by default.
+    public var switchedViews: Set<Int> = []
 
     public init(agentCount: Int) { self.agentCount = agentCount }
 
@@ -112,6 +114,10 @@ public struct DashboardState: Equatable, Sendable {
         // `l` moves right among the tiles (hjkl), so the log is `L` there and `l` or `L` in focus.
         case .char("l"), .char("L"): return Result([], .openLog(agent: selected))
         case .char("t"): mode = .timeline; timelineScroll = 0; return Result(.mode)
+        case .char("v"):
+            if switchedViews.contains(selected) { switchedViews.remove(selected) } else { switchedViews.insert(selected) }
+            scroll = 0
+            return Result(.mode)
         default: return nil
         }
     }
@@ -279,6 +285,17 @@ public enum TextSearch {
         for step in 1...n {
             let i = ((forward ? start + step : start - step) % n + n) % n
             if lines[i].lowercased().contains(needle) { return i }
+        }
+        return nil
+    }
+
+    /// The terminal columns `query` takes on `line` at its first case-insensitive match.
+    public static func columns(of query: String, in line: String) -> Range<Int>? {
+        let hay = Array(line.lowercased()), needle = Array(query.lowercased())
+        guard !needle.isEmpty, needle.count <= hay.count else { return nil }
+        for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) {
+            let start = TextWidth.columns(String(hay[..<i]))
+            return start..<(start + TextWidth.columns(String(needle)))
         }
         return nil
     }
