@@ -56,6 +56,8 @@ public final class Dashboard {
     private var skipBodies = false
     private var lastOutputFrameAt = 0.0
     private var lastProbeRound = 0.0
+    /// The focused agent's pane is sized to the focus area (and given back on leaving).
+    private var focusSizing = FocusSizing.idle
 
     /// Share of one core the terminal emulation of all tiles may use. The budget is in time,
     /// not bytes: libvterm's cost per byte grows with the screen size (it moves the whole
@@ -206,6 +208,7 @@ public final class Dashboard {
         scheduleTick()
         while !quit { loop.runOnce() }
 
+        applyFocusSizing(leaving: true)
         watcher.stop()
         poll.close()
         signals.forEach { $0.close() }
@@ -293,7 +296,36 @@ public final class Dashboard {
         if result.changes.contains(.scroll) { chromeDirty = true; if state.mode == .focus { agents[state.selected].bodyDirty = true } }
         if !result.changes.isEmpty { chromeDirty = true }
         if let command = result.command { perform(command) }
+        if result.changes.contains(.mode) || result.changes.contains(.selection) { applyFocusSizing() }
         requestFrame(urgent: true)
+    }
+
+    /// Sizes the focused agent's pane to the focus area, and gives other panes their size back.
+    private func applyFocusSizing(leaving: Bool = false) {
+        guard let screen else { return }
+        let focused = !leaving && state.mode == .focus && !state.showHelp && agents.indices.contains(state.selected) ? state.selected : nil
+        let area = FocusSizing.area(width: screen.width, height: screen.height)
+        var sizes: [String: (rows: Int, cols: Int)]?
+        let (next, effects) = focusSizing.next(focused: focused, area: area) { [unowned self] i in
+            if sizes == nil { sizes = self.paneSizes() }
+            return sizes?[self.agents[i].entry.name].map { PaneSize(rows: $0.rows, cols: $0.cols) }
+        }
+        focusSizing = next
+        guard let tmux, !effects.isEmpty else { return }
+        for effect in effects {
+            let (agent, size, restore): (Int, PaneSize, Bool)
+            switch effect {
+            case let .resize(a, to): (agent, size, restore) = (a, to, false)
+            case let .restore(a, to): (agent, size, restore) = (a, to, true)
+            }
+            let target = "=\(record.name):=\(agents[agent].entry.name)"
+            var argv = ["resize-window", "-t", target, "-x", "\(size.cols)", "-y", "\(size.rows)"]
+            // resize-window pins the window's size; back to following its clients afterwards.
+            if restore { argv += [";", "set-option", "-w", "-t", target, "-u", "window-size"] }
+            _ = try? tmux.run(argv, environment: options.environment)
+            agents[agent].feed.resize(rows: size.rows, cols: size.cols)
+            agents[agent].bodyDirty = true
+        }
     }
 
     private func columns() -> Int {
@@ -316,8 +348,11 @@ public final class Dashboard {
             guard let tmux else { say("tmux is not installed"); return }
             let env = options.environment
             let argv = tmux.attachCommand(session: record.name, window: agents[i].entry.name, environment: env)
+            // Attached, the pane follows the person's terminal: give it its own size first.
+            applyFocusSizing(leaving: true)
             runInTerminal(argv, environment: argv.contains("switch-client") ? env : Tmux.cleanEnvironment(env)) { [unowned self] in
                 self.refreshPaneSizes()
+                self.applyFocusSizing()
             }
         case .openLog(let i):
             let pager = (options.environment["PAGER"].flatMap { $0.isEmpty ? nil : $0 } ?? "less -R")
@@ -406,6 +441,7 @@ public final class Dashboard {
     private func terminalResized() {
         guard let size = PseudoTerminal.size(of: 1) ?? PseudoTerminal.size(of: 0) else { return }
         screen.resize(rows: size.rows, cols: size.cols)
+        applyFocusSizing()
         layoutDirty = true
         requestFrame(urgent: true)
     }
