@@ -545,6 +545,7 @@ public final class Dashboard {
             if model != slot.model { slot.model = model; slot.headerDirty = true }
             models.append(model)
         }
+        state.listOrder = AgentList.order(models)
         let totals = statusText(models)
         if totals != lastTotals { lastTotals = totals; chromeDirty = true }
 
@@ -554,6 +555,7 @@ public final class Dashboard {
             switch state.mode {
             case .tiles: drawTiles(layout)
             case .focus: drawFocus(layout)
+            case .list: drawList(layout)
             case .timeline: if layoutDirty || chromeDirty { drawTimeline(layout) }
             }
         }
@@ -615,6 +617,7 @@ public final class Dashboard {
         } else {
             switch state.mode {
             case .tiles: help = HelpText.tiles
+            case .list: help = HelpText.list
             case .focus: help = HelpText.focus
             case .timeline:
                 let agent = state.timelineAgent.map { agents[$0].entry.name } ?? "all agents"
@@ -765,6 +768,52 @@ public final class Dashboard {
         slot.headerDirty = false
         slot.bodyDirty = false
         for other in agents where other !== slot { other.headerDirty = false; other.bodyDirty = false }
+    }
+
+    private var listFirst = 0
+
+    /// The list of agents on the left, the selected agent's live preview on the right.
+    private func drawList(_ layout: ScreenLayout) {
+        let (list, preview) = AgentList.split(layout.content)
+        let selectedSlot = agents.indices.contains(state.selected) ? agents[state.selected] : nil
+        let listChanged = layoutDirty || chromeDirty || agents.contains { $0.headerDirty }
+        if listChanged {
+            let nameWidth = agents.map { TextWidth.columns($0.entry.name) }.max() ?? 6
+            screen.text(AgentList.heading(width: list.width, nameWidth: nameWidth), y: list.y, x: list.x, maxWidth: list.width,
+                        style: UIStyle(role: .muted, bold: true))
+            let height = list.height - 1
+            let order = state.listOrder
+            let row = order.firstIndex(of: state.selected) ?? 0
+            listFirst = AgentList.firstVisible(selectedRow: row, count: order.count, height: height, current: listFirst)
+            let stateX = list.x + AgentList.stateColumn(nameWidth: nameWidth)
+            for r in 0..<height {
+                let y = list.y + 1 + r
+                let n = listFirst + r
+                guard n < order.count, let model = agents[order[n]].model else {
+                    screen.fill(Rect(x: list.x, y: y, width: list.width, height: 1))
+                    continue
+                }
+                let selected = order[n] == state.selected
+                let text = AgentList.line(AgentList.Row(model: model, lastActivity: agents[order[n]].activity.lastAction),
+                                          width: list.width, nameWidth: nameWidth)
+                screen.text(text, y: y, x: list.x, maxWidth: list.width,
+                            style: UIStyle(role: model.state.needsPerson ? .waiting : .text, reverse: selected))
+                let label = model.state.label
+                screen.text(label, y: y, x: stateX, maxWidth: min(11, list.maxX - stateX),
+                            style: UIStyle(role: model.state.role, bold: true, reverse: selected))
+            }
+            if order.count > height {
+                let note = " \(listFirst + 1)-\(min(order.count, listFirst + height)) of \(order.count) "
+                screen.text(note, y: list.y, x: max(list.x, list.maxX - note.count), maxWidth: note.count, style: UIStyle(role: .accent, reverse: true))
+            }
+        }
+        guard let slot = selectedSlot, preview.width >= 4, preview.height >= 3 else { return }
+        if listChanged || slot.headerDirty { drawFrame(slot, rect: preview) }
+        if listChanged || slot.bodyDirty {
+            drawBody(slot, rect: Dashboard.inside(preview), scroll: 0)
+        }
+        for other in agents { other.headerDirty = false; if other !== slot { other.bodyDirty = false } }
+        slot.bodyDirty = false
     }
 
     private func drawTimeline(_ layout: ScreenLayout) {

@@ -31,6 +31,8 @@ public enum ViewMode: Equatable, Sendable {
     case tiles
     case focus
     case timeline
+    /// One row per agent beside a preview of the selected one.
+    case list
 }
 
 /// A line of text being typed (send box, search).
@@ -65,6 +67,10 @@ public struct DashboardState: Equatable, Sendable {
     public var message: String?
     /// Agents whose view the person switched (`v`) from the one shown by default.
     public var switchedViews: Set<Int> = []
+    /// The list view's row order (agent indices; the controller keeps it current).
+    public var listOrder: [Int] = []
+    /// The view Esc in the focus view goes back to.
+    public var focusReturn: ViewMode = .tiles
 
     public init(agentCount: Int) { self.agentCount = agentCount }
 
@@ -90,6 +96,7 @@ public struct DashboardState: Equatable, Sendable {
         case .tiles: return handleTiles(key, columns: max(1, columns)).adding(extra)
         case .focus: return handleFocus(key, page: max(1, page)).adding(extra)
         case .timeline: return handleTimeline(key, page: max(1, page), kinds: kinds).adding(extra)
+        case .list: return handleList(key, page: max(1, page)).adding(extra)
         }
     }
 
@@ -137,6 +144,35 @@ public struct DashboardState: Equatable, Sendable {
         case .enter:
             guard agentCount > 0 else { return Result([]) }
             mode = .focus
+            focusReturn = .tiles
+            scroll = 0
+            return Result(.mode)
+        case .char("o"): mode = .list; return Result(.mode)
+        default:
+            return agentKey(key) ?? Result([])
+        }
+    }
+
+    private mutating func handleList(_ key: Key, page: Int) -> Result {
+        let order = listOrder.count == agentCount ? listOrder : Array(0..<agentCount)
+        let row = order.firstIndex(of: selected) ?? 0
+        func move(_ delta: Int) -> Result {
+            guard !order.isEmpty else { return Result([]) }
+            return select(order[max(0, min(order.count - 1, row + delta))])
+        }
+        switch key {
+        case .char("q"): return Result([], .quit)
+        case .char("o"), .escape: mode = .tiles; return Result(.mode)
+        case .up, .char("k"), .backTab: return move(-1)
+        case .down, .char("j"), .tab: return move(1)
+        case .pageUp: return move(-page)
+        case .pageDown: return move(page)
+        case .home, .char("g"): return move(-order.count)
+        case .end, .char("G"): return move(order.count)
+        case .enter:
+            guard agentCount > 0 else { return Result([]) }
+            mode = .focus
+            focusReturn = .list
             scroll = 0
             return Result(.mode)
         default:
@@ -146,7 +182,7 @@ public struct DashboardState: Equatable, Sendable {
 
     private mutating func handleFocus(_ key: Key, page: Int) -> Result {
         switch key {
-        case .char("q"), .escape: mode = .tiles; scroll = 0; return Result(.mode)
+        case .char("q"), .escape: mode = focusReturn; scroll = 0; return Result(.mode)
         case .pageUp: scroll += page; return Result(.scroll)
         case .pageDown: scroll = max(0, scroll - page); return Result(.scroll)
         case .up, .char("k"): scroll += 1; return Result(.scroll)
@@ -243,8 +279,9 @@ extension DashboardState.Result {
 
 /// The help line and the `?` screen, generated from one table so they never disagree.
 public enum HelpText {
-    public static let tiles = "←↓↑→/hjkl/Tab/1-9 move · Enter focus · a attach · s send · r restart · x stop · c context · L log · t timeline · ? help · q quit"
-    public static let focus = "PgUp/PgDn/Home/End scroll · / search · n/N next/prev · Tab next agent · a s r x c l · Esc back"
+    public static let tiles = "←↓↑→/hjkl/Tab/1-9 move · Enter focus · v view · o list · a attach · s send · r restart · x stop · c context · L log · t timeline · ? help · q quit"
+    public static let list = "↑↓/jk move · Enter focus · v view · o/Esc grid · a attach · s send · r restart · x stop · L log · ? help · q quit"
+    public static let focus = "PgUp/PgDn/Home/End scroll · / search · n/N next/prev · v view · Tab next agent · a s r x c l · Esc back"
     public static let timeline = "↑↓/PgUp/PgDn scroll · f filter agent · e filter event type · Esc back"
 
     public static let full: [String] = [
@@ -252,7 +289,9 @@ public enum HelpText {
         "",
         "Tiles",
         "  arrows, h j k, Tab, Shift-Tab, 1-9 0   move between agents",
-        "  Enter        focus the agent (full size, scrollback, search)",
+        "  Enter        focus the agent (whole screen, scrollback, search)",
+        "  v            switch between its terminal and its conversation (built-in agents)",
+        "  o            list of agents (those needing a person first) beside a preview; o, Esc back",
         "  a            attach to its tmux window (F12 or C-b d comes back)",
         "  s            send text (one paste, then Enter)",
         "  r            restart the agent",
