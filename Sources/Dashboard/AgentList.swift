@@ -30,7 +30,7 @@ public enum AgentList {
 
     /// Agents in display order: those that need a person first, each group in profile order.
     public static func order(_ models: [AgentTileModel]) -> [Int] {
-        models.indices.filter { models[$0].state.needsPerson } + models.indices.filter { !models[$0].state.needsPerson }
+        models.indices.filter { models[$0].needsPerson } + models.indices.filter { !models[$0].needsPerson }
     }
 
     /// The name column's width and the other columns that fit in `width` (at least the state).
@@ -56,10 +56,10 @@ public enum AgentList {
     /// One row's text, `width` columns (the state column is coloured by the renderer).
     public static func line(_ row: Row, width: Int, nameWidth: Int) -> String {
         let (name, chosen) = fit(width: width, nameWidth: nameWidth)
-        let mark = row.model.state.needsPerson ? "! " : "  "
+        let mark = row.model.needsPerson ? "! " : "  "
         var line = mark + TextWidth.pad(row.model.name, columns: name)
         for column in chosen { line += " " + TextWidth.pad(column.value(row), columns: column.width) }
-        return finish(line, activity: row.lastActivity ?? "", width: width)
+        return finish(line, activity: row.model.attention.map { "needs you: " + $0 } ?? row.lastActivity ?? "", width: width)
     }
 
     /// Where the state column starts in a line (for its colour).

@@ -56,6 +56,7 @@ public final class Dashboard {
     private var skipBodies = false
     private var lastOutputFrameAt = 0.0
     private var lastProbeRound = 0.0
+    private var ringBell = false
     /// The focused agent's pane is sized to the focus area (and given back on leaving).
     private var focusSizing = FocusSizing.idle
 
@@ -542,10 +543,17 @@ public final class Dashboard {
             let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: slot.entry.kind.rawValue,
                                        state: watcher.states[slot.entry.name], activity: slot.activity,
                                        unreachable: watcher.unreachable.contains(slot.entry.name), waitingHeuristic: slot.waiting, now: now)
-            if model != slot.model { slot.model = model; slot.headerDirty = true }
+            if model != slot.model {
+                // The bell rings once when an agent comes to need a person (not for what the
+                // dashboard finds when it opens).
+                if let old = slot.model, !old.needsPerson, model.needsPerson { ringBell = true }
+                slot.model = model
+                slot.headerDirty = true
+            }
             models.append(model)
         }
         state.listOrder = AgentList.order(models)
+        if ringBell { screen.bell(); ringBell = false }
         let totals = statusText(models)
         if totals != lastTotals { lastTotals = totals; chromeDirty = true }
 
@@ -603,9 +611,9 @@ public final class Dashboard {
         screen.fill(layout.statusBar, style: UIStyle(onStatusBar: true))
         var x = screen.text(" supervisor · \(record.name) · ", y: 0, x: 0, maxWidth: layout.width, style: bar)
         x += screen.text(lastTotals, y: 0, x: x, maxWidth: layout.width - x, style: UIStyle(role: .status, onStatusBar: true))
-        let waiting = agents.filter { $0.model?.state == .waiting }.count
-        if waiting > 0 {
-            let flag = " \(waiting) WAITING FOR INPUT "
+        let needed = agents.filter { $0.model?.needsPerson ?? false }.count
+        if needed > 0 {
+            let flag = " \(needed) \(needed == 1 ? "NEEDS" : "NEED") YOU · o list "
             let w = flag.count
             if layout.width - w > x { screen.text(flag, y: 0, x: layout.width - w, maxWidth: w, style: UIStyle(role: .waiting, reverse: true)) }
         }
@@ -797,7 +805,7 @@ public final class Dashboard {
                 let text = AgentList.line(AgentList.Row(model: model, lastActivity: agents[order[n]].activity.lastAction),
                                           width: list.width, nameWidth: nameWidth)
                 screen.text(text, y: y, x: list.x, maxWidth: list.width,
-                            style: UIStyle(role: model.state.needsPerson ? .waiting : .text, reverse: selected))
+                            style: UIStyle(role: model.needsPerson ? .waiting : .text, reverse: selected))
                 let label = model.state.label
                 screen.text(label, y: y, x: stateX, maxWidth: min(11, list.maxX - stateX),
                             style: UIStyle(role: model.state.role, bold: true, reverse: selected))

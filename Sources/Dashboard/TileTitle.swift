@@ -40,6 +40,7 @@ public enum TileTitle {
     /// The figures in order of usefulness.
     static func figures(_ model: AgentTileModel) -> [TitlePiece] {
         var list: [TitlePiece] = []
+        if let attention = model.attention { list.append(TitlePiece(" ! \(attention) ", .waiting, chip: true)) }
         if let step = model.step { list.append(TitlePiece(step, .text)) }
         if let tokens = model.tokens { list.append(TitlePiece(tokens, .text)) }
         if let cost = model.cost { list.append(TitlePiece(cost, .text)) }

@@ -141,7 +141,7 @@ public struct Launcher {
             for mount in agent.backend.type == .docker ? agent.backend.mounts : [] where !FileManager.default.fileExists(atPath: mount.host) {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": mount source \(mount.host) does not exist")
             }
-            specs.append(ShimSpec(
+            var spec = ShimSpec(
                 profile: profile.name, agent: agent.name, kind: kind, executable: executable, arguments: command,
                 environment: agent.env, directory: agent.cwd,
                 logPath: SupervisorPaths.logFile(logsDir: profile.logs.dir, profile: profile.name, agent: agent.name),
@@ -153,7 +153,9 @@ public struct Launcher {
                 backoffInitial: agent.backoffInitial, backoffMax: agent.backoffMax, maxRestarts: agent.maxRestarts,
                 restartWindow: agent.restartWindow, stopTimeout: agent.stopTimeout,
                 notifySocket: notifySocketPath(profile.name),
-                container: agent.backend.type == .docker ? container : nil))
+                container: agent.backend.type == .docker ? container : nil)
+            spec.notify = profile.notify.map { NotifySettings(command: $0.command, notifySend: $0.notifySend, bell: $0.bell, minInterval: $0.minInterval) }
+            specs.append(spec)
         }
         return (tmux, specs)
     }

@@ -184,6 +184,9 @@ public final class Screen {
 
     public func erase() { _ = werase(sv_stdscr()) }
 
+    /// Rings the terminal's bell (or flashes, as the terminal is set up).
+    public func bell() { _ = beep() }
+
     /// Fills a rectangle with blanks of `style`.
     public func fill(_ rect: Rect, style: UIStyle = UIStyle()) {
         let (attrs, pairNumber) = resolve(style)
