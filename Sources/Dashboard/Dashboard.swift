@@ -36,6 +36,8 @@ public final class Dashboard {
     private var signals: [SignalWatcher] = []
     private let frameTimer: LoopTimer
     private let tickTimer: LoopTimer
+    private let messageTimer: LoopTimer
+    static let messageSeconds = 6.0
     private var quit = false
     private var suspended = false
     private var tmux: Tmux?
@@ -120,6 +122,7 @@ public final class Dashboard {
         state = DashboardState(agentCount: record.agents.count)
         frameTimer = LoopTimer(loop: loop)
         tickTimer = LoopTimer(loop: loop)
+        messageTimer = LoopTimer(loop: loop)
     }
 
     // MARK: Running
@@ -215,6 +218,7 @@ public final class Dashboard {
         signals.forEach { $0.close() }
         frameTimer.close()
         tickTimer.close()
+        messageTimer.close()
         screen.stop()
         TerminalGuard.restore()
         print("left the dashboard; the agents keep running (supervisor status \(record.name), supervisor down \(record.name))")
@@ -375,7 +379,7 @@ public final class Dashboard {
             runInTerminal(pager + [path], environment: env) { try? FileManager.default.removeItem(atPath: path) }
         case .send(let i, let text):
             let name = agents[i].entry.name
-            say(watcher.send(.paste(text), to: name) ? "sent \(text.count) characters to \(name)" : "\(name): its shim cannot be reached")
+            say(watcher.send(.paste(text), to: name) ? "sent \(plural(text.count, "character")) to \(name)" : "\(name): its shim cannot be reached")
         case .restart(let i), .stop(let i):
             let op: ControlOp
             if case .restart = command { op = .restart } else { op = .stop }
@@ -397,9 +401,16 @@ public final class Dashboard {
         }
     }
 
+    /// A notice in the help line; it goes at the next key or after `messageSeconds`.
     private func say(_ message: String) {
         state.message = message
         chromeDirty = true
+        messageTimer.start(seconds: Dashboard.messageSeconds) { [unowned self] in // the notice expires
+            guard self.state.message == message else { return }
+            self.state.message = nil
+            self.chromeDirty = true
+            self.requestFrame()
+        }
     }
 
     /// An agent's conversation as text, from the last 32 MiB of its events file.
@@ -619,7 +630,7 @@ public final class Dashboard {
         }
         let help: String
         if let prompt = state.prompt {
-            help = prompt.label + prompt.text + "▏"
+            help = prompt.label { [unowned self] in self.agents.indices.contains($0) ? self.agents[$0].entry.name : "?" } + prompt.text + "▏"
         } else if let message = state.message {
             help = message
         } else {
@@ -769,7 +780,7 @@ public final class Dashboard {
             }
             drawBody(slot, rect: body, scroll: state.scroll)
             if state.scroll > 0 {
-                let note = " scrolled back \(state.scroll) lines · End returns "
+                let note = " scrolled back \(plural(state.scroll, "line")) · End returns "
                 screen.text(note, y: c.maxY - 1, x: max(0, c.maxX - 1 - note.count), maxWidth: note.count, style: UIStyle(role: .accent, reverse: true))
             }
         }

@@ -40,11 +40,12 @@ public struct Prompt: Equatable, Sendable {
     public enum Purpose: Equatable, Sendable { case send(agent: Int), search, confirmStop(agent: Int) }
     public var purpose: Purpose
     public var text: String = ""
-    public var label: String {
+    /// What the prompt asks, naming the agent it acts on.
+    public func label(agentName: (Int) -> String) -> String {
         switch purpose {
-        case .send: return "send: "
+        case .send(let agent): return "send to \(agentName(agent)) (Enter sends, Esc cancels): "
         case .search: return "/"
-        case .confirmStop: return "stop this agent? (y/n) "
+        case .confirmStop(let agent): return "stop \(agentName(agent))? (y/n) "
         }
     }
 }
@@ -311,6 +312,9 @@ public enum HelpText {
         "press any key",
     ]
 }
+
+/// "1 character", "2 characters".
+public func plural(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
 /// Finds text in lines (oldest first). Pure.
 public enum TextSearch {

@@ -53,6 +53,14 @@ final class AgentViewTests: XCTestCase {
         XCTAssertEqual(rows?[1].hasPrefix("Tasks: 99"), true)
     }
 
+    func testPromptsNameTheAgentAndCountsArePlural() {
+        let names = ["goal", "coder"]
+        XCTAssertEqual(Prompt(purpose: .confirmStop(agent: 1)).label { names[$0] }, "stop coder? (y/n) ")
+        XCTAssertTrue(Prompt(purpose: .send(agent: 0)).label { names[$0] }.hasPrefix("send to goal"))
+        XCTAssertEqual(plural(1, "character"), "1 character")
+        XCTAssertEqual(plural(2, "line"), "2 lines")
+    }
+
     func testSearchMatchColumns() {
         XCTAssertEqual(TextSearch.columns(of: "Count", in: "日本 count-12"), 5..<10)
         XCTAssertNil(TextSearch.columns(of: "x", in: "abc"))

@@ -189,7 +189,8 @@ final class DashboardEndToEndTests: XCTestCase {
         try openDashboard()
         // Tiles show each agent's output, including the full-screen box, rebuilt from the logs.
         try waitScreen("every tile's output") { $0.contains("count-400 日本") && $0.contains("| BOXED  |") }
-        XCTAssertTrue(try screen().contains("waiting: "), "the status bar counts agents waiting")
+        // echo reads its terminal: once quiet, the probe finds it waiting; the badge counts it once.
+        try waitScreen("the badge of agents needing a person") { $0.contains("1 NEEDS YOU") && !$0.contains("waiting: ") }
 
         // Focus with scrollback: PgUp reaches older lines, search finds one, End comes back.
         try keys("1", "Enter")
@@ -218,6 +219,7 @@ final class DashboardEndToEndTests: XCTestCase {
 
         // `s` sends text to the selected agent only.
         try keys("3", "s")
+        try waitScreen("the prompt naming the agent") { $0.contains("send to echo") }
         try text("hello dashboard")
         try keys("Enter")
         try waitFor("the text in echo's log") {
