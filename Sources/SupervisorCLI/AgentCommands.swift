@@ -89,36 +89,24 @@ struct Logs: ParsableCommand {
             try printExisting(upTo: nil)
             return
         }
-        let loop = EventLoop()
-        defer { loop.close() }
-        let connection = ShimConnection(loop: loop, agent: agent.agent)
         var started = false
-        var ended: String?
-        connection.onFrame = { frame in
+        let ended = try followShim(socketPath: socketPath, output: false, events: true) { frame in
             switch frame.type {
             case .hello:
-                guard let hello = try? frame.decodeHello() else { return }
-                do { try printExisting(upTo: hello.eventsBytes) } catch { ended = "\(error)" }
+                guard let hello = try? frame.decodeHello() else { return "the shim's hello is not readable" }
+                do { try printExisting(upTo: hello.eventsBytes) } catch { return "\(error)" }
                 started = true
             case .event:
-                guard started, let line = try? frame.decodeEvent(), let record = EventRecord(line: line) else { return }
+                guard started, let line = try? frame.decodeEvent(), let record = EventRecord(line: line) else { return nil }
                 out.write(Data(renderer.render(record).utf8))
             default: break
             }
+            return nil
         }
-        connection.onClose = { reason in ended = reason ?? "closed" }
-        connection.connect(path: socketPath) { error in
-            if let error { ended = error } else { connection.send(.subscribe(output: false, events: true)) }
-        }
-        let interrupt = SignalWatcher(loop: loop)
-        try interrupt.start(SIGINT) { _ in ended = "" }
-        while ended == nil { loop.runOnce() }
-        interrupt.close()
-        connection.close()
         if !started {
             // No shim to follow (profile down or agent's shim gone): print what the file has.
             try printExisting(upTo: nil)
-            if let ended, !ended.isEmpty { FileHandle.standardError.write(Data("supervisor: not following: \(ended)\n".utf8)) }
+            if !ended.isEmpty { FileHandle.standardError.write(Data("supervisor: not following: \(ended)\n".utf8)) }
         } else {
             out.write(Data(renderer.finish().utf8))
         }
@@ -139,45 +127,53 @@ struct Logs: ParsableCommand {
             return
         }
         // Subscribe first, then print the file up to where the stream begins: no gap, no overlap.
-        let loop = EventLoop()
-        defer { loop.close() }
-        let connection = ShimConnection(loop: loop, agent: agent.agent)
         var printedUpTo: UInt64?
         var pending: [(UInt64, [UInt8])] = []
-        var ended: String?
-        connection.onFrame = { frame in
-            switch frame.type {
-            case .hello:
-                guard let hello = try? frame.decodeHello() else { return }
-                printedUpTo = (try? self.printExisting(logPath: logPath, upTo: hello.logBytes, emit: emit)) ?? hello.logBytes
-                for (offset, bytes) in pending { deliver(offset, bytes) }
-                pending = []
-            case .output:
-                guard let (offset, bytes) = try? frame.decodeOutput() else { return }
-                if printedUpTo == nil { pending.append((offset, bytes)) } else { deliver(offset, bytes) }
-            default: break
-            }
-        }
         func deliver(_ offset: UInt64, _ bytes: [UInt8]) {
             guard let done = printedUpTo, offset + UInt64(bytes.count) > done else { return }
             let skip = done > offset ? Int(done - offset) : 0
             emit(Array(bytes[skip...]))
             printedUpTo = offset + UInt64(bytes.count)
         }
-        connection.onClose = { reason in ended = reason ?? "closed" }
+        let ended = try followShim(socketPath: socketPath, output: true, events: false) { frame in
+            switch frame.type {
+            case .hello:
+                guard let hello = try? frame.decodeHello() else { return "the shim's hello is not readable" }
+                printedUpTo = (try? self.printExisting(logPath: logPath, upTo: hello.logBytes, emit: emit)) ?? hello.logBytes
+                for (offset, bytes) in pending { deliver(offset, bytes) }
+                pending = []
+            case .output:
+                guard let (offset, bytes) = try? frame.decodeOutput() else { return nil }
+                if printedUpTo == nil { pending.append((offset, bytes)) } else { deliver(offset, bytes) }
+            default: break
+            }
+            return nil
+        }
+        if printedUpTo == nil {
+            // No shim to follow (profile down or agent's shim gone): print what the log has.
+            try printExisting(logPath: logPath, upTo: nil, emit: emit)
+            if !ended.isEmpty { FileHandle.standardError.write(Data("supervisor: not following: \(ended)\n".utf8)) }
+        }
+    }
+
+    /// Subscribes to the agent's shim and hands each frame to `onFrame` until the shim goes,
+    /// `onFrame` returns a reason to stop, or Ctrl-C (""). Returns why it ended.
+    private func followShim(socketPath: String, output: Bool, events: Bool, onFrame: @escaping (Frame) -> String?) throws -> String {
+        let loop = EventLoop()
+        defer { loop.close() }
+        let connection = ShimConnection(loop: loop, agent: agent.agent)
+        var ended: String?
+        connection.onFrame = { frame in if let stop = onFrame(frame) { ended = stop } }
+        connection.onClose = { reason in ended = ended ?? reason ?? "closed" }
         connection.connect(path: socketPath) { error in
-            if let error { ended = error } else { connection.send(.subscribe(output: true, events: false)) }
+            if let error { ended = error } else { connection.send(.subscribe(output: output, events: events)) }
         }
         let interrupt = SignalWatcher(loop: loop)
         try interrupt.start(SIGINT) { _ in ended = "" }
         while ended == nil { loop.runOnce() }
         interrupt.close()
         connection.close()
-        if printedUpTo == nil {
-            // No shim to follow (profile down or agent's shim gone): print what the log has.
-            try printExisting(logPath: logPath, upTo: nil, emit: emit)
-            if let ended, !ended.isEmpty { FileHandle.standardError.write(Data("supervisor: not following: \(ended)\n".utf8)) }
-        }
+        return ended ?? ""
     }
 
     private func locate() throws -> (log: String, events: String, socket: String, kind: AgentKind) {

@@ -5,13 +5,6 @@ import LLM
 // `sessions show`, `conversations show`, `supervisor logs` and the dashboard render them with
 // one renderer (`TranscriptRenderer`).
 
-extension OrderedJSON {
-    /// The same JSON value (object keys in `JSONValue`'s order).
-    public init(_ value: JSONValue) {
-        self = (try? OrderedJSON.parse(Array(value.serialized().utf8))) ?? .string(value.serialized())
-    }
-}
-
 extension CoderSession {
     /// The session's messages as events: what the person said, the model's texts, each tool
     /// call with its result; the agent's own notes to the model as messages.
