@@ -137,14 +137,18 @@ public struct AttentionTracker: Equatable, Sendable {
             phase = .pending(a, since: now)
             return []
         case (.need(let a), .pending(let old, let since)):
-            // A stronger reason replaces a weaker one (finished after a final that said why).
-            if old.reason == .finished || a.reason == .failed { phase = .pending(a, since: since) }
+            if AttentionTracker.replaces(a, old) { phase = .pending(a, since: since) }
             return []
         case (.need(let a), .raised(let old)):
-            if a == old || a.reason == .finished { return [] }
-            phase = .pending(a, since: now)
+            if AttentionTracker.replaces(a, old) { phase = .pending(a, since: now) }
             return []
         }
+    }
+
+    /// Whether a new need says more than the one before: an end says more than a wait of the
+    /// process that ended, but "finished" adds nothing to a failure, a limit or a goal already said.
+    static func replaces(_ new: Attention, _ old: Attention) -> Bool {
+        new != old && !(new.reason == .finished && [.failed, .limit, .goal].contains(old.reason))
     }
 
     /// The settle time has passed: raise what is pending.

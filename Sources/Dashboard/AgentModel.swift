@@ -81,6 +81,7 @@ public struct AgentActivity: Equatable, Sendable {
         case .exit:
             detail = nil
             toolRunning = nil
+            attention = nil // what it waited for ended with it; its shim says what the end means
         case .unknown:
             if let a = Attention(event.event) { attention = a }
         default: break

@@ -28,6 +28,22 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(t.tick(now: 105), [])
     }
 
+    /// An exec agent waits for its next prompt, then its run ends: the end replaces the wait.
+    func testAnEndReplacesAWait() {
+        var t = T(kind: .exec, minInterval: 0)
+        _ = t.observe(.state(.waiting), now: 100)
+        _ = t.tick(now: 102)
+        _ = t.observe(.exit(status: .code(0), restarts: 0), now: 103)
+        _ = t.observe(.state(.exited), now: 103)
+        XCTAssertEqual(t.tick(now: 105), [.raise(Attention(.finished, "finished"), notify: true)])
+        // ... also when it ends before the wait settled.
+        var u = T(kind: .exec, minInterval: 0)
+        _ = u.observe(.state(.waiting), now: 100)
+        _ = u.observe(.exit(status: .code(0), restarts: 0), now: 100.2)
+        _ = u.observe(.state(.exited), now: 100.2)
+        XCTAssertEqual(u.tick(now: 102), [.raise(Attention(.finished, "finished"), notify: true)])
+    }
+
     func testEndsLimitsAndGoals() {
         var t = T(kind: .command, minInterval: 30)
         _ = t.observe(.exit(status: .code(3), restarts: 0), now: 100)
