@@ -220,20 +220,6 @@ public struct AgentTileModel: Equatable, Sendable {
         lastAction = activity.lastAction
         attention = activity.attention?.message
     }
-
-    /// Header pieces in order of importance: name, kind, state first, then the rest. The state
-    /// piece is coloured by the renderer.
-    public func headerParts() -> (lead: String, state: String, trail: String) {
-        let lead = "\(index + 1 <= 9 ? String(index + 1) : "·") \(name) [\(kind)] "
-        var trail: [String] = []
-        if let uptime { trail.append(uptime) }
-        if restarts > 0 { trail.append("↻\(restarts)") }
-        if let step { trail.append(step) }
-        if let tokens { trail.append(tokens) }
-        if let cost { trail.append(cost) }
-        if let lastAction { trail.append(lastAction) }
-        return (lead, state.label, trail.isEmpty ? "" : " " + trail.joined(separator: " · "))
-    }
 }
 
 /// 950, 12.3k, 4.5M

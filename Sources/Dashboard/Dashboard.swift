@@ -50,6 +50,8 @@ public final class Dashboard {
     private var rects: [Rect] = []
     private var pageFirst = 0
     private var lastTotals: String = ""
+    /// How many agents need a person (the badge in the status bar).
+    private var lastNeeded = 0
     /// The search match shown in the focus view: its line (of `focusLines`) and columns.
     private var searchHit: (line: Int, columns: Range<Int>)?
     private var tickDueAt: Double?
@@ -308,7 +310,7 @@ public final class Dashboard {
     /// Sizes the focused agent's pane to the focus area, and gives other panes their size back.
     private func applyFocusSizing(leaving: Bool = false) {
         guard let screen else { return }
-        let focused = !leaving && state.mode == .focus && !state.showHelp && agents.indices.contains(state.selected) ? state.selected : nil
+        let focused = !leaving && state.mode == .focus && agents.indices.contains(state.selected) ? state.selected : nil
         let area = FocusSizing.area(width: screen.width, height: screen.height)
         var sizes: [String: (rows: Int, cols: Int)]?
         let (next, effects) = focusSizing.next(focused: focused, area: area) { [unowned self] i in
@@ -566,6 +568,8 @@ public final class Dashboard {
         state.listOrder = AgentList.order(models)
         if ringBell { screen.bell(); ringBell = false }
         let totals = statusText(models)
+        let needed = models.filter(\.needsPerson).count
+        if needed != lastNeeded { lastNeeded = needed; chromeDirty = true } // the badge
         if totals != lastTotals { lastTotals = totals; chromeDirty = true }
 
         if state.showHelp {
@@ -622,7 +626,7 @@ public final class Dashboard {
         screen.fill(layout.statusBar, style: UIStyle(onStatusBar: true))
         var x = screen.text(" supervisor · \(record.name) · ", y: 0, x: 0, maxWidth: layout.width, style: bar)
         x += screen.text(lastTotals, y: 0, x: x, maxWidth: layout.width - x, style: UIStyle(role: .status, onStatusBar: true))
-        let needed = agents.filter { $0.model?.needsPerson ?? false }.count
+        let needed = lastNeeded
         if needed > 0 {
             let flag = " \(needed) \(needed == 1 ? "NEEDS" : "NEED") YOU · o list "
             let w = flag.count

@@ -28,6 +28,8 @@ public final class Screen {
     private var hasColor = false
     private var styleCache: [UIStyle: (attr_t, Int32)] = [:]
     private var run: [wchar_t] = []
+    private var ansiForeground: [Int] = Array(0..<16)
+    private var ansiBackground: [Int] = Array(0..<16)
 
     public init(theme: Theme, colorEnabled: Bool) {
         self.theme = theme
@@ -59,6 +61,12 @@ public final class Screen {
                                           Int32(theme.background.map { mapper.nearest($0) } ?? -1))
             }
             pairs = ColorPairCache(capacity: Int(min(sv_color_pairs(), 32767)), reserved: 0)
+            // The 16 ANSI colours agents (and the conversation view) ask for are the theme's, as
+            // a Kitty theme means them, made readable on its background as foregrounds.
+            ansiForeground = (0..<16).map { n in
+                theme.palette[n].map { mapper.nearest(theme.readable($0, on: theme.assumedBackground)) } ?? n
+            }
+            ansiBackground = (0..<16).map { n in theme.palette[n].map { mapper.nearest($0) } ?? n }
         }
         updateSize()
     }
@@ -180,6 +188,11 @@ public final class Screen {
         return (attrs, pairNumber)
     }
 
+    private func colorIndex(_ color: Color, _ ansi: [Int]) -> Int {
+        if case .indexed(let n) = color, n < 16 { return ansi[Int(n)] }
+        return mapper.index(color)
+    }
+
     // MARK: Drawing
 
     public func erase() { _ = werase(sv_stdscr()) }
@@ -266,7 +279,7 @@ public final class Screen {
                 if a.italic { attrs |= sv_a_italic() }
                 if a.blink { attrs |= sv_a_blink() }
                 if colored && hasColor && (cell.foreground != .default || cell.background != .default) {
-                    pairNumber = pair(ColorPairKey(mapper.index(cell.foreground), mapper.index(cell.background)))
+                    pairNumber = pair(ColorPairKey(colorIndex(cell.foreground, ansiForeground), colorIndex(cell.background, ansiBackground)))
                 }
                 if col + w > limit { scalars = [32]; w = 1 }
             }
