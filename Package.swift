@@ -4,7 +4,7 @@ import PackageDescription
 /// Absolute, because unsafe flags are passed on as they are.
 let packageDirectory = String(#filePath.dropLast("/Package.swift".count))
 
-// Layering (one-way): AgentProtocol (events, JSON; standard library only) <- Profile, AgentHost, LLM.
+// Layering (one-way): AgentProtocol (events, JSON; standard library only) <- Profile, AgentHost, LLM, AgentTranscript.
 // C* wrappers <- Loop/VTScreen <- AgentHost (the shim, no Foundation) <- Hosting <- TerminalUI/Dashboard/Agents
 // <- SupervisorCLI <- supervisor. Profile (pure) <- Hosting.
 // TerminalUI is the only module that imports CNcurses (the dashboard and the agents draw through it).
@@ -29,7 +29,9 @@ let package = Package(
         // The typed event protocol and its JSON: standard library only, so the static shim, the
         // agents, the dashboard, the CLI and any network client can all link it.
         .target(name: "AgentProtocol"),
-        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol"]),
+        // Events to readable text (the CLI, the dashboard, a future web view); not in the shim.
+        .target(name: "AgentTranscript", dependencies: ["AgentProtocol"]),
+        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "AgentTranscript"]),
         .target(name: "Loop", dependencies: ["CUV"]),
         .target(name: "VTScreen", dependencies: ["CVTerm"]),
         .target(name: "Profile", dependencies: ["AgentProtocol", .product(name: "TOMLKit", package: "TOMLKit")]),
@@ -45,9 +47,9 @@ let package = Package(
         .target(name: "Agents", dependencies: ["Hosting", "Profile", "LLM", "LLMClient", "Loop", "HTTP", "TerminalUI"]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "_TestSupport"]),
         .target(name: "TerminalUI", dependencies: ["VTScreen", "CNcurses"]),
-        .target(name: "Dashboard", dependencies: ["Hosting", "VTScreen", "Loop", "TerminalUI"]),
+        .target(name: "Dashboard", dependencies: ["Hosting", "AgentTranscript", "VTScreen", "Loop", "TerminalUI"]),
         .target(name: "SupervisorCLI", dependencies: [
-            "Agents", "Dashboard",
+            "Agents", "Dashboard", "AgentTranscript",
             "Hosting", "Profile", "Loop", "LLMClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

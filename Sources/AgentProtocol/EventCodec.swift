@@ -54,6 +54,7 @@ public enum EventType: String, CaseIterable, Sendable {
         case .contextOverflow, .perf: return "exec"
         case .context, .conversation: return "coder, exec"
         case .step, .budget, .final: return "goal, exec, coder"
+        case .user: return "agents; shim (what `supervisor send` typed into a built-in agent)"
         default: return "agents"
         }
     }

@@ -1,3 +1,4 @@
+import AgentTranscript
 import Hosting
 import VTScreen
 
