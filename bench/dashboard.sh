@@ -58,10 +58,10 @@ while sys.stdin.read(1): n+=1; sys.stdout.write('\\r\\x1b[K▶%d' % n); sys.stdo
 measure() { # target -> prints p50 p99 (ms) over 100 keys
   local target=$1 lat=() before after t0
   for i in $(seq 1 100); do
-    before=$(T capture-pane -p -t "$target" | grep -o '▶[0-9]*' | head -1 || true)
+    before=$(T capture-pane -p -t "$target" | grep -o '▶ *[0-9]*' | head -1 || true)
     t0=$(now_ms); T send-keys -t "$target" Tab
     while :; do
-      after=$(T capture-pane -p -t "$target" | grep -o '▶[0-9]*' | head -1 || true)
+      after=$(T capture-pane -p -t "$target" | grep -o '▶ *[0-9]*' | head -1 || true)
       [ "$after" != "$before" ] && break
       [ $(( $(now_ms) - t0 )) -gt 2000 ] && break
     done

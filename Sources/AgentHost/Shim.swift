@@ -67,6 +67,9 @@ public final class Shim {
     private var rows = 24, cols = 80
     /// The running agent said its end will be conclusive (a `final` event): no restart then.
     private var finalReason: String?
+    /// Tells a person when the agent needs them (Attention.swift), from the events recorded here.
+    private lazy var attention = AttentionNotifier(spec: spec, loop: loop, record: { [unowned self] in self.record($0) },
+                                                   toPane: { [unowned self] bytes in bytes.withUnsafeBytes { self.writeToPane($0) } })
 
     /// A running agent: its terminal, pid and event pipe.
     final class AgentRun {
@@ -436,6 +439,7 @@ public final class Shim {
         _ = line.withUnsafeBytes { events.append($0) }
         let frame = Frame(type: .event, payload: Array(json.utf8)).encode()
         for subscriber in subscribers.values where subscriber.events { send(frame, to: subscriber) }
+        attention.observe(json, now: Shim.now())
     }
 
 

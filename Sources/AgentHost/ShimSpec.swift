@@ -37,6 +37,8 @@ public struct ShimSpec: Codable, Equatable {
     /// The agent's container (Docker backend): the shim makes sure it runs before each start
     /// of the agent, recreating it when it died. Nil on the local backend.
     public var container: ContainerSpec?
+    /// The profile's `[notify]` section (nil: the defaults, a bell and the status line).
+    public var notify: NotifySettings?
 
     public init(profile: String, agent: String, kind: AgentKind, executable: String, arguments: [String],
                 environment: [String: String], directory: String, logPath: String, eventsPath: String,

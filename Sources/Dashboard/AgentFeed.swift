@@ -1,5 +1,6 @@
 import TerminalUI
 import VTScreen
+import Glibc
 
 /// One agent's terminal as the dashboard sees it: a VirtualScreen of the agent's pane size,
 /// fed from the log on open and then from the shim's stream, with no gap and no overlap
@@ -17,6 +18,9 @@ final class AgentFeed {
     private var pendingHead = 0
     /// Bytes skipped because of the budget since the dashboard opened.
     private(set) var skippedBytes: UInt64 = 0
+    /// The full-screen picture a program left when it switched back to the normal screen (most
+    /// do just before they exit): shown once the agent has ended, so its last screen stays.
+    private(set) var lastFullScreen: [[Cell]]?
     /// Reads `[from, to)` of the agent's log (for gaps), at most `max` bytes from the end.
     let readLog: (_ from: UInt64, _ to: UInt64) -> [UInt8]
 
@@ -101,7 +105,15 @@ final class AgentFeed {
         }
         if prefixCAN { screen.feed([0x18, 0x1b, 0x5b, 0x30, 0x6d]) }  // CAN, then SGR 0
         pending.withUnsafeBytes { raw in
-            screen.feed(UnsafeRawBufferPointer(rebasing: raw[start..<pending.count]))
+            var from = start
+            // Stop before each switch back to the normal screen to keep the full-screen picture.
+            while let leave = AgentFeed.altScreenExit(in: raw, from: from, to: pending.count) {
+                screen.feed(UnsafeRawBufferPointer(rebasing: raw[from..<leave]))
+                if screen.isAltScreen { lastFullScreen = (0..<screen.rows).map { screen.row($0) } }
+                from = leave + 1
+                screen.feed(UnsafeRawBufferPointer(rebasing: raw[leave..<from]))
+            }
+            screen.feed(UnsafeRawBufferPointer(rebasing: raw[from..<pending.count]))
         }
         _ = screen.takeOutput()  // the agent's own pane answers terminal queries, not us
         let fed = pending.count - start
@@ -109,6 +121,24 @@ final class AgentFeed {
         pendingHead = 0
         return fed
     }
+
+    /// The index of the next `ESC [ ? 1049 l` (or 1047, 47) in `raw[from..<to]`.
+    static func altScreenExit(in raw: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        guard let base = raw.baseAddress, from < to else { return nil }
+        var i = from
+        while i < to, let hit = memchr(base + i, 0x1b, to - i) {
+            let at = base.distance(to: UnsafeRawPointer(hit))
+            for tail in AgentFeed.altExits where at + tail.count < to {
+                var match = true
+                for (k, b) in tail.enumerated() where raw[at + 1 + k] != b { match = false; break }
+                if match { return at }
+            }
+            i = at + 1
+        }
+        return nil
+    }
+
+    static let altExits: [[UInt8]] = ["[?1049l", "[?1047l", "[?47l"].map { Array($0.utf8) }
 
     /// Follows the agent's pane size.
     func resize(rows: Int, cols: Int) {

@@ -45,6 +45,8 @@ public struct AgentActivity: Equatable, Sendable {
     public var toolRunning: String?
     /// Start time of the current run (from `start` events), when known.
     public var lastStart: Double?
+    /// What the agent needs a person for (its shim's `attention` event), until it gets going.
+    public var attention: Attention?
 
     public init() {}
 
@@ -55,6 +57,10 @@ public struct AgentActivity: Equatable, Sendable {
         case .state(let state):
             detail = state
             detailTime = event.time
+            switch state {
+            case .thinking, .runningTool, .running, .starting, .restarting, .stopping, .stopped: attention = nil
+            default: break
+            }
         case .tokens(let u):
             inputTokens += u.input
             outputTokens += u.output
@@ -71,10 +77,14 @@ public struct AgentActivity: Equatable, Sendable {
             // A new run: what the old one was doing no longer applies.
             detail = nil
             toolRunning = nil
+            attention = nil
             lastStart = event.time
         case .exit:
             detail = nil
             toolRunning = nil
+            attention = nil // what it waited for ended with it; its shim says what the end means
+        case .unknown:
+            if let a = Attention(event.event) { attention = a }
         default: break
         }
     }
@@ -182,6 +192,11 @@ public struct AgentTileModel: Equatable, Sendable {
     public var step: String?
     public var lastAction: String?
     public var pid: Int32?
+    /// Why the agent needs a person, when it does (its shim's `attention` event).
+    public var attention: String?
+
+    /// A person is needed: the state says so, or the agent's shim raised it.
+    public var needsPerson: Bool { attention != nil || state.needsPerson }
 
     public init(index: Int, name: String, kind: String, state: AgentState?, activity: AgentActivity,
                 unreachable: Bool, waitingHeuristic: Bool, now: Double) {
@@ -204,20 +219,7 @@ public struct AgentTileModel: Equatable, Sendable {
         cost = activity.cost > 0 ? formatCost(activity.cost) : nil
         if let n = activity.step { step = activity.stepLimit.map { "step \(n)/\($0)" } ?? "step \(n)" } else { step = nil }
         lastAction = activity.lastAction
-    }
-
-    /// Header pieces in order of importance: name, kind, state first, then the rest. The state
-    /// piece is coloured by the renderer.
-    public func headerParts() -> (lead: String, state: String, trail: String) {
-        let lead = "\(index + 1 <= 9 ? String(index + 1) : "·") \(name) [\(kind)] "
-        var trail: [String] = []
-        if let uptime { trail.append(uptime) }
-        if restarts > 0 { trail.append("↻\(restarts)") }
-        if let step { trail.append(step) }
-        if let tokens { trail.append(tokens) }
-        if let cost { trail.append(cost) }
-        if let lastAction { trail.append(lastAction) }
-        return (lead, state.label, trail.isEmpty ? "" : " " + trail.joined(separator: " · "))
+        attention = activity.attention?.message
     }
 }
 
@@ -277,8 +279,8 @@ public struct Totals: Equatable, Sendable {
     public var text: String {
         var parts = byState.map { "\($0.1) \($0.0)" }
         if waiting > 0 && !byState.contains(where: { $0.0 == "waiting" }) { parts.append("\(waiting) waiting") }
+        // One count of waiting agents: the state counts say it; the badge counts who needs a person.
         var text = parts.joined(separator: ", ")
-        text += " · waiting: \(waiting)"
         if tokens > 0 { text += " · \(formatCount(tokens)) tok" }
         if cost > 0 { text += " · \(formatCost(cost))" }
         return text

@@ -40,6 +40,8 @@ public final class Dashboard {
     private var signals: [SignalWatcher] = []
     private let frameTimer: LoopTimer
     private let tickTimer: LoopTimer
+    private let messageTimer: LoopTimer
+    static let messageSeconds = 6.0
     private var quit = false
     private var suspended = false
     private var tmux: Tmux?
@@ -52,13 +54,19 @@ public final class Dashboard {
     private var rects: [Rect] = []
     private var pageFirst = 0
     private var lastTotals: String = ""
-    private var searchHighlight: Int?
+    /// How many agents need a person (the badge in the status bar).
+    private var lastNeeded = 0
+    /// The search match shown in the focus view: its line (of `focusLines`) and columns.
+    private var searchHit: (line: Int, columns: Range<Int>)?
     private var tickDueAt: Double?
     private var frameDueAt: Double?
     private var keyFramePending = false
     private var skipBodies = false
     private var lastOutputFrameAt = 0.0
     private var lastProbeRound = 0.0
+    private var ringBell = false
+    /// The focused agent's pane is sized to the focus area (and given back on leaving).
+    private var focusSizing = FocusSizing.idle
 
     /// Share of one core the terminal emulation of all tiles may use. The budget is in time,
     /// not bytes: libvterm's cost per byte grows with the screen size (it moves the whole
@@ -84,9 +92,24 @@ public final class Dashboard {
         var recentEvents: Set<String> = []
         var recentOrder: [String] = []
         var cursor: (Int, Int) = (-1, -1)
+        /// A built-in agent's conversation, rendered from its events.
+        let transcript: TranscriptView?
 
         init(index: Int, entry: ProfileRecord.Agent, feed: AgentFeed) {
             self.index = index; self.entry = entry; self.feed = feed
+            transcript = entry.kind.isBuiltIn ? TranscriptView(cols: 80, rows: 24) : nil
+        }
+
+        /// True once the agent has ended (exited, failed, stopped, gone).
+        var ended: Bool { !(model?.state.isActive ?? true) }
+
+        func view(switched: Bool) -> AgentView {
+            AgentView.shown(builtIn: transcript != nil, fullScreen: feed.screen.isAltScreen, ended: ended, switched: switched)
+        }
+
+        /// Takes an event's record into the conversation view.
+        func addToTranscript(_ record: EventRecord) {
+            if transcript?.add(record) ?? false { bodyDirty = true }
         }
 
         /// Live events repeat lines read from the file when both overlap: skip those.
@@ -105,6 +128,7 @@ public final class Dashboard {
         state = DashboardState(agentCount: record.agents.count)
         frameTimer = LoopTimer(loop: loop)
         tickTimer = LoopTimer(loop: loop)
+        messageTimer = LoopTimer(loop: loop)
     }
 
     // MARK: Running
@@ -158,6 +182,7 @@ public final class Dashboard {
         watcher.onEvent = { [unowned self] name, line in
             guard let slot = self.slot(name), slot.isNewEvent(line), let event = TimelineEvent.parse(line, agent: name) else { return }
             slot.activity.apply(event)
+            slot.addToTranscript(event.record)
             self.timeline.add(event)
             slot.headerDirty = true
             if self.state.mode == .timeline { self.chromeDirty = true }
@@ -193,11 +218,13 @@ public final class Dashboard {
         scheduleTick()
         while !quit { loop.runOnce() }
 
+        applyFocusSizing(leaving: true)
         watcher.stop()
         poll.close()
         signals.forEach { $0.close() }
         frameTimer.close()
         tickTimer.close()
+        messageTimer.close()
         screen.stop()
         TerminalGuard.restore()
         print("left the dashboard; the agents keep running (supervisor status \(record.name), supervisor down \(record.name))")
@@ -249,6 +276,7 @@ public final class Dashboard {
             _ = slot.isNewEvent(line)
             if let event = TimelineEvent.parse(line, agent: slot.entry.name) {
                 slot.activity.apply(event)
+                slot.addToTranscript(event.record)
                 events.append(event)
             }
         }
@@ -276,6 +304,7 @@ public final class Dashboard {
         }
         let result = state.handle(key, columns: columns(), page: page, kinds: timeline.kinds)
         if result.changes.contains(.mode) || result.changes.contains(.filter) { layoutDirty = true }
+        if result.changes.contains(.selection) || result.changes.contains(.mode) { searchHit = nil }
         if result.changes.contains(.selection) {
             if state.mode == .tiles, let first = pageOf(state.selected), first != pageFirst { layoutDirty = true }
             for slot in agents { slot.headerDirty = true }
@@ -284,7 +313,36 @@ public final class Dashboard {
         if result.changes.contains(.scroll) { chromeDirty = true; if state.mode == .focus { agents[state.selected].bodyDirty = true } }
         if !result.changes.isEmpty { chromeDirty = true }
         if let command = result.command { perform(command) }
+        if result.changes.contains(.mode) || result.changes.contains(.selection) { applyFocusSizing() }
         requestFrame(urgent: true)
+    }
+
+    /// Sizes the focused agent's pane to the focus area, and gives other panes their size back.
+    private func applyFocusSizing(leaving: Bool = false) {
+        guard let screen else { return }
+        let focused = !leaving && state.mode == .focus && agents.indices.contains(state.selected) ? state.selected : nil
+        let area = FocusSizing.area(width: screen.width, height: screen.height)
+        var sizes: [String: (rows: Int, cols: Int)]?
+        let (next, effects) = focusSizing.next(focused: focused, area: area) { [unowned self] i in
+            if sizes == nil { sizes = self.paneSizes() }
+            return sizes?[self.agents[i].entry.name].map { PaneSize(rows: $0.rows, cols: $0.cols) }
+        }
+        focusSizing = next
+        guard let tmux, !effects.isEmpty else { return }
+        for effect in effects {
+            let (agent, size, restore): (Int, PaneSize, Bool)
+            switch effect {
+            case let .resize(a, to): (agent, size, restore) = (a, to, false)
+            case let .restore(a, to): (agent, size, restore) = (a, to, true)
+            }
+            let target = "=\(record.name):=\(agents[agent].entry.name)"
+            var argv = ["resize-window", "-t", target, "-x", "\(size.cols)", "-y", "\(size.rows)"]
+            // resize-window pins the window's size; back to following its clients afterwards.
+            if restore { argv += [";", "set-option", "-w", "-t", target, "-u", "window-size"] }
+            _ = try? tmux.run(argv, environment: options.environment)
+            agents[agent].feed.resize(rows: size.rows, cols: size.cols)
+            agents[agent].bodyDirty = true
+        }
     }
 
     private func columns() -> Int {
@@ -307,8 +365,11 @@ public final class Dashboard {
             guard let tmux else { say("tmux is not installed"); return }
             let env = options.environment
             let argv = tmux.attachCommand(session: record.name, window: agents[i].entry.name, environment: env)
+            // Attached, the pane follows the person's terminal: give it its own size first.
+            applyFocusSizing(leaving: true)
             runInTerminal(argv, environment: argv.contains("switch-client") ? env : Tmux.cleanEnvironment(env)) { [unowned self] in
                 self.refreshPaneSizes()
+                self.applyFocusSizing()
             }
         case .openLog(let i):
             let pager = (options.environment["PAGER"].flatMap { $0.isEmpty ? nil : $0 } ?? "less -R")
@@ -330,7 +391,7 @@ public final class Dashboard {
             runInTerminal(pager + [path], environment: env) { try? FileManager.default.removeItem(atPath: path) }
         case .send(let i, let text):
             let name = agents[i].entry.name
-            say(watcher.send(.paste(text), to: name) ? "sent \(text.count) characters to \(name)" : "\(name): its shim cannot be reached")
+            say(watcher.send(.paste(text), to: name) ? "sent \(plural(text.count, "character")) to \(name)" : "\(name): its shim cannot be reached")
         case .restart(let i), .stop(let i):
             let op: ControlOp
             if case .restart = command { op = .restart } else { op = .stop }
@@ -358,9 +419,16 @@ public final class Dashboard {
         }
     }
 
+    /// A notice in the help line; it goes at the next key or after `messageSeconds`.
     private func say(_ message: String) {
         state.message = message
         chromeDirty = true
+        messageTimer.start(seconds: Dashboard.messageSeconds) { [unowned self] in // the notice expires
+            guard self.state.message == message else { return }
+            self.state.message = nil
+            self.chromeDirty = true
+            self.requestFrame()
+        }
     }
 
     /// An agent's conversation as text, from the last 32 MiB of its events file.
@@ -403,6 +471,7 @@ public final class Dashboard {
     private func terminalResized() {
         guard let size = PseudoTerminal.size(of: 1) ?? PseudoTerminal.size(of: 0) else { return }
         screen.resize(rows: size.rows, cols: size.cols)
+        applyFocusSizing()
         layoutDirty = true
         requestFrame(urgent: true)
     }
@@ -410,7 +479,7 @@ public final class Dashboard {
     // MARK: Search (focus view)
 
     private func focusLines(_ slot: AgentSlot) -> [String] {
-        let s = slot.feed.screen
+        let s = viewScreen(slot, area: Dashboard.inside(ScreenLayout(width: screen.width, height: screen.height).content))
         var lines = s.isAltScreen ? [] : s.scrollbackLines()
         let text = s.text()
         let bottom = s.isAltScreen ? s.rows - 1 : min(s.rows - 1, max(s.cursor.row, lastNonBlank(text)))
@@ -428,17 +497,17 @@ public final class Dashboard {
         let lines = focusLines(slot)
         let view = max(1, screen.height - 3)
         let currentBottom = lines.count - 1 - state.scroll
-        let from = searchHighlight ?? min(lines.count, currentBottom + 1)
+        let from = searchHit?.line ?? min(lines.count, currentBottom + 1)
         guard let hit = TextSearch.find(query, in: lines, from: from, forward: forward) else {
-            say("not found: \(query)")
+            say("\(slot.entry.name): not found: \(query)")
             return
         }
-        searchHighlight = hit
+        searchHit = (hit, TextSearch.columns(of: query, in: lines[hit]) ?? 0..<0)
         // Put the hit in the middle of the view where possible.
         state.scroll = max(0, lines.count - 1 - hit - view / 2)
         state.clampScroll(maxScroll: max(0, lines.count - view))
         slot.bodyDirty = true
-        say("match at line \(hit + 1) of \(lines.count)")
+        say("\(slot.entry.name): match at line \(hit + 1) of \(lines.count) · n older, N newer")
     }
 
     // MARK: Frames
@@ -503,10 +572,20 @@ public final class Dashboard {
             let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: slot.entry.kind.rawValue,
                                        state: watcher.states[slot.entry.name], activity: slot.activity,
                                        unreachable: watcher.unreachable.contains(slot.entry.name), waitingHeuristic: slot.waiting, now: now)
-            if model != slot.model { slot.model = model; slot.headerDirty = true }
+            if model != slot.model {
+                // The bell rings once when an agent comes to need a person (not for what the
+                // dashboard finds when it opens).
+                if let old = slot.model, !old.needsPerson, model.needsPerson { ringBell = true }
+                slot.model = model
+                slot.headerDirty = true
+            }
             models.append(model)
         }
+        state.listOrder = AgentList.order(models)
+        if ringBell { screen.bell(); ringBell = false }
         let totals = statusText(models)
+        let needed = models.filter(\.needsPerson).count
+        if needed != lastNeeded { lastNeeded = needed; chromeDirty = true } // the badge
         if totals != lastTotals { lastTotals = totals; chromeDirty = true }
 
         if let viewer = diffViewer {
@@ -517,6 +596,7 @@ public final class Dashboard {
             switch state.mode {
             case .tiles: drawTiles(layout)
             case .focus: drawFocus(layout)
+            case .list: drawList(layout)
             case .timeline: if layoutDirty || chromeDirty { drawTimeline(layout) }
             }
         }
@@ -564,15 +644,15 @@ public final class Dashboard {
         screen.fill(layout.statusBar, style: UIStyle(onStatusBar: true))
         var x = screen.text(" supervisor · \(record.name) · ", y: 0, x: 0, maxWidth: layout.width, style: bar)
         x += screen.text(lastTotals, y: 0, x: x, maxWidth: layout.width - x, style: UIStyle(role: .status, onStatusBar: true))
-        let waiting = agents.filter { $0.model?.state == .waiting }.count
-        if waiting > 0 {
-            let flag = " \(waiting) WAITING FOR INPUT "
+        let needed = lastNeeded
+        if needed > 0 {
+            let flag = " \(needed) \(needed == 1 ? "NEEDS" : "NEED") YOU · o list "
             let w = flag.count
             if layout.width - w > x { screen.text(flag, y: 0, x: layout.width - w, maxWidth: w, style: UIStyle(role: .waiting, reverse: true)) }
         }
         let help: String
         if let prompt = state.prompt {
-            help = prompt.label + prompt.text + "▏"
+            help = prompt.label { [unowned self] in self.agents.indices.contains($0) ? self.agents[$0].entry.name : "?" } + prompt.text + "▏"
         } else if let message = state.message {
             help = message
         } else if diffViewer != nil {
@@ -580,6 +660,7 @@ public final class Dashboard {
         } else {
             switch state.mode {
             case .tiles: help = HelpText.tiles
+            case .list: help = HelpText.list
             case .focus: help = HelpText.focus
             case .timeline:
                 let agent = state.timelineAgent.map { agents[$0].entry.name } ?? "all agents"
@@ -605,9 +686,9 @@ public final class Dashboard {
         }
         for (n, rect) in rects.enumerated() {
             let slot = agents[pageFirst + n]
-            if slot.headerDirty { drawHeader(slot, rect: Rect(x: rect.x, y: rect.y, width: rect.width, height: 1)) }
+            if slot.headerDirty { drawFrame(slot, rect: rect) }
             if slot.bodyDirty && (!skipBodies || layoutDirty) {
-                drawBody(slot, rect: Rect(x: rect.x, y: rect.y + 1, width: rect.width, height: rect.height - 1), scroll: 0)
+                drawBody(slot, rect: Dashboard.inside(rect), scroll: 0)
                 slot.bodyDirty = false
             }
             slot.headerDirty = false
@@ -618,32 +699,61 @@ public final class Dashboard {
         }
     }
 
-    private func drawHeader(_ slot: AgentSlot, rect: Rect) {
+    /// The tile's border with its title in the top edge; the selected tile's border stands out.
+    private func drawFrame(_ slot: AgentSlot, rect: Rect) {
         guard let model = slot.model else { return }
         let selected = slot.index == state.selected
-        let base = UIStyle(role: .header, bold: true, reverse: selected)
-        screen.fill(rect, style: UIStyle(reverse: selected))
-        let (lead, stateText, trail) = model.headerParts()
-        var x = rect.x
-        x += screen.text(selected ? "▶" + lead : " " + lead, y: rect.y, x: x, maxWidth: rect.maxX - x, style: base)
-        x += screen.text(stateText, y: rect.y, x: x, maxWidth: rect.maxX - x,
-                         style: UIStyle(role: model.state.role, bold: true, reverse: selected || model.state == .waiting))
-        screen.text(trail, y: rect.y, x: x, maxWidth: rect.maxX - x, style: UIStyle(role: .muted, reverse: selected))
+        screen.box(rect, style: UIStyle(role: selected ? .accent : .muted, bold: selected))
+        var x = rect.x + 1
+        let end = rect.maxX - 1
+        if selected { x += screen.text("▶", y: rect.y, x: x, maxWidth: end - x, style: UIStyle(role: .accent, bold: true)) }
+        for piece in TileTitle.compose(model, width: max(0, end - x - 2)) {
+            x += screen.text(" ", y: rect.y, x: x, maxWidth: end - x)
+            x += screen.text(piece.text, y: rect.y, x: x, maxWidth: end - x,
+                             style: UIStyle(role: piece.role, bold: piece.chip || piece.role == .header, reverse: piece.chip))
+        }
+        if x < end { screen.text(" ", y: rect.y, x: x, maxWidth: end - x) }
+    }
+
+    /// The area inside a tile's border.
+    static func inside(_ rect: Rect) -> Rect {
+        Rect(x: rect.x + 1, y: rect.y + 1, width: max(0, rect.width - 2), height: max(0, rect.height - 2))
+    }
+
+    /// The screen an agent's view draws from: its terminal, or its conversation laid out for
+    /// `area` (the conversation is as wide as the view, so it wraps where the view ends).
+    private func viewScreen(_ slot: AgentSlot, area: Rect) -> VirtualScreen {
+        if slot.view(switched: state.switchedViews.contains(slot.index)) == .transcript, let transcript = slot.transcript {
+            transcript.resize(cols: area.width, rows: area.height)
+            return transcript.screen
+        }
+        return slot.feed.screen
     }
 
     private func drawBody(_ slot: AgentSlot, rect: Rect, scroll: Int) {
-        let vt = slot.feed.screen
+        let vt = viewScreen(slot, area: rect)
         let colored = screen.colorEnabled
+        let blank: (Int) -> Cell = { _ in Cell(text: "", width: 1) }
+        // An agent that ended after a full-screen interface: its last full screen, from the top.
+        if vt === slot.feed.screen, slot.ended, !vt.isAltScreen, let last = slot.feed.lastFullScreen {
+            for r in 0..<rect.height {
+                let cells = r < last.count ? last[r] : []
+                screen.cells(r < last.count ? { cells[$0] } : blank, count: min(cells.count, rect.width), y: rect.y + r, x: rect.x,
+                             width: rect.width, colored: colored)
+            }
+            return
+        }
         if scroll == 0 || vt.isAltScreen {
             let cursor = vt.cursor
-            let first = Crop.firstRow(screenRows: vt.rows, areaHeight: rect.height, cursorRow: cursor.row, lastUsedRow: cursor.row)
+            let first = Crop.firstRow(screenRows: vt.rows, areaHeight: rect.height, cursorRow: cursor.row, lastUsedRow: cursor.row,
+                                      fullScreen: vt.isAltScreen)
             for r in 0..<rect.height {
                 let row = first + r
                 if row < vt.rows {
                     screen.cells({ vt.cell(row: row, col: $0) }, count: min(vt.cols, rect.width), y: rect.y + r, x: rect.x, width: rect.width,
-                                 colored: colored, highlight: false)
+                                 colored: colored, highlight: false, marked: marked(line: (vt.isAltScreen ? 0 : vt.scrollbackCount) + row))
                 } else {
-                    screen.cells({ _ in Cell(text: "", width: 1) }, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
+                    screen.cells(blank, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
                 }
             }
             return
@@ -656,29 +766,36 @@ public final class Dashboard {
         let start = max(0, end - rect.height)
         for r in 0..<rect.height {
             let line = start + r
-            let highlight = line == searchHighlight
             if line < end {
                 if line < sb.count {
                     let cells = sb[line]
-                    screen.cells({ cells[$0] }, count: min(cells.count, rect.width), y: rect.y + r, x: rect.x, width: rect.width, colored: colored, highlight: highlight)
+                    screen.cells({ cells[$0] }, count: min(cells.count, rect.width), y: rect.y + r, x: rect.x, width: rect.width, colored: colored,
+                                 marked: marked(line: line))
                 } else {
                     let row = line - sb.count
-                    screen.cells({ vt.cell(row: row, col: $0) }, count: min(vt.cols, rect.width), y: rect.y + r, x: rect.x, width: rect.width, colored: colored, highlight: highlight)
+                    screen.cells({ vt.cell(row: row, col: $0) }, count: min(vt.cols, rect.width), y: rect.y + r, x: rect.x, width: rect.width,
+                                 colored: colored, marked: marked(line: line))
                 }
             } else {
-                screen.cells({ _ in Cell(text: "", width: 1) }, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
+                screen.cells(blank, count: 0, y: rect.y + r, x: rect.x, width: rect.width, colored: colored)
             }
         }
+    }
+
+    /// The columns of the search match on `line` (of the focused view's lines), if any.
+    private func marked(line: Int) -> Range<Int>? {
+        guard state.mode == .focus, let hit = searchHit, hit.line == line else { return nil }
+        return hit.columns
     }
 
     private func drawFocus(_ layout: ScreenLayout) {
         let slot = agents[state.selected]
         let c = layout.content
         rects = []
-        if layoutDirty || slot.headerDirty { drawHeader(slot, rect: Rect(x: c.x, y: c.y, width: c.width, height: 1)) }
+        if layoutDirty || slot.headerDirty { drawFrame(slot, rect: c) }
         if layoutDirty || slot.bodyDirty {
-            let vt = slot.feed.screen
-            let body = Rect(x: c.x, y: c.y + 1, width: c.width, height: c.height - 1)
+            let body = Dashboard.inside(c)
+            let vt = viewScreen(slot, area: body)
             if !vt.isAltScreen {
                 let total = vt.scrollbackCount + min(vt.rows - 1, vt.cursor.row) + 1
                 state.clampScroll(maxScroll: max(0, total - body.height))
@@ -687,13 +804,59 @@ public final class Dashboard {
             }
             drawBody(slot, rect: body, scroll: state.scroll)
             if state.scroll > 0 {
-                let note = " scrolled back \(state.scroll) lines · End returns "
-                screen.text(note, y: c.y, x: max(0, c.maxX - note.count), maxWidth: note.count, style: UIStyle(role: .accent, reverse: true))
+                let note = " scrolled back \(plural(state.scroll, "line")) · End returns "
+                screen.text(note, y: c.maxY - 1, x: max(0, c.maxX - 1 - note.count), maxWidth: note.count, style: UIStyle(role: .accent, reverse: true))
             }
         }
         slot.headerDirty = false
         slot.bodyDirty = false
         for other in agents where other !== slot { other.headerDirty = false; other.bodyDirty = false }
+    }
+
+    private var listFirst = 0
+
+    /// The list of agents on the left, the selected agent's live preview on the right.
+    private func drawList(_ layout: ScreenLayout) {
+        let (list, preview) = AgentList.split(layout.content)
+        let selectedSlot = agents.indices.contains(state.selected) ? agents[state.selected] : nil
+        let listChanged = layoutDirty || chromeDirty || agents.contains { $0.headerDirty }
+        if listChanged {
+            let nameWidth = agents.map { TextWidth.columns($0.entry.name) }.max() ?? 6
+            screen.text(AgentList.heading(width: list.width, nameWidth: nameWidth), y: list.y, x: list.x, maxWidth: list.width,
+                        style: UIStyle(role: .muted, bold: true))
+            let height = list.height - 1
+            let order = state.listOrder
+            let row = order.firstIndex(of: state.selected) ?? 0
+            listFirst = AgentList.firstVisible(selectedRow: row, count: order.count, height: height, current: listFirst)
+            let stateX = list.x + AgentList.stateColumn(nameWidth: nameWidth)
+            for r in 0..<height {
+                let y = list.y + 1 + r
+                let n = listFirst + r
+                guard n < order.count, let model = agents[order[n]].model else {
+                    screen.fill(Rect(x: list.x, y: y, width: list.width, height: 1))
+                    continue
+                }
+                let selected = order[n] == state.selected
+                let text = AgentList.line(AgentList.Row(model: model, lastActivity: agents[order[n]].activity.lastAction),
+                                          width: list.width, nameWidth: nameWidth)
+                screen.text(text, y: y, x: list.x, maxWidth: list.width,
+                            style: UIStyle(role: model.needsPerson ? .waiting : .text, reverse: selected))
+                let label = model.state.label
+                screen.text(label, y: y, x: stateX, maxWidth: min(11, list.maxX - stateX),
+                            style: UIStyle(role: model.state.role, bold: true, reverse: selected))
+            }
+            if order.count > height {
+                let note = " \(listFirst + 1)-\(min(order.count, listFirst + height)) of \(order.count) "
+                screen.text(note, y: list.y, x: max(list.x, list.maxX - note.count), maxWidth: note.count, style: UIStyle(role: .accent, reverse: true))
+            }
+        }
+        guard let slot = selectedSlot, preview.width >= 4, preview.height >= 3 else { return }
+        if listChanged || slot.headerDirty { drawFrame(slot, rect: preview) }
+        if listChanged || slot.bodyDirty {
+            drawBody(slot, rect: Dashboard.inside(preview), scroll: 0)
+        }
+        for other in agents { other.headerDirty = false; if other !== slot { other.bodyDirty = false } }
+        slot.bodyDirty = false
     }
 
     private func drawTimeline(_ layout: ScreenLayout) {

@@ -33,6 +33,8 @@ public enum ViewMode: Equatable, Sendable {
     case tiles
     case focus
     case timeline
+    /// One row per agent beside a preview of the selected one.
+    case list
 }
 
 /// A line of text being typed (send box, search).
@@ -40,11 +42,12 @@ public struct Prompt: Equatable, Sendable {
     public enum Purpose: Equatable, Sendable { case send(agent: Int), search, confirmStop(agent: Int) }
     public var purpose: Purpose
     public var text: String = ""
-    public var label: String {
+    /// What the prompt asks, naming the agent it acts on.
+    public func label(agentName: (Int) -> String) -> String {
         switch purpose {
-        case .send: return "send: "
+        case .send(let agent): return "send to \(agentName(agent)) (Enter sends, Esc cancels): "
         case .search: return "/"
-        case .confirmStop: return "stop this agent? (y/n) "
+        case .confirmStop(let agent): return "stop \(agentName(agent))? (y/n) "
         }
     }
 }
@@ -65,6 +68,12 @@ public struct DashboardState: Equatable, Sendable {
     public var timelineKind: String?
     /// A one-line notice in the help line (errors, confirmations), cleared by the next key.
     public var message: String?
+    /// Agents whose view the person switched (`v`) from the one shown by default.
+    public var switchedViews: Set<Int> = []
+    /// The list view's row order (agent indices; the controller keeps it current).
+    public var listOrder: [Int] = []
+    /// The view Esc in the focus view goes back to.
+    public var focusReturn: ViewMode = .tiles
 
     public init(agentCount: Int) { self.agentCount = agentCount }
 
@@ -90,6 +99,7 @@ public struct DashboardState: Equatable, Sendable {
         case .tiles: return handleTiles(key, columns: max(1, columns)).adding(extra)
         case .focus: return handleFocus(key, page: max(1, page)).adding(extra)
         case .timeline: return handleTimeline(key, page: max(1, page), kinds: kinds).adding(extra)
+        case .list: return handleList(key, page: max(1, page)).adding(extra)
         }
     }
 
@@ -115,6 +125,10 @@ public struct DashboardState: Equatable, Sendable {
         case .char("l"), .char("L"): return Result([], .openLog(agent: selected))
         case .char("t"): mode = .timeline; timelineScroll = 0; return Result(.mode)
         case .char("d"): return Result([], .openDiff(agent: selected))
+        case .char("v"):
+            if switchedViews.contains(selected) { switchedViews.remove(selected) } else { switchedViews.insert(selected) }
+            scroll = 0
+            return Result(.mode)
         default: return nil
         }
     }
@@ -134,6 +148,35 @@ public struct DashboardState: Equatable, Sendable {
         case .enter:
             guard agentCount > 0 else { return Result([]) }
             mode = .focus
+            focusReturn = .tiles
+            scroll = 0
+            return Result(.mode)
+        case .char("o"): mode = .list; return Result(.mode)
+        default:
+            return agentKey(key) ?? Result([])
+        }
+    }
+
+    private mutating func handleList(_ key: Key, page: Int) -> Result {
+        let order = listOrder.count == agentCount ? listOrder : Array(0..<agentCount)
+        let row = order.firstIndex(of: selected) ?? 0
+        func move(_ delta: Int) -> Result {
+            guard !order.isEmpty else { return Result([]) }
+            return select(order[max(0, min(order.count - 1, row + delta))])
+        }
+        switch key {
+        case .char("q"): return Result([], .quit)
+        case .char("o"), .escape: mode = .tiles; return Result(.mode)
+        case .up, .char("k"), .backTab: return move(-1)
+        case .down, .char("j"), .tab: return move(1)
+        case .pageUp: return move(-page)
+        case .pageDown: return move(page)
+        case .home, .char("g"): return move(-order.count)
+        case .end, .char("G"): return move(order.count)
+        case .enter:
+            guard agentCount > 0 else { return Result([]) }
+            mode = .focus
+            focusReturn = .list
             scroll = 0
             return Result(.mode)
         default:
@@ -143,7 +186,7 @@ public struct DashboardState: Equatable, Sendable {
 
     private mutating func handleFocus(_ key: Key, page: Int) -> Result {
         switch key {
-        case .char("q"), .escape: mode = .tiles; scroll = 0; return Result(.mode)
+        case .char("q"), .escape: mode = focusReturn; scroll = 0; return Result(.mode)
         case .pageUp: scroll += page; return Result(.scroll)
         case .pageDown: scroll = max(0, scroll - page); return Result(.scroll)
         case .up, .char("k"): scroll += 1; return Result(.scroll)
@@ -240,8 +283,9 @@ extension DashboardState.Result {
 
 /// The help line and the `?` screen, generated from one table so they never disagree.
 public enum HelpText {
-    public static let tiles = "←↓↑→/hjkl/Tab/1-9 move · Enter focus · a attach · s send · r restart · x stop · c context · L log · d diff · t timeline · ? help · q quit"
-    public static let focus = "PgUp/PgDn/Home/End scroll · / search · n/N next/prev · Tab next agent · a s r x c l · Esc back"
+    public static let tiles = "←↓↑→/hjkl/Tab/1-9 move · Enter focus · v view · o list · a attach · s send · r restart · x stop · c context · L log · d diff · t timeline · ? help · q quit"
+    public static let list = "↑↓/jk move · Enter focus · v view · o/Esc grid · a attach · s send · r restart · x stop · L log · d diff · ? help · q quit"
+    public static let focus = "PgUp/PgDn/Home/End scroll · / search · n/N next/prev · v view · Tab next agent · a s r x c l · Esc back"
     public static let timeline = "↑↓/PgUp/PgDn scroll · f filter agent · e filter event type · Esc back"
 
     public static let full: [String] = [
@@ -249,7 +293,9 @@ public enum HelpText {
         "",
         "Tiles",
         "  arrows, h j k, Tab, Shift-Tab, 1-9 0   move between agents",
-        "  Enter        focus the agent (full size, scrollback, search)",
+        "  Enter        focus the agent (whole screen, scrollback, search)",
+        "  v            switch between its terminal and its conversation (built-in agents)",
+        "  o            list of agents (those needing a person first) beside a preview; o, Esc back",
         "  a            attach to its tmux window (F12 or C-b d comes back)",
         "  s            send text (one paste, then Enter)",
         "  r            restart the agent",
@@ -262,7 +308,11 @@ public enum HelpText {
         "",
         "Focus",
         "  PgUp PgDn ↑ ↓ Home End   scroll    / search   n older match   N newer match",
-        "  Tab / Shift-Tab          next / previous agent    Esc, q back to the tiles",
+        "  v                        terminal or conversation    a s r x c l as in the tiles",
+        "  Tab / Shift-Tab          next / previous agent    Esc, q back to the tiles or list",
+        "",
+        "List (o)",
+        "  ↑ ↓ j k PgUp PgDn Home End   move    Enter focus    v a s r x c L as in the tiles    o, Esc back",
         "",
         "Timeline",
         "  ↑ ↓ PgUp PgDn Home End   scroll    f filter by agent    e filter by event type",
@@ -270,6 +320,9 @@ public enum HelpText {
         "press any key",
     ]
 }
+
+/// "1 character", "2 characters".
+public func plural(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
 /// Finds text in lines (oldest first). Pure.
 public enum TextSearch {
@@ -283,6 +336,17 @@ public enum TextSearch {
         for step in 1...n {
             let i = ((forward ? start + step : start - step) % n + n) % n
             if lines[i].lowercased().contains(needle) { return i }
+        }
+        return nil
+    }
+
+    /// The terminal columns `query` takes on `line` at its first case-insensitive match.
+    public static func columns(of query: String, in line: String) -> Range<Int>? {
+        let hay = Array(line.lowercased()), needle = Array(query.lowercased())
+        guard !needle.isEmpty, needle.count <= hay.count else { return nil }
+        for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) {
+            let start = TextWidth.columns(String(hay[..<i]))
+            return start..<(start + TextWidth.columns(String(needle)))
         }
         return nil
     }

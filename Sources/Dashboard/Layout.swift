@@ -2,9 +2,10 @@ import TerminalUI
 
 /// Where the tiles go. Pure: a function of the agent count and the area.
 public enum TileLayout {
-    /// Smallest useful tile: a header line plus three lines of the agent's screen.
+    /// Smallest useful tile: its border (the title in the top edge) around three lines of the
+    /// agent's screen.
     public static let minTileWidth = 24
-    public static let minTileHeight = 4
+    public static let minTileHeight = 5
 
     /// Tiles for up to `count` agents filling `width` x `height` (the area below the status bar
     /// and above the help line, origin 0,0). Tiles in one row are separated by one blank column.
@@ -88,12 +89,14 @@ public struct ScreenLayout: Equatable {
 }
 
 /// How an agent's screen (its real pane size) is shown in a smaller (or larger) area: cropped,
-/// never squeezed. Keeps the cursor in view: when the cursor row is below the area, the view
-/// scrolls down so the bottom of what the agent wrote is visible.
+/// never squeezed. A full-screen program (alternate screen) shows its top rows, where such
+/// programs put their headers, so a tile never shows a misleading slice of the middle. Text
+/// keeps the cursor in view: when the cursor row is below the area, the view scrolls down so
+/// the bottom of what the agent wrote is visible.
 public enum Crop {
     /// The first screen row to show for an area of `height` rows.
-    public static func firstRow(screenRows: Int, areaHeight: Int, cursorRow: Int, lastUsedRow: Int) -> Int {
-        guard screenRows > areaHeight, areaHeight > 0 else { return 0 }
+    public static func firstRow(screenRows: Int, areaHeight: Int, cursorRow: Int, lastUsedRow: Int, fullScreen: Bool = false) -> Int {
+        guard screenRows > areaHeight, areaHeight > 0, !fullScreen else { return 0 }
         let bottom = max(cursorRow, lastUsedRow)
         let first = bottom - areaHeight + 1
         return max(0, min(first, screenRows - areaHeight))

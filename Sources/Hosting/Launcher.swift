@@ -193,7 +193,7 @@ public struct Launcher {
             for mount in agent.backend.type == .docker ? agent.backend.mounts : [] where !FileManager.default.fileExists(atPath: mount.host) {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": mount source \(mount.host) does not exist")
             }
-            specs.append(ShimSpec(
+            var spec = ShimSpec(
                 profile: profile.name, agent: agent.name, kind: kind, executable: executable, arguments: command,
                 environment: agent.env, directory: agent.cwd,
                 logPath: SupervisorPaths.logFile(logsDir: profile.logs.dir, profile: profile.name, agent: agent.name),
@@ -206,7 +206,9 @@ public struct Launcher {
                 restartWindow: agent.restartWindow, stopTimeout: agent.stopTimeout,
                 notifySocket: notifySocketPath(profile.name),
                 container: agent.backend.type == .docker ? container : nil,
-                passEnvironment: Launcher.secretsPassed(to: agent), withheldEnvironment: keyVariables.sorted()))
+                passEnvironment: Launcher.secretsPassed(to: agent), withheldEnvironment: keyVariables.sorted())
+            spec.notify = profile.notify.map { NotifySettings(command: $0.command, notifySend: $0.notifySend, bell: $0.bell, minInterval: $0.minInterval) }
+            specs.append(spec)
         }
         return (tmux, specs)
     }

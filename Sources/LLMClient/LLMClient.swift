@@ -408,7 +408,10 @@ final class RequestRun {
     private func succeed(_ response: ChatResponse) {
         if !forwarding { pending.forEach(onEvent); pending = [] }
         let end = EventLoop.monotonicSeconds()
-        let metrics = RequestMetrics(start: start, firstToken: firstToken, end: end, usage: response.usage, attempts: attempt)
+        // A script replays a whole reply in microseconds: its "speed" (millions of tokens per
+        // second) and time to first token say nothing about a model, so it reports neither.
+        let metrics = RequestMetrics(start: start, firstToken: client.script == nil ? firstToken : nil, end: end,
+                                     usage: response.usage, attempts: attempt)
         let model = response.model.isEmpty ? request.model : response.model
         let cost = client.config.prices.cost(response.usage, model: model) ?? client.config.prices.cost(response.usage, model: request.model)
         finish(.success(LLMReply(response: response, metrics: metrics, cost: cost, provider: provider, model: model)))

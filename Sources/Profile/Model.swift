@@ -158,6 +158,19 @@ public struct LogSettings: Codable, Equatable, Sendable {
     }
 }
 
+/// `[notify]`: how a person is told that an agent needs them (profiles/README.md, "Attention").
+public struct NotifyConfig: Codable, Equatable, Sendable {
+    /// argv run with the attention event as JSON on standard input.
+    public var command: [String]?
+    public var notifySend: Bool = false
+    public var bell: Bool = true
+    /// Seconds between two notifications of one agent.
+    public var minInterval: Double = 30
+    public init(command: [String]? = nil, notifySend: Bool = false, bell: Bool = true, minInterval: Double = 30) {
+        self.command = command; self.notifySend = notifySend; self.bell = bell; self.minInterval = minInterval
+    }
+}
+
 public struct AgentSpec: Codable, Equatable, Sendable {
     public var name: String
     public var kind: AgentKind
@@ -238,6 +251,8 @@ public struct Profile: Codable, Equatable, Sendable {
     public var backend: BackendSettings
     public var logs: LogSettings
     public var agents: [AgentSpec]
+    /// `[notify]`; nil when the profile has none (the defaults apply).
+    public var notify: NotifyConfig?
 
     public init(name: String, description: String? = nil, sourcePath: String, directory: String, workdir: String,
                 llm: LLMSettings, backend: BackendSettings, logs: LogSettings, agents: [AgentSpec]) {

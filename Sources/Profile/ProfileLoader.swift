@@ -95,7 +95,7 @@ struct Validator {
     let file: String
     let absolutePath: String
 
-    static let topKeys = ["name", "description", "workdir", "llm", "backend", "logs", "agents"]
+    static let topKeys = ["name", "description", "workdir", "llm", "backend", "logs", "notify", "agents"]
 
     func profile(_ table: TOMLTable) -> Profile? {
         let d = diagnostics
@@ -123,6 +123,7 @@ struct Validator {
         let llm = root.subtable("llm").map { LLMPartial.read($0, bases) } ?? LLMPartial()
         let backend = root.subtable("backend").map { BackendPartial.read($0, bases) } ?? BackendPartial()
         let logs = LogsReader.read(root.subtable("logs"), bases)
+        let notify = root.subtable("notify").map(NotifyReader.read)
 
         var agents: [AgentSpec] = []
         var complete = true
@@ -160,8 +161,10 @@ struct Validator {
         if let profileName = name { checkBranchesDiffer(agents, profile: profileName) }
 
         guard let profileName = name, complete, d.items.isEmpty else { return nil }
-        return Profile(name: profileName, description: description, sourcePath: absolutePath, directory: directory,
-                       workdir: workdir, llm: llm.resolved(), backend: backend.resolved(), logs: logs, agents: agents)
+        var profile = Profile(name: profileName, description: description, sourcePath: absolutePath, directory: directory,
+                              workdir: workdir, llm: llm.resolved(), backend: backend.resolved(), logs: logs, agents: agents)
+        profile.notify = notify
+        return profile
     }
 
     /// Two isolated agents on one branch would share a worktree's history: the second is an error.

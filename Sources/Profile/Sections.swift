@@ -282,3 +282,17 @@ enum LogsReader {
         return s
     }
 }
+
+enum NotifyReader {
+    static let keys = ["command", "notify_send", "bell", "min_interval"]
+
+    static func read(_ t: TableReader) -> NotifyConfig {
+        var n = NotifyConfig()
+        t.rejectUnknownKeys(allowed: keys)
+        n.command = t.stringArray("command", nonEmpty: true)
+        if let b = t.bool("notify_send") { n.notifySend = b }
+        if let b = t.bool("bell") { n.bell = b }
+        if let s = t.number("min_interval", .atLeast(0)) { n.minInterval = s }
+        return n
+    }
+}

@@ -29,11 +29,15 @@ func openDashboard(profile: ProfileArgument, record: ProfileRecord) throws {
 /// partial -> full -> partial, persisted like `supervisor set AGENT context_mode=...`.
 func cycleContextMode(profile: ProfileArgument, profileName: String, agent: String) throws -> String {
     var settings = try Settings.load(paths: profile.paths, profile: profileName)
-    let loaded = try ProfileLoader.load(path: try profile.record().sourcePath).applying(settings)
-    guard let spec = loaded.agents.first(where: { $0.name == agent }) else { throw HostingError("no agent \(agent)") }
+    let own = try ProfileLoader.load(path: try profile.record().sourcePath)
+    guard let base = own.agents.first(where: { $0.name == agent }),
+          let spec = own.applying(settings).agents.first(where: { $0.name == agent }) else { throw HostingError("no agent \(agent)") }
     let next = spec.contextMode == .partial ? "full" : "partial"
     let value = try AgentSettings.validate(key: "context_mode", value: next, for: spec)
-    settings[agent, default: [:]]["context_mode"] = value
+    // Back to what the profile says: no override is left behind in settings.json.
+    let isDefault = base.contextMode.rawValue == next
+    settings[agent, default: [:]]["context_mode"] = isDefault ? nil : value
+    if settings[agent]?.isEmpty ?? false { settings[agent] = nil }
     try Settings.save(settings, paths: profile.paths, profile: profileName)
-    return "\(agent).context_mode = \(next) (saved; takes effect when it next starts)"
+    return "\(agent).context_mode = \(next)\(isDefault ? " (the profile's own; override removed)" : " (saved)"); takes effect when it next starts"
 }

@@ -28,6 +28,8 @@ public final class Screen {
     private var hasColor = false
     private var styleCache: [UIStyle: (attr_t, Int32)] = [:]
     private var run: [wchar_t] = []
+    private var ansiForeground: [Int] = Array(0..<16)
+    private var ansiBackground: [Int] = Array(0..<16)
 
     public init(theme: Theme, colorEnabled: Bool) {
         self.theme = theme
@@ -52,7 +54,19 @@ public final class Screen {
             _ = use_default_colors()
             hasColor = true
             mapper = ColorMapper(available: Int(sv_colors()))
+            // A theme with its own background (a light one) paints the whole screen with it:
+            // the terminal's default colours become the theme's.
+            if theme.background != nil || theme.foreground != nil {
+                _ = assume_default_colors(Int32(theme.foreground.map { mapper.nearest($0) } ?? -1),
+                                          Int32(theme.background.map { mapper.nearest($0) } ?? -1))
+            }
             pairs = ColorPairCache(capacity: Int(min(sv_color_pairs(), 32767)), reserved: 0)
+            // The 16 ANSI colours agents (and the conversation view) ask for are the theme's, as
+            // a Kitty theme means them, made readable on its background as foregrounds.
+            ansiForeground = (0..<16).map { n in
+                theme.palette[n].map { mapper.nearest(theme.readable($0, on: theme.assumedBackground)) } ?? n
+            }
+            ansiBackground = (0..<16).map { n in theme.palette[n].map { mapper.nearest($0) } ?? n }
         }
         updateSize()
     }
@@ -165,7 +179,8 @@ public final class Screen {
         if style.standout { attrs |= sv_a_standout() }
         var pairNumber: Int32 = 0
         if hasColor {
-            let fg = style.role.flatMap { theme.foreground($0) }.map { mapper.nearest($0) } ?? -1
+            let rgb = style.role.flatMap { style.onStatusBar ? theme.statusForeground($0) : theme.foreground($0) }
+            let fg = rgb.map { mapper.nearest($0) } ?? -1
             let bg = style.onStatusBar ? mapper.nearest(theme.statusBackground) : -1
             pairNumber = pair(ColorPairKey(fg, bg))
         } else if style.onStatusBar {
@@ -175,9 +190,17 @@ public final class Screen {
         return (attrs, pairNumber)
     }
 
+    private func colorIndex(_ color: Color, _ ansi: [Int]) -> Int {
+        if case .indexed(let n) = color, n < 16 { return ansi[Int(n)] }
+        return mapper.index(color)
+    }
+
     // MARK: Drawing
 
     public func erase() { _ = werase(sv_stdscr()) }
+
+    /// Rings the terminal's bell (or flashes, as the terminal is set up).
+    public func bell() { _ = beep() }
 
     /// Fills a rectangle with blanks of `style`.
     public func fill(_ rect: Rect, style: UIStyle = UIStyle()) {
@@ -210,9 +233,23 @@ public final class Screen {
         return used
     }
 
+    /// Draws a box-drawn border around `rect` (its outermost cells).
+    public func box(_ rect: Rect, style: UIStyle = UIStyle()) {
+        guard rect.width >= 2, rect.height >= 2 else { return }
+        let inner = String(repeating: "─", count: rect.width - 2)
+        text("┌" + inner + "┐", y: rect.y, x: rect.x, maxWidth: rect.width, style: style)
+        for y in (rect.y + 1)..<(rect.maxY - 1) {
+            text("│", y: y, x: rect.x, maxWidth: 1, style: style)
+            text("│", y: y, x: rect.maxX - 1, maxWidth: 1, style: style)
+        }
+        text("└" + inner + "┘", y: rect.maxY - 1, x: rect.x, maxWidth: rect.width, style: style)
+    }
+
     /// Draws cells of an agent's screen at (y, x), `width` columns; pads with blanks.
-    /// Wide characters cut by the right edge become a blank. `highlight` stands the row out.
-    public func cells(_ cells: (Int) -> Cell, count: Int, y: Int, x: Int, width maxWidth: Int, colored: Bool, highlight: Bool = false) {
+    /// Wide characters cut by the right edge become a blank. `highlight` stands the row out;
+    /// `marked` columns (a search match) are shown reversed.
+    public func cells(_ cells: (Int) -> Cell, count: Int, y: Int, x: Int, width maxWidth: Int, colored: Bool, highlight: Bool = false,
+                      marked: Range<Int>? = nil) {
         guard y >= 0, y < height, x < width else { return }
         let limit = min(maxWidth, width - x)
         var col = 0
@@ -244,11 +281,12 @@ public final class Screen {
                 if a.italic { attrs |= sv_a_italic() }
                 if a.blink { attrs |= sv_a_blink() }
                 if colored && hasColor && (cell.foreground != .default || cell.background != .default) {
-                    pairNumber = pair(ColorPairKey(mapper.index(cell.foreground), mapper.index(cell.background)))
+                    pairNumber = pair(ColorPairKey(colorIndex(cell.foreground, ansiForeground), colorIndex(cell.background, ansiBackground)))
                 }
                 if col + w > limit { scalars = [32]; w = 1 }
             }
             if highlight { attrs |= sv_a_standout() }
+            if let marked, marked.contains(col) { attrs |= sv_a_reverse() | sv_a_bold() }
             if run.isEmpty || attrs != runKey.0 || pairNumber != runKey.1 {
                 flush()
                 runStart = col

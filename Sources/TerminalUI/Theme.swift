@@ -1,7 +1,18 @@
+import Glibc
+
 /// A 24-bit colour.
 public struct RGB: Equatable, Hashable, Sendable, CustomStringConvertible {
     public var r: UInt8, g: UInt8, b: UInt8
     public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) { self.r = r; self.g = g; self.b = b }
+
+    /// WCAG 2 relative luminance (0 black ... 1 white).
+    public var luminance: Double {
+        func linear(_ v: UInt8) -> Double {
+            let c = Double(v) / 255
+            return c <= 0.03928 ? c / 12.92 : pow((c + 0.055) / 1.055, 2.4)
+        }
+        return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+    }
     public var description: String {
         "#" + [r, g, b].map { let s = String($0, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
     }
@@ -58,23 +69,63 @@ public struct Theme: Equatable, Sendable {
         case running, busy, tool, waiting, idle, starting, failed, stopped
     }
 
-    /// The colour a role's foreground should be, or nil for the terminal's default.
+    /// The colour a role's foreground should be, or nil for the terminal's default. Whatever the
+    /// theme says, the colour is made readable on `background` (WCAG contrast >= 4.5:1).
     public func foreground(_ role: Role) -> RGB? {
+        wanted(role).map { readable($0, on: assumedBackground) }
+    }
+
+    /// A role's colour on the status bar and help line, readable there.
+    public func statusForeground(_ role: Role) -> RGB? {
+        wanted(role).map { readable($0, on: statusBackground) }
+    }
+
+    /// What the theme asks for: its TUI key, else its ANSI colour the reference maps the role to,
+    /// else the built-in colour (chosen from the 256-colour cube, so it maps exactly).
+    func wanted(_ role: Role) -> RGB? {
         switch role {
         case .text: return assistantFg ?? foreground
-        case .header: return headerFg ?? color(4)
-        case .status: return foreground ?? color(15)
-        case .error, .failed: return errorFg ?? color(1)
-        case .user, .running: return userFg ?? color(2)
-        case .accent, .busy: return color(6)
-        case .tool: return color(5)
-        case .waiting, .starting: return color(3)
-        case .idle, .muted, .stopped: return color(8)
+        case .header: return headerFg ?? palette[4] ?? ColorMapper.xterm256(111)
+        case .status: return foreground ?? palette[15] ?? ColorMapper.xterm256(255)
+        case .error, .failed: return errorFg ?? palette[1] ?? ColorMapper.xterm256(203)
+        case .user, .running: return userFg ?? palette[2] ?? ColorMapper.xterm256(114)
+        case .accent, .busy: return palette[6] ?? ColorMapper.xterm256(80)
+        case .tool: return palette[5] ?? ColorMapper.xterm256(176)
+        case .waiting, .starting: return palette[3] ?? ColorMapper.xterm256(220)
+        case .idle, .muted, .stopped: return palette[8] ?? ColorMapper.xterm256(246)
         }
     }
 
     /// Background of the status bar and the help line.
-    public var statusBackground: RGB { statusBg ?? color(8) }
+    public var statusBackground: RGB { statusBg ?? ColorMapper.xterm256(235) }
+
+    /// The background text is drawn on: the theme's, else the dark one the built-in colours are
+    /// made for (most terminals' default).
+    public var assumedBackground: RGB { background ?? RGB(0, 0, 0) }
+
+    /// The minimum contrast of interface text (WCAG AA for normal text).
+    public static let minimumContrast = 4.5
+
+    /// WCAG 2 contrast ratio of two colours (1...21).
+    public static func contrast(_ a: RGB, _ b: RGB) -> Double {
+        let la = a.luminance, lb = b.luminance
+        return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+    }
+
+    /// `color`, or the nearest mix of it towards white or black (whichever contrasts more with
+    /// `background`) that reaches the minimum contrast: a theme made for another background
+    /// stays readable instead of vanishing.
+    public func readable(_ color: RGB, on background: RGB) -> RGB {
+        if Theme.contrast(color, background) >= Theme.minimumContrast { return color }
+        let target = Theme.contrast(RGB(255, 255, 255), background) >= Theme.contrast(RGB(0, 0, 0), background) ? RGB(255, 255, 255) : RGB(0, 0, 0)
+        for step in 1...10 {
+            let t = Double(step) / 10
+            func mix(_ a: UInt8, _ b: UInt8) -> UInt8 { UInt8((Double(a) * (1 - t) + Double(b) * t).rounded()) }
+            let mixed = RGB(mix(color.r, target.r), mix(color.g, target.g), mix(color.b, target.b))
+            if Theme.contrast(mixed, background) >= Theme.minimumContrast { return mixed }
+        }
+        return target
+    }
 
     // MARK: Parsing
 

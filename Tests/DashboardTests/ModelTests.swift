@@ -47,10 +47,7 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(tile.tokens, "3k tok")
         XCTAssertEqual(tile.cost, "$0.51")
         XCTAssertEqual(tile.step, "step 3/30")
-        let (lead, label, trail) = tile.headerParts()
-        XCTAssertEqual(lead, "1 a [goal] ")
-        XCTAssertEqual(label, "thinking")
-        XCTAssertTrue(trail.contains("step 3/30") && trail.contains("$ ls -la"), trail)
+        XCTAssertEqual(TileTitle.text(TileTitle.compose(tile, width: 80)), "1 a goal  thinking  step 3/30 3k tok $0.51 1m05s")
     }
 
     func testTimestamps() {

@@ -34,11 +34,11 @@ final class ThemeTests: XCTestCase {
 
     func testRolesFallBackToAnsiColours() {
         var theme = Theme.parse("color4 #0000aa\ncolor1 #aa0000\ncolor3 #aaaa00")
-        XCTAssertEqual(theme.foreground(.header), RGB(0, 0, 0xaa))
-        XCTAssertEqual(theme.foreground(.error), RGB(0xaa, 0, 0))
-        XCTAssertEqual(theme.statusBackground, Theme.xtermPalette[8])
+        XCTAssertEqual(theme.wanted(.header), RGB(0, 0, 0xaa))
+        XCTAssertEqual(theme.wanted(.error), RGB(0xaa, 0, 0))
+        XCTAssertEqual(theme.statusBackground, ColorMapper.xterm256(235))
         theme.headerFg = RGB(1, 2, 3)
-        XCTAssertEqual(theme.foreground(.header), RGB(1, 2, 3))
+        XCTAssertEqual(theme.wanted(.header), RGB(1, 2, 3))
     }
 
     func testBadLinesAreReportedAndSkipped() {
@@ -60,6 +60,47 @@ final class ThemeTests: XCTestCase {
             XCTAssertEqual(theme.warnings, [], file)
             for key in [theme.assistantFg, theme.userFg, theme.statusBg, theme.errorFg, theme.headerFg] { XCTAssertNotNil(key, file) }
         }
+    }
+
+    /// Every text colour of the built-in theme is readable as chosen (WCAG >= 4.5:1 on the dark
+    /// background it assumes, and on the status bar), and the shipped themes are readable as drawn
+    /// (their own colours, except where the contrast guard had to step in).
+    func testContrastOfEveryThemePair() throws {
+        let builtIn = Theme.builtIn
+        for role in Theme.Role.allCases {
+            guard let fg = builtIn.wanted(role) else { continue }
+            XCTAssertGreaterThanOrEqual(Theme.contrast(fg, builtIn.assumedBackground), 4.5, "\(role) \(fg)")
+            XCTAssertGreaterThanOrEqual(Theme.contrast(fg, builtIn.statusBackground), 4.5, "\(role) \(fg) on the status bar")
+            XCTAssertEqual(builtIn.foreground(role), fg, "the built-in colours need no correction")
+        }
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../profiles/themes").standardized
+        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path) where file.hasSuffix(".conf") {
+            let theme = Theme.parse(try String(contentsOfFile: dir.appendingPathComponent(file).path, encoding: .utf8), source: file)
+            XCTAssertNotNil(theme.background, "\(file) sets its background")
+            for role in Theme.Role.allCases {
+                if let fg = theme.foreground(role) {
+                    XCTAssertGreaterThanOrEqual(Theme.contrast(fg, theme.assumedBackground), 4.5, "\(file) \(role)")
+                    XCTAssertEqual(fg, theme.wanted(role), "\(file): \(role) is readable as the theme chose it")
+                }
+                if let fg = theme.statusForeground(role) {
+                    XCTAssertGreaterThanOrEqual(Theme.contrast(fg, theme.statusBackground), 4.5, "\(file) \(role) on the status bar")
+                }
+            }
+        }
+    }
+
+    func testUnreadableColoursAreCorrected() {
+        XCTAssertEqual(Theme.contrast(RGB(0, 0, 0), RGB(255, 255, 255)), 21, accuracy: 0.01)
+        // xterm's blue on black (the old header colour) is 2.2:1: the guard lightens it.
+        let theme = Theme.parse("color4 #0000ee")
+        XCTAssertLessThan(Theme.contrast(RGB(0, 0, 0xee), RGB(0, 0, 0)), 4.5)
+        let header = try! XCTUnwrap(theme.foreground(.header))
+        XCTAssertGreaterThanOrEqual(Theme.contrast(header, RGB(0, 0, 0)), 4.5)
+        // Dark text on a light background stays dark.
+        let light = Theme.parse("background #ffffff\ncolor3 #ffff00")
+        let waiting = try! XCTUnwrap(light.foreground(.waiting))
+        XCTAssertGreaterThanOrEqual(Theme.contrast(waiting, RGB(255, 255, 255)), 4.5)
+        XCTAssertLessThan(waiting.luminance, RGB(255, 255, 0).luminance)
     }
 
     func testLookupOrder() {

@@ -70,6 +70,22 @@ final class LLMClientTests: XCTestCase {
 
     // MARK: Streaming
 
+    /// A script replays a reply in microseconds: no absurd speed (it used to say 3981705.7 tok/s).
+    func testTheScriptProviderReportsNoModelSpeed() throws {
+        let dir = NSTemporaryDirectory() + "llm-script-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/s.script"
+        try "--- turn 1\nHello from a script, with a few more words to count.\n".write(toFile: path, atomically: true, encoding: .utf8)
+        var s = settings()
+        s.provider = .script
+        s.script = path
+        let r = try call(try client(s)).reply
+        XCTAssertEqual(r.response.message.text.hasPrefix("Hello from a script"), true)
+        XCTAssertNil(r.metrics.outputTokensPerSecond)
+        XCTAssertNil(r.metrics.timeToFirstToken)
+    }
+
     func testAnthropicTextStreamWithUsageCostAndTiming() throws {
         var reply = FakeReply.text("Hello there, this answer is streamed in pieces.",
                                    usage: Usage(input: 1200, output: 48, cacheRead: 5000, cacheWrite: 300))

@@ -6,6 +6,12 @@ final class ProfileModelTests: XCTestCase {
         try ProfileLoader.parse(text: text, path: path)
     }
 
+    func testNotifySection() throws {
+        XCTAssertNil(try parse(commandAgent).notify)
+        let p = try parse("[notify]\ncommand = [\"notify.sh\", \"--json\"]\nnotify_send = true\nbell = false\nmin_interval = 5\n" + commandAgent)
+        XCTAssertEqual(p.notify, NotifyConfig(command: ["notify.sh", "--json"], notifySend: true, bell: false, minInterval: 5))
+    }
+
     func testDefaults() throws {
         let p = try parse(commandAgent)
         XCTAssertEqual(p.name, "team")

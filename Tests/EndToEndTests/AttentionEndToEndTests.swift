@@ -1,0 +1,43 @@
+import Foundation
+import Glibc
+import Hosting
+import XCTest
+import _TestSupport
+
+/// With no dashboard open, an agent that needs a person is announced by its shim: the profile's
+/// `[notify] command` reads the attention event as JSON, the tmux status line says why, and the
+/// event is in the agent's events file.
+final class AttentionEndToEndTests: EndToEndTestCase {
+    func testANeedIsAnnouncedWithNoViewer() throws {
+        let notes = sv.home.path + "/notes.jsonl"
+        let profile = """
+            [notify]
+            command = ["sh", "-c", "cat >> \(notes)"]
+            min_interval = 0
+
+            """
+            + agent("asks", sh(#"echo '{"type":"state","state":"waiting"}' >&3; exec sleep 100000"#))
+            + agent("broken", sh("echo bye; exit 3"), extra: "restart = \"never\"")
+            + agent("busy", sh(#"echo '{"type":"state","state":"waiting"}' >&3; echo '{"type":"state","state":"thinking"}' >&3; exec sleep 100000"#))
+        try upDetached(sv.writeProfile("att", profile))
+        var lines: [String] = []
+        try waitFor("both notifications", seconds: 30) {
+            lines = (try? String(contentsOfFile: notes, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+            return lines.count >= 2
+        }
+        let byAgent = Dictionary(lines.map { line -> (String, String) in
+            let agent = line.contains(#""agent":"asks""#) ? "asks" : line.contains(#""agent":"broken""#) ? "broken" : "other"
+            return (agent, line)
+        }, uniquingKeysWith: { a, _ in a })
+        XCTAssertTrue(byAgent["asks"]?.contains(#""type":"attention""#) ?? false, "\(lines)")
+        XCTAssertTrue(byAgent["asks"]?.contains(#""reason":"waiting_for_input""#) ?? false, "\(lines)")
+        XCTAssertTrue(byAgent["broken"]?.contains(#""reason":"failed""#) ?? false, "\(lines)")
+        XCTAssertTrue(byAgent["broken"]?.contains("exited with code 3") ?? false, "\(lines)")
+        XCTAssertNil(byAgent["other"], "an agent that said waiting and went on at once is not announced: \(lines)")
+        // The status line of the profile's tmux server says it.
+        let shown = try sv.tmux("att", ["show-options", "-w", "-v", "-t", "=att:=asks", "@sv_attention"])
+        XCTAssertEqual(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "waits for input")
+        let events = try String(contentsOfFile: sv.logsDir + "/att/asks.events.jsonl", encoding: .utf8)
+        XCTAssertTrue(events.contains(#""type":"attention""#), events)
+    }
+}

@@ -1,0 +1,71 @@
+import AgentProtocol
+@testable import AgentHost
+import XCTest
+
+final class AttentionTests: XCTestCase {
+    typealias T = AttentionTracker
+
+    func testANeedIsRaisedAfterItSettlesAndClearedWhenTheAgentGoesOn() {
+        var t = T(kind: .coder, minInterval: 30)
+        XCTAssertEqual(t.observe(.state(.waiting), now: 100), [])
+        XCTAssertEqual(t.dueAt, 100 + T.settle)
+        XCTAssertEqual(t.tick(now: 100.5), [], "not yet")
+        XCTAssertEqual(t.tick(now: 102), [.raise(Attention(.permission, "asks for permission"), notify: true)])
+        XCTAssertEqual(t.observe(.state(.runningTool), now: 103), [.clear])
+        // Waiting again soon after: shown, but no second notification within min_interval.
+        _ = t.observe(.state(.waiting), now: 110)
+        XCTAssertEqual(t.tick(now: 112), [.raise(Attention(.permission, "asks for permission"), notify: false)])
+        _ = t.observe(.state(.thinking), now: 113)
+        _ = t.observe(.state(.waiting), now: 140)
+        XCTAssertEqual(t.tick(now: 142), [.raise(Attention(.permission, "asks for permission"), notify: true)])
+    }
+
+    func testAPassingStateIsNotAnnounced() {
+        var t = T(kind: .goal, minInterval: 30)
+        _ = t.observe(.state(.waiting), now: 100)
+        XCTAssertEqual(t.observe(.state(.thinking), now: 100.1), [])
+        XCTAssertNil(t.dueAt)
+        XCTAssertEqual(t.tick(now: 105), [])
+    }
+
+    /// An exec agent waits for its next prompt, then its run ends: the end replaces the wait.
+    func testAnEndReplacesAWait() {
+        var t = T(kind: .exec, minInterval: 0)
+        _ = t.observe(.state(.waiting), now: 100)
+        _ = t.tick(now: 102)
+        _ = t.observe(.exit(status: .code(0), restarts: 0), now: 103)
+        _ = t.observe(.state(.exited), now: 103)
+        XCTAssertEqual(t.tick(now: 105), [.raise(Attention(.finished, "finished"), notify: true)])
+        // ... also when it ends before the wait settled.
+        var u = T(kind: .exec, minInterval: 0)
+        _ = u.observe(.state(.waiting), now: 100)
+        _ = u.observe(.exit(status: .code(0), restarts: 0), now: 100.2)
+        _ = u.observe(.state(.exited), now: 100.2)
+        XCTAssertEqual(u.tick(now: 102), [.raise(Attention(.finished, "finished"), notify: true)])
+    }
+
+    func testEndsLimitsAndGoals() {
+        var t = T(kind: .command, minInterval: 30)
+        _ = t.observe(.exit(status: .code(3), restarts: 0), now: 100)
+        _ = t.observe(.state(.exited), now: 100)
+        XCTAssertEqual(t.tick(now: 102), [.raise(Attention(.failed, "exited with code 3"), notify: true)])
+        var e = T(kind: .exec, minInterval: 30)
+        _ = e.observe(.final(reason: "the token budget is spent"), now: 100)
+        _ = e.observe(.exit(status: .code(0), restarts: 0), now: 100.1)
+        _ = e.observe(.state(.exited), now: 100.1)
+        XCTAssertEqual(e.tick(now: 102), [.raise(Attention(.limit, "stopped at a limit: the token budget is spent"), notify: true)])
+        var g = T(kind: .goal, minInterval: 30)
+        _ = g.observe(.state(.staying), now: 100)
+        XCTAssertEqual(g.tick(now: 102), [.raise(Attention(.goal, "reached its goal"), notify: true)])
+        var b = T(kind: .goal, minInterval: 30)
+        _ = b.observe(.budget(.init(budget: .cost, spent: 1.01, limit: 1)), now: 100)
+        XCTAssertEqual(b.tick(now: 102), [.raise(Attention(.limit, "spent its cost budget"), notify: true)])
+    }
+
+    func testTheEventReadsBack() {
+        let a = Attention(.input, "waits for input")
+        XCTAssertEqual(Attention(a.event(profile: "p", agent: "x", kind: .exec)), a)
+        let line = EventCodec.line(a.event(profile: "p", agent: "x", kind: .exec), agent: "x", now: 0)
+        XCTAssertTrue(line.contains(#""type":"attention""#) && line.contains(#""reason":"waiting_for_input""#), line)
+    }
+}
