@@ -8,9 +8,9 @@ SV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # libuv1-dev, libvterm-dev and libc6-dev also carry the static archives supervisor-shim links.
 SV_BASE_PACKAGES=(tmux pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev libvterm-dev libc6-dev ncurses-base python3)
 # scripts/test.sh adds these: ripgrep (the coder's Grep has a ripgrep path and a built-in one,
-# both tested), git (the coder's tests make repositories), docker.io and debootstrap (the Docker
-# backend's tests; they SKIP where no engine can run).
-SV_TEST_PACKAGES=(ripgrep git docker.io debootstrap)
+# both tested), docker.io and debootstrap (the Docker backend's tests; they SKIP where no engine
+# can run). git, which the coder's tests use, comes with the toolchain's packages.
+SV_TEST_PACKAGES=(ripgrep docker.io debootstrap)
 
 sv_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -34,9 +34,10 @@ sv_install() {
   sv_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-# What a swift.org toolchain needs from the system to run and link (found on a minbase Debian
-# 12 by scripts/fresh-machine.sh): libxml2 for swift-build, gcc for crtbeginS.o, libgcc and ld.
-SV_SWIFT_PACKAGES=(gcc libxml2)
+# What a swift.org toolchain needs from the system to run, fetch and link (found on a minbase
+# Debian 12 by scripts/fresh-machine.sh): libxml2 for swift-build, git and ca-certificates for
+# the package dependencies, gcc for crtbeginS.o, libgcc and ld.
+SV_SWIFT_PACKAGES=(gcc libxml2 git ca-certificates)
 
 # Swift is not in Debian 12's archive: use the toolchain in PATH or in /opt/swift.
 sv_swift() {
