@@ -36,8 +36,8 @@ sv_install() {
 
 # What a swift.org toolchain needs from the system to run, fetch and link (found on a minbase
 # Debian 12 by scripts/fresh-machine.sh): libxml2 for swift-build, git and ca-certificates for
-# the package dependencies, gcc for crtbeginS.o, libgcc and ld.
-SV_SWIFT_PACKAGES=(gcc libxml2 git ca-certificates)
+# the package dependencies, g++ for crtbeginS.o, libgcc, ld and the C++ headers TOMLKit needs.
+SV_SWIFT_PACKAGES=(g++ libxml2 git ca-certificates)
 
 # Swift is not in Debian 12's archive: use the toolchain in PATH or in /opt/swift.
 sv_swift() {
