@@ -102,9 +102,10 @@ public struct Launcher {
         let tmux = try Tmux.locate(socket: paths.tmuxSocket(profile: profile.name), config: tmuxConfig, environment: environment)
         try SupervisorPaths.checkSocketPath(paths.tmuxSocket(profile: profile.name))
         try paths.checkSocketPaths(profile: profile.name, agents: profile.agents.map(\.name))
-        try requireWritableDirectory(profileDir, what: "state directory")
+        // Checked, not made: a plan that fails (or `validate`) leaves no directory behind.
+        try requireCreatableDirectory(profileDir, what: "state directory")
         let logsDir = profile.logs.dir + "/" + profile.name
-        try requireWritableDirectory(logsDir, what: "log directory")
+        try requireCreatableDirectory(logsDir, what: "log directory")
         // Docker absent or stopped, a missing image, an API key in an env allow-list: one clear
         // error here, before anything starts.
         let docker = try DockerPreflight.check(profile, environment: environment)
@@ -129,15 +130,10 @@ public struct Launcher {
                 precondition(!agentCommand.isEmpty, "Launcher.plan needs agentCommand for built-in agents")
                 command = agentCommand + ["agent", kind, "--config", paths.agentConfigFile(profile: profile.name, agent: agent.name)]
             }
-            let program = command[0]
-            var searchPath = environment["PATH"]
-            if let override = agent.env["PATH"] { searchPath = override }
-            guard let executable = resolveExecutable(program, path: searchPath) ?? resolveRelative(program, in: agent.cwd) else {
-                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": program \"\(program)\" not found (looked in PATH)")
-            }
             guard isDirectory(agent.cwd) else {
-                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": working directory \(agent.cwd) does not exist")
+                throw HostingError("\(place(profile, agent, "cwd")): agent \"\(agent.name)\": working directory \(agent.cwd) does not exist")
             }
+            let executable = try locateProgram(command[0], of: agent, in: profile)
             for mount in agent.backend.type == .docker ? agent.backend.mounts : [] where !FileManager.default.fileExists(atPath: mount.host) {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": mount source \(mount.host) does not exist")
             }
@@ -166,18 +162,56 @@ public struct Launcher {
 
     func notifySocketPath(_ profile: String) -> String { paths.profileDir(profile) + "/notify.sock" }
 
-    private func resolveRelative(_ program: String, in directory: String) -> String? {
-        guard program.contains("/"), !program.hasPrefix("/") else { return nil }
-        let candidate = directory + "/" + program
-        return access(candidate, X_OK) == 0 ? candidate : nil
+    /// `FILE:LINE:COLUMN` of an agent's key in its profile (its `[[agents]]` header when the
+    /// key is not written there).
+    private func place(_ profile: Profile, _ agent: AgentSpec, _ key: String) -> String {
+        if let position = agent.keyPositions?[key] { return "\(profile.sourcePath):\(position)" }
+        return agent.line > 0 ? "\(profile.sourcePath):\(agent.line):1" : profile.sourcePath
     }
 
-    private func requireWritableDirectory(_ path: String, what: String) throws {
+    /// The program an agent's shim will exec: a name is looked up in PATH (the agent's own
+    /// PATH when its env sets one); a path is taken relative to the agent's working directory,
+    /// where the shim starts it.
+    private func locateProgram(_ program: String, of agent: AgentSpec, in profile: Profile) throws -> String {
+        let key = agent.kind == .command ? "command" : "kind"
+        let prefix = "\(place(profile, agent, key)): agent \"\(agent.name)\": program \"\(program)\""
+        guard program.contains("/") else {
+            guard let found = resolveExecutable(program, path: agent.env["PATH"] ?? environment["PATH"]) else {
+                throw HostingError("\(prefix) not found in PATH")
+            }
+            return found
+        }
+        let path = PathResolver.resolve(program, against: agent.cwd)
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw HostingError("\(prefix) not found: \(path) does not exist") }
+        guard info.st_mode & S_IFMT == S_IFREG, access(path, X_OK) == 0 else {
+            throw HostingError("\(prefix): \(path) is not an executable file")
+        }
+        return path
+    }
+
+    /// The directory exists and is writable, or can be made: its nearest existing ancestor is
+    /// a writable directory.
+    private func requireCreatableDirectory(_ path: String, what: String) throws {
+        var existing = path
+        var info = stat()
+        while stat(existing, &info) != 0 {
+            guard errno == ENOENT, existing != "/" else {
+                throw HostingError("\(what) \(path) cannot be created: \(existing): \(String(cString: strerror(errno)))")
+            }
+            existing = FileIO.parentDirectory(of: existing)
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw HostingError("\(what) \(path) cannot be created: \(existing) is not a directory")
+        }
+        guard access(existing, W_OK | X_OK) == 0 else {
+            throw HostingError("\(what) \(path) is not writable (set SUPERVISOR_HOME or fix its permissions)")
+        }
+    }
+
+    private func makeDirectory(_ path: String, what: String) throws {
         do { try makeDirectories(path) } catch {
             throw HostingError("\(what) \(path) cannot be created: \(error)")
-        }
-        guard access(path, W_OK | X_OK) == 0 else {
-            throw HostingError("\(what) \(path) is not writable (set SUPERVISOR_HOME or fix its permissions)")
         }
     }
 
@@ -189,6 +223,8 @@ public struct Launcher {
     /// Starts every agent and waits until each reports started. Rolls back on any failure.
     public func up(_ profile: Profile, allowRunning: Bool, size: (rows: Int, cols: Int), startTimeout: Double = 15) throws -> UpOutcome {
         let (tmux, specs) = try plan(profile)
+        try makeDirectory(paths.profileDir(profile.name), what: "state directory")
+        try makeDirectory(profile.logs.dir + "/" + profile.name, what: "log directory")
         let lock = try ProfileLock(path: paths.lockFile(profile: profile.name), profile: profile.name)
         defer { lock.release() }
 

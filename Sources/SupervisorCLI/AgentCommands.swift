@@ -97,11 +97,12 @@ struct Logs: ParsableCommand {
     }
 
     private func locate() throws -> (log: String, socket: String) {
-        if let record = try? profile.record() {
-            let entry = try record.agent(agent.agent)
+        if !profile.isFile || (try? profile.record()) != nil {
+            // Up, or a name that was up before (its state files name its logs).
+            let entry = try profile.recordOrLastKnown().agent(agent.agent)
             return (entry.logPath, entry.socketPath)
         }
-        // Profile down: logs stay readable from the profile file's settings.
+        // A profile file that is down: logs stay readable from the profile file's settings.
         let loaded = try profile.loadProfile()
         guard loaded.agents.contains(where: { $0.name == agent.agent }) else {
             throw HostingError("profile \(loaded.name) has no agent \"\(agent.agent)\"")
