@@ -35,14 +35,16 @@ public enum ViewMode: Equatable, Sendable {
 
 /// A line of text being typed (send box, search).
 public struct Prompt: Equatable, Sendable {
-    public enum Purpose: Equatable, Sendable { case send(agent: Int), search, confirmStop(agent: Int) }
+    /// `confirm`: a restart or stop waiting for y (anything else cancels it).
+    public enum Purpose: Equatable, Sendable { case send(agent: Int), search, confirm(Command) }
     public var purpose: Purpose
     public var text: String = ""
     public var label: String {
         switch purpose {
         case .send: return "send: "
         case .search: return "/"
-        case .confirmStop: return "stop this agent? (y/n) "
+        case .confirm(.restart): return "restart this agent? (y/n) "
+        case .confirm: return "stop this agent? (y/n) "
         }
     }
 }
@@ -106,8 +108,9 @@ public struct DashboardState: Equatable, Sendable {
         switch key {
         case .char("a"): return Result([], .attach(agent: selected))
         case .char("s"): prompt = Prompt(purpose: .send(agent: selected)); return Result(.prompt)
-        case .char("r"): return Result([], .restart(agent: selected))
-        case .char("x"): prompt = Prompt(purpose: .confirmStop(agent: selected)); return Result(.prompt)
+        // Both end what the agent is doing (a restart loses its unsaved work): ask first.
+        case .char("r"): prompt = Prompt(purpose: .confirm(.restart(agent: selected))); return Result(.prompt)
+        case .char("x"): prompt = Prompt(purpose: .confirm(.stop(agent: selected))); return Result(.prompt)
         case .char("c"): return Result([], .cycleContext(agent: selected))
         // `l` moves right among the tiles (hjkl), so the log is `L` there and `l` or `L` in focus.
         case .char("l"), .char("L"): return Result([], .openLog(agent: selected))
@@ -188,9 +191,9 @@ public struct DashboardState: Equatable, Sendable {
 
     private mutating func handlePrompt(_ key: Key) -> Result {
         guard var p = prompt else { return Result([]) }
-        if case .confirmStop(let agent) = p.purpose {
+        if case .confirm(let command) = p.purpose {
             prompt = nil
-            if key == .char("y") || key == .char("Y") { return Result(.prompt, .stop(agent: agent)) }
+            if key == .char("y") || key == .char("Y") { return Result(.prompt, command) }
             return Result(.prompt)
         }
         switch key {
@@ -206,7 +209,7 @@ public struct DashboardState: Equatable, Sendable {
                 guard !p.text.isEmpty else { return Result(.prompt) }
                 lastSearch = p.text
                 return Result(.prompt, .search(query: p.text, forward: false))
-            case .confirmStop: return Result(.prompt)
+            case .confirm: return Result(.prompt)
             }
         case .backspace:
             if !p.text.isEmpty { p.text.removeLast() }
@@ -245,23 +248,26 @@ public enum HelpText {
         "supervisor dashboard — keys",
         "",
         "Tiles",
-        "  arrows, h j k, Tab, Shift-Tab, 1-9 0   move between agents",
+        "  arrows, h j k l, Tab, Shift-Tab, 1-9 0   move between agents",
         "  Enter        focus the agent (full size, scrollback, search)",
         "  a            attach to its tmux window (F12 or C-b d comes back)",
         "  s            send text (one paste, then Enter)",
-        "  r            restart the agent",
+        "  r            restart the agent (asks first)",
         "  x            stop the agent (asks first)",
         "  c            cycle its context mode (partial/full; goal agents apply it from their next step)",
-        "  L (l in focus) open its log in $PAGER (default less -R)",
+        "  L            open its log in $PAGER (default less -R)",
         "  t            timeline of all events",
+        "  ?            this help",
         "  q, Ctrl-C    quit the dashboard — agents keep running",
         "",
         "Focus",
-        "  PgUp PgDn ↑ ↓ Home End   scroll    / search   n older match   N newer match",
-        "  Tab / Shift-Tab          next / previous agent    Esc, q back to the tiles",
+        "  PgUp PgDn ↑ ↓ k j Home End g G   scroll    / search   n older match   N newer match",
+        "  Tab → / Shift-Tab ←      next / previous agent    Esc, q back to the tiles",
+        "  a s r x c t as in the tiles; l or L opens the log",
         "",
         "Timeline",
-        "  ↑ ↓ PgUp PgDn Home End   scroll    f filter by agent    e filter by event type",
+        "  ↑ ↓ k j PgUp PgDn Home End g G   scroll    f filter by agent    e filter by event type",
+        "  Esc, q, t    back to the tiles",
         "",
         "press any key",
     ]
