@@ -97,9 +97,9 @@ struct Logs: ParsableCommand {
     }
 
     private func locate() throws -> (log: String, socket: String) {
-        if !profile.isFile || (try? profile.record()) != nil {
-            // Up, or a name that was up before (its state files name its logs).
-            let entry = try profile.recordOrLastKnown().agent(agent.agent)
+        // Up, or a name that was up before (its state files name its logs).
+        if let record = try (try? profile.record()) ?? (profile.isFile ? nil : profile.recordOrLastKnown()) {
+            let entry = try record.agent(agent.agent)
             return (entry.logPath, entry.socketPath)
         }
         // A profile file that is down: logs stay readable from the profile file's settings.

@@ -62,6 +62,27 @@ final class StatusJSONTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(StatusDocument.self, from: try document.encoded()), document)
     }
 
+    /// README's section on the schema: its example is a valid document, and its table names
+    /// every field an agent's status can have.
+    func testTheReadmeDocumentsTheSchema() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let section = try XCTUnwrap(text.range(of: "### `status --json`"), "README has no section on status --json")
+        let rest = text[section.upperBound...]
+        let start = try XCTUnwrap(rest.range(of: "```json\n"))
+        let end = try XCTUnwrap(rest.range(of: "\n```", range: start.upperBound..<rest.endIndex))
+        let example = try JSONDecoder().decode(StatusDocument.self, from: Data(rest[start.upperBound..<end.lowerBound].utf8))
+        XCTAssertEqual(example.schema, StatusDocument.currentSchema)
+        var full = down
+        full.pid = 1; full.shimPid = 2; full.containerID = "0123456789ab"
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(full)) as? [String: Any])
+        let table = rest[end.upperBound...].split(separator: "\n").prefix { !$0.hasPrefix("#") }.joined(separator: "\n")
+        for key in object.keys.sorted() {
+            XCTAssertTrue(table.contains("`\(key)`"), "README's status --json table does not name \(key)")
+        }
+    }
+
     func testATimeThatIsNotRFC3339IsRefused() {
         let json = #"{"schema":1,"agents":[{"profile":"p","agent":"a","kind":"command","state":"down","shimAlive":false,"restarts":0,"since":1795310287.5,"logBytes":0,"logPath":"/l"}]}"#
         XCTAssertThrowsError(try JSONDecoder().decode(StatusDocument.self, from: Data(json.utf8)))
