@@ -68,9 +68,10 @@ main() {
     "$image" bash -c "$inner" 2>&1 | tee "$log"
   set -e
 
-  demo=$(grep -E '^fresh-machine: demo.sh exit [0-9]+$' "$log" | tail -n 1 | awk '{print $NF}')
-  tests=$(grep -E '^fresh-machine: test.sh exit [0-9]+$' "$log" | tail -n 1 | awk '{print $NF}')
-  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
+  # A command that never ran (the container was removed) has no line: "none", not an abort.
+  demo=$(grep -E '^fresh-machine: demo.sh exit [0-9]+$' "$log" | tail -n 1 | awk '{print $NF}' || true)
+  tests=$(grep -E '^fresh-machine: test.sh exit [0-9]+$' "$log" | tail -n 1 | awk '{print $NF}' || true)
+  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1 || true)
   echo
   echo "fresh-machine: ./scripts/demo.sh exit ${demo:-none}"
   echo "fresh-machine: ./scripts/test.sh exit ${tests:-none}"
