@@ -16,7 +16,8 @@
 # Usage: scripts/fresh-machine.sh  (env: SV_FRESH_IMAGE, SV_SWIFT_DIR, SV_FRESH_LOG)
 # Exit status: 0 when both commands exit 0, 1 otherwise, 2 when it cannot start.
 set -euo pipefail
-# One function, read whole before it runs: editing this file while it runs changes nothing.
+# One function, read whole before it runs, and `exit` on the same line as its call: editing
+# this file while it runs (a long run) changes nothing.
 main() {
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   image="${SV_FRESH_IMAGE:-${SV_DOCKER_TEST_IMAGE:-supervisor-test:bookworm}}"
@@ -80,4 +81,4 @@ main() {
   echo "fresh-machine: full output in $log"
   [ "${demo:-1}" = 0 ] && [ "${tests:-1}" = 0 ]
 }
-main "$@"
+main "$@"; exit
