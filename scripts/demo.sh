@@ -10,4 +10,6 @@ sv_build release
 cd "$SV_ROOT"
 # A demo left over from an earlier run would make `up` refuse: take it down first.
 "$SV_BIN" down demo >/dev/null 2>&1 || true
+# Every demo starts from the same state: an empty scratch workspace (git ignores its contents).
+find profiles/demo-workspace -mindepth 1 -maxdepth 1 ! -name .gitignore -exec rm -rf {} +
 exec "$SV_BIN" up profiles/demo.toml "$@"

@@ -6,8 +6,12 @@ set -euo pipefail
 
 SV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # libuv1-dev, libvterm-dev and libc6-dev also carry the static archives supervisor-shim links;
-# git drives isolated agents' worktrees (isolation = "worktree") and their tests.
-SV_BASE_PACKAGES=(tmux git pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev libvterm-dev libc6-dev ncurses-base python3)
+# git (in SV_SWIFT_PACKAGES) also drives isolated agents' worktrees (isolation = "worktree").
+SV_BASE_PACKAGES=(tmux pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev libvterm-dev libc6-dev ncurses-base python3)
+# scripts/test.sh adds these: ripgrep (the coder's Grep has a ripgrep path and a built-in one,
+# both tested), docker.io and debootstrap (the Docker backend's tests; they SKIP where no engine
+# can run). git, which the coder's tests use, comes with the toolchain's packages.
+SV_TEST_PACKAGES=(ripgrep docker.io debootstrap)
 
 sv_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -31,8 +35,14 @@ sv_install() {
   sv_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# What a swift.org toolchain needs from the system to run, fetch and link (found on a minbase
+# Debian 12 by scripts/fresh-machine.sh): libxml2 for swift-build, git and ca-certificates for
+# the package dependencies, g++ for crtbeginS.o, libgcc, ld and the C++ headers TOMLKit needs.
+SV_SWIFT_PACKAGES=(g++ libxml2 git ca-certificates)
+
 # Swift is not in Debian 12's archive: use the toolchain in PATH or in /opt/swift.
 sv_swift() {
+  sv_install "${SV_SWIFT_PACKAGES[@]}"
   if ! command -v swift >/dev/null 2>&1; then
     for dir in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
       [ -x "$dir/swift" ] && export PATH="$dir:$PATH" && break
@@ -69,11 +79,18 @@ sv_docker() {
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
       sv_as_root systemctl start docker >/dev/null 2>&1 || true
     fi
+    local dockerd_pid=""
     if ! docker info >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1; then
-      sv_as_root sh -c 'nohup dockerd --bridge=none --iptables=false >/tmp/supervisor-dockerd.log 2>&1 &' || true
+      dockerd_pid=$(sv_as_root sh -c 'nohup dockerd --bridge=none --iptables=false >/tmp/supervisor-dockerd.log 2>&1 & echo $!') || true
     fi
+    # Up to a minute for the engine to answer; an engine that cannot run here (an unprivileged
+    # container) exits within seconds, and then there is nothing to wait for.
     local i
-    for i in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    for i in $(seq 1 60); do
+      docker info >/dev/null 2>&1 && break
+      [ -n "$dockerd_pid" ] && ! [ -d "/proc/$dockerd_pid" ] && break
+      sleep 1
+    done
     if ! docker info >/dev/null 2>&1; then
       echo "setup: no Docker engine could be started (see /tmp/supervisor-dockerd.log): Docker tests will SKIP" >&2; return 0
     fi

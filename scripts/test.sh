@@ -1,27 +1,22 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing (including docker.io and debootstrap for the
-# Docker backend's tests), start a Docker engine and build its test image when missing, build,
+# The whole test suite: install what is missing (SV_TEST_PACKAGES in setup.sh: ripgrep, git,
+# docker.io, debootstrap), start a Docker engine and build its test image when missing, build,
 # and run `swift test`. Extra arguments go to `swift test`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-sv_install "${SV_BASE_PACKAGES[@]}" docker.io debootstrap
+source "$SV_ROOT/scripts/test-summary.sh"
+sv_install "${SV_BASE_PACKAGES[@]}" "${SV_TEST_PACKAGES[@]}"
 sv_swift
 sv_docker
 cd "$SV_ROOT"
 swift build --build-tests
-# All tests are XCTest; the summary line below is the suite's own closing line.
+# All tests are XCTest; the last line is `N passed, N failed, N skipped` (scripts/test-summary.sh).
+# Skipped tests (each with its SKIP or XCTSkip reason above) never fail the run.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
 swift test --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-summary=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with" "$log" | tail -n 1)
-executed=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
-failed=$(sed -E 's/.* with ([0-9]+) failures?.*/\1/' <<<"$summary")
-skipped=0
-[[ $summary == *skipped* ]] && skipped=$(sed -E 's/.* with ([0-9]+) tests? skipped.*/\1/' <<<"$summary")
-if [[ -n $summary ]]; then
-  echo "$((executed - failed - skipped)) passed, $failed failed, $skipped skipped"
-fi
+sv_test_summary <"$log"
 exit "$status"

@@ -27,9 +27,6 @@ public struct TimelineEvent: Equatable, Sendable {
     public var summary: String { oneLine(event.summary) }
 }
 
-/// `2026-11-22T00:53:08.123Z` (also without milliseconds, or with `+00:00`) to unix seconds.
-public func parseISO8601(_ s: String) -> Double? { EventTime.seconds(iso8601: s) }
-
 /// What an agent's events say it is doing, accumulated.
 public struct AgentActivity: Equatable, Sendable {
     /// The latest `state` event's state.

@@ -39,7 +39,8 @@ public enum ViewMode: Equatable, Sendable {
 
 /// A line of text being typed (send box, search).
 public struct Prompt: Equatable, Sendable {
-    public enum Purpose: Equatable, Sendable { case send(agent: Int), search, confirmStop(agent: Int) }
+    /// `confirm`: a restart or stop waiting for y (anything else cancels it).
+    public enum Purpose: Equatable, Sendable { case send(agent: Int), search, confirm(Command) }
     public var purpose: Purpose
     public var text: String = ""
     /// What the prompt asks, naming the agent it acts on.
@@ -47,7 +48,9 @@ public struct Prompt: Equatable, Sendable {
         switch purpose {
         case .send(let agent): return "send to \(agentName(agent)) (Enter sends, Esc cancels): "
         case .search: return "/"
-        case .confirmStop(let agent): return "stop \(agentName(agent))? (y/n) "
+        case .confirm(.restart(let agent)): return "restart \(agentName(agent))? (y/n) "
+        case .confirm(.stop(let agent)): return "stop \(agentName(agent))? (y/n) "
+        case .confirm: return "go ahead? (y/n) "
         }
     }
 }
@@ -118,8 +121,9 @@ public struct DashboardState: Equatable, Sendable {
         switch key {
         case .char("a"): return Result([], .attach(agent: selected))
         case .char("s"): prompt = Prompt(purpose: .send(agent: selected)); return Result(.prompt)
-        case .char("r"): return Result([], .restart(agent: selected))
-        case .char("x"): prompt = Prompt(purpose: .confirmStop(agent: selected)); return Result(.prompt)
+        // Both end what the agent is doing (a restart loses its unsaved work): ask first.
+        case .char("r"): prompt = Prompt(purpose: .confirm(.restart(agent: selected))); return Result(.prompt)
+        case .char("x"): prompt = Prompt(purpose: .confirm(.stop(agent: selected))); return Result(.prompt)
         case .char("c"): return Result([], .cycleContext(agent: selected))
         // `l` moves right among the tiles (hjkl), so the log is `L` there and `l` or `L` in focus.
         case .char("l"), .char("L"): return Result([], .openLog(agent: selected))
@@ -234,9 +238,9 @@ public struct DashboardState: Equatable, Sendable {
 
     private mutating func handlePrompt(_ key: Key) -> Result {
         guard var p = prompt else { return Result([]) }
-        if case .confirmStop(let agent) = p.purpose {
+        if case .confirm(let command) = p.purpose {
             prompt = nil
-            if key == .char("y") || key == .char("Y") { return Result(.prompt, .stop(agent: agent)) }
+            if key == .char("y") || key == .char("Y") { return Result(.prompt, command) }
             return Result(.prompt)
         }
         switch key {
@@ -252,7 +256,7 @@ public struct DashboardState: Equatable, Sendable {
                 guard !p.text.isEmpty else { return Result(.prompt) }
                 lastSearch = p.text
                 return Result(.prompt, .search(query: p.text, forward: false))
-            case .confirmStop: return Result(.prompt)
+            case .confirm: return Result(.prompt)
             }
         case .backspace:
             if !p.text.isEmpty { p.text.removeLast() }
@@ -292,30 +296,33 @@ public enum HelpText {
         "supervisor dashboard — keys",
         "",
         "Tiles",
-        "  arrows, h j k, Tab, Shift-Tab, 1-9 0   move between agents",
+        "  arrows, h j k l, Tab, Shift-Tab, 1-9 0   move between agents",
         "  Enter        focus the agent (whole screen, scrollback, search)",
         "  v            switch between its terminal and its conversation (built-in agents)",
         "  o            list of agents (those needing a person first) beside a preview; o, Esc back",
         "  a            attach to its tmux window (F12 or C-b d comes back)",
         "  s            send text (one paste, then Enter)",
-        "  r            restart the agent",
+        "  r            restart the agent (asks first)",
         "  x            stop the agent (asks first)",
         "  c            cycle its context mode (partial/full; goal agents apply it from their next step)",
         "  L (l in focus) open its conversation (built-in agents) or log in $PAGER (default less -R)",
         "  t            timeline of all events",
         "  d            diff of the agent's worktree against its base (isolation = \"worktree\")",
+        "  ?            this help",
         "  q, Ctrl-C    quit the dashboard — agents keep running",
         "",
         "Focus",
-        "  PgUp PgDn ↑ ↓ Home End   scroll    / search   n older match   N newer match",
-        "  v                        terminal or conversation    a s r x c l as in the tiles",
-        "  Tab / Shift-Tab          next / previous agent    Esc, q back to the tiles or list",
+        "  PgUp PgDn ↑ ↓ k j Home End g G   scroll    / search   n older match   N newer match",
+        "  v                        terminal or conversation",
+        "  Tab → / Shift-Tab ←      next / previous agent    Esc, q back to the tiles or list",
+        "  a s r x c t as in the tiles; l or L opens the conversation or log",
         "",
         "List (o)",
         "  ↑ ↓ j k PgUp PgDn Home End   move    Enter focus    v a s r x c L as in the tiles    o, Esc back",
         "",
         "Timeline",
-        "  ↑ ↓ PgUp PgDn Home End   scroll    f filter by agent    e filter by event type",
+        "  ↑ ↓ k j PgUp PgDn Home End g G   scroll    f filter by agent    e filter by event type",
+        "  Esc, q, t    back to the tiles",
         "",
         "press any key",
     ]

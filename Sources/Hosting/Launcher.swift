@@ -137,9 +137,10 @@ public struct Launcher {
         let tmux = try Tmux.locate(socket: paths.tmuxSocket(profile: profile.name), config: tmuxConfig, environment: environment)
         try SupervisorPaths.checkSocketPath(paths.tmuxSocket(profile: profile.name))
         try paths.checkSocketPaths(profile: profile.name, agents: profile.agents.map(\.name))
-        try requireWritableDirectory(profileDir, what: "state directory")
+        // Checked, not made: a plan that fails (or `validate`) leaves no directory behind.
+        try requireCreatableDirectory(profileDir, what: "state directory")
         let logsDir = profile.logs.dir + "/" + profile.name
-        try requireWritableDirectory(logsDir, what: "log directory")
+        try requireCreatableDirectory(logsDir, what: "log directory")
         // Directories another local user prepared (or can write) would let them replace a spec
         // the shim runs as us, or plant a link where a log goes: refuse them, naming the fix.
         let stateDirs = [paths.root, paths.root + "/profiles", profileDir, paths.agentsDir(profile: profile.name)]
@@ -181,15 +182,12 @@ public struct Launcher {
                 precondition(!agentCommand.isEmpty, "Launcher.plan needs agentCommand for built-in agents")
                 command = agentCommand + ["agent", kind.rawValue, "--config", paths.agentConfigFile(profile: profile.name, agent: agent.name)]
             }
-            let program = command[0]
-            var searchPath = environment["PATH"]
-            if let override = agent.env["PATH"] { searchPath = override }
-            guard let executable = resolveExecutable(program, path: searchPath) ?? resolveRelative(program, in: agent.cwd) else {
-                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": program \"\(program)\" not found (looked in PATH)")
-            }
             guard pending.contains(agent.name) || isDirectory(agent.cwd) else {
-                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": working directory \(agent.cwd) does not exist")
+                throw HostingError("\(place(profile, agent, "cwd")): agent \"\(agent.name)\": working directory \(agent.cwd) does not exist")
             }
+            // A worktree `up` has yet to make holds no program to look at.
+            let executable = pending.contains(agent.name) && command[0].contains("/")
+                ? PathResolver.resolve(command[0], against: agent.cwd) : try locateProgram(command[0], of: agent, in: profile)
             for mount in agent.backend.type == .docker ? agent.backend.mounts : [] where !FileManager.default.fileExists(atPath: mount.host) {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": mount source \(mount.host) does not exist")
             }
@@ -239,18 +237,56 @@ public struct Launcher {
 
     func notifySocketPath(_ profile: String) -> String { paths.profileDir(profile) + "/notify.sock" }
 
-    private func resolveRelative(_ program: String, in directory: String) -> String? {
-        guard program.contains("/"), !program.hasPrefix("/") else { return nil }
-        let candidate = directory + "/" + program
-        return access(candidate, X_OK) == 0 ? candidate : nil
+    /// `FILE:LINE:COLUMN` of an agent's key in its profile (its `[[agents]]` header when the
+    /// key is not written there).
+    private func place(_ profile: Profile, _ agent: AgentSpec, _ key: String) -> String {
+        if let position = agent.keyPositions?[key] { return "\(profile.sourcePath):\(position)" }
+        return agent.line > 0 ? "\(profile.sourcePath):\(agent.line):1" : profile.sourcePath
     }
 
-    private func requireWritableDirectory(_ path: String, what: String) throws {
+    /// The program an agent's shim will exec: a name is looked up in PATH (the agent's own
+    /// PATH when its env sets one); a path is taken relative to the agent's working directory,
+    /// where the shim starts it.
+    private func locateProgram(_ program: String, of agent: AgentSpec, in profile: Profile) throws -> String {
+        let key = agent.kind == .command ? "command" : "kind"
+        let prefix = "\(place(profile, agent, key)): agent \"\(agent.name)\": program \"\(program)\""
+        guard program.contains("/") else {
+            guard let found = resolveExecutable(program, path: agent.env["PATH"] ?? environment["PATH"]) else {
+                throw HostingError("\(prefix) not found in PATH")
+            }
+            return found
+        }
+        let path = PathResolver.resolve(program, against: agent.cwd)
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw HostingError("\(prefix) not found: \(path) does not exist") }
+        guard info.st_mode & S_IFMT == S_IFREG, access(path, X_OK) == 0 else {
+            throw HostingError("\(prefix): \(path) is not an executable file")
+        }
+        return path
+    }
+
+    /// The directory exists and is writable, or can be made: its nearest existing ancestor is
+    /// a writable directory.
+    private func requireCreatableDirectory(_ path: String, what: String) throws {
+        var existing = path
+        var info = stat()
+        while stat(existing, &info) != 0 {
+            guard errno == ENOENT, existing != "/" else {
+                throw HostingError("\(what) \(path) cannot be created: \(existing): \(String(cString: strerror(errno)))")
+            }
+            existing = FileIO.parentDirectory(of: existing)
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw HostingError("\(what) \(path) cannot be created: \(existing) is not a directory")
+        }
+        guard access(existing, W_OK | X_OK) == 0 else {
+            throw HostingError("\(what) \(path) is not writable (set SUPERVISOR_HOME or fix its permissions)")
+        }
+    }
+
+    private func makeDirectory(_ path: String, what: String) throws {
         do { try makeDirectories(path) } catch {
             throw HostingError("\(what) \(path) cannot be created: \(error)")
-        }
-        guard access(path, W_OK | X_OK) == 0 else {
-            throw HostingError("\(what) \(path) is not writable (set SUPERVISOR_HOME or fix its permissions)")
         }
     }
 
@@ -263,6 +299,8 @@ public struct Launcher {
     public func up(_ given: Profile, allowRunning: Bool, size: (rows: Int, cols: Int), startTimeout: Double = 15) throws -> UpOutcome {
         let checked = try isolate(given, create: false)
         let (tmux, specs) = try plan(isolated: checked.profile, placements: checked.placements)
+        try makeDirectory(paths.profileDir(given.name), what: "state directory")
+        try makeDirectory(given.logs.dir + "/" + given.name, what: "log directory")
         let lock = try ProfileLock(path: paths.lockFile(profile: given.name), profile: given.name)
         defer { lock.release() }
 

@@ -7,7 +7,9 @@ import Foundation
 import Glibc
 
 /// One agent's status as seen from outside its shim: the state file plus liveness checks, so
-/// it works whether or not anything else is running.
+/// it works whether or not anything else is running. Its JSON (`status --json`, inside a
+/// `StatusDocument`) is a documented interface (README, "status --json"): `since` is an RFC 3339
+/// time, `lastExit` is `{"code":N}` or `{"signal":N}`, absent values are absent keys.
 public struct AgentStatus: Codable, Equatable {
     public var profile: String
     public var agent: String
@@ -19,8 +21,9 @@ public struct AgentStatus: Codable, Equatable {
     public var shimPid: Int32?
     public var shimAlive: Bool
     public var restarts: Int
+    /// Unix seconds the current state began (RFC 3339 in JSON).
     public var since: Double?
-    public var lastExit: String?
+    public var lastExit: ExitStatus?
     public var lastError: String?
     public var logBytes: UInt64
     public var logPath: String
@@ -29,6 +32,81 @@ public struct AgentStatus: Codable, Equatable {
     public var container: String?
     public var containerState: String?
     public var containerID: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case profile, agent, kind, state, pid, shimPid, shimAlive, restarts, since, lastExit, lastError, logBytes, logPath
+        case container, containerState, containerID
+    }
+
+    public init(profile: String, agent: String, kind: String, state: String, pid: Int32?, shimPid: Int32?, shimAlive: Bool,
+                restarts: Int, since: Double?, lastExit: ExitStatus?, lastError: String?, logBytes: UInt64, logPath: String,
+                container: String? = nil, containerState: String? = nil, containerID: String? = nil) {
+        self.profile = profile; self.agent = agent; self.kind = kind; self.state = state; self.pid = pid
+        self.shimPid = shimPid; self.shimAlive = shimAlive; self.restarts = restarts; self.since = since
+        self.lastExit = lastExit; self.lastError = lastError; self.logBytes = logBytes; self.logPath = logPath
+        self.container = container; self.containerState = containerState; self.containerID = containerID
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        profile = try c.decode(String.self, forKey: .profile)
+        agent = try c.decode(String.self, forKey: .agent)
+        kind = try c.decode(String.self, forKey: .kind)
+        state = try c.decode(String.self, forKey: .state)
+        pid = try c.decodeIfPresent(Int32.self, forKey: .pid)
+        shimPid = try c.decodeIfPresent(Int32.self, forKey: .shimPid)
+        shimAlive = try c.decode(Bool.self, forKey: .shimAlive)
+        restarts = try c.decode(Int.self, forKey: .restarts)
+        if let text = try c.decodeIfPresent(String.self, forKey: .since) {
+            guard let seconds = parseISO8601(text) else {
+                throw DecodingError.dataCorruptedError(forKey: .since, in: c, debugDescription: "not an RFC 3339 time: \(text)")
+            }
+            since = seconds
+        }
+        lastExit = try c.decodeIfPresent(ExitStatus.self, forKey: .lastExit)
+        lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
+        logBytes = try c.decode(UInt64.self, forKey: .logBytes)
+        logPath = try c.decode(String.self, forKey: .logPath)
+        container = try c.decodeIfPresent(String.self, forKey: .container)
+        containerState = try c.decodeIfPresent(String.self, forKey: .containerState)
+        containerID = try c.decodeIfPresent(String.self, forKey: .containerID)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(profile, forKey: .profile)
+        try c.encode(agent, forKey: .agent)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(state, forKey: .state)
+        try c.encodeIfPresent(pid, forKey: .pid)
+        try c.encodeIfPresent(shimPid, forKey: .shimPid)
+        try c.encode(shimAlive, forKey: .shimAlive)
+        try c.encode(restarts, forKey: .restarts)
+        try c.encodeIfPresent(since.map(EventLine.iso8601), forKey: .since)
+        try c.encodeIfPresent(lastExit, forKey: .lastExit)
+        try c.encodeIfPresent(lastError, forKey: .lastError)
+        try c.encode(logBytes, forKey: .logBytes)
+        try c.encode(logPath, forKey: .logPath)
+        try c.encodeIfPresent(container, forKey: .container)
+        try c.encodeIfPresent(containerState, forKey: .containerState)
+        try c.encodeIfPresent(containerID, forKey: .containerID)
+    }
+}
+
+/// What `supervisor status --json` prints: `{"schema": 1, "agents": [AgentStatus...]}`. `schema`
+/// changes only when a field changes meaning or goes away (new fields may appear in the same one).
+public struct StatusDocument: Codable, Equatable {
+    public static let currentSchema = 1
+    public var schema: Int
+    public var agents: [AgentStatus]
+
+    public init(agents: [AgentStatus]) { schema = Self.currentSchema; self.agents = agents }
+
+    /// Pretty, sorted keys, slashes unescaped (`"/tmp"`, not `"\/tmp"`), one newline at the end.
+    /// Pretty, keys sorted, slashes as they are, through the one JSON implementation.
+    public func encoded() throws -> Data {
+        Data(try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true) + Array("\n".utf8))
+    }
 }
 
 public enum StatusReport {
@@ -45,7 +123,7 @@ public enum StatusReport {
             let agentPid = state.agentPid.flatMap { processIsAlive($0) ? $0 : nil }
             return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind.rawValue, state: phase, pid: agentPid,
                                shimPid: shimAlive ? state.shimPid : nil, shimAlive: shimAlive, restarts: state.restarts,
-                               since: state.since, lastExit: state.runs.last?.exit?.description, lastError: state.lastError,
+                               since: state.since, lastExit: state.runs.last?.exit, lastError: state.lastError,
                                logBytes: state.logBytes, logPath: agent.logPath, container: agent.container)
         }
     }
@@ -77,7 +155,7 @@ public enum StatusReport {
         var rows = [["AGENT", "KIND", "STATE", "PID", "RESTARTS", "FOR", "LAST EXIT"] + (docker ? ["CONTAINER"] : [])]
         for s in statuses {
             var row = [s.agent, s.kind, s.state, s.pid.map(String.init) ?? "-", "\(s.restarts)",
-                       s.since.map { formatDuration(now - $0) } ?? "-", s.lastExit ?? "-"]
+                       s.since.map { formatDuration(now - $0) } ?? "-", s.lastExit?.description ?? "-"]
             if docker {
                 row.append(s.container.map { name in
                     name + (s.containerID.map { " \($0)" } ?? "") + (s.containerState.map { " (\($0))" } ?? "")

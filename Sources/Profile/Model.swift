@@ -231,6 +231,10 @@ public struct AgentSpec: Codable, Equatable, Sendable {
 
     /// Line of the agent's `[[agents]]` header in the profile (0 if unknown).
     public var line: Int = 0
+    /// Where each key of the agent's table is written in the profile, so checks made after
+    /// loading (a program not found, a missing working directory) point at it; "cwd" falls back
+    /// to the profile's `workdir`. Optional: launch configs written before it decode.
+    public var keyPositions: [String: SourcePosition]?
 
     public init(name: String, kind: AgentKind, cwd: String, llm: LLMSettings = LLMSettings(), backend: BackendSettings = BackendSettings()) {
         self.name = name; self.kind = kind; self.cwd = cwd; self.llm = llm; self.backend = backend

@@ -160,6 +160,10 @@ struct Validator {
 
         if let profileName = name { checkBranchesDiffer(agents, profile: profileName) }
 
+        // An agent without its own cwd works in the profile's workdir: point at that.
+        if let workdir = d.map.keyPosition(SourceMap.render(root.child("workdir"))) {
+            for i in agents.indices where agents[i].keyPositions?["cwd"] == nil { agents[i].keyPositions?["cwd"] = workdir }
+        }
         guard let profileName = name, complete, d.items.isEmpty else { return nil }
         var profile = Profile(name: profileName, description: description, sourcePath: absolutePath, directory: directory,
                               workdir: workdir, llm: llm.resolved(), backend: backend.resolved(), logs: logs, agents: agents)
@@ -259,6 +263,9 @@ struct AgentReader {
 
         var spec = AgentSpec(name: name ?? "", kind: kind ?? .command, cwd: bases.workdir)
         spec.line = d.position(path, value: false).line
+        spec.keyPositions = Dictionary(uniqueKeysWithValues: t.keys.compactMap { key in
+            d.map.keyPosition(SourceMap.render(t.child(key))).map { (key, $0) }
+        })
 
         if let env = t.subtable("env") {
             for key in env.keys {

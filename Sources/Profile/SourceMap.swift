@@ -12,7 +12,7 @@
 // tables and of plain arrays) as `[index]`.
 
 /// A 1-based line and column (columns count Unicode scalars).
-public struct SourcePosition: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct SourcePosition: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public let line: Int
     public let column: Int
     public init(line: Int, column: Int) { self.line = line; self.column = column }

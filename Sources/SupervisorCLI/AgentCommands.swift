@@ -179,11 +179,12 @@ struct Logs: ParsableCommand {
     }
 
     private func locate() throws -> (log: String, events: String, socket: String, kind: AgentKind) {
-        if let record = try? profile.record() {
+        // Up, or a name that was up before (its state files name its logs).
+        if let record = try (try? profile.record()) ?? (profile.isFile ? nil : profile.recordOrLastKnown()) {
             let entry = try record.agent(agent.agent)
             return (entry.logPath, entry.eventsPath, entry.socketPath, entry.kind)
         }
-        // Profile down: logs stay readable from the profile file's settings.
+        // A profile file that is down: logs stay readable from the profile file's settings.
         let loaded = try profile.loadProfile()
         guard let spec = loaded.agents.first(where: { $0.name == agent.agent }) else {
             throw HostingError("profile \(loaded.name) has no agent \"\(agent.agent)\"")

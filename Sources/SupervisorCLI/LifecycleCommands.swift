@@ -73,7 +73,7 @@ struct Up: ParsableCommand {
             let last = state?.runs.last
             let duration = last.map { ($0.endedAt ?? Date().timeIntervalSince1970) - $0.startedAt }
             let staying = status.state == "running" && watcher.activity[status.agent] == "staying"
-            rows.append([status.agent, staying ? "running (goal reached, staying)" : status.state, status.lastExit ?? "-",
+            rows.append([status.agent, staying ? "running (goal reached, staying)" : status.state, status.lastExit?.description ?? "-",
                          "\(status.restarts)", duration.map(formatDuration) ?? "-"])
             if status.state == "failed" || status.state == "lost" || (last?.exit.map { $0.isFailure } ?? false) { failed = true }
         }
@@ -113,12 +113,8 @@ struct Status: ParsableCommand {
         if let profile {
             var argument = ProfileArgument()
             argument.profile = profile
-            do { records = [try argument.record()] } catch {
-                // A profile that is down: its agents' state files (kept by `down`) still tell how they ended.
-                guard let name = try? argument.profileName(),
-                      let last = ProfileRecord.lastKnown(paths: paths, profile: name) else { throw error }
-                records = [last]
-            }
+            // A profile that is down: its agents' state files still tell how they ended.
+            records = [try argument.recordOrLastKnown()]
         } else {
             let dir = paths.root + "/profiles"
             for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
@@ -127,7 +123,7 @@ struct Status: ParsableCommand {
         }
         let statuses = StatusReport.withContainers(records.flatMap { StatusReport.collect($0) }, home: paths.root, environment: environment)
         if json {
-            print(String(decoding: try JSONCoding.encodeBytes(statuses, pretty: true, sortedKeys: true), as: UTF8.self), terminator: "")
+            FileHandle.standardOutput.write(try StatusDocument(agents: statuses).encoded())
             return
         }
         if records.isEmpty { print("no profile is up"); return }

@@ -18,6 +18,10 @@ public struct SupervisorCommand: ParsableCommand {
     /// Like ParsableCommand.main, but every failure a person can fix exits with status 2 and
     /// one line naming what to fix.
     public static func runMain(_ arguments: [String]? = nil) -> Never {
+        if let word = (arguments ?? Array(CommandLine.arguments.dropFirst())).first, let message = unknownCommand(word) {
+            FileHandle.standardError.write(Data("supervisor: \(message)\n".utf8))
+            Foundation.exit(2)
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -39,6 +43,17 @@ public struct SupervisorCommand: ParsableCommand {
             }
             Foundation.exit(2)
         }
+    }
+}
+
+extension SupervisorCommand {
+    /// `unknown command "frobnicate"; commands: up, down, ...` when the first word is neither
+    /// an option nor a command (ArgumentParser would say only "Unexpected argument").
+    static func unknownCommand(_ word: String) -> String? {
+        let commands = configuration.subcommands
+        guard !word.hasPrefix("-"), word != "help", !commands.contains(where: { $0._commandName == word }) else { return nil }
+        let shown = commands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
+        return "unknown command \"\(word)\"; commands: \(shown.joined(separator: ", ")) (see `supervisor --help`)"
     }
 }
 
@@ -75,6 +90,17 @@ struct ProfileArgument: ParsableArguments {
             throw HostingError("profile \(name) is not up (start it with `supervisor up PROFILE.toml`)")
         }
         return try ProfileRecord.read(path: path)
+    }
+
+    /// The record while the profile is up, else what its agents' state files (kept by `down`)
+    /// say of it: read-only commands (`status`, `logs`) work on a profile that was up before.
+    func recordOrLastKnown() throws -> ProfileRecord {
+        if let record = try? record() { return record }
+        let name = try profileName()
+        guard let last = ProfileRecord.lastKnown(paths: paths, profile: name) else {
+            throw HostingError("profile \(name) is not up and has no state from an earlier run in \(paths.root) (give its .toml file, or `supervisor up` it)")
+        }
+        return last
     }
 }
 

@@ -223,7 +223,7 @@ public final class SupervisorHarness {
     public func status(_ profile: String) throws -> [AgentStatus] {
         let result = try run(["status", profile, "--json"])
         guard result.status == 0 else { throw CommandFailed(result: result) }
-        return try JSONDecoder().decode([AgentStatus].self, from: result.stdoutData)
+        return try JSONDecoder().decode(StatusDocument.self, from: result.stdoutData).agents
     }
 
     /// Waits until the agent's state file satisfies `condition`; returns that state.

@@ -55,7 +55,7 @@ final class AgentViewTests: XCTestCase {
 
     func testPromptsNameTheAgentAndCountsArePlural() {
         let names = ["goal", "coder"]
-        XCTAssertEqual(Prompt(purpose: .confirmStop(agent: 1)).label { names[$0] }, "stop coder? (y/n) ")
+        XCTAssertEqual(Prompt(purpose: .confirm(.stop(agent: 1))).label { names[$0] }, "stop coder? (y/n) ")
         XCTAssertTrue(Prompt(purpose: .send(agent: 0)).label { names[$0] }.hasPrefix("send to goal"))
         XCTAssertEqual(plural(1, "character"), "1 character")
         XCTAssertEqual(plural(2, "line"), "2 lines")

@@ -29,7 +29,8 @@ final class KeyMapTests: XCTestCase {
     func testAgentCommandsActOnTheSelection() {
         var s = DashboardState(agentCount: 3)
         _ = s.handle(.char("2"))
-        XCTAssertEqual(s.handle(.char("r")).command, .restart(agent: 1))
+        XCTAssertEqual(s.handle(.char("r")).changes, .prompt, "a restart asks first")
+        XCTAssertEqual(s.handle(.char("y")).command, .restart(agent: 1))
         XCTAssertEqual(s.handle(.char("a")).command, .attach(agent: 1))
         XCTAssertEqual(s.handle(.char("c")).command, .cycleContext(agent: 1))
         XCTAssertEqual(s.handle(.char("L")).command, .openLog(agent: 1))
@@ -40,10 +41,65 @@ final class KeyMapTests: XCTestCase {
     func testStopAsksFirst() {
         var s = DashboardState(agentCount: 2)
         XCTAssertEqual(s.handle(.char("x")).changes, .prompt)
+        XCTAssertEqual(s.prompt?.label, "stop this agent? (y/n) ")
         XCTAssertNil(s.handle(.char("n")).command)
         XCTAssertNil(s.prompt)
         _ = s.handle(.char("x"))
         XCTAssertEqual(s.handle(.char("y")).command, .stop(agent: 0))
+    }
+
+    /// As the README says: a restart ends what the agent is doing, so it asks first too.
+    func testRestartAsksFirst() {
+        var s = DashboardState(agentCount: 2)
+        _ = s.handle(.char("2"))
+        XCTAssertEqual(s.handle(.char("r")).changes, .prompt)
+        XCTAssertEqual(s.prompt?.label, "restart this agent? (y/n) ")
+        XCTAssertNil(s.handle(.char("r")).command, "any key but y cancels")
+        XCTAssertNil(s.prompt)
+        _ = s.handle(.enter)
+        _ = s.handle(.char("r"))
+        XCTAssertEqual(s.handle(.char("Y")).command, .restart(agent: 1), "in focus too")
+    }
+
+    /// Every key that does something in a view is named in that view's part of the `?` help
+    /// (and the global ones in the tiles' part): the help cannot fall behind the key map.
+    func testTheHelpNamesEveryKeyOfTheKeyMap() {
+        var candidates: [Key] = [.up, .down, .left, .right, .pageUp, .pageDown, .home, .end, .tab, .backTab, .enter,
+                                 .escape, .backspace, .control("c")]
+        candidates += (0x21...0x7e).map { Key.char(Character(UnicodeScalar(UInt8($0)))) }
+        let names: [Key: [String]] = [.up: ["↑", "arrows"], .down: ["↓", "arrows"], .left: ["←", "arrows"], .right: ["→", "arrows"],
+                                      .pageUp: ["PgUp"], .pageDown: ["PgDn"], .home: ["Home"], .end: ["End"], .tab: ["Tab"],
+                                      .backTab: ["Shift-Tab"], .enter: ["Enter"], .escape: ["Esc"], .control("c"): ["Ctrl-C"]]
+        func section(_ title: String) -> Set<String> {
+            let lines = HelpText.full.drop { $0 != title }.dropFirst().prefix { !$0.isEmpty }
+            var words = Set<String>()
+            for line in lines {
+                for word in line.split(whereSeparator: { " ,()".contains($0) }) {
+                    words.insert(String(word))
+                    if word == "1-9" { for d in 1...9 { words.insert(String(d)) } }
+                }
+            }
+            return words
+        }
+        let modes: [(ViewMode, String)] = [(.tiles, "Tiles"), (.focus, "Focus"), (.timeline, "Timeline")]
+        let global = section("Tiles")
+        for (mode, title) in modes {
+            let words = section(title).union(global)
+            for key in candidates {
+                var s = DashboardState(agentCount: 3)
+                s.mode = mode
+                s.selected = 1
+                s.scroll = 5
+                s.timelineScroll = 5
+                s.lastSearch = "x"
+                let before = s
+                let result = s.handle(key, columns: 1, page: 2, kinds: ["state"])
+                guard result.command != nil || !result.changes.isEmpty || s != before else { continue }
+                let name: [String]
+                if case .char(let c) = key { name = [String(c)] } else { name = names[key] ?? ["\(key)"] }
+                XCTAssertTrue(name.contains { words.contains($0) }, "\(title): \(name[0]) does something but the help does not name it")
+            }
+        }
     }
 
     func testSendBox() {

@@ -40,11 +40,6 @@ final class BadInputTests: EndToEndTestCase {
         try assertUpRejected("dup", path, ["\(path):12:8: agents[1].name: duplicate agent name \"a\" (first used on line 7)"])
     }
 
-    func testProgramNotFound() throws {
-        let path = sv.writeProfile("noprog", agent("a", ["no-such-program-e2e"]))
-        try assertUpRejected("noprog", path, ["program \"no-such-program-e2e\" not found", "agent \"a\""])
-    }
-
     func testUnreadableProfile() throws {
         sv.track(profile: "missing")
         let path = sv.home.file("missing.toml")
@@ -128,7 +123,8 @@ final class BadInputTests: EndToEndTestCase {
         let path = sv.writeProfile("flags", agent("a", ["sleep", "5"]))
         for (arguments, fragment) in [(["up", path, "--detach", "--headless"], "--detach and --headless exclude each other"),
                                       (["logs", "flags", "a", "--lines", "x"], "--lines"),
-                                      (["frobnicate"], "frobnicate"),
+                                      (["frobnicate"], "unknown command \"frobnicate\"; commands: up, down, status,"),
+                                      (["frobnicate", "--detach"], "unknown command \"frobnicate\""),
                                       (["up"], "<profile>"),
                                       (["set", path, "a"], "give key=value, or --reset")] {
             let result = try sv.run(arguments)
@@ -137,6 +133,32 @@ final class BadInputTests: EndToEndTestCase {
         }
         XCTAssertFalse(fileExists(sv.tmuxSocket("flags")))
         XCTAssertEqual(try ok(["--help"]).stdout.contains("USAGE: supervisor <subcommand>"), true)
+        XCTAssertEqual(try ok(["help", "up"]).stdout.contains("USAGE: supervisor up"), true)
+    }
+
+    /// A program or working directory that is not there: one line naming the profile's
+    /// file:line:column of the key. A path is looked for where the agent starts, not in PATH.
+    /// Nothing is left behind: no state or log directory.
+    func testMissingProgramAndDirectoryPointAtTheirKeys() throws {
+        // name, blank, [logs], dir, blank, [[agents]] (6), name, kind, command (9).
+        let inPath = sv.writeProfile("noprog", agent("a", ["no-such-program-e2e"]))
+        try assertUpRejected("noprog", inPath, ["\(inPath):9:1: agent \"a\": program \"no-such-program-e2e\" not found in PATH"])
+        let relative = sv.writeProfile("norel", agent("a", ["./nothere.sh"]))
+        try assertUpRejected("norel", relative, ["\(relative):9:1: agent \"a\": program \"./nothere.sh\" not found: \(sv.root)/nothere.sh does not exist"])
+        XCTAssertFalse(try sv.run(["up", relative, "--detach"]).stderr.contains("PATH"))
+        let noCwd = sv.writeProfile("nocwd", agent("a", ["true"], extra: "cwd = \"gone\""))
+        try assertUpRejected("nocwd", noCwd, ["\(noCwd):10:1: agent \"a\": working directory \(sv.root)/gone does not exist"])
+        // The profile's workdir, when the agent has no cwd of its own (line 2).
+        sv.track(profile: "nowork")
+        let noWorkdir = sv.home.write("nowork.toml", "name = \"nowork\"\nworkdir = \"gone\"\n[logs]\ndir = \(tomlString(sv.logsDir))\n"
+                                      + agent("a", ["true"]))
+        try assertUpRejected("nowork", noWorkdir, ["\(noWorkdir):2:1: agent \"a\": working directory \(sv.root)/gone does not exist"])
+        for profile in ["noprog", "norel", "nocwd", "nowork"] {
+            XCTAssertFalse(fileExists(sv.profileDir(profile)), "a failed up left \(sv.profileDir(profile))")
+            XCTAssertFalse(fileExists(sv.logsDir + "/" + profile), "a failed up left \(sv.logsDir)/\(profile)")
+        }
+        let validate = try sv.run(["validate", inPath])
+        assertOneLineError(validate, ["\(inPath):9:1:"])
     }
 
     /// 12. Hostile arguments reach the agent verbatim; hostile names are rejected.

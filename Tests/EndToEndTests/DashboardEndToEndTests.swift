@@ -227,10 +227,12 @@ final class DashboardEndToEndTests: XCTestCase {
         }
         try waitScreen("the reply on screen") { $0.contains("got:hello dashboard") }
 
-        // `r` restarts the selected agent (boxer): a new pid; the others keep theirs.
+        // `r` restarts the selected agent (boxer) once confirmed: a new pid; the others keep theirs.
         let counterPid = try XCTUnwrap(state("counter")?.agentPid)
         let boxerPid = try XCTUnwrap(state("boxer")?.agentPid)
         try keys("2", "r")
+        try waitScreen("the restart question") { $0.contains("restart this agent? (y/n)") }
+        try keys("y")
         try waitFor("boxer to run with a new pid") { self.state("boxer")?.state == .running && self.state("boxer")?.agentPid != boxerPid }
         XCTAssertEqual(state("counter")?.agentPid, counterPid)
         XCTAssertEqual(state("boxer")?.runs.count, 2, "one run before the restart, one after")

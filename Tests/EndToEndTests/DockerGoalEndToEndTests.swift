@@ -148,17 +148,7 @@ final class ThreadedFakeModel {
     var credentialHeaders: [String] { lock.lock(); defer { lock.unlock() }; return authorizations }
 
     /// A port free on the host loopback now (for a server the model starts).
-    var freePort: Int {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { Glibc.close(fd) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    var freePort: Int { freeLoopbackPort() }
 
     func stop() {
         guard !stopped else { return }

@@ -56,18 +56,25 @@ final class LifecycleTests: EndToEndTestCase {
         // status still works after down.
         let all = try ok(["status"])
         XCTAssertEqual(all.stdout, "no profile is up\n")
-        XCTAssertEqual(try JSONDecoder().decode([AgentStatus].self, from: ok(["status", "--json"]).stdoutData), [])
+        XCTAssertEqual(try JSONDecoder().decode(StatusDocument.self, from: ok(["status", "--json"]).stdoutData), StatusDocument(agents: []))
         // The named profile still reports its agents, as they ended.
         let afterDown = try sv.status("team")
         XCTAssertEqual(afterDown.map(\.agent), ["alpha", "beta", "gamma"])
         XCTAssertEqual(afterDown.map(\.state), ["stopped", "stopped", "stopped"])
         XCTAssertEqual(afterDown.map(\.pid), [nil, nil, nil])
-        XCTAssertEqual(afterDown.map(\.lastExit), Array(repeating: "signal 15", count: 3))
+        XCTAssertEqual(afterDown.map(\.lastExit), Array(repeating: .signaled(15), count: 3))
         let table = try ok(["status", "team"])
         XCTAssertTrue(table.stdout.hasPrefix("team  (down)\nAGENT"), table.stdout)
         // Logs stay readable through the profile file.
         XCTAssertEqual(try ok(["logs", path, "beta"]).stdout, "beta-up\n")
         XCTAssertEqual(try ok(["logs", path, "beta", "--follow"]).stdout, "beta-up\n")
+        // ... and through the profile's name: every read-only command takes the name of a
+        // profile that was up before.
+        XCTAssertEqual(try ok(["logs", "team", "beta"]).stdout, "beta-up\n")
+        XCTAssertEqual(try ok(["logs", "team", "beta", "--follow"]).stdout, "beta-up\n")
+        assertOneLineError(try sv.run(["logs", "team", "nobody"]), ["profile team has no agent \"nobody\""])
+        XCTAssertTrue(try ok(["sessions", "list", "team", "beta"]).stdout.hasPrefix("no sessions for team/beta"))
+        XCTAssertTrue(try ok(["conversations", "list", "team", "beta"]).stdout.hasPrefix("no conversations in"))
         // What down leaves: the state files and the lock, nothing live.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: sv.profileDir("team")).sorted(), ["agents", "up.lock"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: sv.profileDir("team") + "/agents/alpha"), ["state.json"])

@@ -295,4 +295,33 @@ final class ReadmeExampleTests: XCTestCase {
         XCTAssertEqual(p.agents[0].backend.network, "none")
         XCTAssertEqual(p.agents[0].backend.mounts.first?.host, "/r/cache")
     }
+
+    /// The table of shipped profiles at the top of profiles/README.md: every profile it lists
+    /// exists, every shipped profile is listed, and each name in backquotes in its row is an agent
+    /// or an agent kind of that profile.
+    func testTheTableOfShippedProfilesNamesTheirAgents() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("profiles")
+        let text = try String(contentsOf: dir.appendingPathComponent("README.md"), encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("| file |") }, "the table of shipped profiles")
+        let rows = lines[(header + 2)...].prefix { $0.hasPrefix("|") }
+        var listed: [String] = []
+        for row in rows {
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 2 else { XCTFail("not a table row: \(row)"); continue }
+            let file = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            listed.append(file)
+            let profile = try ProfileLoader.load(path: dir.appendingPathComponent(file).path)
+            let known = Set(profile.agents.map(\.name) + profile.agents.map(\.kind.rawValue))
+            let quoted = cells[1].split(separator: "`", omittingEmptySubsequences: false).enumerated()
+                .filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            XCTAssertFalse(quoted.isEmpty, "\(file): its row names no agent")
+            for name in quoted {
+                XCTAssertTrue(known.contains(name), "\(file): profiles/README.md names \"\(name)\", which is no agent or kind of it (\(known.sorted()))")
+            }
+        }
+        let shipped = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".toml") }.sorted()
+        XCTAssertEqual(listed.sorted(), shipped)
+    }
 }
