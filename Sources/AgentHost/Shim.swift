@@ -404,7 +404,7 @@ public final class Shim {
         let lost = lostBytes
         lostBytes = 0
         state.lastError = "log write failed (\(lostReason)): \(lost) bytes of output lost (marked in the log)"
-        record(EventLine.make(.gap(bytes: lost, offset: Int(written.offset), reason: lostReason), agent: spec.agent, now: Shim.now()))
+        record(EventLine.make(.gap(bytes: Int(lost), offset: Int(written.offset), reason: lostReason), agent: spec.agent, now: Shim.now()))
         let frame = Frame.output(offset: written.offset, bytes: marker).encode()
         for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
         persistState()
@@ -646,9 +646,8 @@ public final class Shim {
         let id = ObjectIdentifier(connection)
         subscribers[id] = subscriber
         // The events file has one writer, this loop: its end now is where the frames begin.
-        let eventsEnd = lseek(eventsFD, 0, SEEK_END)
         let hello = ShimHello(profile: spec.profile, agent: spec.agent, shimPid: getpid(), logBytes: log.offset, state: state,
-                              eventsBytes: eventsEnd >= 0 ? UInt64(eventsEnd) : nil)
+                              eventsBytes: events.fileSize)
         send(Frame.hello(hello).encode(), to: subscriber)
         do {
             try connection.startReading { [unowned self] result in

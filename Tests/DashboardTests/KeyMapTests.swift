@@ -41,7 +41,7 @@ final class KeyMapTests: XCTestCase {
     func testStopAsksFirst() {
         var s = DashboardState(agentCount: 2)
         XCTAssertEqual(s.handle(.char("x")).changes, .prompt)
-        XCTAssertEqual(s.prompt?.label, "stop this agent? (y/n) ")
+        XCTAssertEqual(s.prompt?.label { "agent-\($0)" }, "stop agent-0? (y/n) ")
         XCTAssertNil(s.handle(.char("n")).command)
         XCTAssertNil(s.prompt)
         _ = s.handle(.char("x"))
@@ -53,7 +53,7 @@ final class KeyMapTests: XCTestCase {
         var s = DashboardState(agentCount: 2)
         _ = s.handle(.char("2"))
         XCTAssertEqual(s.handle(.char("r")).changes, .prompt)
-        XCTAssertEqual(s.prompt?.label, "restart this agent? (y/n) ")
+        XCTAssertEqual(s.prompt?.label { "agent-\($0)" }, "restart agent-1? (y/n) ")
         XCTAssertNil(s.handle(.char("r")).command, "any key but y cancels")
         XCTAssertNil(s.prompt)
         _ = s.handle(.enter)

@@ -28,7 +28,7 @@ final class FileSafetyTests: XCTestCase {
 
     /// The shim runs what its spec says: a spec someone else wrote is refused.
     func testSpecNotWrittenByUsIsRefused() throws {
-        let spec = ShimSpec(profile: "p", agent: "a", kind: "command", executable: "/bin/true", arguments: ["true"],
+        let spec = ShimSpec(profile: "p", agent: "a", kind: .command, executable: "/bin/true", arguments: ["true"],
                             environment: [:], directory: "/", logPath: tmp.file("a.log"), eventsPath: tmp.file("a.events.jsonl"),
                             logMaxBytes: 4096, logKeep: 1, socketPath: tmp.file("s.sock"), statePath: tmp.file("state.json"),
                             tmuxSocket: nil, restart: "never", backoffInitial: 1, backoffMax: 1, maxRestarts: 1,
