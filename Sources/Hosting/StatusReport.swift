@@ -105,7 +105,7 @@ public struct StatusDocument: Codable, Equatable {
     /// Pretty, sorted keys, slashes unescaped (`"/tmp"`, not `"\/tmp"`), one newline at the end.
     /// Pretty, keys sorted, slashes as they are, through the one JSON implementation.
     public func encoded() throws -> Data {
-        Data(try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true) + Array("\n".utf8))
+        Data(try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true)) // pretty output ends in a line break
     }
 }
 

@@ -231,7 +231,7 @@ final class DashboardEndToEndTests: XCTestCase {
         let counterPid = try XCTUnwrap(state("counter")?.agentPid)
         let boxerPid = try XCTUnwrap(state("boxer")?.agentPid)
         try keys("2", "r")
-        try waitScreen("the restart question") { $0.contains("restart this agent? (y/n)") }
+        try waitScreen("the restart question") { $0.contains("restart boxer? (y/n)") }
         try keys("y")
         try waitFor("boxer to run with a new pid") { self.state("boxer")?.state == .running && self.state("boxer")?.agentPid != boxerPid }
         XCTAssertEqual(state("counter")?.agentPid, counterPid)

@@ -16,42 +16,42 @@ final class StatusJSONTests: XCTestCase {
         let text = String(decoding: try StatusDocument(agents: [running, down]).encoded(), as: UTF8.self)
         XCTAssertEqual(text, """
         {
-          "agents" : [
+          "agents": [
             {
-              "agent" : "a",
-              "kind" : "command",
-              "lastExit" : {
-                "code" : 3
+              "agent": "a",
+              "kind": "command",
+              "lastExit": {
+                "code": 3
               },
-              "logBytes" : 10,
-              "logPath" : "/tmp/logs/p/a.log",
-              "pid" : 42,
-              "profile" : "p",
-              "restarts" : 2,
-              "shimAlive" : true,
-              "shimPid" : 41,
-              "since" : "2026-11-22T01:18:07.500Z",
-              "state" : "running"
+              "logBytes": 10,
+              "logPath": "/tmp/logs/p/a.log",
+              "pid": 42,
+              "profile": "p",
+              "restarts": 2,
+              "shimAlive": true,
+              "shimPid": 41,
+              "since": "2026-11-22T01:18:07.500Z",
+              "state": "running"
             },
             {
-              "agent" : "b",
-              "container" : "sv-p-b",
-              "containerState" : "missing",
-              "kind" : "goal",
-              "lastError" : "gone",
-              "lastExit" : {
-                "signal" : 15
+              "agent": "b",
+              "container": "sv-p-b",
+              "containerState": "missing",
+              "kind": "goal",
+              "lastError": "gone",
+              "lastExit": {
+                "signal": 15
               },
-              "logBytes" : 0,
-              "logPath" : "/tmp/logs/p/b.log",
-              "profile" : "p",
-              "restarts" : 0,
-              "shimAlive" : false,
-              "since" : "1970-01-01T00:00:00.000Z",
-              "state" : "stopped"
+              "logBytes": 0,
+              "logPath": "/tmp/logs/p/b.log",
+              "profile": "p",
+              "restarts": 0,
+              "shimAlive": false,
+              "since": "1970-01-01T00:00:00.000Z",
+              "state": "stopped"
             }
           ],
-          "schema" : 1
+          "schema": 1
         }
 
         """)
