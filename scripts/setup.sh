@@ -6,7 +6,8 @@ set -euo pipefail
 
 SV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # libuv1-dev, libvterm-dev and libc6-dev also carry the static archives supervisor-shim links.
-SV_BASE_PACKAGES=(tmux pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev libvterm-dev libc6-dev ncurses-base python3)
+SV_BASE_PACKAGES=(tmux pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev libvterm-dev libc6-dev ncurses-base python3
+  libwebsockets-dev libwebsockets-evlib-uv)
 
 sv_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"

@@ -11,7 +11,7 @@ public struct SupervisorCommand: ParsableCommand {
         subcommands: [
             Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
             Start.self, Stop.self, Restart.self, Set.self, DashboardCommand.self, LLM.self, ImageCommand.self, AgentCommand.self,
-            ConversationsCommand.self, SessionsCommand.self, ShimCommand.self,
+            ConversationsCommand.self, SessionsCommand.self, ServeCommand.self, ShimCommand.self,
         ])
     public init() {}
 
@@ -81,24 +81,6 @@ struct ProfileArgument: ParsableArguments {
 struct AgentArgument: ParsableArguments {
     @Argument(help: "Agent name, as in the profile.")
     var agent: String
-}
-
-/// Persisted `supervisor set` overrides of one profile.
-enum Settings {
-    static func load(paths: SupervisorPaths, profile: String) throws -> [String: [String: SettingValue]] {
-        let path = paths.settingsFile(profile: profile)
-        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
-        do { return try JSONDecoder().decode([String: [String: SettingValue]].self, from: data) } catch {
-            throw HostingError("\(path) is damaged (\(error)); fix it or remove it with `supervisor set \(profile) AGENT --reset`")
-        }
-    }
-
-    static func save(_ settings: [String: [String: SettingValue]], paths: SupervisorPaths, profile: String) throws {
-        try makeDirectories(paths.profileDir(profile))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: paths.settingsFile(profile: profile), data: Array(try encoder.encode(settings)))
-    }
 }
 
 /// Where the running binary is, so shims are started from the same build.

@@ -1,0 +1,4 @@
+/// The HTTP API as an OpenAPI 3.1 document, served at `/api/openapi.json`.
+enum OpenAPI {
+    static let document = "{}"
+}
