@@ -84,3 +84,13 @@ sv_docker() {
       || echo "setup: could not build the Docker test image $image: Docker tests will SKIP" >&2
   fi
 }
+
+# The serve tests' WebSocket client is Python's `websockets` (PyPI), a client nobody here
+# wrote. Installed for this user when missing; without it those tests SKIP naming why.
+sv_python_websockets() {
+  python3 -c "import websockets" 2>/dev/null && return 0
+  echo "setup: installing Python websockets (pip, this user)" >&2
+  python3 -m pip install --user --quiet websockets >&2 \
+    || python3 -m pip install --user --quiet --break-system-packages websockets >&2 \
+    || echo "setup: cannot install Python websockets: serve client tests will SKIP" >&2
+}

@@ -4,9 +4,10 @@
 # and run `swift test`. Extra arguments go to `swift test`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-sv_install "${SV_BASE_PACKAGES[@]}" docker.io debootstrap
+sv_install "${SV_BASE_PACKAGES[@]}" docker.io debootstrap python3-pip
 sv_swift
 sv_docker
+sv_python_websockets
 cd "$SV_ROOT"
 swift build --build-tests
 # All tests are XCTest; the summary line below is the suite's own closing line.

@@ -347,14 +347,18 @@ public final class WebServer {
         return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
     }
 
+    /// A refused upgrade's answer, written whole by hand: libwebsockets' own status writer
+    /// answers an upgrade request as HTTP/1.0, which WebSocket clients reject as malformed.
     private func refuseUpgrade(_ wsi: OpaquePointer, _ response: WebResponse) -> Int32 {
-        var body = response.body
-        body.append(0)
-        return body.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { text in
-                lws_return_http_status(wsi, UInt32(response.status), text) != 0 ? -1 : 1
-            }
-        }
+        var text = "HTTP/1.1 \(response.status) \(WebResponse.reason(response.status))\r\n"
+        text += "content-type: \(response.contentType)\r\ncontent-length: \(response.body.count)\r\n"
+        for header in securityHeaders + response.headers { text += "\(header.name.lowercased()): \(header.value)\r\n" }
+        text += "connection: close\r\n\r\n"
+        let pre = Int(sv_lws_pre())
+        var buffer = [UInt8](repeating: 0, count: pre) + Array(text.utf8) + response.body
+        let count = buffer.count - pre
+        let written = buffer.withUnsafeMutableBufferPointer { sv_lws_write(wsi, $0.baseAddress! + pre, count, LWS_WRITE_HTTP) }
+        return written < count ? -1 : 1
     }
 
     private var securityHeaders: [WebResponse.Header] {

@@ -51,6 +51,23 @@ public struct WebResponse: Sendable, Equatable {
         WebResponse(status: status, contentType: "application/json", headers: headers, body: Array(text.utf8))
     }
 
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 303: return "See Other"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 409: return "Conflict"
+        case 413: return "Payload Too Large"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        default: return "Status"
+        }
+    }
+
     /// An error as `{"error": "..."}`: the one shape every refusal has.
     public static func error(_ status: Int, _ message: String, headers: [Header] = []) -> WebResponse {
         .json(status, OrderedJSON.object([("error", .string(message))]).serialized(), headers: headers)

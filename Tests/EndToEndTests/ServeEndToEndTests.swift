@@ -1,0 +1,98 @@
+import Foundation
+import Glibc
+import Hosting
+import XCTest
+import _TestSupport
+
+/// `supervisor serve` against clients nobody here wrote: Python's `websockets` (PyPI; the test
+/// suite's script installs it) and urllib, run from Tests/ServeClients/check.py.
+final class ServeEndToEndTests: EndToEndTestCase {
+    static let checkScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("ServeClients/check.py").path
+
+    static let python: String? = {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/python3"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }()
+
+    var serve: BackgroundProcess!
+    var url = ""
+
+    /// A profile `web` with agent `a` (a command agent), then `serve` on a free port.
+    func startServing(_ command: [String]) throws {
+        guard let python = ServeEndToEndTests.python,
+              (try? sv.run(["-c", "import websockets"], executable: python).status) == 0 else {
+            throw XCTSkip("SKIP serve client tests: Python's websockets is missing (pip install websockets; scripts/test.sh does)")
+        }
+        try upDetached(sv.writeProfile("web", agent("a", command)))
+        serve = try sv.start(["serve", "--port", "0"])
+        try waitFor("serve to print its URL", seconds: 20) { serve.stdout.contains("log in") || !serve.isRunning }
+        guard let range = serve.stdout.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
+            XCTFail("serve printed no URL: \(serve.stdout) \(serve.stderr)")
+            throw CommandTimedOut(command: ["serve"], seconds: 20)
+        }
+        url = String(serve.stdout[range])
+    }
+
+    func token(_ name: String) throws -> String {
+        try String(contentsOfFile: "\(sv.root)/serve/\(name).token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// check.py URL CONTROL READ PROFILE AGENT COMMAND ARGS; asserts it succeeded.
+    @discardableResult
+    func check(_ command: String, _ arguments: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let result = try sv.run([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", command] + arguments,
+                                executable: ServeEndToEndTests.python!, timeout: 90)
+        XCTAssertEqual(result.status, 0, "check.py \(command): \(result)", file: file, line: line)
+        return result.stdout
+    }
+
+    /// Resuming from any offset gives the log's bytes exactly: from the start, from the middle
+    /// of a line, and from the live end, while the agent keeps writing.
+    func testResumeIsByteExact() throws {
+        // Bursts of lines: the log often holds bytes whose live frame has not reached serve yet,
+        // which is where replay and live overlap.
+        try startServing(sh("i=0; while :; do seq $i $((i+200)); i=$((i+201)); sleep 0.005; done"))
+        try waitFor("some log", seconds: 20) { sv.log("web", "a").count > 5000 }
+        let output = try check("resume", ["0", "1234", "4999", "end"])
+        XCTAssertTrue(output.contains("from 0: "), output)
+        XCTAssertEqual(output.components(separatedBy: "identical to the log").count - 1, 4, output)
+    }
+
+    /// No token, a wrong one, a read token asking to act, a foreign Origin: 401/403, and the
+    /// agent never sees the refused text.
+    func testRefusals() throws {
+        try startServing(["cat"])
+        let output = try check("refusals")
+        XCTAssertTrue(output.contains("WebSocket origin=http://evil.example: 403"), output)
+        try check("input", ["accepted-marker"])
+        try sv.waitForLog("web", "a", containing: "accepted-marker")
+        XCTAssertFalse(String(decoding: sv.log("web", "a"), as: UTF8.self).contains("refused-marker"))
+        // The token never reaches serve's own output but the one login line.
+        let control = try token("control")
+        XCTAssertEqual(serve.stdout.components(separatedBy: control).count - 1, 1)
+        XCTAssertFalse(serve.stderr.contains(control))
+    }
+
+    /// `kill -9` of serve leaves the agent running and its log growing.
+    func testKillingServeLeavesAgents() throws {
+        try startServing(sh("i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.05; done"))
+        try check("input", ["ping"])
+        let pid = sv.state("web", "a")?.agentPid
+        kill(serve.pid, SIGKILL)
+        _ = try serve.wait(seconds: 10)
+        let size = sv.log("web", "a").count
+        try waitFor("the log to grow after serve died", seconds: 10) { sv.log("web", "a").count > size + 100 }
+        XCTAssertEqual(sv.state("web", "a")?.state, .running)
+        XCTAssertEqual(sv.state("web", "a")?.agentPid, pid)
+    }
+
+    /// Bad flags: one line, exit 2, nothing listening.
+    func testNonLoopbackNeedsTLS() throws {
+        let result = try sv.run(["serve", "--address", "0.0.0.0", "--port", "0"], timeout: 20)
+        assertOneLineError(result, ["needs TLS", "--insecure-no-tls"])
+    }
+}
