@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Dashboard", dependencies: ["Hosting", "VTScreen", "Loop", "TerminalUI"]),
         // `supervisor serve`: HTTP + WebSocket on the same loop; the only importer of CWebSockets.
         .target(name: "Serve", dependencies: ["CWebSockets", "AgentProtocol", "Agents", "Hosting", "Loop", "Profile"]),
-        .testTarget(name: "ServeTests", dependencies: ["Serve", "Hosting", "_TestSupport"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Hosting", "AgentProtocol", "_TestSupport"]),
         .target(name: "SupervisorCLI", dependencies: [
             "Agents", "Dashboard", "Serve",
             "Hosting", "Profile", "Loop", "LLMClient",

@@ -214,12 +214,15 @@ public final class WebServer {
             var request = readRequest(wsi, path: path)
             let exchange = Exchange(request: request)
             exchanges[wsi] = exchange
-            let declared = headerValue(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH).flatMap { Int($0) } ?? 0
+            let lengthHeader = headerValue(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH)
+            let declared = lengthHeader.flatMap { Int($0) } ?? 0
             if declared > options.maxBodyBytes {
                 respond(wsi, exchange, .error(413, "request body over \(options.maxBodyBytes) bytes"))
                 return 0
             }
-            if request.method == "POST" && declared > 0 {
+            // A POST with Content-Length (even an explicit 0) gets BODY callbacks and then
+            // BODY_COMPLETION from libwebsockets; one without has its answer now.
+            if request.method == "POST" && lengthHeader != nil {
                 request.body.reserveCapacity(declared)
                 exchange.request = request
                 return 0  // the body follows: LWS_CALLBACK_HTTP_BODY, then _COMPLETION
@@ -227,13 +230,14 @@ public final class WebServer {
             dispatch(wsi, exchange)
             return 0
         case LWS_CALLBACK_HTTP_BODY:
-            guard let exchange = exchanges[wsi], let input else { return -1 }
+            guard let exchange = exchanges[wsi] else { return -1 }
+            guard let input, length > 0 else { return 0 }
             if exchange.request.body.count + length > options.maxBodyBytes { return -1 }
             exchange.request.body += UnsafeRawBufferPointer(start: input, count: length)
             return 0
         case LWS_CALLBACK_HTTP_BODY_COMPLETION:
             guard let exchange = exchanges[wsi] else { return -1 }
-            dispatch(wsi, exchange)
+            if !exchange.dispatched { dispatch(wsi, exchange) }
             return 0
         case LWS_CALLBACK_HTTP_WRITEABLE:
             guard let exchange = exchanges[wsi], let response = exchange.response else { return 0 }
@@ -292,6 +296,7 @@ public final class WebServer {
     }
 
     private func dispatch(_ wsi: OpaquePointer, _ exchange: Exchange) {
+        exchange.dispatched = true
         guard let delegate else { respond(wsi, exchange, .error(503, "shutting down")); return }
         delegate.handle(exchange.request) { [weak self, weak exchange] response in
             guard let self, let exchange, !exchange.closed, self.context != nil else { return }
@@ -416,6 +421,7 @@ private final class Exchange {
     var headersSent = false
     var bodySent = 0
     var closed = false
+    var dispatched = false
     init(request: WebRequest) { self.request = request }
 }
 

@@ -73,3 +73,6 @@ public struct WebResponse: Sendable, Equatable {
         .json(status, OrderedJSON.object([("error", .string(message))]).serialized(), headers: headers)
     }
 }
+
+/// A JSON string literal.
+func jsonQuote(_ text: String) -> String { OrderedJSON.string(text).serialized() }

@@ -21,13 +21,13 @@ final class ServeEndToEndTests: EndToEndTestCase {
     var serve: BackgroundProcess!
     var url = ""
 
-    /// A profile `web` with agent `a` (a command agent), then `serve` on a free port.
-    func startServing(_ command: [String]) throws {
+    /// A profile `web` with agent `a` (a command agent; none when nil), then `serve` on a free port.
+    func startServing(_ command: [String]?) throws {
         guard let python = ServeEndToEndTests.python,
               (try? sv.run(["-c", "import websockets"], executable: python).status) == 0 else {
             throw XCTSkip("SKIP serve client tests: Python's websockets is missing (pip install websockets; scripts/test.sh does)")
         }
-        try upDetached(sv.writeProfile("web", agent("a", command)))
+        if let command { try upDetached(sv.writeProfile("web", agent("a", command))) }
         serve = try sv.start(["serve", "--port", "0"])
         try waitFor("serve to print its URL", seconds: 20) { serve.stdout.contains("log in") || !serve.isRunning }
         guard let range = serve.stdout.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
@@ -88,6 +88,21 @@ final class ServeEndToEndTests: EndToEndTestCase {
         try waitFor("the log to grow after serve died", seconds: 10) { sv.log("web", "a").count > size + 100 }
         XCTAssertEqual(sv.state("web", "a")?.state, .running)
         XCTAssertEqual(sv.state("web", "a")?.agentPid, pid)
+    }
+
+    /// A profile brought up after serve started is served without a restart, its events arrive
+    /// on the profile's events stream, and it is gone from the list once down.
+    func testProfilesComeAndGo() throws {
+        try startServing(nil)
+        XCTAssertEqual(try check("profiles").trimmingCharacters(in: .whitespacesAndNewlines), "")
+        try upDetached(sv.writeProfile("web", agent("a", ["cat"])))
+        try waitFor("serve to list the new profile", seconds: 20) { (try? self.check("profiles"))?.contains("web") == true }
+        let events = try check("events")
+        XCTAssertTrue(events.contains("exit") && events.contains("start"), events)
+        try ok(["down", "web"])
+        try waitFor("serve to drop the profile", seconds: 20) {
+            (try? self.check("profiles"))?.trimmingCharacters(in: .whitespacesAndNewlines) == ""
+        }
     }
 
     /// Bad flags: one line, exit 2, nothing listening.

@@ -6,6 +6,8 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
   resume N...    stream from each offset N (and "end"), collect bytes, compare with the log
   refusals       401/403 for no token, wrong token, read token acting, foreign Origin
   input TEXT     paste TEXT over the WebSocket; the ack must say ok
+  profiles       print the profile names GET /api/profiles lists
+  events         on the profile's events WebSocket, restart the agent and see its events arrive
 """
 import asyncio
 import json
@@ -142,7 +144,35 @@ async def send_input(text):
                     return
 
 
-if COMMAND == "resume":
+def profiles():
+    status, _, body = http("GET", "/api/profiles", READ)
+    if status != 200:
+        fail(f"GET /api/profiles: {status}")
+    print(" ".join(sorted({row["profile"] for row in json.loads(body)})))
+
+
+async def events():
+    url = f"{WS}/api/profiles/{PROFILE}/events"
+    async with websockets.connect(url, additional_headers={"Authorization": "Bearer " + READ}) as ws:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if hello.get("type") != "hello":
+            fail(f"no hello: {hello}")
+        status, _, body = http("POST", f"{AGENT_PATH}/restart", CONTROL, b"")
+        if status != 200:
+            fail(f"restart: {status} {body!r}")
+        seen = []
+        while "start" not in seen:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            if message.get("type") == "event" and message.get("agent") == AGENT:
+                seen.append(message["event"]["type"])
+        print("events: " + " ".join(seen))
+
+
+if COMMAND == "profiles":
+    profiles()
+elif COMMAND == "events":
+    asyncio.run(events())
+elif COMMAND == "resume":
     asyncio.run(resume(ARGS))
 elif COMMAND == "refusals":
     asyncio.run(refusals())
