@@ -4,7 +4,7 @@ import PackageDescription
 /// Absolute, because unsafe flags are passed on as they are.
 let packageDirectory = String(#filePath.dropLast("/Package.swift".count))
 
-// Layering (one-way): AgentProtocol (events, JSON; standard library only) <- Profile, AgentHost.
+// Layering (one-way): AgentProtocol (events, JSON; standard library only) <- Profile, AgentHost, LLM.
 // C* wrappers <- Loop/VTScreen <- AgentHost (the shim, no Foundation) <- Hosting <- TerminalUI/Dashboard/Agents
 // <- SupervisorCLI <- supervisor. Profile (pure) <- Hosting.
 // Serve (HTTP/WebSocket API) <- SupervisorCLI.
@@ -58,8 +58,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "supervisor", dependencies: ["SupervisorCLI", "Hosting"]),
-        .target(name: "LLM"),
-        .testTarget(name: "LLMTests", dependencies: ["LLM"]),
+        .target(name: "LLM", dependencies: ["AgentProtocol"]),
+        .testTarget(name: "LLMTests", dependencies: ["LLM", "AgentProtocol"]),
         .target(name: "HTTP", dependencies: ["Loop", "CCurl"]),
         .target(name: "LLMClient", dependencies: ["HTTP", "LLM", "Profile", "Loop"]),
         .executableTarget(name: "llm-bench", dependencies: ["LLMClient", "HTTP", "LLM", "Loop", "_TestSupport"]),

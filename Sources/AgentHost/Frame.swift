@@ -64,11 +64,17 @@ public struct ShimHello: Codable, Equatable, Sendable {
     public var logBytes: UInt64
     /// The agent's state at connection time, so a client needs no second request.
     public var state: AgentState?
+    /// Size of the events file when this hello was sent: every event after it comes as a frame,
+    /// so a reader of the file up to here and of the frames after sees each event once. Nil
+    /// from a shim older than this field.
+    public var eventsBytes: UInt64?
 
     public static let currentVersion = 1
 
-    public init(version: Int = ShimHello.currentVersion, profile: String, agent: String, shimPid: Int32, logBytes: UInt64, state: AgentState? = nil) {
+    public init(version: Int = ShimHello.currentVersion, profile: String, agent: String, shimPid: Int32, logBytes: UInt64,
+                state: AgentState? = nil, eventsBytes: UInt64? = nil) {
         self.state = state
+        self.eventsBytes = eventsBytes
         self.version = version
         self.profile = profile
         self.agent = agent

@@ -599,7 +599,10 @@ public final class Shim {
         let subscriber = Subscriber(connection)
         let id = ObjectIdentifier(connection)
         subscribers[id] = subscriber
-        let hello = ShimHello(profile: spec.profile, agent: spec.agent, shimPid: getpid(), logBytes: log.offset, state: state)
+        // The events file has one writer, this loop: its end now is where the frames begin.
+        let eventsEnd = lseek(eventsFD, 0, SEEK_END)
+        let hello = ShimHello(profile: spec.profile, agent: spec.agent, shimPid: getpid(), logBytes: log.offset, state: state,
+                              eventsBytes: eventsEnd >= 0 ? UInt64(eventsEnd) : nil)
         send(Frame.hello(hello).encode(), to: subscriber)
         do {
             try connection.startReading { [unowned self] result in

@@ -75,7 +75,7 @@ public enum AgentEvent: Sendable {
 
 extension AgentEvent {
     /// Where a user message came from.
-    public enum UserSource: Equatable, Sendable {
+    public enum UserSource: NamedCases {
         /// The profile's task, goal or prompt, given at start.
         case task
         /// Typed into the agent's pane.
@@ -84,46 +84,16 @@ extension AgentEvent {
         case send
         case other(String)
 
-        public init(_ text: String) {
-            switch text {
-            case "task": self = .task
-            case "pane": self = .pane
-            case "send": self = .send
-            default: self = .other(text)
-            }
-        }
-        public var name: String {
-            switch self {
-            case .task: return "task"
-            case .pane: return "pane"
-            case .send: return "send"
-            case .other(let s): return s
-            }
-        }
+        public static let named: [(String, UserSource)] = [("task", .task), ("pane", .pane), ("send", .send)]
+        public var otherName: String? { if case .other(let s) = self { return s }; return nil }
     }
 
-    public enum ToolPhase: Equatable, Sendable {
+    public enum ToolPhase: NamedCases {
         case start, end, error, denied
         case other(String)
 
-        public init(_ text: String) {
-            switch text {
-            case "start": self = .start
-            case "end": self = .end
-            case "error": self = .error
-            case "denied": self = .denied
-            default: self = .other(text)
-            }
-        }
-        public var name: String {
-            switch self {
-            case .start: return "start"
-            case .end: return "end"
-            case .error: return "error"
-            case .denied: return "denied"
-            case .other(let s): return s
-            }
-        }
+        public static let named: [(String, ToolPhase)] = [("start", .start), ("end", .end), ("error", .error), ("denied", .denied)]
+        public var otherName: String? { if case .other(let s) = self { return s }; return nil }
     }
 
     public struct Usage: Equatable, Sendable {
@@ -140,28 +110,12 @@ extension AgentEvent {
 
     /// Which budget: `time_budget` (seconds), `token_budget`, `cost_budget` (USD), or the step
     /// `limit`.
-    public enum Budget: Equatable, Sendable {
+    public enum Budget: NamedCases {
         case time, tokens, cost, steps
         case other(String)
 
-        public init(_ text: String) {
-            switch text {
-            case "time": self = .time
-            case "tokens": self = .tokens
-            case "cost": self = .cost
-            case "steps": self = .steps
-            default: self = .other(text)
-            }
-        }
-        public var name: String {
-            switch self {
-            case .time: return "time"
-            case .tokens: return "tokens"
-            case .cost: return "cost"
-            case .steps: return "steps"
-            case .other(let s): return s
-            }
-        }
+        public static let named: [(String, Budget)] = [("time", .time), ("tokens", .tokens), ("cost", .cost), ("steps", .steps)]
+        public var otherName: String? { if case .other(let s) = self { return s }; return nil }
     }
 
     public struct BudgetUse: Equatable, Sendable {
@@ -217,30 +171,43 @@ extension AgentEvent {
 
 /// What an agent is doing. The built-in agents' states and the shim's lifecycle phases are
 /// cases; anything else a program reports is `.other`, shown as it is.
-public enum ActivityState: Equatable, Sendable {
+public enum ActivityState: NamedCases {
     // Built-in agents.
     case thinking, runningTool, waiting, idle, staying
     // The shim's phases (`AgentPhase`).
     case starting, running, exited, restarting, stopping, stopped, failed
     case other(String)
 
-    private static let named: [(String, ActivityState)] = [
+    public static let named: [(String, ActivityState)] = [
         ("thinking", .thinking), ("running_tool", .runningTool), ("waiting", .waiting), ("idle", .idle),
         ("staying", .staying), ("starting", .starting), ("running", .running), ("exited", .exited),
         ("restarting", .restarting), ("stopping", .stopping), ("stopped", .stopped), ("failed", .failed),
     ]
-
-    public init(_ text: String) {
-        self = ActivityState.named.first { $0.0 == text }?.1 ?? .other(text)
-    }
-
-    public var name: String {
-        if case .other(let s) = self { return s }
-        return ActivityState.named.first { $0.1 == self }!.0
-    }
+    public var otherName: String? { if case .other(let s) = self { return s }; return nil }
 
     /// Every named state (for documentation and tests).
     public static var allNamed: [ActivityState] { named.map(\.1) }
+}
+
+/// An enum of names written in events, with `.other` for a name it does not know (a program
+/// that is not ours, or a newer writer): read and written back unchanged.
+public protocol NamedCases: Equatable, Sendable {
+    /// Each known case and its name.
+    static var named: [(String, Self)] { get }
+    static func other(_ name: String) -> Self
+    /// The name of an `.other`, nil for a known case.
+    var otherName: String? { get }
+}
+
+extension NamedCases {
+    public init(_ text: String) {
+        self = Self.named.first { $0.0 == text }?.1 ?? .other(text)
+    }
+
+    /// The name as written.
+    public var name: String {
+        otherName ?? Self.named.first { $0.1 == self }!.0
+    }
 }
 
 /// Caps of the text an event carries, in bytes of JSON-escaped text, so a line stays under the
@@ -271,8 +238,8 @@ public enum EventCaps {
             let v = scalar.value
             let cost: Int
             switch v {
-            case 0x22, 0x5C, 0x0A, 0x0D, 0x09: cost = 2
-            case 0x00...0x1F, 0x7F: cost = 6
+            case 0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x08, 0x0C: cost = 2
+            case 0x00...0x1F, 0x7F, 0x2028, 0x2029: cost = 6
             default: cost = UTF8.width(scalar)
             }
             if size + cost > limit { return (String(text.unicodeScalars[..<end]), true) }

@@ -376,14 +376,16 @@ public struct EventRecord: Equatable, Sendable {
             && OrderedJSON.object(a.extra) == OrderedJSON.object(b.extra)
     }
 
-    /// `{"ts":...,"agent":...,"type":...,"v":1,...fields,...extra}`.
+    /// `{"ts":...,"agent":...,"type":...,...fields,"v":1,...extra}`. The version comes after the
+    /// event's own fields, so a line reads from its type and what matters.
     public var json: OrderedJSON {
         var all: [(String, OrderedJSON)] = []
         if let ts { all.append(("ts", .string(ts))) }
         if let agent { all.append(("agent", .string(agent))) }
         all.append(("type", .string(event.type)))
+        all += event.fields
         if let version { all.append(("v", .int(version))) }
-        return .object(all + event.fields + extra)
+        return .object(all + extra)
     }
 
     /// One line of JSON, without the newline.
@@ -420,7 +422,7 @@ public struct EventRecord: Equatable, Sendable {
 
 /// The one encoder/decoder of event lines.
 public enum EventCodec {
-    /// What an agent writes on its events descriptor: `{"type":...,"v":1,...}` and a newline.
+    /// What an agent writes on its events descriptor: `{"type":...,...,"v":1}` and a newline.
     /// The text fields are capped (`EventCaps`).
     public static func agentLine(_ event: AgentEvent) -> String {
         EventRecord(event: event.capped()).line + "\n"

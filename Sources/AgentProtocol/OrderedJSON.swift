@@ -31,9 +31,11 @@ public enum OrderedJSON: Equatable, Sendable {
         public let reason: String
     }
 
-    /// Parses exactly one JSON value (surrounding whitespace allowed).
-    public static func parse(_ bytes: [UInt8]) throws -> OrderedJSON {
-        var p = JSONParser(bytes: bytes)
+    /// Parses exactly one JSON value (surrounding whitespace allowed). `maxDepth` bounds the
+    /// nesting (the recursion's stack); invalid UTF-8 in a string is an error unless
+    /// `replacingInvalidUTF8` (then U+FFFD, as a model's stream may need).
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64, replacingInvalidUTF8: Bool = false) throws -> OrderedJSON {
+        var p = JSONParser(bytes: bytes, maxDepth: maxDepth, replacingInvalidUTF8: replacingInvalidUTF8)
         p.skipWhitespace()
         let v = try p.value(depth: 0)
         p.skipWhitespace()
@@ -79,18 +81,36 @@ public enum OrderedJSON: Equatable, Sendable {
         }
     }
 
+    /// The one JSON string writer: `"`, `\\`, newline, return, tab, backspace and form feed
+    /// as their short escapes, other control characters and DEL as `\u00xx`, U+2028 and U+2029
+    /// (line breaks to JavaScript) as `\u2028`/`\u2029`; everything else as UTF-8.
     static func writeString(_ s: String, to out: inout [UInt8]) {
         let hex = Array("0123456789abcdef".utf8)
         out.append(0x22)
-        for b in s.utf8 {
+        var utf8 = s.utf8.makeIterator()
+        var pending: UInt8? = nil
+        while let b = pending ?? utf8.next() {
+            pending = nil
             switch b {
             case 0x22: out += [0x5C, 0x22]
             case 0x5C: out += [0x5C, 0x5C]
             case 0x0A: out += [0x5C, 0x6E]
             case 0x0D: out += [0x5C, 0x72]
             case 0x09: out += [0x5C, 0x74]
+            case 0x08: out += [0x5C, 0x62]
+            case 0x0C: out += [0x5C, 0x66]
             case 0x00...0x1F, 0x7F:
                 out += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+            case 0xE2:
+                // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
+                guard let b1 = utf8.next() else { out.append(b); continue }
+                guard b1 == 0x80, let b2 = utf8.next() else { out.append(b); pending = b1; continue }
+                if b2 == 0xA8 || b2 == 0xA9 {
+                    out += Array((b2 == 0xA8 ? "\\u2028" : "\\u2029").utf8)
+                } else {
+                    out += [b, b1]
+                    pending = b2
+                }
             default: out.append(b)
             }
         }
@@ -101,9 +121,12 @@ public enum OrderedJSON: Equatable, Sendable {
 private struct JSONParser {
     let bytes: [UInt8]
     var i = 0
-    static let maxDepth = 64
+    let maxDepth: Int
+    let replacingInvalidUTF8: Bool
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: [UInt8], maxDepth: Int, replacingInvalidUTF8: Bool) {
+        self.bytes = bytes; self.maxDepth = maxDepth; self.replacingInvalidUTF8 = replacingInvalidUTF8
+    }
 
     func fail(_ reason: String) -> OrderedJSON.ParseError { .init(offset: i, reason: reason) }
 
@@ -119,7 +142,7 @@ private struct JSONParser {
     }
 
     mutating func value(depth: Int) throws -> OrderedJSON {
-        guard depth < JSONParser.maxDepth else { throw fail("nested too deeply") }
+        guard depth < maxDepth else { throw fail("nested too deeply") }
         guard i < bytes.count else { throw fail("unexpected end") }
         switch bytes[i] {
         case 0x7B: return try object(depth: depth)
@@ -221,6 +244,7 @@ private struct JSONParser {
             switch b {
             case 0x22:
                 i += 1
+                if replacingInvalidUTF8 { return String(decoding: out, as: UTF8.self) }
                 guard let s = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8") }
                 return s
             case 0x5C:

@@ -305,7 +305,19 @@ public final class Dashboard {
                 .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             var env = options.environment
             if env["LESS"] == nil { env["LESS"] = "-R" }
-            runInTerminal(pager + [agents[i].entry.logPath], environment: env) {}
+            let entry = agents[i].entry
+            guard entry.kind.isBuiltIn else {
+                runInTerminal(pager + [entry.logPath], environment: env) {}
+                return
+            }
+            // A built-in agent: its conversation, rendered from its events (as `supervisor logs`).
+            let path = options.stateDir + "/transcript-\(entry.name).txt"
+            let colour = env["NO_COLOR"] == nil
+            guard FileManager.default.createFile(atPath: path, contents: Data(Self.transcript(eventsPath: entry.eventsPath, colour: colour).utf8)) else {
+                say("cannot write \(path)")
+                return
+            }
+            runInTerminal(pager + [path], environment: env) { try? FileManager.default.removeItem(atPath: path) }
         case .send(let i, let text):
             let name = agents[i].entry.name
             say(watcher.send(.paste(text), to: name) ? "sent \(text.count) characters to \(name)" : "\(name): its shim cannot be reached")
@@ -333,6 +345,20 @@ public final class Dashboard {
     private func say(_ message: String) {
         state.message = message
         chromeDirty = true
+    }
+
+    /// An agent's conversation as text, from the last 32 MiB of its events file.
+    static func transcript(eventsPath: String, colour: Bool) -> String {
+        guard let handle = FileHandle(forReadingAtPath: eventsPath) else { return "no events yet at \(eventsPath)\n" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let maxBytes: UInt64 = 32 << 20
+        try? handle.seek(toOffset: size > maxBytes ? size - maxBytes : 0)
+        guard let data = try? handle.readToEnd() else { return "" }
+        var lines = data.split(separator: 0x0A)
+        if size > maxBytes, !lines.isEmpty { lines.removeFirst() }
+        let records = lines.compactMap { EventRecord(line: String(decoding: $0, as: UTF8.self)) }
+        return TranscriptRenderer.render(records, options: .init(colour: colour))
     }
 
     /// Suspends curses and gives the terminal to a child (tmux attach, a pager), then restores.

@@ -252,7 +252,7 @@ public enum HelpText {
         "  r            restart the agent",
         "  x            stop the agent (asks first)",
         "  c            cycle its context mode (partial/full; goal agents apply it from their next step)",
-        "  L (l in focus) open its log in $PAGER (default less -R)",
+        "  L (l in focus) open its conversation (built-in agents) or log in $PAGER (default less -R)",
         "  t            timeline of all events",
         "  q, Ctrl-C    quit the dashboard — agents keep running",
         "",

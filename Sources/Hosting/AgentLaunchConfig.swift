@@ -34,7 +34,7 @@ public struct AgentLaunchConfig: Codable, Equatable {
             throw HostingError("cannot read agent config \(path)")
         }
         do {
-            return try JSONDecoder().decode(AgentLaunchConfig.self, from: data)
+            return try JSONCoding.decode(AgentLaunchConfig.self, from: Array(data))
         } catch DecodingError.keyNotFound(let key, let context) {
             // Written by an older supervisor (a profile left up across an upgrade): the agent's
             // fields added since take today's defaults instead of failing its next start.
@@ -64,15 +64,13 @@ public struct AgentLaunchConfig: Codable, Equatable {
     }
 
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)))
+        try writeFileAtomically(path: path, data: try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true))
     }
 
     /// The agent's entry with the current `supervisor set` overrides applied.
     public func currentAgent() -> AgentSpec {
         guard let settingsFile, let data = FileManager.default.contents(atPath: settingsFile),
-              let all = try? JSONDecoder().decode([String: [String: SettingValue]].self, from: data),
+              let all = try? JSONCoding.decode([String: [String: SettingValue]].self, from: Array(data)),
               let overrides = all[agent.name] else { return agent }
         return agent.applying(overrides)
     }

@@ -44,13 +44,11 @@ public struct ProfileRecord: Codable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw HostingError("no record at \(path)")
         }
-        return try JSONDecoder().decode(ProfileRecord.self, from: data)
+        return try JSONCoding.decode(ProfileRecord.self, from: Array(data))
     }
 
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)))
+        try writeFileAtomically(path: path, data: try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true))
     }
 }
 

@@ -27,7 +27,7 @@ final class StartNoticeListener {
                     switch result {
                     case .data(let bytes): buffer.append(contentsOf: bytes)
                     case .eof, .error:
-                        if let notice = try? JSONDecoder().decode(StartNotice.self, from: Data(buffer)) { self.notices[notice.agent] = notice }
+                        if let notice = try? JSONCoding.decode(StartNotice.self, from: buffer) { self.notices[notice.agent] = notice }
                         connection.close()
                     }
                 }

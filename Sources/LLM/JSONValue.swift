@@ -1,10 +1,15 @@
-// A small JSON value type with its own parser and serializer.
+// A JSON value for model requests and replies: objects are dictionaries and numbers are
+// Doubles, which is what provider bodies are read and built with.
 //
 // Why not JSONSerialization: it maps booleans and numbers onto NSNumber
 // (so `true` and `1` are hard to tell apart) and does not exist in
-// FoundationEssentials. Our own serializer also gives a stable output
-// (object keys sorted), which keeps request bodies reproducible and
-// golden-testable.
+// FoundationEssentials. The output is stable (object keys sorted), which keeps
+// request bodies reproducible and golden-testable.
+//
+// The text itself is read and written by the one JSON implementation, `OrderedJSON`
+// (module AgentProtocol, standard library only); this type is a view of it.
+
+import AgentProtocol
 
 /// A JSON value. Objects keep no insertion order; output sorts keys.
 public enum JSONValue: Equatable, Hashable, Sendable {
@@ -66,67 +71,16 @@ public enum JSONValue: Equatable, Hashable, Sendable {
     // MARK: Serialization
 
     /// Compact JSON text with object keys sorted (stable output).
-    public func serialized() -> String {
-        var out = ""
-        write(to: &out)
-        return out
-    }
+    public func serialized() -> String { OrderedJSON(self).serialized() }
 
     /// Compact JSON as UTF-8 bytes.
     public func serializedBytes() -> [UInt8] { Array(serialized().utf8) }
 
-    private func write(to out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let d): out += JSONValue.format(d)
-        case .string(let s): JSONValue.writeString(s, to: &out)
-        case .array(let a):
-            out += "["
-            for (i, v) in a.enumerated() {
-                if i > 0 { out += "," }
-                v.write(to: &out)
-            }
-            out += "]"
-        case .object(let o):
-            out += "{"
-            for (i, k) in o.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
-                JSONValue.writeString(k, to: &out)
-                out += ":"
-                o[k]!.write(to: &out)
-            }
-            out += "}"
-        }
-    }
-
+    /// Integral values in range as integers (`1024`, not `1024.0`), non-finite ones as null.
     static func format(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
         if d.rounded() == d, abs(d) < 9.0e15 { return String(Int64(d)) }
         return "\(d)"
-    }
-
-    static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 || u.value == 0x2028 || u.value == 0x2029 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        out += "\""
     }
 
     // MARK: Parsing
@@ -136,10 +90,14 @@ public enum JSONValue: Equatable, Hashable, Sendable {
         try parse(Array(text.utf8))
     }
 
-    /// Parses UTF-8 JSON bytes. Throws `JSONParseError` with a byte offset.
+    /// Parses UTF-8 JSON bytes. Throws `JSONParseError` with a byte offset. Invalid UTF-8 in a
+    /// string reads as U+FFFD (a model's reply is taken as it comes).
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
-        var p = JSONParser(bytes: bytes)
-        return try p.parseDocument()
+        do {
+            return JSONValue(try OrderedJSON.parse(bytes, maxDepth: 512, replacingInvalidUTF8: true))
+        } catch let e as OrderedJSON.ParseError {
+            throw JSONParseError(offset: e.offset, reason: e.reason)
+        }
     }
 }
 
@@ -149,195 +107,37 @@ public struct JSONParseError: Error, Equatable, CustomStringConvertible, Sendabl
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
-private struct JSONParser {
-    let bytes: [UInt8]
-    var i = 0
-    var depth = 0
+// MARK: The one implementation
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
-
-    func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
-
-    mutating func skipWS() {
-        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
-    }
-
-    mutating func parseDocument() throws -> JSONValue {
-        skipWS()
-        let v = try parseValue()
-        skipWS()
-        if i != bytes.count { throw fail("unexpected trailing characters") }
-        return v
-    }
-
-    mutating func parseValue() throws -> JSONValue {
-        guard i < bytes.count else { throw fail("unexpected end of input") }
-        switch bytes[i] {
-        case UInt8(ascii: "{"): return try parseObject()
-        case UInt8(ascii: "["): return try parseArray()
-        case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
-        default: throw fail("unexpected character")
+extension JSONValue {
+    /// The same value; numbers as Doubles (a number too large for one reads as infinity),
+    /// a repeated key's last value.
+    public init(_ json: OrderedJSON) {
+        switch json {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .number(let text): self = .number(Double(text) ?? .nan)
+        case .string(let s): self = .string(s)
+        case .array(let items): self = .array(items.map(JSONValue.init))
+        case .object(let fields):
+            var o: [String: JSONValue] = [:]
+            for (k, v) in fields { o[k] = JSONValue(v) }
+            self = .object(o)
         }
     }
+}
 
-    mutating func literal(_ word: String) throws {
-        for b in word.utf8 {
-            guard i < bytes.count, bytes[i] == b else { throw fail("invalid literal, expected \(word)") }
-            i += 1
+extension OrderedJSON {
+    /// The same value, object keys sorted, numbers as `JSONValue` writes them.
+    public init(_ value: JSONValue) {
+        switch value {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .number(let d): self = d.isFinite ? .number(JSONValue.format(d)) : .null
+        case .string(let s): self = .string(s)
+        case .array(let items): self = .array(items.map(OrderedJSON.init))
+        case .object(let o): self = .object(o.keys.sorted().map { ($0, OrderedJSON(o[$0]!)) })
         }
-    }
-
-    mutating func enter() throws {
-        depth += 1
-        if depth > 512 { throw fail("nesting too deep") }
-    }
-
-    mutating func parseObject() throws -> JSONValue {
-        try enter(); defer { depth -= 1 }
-        i += 1
-        var o: [String: JSONValue] = [:]
-        skipWS()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(o) }
-        while true {
-            skipWS()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected string key") }
-            let k = try parseString()
-            skipWS()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-            i += 1
-            skipWS()
-            o[k] = try parseValue()
-            skipWS()
-            guard i < bytes.count else { throw fail("unexpected end of input in object") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(o) }
-            throw fail("expected ',' or '}'")
-        }
-    }
-
-    mutating func parseArray() throws -> JSONValue {
-        try enter(); defer { depth -= 1 }
-        i += 1
-        var a: [JSONValue] = []
-        skipWS()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(a) }
-        while true {
-            skipWS()
-            a.append(try parseValue())
-            skipWS()
-            guard i < bytes.count else { throw fail("unexpected end of input in array") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(a) }
-            throw fail("expected ',' or ']'")
-        }
-    }
-
-    mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= bytes.count else { throw fail("truncated \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = bytes[i]
-            let d: UInt32
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
-            default: throw fail("invalid hex digit in \\u escape")
-            }
-            v = v * 16 + d
-            i += 1
-        }
-        return v
-    }
-
-    mutating func parseString() throws -> String {
-        i += 1 // opening quote
-        var buf: [UInt8] = []
-        var scalars = String.UnicodeScalarView()
-        func flush() {
-            if !buf.isEmpty {
-                scalars.append(contentsOf: String(decoding: buf, as: UTF8.self).unicodeScalars)
-                buf.removeAll(keepingCapacity: true)
-            }
-        }
-        while true {
-            guard i < bytes.count else { throw fail("unterminated string") }
-            let c = bytes[i]
-            if c == UInt8(ascii: "\"") { i += 1; break }
-            if c < 0x20 { throw fail("control character in string") }
-            if c != UInt8(ascii: "\\") { buf.append(c); i += 1; continue }
-            i += 1
-            guard i < bytes.count else { throw fail("unterminated escape") }
-            let e = bytes[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""): buf.append(0x22)
-            case UInt8(ascii: "\\"): buf.append(0x5C)
-            case UInt8(ascii: "/"): buf.append(0x2F)
-            case UInt8(ascii: "b"): buf.append(0x08)
-            case UInt8(ascii: "f"): buf.append(0x0C)
-            case UInt8(ascii: "n"): buf.append(0x0A)
-            case UInt8(ascii: "r"): buf.append(0x0D)
-            case UInt8(ascii: "t"): buf.append(0x09)
-            case UInt8(ascii: "u"):
-                flush()
-                var v = try hex4()
-                if (0xD800..<0xDC00).contains(v) {
-                    // High surrogate: combine with a following low surrogate if present.
-                    if i + 6 <= bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
-                        let save = i
-                        i += 2
-                        let lo = try hex4()
-                        if (0xDC00..<0xE000).contains(lo) {
-                            v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)
-                        } else {
-                            i = save
-                            v = 0xFFFD
-                        }
-                    } else {
-                        v = 0xFFFD
-                    }
-                } else if (0xDC00..<0xE000).contains(v) {
-                    v = 0xFFFD
-                }
-                scalars.append(Unicode.Scalar(v) ?? "\u{FFFD}")
-            default: throw fail("invalid escape")
-            }
-        }
-        flush()
-        return String(scalars)
-    }
-
-    mutating func parseNumber() throws -> JSONValue {
-        let start = i
-        if bytes[i] == UInt8(ascii: "-") { i += 1 }
-        func digits() -> Int {
-            let s = i
-            while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") { i += 1 }
-            return i - s
-        }
-        guard i < bytes.count else { throw fail("truncated number") }
-        if bytes[i] == UInt8(ascii: "0") {
-            i += 1
-        } else if digits() == 0 {
-            throw fail("invalid number")
-        }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
-            i += 1
-            if digits() == 0 { throw fail("invalid number: digits expected after '.'") }
-        }
-        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
-            i += 1
-            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
-            if digits() == 0 { throw fail("invalid number: digits expected in exponent") }
-        }
-        let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        guard let d = Double(text) else { throw fail("invalid number") }
-        return .number(d)
     }
 }
 

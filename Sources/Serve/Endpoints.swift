@@ -38,9 +38,9 @@ extension Server {
         case .log:
             reply(logRange(agent, request))
         case .events:
-            reply(eventLines(agent, request, transcriptOnly: false))
+            reply(eventLines(agent, request))
         case .transcript:
-            reply(eventLines(agent, request, transcriptOnly: true))
+            reply(transcript(agent, request))
         case .input:
             act(.input(request.body), agent, reply)
         case .paste:
@@ -101,33 +101,37 @@ extension Server {
         }
     }
 
-    /// Event lines from byte `?from=` of the events file, whole lines only (`X-Next-Offset`
-    /// continues); the transcript keeps what the conversation is made of.
-    private func eventLines(_ agent: ProfileRecord.Agent, _ request: WebRequest, transcriptOnly: Bool) -> WebResponse {
-        guard let from = UInt64(request.query["from"] ?? "0") else { return .error(400, "from must be a byte offset") }
-        let limit = configuration.maxLogRange
+    /// Whole event lines from byte `?from=` of the events file, and the offset they end at.
+    private func eventBytes(_ agent: ProfileRecord.Agent, _ request: WebRequest) -> (lines: [ArraySlice<UInt8>], next: UInt64)? {
+        guard let from = UInt64(request.query["from"] ?? "0") else { return nil }
         var bytes: [UInt8] = []
         let fd = open(agent.eventsPath, O_RDONLY | O_CLOEXEC)
         if fd >= 0 {
             defer { close(fd) }
-            bytes = (try? FileIO.pread(fd: fd, count: limit, offset: from, path: agent.eventsPath)) ?? []
+            bytes = (try? FileIO.pread(fd: fd, count: configuration.maxLogRange, offset: from, path: agent.eventsPath)) ?? []
         }
         // Whole lines only: the rest comes with the next request.
         if let lastNewline = bytes.lastIndex(of: 0x0A) { bytes.removeSubrange((lastNewline + 1)...) } else { bytes = [] }
-        let next = from + UInt64(bytes.count)
-        var events: [OrderedJSON] = []
-        for line in bytes.split(separator: 0x0A) {
-            guard let event = try? OrderedJSON.parse(Array(line)) else { continue }
-            if transcriptOnly, case .string(let type)? = event["type"], !Server.transcriptTypes.contains(type) { continue }
-            events.append(event)
-        }
+        return (bytes.split(separator: 0x0A), from + UInt64(bytes.count))
+    }
+
+    /// `{next, events}`: event objects from byte `?from=` (`X-Next-Offset` continues).
+    private func eventLines(_ agent: ProfileRecord.Agent, _ request: WebRequest) -> WebResponse {
+        guard let (lines, next) = eventBytes(agent, request) else { return .error(400, "from must be a byte offset") }
+        let events = lines.compactMap { try? OrderedJSON.parse(Array($0)) }
         return .json(200, OrderedJSON.object([("next", .number(String(next))), ("events", .array(events))]).serialized(),
                      headers: [.init("X-Next-Offset", String(next))])
     }
 
-    /// The events a conversation is made of (what was said, run and answered).
-    static let transcriptTypes: Set<String> = ["user", "reply", "message", "tool_call", "tool_result", "command",
-                                               "command_output", "code", "block_output", "error", "final", "conversation"]
+    /// The conversation as readable text, rendered from the events by the one renderer every
+    /// view uses (`TranscriptRenderer`; `?verbose=1` adds states, tokens and timings).
+    private func transcript(_ agent: ProfileRecord.Agent, _ request: WebRequest) -> WebResponse {
+        guard let (lines, next) = eventBytes(agent, request) else { return .error(400, "from must be a byte offset") }
+        let records = lines.compactMap { EventRecord(line: String(decoding: $0, as: UTF8.self)) }
+        let text = TranscriptRenderer.render(records, options: .init(colour: false, verbose: request.query["verbose"] == "1"))
+        return WebResponse(status: 200, contentType: "text/plain; charset=utf-8", headers: [.init("X-Next-Offset", String(next))],
+                           body: Array(text.utf8))
+    }
 
     private func conversationStore(_ profile: String, _ agent: ProfileRecord.Agent) -> ConversationStore {
         ConversationStore(stateDir: paths.agentDir(profile: profile, agent: agent.name))

@@ -11,7 +11,7 @@ enum OpenAPI {
             }
             if !all.isEmpty { fields.append("\"parameters\":[\(all.joined(separator: ","))]") }
             if let body { fields.append("\"requestBody\":{\"required\":true,\"content\":{\(quote(body)):{}}}") }
-            let type = response == "bytes" ? "application/octet-stream" : "application/json"
+            let type = response == "bytes" ? "application/octet-stream" : response == "text" ? "text/plain" : "application/json"
             fields.append("\"responses\":{\"200\":{\"description\":\(quote(response)),\"content\":{\(quote(type)):{}}},"
                 + "\"401\":{\"description\":\"no or wrong token\"},\"403\":{\"description\":\"read token acting, or a foreign Origin\"},"
                 + "\"404\":{\"description\":\"no such profile, agent or conversation\"}}")
@@ -26,7 +26,7 @@ enum OpenAPI {
             (agent, [("get", op("One agent's status, plus its own activity (thinking, idle, ...)", scope: "read", params: pa))]),
             (agent + "/log", [("get", op("Log bytes from global offset `from` (at most `max`); headers X-Log-Offset (where they really start) and X-Log-End", scope: "read", params: pa + ["from", "max"], response: "bytes"))]),
             (agent + "/events", [("get", op("Event lines from byte `from` of the events file: {next, events}; whole lines only", scope: "read", params: pa + ["from"]))]),
-            (agent + "/transcript", [("get", op("The conversation's events (user, reply, message, tool calls and results, commands, code, outputs, final) from byte `from`", scope: "read", params: pa + ["from"]))]),
+            (agent + "/transcript", [("get", op("The conversation as readable text (the transcript renderer every view uses) from events byte `from`; X-Next-Offset continues", scope: "read", params: pa + ["from"], response: "text"))]),
             (agent + "/input", [("post", op("Type the body's bytes into the agent's terminal", scope: "control", params: pa, body: "application/octet-stream"))]),
             (agent + "/paste", [("post", op("Deliver the body (UTF-8) as one submission: a bracketed paste plus Enter", scope: "control", params: pa, body: "text/plain"))]),
             (agent + "/start", [("post", op("Start the agent", scope: "control", params: pa))]),

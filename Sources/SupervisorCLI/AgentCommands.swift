@@ -27,21 +27,93 @@ struct Attach: ParsableCommand {
     }
 }
 
+/// Colour for rendered conversations: standard output is a terminal and NO_COLOR is not set.
+func stdoutIsTerminal() -> Bool {
+    let environment = ProcessInfo.processInfo.environment
+    return isatty(1) == 1 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+}
+
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print an agent's log (terminal control sequences stripped unless --raw).")
+    static let configuration = CommandConfiguration(
+        abstract: "Print an agent's log: a built-in agent's conversation, or a command agent's terminal text.",
+        discussion: """
+            For a built-in agent (coder, goal, exec) this prints the conversation rendered from its \
+            events (<agent>.events.jsonl): what it was told, the model's replies, the tools, commands \
+            and code blocks it ran with their output (long ones cut), errors, budgets and the final \
+            answer. --terminal prints its terminal text instead (control sequences stripped), --raw \
+            the terminal bytes. For a command agent the default is the terminal text.
+            """)
 
     @OptionGroup var profile: ProfileArgument
     @OptionGroup var agent: AgentArgument
     @Flag(name: .shortAndLong, help: "Keep printing new output as it arrives.") var follow = false
-    @Flag(help: "Print the bytes exactly as the agent wrote them.") var raw = false
+    @Flag(help: "Print the terminal bytes exactly as the agent wrote them.") var raw = false
+    @Flag(help: "Print the terminal text (control sequences stripped), also for a built-in agent.") var terminal = false
+    @Flag(help: "Conversation: show status events too (states, each request's tokens and timings).") var verbose = false
     @Option(name: .shortAndLong, help: "Only the last N lines.") var lines: Int?
 
     func validate() throws {
         if let lines, lines < 0 { throw ValidationError("--lines must be at least 0") }
+        if raw && terminal { throw ValidationError("--raw and --terminal exclude each other") }
     }
 
     func run() throws {
-        let (logPath, socketPath) = try locate()
+        let target = try locate()
+        if raw || terminal || !target.kind.isBuiltIn {
+            try printTerminal(logPath: target.log, socketPath: target.socket)
+        } else {
+            try printConversation(eventsPath: target.events, socketPath: target.socket)
+        }
+    }
+
+    /// The conversation, rendered from the events file (and, with --follow, the shim's event
+    /// frames after the hello's `eventsBytes`: no gap, no overlap).
+    private func printConversation(eventsPath: String, socketPath: String) throws {
+        let out = FileHandle.standardOutput
+        var renderer = TranscriptRenderer(.init(colour: stdoutIsTerminal(), verbose: verbose))
+        func printExisting(upTo: UInt64?) throws {
+            guard let data = FileManager.default.contents(atPath: eventsPath) else {
+                if upTo == nil { throw HostingError("no events yet at \(eventsPath)") }
+                return
+            }
+            let end = min(UInt64(data.count), upTo ?? UInt64.max)
+            var text = ""
+            for line in data.prefix(Int(end)).split(separator: 0x0A) {
+                if let record = EventRecord(line: String(decoding: line, as: UTF8.self)) { text += renderer.render(record) }
+            }
+            if !follow { text += renderer.finish() }
+            if let lines { text = lastLines(text, lines) }
+            out.write(Data(text.utf8))
+        }
+        if !follow {
+            try printExisting(upTo: nil)
+            return
+        }
+        var started = false
+        let ended = try followShim(socketPath: socketPath, output: false, events: true) { frame in
+            switch frame.type {
+            case .hello:
+                guard let hello = try? frame.decodeHello() else { return "the shim's hello is not readable" }
+                do { try printExisting(upTo: hello.eventsBytes) } catch { return "\(error)" }
+                started = true
+            case .event:
+                guard started, let line = try? frame.decodeEvent(), let record = EventRecord(line: line) else { return nil }
+                out.write(Data(renderer.render(record).utf8))
+            default: break
+            }
+            return nil
+        }
+        if !started {
+            // No shim to follow (profile down or agent's shim gone): print what the file has.
+            try printExisting(upTo: nil)
+            if !ended.isEmpty { FileHandle.standardError.write(Data("supervisor: not following: \(ended)\n".utf8)) }
+        } else {
+            out.write(Data(renderer.finish().utf8))
+        }
+    }
+
+    /// The terminal text (or bytes, --raw), as the pane showed it.
+    private func printTerminal(logPath: String, socketPath: String) throws {
         let out = FileHandle.standardOutput
         var stripper = TerminalTextStripper()
         func emit(_ bytes: [UInt8]) {
@@ -55,59 +127,68 @@ struct Logs: ParsableCommand {
             return
         }
         // Subscribe first, then print the file up to where the stream begins: no gap, no overlap.
-        let loop = EventLoop()
-        defer { loop.close() }
-        let connection = ShimConnection(loop: loop, agent: agent.agent)
         var printedUpTo: UInt64?
         var pending: [(UInt64, [UInt8])] = []
-        var ended: String?
-        connection.onFrame = { frame in
-            switch frame.type {
-            case .hello:
-                guard let hello = try? frame.decodeHello() else { return }
-                printedUpTo = (try? self.printExisting(logPath: logPath, upTo: hello.logBytes, emit: emit)) ?? hello.logBytes
-                for (offset, bytes) in pending { deliver(offset, bytes) }
-                pending = []
-            case .output:
-                guard let (offset, bytes) = try? frame.decodeOutput() else { return }
-                if printedUpTo == nil { pending.append((offset, bytes)) } else { deliver(offset, bytes) }
-            default: break
-            }
-        }
         func deliver(_ offset: UInt64, _ bytes: [UInt8]) {
             guard let done = printedUpTo, offset + UInt64(bytes.count) > done else { return }
             let skip = done > offset ? Int(done - offset) : 0
             emit(Array(bytes[skip...]))
             printedUpTo = offset + UInt64(bytes.count)
         }
-        connection.onClose = { reason in ended = reason ?? "closed" }
+        let ended = try followShim(socketPath: socketPath, output: true, events: false) { frame in
+            switch frame.type {
+            case .hello:
+                guard let hello = try? frame.decodeHello() else { return "the shim's hello is not readable" }
+                printedUpTo = (try? self.printExisting(logPath: logPath, upTo: hello.logBytes, emit: emit)) ?? hello.logBytes
+                for (offset, bytes) in pending { deliver(offset, bytes) }
+                pending = []
+            case .output:
+                guard let (offset, bytes) = try? frame.decodeOutput() else { return nil }
+                if printedUpTo == nil { pending.append((offset, bytes)) } else { deliver(offset, bytes) }
+            default: break
+            }
+            return nil
+        }
+        if printedUpTo == nil {
+            // No shim to follow (profile down or agent's shim gone): print what the log has.
+            try printExisting(logPath: logPath, upTo: nil, emit: emit)
+            if !ended.isEmpty { FileHandle.standardError.write(Data("supervisor: not following: \(ended)\n".utf8)) }
+        }
+    }
+
+    /// Subscribes to the agent's shim and hands each frame to `onFrame` until the shim goes,
+    /// `onFrame` returns a reason to stop, or Ctrl-C (""). Returns why it ended.
+    private func followShim(socketPath: String, output: Bool, events: Bool, onFrame: @escaping (Frame) -> String?) throws -> String {
+        let loop = EventLoop()
+        defer { loop.close() }
+        let connection = ShimConnection(loop: loop, agent: agent.agent)
+        var ended: String?
+        connection.onFrame = { frame in if let stop = onFrame(frame) { ended = stop } }
+        connection.onClose = { reason in ended = ended ?? reason ?? "closed" }
         connection.connect(path: socketPath) { error in
-            if let error { ended = error } else { connection.send(.subscribe(output: true, events: false)) }
+            if let error { ended = error } else { connection.send(.subscribe(output: output, events: events)) }
         }
         let interrupt = SignalWatcher(loop: loop)
         try interrupt.start(SIGINT) { _ in ended = "" }
         while ended == nil { loop.runOnce() }
         interrupt.close()
         connection.close()
-        if printedUpTo == nil {
-            // No shim to follow (profile down or agent's shim gone): print what the log has.
-            try printExisting(logPath: logPath, upTo: nil, emit: emit)
-            if let ended, !ended.isEmpty { FileHandle.standardError.write(Data("supervisor: not following: \(ended)\n".utf8)) }
-        }
+        return ended ?? ""
     }
 
-    private func locate() throws -> (log: String, socket: String) {
+    private func locate() throws -> (log: String, events: String, socket: String, kind: AgentKind) {
         if let record = try? profile.record() {
             let entry = try record.agent(agent.agent)
-            return (entry.logPath, entry.socketPath)
+            return (entry.logPath, entry.eventsPath, entry.socketPath, entry.kind)
         }
         // Profile down: logs stay readable from the profile file's settings.
         let loaded = try profile.loadProfile()
-        guard loaded.agents.contains(where: { $0.name == agent.agent }) else {
+        guard let spec = loaded.agents.first(where: { $0.name == agent.agent }) else {
             throw HostingError("profile \(loaded.name) has no agent \"\(agent.agent)\"")
         }
         return (SupervisorPaths.logFile(logsDir: loaded.logs.dir, profile: loaded.name, agent: agent.agent),
-                profile.paths.shimSocket(profile: loaded.name, agent: agent.agent))
+                SupervisorPaths.eventsFile(logsDir: loaded.logs.dir, profile: loaded.name, agent: agent.agent),
+                profile.paths.shimSocket(profile: loaded.name, agent: agent.agent), spec.kind)
     }
 
     /// Prints the log (all of it, or its last --lines lines) up to global offset `upTo`.
@@ -142,6 +223,10 @@ struct Logs: ParsableCommand {
             }
         }
         return bytes
+    }
+
+    private func lastLines(_ text: String, _ count: Int) -> String {
+        String(decoding: lastLines(Array(text.utf8), count), as: UTF8.self)
     }
 }
 

@@ -76,20 +76,9 @@ struct ConversationsCommand: ParsableCommand {
                 return
             }
             print("conversation \(c.id) · \(c.provider) \(c.model) · \(c.status.rawValue) · created \(c.created) · updated \(c.updated)")
-            for (i, m) in c.messages.enumerated() {
-                let who: String
-                switch m.kind {
-                case .prompt: who = "you"
-                case .answer: who = "model"
-                case .results: who = "results"
-                case .note: who = "note"
-                }
-                print("\n── \(who) (turn \(m.turn), \(m.at)) ──")
-                print(m.text)
-                for r in c.runs where r.message == i {
-                    print("   [block \(r.block): \(r.result.status.rawValue), \(String(format: "%.2f", r.result.duration))s]")
-                }
-            }
+            let events = c.events.filter { if case .tokens = $0 { return false } else { return true } }
+            print(TranscriptRenderer.render(events.map { EventRecord(event: $0) }, options: .init(colour: stdoutIsTerminal())),
+                  terminator: "")
             print("\n── requests ──")
             for r in c.requests {
                 var parts = ["turn \(r.turn) step \(r.step)", r.model, String(format: "%.2fs", r.duration)]

@@ -127,9 +127,7 @@ struct Status: ParsableCommand {
         }
         let statuses = StatusReport.withContainers(records.flatMap { StatusReport.collect($0) }, home: paths.root, environment: environment)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(statuses), as: UTF8.self))
+            print(String(decoding: try JSONCoding.encodeBytes(statuses, pretty: true, sortedKeys: true), as: UTF8.self), terminator: "")
             return
         }
         if records.isEmpty { print("no profile is up"); return }

@@ -49,7 +49,7 @@ struct SessionsCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print one session: its messages, tool calls and results (results shortened).")
+        static let configuration = CommandConfiguration(abstract: "Print one session: its messages, tool calls and results (long results cut).")
         @OptionGroup var target: Target
         @Argument(help: "Session id (from `supervisor sessions list`).") var id: String
 
@@ -57,16 +57,8 @@ struct SessionsCommand: ParsableCommand {
             let session = try wrap { try target.store().load(id) }
             print("session \(session.id) · \(session.model) · \(session.workspace) · started \(session.started) · \(session.turns) turns"
                 + String(format: " · $%.4f", session.costUSD))
-            for message in session.messages {
-                for block in message.content {
-                    switch block {
-                    case .text(let text): print("\n\(message.role == .user ? "> " : "")\(text)")
-                    case .toolUse(_, let name, let input): print("⏺ \(name)(\(shorten(input.serialized(), 200)))")
-                    case .toolResult(_, let content, let isError):
-                        print("  ⎿ \(isError ? "error: " : "")\(shorten(content, 400).replacingOccurrences(of: "\n", with: "\n    "))")
-                    }
-                }
-            }
+            print(TranscriptRenderer.render(session.events.map { EventRecord(event: $0) }, options: .init(colour: stdoutIsTerminal()))
+                    .trimmingPrefix("\n"), terminator: "")
         }
     }
 
@@ -86,8 +78,4 @@ struct SessionsCommand: ParsableCommand {
 /// The store's refusals (a bad or unknown id) are one-line errors that exit 2.
 private func wrap<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as ToolError { throw HostingError(e.message) }
-}
-
-private func shorten(_ text: String, _ limit: Int) -> String {
-    text.count <= limit ? text : String(text.prefix(limit)) + "… (\(text.count - limit) more characters)"
 }

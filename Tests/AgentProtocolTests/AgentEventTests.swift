@@ -71,9 +71,9 @@ final class AgentEventTests: XCTestCase {
 
     func testAnAgentLineCarriesTheVersionAndTheShimAddsTheEnvelope() {
         let line = EventCodec.agentLine(.step(n: 1, limit: 5))
-        XCTAssertEqual(line, #"{"type":"step","v":1,"n":1,"limit":5}"# + "\n")
+        XCTAssertEqual(line, #"{"type":"step","n":1,"limit":5,"v":1}"# + "\n")
         let stamped = EventCodec.normalize(Array(line.utf8), agent: "g", now: 0)!
-        XCTAssertEqual(stamped, #"{"ts":"1970-01-01T00:00:00.000Z","agent":"g","type":"step","v":1,"n":1,"limit":5}"#)
+        XCTAssertEqual(stamped, #"{"ts":"1970-01-01T00:00:00.000Z","agent":"g","type":"step","n":1,"limit":5,"v":1}"#)
         let r = EventRecord(line: stamped)!
         XCTAssertEqual(r.version, AgentProtocol.version)
         XCTAssertEqual(r.agent, "g")

@@ -243,8 +243,8 @@ final class CoderProcessTests: XCTestCase {
         }
         let show = try cli(["show", "p", "coder", saved.id])
         XCTAssertEqual(show.exit, .exited(0), show.output)
-        XCTAssertTrue(show.output.contains("> Start the long job"), show.output)
-        XCTAssertTrue(show.output.contains("⏺ Bash("), show.output)
+        XCTAssertTrue(show.output.contains("user:\n  Start the long job"), show.output)
+        XCTAssertTrue(show.output.contains("→ Bash(echo $$ > pid.txt"), show.output)
         XCTAssertEqual(try cli(["show", "p", "coder", "../../etc/passwd"]).exit, .exited(2), "a path is not an id")
         let delete = try cli(["delete", "p", "coder", saved.id])
         XCTAssertEqual(delete.exit, .exited(0), delete.output)

@@ -1,3 +1,4 @@
+import Foundation
 @testable import Dashboard
 @testable import TerminalUI
 import Hosting
@@ -101,6 +102,16 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(t.filtered(agent: nil, kind: "start").count, 2)
         XCTAssertEqual(t.kinds, ["start", "command", "state"])
         XCTAssertTrue(Timeline.format(t.events[1], utcOffset: 0, agentWidth: 4).hasPrefix("00:00:02 a    start"))
+    }
+
+    /// What `L` opens for a built-in agent: its conversation, rendered from its events file.
+    func testTheTranscriptOfAnAgentsEventsFile() throws {
+        let path = NSTemporaryDirectory() + "/dashboard-transcript-\(getpid()).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try (#"{"type":"reply","step":1,"text":"Hello \u001b[1mthere\u001b[0m"}"# + "\n" + #"{"type":"final","reason":"done"}"# + "\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(Dashboard.transcript(eventsPath: path, colour: false), "\nmodel (step 1):\n  Hello there\nfinal: done\n")
+        XCTAssertTrue(Dashboard.transcript(eventsPath: path + ".none", colour: false).hasPrefix("no events yet"))
     }
 
     func testWaitProbeParsing() {

@@ -36,9 +36,9 @@ final class EventsTests: XCTestCase {
 
     func testInvalidLinesAreWrapped() {
         XCTAssertEqual(norm("not json"),
-                       #"{"ts":"2025-11-22T00:53:08.123Z","agent":"goal","type":"invalid","v":1,"raw":"not json"}"#)
+                       #"{"ts":"2025-11-22T00:53:08.123Z","agent":"goal","type":"invalid","raw":"not json","v":1}"#)
         XCTAssertEqual(norm("[1,2]"),
-                       #"{"ts":"2025-11-22T00:53:08.123Z","agent":"goal","type":"invalid","v":1,"raw":"[1,2]"}"#)
+                       #"{"ts":"2025-11-22T00:53:08.123Z","agent":"goal","type":"invalid","raw":"[1,2]","v":1}"#)
         XCTAssertEqual(norm(#"{"a":1} trailing"#)?.contains(#""type":"invalid""#), true)
         XCTAssertEqual(norm(#"{"a":01}"#)?.contains(#""type":"invalid""#), true)
         XCTAssertEqual(norm(#"{"a":"unterminated}"#)?.contains(#""type":"invalid""#), true)
@@ -54,18 +54,18 @@ final class EventsTests: XCTestCase {
         let long = "{\"type\":\"message\",\"text\":\"" + String(repeating: "x", count: 70_000) + "\"}"
         let out = norm(long)!
         XCTAssertTrue(out.contains(#""type":"invalid""#))
-        XCTAssertTrue(out.hasSuffix(#","truncated":true}"#))
+        XCTAssertTrue(out.hasSuffix(#","truncated":true,"v":1}"#))
         XCTAssertLessThan(out.utf8.count, EventLine.maxLineBytes + 200)
         XCTAssertGreaterThan(out.utf8.count, EventLine.maxLineBytes)
     }
 
     func testShimEvents() {
         XCTAssertEqual(EventLine.start(agent: "a", pid: 42, now: 0),
-                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"start","v":1,"pid":42}"#)
+                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"start","pid":42,"v":1}"#)
         XCTAssertEqual(EventLine.exit(agent: "a", status: .signaled(9), restarts: 2, now: 0),
-                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"exit","v":1,"status":{"signal":9},"restarts":2}"#)
+                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"exit","status":{"signal":9},"restarts":2,"v":1}"#)
         XCTAssertEqual(EventLine.exit(agent: "a", status: .exited(0), restarts: 0, now: 0),
-                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"exit","v":1,"status":{"code":0},"restarts":0}"#)
+                       #"{"ts":"1970-01-01T00:00:00.000Z","agent":"a","type":"exit","status":{"code":0},"restarts":0,"v":1}"#)
     }
 
     func testSplitterAcrossChunks() {

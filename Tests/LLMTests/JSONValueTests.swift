@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import LLM
+import AgentProtocol
 
 final class JSONValueTests: XCTestCase {
     func testRoundTripAndSortedKeys() throws {
@@ -39,6 +40,17 @@ final class JSONValueTests: XCTestCase {
         let v: JSONValue = ["a": [1, "x", nil, true], "b": 2.5]
         let data = try JSONEncoder().encode(v)
         XCTAssertEqual(try JSONDecoder().decode(JSONValue.self, from: data), v)
+    }
+
+    /// One implementation: JSONValue is read and written by OrderedJSON's parser and writer.
+    func testTheSameTextAsTheProtocolsJSON() throws {
+        let v: JSONValue = ["b": [1, 2.5, "x\u{8}\u{2028}"], "a": nil, "c": ["d": true]]
+        XCTAssertEqual(v.serialized(), OrderedJSON(v).serialized())
+        XCTAssertEqual(v.serialized(), #"{"a":null,"b":[1,2.5,"x\b\u2028"],"c":{"d":true}}"#)
+        XCTAssertEqual(JSONValue(try OrderedJSON.parse(Array(v.serialized().utf8))), v)
+        // A model's reply is taken as it comes: invalid UTF-8 reads as U+FFFD.
+        XCTAssertEqual(try JSONValue.parse([0x22, 0x61, 0xFF, 0x22]), .string("a\u{FFFD}"))
+        XCTAssertThrowsError(try JSONValue.parse("[1,]")) { XCTAssertTrue($0 is JSONParseError) }
     }
 
     func testDeepNestingIsAnErrorNotACrash() {
