@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "Serve", dependencies: ["CWebSockets", "AgentProtocol", "Agents", "Hosting", "Loop", "Profile"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Hosting", "AgentProtocol", "_TestSupport"]),
         .target(name: "SupervisorCLI", dependencies: [
-            "Agents", "Dashboard", "Serve",
+            "Agents", "Dashboard", "Serve", "HTTP",
             "Hosting", "Profile", "Loop", "LLMClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -94,6 +94,7 @@ public final class Server: WebServerDelegate {
             guard let agent = profiles.agent(p, a) else { return socket.close(reason: "agent gone") }
             let from = request.query["from"].flatMap { UInt64($0) } ?? 0
             let client = StreamClient(socket: socket, profile: p, agent: agent, from: from, scope: scope)
+            client.wantsOutput = request.query["output"] != "0"
             socket.context = client
             streams[p + "/" + a, default: []].append(client)
             socket.onDrained = { [weak self, weak client] in if let client { self?.pump(client) } }
@@ -154,7 +155,7 @@ public final class Server: WebServerDelegate {
     /// Sends a catching-up client the next piece of the log (one piece per drain, so a client
     /// that reads slowly costs one piece of memory, not the whole log).
     private func pump(_ client: StreamClient) {
-        guard client.cursor.mode == .catchingUp, client.socket.isOpen, client.socket.queuedBytes == 0 else { return }
+        guard client.wantsOutput, client.cursor.mode == .catchingUp, client.socket.isOpen, client.socket.queuedBytes == 0 else { return }
         let chunk = 256 * 1024
         guard let (offset, bytes) = try? LogReader.read(path: client.agent.logPath, from: client.cursor.next, maxBytes: chunk) else {
             _ = client.cursor.read(offset: client.cursor.next, count: 0, reachedEnd: true)
@@ -170,7 +171,7 @@ public final class Server: WebServerDelegate {
 
     private func liveOutput(_ profile: String, _ agent: String, _ offset: UInt64, _ bytes: [UInt8]) {
         guard let clients = streams[profile + "/" + agent] else { return }
-        for client in clients {
+        for client in clients where client.wantsOutput {
             let canQueue = client.socket.queuedBytes < configuration.clientQueueLimit
             if let (start, skip) = client.cursor.live(offset: offset, count: bytes.count, canQueue: canQueue) {
                 client.socket.send(binary: outputMessage(start, bytes[skip...]))
@@ -267,6 +268,8 @@ final class StreamClient {
     let agent: ProfileRecord.Agent
     let scope: Scope
     var cursor: StreamCursor
+    /// `?output=0`: events and state only (a client that shows the transcript).
+    var wantsOutput = true
     var key: String { profile + "/" + agent.name }
 
     init(socket: WebSocket, profile: String, agent: ProfileRecord.Agent, from: UInt64, scope: Scope) {

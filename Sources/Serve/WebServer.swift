@@ -42,19 +42,19 @@ public struct WebServerOptions: Sendable {
 public final class WebSocket {
     /// The connection's number, unique for the server's life (for logs and maps).
     public let id: Int
-    fileprivate let wsi: OpaquePointer
+    let wsi: OpaquePointer
     fileprivate var queue: [(bytes: [UInt8], binary: Bool)] = []
     fileprivate var queueStart = 0
-    fileprivate var fragments: [UInt8] = []
+    var fragments: [UInt8] = []
     fileprivate var closeRequested: (code: lws_close_status, reason: String)?
-    public fileprivate(set) var isOpen = true
+    public internal(set) var isOpen = true
     public private(set) var queuedBytes = 0
     /// Called when the queue has emptied (the place to read more of a log for a catching-up client).
     public var onDrained: (() -> Void)?
     /// Anything the application keeps per connection.
     public var context: AnyObject?
 
-    fileprivate init(id: Int, wsi: OpaquePointer) {
+    init(id: Int, wsi: OpaquePointer) {
         self.id = id
         self.wsi = wsi
     }
@@ -81,7 +81,7 @@ public final class WebSocket {
     }
 
     /// Writes one queued message; false when the connection is to be closed.
-    fileprivate func writeNext() -> Bool {
+    func writeNext() -> Bool {
         if queueStart < queue.count {
             var message = queue[queueStart].bytes
             let binary = queue[queueStart].binary

@@ -11,7 +11,7 @@ public struct SupervisorCommand: ParsableCommand {
         subcommands: [
             Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
             Start.self, Stop.self, Restart.self, Set.self, DashboardCommand.self, LLM.self, ImageCommand.self, AgentCommand.self,
-            ConversationsCommand.self, SessionsCommand.self, ServeCommand.self, ShimCommand.self,
+            ConversationsCommand.self, SessionsCommand.self, ServeCommand.self, ClientCommand.self, ShimCommand.self,
         ])
     public init() {}
 

@@ -21,13 +21,15 @@ final class ServeEndToEndTests: EndToEndTestCase {
     var serve: BackgroundProcess!
     var url = ""
 
-    /// A profile `web` with agent `a` (a command agent; none when nil), then `serve` on a free port.
-    func startServing(_ command: [String]?) throws {
+    /// A profile `web` with agent `a` (a command agent; none when nil; `profile` as given), then
+    /// `serve` on a free port.
+    func startServing(_ command: [String]?, profile: String? = nil) throws {
         guard let python = ServeEndToEndTests.python,
               (try? sv.run(["-c", "import websockets"], executable: python).status) == 0 else {
             throw XCTSkip("SKIP serve client tests: Python's websockets is missing (pip install websockets; scripts/test.sh does)")
         }
         if let command { try upDetached(sv.writeProfile("web", agent("a", command))) }
+        if let profile { try upDetached(sv.writeProfile("web", profile)) }
         serve = try sv.start(["serve", "--port", "0"])
         try waitFor("serve to print its URL", seconds: 20) { serve.stdout.contains("log in") || !serve.isRunning }
         guard let range = serve.stdout.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
@@ -103,6 +105,49 @@ final class ServeEndToEndTests: EndToEndTestCase {
         try waitFor("serve to drop the profile", seconds: 20) {
             (try? self.check("profiles"))?.trimmingCharacters(in: .whitespacesAndNewlines) == ""
         }
+    }
+
+    /// The exec agent as a network service: a message POSTed reaches it as from its pane, its
+    /// code, output and answer come back as events, `supervisor client` renders them, and its
+    /// conversation is listed, read and deleted over HTTP.
+    func testExecAgentOverTheNetwork() throws {
+        let workspace = sv.home.file("ws")
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        let script = sv.home.write("exec.script", """
+            --- turn
+            @expect what is six times seven
+            ```python
+            print('product', 6 * 7)
+            answer('forty-two')
+            ```
+
+            """)
+        try startServing(nil, profile: """
+            [llm]
+            provider = "script"
+            script = \(tomlString(script))
+
+            [[agents]]
+            name = "a"
+            kind = "exec"
+            cwd = \(tomlString(workspace))
+
+            """)
+        try waitFor("the exec agent to wait for input", seconds: 30) {
+            (try? String(contentsOfFile: sv.eventsPath("web", "a"), encoding: .utf8))?.contains("conversation") == true
+        }
+        try check("input", ["what is six times seven"])
+        try waitFor("the block's output and the agent waiting again", seconds: 30) {
+            let events = (try? String(contentsOfFile: sv.eventsPath("web", "a"), encoding: .utf8)) ?? ""
+            return events.contains("block_output") && events.components(separatedBy: "\"state\":\"waiting\"").count > 2
+        }
+        let client = try sv.run(["client", "--url", url, "web", "a"], timeout: 30)
+        XCTAssertEqual(client.status, 0, "\(client)")
+        for text in ["what is six times seven", "print('product', 6 * 7)", "product 42", "forty-two"] {
+            XCTAssertTrue(client.stdout.contains(text), "client output lacks \(text): \(client.stdout)")
+        }
+        let conversations = try check("conversations")
+        XCTAssertTrue(conversations.contains("read: ") && conversations.contains("deleted "), conversations)
     }
 
     /// Bad flags: one line, exit 2, nothing listening.

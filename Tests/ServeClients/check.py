@@ -7,6 +7,7 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
   refusals       401/403 for no token, wrong token, read token acting, foreign Origin
   input TEXT     paste TEXT over the WebSocket; the ack must say ok
   profiles       print the profile names GET /api/profiles lists
+  conversations  print the agent's conversation ids, then read and delete the first over HTTP
   events         on the profile's events WebSocket, restart the agent and see its events arrive
 """
 import asyncio
@@ -168,7 +169,32 @@ async def events():
         print("events: " + " ".join(seen))
 
 
-if COMMAND == "profiles":
+def conversations():
+    status, _, body = http("GET", f"{AGENT_PATH}/conversations", READ)
+    if status != 200:
+        fail(f"list: {status} {body!r}")
+    ids = [row["id"] for row in json.loads(body)]
+    print("conversations: " + " ".join(ids))
+    if not ids:
+        return
+    status, _, body = http("GET", f"{AGENT_PATH}/conversations/{ids[0]}", READ)
+    if status != 200 or ids[0] not in body.decode():
+        fail(f"read: {status}")
+    print("read: " + body.decode()[:20000].replace("\n", " "))
+    if http("DELETE", f"{AGENT_PATH}/conversations/{ids[0]}", READ)[0] != 403:
+        fail("a read token deleted a conversation")
+    status, _, body = http("DELETE", f"{AGENT_PATH}/conversations/{ids[0]}", CONTROL)
+    if status != 200:
+        fail(f"delete: {status} {body!r}")
+    status, _, _ = http("GET", f"{AGENT_PATH}/conversations/{ids[0]}", READ)
+    if status != 404:
+        fail(f"deleted conversation still readable: {status}")
+    print("deleted " + ids[0])
+
+
+if COMMAND == "conversations":
+    conversations()
+elif COMMAND == "profiles":
     profiles()
 elif COMMAND == "events":
     asyncio.run(events())
