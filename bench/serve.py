@@ -98,43 +98,72 @@ async def follow(url, token, agent, stream, stop, from_offset):
                     pass
 
 
-async def load(url, token, agents, clients, seconds, serve_pid, ws_dir):
-    stop = asyncio.Event()
+def client_process(url, token, agents, ends, window, results):
+    """One client (its own process, so the clients are not one Python thread): a stream per
+    agent; counts what arrives inside the measuring window [start, end] (monotonic seconds)."""
+    async def run():
+        stop = asyncio.Event()
+        streams = [(a, Stream()) for a in agents]
+        tasks = [asyncio.create_task(follow(url, token, a, s, stop, ends[a])) for a, s in streams]
+        start, end = window
+        await asyncio.sleep(max(0, start - time.monotonic()))
+        b0 = sum(s.bytes for _, s in streams)
+        for _, s in streams:
+            s.latencies = []
+        await asyncio.sleep(max(0, end - time.monotonic()))
+        b1 = sum(s.bytes for _, s in streams)
+        latencies = [x for _, s in streams for x in s.latencies]
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        checked = []
+        for a, s in streams:
+            checked.append((a, s.first, s.next, s.hash.hexdigest(), s.gaps))
+        results.put((b1 - b0, latencies, checked))
+    asyncio.run(run())
+
+
+def load(url, token, agents, clients, seconds, serve_pid, ws_dir):
+    import multiprocessing
     ends = {}
     for a in agents:  # start every stream at the log's current end: live output only
         request = urllib.request.Request(f"http://{url}/api/profiles/flood/agents/{a}/log?from=0&max=0",
                                          headers={"Authorization": "Bearer " + token})
         with urllib.request.urlopen(request) as response:
             ends[a] = int(response.headers["X-Log-End"])
-    streams = [(a, Stream()) for _ in range(clients) for a in agents]
-    tasks = [asyncio.create_task(follow(url, token, a, s, stop, ends[a])) for a, s in streams]
-    await asyncio.sleep(2)  # connections settle
+    results = multiprocessing.Queue()
+    start = time.monotonic() + 3  # connections settle first
+    window = (start, start + seconds)
+    processes = [multiprocessing.Process(target=client_process, args=(url, token, agents, ends, window, results))
+                 for _ in range(clients)]
+    for p in processes:
+        p.start()
+    time.sleep(max(0, start - time.monotonic()))
     c0, t0 = cpu_ns(serve_pid), time.monotonic()
-    b0 = sum(s.bytes for _, s in streams)
-    for _, s in streams:
-        s.latencies = []
-    await asyncio.sleep(seconds)
+    time.sleep(seconds)
     c1, t1 = cpu_ns(serve_pid), time.monotonic()
-    b1 = sum(s.bytes for _, s in streams)
-    latencies = [x for _, s in streams for x in s.latencies]
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    received, latencies, checked = 0, [], []
+    for _ in processes:
+        got, lat, chk = results.get(timeout=120)
+        received += got
+        latencies += lat
+        checked += chk
+    for p in processes:
+        p.join(timeout=30)
     # Every stream's bytes against the log's.
     mismatched = 0
-    for a, s in streams:
-        if s.first is None:
+    for a, first, nxt, digest, _ in checked:
+        if first is None:
             mismatched += 1
             continue
         with open(os.path.join(ws_dir, "logs", "flood", f"{a}.log"), "rb") as f:
-            f.seek(s.first)
-            expected = hashlib.sha256(f.read(s.next - s.first)).hexdigest()
-        if expected != s.hash.hexdigest():
-            mismatched += 1
+            f.seek(first)
+            if hashlib.sha256(f.read(nxt - first)).hexdigest() != digest:
+                mismatched += 1
     return {
         "cpu": 100 * (c1 - c0) / 1e9 / (t1 - t0),
-        "mb_s": (b1 - b0) / (t1 - t0) / 1e6,
+        "mb_s": received / (t1 - t0) / 1e6,
         "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "samples": len(latencies),
-        "gaps": sum(s.gaps for _, s in streams), "mismatched": mismatched, "streams": len(streams),
+        "gaps": sum(c[4] for c in checked), "mismatched": mismatched, "streams": len(checked),
     }
 
 
@@ -162,13 +191,21 @@ def main():
         path = ws.write_profile("flood", [(a, [PYTHON, "-c", WRITER]) for a in agents])
         ws.up(path, "flood")
         wait_running(ws, "flood", agents)
+        rows = []
+        for clients in sorted({args.clients, 1}, reverse=True):
+            serve, url, token = start_serve(ws)
+            try:
+                r = load(url, token, agents, clients, args.seconds, serve.pid, ws.dir)
+                rows.append([clients, f"{r['cpu']:.1f}%", f"{r['mb_s']:.1f} MB/s", f"{r['p50']:.2f} ms", f"{r['p99']:.2f} ms",
+                             r["samples"], r["gaps"], f"{r['mismatched']}/{r['streams']}", f"{status_kb(serve.pid, 'VmHWM') / 1024:.0f} MiB"])
+            finally:
+                serve.terminate()
+                serve.wait(timeout=10)
+        table(f"serve: {args.agents} agents x 1 MB/s, each client subscribed to all ({args.seconds:.0f} s)",
+              ["clients", "serve CPU", "to clients", "line -> client p50", "p99", "samples", "gaps", "streams != log", "serve peak RSS"], rows)
         serve, url, token = start_serve(ws)
         try:
-            r = asyncio.run(load(url, token, agents, args.clients, args.seconds, serve.pid, ws.dir))
-            table(f"serve: {args.agents} agents x 1 MB/s, {args.clients} clients x {args.agents} streams ({args.seconds:.0f} s)",
-                  ["serve CPU", "to clients", "line -> client p50", "p99", "samples", "gaps", "streams != log"],
-                  [[f"{r['cpu']:.1f}%", f"{r['mb_s']:.1f} MB/s", f"{r['p50']:.2f} ms", f"{r['p99']:.2f} ms", r["samples"],
-                    r["gaps"], f"{r['mismatched']}/{r['streams']}"]])
+            time.sleep(1)
             before, after = asyncio.run(idle(url, token, args.idle, serve.pid))
             table(f"serve: {args.idle} idle WebSocket connections",
                   ["RSS before", "RSS after", "per connection"],

@@ -19,8 +19,9 @@ public final class WebSocketClient {
     /// Once: the connection failed or ended (nil reason: closed by us).
     public var onClose: ((String?) -> Void)?
 
-    /// `url`: ws://host:port/path or wss://...; `headers` go with the upgrade request.
-    public init(loop: EventLoop, url: String, headers: [(String, String)], allowSelfSigned: Bool = false) throws {
+    /// `url`: ws://host:port/path or wss://...; `headers` go with the upgrade request;
+    /// `caFile`: the certificate (or CA) to trust for wss://, instead of the system's.
+    public init(loop: EventLoop, url: String, headers: [(String, String)], caFile: String? = nil) throws {
         self.loop = loop
         self.headers = headers
         guard let parsed = ServerURL(url) else { throw ServeError("not a ws:// or wss:// URL: \(url)") }
@@ -41,6 +42,7 @@ public final class WebSocketClient {
         info.options = sv_lws_option_libuv() | (parsed.tls ? sv_lws_option_ssl_global_init() : 0)
         info.foreign_loops = loops
         info.user = Unmanaged.passUnretained(self).toOpaque()
+        if let caFile { info.client_ssl_ca_filepath = UnsafePointer(cString(caFile)) }
         guard let context = lws_create_context(&info) else { throw ServeError("cannot start a WebSocket client") }
         self.context = context
 
@@ -55,7 +57,6 @@ public final class WebSocketClient {
         connect.ietf_version_or_minus_one = -1
         if parsed.tls {
             connect.ssl_connection = Int32(LCCSCF_USE_SSL.rawValue)
-                | (allowSelfSigned ? Int32(LCCSCF_ALLOW_SELFSIGNED.rawValue | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK.rawValue) : 0)
         }
         if lws_client_connect_via_info(&connect) == nil { throw ServeError("cannot connect to \(parsed.host):\(parsed.port)") }
     }

@@ -1,3 +1,4 @@
+import AgentProtocol
 import Agents
 import ArgumentParser
 import Foundation
@@ -21,12 +22,13 @@ struct ClientCommand: ParsableCommand {
 
     @Option(help: "The serve URL.") var url = "http://127.0.0.1:8765"
     @Option(help: "A file holding the token.") var tokenFile: String?
-    @Flag(help: "Accept a self-signed TLS certificate (wss:// to a serve with its own certificate).") var insecureTls = false
+    @Option(help: "Trust this certificate (PEM) for https://, e.g. a serve's self-signed --tls-cert.") var tlsCa: String?
     @Argument(help: "Profile name.") var profile: String
     @Argument(help: "Agent name.") var agent: String
 
     func validate() throws {
         guard ServerURL(url) != nil else { throw ValidationError("--url must be http://HOST:PORT or https://HOST:PORT") }
+        if let tlsCa, access(tlsCa, R_OK) != 0 { throw ValidationError("cannot read \(tlsCa)") }
     }
 
     private func token() throws -> String {
@@ -46,7 +48,12 @@ struct ClientCommand: ParsableCommand {
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         let agentPath = "/api/profiles/\(profile)/agents/\(agent)"
         let loop = EventLoop()
-        let http = HTTPClient(loop: loop)
+        var environment = ProcessInfo.processInfo.environment
+        if let tlsCa {
+            environment["CURL_CA_BUNDLE"] = tlsCa
+            environment["SSL_CERT_DIR"] = nil
+        }
+        let http = HTTPClient(loop: loop, environment: environment)
         let auth = [("Authorization", "Bearer \(token)")]
         let out = FileHandle.standardOutput
         var failure: String?
@@ -66,10 +73,19 @@ struct ClientCommand: ParsableCommand {
         var view = RemoteView(colour: isatty(1) == 1)
         var socket: WebSocketClient?
         var input: LineInput?
+        // When input ends (a pipe, /dev/null) the client leaves once it has shown what the log
+        // held when it connected.
+        var shownUpTo: UInt64 = 0
+        var logEnd: UInt64?
+        var inputEnded = false
+        func leaveIfShown() {
+            if inputEnded, let logEnd, shownUpTo >= logEnd { done = true }
+        }
 
         func readLines() {
             input?.nextLine { line in
-                guard let line, line.trimmingCharacters(in: .whitespaces) != "/quit" else { done = true; return }
+                guard let line else { inputEnded = true; leaveIfShown(); return }
+                guard line.trimmingCharacters(in: .whitespaces) != "/quit" else { done = true; return }
                 if !line.isEmpty { socket?.send(text: view.message(for: line)) }
                 readLines()
             }
@@ -79,13 +95,20 @@ struct ClientCommand: ParsableCommand {
             let scheme = base.hasPrefix("https") ? "wss" : "ws"
             let wsURL = scheme + base.drop(while: { $0 != ":" }) + agentPath + "/stream?from=\(from)" + (builtIn ? "&output=0" : "")
             do {
-                let client = try WebSocketClient(loop: loop, url: wsURL, headers: auth, allowSelfSigned: insecureTls)
+                let client = try WebSocketClient(loop: loop, url: wsURL, headers: auth, caFile: tlsCa)
                 client.onMessage = { message, binary in
                     if binary {
-                        if message.count > 8 { out.write(Data(message[8...])) }
+                        guard message.count > 8 else { return }
+                        out.write(Data(message[8...]))
+                        shownUpTo = message.prefix(8).reduce(0) { $0 << 8 | UInt64($1) } + UInt64(message.count - 8)
                     } else {
+                        if logEnd == nil, let hello = try? OrderedJSON.parse(message), case .string("hello")? = hello["type"] {
+                            // A transcript client has shown the history already (over HTTP).
+                            if !builtIn, case .number(let end)? = hello["log_end"] { logEnd = UInt64(end) ?? 0 } else { logEnd = 0 }
+                        }
                         out.write(Data(view.text(message).utf8))
                     }
+                    leaveIfShown()
                 }
                 client.onOpen = {
                     input = LineInput(loop: loop)

@@ -150,6 +150,30 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(conversations.contains("read: ") && conversations.contains("deleted "), conversations)
     }
 
+    /// With --tls-cert/--tls-key it speaks only TLS, and `supervisor client --tls-ca` follows an
+    /// agent over https/wss, trusting that certificate.
+    func testTLS() throws {
+        let openssl = "/usr/bin/openssl"
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: openssl), "SKIP TLS test: no openssl to make a certificate")
+        try upDetached(sv.writeProfile("web", agent("a", sh("echo tls-marker; exec cat"))))
+        let cert = sv.home.file("cert.pem"), key = sv.home.file("key.pem")
+        let made = try sv.run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                               "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], executable: openssl)
+        XCTAssertEqual(made.status, 0, "\(made)")
+        let tls = try sv.start(["serve", "--port", "0", "--tls-cert", cert, "--tls-key", key])
+        try waitFor("serve to print its URL", seconds: 20) { tls.stdout.contains("log in") || !tls.isRunning }
+        guard let range = tls.stdout.range(of: #"https://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
+            return XCTFail("no https URL: \(tls.stdout) \(tls.stderr)")
+        }
+        let port = tls.stdout[range].split(separator: ":").last!
+        let client = try sv.run(["client", "--tls-ca", cert, "--url", "https://localhost:\(port)", "web", "a"], timeout: 30)
+        XCTAssertEqual(client.status, 0, "\(client)")
+        XCTAssertTrue(client.stdout.contains("tls-marker"), client.stdout)
+        // Without trusting the certificate, the client refuses the server.
+        let refused = try sv.run(["client", "--url", "https://localhost:\(port)", "web", "a"], timeout: 30)
+        XCTAssertEqual(refused.status, 1, "\(refused)")
+    }
+
     /// Bad flags: one line, exit 2, nothing listening.
     func testNonLoopbackNeedsTLS() throws {
         let result = try sv.run(["serve", "--address", "0.0.0.0", "--port", "0"], timeout: 20)
