@@ -33,7 +33,6 @@ public final class Server: WebServerDelegate {
     private var web: WebServer!
     private var streams: [String: [StreamClient]] = [:]  // "profile/agent"
     private var eventClients: [String: [WebSocket]] = [:]  // profile
-    private var calls: Set<ObjectIdentifier> = []
     private var pendingCalls: [ObjectIdentifier: ShimConnection] = [:]
 
     public var port: Int { web.port }
