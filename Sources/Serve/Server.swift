@@ -107,6 +107,7 @@ public final class Server: WebServerDelegate {
             socket.context = EventsClient(profile: p, scope: scope)
             eventClients[p, default: []].append(socket)
             socket.send(text: OrderedJSON.object([("type", .string("hello")), ("profile", .string(p))]).serialized())
+            if let count = request.query["replay"].flatMap({ Int($0) }), count > 0 { replayEvents(p, last: min(count, 10_000), to: socket) }
         default:
             socket.close(policy: true)
         }
@@ -201,6 +202,24 @@ public final class Server: WebServerDelegate {
             if socket.queuedBytes > configuration.clientQueueLimit { socket.close(policy: true, reason: "too slow"); continue }
             socket.send(text: text)
         }
+    }
+
+    /// The last `count` events of every agent of the profile, merged in time order (`ts`), so
+    /// a timeline opened late starts with its history.
+    private func replayEvents(_ profile: String, last count: Int, to socket: WebSocket) {
+        guard let record = profiles.profiles[profile]?.record else { return }
+        var merged: [(ts: String, text: String)] = []
+        for agent in record.agents {
+            for line in (try? LogReader.lastLines(path: agent.eventsPath, count: count)) ?? [] {
+                guard let event = try? OrderedJSON.parse(Array(line.utf8)) else { continue }
+                let ts: String = { if case .string(let t)? = event["ts"] { return t }; return "" }()
+                merged.append((ts, OrderedJSON.object([("type", .string("event")), ("profile", .string(profile)),
+                                                       ("agent", .string(agent.name)), ("event", event)]).serialized()))
+            }
+        }
+        // Stable: one agent's events keep their file order when their stamps are equal.
+        let ordered = merged.enumerated().sorted { ($0.element.ts, $0.offset) < ($1.element.ts, $1.offset) }
+        for (_, item) in ordered.suffix(count) { socket.send(text: item.text) }
     }
 
     private func stateChanged(_ profile: String, _ agent: String) {

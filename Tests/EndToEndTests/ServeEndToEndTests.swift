@@ -101,6 +101,7 @@ final class ServeEndToEndTests: EndToEndTestCase {
         try waitFor("serve to list the new profile", seconds: 20) { (try? self.check("profiles"))?.contains("web") == true }
         let events = try check("events")
         XCTAssertTrue(events.contains("exit") && events.contains("start"), events)
+        XCTAssertTrue(events.contains("replayed: "), events)
         try ok(["down", "web"])
         try waitFor("serve to drop the profile", seconds: 20) {
             (try? self.check("profiles"))?.trimmingCharacters(in: .whitespacesAndNewlines) == ""

@@ -153,11 +153,16 @@ def profiles():
 
 
 async def events():
-    url = f"{WS}/api/profiles/{PROFILE}/events"
+    url = f"{WS}/api/profiles/{PROFILE}/events?replay=5"
     async with websockets.connect(url, additional_headers={"Authorization": "Bearer " + READ}) as ws:
         hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if hello.get("type") != "hello":
             fail(f"no hello: {hello}")
+        # The replay: the agent's first start, already in its events file.
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if first.get("type") != "event" or first["agent"] != AGENT:
+            fail(f"no replayed event first: {first}")
+        print("replayed: " + first["event"]["type"])
         status, _, body = http("POST", f"{AGENT_PATH}/restart", CONTROL, b"")
         if status != 200:
             fail(f"restart: {status} {body!r}")
