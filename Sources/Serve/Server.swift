@@ -18,6 +18,8 @@ public final class Server: WebServerDelegate {
         public var access: Access
         /// Stream clients with more than this queued are sent back to reading the log.
         public var clientQueueLimit = 1 << 20
+        /// A WebSocket client whose queue has not emptied for this long is dropped.
+        public var stuckAfter: Double = 60
         /// Largest log range one `GET .../log` returns.
         public var maxLogRange = 4 << 20
         public init(options: WebServerOptions, access: Access) {
@@ -34,6 +36,7 @@ public final class Server: WebServerDelegate {
     private var streams: [String: [StreamClient]] = [:]  // "profile/agent"
     private var eventClients: [String: [WebSocket]] = [:]  // profile
     private var pendingCalls: [ObjectIdentifier: ShimConnection] = [:]
+    private var stuckTimer: LoopTimer?
 
     public var port: Int { web.port }
 
@@ -52,9 +55,23 @@ public final class Server: WebServerDelegate {
     public func start() throws {
         try web.start()
         try profiles.start()
+        // Reason: a client whose queue has not emptied for `stuckAfter` seconds is not reading
+        // at all (a slow one drains now and then); it is dropped so it holds no memory.
+        let timer = LoopTimer(loop: loop)
+        timer.start(milliseconds: 5_000, repeatMilliseconds: 5_000) { [weak self] in self?.dropStuckClients() }
+        timer.unref()
+        stuckTimer = timer
+    }
+
+    private func dropStuckClients() {
+        let now = loop.nowMilliseconds
+        for socket in web.webSockets where socket.queuedBytes > 0 && now - socket.lastDrained > UInt64(configuration.stuckAfter * 1000) {
+            socket.drop()
+        }
     }
 
     public func stop() {
+        stuckTimer?.close()
         profiles.stop()
         for connection in pendingCalls.values { connection.close() }
         web.stop()

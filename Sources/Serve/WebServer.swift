@@ -53,6 +53,8 @@ public final class WebSocket {
     public var onDrained: (() -> Void)?
     /// Anything the application keeps per connection.
     public var context: AnyObject?
+    /// Stamps `lastDrained` (set by the server, which has the loop's clock).
+    var drainedAt: (() -> Void)?
 
     init(id: Int, wsi: OpaquePointer) {
         self.id = id
@@ -71,6 +73,16 @@ public final class WebSocket {
         queue.append((framed, binary))
         queuedBytes += payload.count
         lws_callback_on_writable(wsi)
+    }
+
+    /// When the queue last emptied (or the connection opened), in loop milliseconds: a client
+    /// whose queue has not emptied for long is stuck.
+    public internal(set) var lastDrained: UInt64 = 0
+
+    /// Ends the connection now, whatever is queued (a stuck client: no close handshake to wait for).
+    public func drop() {
+        guard isOpen else { return }
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, -1)  // LWS_TO_KILL_ASYNC
     }
 
     /// Closes after what is queued (`policy` for refusals: 1008).
@@ -111,6 +123,7 @@ public final class WebSocket {
             reason.withUnsafeMutableBufferPointer { lws_close_reason(wsi, close.code, $0.baseAddress, $0.count) }
             return false
         }
+        drainedAt?()
         onDrained?()
         return true
     }
@@ -135,6 +148,8 @@ public final class WebServer {
     public private(set) var port = 0
 
     public var openWebSockets: Int { sockets.count }
+    /// The open WebSockets (for the application's own sweeps).
+    public var webSockets: [WebSocket] { Array(sockets.values) }
 
     public init(loop: EventLoop, options: WebServerOptions, delegate: WebServerDelegate) {
         self.loop = loop
@@ -260,6 +275,9 @@ public final class WebServer {
             guard let request = upgrades.removeValue(forKey: wsi) else { return -1 }
             let socket = WebSocket(id: nextSocketID, wsi: wsi)
             nextSocketID += 1
+            let loop = self.loop
+            socket.lastDrained = loop.nowMilliseconds
+            socket.drainedAt = { [unowned socket] in socket.lastDrained = loop.nowMilliseconds }
             sockets[wsi] = socket
             delegate?.opened(socket, request: request)
             return 0
@@ -287,6 +305,7 @@ public final class WebServer {
             if let socket = sockets.removeValue(forKey: wsi) {
                 socket.isOpen = false
                 socket.onDrained = nil
+                socket.drainedAt = nil
                 delegate?.closed(socket)
             }
             return 0

@@ -20,11 +20,13 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
     @Flag(help: "Listen on a non-loopback address without TLS (tokens then cross the network in clear).") var insecureNoTls = false
     @Flag(help: "Print the read-only token (watch, never act) and exit.") var readOnlyToken = false
+    @Option(help: "Drop a WebSocket client whose data has not drained for this many seconds.") var stuckAfter = 60.0
     @Option(help: "Another origin whose pages may use the API (e.g. https://dash.example); repeatable.") var allowOrigin: [String] = []
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
+        if stuckAfter <= 0 { throw ValidationError("--stuck-after must be above 0") }
         if !ServeCommand.isLoopback(address) && tlsCert == nil && !insecureNoTls {
             throw ValidationError("listening on \(address) needs TLS (--tls-cert FILE --tls-key FILE), or --insecure-no-tls to send tokens in clear")
         }
@@ -49,7 +51,9 @@ struct ServeCommand: ParsableCommand {
         options.tlsCertificate = tlsCert
         options.tlsKey = tlsKey
         let loop = EventLoop()
-        let server = Server(loop: loop, paths: paths, configuration: Server.Configuration(options: options, access: access))
+        var configuration = Server.Configuration(options: options, access: access)
+        configuration.stuckAfter = stuckAfter
+        let server = Server(loop: loop, paths: paths, configuration: configuration)
         try server.start()
         let scheme = tlsCert == nil ? "http" : "https"
         let host = address.contains(":") ? "[\(address)]" : address

@@ -23,14 +23,14 @@ final class ServeEndToEndTests: EndToEndTestCase {
 
     /// A profile `web` with agent `a` (a command agent; none when nil; `profile` as given), then
     /// `serve` on a free port.
-    func startServing(_ command: [String]?, profile: String? = nil) throws {
+    func startServing(_ command: [String]?, profile: String? = nil, flags: [String] = []) throws {
         guard let python = ServeEndToEndTests.python,
               (try? sv.run(["-c", "import websockets"], executable: python).status) == 0 else {
             throw XCTSkip("SKIP serve client tests: Python's websockets is missing (pip install websockets; scripts/test.sh does)")
         }
         if let command { try upDetached(sv.writeProfile("web", agent("a", command))) }
         if let profile { try upDetached(sv.writeProfile("web", profile)) }
-        serve = try sv.start(["serve", "--port", "0"])
+        serve = try sv.start(["serve", "--port", "0"] + flags)
         try waitFor("serve to print its URL", seconds: 20) { serve.stdout.contains("log in") || !serve.isRunning }
         guard let range = serve.stdout.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
             XCTFail("serve printed no URL: \(serve.stdout) \(serve.stderr)")
@@ -173,6 +173,15 @@ final class ServeEndToEndTests: EndToEndTestCase {
         // Without trusting the certificate, the client refuses the server.
         let refused = try sv.run(["client", "--url", "https://localhost:\(port)", "web", "a"], timeout: 30)
         XCTAssertEqual(refused.status, 1, "\(refused)")
+    }
+
+    /// A client that stops reading is dropped (it would hold memory for ever); the agent and a
+    /// client that reads go on.
+    func testStuckClientIsDropped() throws {
+        try startServing(sh("while :; do head -c 65536 /dev/zero | tr '\\0' x; sleep 0.01; done"), flags: ["--stuck-after", "2"])
+        let output = try check("stuck")
+        XCTAssertTrue(output.contains("the stuck client was dropped"), output)
+        XCTAssertEqual(sv.state("web", "a")?.state, .running)
     }
 
     /// Bad flags: one line, exit 2, nothing listening.

@@ -8,6 +8,7 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
   input TEXT     paste TEXT over the WebSocket; the ack must say ok
   profiles       print the profile names GET /api/profiles lists
   conversations  print the agent's conversation ids, then read and delete the first over HTTP
+  stuck          a client that stops reading is dropped; one that reads goes on
   events         on the profile's events WebSocket, restart the agent and see its events arrive
 """
 import asyncio
@@ -197,7 +198,31 @@ def conversations():
     print("deleted " + ids[0])
 
 
-if COMMAND == "conversations":
+async def stuck():
+    headers = {"Authorization": "Bearer " + READ}
+    url = f"{WS}{AGENT_PATH}/stream?from=0"
+    async with websockets.connect(url, additional_headers=headers, max_size=None, max_queue=1) as idle, \
+            websockets.connect(url, additional_headers=headers, max_size=None) as reader:
+        got = 0
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 8  # the stuck one reads nothing meanwhile
+        while loop.time() < until:
+            message = await asyncio.wait_for(reader.recv(), 10)
+            got += len(message)
+        print(f"the reading client got {got} bytes")
+        drained = 0
+        try:
+            until = loop.time() + 15
+            while loop.time() < until:
+                drained += len(await asyncio.wait_for(idle.recv(), 5))
+            fail(f"the stuck client was not dropped ({drained} bytes after it woke)")
+        except websockets.exceptions.ConnectionClosed:
+            print(f"the stuck client was dropped ({drained} bytes were buffered)")
+
+
+if COMMAND == "stuck":
+    asyncio.run(stuck())
+elif COMMAND == "conversations":
     conversations()
 elif COMMAND == "profiles":
     profiles()
