@@ -4,7 +4,7 @@ import PackageDescription
 /// Absolute, because unsafe flags are passed on as they are.
 let packageDirectory = String(#filePath.dropLast("/Package.swift".count))
 
-// Layering (one-way): AgentProtocol (events, JSON; standard library only) <- Profile, AgentHost, LLM.
+// Layering (one-way): AgentProtocol (events, JSON; standard library only) <- Profile, AgentHost, LLM, AgentTranscript.
 // C* wrappers <- Loop/VTScreen <- AgentHost (the shim, no Foundation) <- Hosting <- TerminalUI/Dashboard/Agents
 // <- SupervisorCLI <- supervisor. Profile (pure) <- Hosting.
 // Serve (HTTP/WebSocket API) <- SupervisorCLI.
@@ -32,7 +32,9 @@ let package = Package(
         // The typed event protocol and its JSON: standard library only, so the static shim, the
         // agents, the dashboard, the CLI and any network client can all link it.
         .target(name: "AgentProtocol"),
-        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol"]),
+        // Events to readable text (the CLI, the dashboard, a future web view); not in the shim.
+        .target(name: "AgentTranscript", dependencies: ["AgentProtocol"]),
+        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "AgentTranscript"]),
         .target(name: "Loop", dependencies: ["CUV"]),
         .target(name: "VTScreen", dependencies: ["CVTerm"]),
         .target(name: "Profile", dependencies: ["AgentProtocol", .product(name: "TOMLKit", package: "TOMLKit")]),
@@ -48,12 +50,12 @@ let package = Package(
         .target(name: "Agents", dependencies: ["Hosting", "Profile", "LLM", "LLMClient", "Loop", "HTTP", "TerminalUI"]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "_TestSupport"]),
         .target(name: "TerminalUI", dependencies: ["VTScreen", "CNcurses"]),
-        .target(name: "Dashboard", dependencies: ["Hosting", "VTScreen", "Loop", "TerminalUI"]),
+        .target(name: "Dashboard", dependencies: ["Hosting", "AgentTranscript", "VTScreen", "Loop", "TerminalUI"]),
         // `supervisor serve`: HTTP + WebSocket on the same loop; the only importer of CWebSockets.
-        .target(name: "Serve", dependencies: ["CWebSockets", "AgentProtocol", "Agents", "Hosting", "Loop", "Profile"]),
+        .target(name: "Serve", dependencies: ["CWebSockets", "AgentProtocol", "AgentTranscript", "Agents", "Hosting", "Loop", "Profile"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Hosting", "AgentProtocol", "_TestSupport"]),
         .target(name: "SupervisorCLI", dependencies: [
-            "Agents", "Dashboard", "Serve", "HTTP",
+            "Agents", "Dashboard", "AgentTranscript", "Serve", "HTTP",
             "Hosting", "Profile", "Loop", "LLMClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

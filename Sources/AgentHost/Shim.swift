@@ -644,6 +644,12 @@ public final class Shim {
             guard let run else { acknowledge(subscriber, error: "\(spec.agent) is not running"); return }
             let text = (try? frame.decodePaste()) ?? ""
             run.master.write(BracketedPasteTracker.pasteBytes(text: text, bracketed: paste.enabled))
+            // What a person sent (`supervisor send`, the dashboard), in a built-in agent's record
+            // of its conversation (it goes to the model, and into its session, anyway). Not for
+            // any other program: the text may answer a password prompt that does not echo.
+            if spec.kind.isBuiltIn {
+                record(EventLine.make(AgentEvent.user(text: text, source: .send, truncated: false).capped(), agent: spec.agent, now: Shim.now()))
+            }
             acknowledge(subscriber, error: nil)
         case .control:
             guard let request = try? frame.decodeControl() else {

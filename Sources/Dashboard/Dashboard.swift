@@ -1,3 +1,4 @@
+import AgentTranscript
 import TerminalUI
 import Foundation
 import Glibc

@@ -1,3 +1,5 @@
+import AgentTranscript
+
 /// Events of all agents merged in time order. Pure; bounded.
 public struct Timeline: Sendable {
     public private(set) var events: [TimelineEvent] = []

@@ -1,5 +1,6 @@
 import AgentHost
 import AgentProtocol
+import AgentTranscript
 import Agents
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -1,4 +1,5 @@
 import AgentProtocol
+import AgentTranscript
 
 /// What `supervisor client` shows of one agent's stream, from the stream's messages alone
 /// (pure): the transcript as it grows (rendered by the renderer every view uses), the agent's

@@ -1,3 +1,4 @@
+import AgentTranscript
 import ArgumentParser
 import Foundation
 import Hosting
@@ -106,6 +107,7 @@ struct Logs: ParsableCommand {
         if !started {
             // No shim to follow (profile down or agent's shim gone): print what the file has.
             try printExisting(upTo: nil)
+            out.write(Data(renderer.finish().utf8))
             if !ended.isEmpty { FileHandle.standardError.write(Data("supervisor: not following: \(ended)\n".utf8)) }
         } else {
             out.write(Data(renderer.finish().utf8))

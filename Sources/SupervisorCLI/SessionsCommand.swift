@@ -1,3 +1,4 @@
+import AgentTranscript
 import Agents
 import ArgumentParser
 import Foundation

@@ -1,3 +1,4 @@
+import AgentTranscript
 import AgentProtocol
 import XCTest
 
@@ -78,6 +79,14 @@ final class TranscriptTests: XCTestCase {
             · not an event: not json
 
             """)
+    }
+
+    /// `supervisor send` is recorded by the shim and the line by the agent that read it: shown once.
+    func testASentMessageIsShownOnce() {
+        XCTAssertEqual(render([.user(text: "go on", source: .send, truncated: false), .state(.thinking),
+                               .user(text: "go on\n", source: .pane, truncated: false), .reply(step: nil, text: "ok", truncated: false),
+                               .user(text: "go on", source: .pane, truncated: false)]),
+                       "\nuser (send):\n  go on\n\nmodel:\n  ok\n\nuser (pane):\n  go on\n")
     }
 
     /// A code block the reply just showed is not shown again.

@@ -1,3 +1,4 @@
+import AgentTranscript
 import Foundation
 @testable import Dashboard
 @testable import TerminalUI

@@ -13,6 +13,7 @@ final class ConversationLogTests: EndToEndTestCase {
         let workspace = sv.home.file("ws")
         try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
         let script = URLPathForTests.packageRoot(#filePath) + "/profiles/scripts/coder-demo.script"
+        let chatScript = sv.home.write("chat.script", "--- turn 1\nHello to you.\n")
         let path = sv.writeProfile("talk", """
             [llm]
             provider = "script"
@@ -26,6 +27,13 @@ final class ConversationLogTests: EndToEndTestCase {
             restart = "never"
             [agents.llm]
             script = \(tomlString(script))
+
+            [[agents]]
+            name = "chat"
+            kind = "coder"
+            cwd = \(tomlString(workspace))
+            [agents.llm]
+            script = \(tomlString(chatScript))
 
             """ + agent("shell", sh("printf '\\033[1mbold\\033[0m plain\\n'; exec sleep 600")))
         try upDetached(path)
@@ -58,6 +66,20 @@ final class ConversationLogTests: EndToEndTestCase {
         // A command agent: its terminal text, as before.
         try sv.waitForLog("talk", "shell", containing: "plain")
         XCTAssertEqual(try ok(["logs", "talk", "shell"]).stdout, "bold plain\n")
+        // What a person sends is in a built-in agent's record of events, never in another
+        // program's (it may be a password typed at a prompt that does not echo).
+        try ok(["send", "talk", "shell", "hunter2"])
+        try ok(["send", "talk", "chat", "hello there"])
+        try waitFor("the chat's answer", seconds: 30) {
+            (try? String(contentsOfFile: self.sv.eventsPath("talk", "chat"), encoding: .utf8))?.contains("Hello to you.") ?? false
+        }
+        let events = try String(contentsOfFile: sv.eventsPath("talk", "chat"), encoding: .utf8)
+        XCTAssertTrue(events.contains(#""type":"user","text":"hello there","source":"send""#), events)
+        let chat = try ok(["logs", "talk", "chat"]).stdout
+        XCTAssertTrue(chat.contains("user (send):\n  hello there\n"), chat)
+        XCTAssertEqual(chat.components(separatedBy: "hello there").count - 1, 1, chat)
+        XCTAssertTrue(chat.contains("Hello to you."), chat)
+        XCTAssertFalse(try String(contentsOfFile: sv.eventsPath("talk", "shell"), encoding: .utf8).contains("hunter2"))
     }
 }
 

@@ -1,3 +1,5 @@
+import AgentProtocol
+
 extension AgentEvent {
     /// One line saying what happened (the dashboard's timeline; the transcript's status lines).
     public var summary: String {

@@ -1,3 +1,5 @@
+import AgentProtocol
+
 /// Events to readable text: who said what, the tools called with short inputs, what they and
 /// the commands and code blocks printed (indented, long ones cut with a note), errors, budgets
 /// and the final answer. Pure and incremental: feed records one by one (`supervisor logs
@@ -23,6 +25,9 @@ public struct TranscriptRenderer {
     /// What the last tool call or code block ran, so its `command` event is not shown twice.
     private var lastRan: String?
     private var lastToolCall: String?
+    /// The last user text shown while the model has not answered: the shim records what
+    /// `supervisor send` typed and the agent what it read, once.
+    private var lastUser: String?
     private var resultShown = false
     private var usage = AgentEvent.Usage(input: 0, output: 0)
     private var requests = 0
@@ -43,14 +48,18 @@ public struct TranscriptRenderer {
         switch event {
         case let .user(text, source, truncated):
             lastSaid = nil
+            if let lastUser, lastUser.trimmingWhitespace == text.trimmingWhitespace { return "" }
+            lastUser = text
             return header("user" + (source.map { " (\($0.name))" } ?? ""), .user) + block(text, indent: 2, truncated: truncated)
         case let .reply(step, text, truncated):
             lastSaid = text
+            lastUser = nil
             if TranscriptRenderer.plain(text).allSatisfy(\.isWhitespace) { return "" }
             return header("model" + (step.map { " (step \($0))" } ?? ""), .model) + block(text, indent: 2, truncated: truncated)
         case let .message(text, truncated):
             if let lastSaid, lastSaid == text || lastSaid.hasPrefix(text) { return "" }
             lastSaid = text
+            lastUser = nil
             return header("agent", .model) + block(text, indent: 2, truncated: truncated)
         case let .toolCall(_, name, input, truncated):
             lastToolCall = name
@@ -108,7 +117,7 @@ public struct TranscriptRenderer {
         case .step, .budget, .context, .contextOverflow, .incomplete, .conversation, .container, .strays:
             return note(event.summary)
         case .start:
-            lastSaid = nil; lastRan = nil; lastToolCall = nil
+            lastSaid = nil; lastRan = nil; lastToolCall = nil; lastUser = nil
             return "\n" + paint("── " + event.summary + " ──", .dim) + "\n"
         case .exit:
             return totals() + paint("── " + event.summary + " ──", .dim) + "\n"
