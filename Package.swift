@@ -7,6 +7,7 @@ let packageDirectory = String(#filePath.dropLast("/Package.swift".count))
 // Layering (one-way): AgentProtocol (events, JSON; standard library only) <- Profile, AgentHost, LLM, AgentTranscript.
 // C* wrappers <- Loop/VTScreen <- AgentHost (the shim, no Foundation) <- Hosting <- TerminalUI/Dashboard/Agents
 // <- SupervisorCLI <- supervisor. Profile (pure) <- Hosting.
+// Serve (HTTP/WebSocket API) <- SupervisorCLI.
 // TerminalUI is the only module that imports CNcurses (the dashboard and the agents draw through it).
 // Each C module is imported by exactly one Swift wrapper module.
 let package = Package(
@@ -25,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .systemLibrary(name: "CVTerm", pkgConfig: "vterm", providers: [.apt(["libvterm-dev"])]),
+        // The libuv event library is a plugin libwebsockets loads at run time: libwebsockets-evlib-uv.
+        .systemLibrary(name: "CWebSockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev", "libwebsockets-evlib-uv"])]),
 
         // The typed event protocol and its JSON: standard library only, so the static shim, the
         // agents, the dashboard, the CLI and any network client can all link it.
@@ -48,8 +51,11 @@ let package = Package(
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "_TestSupport"]),
         .target(name: "TerminalUI", dependencies: ["VTScreen", "CNcurses"]),
         .target(name: "Dashboard", dependencies: ["Hosting", "AgentTranscript", "VTScreen", "Loop", "TerminalUI"]),
+        // `supervisor serve`: HTTP + WebSocket on the same loop; the only importer of CWebSockets.
+        .target(name: "Serve", dependencies: ["CWebSockets", "AgentProtocol", "AgentTranscript", "Agents", "Hosting", "Loop", "Profile"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Hosting", "AgentProtocol", "_TestSupport"]),
         .target(name: "SupervisorCLI", dependencies: [
-            "Agents", "Dashboard", "AgentTranscript",
+            "Agents", "Dashboard", "AgentTranscript", "Serve", "HTTP",
             "Hosting", "Profile", "Loop", "LLMClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

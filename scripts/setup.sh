@@ -7,11 +7,12 @@ set -euo pipefail
 SV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # libuv1-dev, libvterm-dev and libc6-dev also carry the static archives supervisor-shim links;
 # git (in SV_SWIFT_PACKAGES) also drives isolated agents' worktrees (isolation = "worktree").
-SV_BASE_PACKAGES=(tmux pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev libvterm-dev libc6-dev ncurses-base python3)
+SV_BASE_PACKAGES=(tmux pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev libvterm-dev libc6-dev ncurses-base python3
+  libwebsockets-dev libwebsockets-evlib-uv)
 # scripts/test.sh adds these: ripgrep (the coder's Grep has a ripgrep path and a built-in one,
 # both tested), docker.io and debootstrap (the Docker backend's tests; they SKIP where no engine
-# can run). git, which the coder's tests use, comes with the toolchain's packages.
-SV_TEST_PACKAGES=(ripgrep docker.io debootstrap)
+# can run), python3-pip (serve's tests use Python websockets). git, which the coder's tests use, comes with the toolchain's packages.
+SV_TEST_PACKAGES=(ripgrep docker.io debootstrap python3-pip)
 
 sv_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -100,4 +101,14 @@ sv_docker() {
     sv_as_root env SV_DOCKER_TEST_IMAGE="$image" "$SV_ROOT/scripts/docker-test-image.sh" \
       || echo "setup: could not build the Docker test image $image: Docker tests will SKIP" >&2
   fi
+}
+
+# The serve tests' WebSocket client is Python's `websockets` (PyPI), a client nobody here
+# wrote. Installed for this user when missing; without it those tests SKIP naming why.
+sv_python_websockets() {
+  python3 -c "import websockets" 2>/dev/null && return 0
+  echo "setup: installing Python websockets (pip, this user)" >&2
+  python3 -m pip install --user --quiet websockets >&2 \
+    || python3 -m pip install --user --quiet --break-system-packages websockets >&2 \
+    || echo "setup: cannot install Python websockets: serve client tests will SKIP" >&2
 }

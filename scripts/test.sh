@@ -8,6 +8,7 @@ source "$SV_ROOT/scripts/test-summary.sh"
 sv_install "${SV_BASE_PACKAGES[@]}" "${SV_TEST_PACKAGES[@]}"
 sv_swift
 sv_docker
+sv_python_websockets
 cd "$SV_ROOT"
 swift build --build-tests
 # All tests are XCTest; the last line is `N passed, N failed, N skipped` (scripts/test-summary.sh).

@@ -11,7 +11,7 @@ public struct SupervisorCommand: ParsableCommand {
         subcommands: [
             Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
             Start.self, Stop.self, Restart.self, Set.self, DashboardCommand.self, LLM.self, ImageCommand.self, AgentCommand.self,
-            ConversationsCommand.self, SessionsCommand.self, DiffCommand.self, MergeCommand.self, WorktreesCommand.self, ShimCommand.self,
+            ConversationsCommand.self, SessionsCommand.self, DiffCommand.self, MergeCommand.self, WorktreesCommand.self, ServeCommand.self, ClientCommand.self, ShimCommand.self,
         ])
     public init() {}
 
@@ -107,22 +107,6 @@ struct ProfileArgument: ParsableArguments {
 struct AgentArgument: ParsableArguments {
     @Argument(help: "Agent name, as in the profile.")
     var agent: String
-}
-
-/// Persisted `supervisor set` overrides of one profile.
-enum Settings {
-    static func load(paths: SupervisorPaths, profile: String) throws -> [String: [String: SettingValue]] {
-        let path = paths.settingsFile(profile: profile)
-        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
-        do { return try JSONCoding.decode([String: [String: SettingValue]].self, from: Array(data)) } catch {
-            throw HostingError("\(path) is damaged (\(error)); fix it or remove it with `supervisor set \(profile) AGENT --reset`")
-        }
-    }
-
-    static func save(_ settings: [String: [String: SettingValue]], paths: SupervisorPaths, profile: String) throws {
-        try makeDirectories(paths.profileDir(profile))
-        try writeFileAtomically(path: paths.settingsFile(profile: profile), data: try JSONCoding.encodeBytes(settings, pretty: true, sortedKeys: true))
-    }
 }
 
 /// Where the running binary is, so shims are started from the same build.

@@ -276,6 +276,9 @@ public final class ExecSession {
             let text = line.trimmed
             if text.isEmpty { self.prompt(); return }
             if text.hasPrefix("/") { self.command(text); return }
+            // Who asked what is part of the conversation's event stream: a client following the
+            // agent over the network sees the message next to the answer.
+            self.events.emit(.user(text: line, source: .pane, truncated: false))
             self.agent.send(line) { [weak self] _ in self?.prompt() }
         }
     }

@@ -1,0 +1,157 @@
+import AgentProtocol
+import Agents
+import ArgumentParser
+import Foundation
+import HTTP
+import Hosting
+import Loop
+import Serve
+
+/// `supervisor client`: a terminal client that speaks only serve's API, so it works from any
+/// machine that can reach a `serve`.
+struct ClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "Follow one agent through `supervisor serve` (local or remote): its transcript as it streams; type to send.",
+        discussion: """
+        Lines typed go to the agent as messages (as from its pane); y/n/a answer a coder's permission
+        question; /start, /stop, /restart act on it; /quit (or Ctrl-D) leaves. Command agents show
+        their terminal output instead of a transcript. The token: --token-file, else $SUPERVISOR_TOKEN,
+        else this machine's own serve token ($SUPERVISOR_HOME/serve/control.token).
+        """)
+
+    @Option(help: "The serve URL.") var url = "http://127.0.0.1:8765"
+    @Option(help: "A file holding the token.") var tokenFile: String?
+    @Option(help: "Trust this certificate (PEM) for https://, e.g. a serve's self-signed --tls-cert.") var tlsCa: String?
+    @Argument(help: "Profile name.") var profile: String
+    @Argument(help: "Agent name.") var agent: String
+
+    func validate() throws {
+        guard ServerURL(url) != nil else { throw ValidationError("--url must be http://HOST:PORT or https://HOST:PORT") }
+        if let tlsCa, access(tlsCa, R_OK) != 0 { throw ValidationError("cannot read \(tlsCa)") }
+    }
+
+    private func token() throws -> String {
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw ValidationError("cannot read \(tokenFile)") }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let environment = ProcessInfo.processInfo.environment
+        if let token = environment["SUPERVISOR_TOKEN"], !token.isEmpty { return token }
+        let local = TokenFiles.controlPath(home: SupervisorPaths(environment: environment).root)
+        if let text = try? String(contentsOfFile: local, encoding: .utf8) { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        throw ValidationError("no token: give --token-file FILE or set SUPERVISOR_TOKEN")
+    }
+
+    func run() throws {
+        let token = try token()
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        let agentPath = "/api/profiles/\(profile)/agents/\(agent)"
+        let loop = EventLoop()
+        var environment = ProcessInfo.processInfo.environment
+        if let tlsCa {
+            environment["CURL_CA_BUNDLE"] = tlsCa
+            environment["SSL_CERT_DIR"] = nil
+        }
+        let http = HTTPClient(loop: loop, environment: environment)
+        let auth = [("Authorization", "Bearer \(token)")]
+        let out = FileHandle.standardOutput
+        var failure: String?
+        var done = false
+
+        // Who it is, and the conversation so far, over HTTP; then the stream.
+        func get(_ path: String, _ completion: @escaping (Int, [UInt8]) -> Void) {
+            var body: [UInt8] = []
+            var status = 0
+            http.start(HTTPRequest(url: base + path, headers: auth, connectTimeout: 10),
+                       onHead: { status = $0.status }, onBody: { body += $0 },
+                       onComplete: { result in
+                           if case .failure(let error) = result { failure = "cannot reach \(base): \(error.message)"; done = true; return }
+                           completion(status, body)
+                       })
+        }
+        var view = RemoteView(colour: isatty(1) == 1)
+        var socket: WebSocketClient?
+        var input: LineInput?
+        // When input ends (a pipe, /dev/null) the client leaves once it has shown what the log
+        // held when it connected.
+        var shownUpTo: UInt64 = 0
+        var logEnd: UInt64?
+        var inputEnded = false
+        func leaveIfShown() {
+            if inputEnded, let logEnd, shownUpTo >= logEnd { done = true }
+        }
+
+        func readLines() {
+            input?.nextLine { line in
+                guard let line else { inputEnded = true; leaveIfShown(); return }
+                guard line.trimmingCharacters(in: .whitespaces) != "/quit" else { done = true; return }
+                if !line.isEmpty { socket?.send(text: view.message(for: line)) }
+                readLines()
+            }
+        }
+
+        func openStream(builtIn: Bool, from: UInt64) {
+            let scheme = base.hasPrefix("https") ? "wss" : "ws"
+            let wsURL = scheme + base.drop(while: { $0 != ":" }) + agentPath + "/stream?from=\(from)" + (builtIn ? "&output=0" : "")
+            do {
+                let client = try WebSocketClient(loop: loop, url: wsURL, headers: auth, caFile: tlsCa)
+                client.onMessage = { message, binary in
+                    if binary {
+                        guard message.count > 8 else { return }
+                        out.write(Data(message[8...]))
+                        shownUpTo = message.prefix(8).reduce(0) { $0 << 8 | UInt64($1) } + UInt64(message.count - 8)
+                    } else {
+                        if logEnd == nil, let hello = try? OrderedJSON.parse(message), case .string("hello")? = hello["type"] {
+                            // A transcript client has shown the history already (over HTTP).
+                            if !builtIn, case .number(let end)? = hello["log_end"] { logEnd = UInt64(end) ?? 0 } else { logEnd = 0 }
+                        }
+                        out.write(Data(view.text(message).utf8))
+                    }
+                    leaveIfShown()
+                }
+                client.onOpen = {
+                    input = LineInput(loop: loop)
+                    readLines()
+                }
+                client.onClose = { reason in
+                    if let reason { failure = reason }
+                    done = true
+                }
+                socket = client
+            } catch { failure = "\(error)"; done = true }
+        }
+
+        get(agentPath) { status, body in
+            guard status == 200, let json = try? OrderedJSON.parse(body) else {
+                failure = status == 401 || status == 403 ? "the server refused the token (\(status))"
+                    : "no agent \(agent) in profile \(profile) at \(base) (\(status): \(String(decoding: body, as: UTF8.self)))"
+                done = true
+                return
+            }
+            let kind: String = { if case .string(let k)? = json["kind"] { return k }; return "command" }()
+            let logBytes: UInt64 = { if case .number(let n)? = json["logBytes"] { return UInt64(n) ?? 0 }; return 0 }()
+            if kind == "command" {
+                // A command agent: its terminal, from a little before the end.
+                openStream(builtIn: false, from: logBytes > 4096 ? logBytes - 4096 : 0)
+                return
+            }
+            get(agentPath + "/transcript") { status, body in
+                if status == 200 { out.write(Data(body)) }
+                openStream(builtIn: true, from: 0)
+            }
+        }
+        let interrupt = SignalWatcher(loop: loop)
+        try interrupt.start(SIGINT) { _ in done = true }
+        while !done { loop.runOnce() }
+        interrupt.close()
+        input?.close()
+        socket?.close()
+        http.close()
+        loop.close()
+        if let failure {
+            FileHandle.standardError.write(Data("supervisor client: \(failure)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Glibc
+import Hosting
+import XCTest
+import _TestSupport
+
+/// `supervisor serve` against clients nobody here wrote: Python's `websockets` (PyPI; the test
+/// suite's script installs it) and urllib, run from Tests/ServeClients/check.py.
+final class ServeEndToEndTests: EndToEndTestCase {
+    static let checkScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("ServeClients/check.py").path
+
+    static let python: String? = {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/python3"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }()
+
+    var serve: BackgroundProcess!
+    var url = ""
+
+    /// A profile `web` with agent `a` (a command agent; none when nil; `profile` as given), then
+    /// `serve` on a free port.
+    func startServing(_ command: [String]?, profile: String? = nil, flags: [String] = []) throws {
+        guard let python = ServeEndToEndTests.python,
+              (try? sv.run(["-c", "import websockets"], executable: python).status) == 0 else {
+            throw XCTSkip("SKIP serve client tests: Python's websockets is missing (pip install websockets; scripts/test.sh does)")
+        }
+        if let command { try upDetached(sv.writeProfile("web", agent("a", command))) }
+        if let profile { try upDetached(sv.writeProfile("web", profile)) }
+        serve = try sv.start(["serve", "--port", "0"] + flags)
+        try waitFor("serve to print its URL", seconds: 20) { serve.stdout.contains("log in") || !serve.isRunning }
+        guard let range = serve.stdout.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
+            XCTFail("serve printed no URL: \(serve.stdout) \(serve.stderr)")
+            throw CommandTimedOut(command: ["serve"], seconds: 20)
+        }
+        url = String(serve.stdout[range])
+    }
+
+    func token(_ name: String) throws -> String {
+        try String(contentsOfFile: "\(sv.root)/serve/\(name).token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// check.py URL CONTROL READ PROFILE AGENT COMMAND ARGS; asserts it succeeded.
+    @discardableResult
+    func check(_ command: String, _ arguments: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let result = try sv.run([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", command] + arguments,
+                                executable: ServeEndToEndTests.python!, timeout: 90)
+        XCTAssertEqual(result.status, 0, "check.py \(command): \(result)", file: file, line: line)
+        return result.stdout
+    }
+
+    /// Resuming from any offset gives the log's bytes exactly: from the start, from the middle
+    /// of a line, and from the live end, while the agent keeps writing.
+    func testResumeIsByteExact() throws {
+        // Bursts of lines: the log often holds bytes whose live frame has not reached serve yet,
+        // which is where replay and live overlap.
+        try startServing(sh("i=0; while :; do seq $i $((i+200)); i=$((i+201)); sleep 0.005; done"))
+        try waitFor("some log", seconds: 20) { sv.log("web", "a").count > 5000 }
+        let output = try check("resume", ["0", "1234", "4999", "end"])
+        XCTAssertTrue(output.contains("from 0: "), output)
+        XCTAssertEqual(output.components(separatedBy: "identical to the log").count - 1, 4, output)
+    }
+
+    /// No token, a wrong one, a read token asking to act, a foreign Origin: 401/403, and the
+    /// agent never sees the refused text.
+    func testRefusals() throws {
+        try startServing(["cat"])
+        let output = try check("refusals")
+        XCTAssertTrue(output.contains("WebSocket origin=http://evil.example: 403"), output)
+        try check("input", ["accepted-marker"])
+        try sv.waitForLog("web", "a", containing: "accepted-marker")
+        XCTAssertFalse(String(decoding: sv.log("web", "a"), as: UTF8.self).contains("refused-marker"))
+        // The token never reaches serve's own output but the one login line.
+        let control = try token("control")
+        XCTAssertEqual(serve.stdout.components(separatedBy: control).count - 1, 1)
+        XCTAssertFalse(serve.stderr.contains(control))
+    }
+
+    /// `kill -9` of serve leaves the agent running and its log growing.
+    func testKillingServeLeavesAgents() throws {
+        try startServing(sh("i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.05; done"))
+        try check("input", ["ping"])
+        let pid = sv.state("web", "a")?.agentPid
+        kill(serve.pid, SIGKILL)
+        _ = try serve.wait(seconds: 10)
+        let size = sv.log("web", "a").count
+        try waitFor("the log to grow after serve died", seconds: 10) { sv.log("web", "a").count > size + 100 }
+        XCTAssertEqual(sv.state("web", "a")?.state, .running)
+        XCTAssertEqual(sv.state("web", "a")?.agentPid, pid)
+    }
+
+    /// A profile brought up after serve started is served without a restart, its events arrive
+    /// on the profile's events stream, and it is gone from the list once down.
+    func testProfilesComeAndGo() throws {
+        try startServing(nil)
+        XCTAssertEqual(try check("profiles").trimmingCharacters(in: .whitespacesAndNewlines), "")
+        try upDetached(sv.writeProfile("web", agent("a", ["cat"])))
+        try waitFor("serve to list the new profile", seconds: 20) { (try? self.check("profiles"))?.contains("web") == true }
+        let events = try check("events")
+        XCTAssertTrue(events.contains("exit") && events.contains("start"), events)
+        XCTAssertTrue(events.contains("replayed: "), events)
+        try ok(["down", "web"])
+        try waitFor("serve to drop the profile", seconds: 20) {
+            (try? self.check("profiles"))?.trimmingCharacters(in: .whitespacesAndNewlines) == ""
+        }
+    }
+
+    /// The exec agent as a network service: a message POSTed reaches it as from its pane, its
+    /// code, output and answer come back as events, `supervisor client` renders them, and its
+    /// conversation is listed, read and deleted over HTTP.
+    func testExecAgentOverTheNetwork() throws {
+        let workspace = sv.home.file("ws")
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        let script = sv.home.write("exec.script", """
+            --- turn
+            @expect what is six times seven
+            ```python
+            print('product', 6 * 7)
+            answer('forty-two')
+            ```
+
+            """)
+        try startServing(nil, profile: """
+            [llm]
+            provider = "script"
+            script = \(tomlString(script))
+
+            [[agents]]
+            name = "a"
+            kind = "exec"
+            cwd = \(tomlString(workspace))
+
+            """)
+        try waitFor("the exec agent to wait for input", seconds: 30) {
+            (try? String(contentsOfFile: sv.eventsPath("web", "a"), encoding: .utf8))?.contains("conversation") == true
+        }
+        try check("input", ["what is six times seven"])
+        try waitFor("the block's output and the agent waiting again", seconds: 30) {
+            let events = (try? String(contentsOfFile: sv.eventsPath("web", "a"), encoding: .utf8)) ?? ""
+            return events.contains("block_output") && events.components(separatedBy: "\"state\":\"waiting\"").count > 2
+        }
+        let client = try sv.run(["client", "--url", url, "web", "a"], timeout: 30)
+        XCTAssertEqual(client.status, 0, "\(client)")
+        for text in ["what is six times seven", "print('product', 6 * 7)", "product 42", "forty-two"] {
+            XCTAssertTrue(client.stdout.contains(text), "client output lacks \(text): \(client.stdout)")
+        }
+        let conversations = try check("conversations")
+        XCTAssertTrue(conversations.contains("read: ") && conversations.contains("deleted "), conversations)
+    }
+
+    /// With --tls-cert/--tls-key it speaks only TLS, and `supervisor client --tls-ca` follows an
+    /// agent over https/wss, trusting that certificate.
+    func testTLS() throws {
+        let openssl = "/usr/bin/openssl"
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: openssl), "SKIP TLS test: no openssl to make a certificate")
+        try upDetached(sv.writeProfile("web", agent("a", sh("echo tls-marker; exec cat"))))
+        let cert = sv.home.file("cert.pem"), key = sv.home.file("key.pem")
+        let made = try sv.run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                               "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], executable: openssl)
+        XCTAssertEqual(made.status, 0, "\(made)")
+        let tls = try sv.start(["serve", "--port", "0", "--tls-cert", cert, "--tls-key", key])
+        try waitFor("serve to print its URL", seconds: 20) { tls.stdout.contains("log in") || !tls.isRunning }
+        guard let range = tls.stdout.range(of: #"https://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
+            return XCTFail("no https URL: \(tls.stdout) \(tls.stderr)")
+        }
+        let port = tls.stdout[range].split(separator: ":").last!
+        let client = try sv.run(["client", "--tls-ca", cert, "--url", "https://localhost:\(port)", "web", "a"], timeout: 30)
+        XCTAssertEqual(client.status, 0, "\(client)")
+        XCTAssertTrue(client.stdout.contains("tls-marker"), client.stdout)
+        // Without trusting the certificate, the client refuses the server.
+        let refused = try sv.run(["client", "--url", "https://localhost:\(port)", "web", "a"], timeout: 30)
+        XCTAssertEqual(refused.status, 1, "\(refused)")
+    }
+
+    /// A client that stops reading is dropped (it would hold memory for ever); the agent and a
+    /// client that reads go on.
+    func testStuckClientIsDropped() throws {
+        try startServing(sh("while :; do head -c 65536 /dev/zero | tr '\\0' x; sleep 0.01; done"), flags: ["--stuck-after", "2"])
+        let output = try check("stuck")
+        XCTAssertTrue(output.contains("the stuck client was dropped"), output)
+        XCTAssertEqual(sv.state("web", "a")?.state, .running)
+    }
+
+    /// Bad flags: one line, exit 2, nothing listening.
+    func testNonLoopbackNeedsTLS() throws {
+        let result = try sv.run(["serve", "--address", "0.0.0.0", "--port", "0"], timeout: 20)
+        assertOneLineError(result, ["needs TLS", "--insecure-no-tls"])
+    }
+}

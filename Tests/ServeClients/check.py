@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Checks `supervisor serve` with clients nobody here wrote: the `websockets` library (PyPI) and
+Python's own urllib. Each subcommand prints what it found and exits 1 with a reason on failure.
+
+usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
+  resume N...    stream from each offset N (and "end"), collect bytes, compare with the log
+  refusals       401/403 for no token, wrong token, read token acting, foreign Origin
+  input TEXT     paste TEXT over the WebSocket; the ack must say ok
+  profiles       print the profile names GET /api/profiles lists
+  conversations  print the agent's conversation ids, then read and delete the first over HTTP
+  stuck          a client that stops reading is dropped; one that reads goes on
+  events         on the profile's events WebSocket, restart the agent and see its events arrive
+"""
+import asyncio
+import json
+import sys
+import urllib.error
+import urllib.request
+
+import websockets
+
+URL, CONTROL, READ, PROFILE, AGENT, COMMAND = sys.argv[1:7]
+ARGS = sys.argv[7:]
+WS = URL.replace("http://", "ws://", 1)
+AGENT_PATH = f"/api/profiles/{PROFILE}/agents/{AGENT}"
+
+
+def fail(why):
+    print("FAIL: " + why)
+    sys.exit(1)
+
+
+def http(method, path, token=None, body=None, headers=None):
+    request = urllib.request.Request(URL + path, method=method, data=body)
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def log_from(offset, count):
+    """`count` log bytes from `offset` over HTTP (several ranges when needed)."""
+    out = b""
+    while len(out) < count:
+        status, headers, body = http("GET", f"{AGENT_PATH}/log?from={offset + len(out)}&max={count - len(out)}", CONTROL)
+        if status != 200:
+            fail(f"GET log: {status} {body!r}")
+        if int(headers["X-Log-Offset"]) != offset + len(out):
+            fail(f"log range starts at {headers['X-Log-Offset']}, asked {offset + len(out)}")
+        if not body:
+            break
+        out += body
+    return out
+
+
+async def stream(offset, want):
+    """Output from `offset` until `want` bytes came; checks every frame continues the last."""
+    url = f"{WS}{AGENT_PATH}/stream?from={offset}"
+    got = b""
+    async with websockets.connect(url, additional_headers={"Authorization": "Bearer " + READ}, max_size=None) as ws:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if hello.get("type") != "hello" or hello.get("from") != offset:
+            fail(f"first message is not the hello for {offset}: {hello}")
+        while len(got) < want:
+            message = await asyncio.wait_for(ws.recv(), 20)
+            if isinstance(message, str):
+                kind = json.loads(message).get("type")
+                if kind == "gap":
+                    fail(f"unexpected gap: {message}")
+                continue
+            at = int.from_bytes(message[:8], "big")
+            if at != offset + len(got):
+                fail(f"frame at {at}, expected {offset + len(got)} (gap or overlap)")
+            got += message[8:]
+    return got
+
+
+async def resume(offsets):
+    status, headers, _ = http("GET", f"{AGENT_PATH}/log?from=0&max=0", CONTROL)
+    end = int(headers["X-Log-End"])
+    for spec in offsets:
+        offset = end if spec == "end" else int(spec)
+        want = 300000  # crosses from the log's replay into live output
+        got = await stream(offset, want)
+        expected = log_from(offset, len(got))
+        if got != expected:
+            fail(f"from {offset}: {len(got)} streamed bytes differ from the log's")
+        print(f"from {offset}: {len(got)} bytes, identical to the log")
+
+
+async def refusals():
+    cases = [
+        ("GET", "/api/profiles", None, {}, 401),
+        ("GET", "/api/profiles", "0" * 64, {}, 401),
+        ("POST", f"{AGENT_PATH}/paste", READ, {}, 403),
+        ("POST", f"{AGENT_PATH}/restart", READ, {}, 403),
+        ("POST", f"{AGENT_PATH}/paste", CONTROL, {"Origin": "http://evil.example"}, 403),
+        ("GET", "/api/profiles", READ, {}, 200),
+    ]
+    for method, path, token, headers, expected in cases:
+        status, _, body = http(method, path, token, b"refused-marker" if method == "POST" else None, headers)
+        if status != expected:
+            fail(f"{method} {path} token={'yes' if token else 'no'} {headers}: {status}, expected {expected}: {body!r}")
+        print(f"{method} {path}: {status}")
+    url = f"{WS}{AGENT_PATH}/stream"
+    for headers, origin, expected in [({}, None, 401), ({"Authorization": "Bearer " + "1" * 64}, None, 401),
+                                      ({"Authorization": "Bearer " + CONTROL}, "http://evil.example", 403)]:
+        try:
+            async with websockets.connect(url, additional_headers=headers, origin=origin):
+                fail(f"WebSocket upgrade with {headers.keys()} origin {origin} was accepted")
+        except websockets.exceptions.InvalidStatus as error:
+            if error.response.status_code != expected:
+                fail(f"WebSocket refusal {error.response.status_code}, expected {expected}")
+            print(f"WebSocket origin={origin}: {error.response.status_code}")
+    # A read token's stream may watch, not type.
+    async with websockets.connect(url + "?from=0", additional_headers={"Authorization": "Bearer " + READ}) as ws:
+        await ws.send(json.dumps({"type": "paste", "text": "refused-marker", "id": 7}))
+        while True:
+            message = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(message, str) and json.loads(message).get("type") == "ack":
+                ack = json.loads(message)
+                if ack["ok"] or ack["id"] != 7:
+                    fail(f"a read token's paste was not refused: {ack}")
+                print("read token's paste over WebSocket: refused")
+                break
+
+
+async def send_input(text):
+    url = f"{WS}{AGENT_PATH}/stream?from=0"
+    origin = URL  # a browser on the server's own page sends its own origin: allowed
+    async with websockets.connect(url, additional_headers={"Authorization": "Bearer " + CONTROL}, origin=origin) as ws:
+        await ws.send(json.dumps({"type": "paste", "text": text, "id": 1}))
+        while True:
+            message = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(message, str):
+                parsed = json.loads(message)
+                if parsed.get("type") == "ack":
+                    if not parsed["ok"]:
+                        fail(f"paste refused: {parsed}")
+                    print("pasted")
+                    return
+
+
+def profiles():
+    status, _, body = http("GET", "/api/profiles", READ)
+    if status != 200:
+        fail(f"GET /api/profiles: {status}")
+    print(" ".join(sorted({row["profile"] for row in json.loads(body)})))
+
+
+async def events():
+    url = f"{WS}/api/profiles/{PROFILE}/events?replay=5"
+    async with websockets.connect(url, additional_headers={"Authorization": "Bearer " + READ}) as ws:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if hello.get("type") != "hello":
+            fail(f"no hello: {hello}")
+        # The replay: the agent's first start, already in its events file.
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if first.get("type") != "event" or first["agent"] != AGENT:
+            fail(f"no replayed event first: {first}")
+        print("replayed: " + first["event"]["type"])
+        status, _, body = http("POST", f"{AGENT_PATH}/restart", CONTROL, b"")
+        if status != 200:
+            fail(f"restart: {status} {body!r}")
+        seen = []
+        while "start" not in seen:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            if message.get("type") == "event" and message.get("agent") == AGENT:
+                seen.append(message["event"]["type"])
+        print("events: " + " ".join(seen))
+
+
+def conversations():
+    status, _, body = http("GET", f"{AGENT_PATH}/conversations", READ)
+    if status != 200:
+        fail(f"list: {status} {body!r}")
+    ids = [row["id"] for row in json.loads(body)]
+    print("conversations: " + " ".join(ids))
+    if not ids:
+        return
+    status, _, body = http("GET", f"{AGENT_PATH}/conversations/{ids[0]}", READ)
+    if status != 200 or ids[0] not in body.decode():
+        fail(f"read: {status}")
+    print("read: " + body.decode()[:20000].replace("\n", " "))
+    if http("DELETE", f"{AGENT_PATH}/conversations/{ids[0]}", READ)[0] != 403:
+        fail("a read token deleted a conversation")
+    status, _, body = http("DELETE", f"{AGENT_PATH}/conversations/{ids[0]}", CONTROL)
+    if status != 200:
+        fail(f"delete: {status} {body!r}")
+    status, _, _ = http("GET", f"{AGENT_PATH}/conversations/{ids[0]}", READ)
+    if status != 404:
+        fail(f"deleted conversation still readable: {status}")
+    print("deleted " + ids[0])
+
+
+async def stuck():
+    headers = {"Authorization": "Bearer " + READ}
+    url = f"{WS}{AGENT_PATH}/stream?from=0"
+    async with websockets.connect(url, additional_headers=headers, max_size=None, max_queue=1) as idle, \
+            websockets.connect(url, additional_headers=headers, max_size=None) as reader:
+        got = 0
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 8  # the stuck one reads nothing meanwhile
+        while loop.time() < until:
+            message = await asyncio.wait_for(reader.recv(), 10)
+            got += len(message)
+        print(f"the reading client got {got} bytes")
+        drained = 0
+        try:
+            until = loop.time() + 15
+            while loop.time() < until:
+                drained += len(await asyncio.wait_for(idle.recv(), 5))
+            fail(f"the stuck client was not dropped ({drained} bytes after it woke)")
+        except websockets.exceptions.ConnectionClosed:
+            print(f"the stuck client was dropped ({drained} bytes were buffered)")
+
+
+if COMMAND == "stuck":
+    asyncio.run(stuck())
+elif COMMAND == "conversations":
+    conversations()
+elif COMMAND == "profiles":
+    profiles()
+elif COMMAND == "events":
+    asyncio.run(events())
+elif COMMAND == "resume":
+    asyncio.run(resume(ARGS))
+elif COMMAND == "refusals":
+    asyncio.run(refusals())
+elif COMMAND == "input":
+    asyncio.run(send_input(ARGS[0]))
+else:
+    fail("unknown command " + COMMAND)

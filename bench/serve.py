@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""`supervisor serve` under load (needs Python's websockets: pip install websockets).
+
+1. 10 agents each write 1 MB/s (80-byte lines stamped with CLOCK_MONOTONIC at write time);
+   20 WebSocket clients each subscribe to all 10 agents' streams (200 streams). Measured over
+   the window: serve's CPU (% of one core), agent line -> client latency (first stamped line
+   of each frame; p50/p99), bytes received, and bytes lost: every frame must start exactly
+   where the previous one of its stream ended, and at the end each stream's bytes must equal
+   the log's (checked for every stream).
+2. 1000 idle WebSocket connections: serve's RSS before and after, per connection.
+
+    bench/serve.py [--seconds 10] [--clients 20] [--agents 10] [--idle 1000]
+"""
+import argparse
+import asyncio
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import PYTHON, Workspace, cpu_ns, percentile, status_kb, table, wait_running, wait_until
+
+import websockets
+
+WRITER = r"""
+import os, sys, time
+line_body = b"x" * 50
+out = sys.stdout.buffer
+n = 0
+while True:
+    start = time.monotonic()
+    chunk = []
+    for _ in range(205):  # 205 lines of 80 bytes: 16 KB, 64 times a second: ~1 MB/s
+        chunk.append(b"T%019d %s %07d\n" % (time.monotonic_ns(), line_body, n % 10000000))
+        n += 1
+    out.write(b"".join(chunk)); out.flush()
+    time.sleep(max(0, 1 / 64 - (time.monotonic() - start)))
+"""
+
+
+def start_serve(ws):
+    serve = subprocess.Popen([ws.bin, "serve", "--port", "0"], env=ws.env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ws.pids.append(serve.pid)
+    url = None
+    for line in serve.stdout:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if m:
+            url = f"127.0.0.1:{m.group(1)}"
+            break
+    if not url:
+        sys.exit("bench: serve printed no URL")
+    with open(os.path.join(ws.home, "serve", "control.token")) as f:
+        token = f.read().strip()
+    return serve, url, token
+
+
+class Stream:
+    def __init__(self):
+        self.next = None
+        self.bytes = 0
+        self.first = None
+        self.gaps = 0
+        self.latencies = []
+        self.hash = hashlib.sha256()
+
+
+async def follow(url, token, agent, stream, stop, from_offset):
+    headers = {"Authorization": "Bearer " + token}
+    async with websockets.connect(f"ws://{url}/api/profiles/flood/agents/{agent}/stream?from={from_offset}",
+                                  additional_headers=headers, max_size=None, max_queue=None) as ws:
+        while not stop.is_set():
+            try:
+                message = await asyncio.wait_for(ws.recv(), 1)
+            except asyncio.TimeoutError:
+                continue
+            if isinstance(message, str):
+                continue
+            now = time.monotonic_ns()
+            at = int.from_bytes(message[:8], "big")
+            if stream.next is None:
+                stream.first = at
+            elif at != stream.next:
+                stream.gaps += 1
+            data = message[8:]
+            stream.next = at + len(data)
+            stream.bytes += len(data)
+            stream.hash.update(data)
+            i = data.find(b"\nT")
+            if i >= 0 and i + 21 <= len(data):
+                try:
+                    stream.latencies.append((now - int(data[i + 2:i + 21])) / 1e6)
+                except ValueError:
+                    pass
+
+
+def client_process(url, token, agents, ends, window, results):
+    """One client (its own process, so the clients are not one Python thread): a stream per
+    agent; counts what arrives inside the measuring window [start, end] (monotonic seconds)."""
+    async def run():
+        stop = asyncio.Event()
+        streams = [(a, Stream()) for a in agents]
+        tasks = [asyncio.create_task(follow(url, token, a, s, stop, ends[a])) for a, s in streams]
+        start, end = window
+        await asyncio.sleep(max(0, start - time.monotonic()))
+        b0 = sum(s.bytes for _, s in streams)
+        for _, s in streams:
+            s.latencies = []
+        await asyncio.sleep(max(0, end - time.monotonic()))
+        b1 = sum(s.bytes for _, s in streams)
+        latencies = [x for _, s in streams for x in s.latencies]
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        checked = []
+        for a, s in streams:
+            checked.append((a, s.first, s.next, s.hash.hexdigest(), s.gaps))
+        results.put((b1 - b0, latencies, checked))
+    asyncio.run(run())
+
+
+def load(url, token, agents, clients, seconds, serve_pid, ws_dir):
+    import multiprocessing
+    ends = {}
+    for a in agents:  # start every stream at the log's current end: live output only
+        request = urllib.request.Request(f"http://{url}/api/profiles/flood/agents/{a}/log?from=0&max=0",
+                                         headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(request) as response:
+            ends[a] = int(response.headers["X-Log-End"])
+    results = multiprocessing.Queue()
+    start = time.monotonic() + 3  # connections settle first
+    window = (start, start + seconds)
+    processes = [multiprocessing.Process(target=client_process, args=(url, token, agents, ends, window, results))
+                 for _ in range(clients)]
+    for p in processes:
+        p.start()
+    time.sleep(max(0, start - time.monotonic()))
+    c0, t0 = cpu_ns(serve_pid), time.monotonic()
+    time.sleep(seconds)
+    c1, t1 = cpu_ns(serve_pid), time.monotonic()
+    received, latencies, checked = 0, [], []
+    for _ in processes:
+        got, lat, chk = results.get(timeout=120)
+        received += got
+        latencies += lat
+        checked += chk
+    for p in processes:
+        p.join(timeout=30)
+    # Every stream's bytes against the log's.
+    mismatched = 0
+    for a, first, nxt, digest, _ in checked:
+        if first is None:
+            mismatched += 1
+            continue
+        with open(os.path.join(ws_dir, "logs", "flood", f"{a}.log"), "rb") as f:
+            f.seek(first)
+            if hashlib.sha256(f.read(nxt - first)).hexdigest() != digest:
+                mismatched += 1
+    return {
+        "cpu": 100 * (c1 - c0) / 1e9 / (t1 - t0),
+        "mb_s": received / (t1 - t0) / 1e6,
+        "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "samples": len(latencies),
+        "gaps": sum(c[4] for c in checked), "mismatched": mismatched, "streams": len(checked),
+    }
+
+
+async def idle(url, token, count, serve_pid):
+    before = status_kb(serve_pid, "VmRSS")
+    sockets = []
+    for _ in range(count):
+        sockets.append(await websockets.connect(f"ws://{url}/api/profiles/flood/events",
+                                                additional_headers={"Authorization": "Bearer " + token}))
+    await asyncio.sleep(1)
+    after = status_kb(serve_pid, "VmRSS")
+    await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+    return before, after
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument("--idle", type=int, default=1000)
+    args = parser.parse_args()
+    with Workspace("svserve") as ws:
+        agents = [f"a{i:02d}" for i in range(args.agents)]
+        path = ws.write_profile("flood", [(a, [PYTHON, "-c", WRITER]) for a in agents])
+        ws.up(path, "flood")
+        wait_running(ws, "flood", agents)
+        rows = []
+        for clients in sorted({args.clients, 1}, reverse=True):
+            serve, url, token = start_serve(ws)
+            try:
+                r = load(url, token, agents, clients, args.seconds, serve.pid, ws.dir)
+                rows.append([clients, f"{r['cpu']:.1f}%", f"{r['mb_s']:.1f} MB/s", f"{r['p50']:.2f} ms", f"{r['p99']:.2f} ms",
+                             r["samples"], r["gaps"], f"{r['mismatched']}/{r['streams']}", f"{status_kb(serve.pid, 'VmHWM') / 1024:.0f} MiB"])
+            finally:
+                serve.terminate()
+                serve.wait(timeout=10)
+        table(f"serve: {args.agents} agents x 1 MB/s, each client subscribed to all ({args.seconds:.0f} s)",
+              ["clients", "serve CPU", "to clients", "line -> client p50", "p99", "samples", "gaps", "streams != log", "serve peak RSS"], rows)
+        serve, url, token = start_serve(ws)
+        try:
+            time.sleep(1)
+            before, after = asyncio.run(idle(url, token, args.idle, serve.pid))
+            table(f"serve: {args.idle} idle WebSocket connections",
+                  ["RSS before", "RSS after", "per connection"],
+                  [[f"{before / 1024:.1f} MiB", f"{after / 1024:.1f} MiB", f"{(after - before) / args.idle:.1f} KiB"]])
+        finally:
+            serve.terminate()
+            serve.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
