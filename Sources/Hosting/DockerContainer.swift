@@ -4,7 +4,8 @@ import Profile
 extension ContainerSpec {
     /// Resolves an agent's `[backend]` into a container. Throws on an env allow-list that names an
     /// API key (see `DockerPreflight.checkEnvironmentAllowList`).
-    public static func make(profile: Profile, agent: AgentSpec, home: String, dockerExecutable: String) -> ContainerSpec {
+    public static func make(profile: Profile, agent: AgentSpec, home: String, dockerExecutable: String,
+                            engine: EngineEndpoint? = nil) -> ContainerSpec {
         let backend = agent.backend
         var mounts = [BindMount(host: agent.cwd, container: backend.workspace, readOnly: false)]
         mounts += backend.mounts.filter { $0.container != backend.workspace }
@@ -15,6 +16,6 @@ extension ContainerSpec {
             memory: backend.memory ?? defaultMemory, cpus: backend.cpus, pidsLimit: backend.pidsLimit ?? defaultPidsLimit,
             readOnly: backend.readOnly, mounts: mounts, environmentNames: backend.env,
             user: backend.user ?? defaultUser(), workspace: backend.workspace, preserve: backend.preserveContainer,
-            dockerExecutable: dockerExecutable)
+            dockerExecutable: dockerExecutable, engine: engine?.options.isEmpty == false ? engine : nil)
     }
 }

@@ -22,6 +22,8 @@ public struct ProfileRecord: Codable {
         public var pane: String?
         /// The agent's container name (Docker backend).
         public var container: String?
+        /// The engine its container runs on (nil: the default engine).
+        public var engine: String?
     }
     public var name: String
     public var sourcePath: String
@@ -31,6 +33,12 @@ public struct ProfileRecord: Codable {
     public var shimCommand: [String]
     public var agents: [Agent]
     public var upAt: Double
+    /// The profile's Docker engines (how to reach each), so `down`, `status` and `cleanup.sh`
+    /// find its containers on every engine without the profile file. Nil: the default only.
+    public var engines: [EngineEndpoint]?
+
+    /// Every engine the profile's containers may be on.
+    public var allEngines: [EngineEndpoint] { engines ?? [.default] }
 
     public func agent(_ name: String) throws -> Agent {
         guard let agent = agents.first(where: { $0.name == name }) else {
@@ -98,6 +106,15 @@ public struct Launcher {
     }
 
     public func plan(_ profile: Profile) throws -> (tmux: Tmux, specs: [ShimSpec]) {
+        let (tmux, specs, _) = try planWithEngines(profile)
+        return (tmux, specs)
+    }
+
+    /// The profile's recorded engine placements (see `PlacementFile`).
+    func placementsPath(_ profile: String) -> String { paths.profileDir(profile) + "/placements.json" }
+
+    /// `plan`, plus where each Docker agent runs.
+    func planWithEngines(_ profile: Profile) throws -> (tmux: Tmux, specs: [ShimSpec], docker: DockerPlan?) {
         let profileDir = paths.profileDir(profile.name)
         let tmux = try Tmux.locate(socket: paths.tmuxSocket(profile: profile.name), config: tmuxConfig, environment: environment)
         try SupervisorPaths.checkSocketPath(paths.tmuxSocket(profile: profile.name))
@@ -107,13 +124,15 @@ public struct Launcher {
         try requireWritableDirectory(logsDir, what: "log directory")
         // Docker absent or stopped, a missing image, an API key in an env allow-list: one clear
         // error here, before anything starts.
-        let docker = try DockerPreflight.check(profile, environment: environment)
+        let docker = try DockerPreflight.check(profile, environment: environment, recorded: PlacementFile.read(path: placementsPath(profile.name)))
 
         var specs: [ShimSpec] = []
         for agent in profile.agents {
             let kind = agent.kind.rawValue
             var command: [String]
-            let container = docker.map { ContainerSpec.make(profile: profile, agent: agent, home: paths.root, dockerExecutable: $0.executable) }
+            let container = docker.map {
+                ContainerSpec.make(profile: profile, agent: agent, home: paths.root, dockerExecutable: $0.executable, engine: $0.engine(of: agent.name))
+            }
             if agent.kind == .command {
                 guard let given = agent.command, !given.isEmpty else {
                     throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\" has no command")
@@ -155,7 +174,7 @@ public struct Launcher {
                 notifySocket: notifySocketPath(profile.name),
                 container: agent.backend.type == .docker ? container : nil))
         }
-        return (tmux, specs)
+        return (tmux, specs, docker)
     }
 
     public func launchConfig(_ profile: Profile, _ agent: AgentSpec, container: ContainerSpec? = nil) -> AgentLaunchConfig {
@@ -188,7 +207,7 @@ public struct Launcher {
 
     /// Starts every agent and waits until each reports started. Rolls back on any failure.
     public func up(_ profile: Profile, allowRunning: Bool, size: (rows: Int, cols: Int), startTimeout: Double = 15) throws -> UpOutcome {
-        let (tmux, specs) = try plan(profile)
+        let (tmux, specs, docker) = try planWithEngines(profile)
         let lock = try ProfileLock(path: paths.lockFile(profile: profile.name), profile: profile.name)
         defer { lock.release() }
 
@@ -205,7 +224,13 @@ public struct Launcher {
 
         var record = ProfileRecord(
             name: profile.name, sourcePath: profile.sourcePath, logsDir: profile.logs.dir,
-            tmuxSocket: tmux.socket, tmuxConfig: tmuxConfig, shimCommand: shimCommand, agents: [], upAt: Date().timeIntervalSince1970)
+            tmuxSocket: tmux.socket, tmuxConfig: tmuxConfig, shimCommand: shimCommand, agents: [], upAt: Date().timeIntervalSince1970,
+            engines: docker.map(\.engines))
+        if let docker {
+            var placements = PlacementFile.read(path: placementsPath(profile.name))
+            for (agent, engine) in docker.placement.engine { placements[agent] = engine }
+            try PlacementFile.write(placements, path: placementsPath(profile.name))
+        }
         for spec in specs {
             let specPath = paths.specFile(profile: profile.name, agent: spec.agent)
             try makeDirectories(paths.agentDir(profile: profile.name, agent: spec.agent))
@@ -215,7 +240,7 @@ public struct Launcher {
             }
             record.agents.append(.init(name: spec.agent, kind: spec.kind, specPath: specPath, statePath: spec.statePath,
                                        socketPath: spec.socketPath, logPath: spec.logPath, eventsPath: spec.eventsPath, pane: nil,
-                                       container: spec.container?.name))
+                                       container: spec.container?.name, engine: spec.container.map(\.engineName)))
         }
 
         // Listen for each shim's start notice before any shim exists.
@@ -224,7 +249,7 @@ public struct Launcher {
 
         do {
             // Containers before any shim: an image that cannot start is one error, nothing half-up.
-            try startContainers(specs, profile: profile.name)
+            try startContainers(specs, profile: profile.name, engines: record.allEngines)
             let windows = record.agents.map { (name: $0.name, command: shimCommand + [$0.specPath]) }
             let panes = try tmux.createSession(name: profile.name, windows: windows, size: size, environment: environment)
             for (index, pane) in panes.enumerated() where index < record.agents.count { record.agents[index].pane = pane }
@@ -240,7 +265,7 @@ public struct Launcher {
 
     /// Creates (or reuses, or recreates) every agent's container, in parallel as far as the
     /// engine goes: one `docker run` per agent. Removes what it made when any fails.
-    func startContainers(_ specs: [ShimSpec], profile: String) throws {
+    func startContainers(_ specs: [ShimSpec], profile: String, engines: [EngineEndpoint]) throws {
         let containers = specs.compactMap(\.container)
         guard let first = containers.first else { return }
         let engine = DockerEngine(executable: first.dockerExecutable, environment: environment)
@@ -257,7 +282,7 @@ public struct Launcher {
         }
         while pending > 0 { loop.runOnce() }
         if let failure = failures.first {
-            engine.removeContainers(profile: profile, home: paths.root)
+            engine.removeContainers(profile: profile, home: paths.root, on: engines)
             throw failure
         }
     }
@@ -312,7 +337,7 @@ public struct Launcher {
         guard let engine = try? DockerEngine.locate(environment: environment) else {
             return ["the docker command is gone: cannot remove the containers of profile \(record.name)"]
         }
-        return engine.removeContainers(profile: record.name, home: paths.root)
+        return engine.removeContainers(profile: record.name, home: paths.root, on: record.allEngines)
     }
 
     /// Starts a new shim for an agent whose shim died, in the agent's own tmux window, and waits

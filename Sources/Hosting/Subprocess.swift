@@ -3,8 +3,9 @@ import Glibc
 import Loop
 
 /// Runs a short helper command from an argv array to completion on a private loop (used by the
-/// CLI, never inside a shim's or viewer's loop).
-public func runSubprocess(_ arguments: [String], environment: [String: String]? = nil) throws -> SubprocessResult {
+/// CLI, never inside a shim's or viewer's loop). With a `timeout` (seconds) a command still
+/// running then is killed and reported as exit 124 with "timed out" on its error output.
+public func runSubprocess(_ arguments: [String], environment: [String: String]? = nil, timeout: Double? = nil) throws -> SubprocessResult {
     let loop = EventLoop()
     defer { loop.close() }
     let out = PipeStream(loop: loop), err = PipeStream(loop: loop)
@@ -25,8 +26,23 @@ public func runSubprocess(_ arguments: [String], environment: [String: String]? 
         case .eof, .error: openStreams -= 1; err.close()
         }
     }
-    while exit == nil || openStreams > 0 { loop.runOnce() }
+    var timedOut = false
+    let timer = LoopTimer(loop: loop)
+    if let timeout {
+        timer.start(seconds: timeout) {
+            timedOut = true
+            process.kill(SIGKILL)
+        }
+    }
+    // After a timeout, a grandchild (ssh for an ssh:// engine) may still hold the pipes open.
+    while exit == nil || (openStreams > 0 && !timedOut) { loop.runOnce() }
+    if openStreams > 0 { out.close(); err.close() }
+    timer.close()
     process.close()
+    if timedOut {
+        return SubprocessResult(exit: .exited(124), output: String(decoding: stdout, as: UTF8.self),
+                                errorOutput: "timed out after \(Int(timeout ?? 0)) s")
+    }
     return SubprocessResult(exit: exit!, output: String(decoding: stdout, as: UTF8.self),
                             errorOutput: String(decoding: stderr, as: UTF8.self))
 }

@@ -94,7 +94,7 @@ struct Validator {
     let file: String
     let absolutePath: String
 
-    static let topKeys = ["name", "description", "workdir", "llm", "backend", "logs", "agents"]
+    static let topKeys = ["name", "description", "workdir", "llm", "backend", "logs", "agents", "engines"]
 
     func profile(_ table: TOMLTable) -> Profile? {
         let d = diagnostics
@@ -122,6 +122,7 @@ struct Validator {
         let llm = root.subtable("llm").map { LLMPartial.read($0, bases) } ?? LLMPartial()
         let backend = root.subtable("backend").map { BackendPartial.read($0, bases) } ?? BackendPartial()
         let logs = LogsReader.read(root.subtable("logs"), bases)
+        let engines = root.subtable("engines").map { EnginesReader.read($0, bases) } ?? []
 
         var agents: [AgentSpec] = []
         var complete = true
@@ -139,6 +140,8 @@ struct Validator {
                     let reader = TableReader(table: t, path: path, diagnostics: d)
                     let agent = AgentReader(reader: reader, bases: bases, llm: llm, backend: backend).read()
                     guard let a = agent else { complete = false; continue }
+                    EnginesReader.checkChoice(a.backend.engine, at: Self.engineOrigin(t, path: path, backend: backend), backend: a.backend.type,
+                                              engines: engines, d)
                     if let first = firstLineOfName[a.name] {
                         d.atValue(path + [.key("name")], "duplicate agent name \(Text.quote(a.name)) (first used on line \(first))")
                         complete = false
@@ -157,8 +160,17 @@ struct Validator {
         }
 
         guard let profileName = name, complete, d.items.isEmpty else { return nil }
-        return Profile(name: profileName, description: description, sourcePath: absolutePath, directory: directory,
-                       workdir: workdir, llm: llm.resolved(), backend: backend.resolved(), logs: logs, agents: agents)
+        var profile = Profile(name: profileName, description: description, sourcePath: absolutePath, directory: directory,
+                              workdir: workdir, llm: llm.resolved(), backend: backend.resolved(), logs: logs, agents: agents)
+        profile.engines = engines
+        return profile
+    }
+
+    /// Where an agent's `engine` was written: its own table, its [agents.backend], or [backend].
+    static func engineOrigin(_ agent: TOMLTable, path: [PathComponent], backend: BackendPartial) -> [PathComponent]? {
+        if agent["engine"] != nil { return path + [.key("engine")] }
+        if agent["backend"]?.table?["engine"] != nil { return path + [.key("backend"), .key("engine")] }
+        return backend.origin["engine"]
     }
 
     static let nameRule = "use 1-32 characters from a-z, 0-9, '_' and '-', starting with a letter or digit"
@@ -167,7 +179,7 @@ struct Validator {
 /// Which kinds each kind-specific agent key applies to.
 enum AgentKeys {
     static let common = ["name", "kind", "env", "cwd", "restart", "backoff_initial", "backoff_max", "max_restarts",
-                         "restart_window", "stop_timeout", "debug", "llm", "backend"]
+                         "restart_window", "stop_timeout", "debug", "llm", "backend", "engine"]
     static let specific: [(String, [AgentKind])] = [
         ("command", [.command]),
         ("goal", [.goal]),
@@ -267,6 +279,7 @@ struct AgentReader {
         let mergedBackend = backend.overlaid(by: agentBackend)
         spec.llm = mergedLLM.resolved()
         spec.backend = mergedBackend.resolved()
+        if let engine = t.string("engine", nonEmpty: true) { spec.backend.engine = engine } // the agent's own key wins
         mergedBackend.check(agent: path, d)
 
         guard let k = kind else { return nil }

@@ -14,6 +14,8 @@ import Profile
 public final class DockerBox: Box {
     public let container: String
     public let dockerExecutable: String
+    /// The docker CLI's options that reach the container's engine (none on the default engine).
+    public let engineOptions: [String]
     public let hostWorkspace: String
     public let boxWorkspace: String
     /// Other bind mounts (host path -> container path), for path translation.
@@ -24,9 +26,11 @@ public final class DockerBox: Box {
     private let withheld: Set<String>
 
     public init(container: String, dockerExecutable: String, hostWorkspace: String, boxWorkspace: String = "/workspace",
-                mounts: [ContainerSpec.BindMount] = [], environment: [String: String], withheld: Set<String>) {
+                mounts: [ContainerSpec.BindMount] = [], environment: [String: String], withheld: Set<String>,
+                engineOptions: [String] = []) {
         self.container = container
         self.dockerExecutable = dockerExecutable
+        self.engineOptions = engineOptions
         self.hostWorkspace = hostWorkspace
         self.boxWorkspace = boxWorkspace
         self.mounts = mounts
@@ -38,11 +42,11 @@ public final class DockerBox: Box {
     public convenience init(spec: ContainerSpec, hostWorkspace: String, environment: [String: String], withheld: Set<String>) {
         self.init(container: spec.name, dockerExecutable: spec.dockerExecutable, hostWorkspace: hostWorkspace,
                   boxWorkspace: spec.workspace, mounts: spec.mounts.filter { $0.container != spec.workspace },
-                  environment: environment, withheld: withheld)
+                  environment: environment, withheld: withheld, engineOptions: spec.engineOptions)
     }
 
     public func argv(_ arguments: [String], directory: String?, environment: [String: String], interactive: Bool, tty: Bool) -> [String] {
-        var argv = [dockerExecutable, "exec"]
+        var argv = [dockerExecutable] + engineOptions + ["exec"]
         if interactive { argv.append("--interactive") }
         if tty { argv.append("--tty") }
         argv += ["--workdir", directory ?? boxWorkspace]
