@@ -4,7 +4,9 @@
 # and run `swift test`. Extra arguments go to `swift test`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-sv_install "${SV_BASE_PACKAGES[@]}" docker.io debootstrap
+# iproute2 (ip netns, nsenter from util-linux) and openssl: the several-engines test starts a
+# second engine in a network namespace, reached over TLS (scripts/second-engine.sh).
+sv_install "${SV_BASE_PACKAGES[@]}" docker.io debootstrap iproute2 openssl util-linux
 sv_swift
 sv_docker
 cd "$SV_ROOT"

@@ -158,3 +158,21 @@ public enum PlacementFile {
         try writeFileAtomically(path: path, data: Array(try encoder.encode(map)))
     }
 }
+
+/// `engines.tsv` in the profile's state directory: one engine a line, its name then its CLI
+/// options, tab-separated. Kept by `down` (a container left on an engine that did not answer
+/// must stay findable) and read by cleanup.sh, which has no JSON parser to rely on.
+public enum EnginesFile {
+    public static let name = "engines.tsv"
+
+    public static func write(_ engines: [EngineEndpoint], path: String) throws {
+        let lines = engines.filter { !$0.options.isEmpty }.compactMap { engine -> String? in
+            let fields = [engine.name] + engine.options
+            // A tab or newline in a path would break the format: such an engine is left out
+            // (cleanup.sh then reports nothing for it; `down` still reaches it from the record).
+            guard !fields.contains(where: { $0.contains("\t") || $0.contains("\n") }) else { return nil }
+            return fields.joined(separator: "\t") + "\n"
+        }
+        try writeFileAtomically(path: path, data: Array(lines.joined().utf8))
+    }
+}

@@ -230,6 +230,14 @@ public struct Launcher {
             var placements = PlacementFile.read(path: placementsPath(profile.name))
             for (agent, engine) in docker.placement.engine { placements[agent] = engine }
             try PlacementFile.write(placements, path: placementsPath(profile.name))
+            try EnginesFile.write(docker.engines, path: paths.profileDir(profile.name) + "/" + EnginesFile.name)
+            // Before any shim runs, so this is the first thing the agent's events say this time.
+            for spec in specs {
+                guard let note = docker.placement.notes[spec.agent], let engine = docker.placement.engine[spec.agent] else { continue }
+                let line = EventLine.make(type: "placement", agent: spec.agent, now: Date().timeIntervalSince1970,
+                                          fields: [("engine", .string(engine)), ("note", .string(note))])
+                appendLine(line, to: spec.eventsPath)
+            }
         }
         for spec in specs {
             let specPath = paths.specFile(profile: profile.name, agent: spec.agent)
@@ -388,6 +396,16 @@ public struct Launcher {
     private func maxStopTimeout(_ record: ProfileRecord) -> Double {
         record.agents.compactMap { try? ShimSpec.read(path: $0.specPath).stopTimeout }.max() ?? 10
     }
+}
+
+/// Appends one line to a file (made 0600 when new); best effort: a placement note is not worth
+/// failing `up` for.
+func appendLine(_ line: String, to path: String) {
+    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }
 
 /// Whether a pid runs a shim, `supervisor shim` or `supervisor-shim shim` (so we only ever signal
