@@ -10,6 +10,7 @@
 #                                                NAME=VALUE lines (HOST, CA, CERT, KEY, SOCK)
 #   scripts/second-engine.sh stop DIR            stop its dockerd only (SIGTERM by pid file, as
 #                                                an engine that goes away; `down` still cleans up)
+#   scripts/second-engine.sh start DIR           start its dockerd again after `stop`
 #   scripts/second-engine.sh down DIR            stop it and remove all it made (idempotent)
 #   scripts/second-engine.sh check               exit 0 when it can run here; else print why
 #
@@ -61,6 +62,28 @@ down() {
     return 0
 }
 
+# Starts the engine's dockerd in the namespace and waits until it answers over TLS.
+start_daemon() {
+    local d=$1 n ns there c
+    n=$(cat "$d/slot"); ns="svtest$n"; there="10.200.$n.2"; c="$d/certs"
+    # nsenter, not `ip netns exec`: that one also mounts a fresh /sys, which hides the cgroup
+    # hierarchy dockerd needs ("Devices cgroup isn't mounted").
+    nsenter --net="/var/run/netns/$ns" dockerd --data-root "$d/root" --exec-root "$d/x" --pidfile "$d/pid" \
+        -H "unix://$d/sock" -H "tcp://$there:2376" \
+        --tlsverify --tlscacert "$c/ca.pem" --tlscert "$c/server.pem" --tlskey "$c/server-key.pem" \
+        --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+        --userland-proxy=false --storage-driver overlay2 >> "$d/dockerd.log" 2>&1 &
+    local daemon=$!
+    local tcp=(docker --host "tcp://$there:2376" --tlsverify --tlscacert "$c/ca.pem" --tlscert "$c/cert.pem" --tlskey "$c/key.pem")
+    local ok=0
+    for _ in $(seq 1 300); do
+        if "${tcp[@]}" version --format '{{.Server.Version}}' >/dev/null 2>&1; then ok=1; break; fi
+        kill -0 "$daemon" 2>/dev/null || { echo "second engine: dockerd exited" >&2; false; }
+        sleep 0.2
+    done
+    [[ $ok == 1 ]] || { echo "second engine: dockerd did not answer within 60 s" >&2; false; }
+}
+
 up() {
     local d=$1; shift
     local n ns host peer here there
@@ -93,22 +116,7 @@ up() {
         -extfile "$c/client.ext" -out "$c/cert.pem" 2>/dev/null
     chmod 600 "$c"/*key.pem
 
-    # nsenter, not `ip netns exec`: that one also mounts a fresh /sys, which hides the cgroup
-    # hierarchy dockerd needs ("Devices cgroup isn't mounted").
-    nsenter --net="/var/run/netns/$ns" dockerd --data-root "$d/root" --exec-root "$d/x" --pidfile "$d/pid" \
-        -H "unix://$d/sock" -H "tcp://$there:2376" \
-        --tlsverify --tlscacert "$c/ca.pem" --tlscert "$c/server.pem" --tlskey "$c/server-key.pem" \
-        --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
-        --userland-proxy=false --storage-driver overlay2 > "$d/dockerd.log" 2>&1 &
-    local daemon=$!
-    local tcp=(docker --host "tcp://$there:2376" --tlsverify --tlscacert "$c/ca.pem" --tlscert "$c/cert.pem" --tlskey "$c/key.pem")
-    local ok=0
-    for _ in $(seq 1 300); do
-        if "${tcp[@]}" version --format '{{.Server.Version}}' >/dev/null 2>&1; then ok=1; break; fi
-        kill -0 "$daemon" 2>/dev/null || { echo "second engine: dockerd exited" >&2; false; }
-        sleep 0.2
-    done
-    [[ $ok == 1 ]] || { echo "second engine: dockerd did not answer within 60 s" >&2; false; }
+    start_daemon "$d"
     for image in "$@"; do
         docker save "$image" | docker --host "unix://$d/sock" load >/dev/null
     done
@@ -127,6 +135,8 @@ case $cmd in
         shift 2; up "$(realpath -m "$dir")" "$@" ;;
     stop) [[ -n $dir ]] || { echo "usage: $0 stop DIR" >&2; exit 2; }
         stop_pidfile "$(realpath -m "$dir")" "$(realpath -m "$dir")/pid" ;;
+    start) [[ -n $dir ]] || { echo "usage: $0 start DIR" >&2; exit 2; }
+        start_daemon "$(realpath -m "$dir")" ;;
     down) [[ -n $dir ]] || { echo "usage: $0 down DIR" >&2; exit 2; }
         down "$(realpath -m "$dir")" ;;
     *) echo "usage: $0 up DIR [IMAGE...] | stop DIR | down DIR | check" >&2; exit 2 ;;

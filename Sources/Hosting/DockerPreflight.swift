@@ -97,7 +97,7 @@ public enum DockerPreflight {
             if seenImages.insert(endpoint.name + "\u{0}" + image).inserted, !engine.imageExists(image) {
                 var hint = image.hasPrefix("supervisor-agent:") ? "build it with `supervisor image build --tag \(image)`" : "pull or build it (`docker pull \(image)`)"
                 if endpoint.name != EngineEndpoint.defaultName {
-                    hint = "copy it there with `supervisor image copy \(profile.sourcePath) \(image) --engine \(endpoint.name)` (docker save | docker load), or " + hint.replacingOccurrences(of: "--tag", with: "--engine \(endpoint.name) --tag")
+                    hint = "copy it there with `supervisor image copy \(profile.sourcePath) \(image) --engine \(endpoint.name)` (docker save | docker load), or " + hint.replacingOccurrences(of: "--tag", with: "--profile \(profile.sourcePath) --engine \(endpoint.name) --tag")
                 }
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": image \(image) is not on the Docker engine (\(engine.endpoint)); \(hint)")
             }

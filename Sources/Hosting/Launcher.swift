@@ -102,12 +102,42 @@ public struct Launcher {
         guard profile.agents.contains(where: { $0.name == agent }) else {
             throw HostingError("\(profile.sourcePath) no longer has an agent \"\(agent)\"")
         }
-        return try plan(profile).specs.filter { $0.agent == agent }
+        // Only this agent's engine is asked: another engine that is down must not stop a
+        // start here. An `auto` agent whose engine is gone is placed again (and told so).
+        var one = profile
+        one.agents = profile.agents.filter { $0.name == agent }
+        let (_, specs, docker) = try planWithEngines(one)
+        if let docker {
+            try recordPlacements(docker, specs: specs, profile: profile.name)
+            let recordPath = paths.profileRecord(profile: profile.name)
+            if var record = try? ProfileRecord.read(path: recordPath), let index = record.agents.firstIndex(where: { $0.name == agent }) {
+                record.agents[index].engine = specs.first?.container?.engineName
+                record.engines = docker.engines
+                try record.write(to: recordPath)
+            }
+        }
+        return specs
     }
 
     public func plan(_ profile: Profile) throws -> (tmux: Tmux, specs: [ShimSpec]) {
         let (tmux, specs, _) = try planWithEngines(profile)
         return (tmux, specs)
+    }
+
+    /// Records where the Docker agents of `specs` run (placements.json, engines.tsv) and tells
+    /// each `auto` agent placed afresh or moved in a `placement` event (written before its shim
+    /// starts it, so it is the first thing its events say this time).
+    func recordPlacements(_ docker: DockerPlan, specs: [ShimSpec], profile: String) throws {
+        var placements = PlacementFile.read(path: placementsPath(profile))
+        for spec in specs { if let engine = docker.placement.engine[spec.agent] { placements[spec.agent] = engine } }
+        try PlacementFile.write(placements, path: placementsPath(profile))
+        try EnginesFile.write(docker.engines, path: paths.profileDir(profile) + "/" + EnginesFile.name)
+        for spec in specs {
+            guard let note = docker.placement.notes[spec.agent], let engine = docker.placement.engine[spec.agent] else { continue }
+            let line = EventLine.make(type: "placement", agent: spec.agent, now: Date().timeIntervalSince1970,
+                                      fields: [("engine", .string(engine)), ("note", .string(note))])
+            appendLine(line, to: spec.eventsPath)
+        }
     }
 
     /// The profile's recorded engine placements (see `PlacementFile`).
@@ -226,19 +256,7 @@ public struct Launcher {
             name: profile.name, sourcePath: profile.sourcePath, logsDir: profile.logs.dir,
             tmuxSocket: tmux.socket, tmuxConfig: tmuxConfig, shimCommand: shimCommand, agents: [], upAt: Date().timeIntervalSince1970,
             engines: docker.map(\.engines))
-        if let docker {
-            var placements = PlacementFile.read(path: placementsPath(profile.name))
-            for (agent, engine) in docker.placement.engine { placements[agent] = engine }
-            try PlacementFile.write(placements, path: placementsPath(profile.name))
-            try EnginesFile.write(docker.engines, path: paths.profileDir(profile.name) + "/" + EnginesFile.name)
-            // Before any shim runs, so this is the first thing the agent's events say this time.
-            for spec in specs {
-                guard let note = docker.placement.notes[spec.agent], let engine = docker.placement.engine[spec.agent] else { continue }
-                let line = EventLine.make(type: "placement", agent: spec.agent, now: Date().timeIntervalSince1970,
-                                          fields: [("engine", .string(engine)), ("note", .string(note))])
-                appendLine(line, to: spec.eventsPath)
-            }
-        }
+        if let docker { try recordPlacements(docker, specs: specs, profile: profile.name) }
         for spec in specs {
             let specPath = paths.specFile(profile: profile.name, agent: spec.agent)
             try makeDirectories(paths.agentDir(profile: profile.name, agent: spec.agent))
