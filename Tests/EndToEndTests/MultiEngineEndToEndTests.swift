@@ -204,12 +204,20 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
             network = "none"
 
             """ + agent("near", sh("echo near-up; exec sleep 600"), extra: "cwd = \(tomlString(workspace("near")))")
-              + agent("far", sh("echo far-up; exec sleep 600"), extra: "engine = \"far\"\ncwd = \(tomlString(workspace("far")))"))
+              + agent("far", sh("echo made-far > pulled.txt; echo far-up; exec sleep 600"), extra: "engine = \"far\"\ncwd = \(tomlString(workspace("far")))"))
         try upDetached(path)
         try sv.waitForLog("multidown", "near", containing: "near-up", seconds: 60)
         try sv.waitForLog("multidown", "far", containing: "far-up", seconds: 60)
         let label = "label=\(ContainerSpec.labelHome)=\(sv.root)"
         XCTAssertEqual(farDocker(["ps", "--quiet", "--filter", label]).output.split(separator: "\n").count, 1)
+        // `pull` copies the workspace out of the container on the second engine.
+        let dest = sv.home.file("pulled")
+        let preview = try ok(["pull", "multidown", "far", dest, "--diff"])
+        XCTAssertTrue(preview.stdout.contains("+made-far"), preview.stdout)
+        XCTAssertFalse(fileExists(dest + "/pulled.txt"), "--diff copies nothing")
+        try ok(["pull", "multidown", "far", dest])
+        XCTAssertEqual(try String(contentsOfFile: dest + "/pulled.txt", encoding: .utf8), "made-far\n")
+
         try ok(["down", "multidown"], timeout: 120)
         XCTAssertEqual(DockerTestSupport.docker(["ps", "--all", "--quiet", "--filter", label]).output, "")
         XCTAssertEqual(farDocker(["ps", "--all", "--quiet", "--filter", label]).output, "")
