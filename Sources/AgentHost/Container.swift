@@ -35,13 +35,15 @@ public struct ContainerSpec: Codable, Equatable, Sendable {
     /// the same container moved to another engine is made there afresh anyway.
     public var engine: EngineEndpoint?
 
-    /// A bind mount: a host directory seen at `container` inside.
+    /// A bind mount: a host directory seen at `container` inside; with `volume` true, `host` is
+    /// the name of a volume on the engine instead.
     public struct BindMount: Codable, Equatable, Sendable {
         public var host: String
         public var container: String
         public var readOnly: Bool
-        public init(host: String, container: String, readOnly: Bool) {
-            self.host = host; self.container = container; self.readOnly = readOnly
+        public var volume: Bool?
+        public init(host: String, container: String, readOnly: Bool, volume: Bool? = nil) {
+            self.host = host; self.container = container; self.readOnly = readOnly; self.volume = volume
         }
     }
 
@@ -100,7 +102,7 @@ public struct ContainerSpec: Codable, Equatable, Sendable {
         if let cpus { args += ["--cpus", "\(cpus)"] }
         if readOnly { args += ["--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run"] }
         for mount in mounts {
-            args += ["--mount", "type=bind," + Self.csvField("source=" + mount.host) + "," + Self.csvField("target=" + mount.container)
+            args += ["--mount", (mount.volume == true ? "type=volume," : "type=bind,") + Self.csvField("source=" + mount.host) + "," + Self.csvField("target=" + mount.container)
                      + (mount.readOnly ? ",readonly" : "")]
         }
         for name in environmentNames { args += ["--env", name] }

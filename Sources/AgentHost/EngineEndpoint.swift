@@ -6,9 +6,12 @@
 public struct EngineEndpoint: Codable, Equatable, Sendable {
     public var name: String
     public var options: [String]
+    /// Agents' workspaces on this engine are named volumes (seeded from the host's cwd at first
+    /// start) rather than bind mounts of cwd.
+    public var workspaceVolume: Bool
 
-    public init(name: String, options: [String]) {
-        self.name = name; self.options = options
+    public init(name: String, options: [String], workspaceVolume: Bool = false) {
+        self.name = name; self.options = options; self.workspaceVolume = workspaceVolume
     }
 
     public static let defaultName = "default"
@@ -30,6 +33,14 @@ extension ContainerSpec {
     public var engineName: String { engine?.name ?? EngineEndpoint.defaultName }
     /// `docker [engine options]`: what every command about this container starts with.
     public var dockerCommand: [String] { [dockerExecutable] + engineOptions }
+}
+
+extension ContainerSpec {
+    /// `sv-<profile>-<agent>-ws`: the agent's workspace volume on an engine with volume workspaces.
+    public static func workspaceVolumeName(profile: String, agent: String) -> String { "sv-\(profile)-\(agent)-ws" }
+
+    /// The workspace volume's name when the workspace is a volume (nil: a bind mount).
+    public var workspaceVolume: String? { mounts.first.flatMap { $0.volume == true ? $0.host : nil } }
 }
 
 extension ContainerInfo {

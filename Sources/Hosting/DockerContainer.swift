@@ -7,7 +7,11 @@ extension ContainerSpec {
     public static func make(profile: Profile, agent: AgentSpec, home: String, dockerExecutable: String,
                             engine: EngineEndpoint? = nil) -> ContainerSpec {
         let backend = agent.backend
-        var mounts = [BindMount(host: agent.cwd, container: backend.workspace, readOnly: false)]
+        // On an engine that does not share this machine's files the workspace is a volume there.
+        var mounts = [engine?.workspaceVolume == true
+                      ? BindMount(host: workspaceVolumeName(profile: profile.name, agent: agent.name), container: backend.workspace,
+                                  readOnly: false, volume: true)
+                      : BindMount(host: agent.cwd, container: backend.workspace, readOnly: false)]
         mounts += backend.mounts.filter { $0.container != backend.workspace }
             .map { BindMount(host: $0.host, container: $0.container, readOnly: $0.readOnly) }
         return ContainerSpec(

@@ -53,8 +53,8 @@ public struct DockerEngine {
     }
 
     /// Runs `docker [engine options] ARGUMENTS` to completion (killed after `timeout` seconds).
-    public func run(_ arguments: [String], timeout: Double? = nil) -> SubprocessResult {
-        do { return try runSubprocess([executable] + engine.options + arguments, environment: environment, timeout: timeout) } catch {
+    public func run(_ arguments: [String], timeout: Double? = nil, input: Int32? = nil) -> SubprocessResult {
+        do { return try runSubprocess([executable] + engine.options + arguments, environment: environment, timeout: timeout, input: input) } catch {
             return SubprocessResult(exit: .exited(127), output: "", errorOutput: "\(error)")
         }
     }

@@ -9,7 +9,7 @@ import Loop
 import Profile
 
 extension EngineEndpoint {
-    public init(_ spec: EngineSpec) { self.init(name: spec.name, options: spec.cliOptions) }
+    public init(_ spec: EngineSpec) { self.init(name: spec.name, options: spec.cliOptions, workspaceVolume: spec.workspaceVolume) }
 
     /// The profile's engines: `default` first, then its `[engines]` tables in file order.
     public static func all(_ profile: Profile) -> [EngineEndpoint] { [.default] + profile.engines.map(EngineEndpoint.init) }

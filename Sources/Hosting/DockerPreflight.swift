@@ -92,6 +92,10 @@ public enum DockerPreflight {
         var seenImages: Set<String> = [], seenNetworks: Set<String> = []
         for agent in agents {
             let endpoint = all.first { $0.name == decision.engine[agent.name] }!
+            if agent.kind == .coder && endpoint.workspaceVolume {
+                // Its file tools read and write the workspace on this machine.
+                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": a coder agent needs its workspace on this machine, but engine \(endpoint.name) keeps workspaces in volumes; give the agent another engine, or set workspace = \"bind\" in [engines.\(endpoint.name)] when that engine shares this machine's files")
+            }
             let engine = docker.on(endpoint)
             let image = agent.backend.image ?? ""
             if seenImages.insert(endpoint.name + "\u{0}" + image).inserted, !engine.imageExists(image) {

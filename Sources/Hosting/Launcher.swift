@@ -298,6 +298,12 @@ public struct Launcher {
         let loop = EventLoop()
         defer { loop.close() }
         let lifecycle = ContainerLifecycle.onLoop(loop, executable: engine.executable, environment: engine.environment)
+        // Workspace volumes that do not exist yet are seeded once their containers are made.
+        let fresh = specs.filter { spec in
+            guard let container = spec.container, let volume = container.workspaceVolume else { return false }
+            return !engine.on(container.engine ?? .default).run(["volume", "inspect", "--format", "{{.Name}}", volume],
+                                                               timeout: DockerEngine.questionTimeout).succeeded
+        }
         var pending = containers.count
         var failures: [HostingError] = []
         for container in containers {
@@ -307,8 +313,22 @@ public struct Launcher {
             }
         }
         while pending > 0 { loop.runOnce() }
+        if failures.isEmpty {
+            for spec in fresh {
+                do { try WorkspaceSeed.seed(spec, docker: engine, scratch: paths.profileDir(profile)) } catch let error as HostingError {
+                    failures.append(error)
+                    break
+                }
+            }
+        }
         if let failure = failures.first {
             engine.removeContainers(profile: profile, home: paths.root, on: engines)
+            for spec in fresh {
+                // A half-seeded volume would look seeded next time: it goes too.
+                if let container = spec.container, let volume = container.workspaceVolume {
+                    engine.on(container.engine ?? .default).run(["volume", "rm", "--force", volume], timeout: 60)
+                }
+            }
             throw failure
         }
     }

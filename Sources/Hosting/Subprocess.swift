@@ -5,7 +5,9 @@ import Loop
 /// Runs a short helper command from an argv array to completion on a private loop (used by the
 /// CLI, never inside a shim's or viewer's loop). With a `timeout` (seconds) a command still
 /// running then is killed and reported as exit 124 with "timed out" on its error output.
-public func runSubprocess(_ arguments: [String], environment: [String: String]? = nil, timeout: Double? = nil) throws -> SubprocessResult {
+/// `input`: a descriptor the command reads as its standard input (nil: none).
+public func runSubprocess(_ arguments: [String], environment: [String: String]? = nil, timeout: Double? = nil,
+                          input: Int32? = nil) throws -> SubprocessResult {
     let loop = EventLoop()
     defer { loop.close() }
     let out = PipeStream(loop: loop), err = PipeStream(loop: loop)
@@ -13,7 +15,7 @@ public func runSubprocess(_ arguments: [String], environment: [String: String]? 
     var stdout: [UInt8] = [], stderr: [UInt8] = []
     var openStreams = 2
     let process = try ChildProcess(loop: loop, arguments: arguments, environment: environment,
-                                   stdio: [.ignore, .pipe(out, childReads: false), .pipe(err, childReads: false)]) { exit = $0 }
+                                   stdio: [input.map { .inherit($0) } ?? .ignore, .pipe(out, childReads: false), .pipe(err, childReads: false)]) { exit = $0 }
     try out.startReading { result in
         switch result {
         case .data(let bytes): stdout.append(contentsOf: bytes)

@@ -20,13 +20,24 @@ public struct EngineSpec: Codable, Equatable, Sendable {
     public var tlsCert: String?
     public var tlsKey: String?
     public var tlsVerify: Bool
+    /// Where an agent's workspace lives on this engine: a named volume seeded from the host's
+    /// `cwd` at first start (the default for tcp, ssh and contexts: another machine does not see
+    /// this one's files), or a bind mount of `cwd` (the default for unix sockets: same machine).
+    public var workspaceVolume: Bool
     /// Line of the `[engines.NAME]` header (0 if unknown).
     public var line: Int
 
     public init(name: String, address: Address, tlsCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil,
-                tlsVerify: Bool = true, line: Int = 0) {
+                tlsVerify: Bool = true, workspaceVolume: Bool? = nil, line: Int = 0) {
         self.name = name; self.address = address; self.tlsCA = tlsCA; self.tlsCert = tlsCert; self.tlsKey = tlsKey
         self.tlsVerify = tlsVerify; self.line = line
+        self.workspaceVolume = workspaceVolume ?? Self.remoteByDefault(address)
+    }
+
+    /// A unix socket is on this machine; anything else may well not be.
+    static func remoteByDefault(_ address: Address) -> Bool {
+        if case .host(let host) = address, host.hasPrefix("unix://") { return false }
+        return true
     }
 
     /// The engine every agent uses unless it names another.
@@ -61,7 +72,7 @@ public struct EngineSpec: Codable, Equatable, Sendable {
 
 /// Reads `[engines]`: one table per engine.
 enum EnginesReader {
-    static let keys = ["host", "context", "tls_ca", "tls_cert", "tls_key", "tls_verify"]
+    static let keys = ["host", "context", "tls_ca", "tls_cert", "tls_key", "tls_verify", "workspace"]
 
     static func read(_ engines: TableReader, _ bases: Bases) -> [EngineSpec] {
         let d = engines.diagnostics
@@ -103,6 +114,14 @@ enum EnginesReader {
         var spec = EngineSpec(name: name, address: address ?? .host(""))
         spec.line = d.position(t.path, value: false).line
         spec.tlsVerify = t.bool("tls_verify") ?? true
+        spec.workspaceVolume = EngineSpec.remoteByDefault(spec.address)
+        if let w = t.string("workspace") {
+            switch w {
+            case "volume": spec.workspaceVolume = true
+            case "bind": spec.workspaceVolume = false
+            default: d.atValue(t.child("workspace"), "\(Text.quote(w)) is not a workspace mode; expected \"volume\" (a volume on the engine, seeded from cwd) or \"bind\" (cwd bind-mounted: the engine shares this machine's files)")
+            }
+        }
         for (key, keyPath) in [("tls_ca", \EngineSpec.tlsCA), ("tls_cert", \.tlsCert), ("tls_key", \.tlsKey)] {
             guard let file = t.string(key, nonEmpty: true) else { continue }
             guard case .host(let h)? = address, h.hasPrefix("tcp://") else {

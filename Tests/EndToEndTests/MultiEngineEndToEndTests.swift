@@ -119,6 +119,13 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
             pids_limit = 200
 
             """ + goal("gnear", engine: "default") + goal("gfar", engine: "far") + command("a1", engine: "auto") + command("a2", engine: "auto"))
+        // gfar's workspace is a git work tree: its volume on the TCP engine is seeded with what
+        // git would track, not what .gitignore leaves out.
+        let farWorkspace = workspace("gfar")
+        for (file, text) in [(".gitignore", "ignored.txt\n"), ("seed.txt", "from-host\n"), ("ignored.txt", "stays-here\n")] {
+            try text.write(toFile: farWorkspace + "/" + file, atomically: true, encoding: .utf8)
+        }
+        XCTAssertTrue(try runSubprocess(["git", "-C", farWorkspace, "init", "-q"]).succeeded)
         try upDetached(path)
 
         // The goal agents ran their commands in their containers, one on each engine.
@@ -127,7 +134,18 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
             let log = String(decoding: sv.log("multi", agent), as: UTF8.self)
             XCTAssertEqual(state.runs.map(\.exit), [.exited(0)], log)
             let name = ContainerSpec.containerName(profile: "multi", agent: agent)
-            XCTAssertEqual(try String(contentsOfFile: sv.home.file("ws-\(agent)/where.txt"), encoding: .utf8), name + "\n")
+            if onFar {
+                // In the volume on that engine, not here; `pull` brings it back.
+                XCTAssertFalse(fileExists(farWorkspace + "/where.txt"))
+                let listing = farDocker(["exec", name, "ls", "-A", "/workspace"]).output.split(separator: "\n").map(String.init).sorted()
+                XCTAssertEqual(listing, [".gitignore", "seed.txt", "where.txt"], "what git tracks or would track; no .git, no ignored file")
+                let dest = sv.home.file("pulled-gfar")
+                try ok(["pull", "multi", "gfar", dest])
+                XCTAssertEqual(try String(contentsOfFile: dest + "/where.txt", encoding: .utf8), name + "\n")
+                XCTAssertEqual(try String(contentsOfFile: dest + "/seed.txt", encoding: .utf8), "from-host\n")
+            } else {
+                XCTAssertEqual(try String(contentsOfFile: sv.home.file("ws-\(agent)/where.txt"), encoding: .utf8), name + "\n")
+            }
             let onSecond = farDocker(["container", "inspect", "--format", "{{.Name}}", name]).succeeded
             let onDefault = DockerTestSupport.docker(["container", "inspect", "--format", "{{.Name}}", name]).succeeded
             XCTAssertEqual([onSecond, onDefault], [onFar, !onFar], "\(agent): container on the wrong engine")

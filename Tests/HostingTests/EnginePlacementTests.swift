@@ -75,4 +75,21 @@ final class EnginePlacementTests: XCTestCase {
         guard case .failure(let error)? = outcome else { return XCTFail("expected a failure") }
         XCTAssertTrue("\(error)".contains("on engine far (tcp://h:2376)"), "\(error)")
     }
+
+    func testAnEngineWithVolumeWorkspacesMountsAVolumeNotTheHostDirectory() {
+        var agent = AgentSpec(name: "goal", kind: .goal, cwd: "/w")
+        agent.backend.type = .docker
+        agent.backend.image = "img:1"
+        let profile = Profile(name: "p", sourcePath: "/x/p.toml", directory: "/x", workdir: "/x", llm: LLMSettings(),
+                              backend: agent.backend, logs: LogSettings(dir: "/x/logs"), agents: [agent])
+        let far = EngineEndpoint(name: "far", options: ["--host", "tcp://h:2376"], workspaceVolume: true)
+        let spec = ContainerSpec.make(profile: profile, agent: agent, home: "/h", dockerExecutable: "/usr/bin/docker", engine: far)
+        XCTAssertEqual(spec.workspaceVolume, "sv-p-goal-ws")
+        XCTAssertTrue(spec.runArguments.contains("type=volume,source=sv-p-goal-ws,target=/workspace"), "\(spec.runArguments)")
+        XCTAssertFalse(spec.runArguments.joined(separator: " ").contains("source=/w"))
+        let bound = ContainerSpec.make(profile: profile, agent: agent, home: "/h", dockerExecutable: "/usr/bin/docker",
+                                       engine: EngineEndpoint(name: "near", options: ["--host", "unix:///s"]))
+        XCTAssertNil(bound.workspaceVolume)
+        XCTAssertTrue(bound.runArguments.contains("type=bind,source=/w,target=/workspace"))
+    }
 }

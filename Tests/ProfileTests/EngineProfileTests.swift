@@ -54,6 +54,16 @@ final class EngineProfileTests: XCTestCase {
         XCTAssertEqual(p.engines[1].cliOptions, ["--context", "build-box"])
         XCTAssertEqual(p.engines[2].cliOptions, ["--host", "ssh://me@box"])
         XCTAssertEqual(p.agents.map(\.backend.engine), ["far", "auto", "default"])
+        XCTAssertEqual(p.engines.map(\.workspaceVolume), [true, true, true], "another machine does not see this one's files")
+    }
+
+    func testWorkspaceModeFollowsTheAddressUnlessSaid() throws {
+        let p = try ProfileLoader.parse(text: "[engines.near]\nhost = \"unix:///s\"\n[engines.nfs]\nhost = \"ssh://me@b\"\nworkspace = \"bind\"\n"
+                                        + Self.dockerAgent.replacingOccurrences(of: "\"far\"", with: "\"near\""), path: "/p/e.toml")
+        XCTAssertEqual(p.engines.map(\.workspaceVolume), [false, false])
+        XCTAssertThrowsError(try ProfileLoader.parse(text: "[engines.far]\nhost = \"unix:///s\"\nworkspace = \"nfs\"\n" + Self.dockerAgent, path: "/p/e.toml")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("/p/e.toml:3:13: engines.far.workspace: \"nfs\" is not a workspace mode"), "\(e)")
+        }
     }
 
     func testUnverifiedTLSIsSaidOnTheCommandLine() throws {
