@@ -78,7 +78,9 @@ struct ImageCommand: ParsableCommand {
             }
             try target.ping(purpose: "supervisor image copy")
             var fds: [Int32] = [0, 0]
+            // Close-on-exec: were `load` to inherit the write end, it would never see end of file.
             guard pipe(&fds) == 0 else { throw CommandFailure(message: "pipe: \(String(cString: strerror(errno)))", status: 1) }
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             let loop = EventLoop()
             defer { loop.close() }
             var saved: ProcessExit?, loaded: ProcessExit?

@@ -223,6 +223,12 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
 
             """ + agent("near", sh("echo near-up; exec sleep 600"), extra: "cwd = \(tomlString(workspace("near")))")
               + agent("far", sh("echo made-far > pulled.txt; echo far-up; exec sleep 600"), extra: "engine = \"far\"\ncwd = \(tomlString(workspace("far")))"))
+        // An engine without the image: one error saying how to copy it; `image copy` does.
+        XCTAssertTrue(farDocker(["rmi", DockerTestSupport.image]).succeeded)
+        let refused = try sv.run(["validate", path])
+        assertOneLineError(refused, ["engine far", "supervisor image copy \(path) \(DockerTestSupport.image) --engine far"])
+        try ok(["image", "copy", path, DockerTestSupport.image, "--engine", "far"], timeout: 180)
+        try ok(["validate", path])
         try upDetached(path)
         try sv.waitForLog("multidown", "near", containing: "near-up", seconds: 60)
         try sv.waitForLog("multidown", "far", containing: "far-up", seconds: 60)
