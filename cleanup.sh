@@ -12,7 +12,8 @@
 #      signalled only if its argv[1] is `shim`; an agent only if it still leads its own session.
 #      Both must have started before their state file was last written (a reused pid did not).
 #      SIGTERM (an agent's whole process group), then SIGKILL after a bounded wait;
-#   3. containers labelled supervisor.profile whose supervisor.home label is this root (only when
+#   3. containers labelled supervisor.profile whose supervisor.home label is this root, on the
+#      default engine and on each engine a profile named (<root>/profiles/*/engines.tsv; only when
 #      docker is installed and answers; containers of other roots or without the labels stay);
 #   4. isolated agents' git worktrees (<root>/profiles/*/worktrees/<agent>, listed with their size
 #      and state): only those whose work is merged and that have no uncommitted changes, unless
@@ -208,18 +209,44 @@ for proc in /proc/[0-9]*; do
     add_target shim "$pid" "shim $pid (${spec%%/*}/$(basename "$(dirname "$spec")"), no state file)"
 done
 
-# Containers.
-containers=()
+# Containers, on every engine of every profile: the default one, and each engine a profile's
+# <dir>/engines.tsv names (written by `up`: name, then the docker CLI options that reach it,
+# tab-separated). An engine that does not answer is named and skipped; the others go on.
+containers=()     # "ENGINE_INDEX ID"
+engine_names=(default)
+engine_opts=("")  # each: the options, tab-separated
 docker_ok=0
-if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; then
-    docker_ok=1
-    # Only this root's: supervisor labels each container with its state root (supervisor.home), so
-    # another user's or another SUPERVISOR_HOME's containers on the same engine are never touched.
-    # Containers of agents with preserve_container = true (label supervisor.preserve=true) are
-    # kept, as `down` keeps them.
-    mapfile -t containers < <(timeout 20 docker ps -a --filter label=supervisor.profile \
-        --filter "label=supervisor.home=$root" --format '{{.ID}} {{.Label "supervisor.preserve"}}' 2>/dev/null \
-        | awk '$2 != "true" { print $1 }' || true)
+if command -v docker >/dev/null 2>&1; then
+    for dir in "${profile_dirs[@]}"; do
+        [[ -r $dir/engines.tsv ]] || continue
+        while IFS= read -r line || [[ -n $line ]]; do
+            [[ -n $line ]] || continue
+            name=${line%%$'\t'*}
+            opts=${line#*$'\t'}
+            known=0
+            for o in "${engine_opts[@]}"; do [[ $o == "$opts" ]] && known=1; done
+            [[ $known == 1 ]] && continue
+            engine_names+=("$name")
+            engine_opts+=("$opts")
+        done <"$dir/engines.tsv"
+    done
+    for i in "${!engine_opts[@]}"; do
+        IFS=$'\t' read -r -a opts <<<"${engine_opts[$i]}"
+        if ! timeout 10 docker "${opts[@]}" info >/dev/null 2>&1; then
+            [[ $i == 0 ]] || say "note: engine ${engine_names[$i]} does not answer; its containers (if any) were not checked"
+            continue
+        fi
+        [[ $i == 0 ]] && docker_ok=1
+        # Only this root's: supervisor labels each container with its state root (supervisor.home), so
+        # another user's or another SUPERVISOR_HOME's containers on the same engine are never touched.
+        # Containers of agents with preserve_container = true (label supervisor.preserve=true) are
+        # kept, as `down` keeps them.
+        while IFS= read -r id; do
+            [[ -n $id ]] && containers+=("$i $id")
+        done < <(timeout 20 docker "${opts[@]}" ps -a --filter label=supervisor.profile \
+            --filter "label=supervisor.home=$root" --format '{{.ID}} {{.Label "supervisor.preserve"}}' 2>/dev/null \
+            | awk '$2 != "true" { print $1 }' || true)
+    done
 fi
 
 # Log directories: <logsDir>/<profile> from profile.json, and the directory of each agent's log
@@ -320,15 +347,18 @@ if [[ ${#t_pid[@]} -gt 0 ]]; then
 fi
 
 # --- 3. containers ----------------------------------------------------------------------------------------
-for id in "${containers[@]}"; do
-    [[ -n $id ]] || continue
-    label=$(docker inspect -f '{{.Name}} (profile {{index .Config.Labels "supervisor.profile"}})' "$id" 2>/dev/null || echo "$id")
+for entry in "${containers[@]}"; do
+    [[ -n $entry ]] || continue
+    i=${entry%% *}; id=${entry#* }
+    IFS=$'\t' read -r -a opts <<<"${engine_opts[$i]}"
+    where=""; [[ $i == 0 ]] || where=" on engine ${engine_names[$i]}"
+    label=$(timeout 20 docker "${opts[@]}" inspect -f '{{.Name}} (profile {{index .Config.Labels "supervisor.profile"}})' "$id" 2>/dev/null || echo "$id")
     if [[ $dry_run == 1 ]]; then
-        act "would remove container $id ${label#/}"
-    elif docker rm -f "$id" >/dev/null 2>&1; then
-        act "removed container $id ${label#/}"
+        act "would remove container $id ${label#/}$where"
+    elif timeout 60 docker "${opts[@]}" rm -f "$id" >/dev/null 2>&1; then
+        act "removed container $id ${label#/}$where"
     else
-        fail "could not remove container $id"
+        fail "could not remove container $id$where"
     fi
 done
 

@@ -4,6 +4,9 @@
 #      made, shims up, each agent's program running inside its container), and `down`;
 #   2. per-command overhead of a tool call in a container (`docker exec CONTAINER true`, what
 #      DockerBox runs) next to the same command run locally (`true`).
+#   3. the same tool call on a second engine reached over TCP with TLS (scripts/second-engine.sh:
+#      a private dockerd in a network namespace on this machine, so the figure is the TLS and
+#      TCP cost, not a network's latency); skipped with a line saying why when it cannot run.
 #   bench/docker.sh [path/to/supervisor] [N execs]   (default: .build/release, else debug; N=50)
 # Uses the test image (scripts/docker-test-image.sh) and network none; everything it makes is
 # under a fresh SUPERVISOR_HOME and removed at the end (containers by label).
@@ -20,7 +23,9 @@ docker image inspect "$IMAGE" >/dev/null 2>&1 || { echo "bench/docker.sh: image 
 export SUPERVISOR_HOME=$(mktemp -d /tmp/sv-bench-XXXXXX)
 chmod 755 "$SUPERVISOR_HOME"
 WS=$SUPERVISOR_HOME/ws; mkdir -p "$WS"; chmod 777 "$WS"
+ENGINE_DIR=/tmp/sve-bench-$$
 cleanup() {
+  [ -d "$ENGINE_DIR" ] && scripts/second-engine.sh down "$ENGINE_DIR" >/dev/null 2>&1 || true
   "$SV" down dbench >/dev/null 2>&1 || true
   ids=$(docker ps -aq --filter "label=supervisor.home=$SUPERVISOR_HOME" --filter "label=supervisor.bench=1")
   [ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1 || true
@@ -62,6 +67,21 @@ t0=$(now_ms); for _ in $(seq 1 "$N"); do docker exec "$C" true; done; t_exec=$((
 t0=$(now_ms); for _ in $(seq 1 "$N"); do docker exec -i "$C" bash -c 'exec 2>&1; true' </dev/null; done; t_execb=$(( $(now_ms) - t0 ))
 t0=$(now_ms); for _ in $(seq 1 "$N"); do bash -c 'exec 2>&1; true' </dev/null; done; t_localb=$(( $(now_ms) - t0 ))
 
+# ---- 3. the same on a remote engine (TCP + TLS) --------------------------------
+t_remote=""; t_remoteb=""; remote_note=""
+if why=$(scripts/second-engine.sh check); then
+  eval "$(scripts/second-engine.sh up "$ENGINE_DIR" "$IMAGE" | sed 's/^/R_/')"
+  R=(docker --host "$R_HOST" --tlsverify --tlscacert "$R_CA" --tlscert "$R_CERT" --tlskey "$R_KEY")
+  "${R[@]}" run -d --init --name "$C" --label supervisor.bench=1 --network none \
+    --user "$(id -u):$(id -g)" --cap-drop ALL --security-opt no-new-privileges "$IMAGE" sleep infinity >/dev/null
+  "${R[@]}" exec "$C" true   # warm
+  t0=$(now_ms); for _ in $(seq 1 "$N"); do "${R[@]}" exec "$C" true; done; t_remote=$(( $(now_ms) - t0 ))
+  t0=$(now_ms); for _ in $(seq 1 "$N"); do "${R[@]}" exec -i "$C" bash -c 'exec 2>&1; true' </dev/null; done; t_remoteb=$(( $(now_ms) - t0 ))
+  "${R[@]}" rm -f "$C" >/dev/null 2>&1 || true
+else
+  remote_note="remote engine: skipped ($why)"
+fi
+
 per() { awk -v t="$1" -v n="$N" 'BEGIN { printf "%.2f", t / n }'; }
 echo
 echo "Docker backend ($(docker version --format '{{.Server.Version}}' 2>/dev/null) engine, client $(docker version --format '{{.Client.Version}}'), $(nproc) cores, $($SV --version 2>/dev/null || basename "$SV"))"
@@ -74,3 +94,9 @@ printf '%-58s %9s ms\n' "local: true (per call, mean of $N)" "$(per "$t_local")"
 printf '%-58s %9s ms\n' "docker exec CONTAINER true (per call)" "$(per "$t_exec")"
 printf '%-58s %9s ms\n' "local: bash -c 'exec 2>&1; true' (a BoxCommand)" "$(per "$t_localb")"
 printf '%-58s %9s ms\n' "docker exec -i CONTAINER bash -c ... (a BoxCommand)" "$(per "$t_execb")"
+if [ -n "$t_remote" ]; then
+  printf '%-58s %9s ms\n' "remote engine (tcp+TLS): docker exec CONTAINER true" "$(per "$t_remote")"
+  printf '%-58s %9s ms\n' "remote engine (tcp+TLS): docker exec -i ... bash -c ..." "$(per "$t_remoteb")"
+else
+  echo "$remote_note"
+fi

@@ -12,7 +12,9 @@ SV_BASE_PACKAGES=(tmux pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev
 # scripts/test.sh adds these: ripgrep (the coder's Grep has a ripgrep path and a built-in one,
 # both tested), docker.io and debootstrap (the Docker backend's tests; they SKIP where no engine
 # can run), python3-pip (serve's tests use Python websockets). git, which the coder's tests use, comes with the toolchain's packages.
-SV_TEST_PACKAGES=(ripgrep docker.io debootstrap python3-pip)
+# iproute2 (ip netns; nsenter from util-linux) and openssl: the several-engines test starts a
+# second engine in a network namespace, reached over TLS (scripts/second-engine.sh).
+SV_TEST_PACKAGES=(ripgrep docker.io debootstrap python3-pip iproute2 openssl util-linux)
 
 sv_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"

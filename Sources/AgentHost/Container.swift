@@ -32,24 +32,31 @@ public struct ContainerSpec: Codable, Equatable, Sendable {
     public var preserve: Bool
     /// The docker CLI that manages it (resolved from PATH by `up`).
     public var dockerExecutable: String
+    /// The engine it runs on (nil: the default engine). Not part of the configuration digest:
+    /// the same container moved to another engine is made there afresh anyway.
+    public var engine: EngineEndpoint?
 
-    /// A bind mount: a host directory seen at `container` inside.
+    /// A bind mount: a host directory seen at `container` inside; with `volume` true, `host` is
+    /// the name of a volume on the engine instead.
     public struct BindMount: Codable, Equatable, Sendable {
         public var host: String
         public var container: String
         public var readOnly: Bool
-        public init(host: String, container: String, readOnly: Bool) {
-            self.host = host; self.container = container; self.readOnly = readOnly
+        public var volume: Bool?
+        public init(host: String, container: String, readOnly: Bool, volume: Bool? = nil) {
+            self.host = host; self.container = container; self.readOnly = readOnly; self.volume = volume
         }
     }
 
     public init(name: String, image: String, profile: String, agent: String, home: String, network: String,
                 memory: String, cpus: Double?, pidsLimit: Int, readOnly: Bool, mounts: [BindMount],
-                environmentNames: [String], user: String, workspace: String, preserve: Bool, dockerExecutable: String) {
+                environmentNames: [String], user: String, workspace: String, preserve: Bool, dockerExecutable: String,
+                engine: EngineEndpoint? = nil) {
         self.name = name; self.image = image; self.profile = profile; self.agent = agent; self.home = home
         self.network = network; self.memory = memory; self.cpus = cpus; self.pidsLimit = pidsLimit
         self.readOnly = readOnly; self.mounts = mounts; self.environmentNames = environmentNames; self.user = user
         self.workspace = workspace; self.preserve = preserve; self.dockerExecutable = dockerExecutable
+        self.engine = engine
     }
 
     public static let labelProfile = "supervisor.profile"
@@ -121,7 +128,7 @@ public struct ContainerSpec: Codable, Equatable, Sendable {
         if let cpus { args += ["--cpus", "\(cpus)"] }
         if readOnly { args += ["--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run"] }
         for mount in mounts {
-            args += ["--mount", "type=bind," + Self.csvField("source=" + mount.host) + "," + Self.csvField("target=" + mount.container)
+            args += ["--mount", (mount.volume == true ? "type=volume," : "type=bind,") + Self.csvField("source=" + mount.host) + "," + Self.csvField("target=" + mount.container)
                      + (mount.readOnly ? ",readonly" : "")]
         }
         for name in environmentNames { args += ["--env", name] }
@@ -160,7 +167,7 @@ public struct ContainerSpec: Codable, Equatable, Sendable {
     /// records the program's pid first: `docker exec` does not forward signals and a program
     /// whose client died keeps running, so the shim signals it inside the container.
     public func commandArgv(_ command: [String], environmentNames: [String]) -> [String] {
-        var argv = [dockerExecutable, "exec", "--interactive", "--tty", "--workdir", workspace, "--env", "TERM"]
+        var argv = dockerCommand + ["exec", "--interactive", "--tty", "--workdir", workspace, "--env", "TERM"]
         for name in environmentNames.sorted() { argv += ["--env", name] }
         argv += [name, "/bin/sh", "-c", "echo $$ > \(Self.commandPidFile) 2>/dev/null; exec \"$@\"", "supervisor-agent"]
         return argv + command
@@ -269,13 +276,18 @@ public struct ContainerLifecycle {
         }
     }
 
+    /// Runs the CLI against the spec's engine.
+    private func run(_ spec: ContainerSpec, _ arguments: [String], _ done: @escaping (SubprocessResult) -> Void) {
+        run(spec.engineOptions + arguments, done)
+    }
+
     public func ensure(_ spec: ContainerSpec, completion: @escaping (Result<ContainerAction, HostingError>) -> Void) {
-        run(["container", "inspect", "--format", ContainerInfo.inspectFormat, spec.name]) { inspected in
+        run(spec, ["container", "inspect", "--format", ContainerInfo.inspectFormat, spec.name]) { inspected in
             guard inspected.succeeded, let info = ContainerInfo.parse(line: inspected.output.trimmed) else {
                 if inspected.errorOutput.lowercased().contains("no such") {
                     self.create(spec, action: .created, completion: completion)
                 } else {
-                    completion(.failure(HostingError("container \(spec.name): docker inspect failed: \(firstLine(inspected.errorOutput, or: "no engine answers"))")))
+                    completion(.failure(HostingError("container \(spec.name): docker inspect failed on engine \(spec.engineName) (\(spec.engine?.address ?? "the default engine")): \(firstLine(inspected.errorOutput, or: "no engine answers"))")))
                 }
                 return
             }
@@ -287,7 +299,7 @@ public struct ContainerLifecycle {
             let sameConfig = info.labels[ContainerSpec.labelConfig] == spec.configDigest
             if info.running && sameConfig { completion(.success(.reused)); return }
             if !info.running && sameConfig && spec.preserve && info.status != "dead" {
-                self.run(["start", info.id]) { started in
+                self.run(spec, ["start", info.id]) { started in
                     if started.succeeded { completion(.success(.restarted(previous: info.summary))) }
                     else { self.replace(spec, info: info, reason: "was \(info.summary) and did not start", completion: completion) }
                 }
@@ -300,7 +312,7 @@ public struct ContainerLifecycle {
 
     private func replace(_ spec: ContainerSpec, info: ContainerInfo, reason: String,
                          completion: @escaping (Result<ContainerAction, HostingError>) -> Void) {
-        run(["rm", "--force", "--volumes", info.id]) { removed in
+        run(spec, ["rm", "--force", "--volumes", info.id]) { removed in
             guard removed.succeeded else {
                 completion(.failure(HostingError("container \(spec.name) \(reason) and cannot be removed: \(firstLine(removed.errorOutput, or: "docker rm failed"))")))
                 return
@@ -312,11 +324,11 @@ public struct ContainerLifecycle {
     private func create(_ spec: ContainerSpec, action: ContainerAction, completion: @escaping (Result<ContainerAction, HostingError>) -> Void) {
         var arguments = spec.runArguments
         arguments.insert(contentsOf: ["--pull", "never"], at: 1)
-        run(arguments) { created in
+        run(spec, arguments) { created in
             if created.succeeded { completion(.success(action)); return }
             let message = firstLine(created.errorOutput, or: "docker run failed")
             // A half-made container (the name is taken even when start failed) must not linger.
-            self.run(["rm", "--force", spec.name]) { _ in
+            self.run(spec, ["rm", "--force", spec.name]) { _ in
                 completion(.failure(HostingError("cannot start container \(spec.name) from image \(spec.image): \(message)")))
             }
         }
@@ -324,22 +336,35 @@ public struct ContainerLifecycle {
 
     /// Signals a command agent's program inside its container (docker exec forwards no signal).
     public func signalCommand(_ spec: ContainerSpec, signal: String, completion: @escaping () -> Void = {}) {
-        run(["exec", spec.name, "/bin/sh", "-c", ContainerSpec.signalCommandScript(signal)]) { _ in completion() }
+        run(spec, ["exec", spec.name, "/bin/sh", "-c", ContainerSpec.signalCommandScript(signal)]) { _ in completion() }
     }
 }
 
-/// `runSubprocess` on a loop the caller runs: the completion gets the exit and all output.
-public func runSubprocessAsync(loop: EventLoop, arguments: [String], environment: [String: String]?,
+/// `runSubprocess` on a loop the caller runs: the completion gets the exit and all output. With a
+/// `timeout` (seconds) a command still running then is killed and reported as exit 124.
+public func runSubprocessAsync(loop: EventLoop, arguments: [String], environment: [String: String]?, timeout: Double? = nil,
                                completion: @escaping (SubprocessResult) -> Void) {
     let out = PipeStream(loop: loop), err = PipeStream(loop: loop)
     var exit: ProcessExit?
     var stdout: [UInt8] = [], stderr: [UInt8] = []
     var openStreams = 2
     var process: ChildProcess?
+    var timer: LoopTimer?
+    var timedOut = false
+    var finished = false
     func finishIfDone() {
-        guard let exit, openStreams == 0 else { return }
+        guard !finished, let exit, openStreams == 0 || timedOut else { return }
+        finished = true
+        timer?.close()
+        timer = nil
         process?.close()
         process = nil
+        if timedOut {
+            out.close(); err.close() // a grandchild (ssh for an ssh:// engine) may hold them open
+            completion(SubprocessResult(exit: .exited(124), output: String(decoding: stdout, as: UTF8.self),
+                                        errorOutput: "timed out after \(Int(timeout ?? 0)) s"))
+            return
+        }
         completion(SubprocessResult(exit: exit, output: String(decoding: stdout, as: UTF8.self),
                                     errorOutput: String(decoding: stderr, as: UTF8.self)))
     }
@@ -353,6 +378,14 @@ public func runSubprocessAsync(loop: EventLoop, arguments: [String], environment
         out.close(); err.close()
         completion(SubprocessResult(exit: .exited(127), output: "", errorOutput: "\(error)"))
         return
+    }
+    if let timeout {
+        let t = LoopTimer(loop: loop)
+        timer = t
+        t.start(seconds: timeout) {
+            timedOut = true
+            process?.kill(SIGKILL)
+        }
     }
     for (stream, isOut) in [(out, true), (err, false)] {
         do {

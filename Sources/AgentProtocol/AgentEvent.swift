@@ -68,6 +68,9 @@ public enum AgentEvent: Sendable {
     case exit(status: ExitCode, restarts: Int?)
     case container(name: String, note: String?, error: String?)
     case strays(pids: [Int])
+    /// Where `up`, `start` or `restart` placed an agent's container (`engine = "auto"`, or a
+    /// recorded engine that is gone): the engine's name and why.
+    case placement(engine: String, note: String)
     /// Output that could not be written to the log (a full disk): `bytes` lost before `offset`,
     /// where the log has a `[supervisor: N bytes of output lost here]` line.
     case gap(bytes: Int, offset: Int, reason: String)

@@ -7,7 +7,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case code, block, blockOutput = "block_output"
     case error, final, state, step, tokens, budget, context
     case contextOverflow = "context_overflow", incomplete, perf, conversation, commit
-    case start, exit, container, strays, gap, log, invalid
+    case start, exit, container, strays, placement, gap, log, invalid
 
     /// Its fields and what they mean.
     public var fields: String {
@@ -39,6 +39,7 @@ public enum EventType: String, CaseIterable, Sendable {
         case .exit: return "status ({code} or {signal}), restarts"
         case .container: return "container, note or error"
         case .strays: return "pids: processes the agent left behind, being ended"
+        case .placement: return "engine, note: where `up`, `start` or `restart` placed the agent's container (engine = \"auto\", or its engine was gone)"
         case .gap: return "bytes, offset, reason: output lost before log offset `offset` (a full disk); the log has a marker line there"
         case .log: return "note, offset: the log file was removed or moved from outside and opened anew"
         case .invalid: return "raw: a line that was not a JSON object, kept verbatim (cut at 64 KiB, then truncated)"
@@ -49,6 +50,7 @@ public enum EventType: String, CaseIterable, Sendable {
     public var from: String {
         switch self {
         case .start, .exit, .container, .strays, .gap, .log, .invalid: return "shim"
+        case .placement: return "up, start, restart"
         case .state: return "agents, shim"
         case .code, .block, .blockOutput: return "exec"
         case .toolCall, .toolResult: return "coder"
@@ -104,6 +106,7 @@ extension AgentEvent {
         case .perf: return .perf
         case .conversation: return .conversation
         case .gap: return .gap
+        case .placement: return .placement
         case .log: return .log
         case .commit: return .commit
         case .start: return .start
@@ -168,6 +171,8 @@ extension AgentEvent {
             f.put("tokens_per_s", p.tokensPerS); f.put("cost_usd", p.costUSD); f.put("conversation", p.conversation)
         case let .conversation(id, resumed, path, finished):
             f.put("id", id); f.fields.append(("resumed", .bool(resumed))); f.put("path", path); f.put("finished", finished)
+        case let .placement(engine, note):
+            f.put("engine", engine); f.put("note", note)
         case let .gap(bytes, offset, reason):
             f.put("bytes", bytes); f.put("offset", offset); f.put("reason", reason)
         case let .log(note, offset):
@@ -263,6 +268,8 @@ extension AgentEvent {
             return .perf(Perf(step: try r.optInt("step"), model: try r.optString("model"), durationS: try r.optDouble("duration_s") ?? 0,
                               ttftS: try r.optDouble("ttft_s"), tokensPerS: try r.optDouble("tokens_per_s"),
                               costUSD: try r.optDouble("cost_usd"), conversation: try r.optString("conversation")))
+        case .placement:
+            return .placement(engine: try r.string("engine"), note: try r.string("note"))
         case .gap:
             return .gap(bytes: try r.int("bytes"), offset: try r.int("offset"), reason: try r.string("reason"))
         case .log:

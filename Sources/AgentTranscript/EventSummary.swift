@@ -48,6 +48,7 @@ extension AgentEvent {
             return parts.joined(separator: ", ")
         case let .conversation(id, resumed, _, finished):
             return "conversation \(id)" + (resumed ? " (resumed)" : "") + (finished.map { " already ended: \($0)" } ?? "")
+        case let .placement(engine, note): return "placed on engine \(engine): \(note)"
         case let .gap(bytes, offset, reason):
             return "\(bytes) bytes of output lost before log offset \(offset): \(reason)"
         case let .log(note, _): return note

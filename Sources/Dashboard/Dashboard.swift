@@ -569,7 +569,9 @@ public final class Dashboard {
         let now = Date().timeIntervalSince1970
         var models: [AgentTileModel] = []
         for slot in agents {
-            let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: slot.entry.kind.rawValue,
+            // On a profile with several engines a tile says where the agent's container runs: [goal@big].
+            let kind = slot.entry.engine.map { $0 == EngineEndpoint.defaultName ? slot.entry.kind.rawValue : "\(slot.entry.kind.rawValue)@\($0)" } ?? slot.entry.kind.rawValue
+            let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: kind,
                                        state: watcher.states[slot.entry.name], activity: slot.activity,
                                        unreachable: watcher.unreachable.contains(slot.entry.name), waitingHeuristic: slot.waiting, now: now)
             if model != slot.model {

@@ -4,9 +4,14 @@ import Profile
 extension ContainerSpec {
     /// Resolves an agent's `[backend]` into a container. Throws on an env allow-list that names an
     /// API key (see `DockerPreflight.checkEnvironmentAllowList`).
-    public static func make(profile: Profile, agent: AgentSpec, home: String, dockerExecutable: String) -> ContainerSpec {
+    public static func make(profile: Profile, agent: AgentSpec, home: String, dockerExecutable: String,
+                            engine: EngineEndpoint? = nil) -> ContainerSpec {
         let backend = agent.backend
-        var mounts = [BindMount(host: agent.cwd, container: backend.workspace, readOnly: false)]
+        // On an engine that does not share this machine's files the workspace is a volume there.
+        var mounts = [engine?.workspaceVolume == true
+                      ? BindMount(host: workspaceVolumeName(profile: profile.name, agent: agent.name), container: backend.workspace,
+                                  readOnly: false, volume: true)
+                      : BindMount(host: agent.cwd, container: backend.workspace, readOnly: false)]
         mounts += backend.mounts.filter { $0.container != backend.workspace }
             .map { BindMount(host: $0.host, container: $0.container, readOnly: $0.readOnly) }
         return ContainerSpec(
@@ -17,6 +22,6 @@ extension ContainerSpec {
             // No default user can write the workspace: `DockerPreflight` refuses before this is used.
             user: backend.user ?? defaultUser(workspace: .of(agent.cwd)) ?? unprivilegedUser,
             workspace: backend.workspace, preserve: backend.preserveContainer,
-            dockerExecutable: dockerExecutable)
+            dockerExecutable: dockerExecutable, engine: engine?.options.isEmpty == false ? engine : nil)
     }
 }

@@ -66,29 +66,85 @@ public enum DockerPreflight {
         }
     }
 
-    /// Engine reachable, images present (`up` never pulls: a missing image is an error, not a
-    /// long silent download), named networks present. Returns the engine when any agent uses Docker.
+    /// Engines reachable (asked at once, each with a timeout), `auto` agents placed, images
+    /// present on each engine that runs them (`up` never pulls: a missing image is an error, not
+    /// a long silent download), named networks present. Nil when no agent uses Docker.
     @discardableResult
-    public static func check(_ profile: Profile, environment: [String: String]) throws -> DockerEngine? {
+    public static func check(_ profile: Profile, environment: [String: String], recorded: [String: String] = [:]) throws -> DockerPlan? {
         let agents = dockerAgents(profile)
         guard let first = agents.first else { return nil }
         try checkEnvironmentAllowList(profile)
         try checkWorkspaceUsers(profile)
         let purpose = "\(profile.sourcePath): agent \"\(first.name)\" (backend type \"docker\")"
-        let engine = try DockerEngine.locate(environment: environment, purpose: purpose)
-        try engine.ping(purpose: purpose)
-        var seenImages: Set<String> = [], seenNetworks: Set<String> = ["none", "host"]
+        let docker = try DockerEngine.locate(environment: environment, purpose: purpose)
+        let all = EngineEndpoint.all(profile)
+        let choices = agents.map { $0.backend.engine ?? EngineSpec.defaultName }
+        let needed = choices.contains(EngineSpec.automatic) ? all : all.filter { choices.contains($0.name) }
+        for engine in profile.engines where needed.contains(where: { $0.name == engine.name }) {
+            for (key, file) in [("tls_ca", engine.tlsCA), ("tls_cert", engine.tlsCert), ("tls_key", engine.tlsKey)] {
+                if let file, access(file, R_OK) != 0 {
+                    throw HostingError("\(profile.sourcePath):\(engine.line): engine \"\(engine.name)\": \(key) \(file) cannot be read (\(String(cString: strerror(errno))))")
+                }
+            }
+        }
+        let health = docker.probe(needed)
         for agent in agents {
+            let name = agent.backend.engine ?? EngineSpec.defaultName
+            guard name != EngineSpec.automatic, case .down(let reason)? = health[name] else { continue }
+            let place = "\(profile.sourcePath): agent \"\(agent.name)\""
+            if name == EngineSpec.defaultName { try docker.ping(purpose: place + " (backend type \"docker\")") }
+            let endpoint = all.first { $0.name == name }!
+            throw HostingError("\(place): engine \(name) (\(endpoint.address)) does not answer: \(reason)")
+        }
+        let requests = agents.map {
+            EnginePlacement.Request(agent: $0.name, choice: $0.backend.engine,
+                                    memoryBytes: EnginePlacement.bytes($0.backend.memory ?? ContainerSpec.defaultMemory))
+        }
+        let decision: EnginePlacement.Decision
+        do {
+            decision = try EnginePlacement.place(requests, engines: all.map(\.name), health: health, recorded: recorded)
+        } catch let error as HostingError {
+            throw HostingError("\(profile.sourcePath): \(error.description)")
+        }
+        var seenImages: Set<String> = [], seenNetworks: Set<String> = []
+        for agent in agents {
+            let endpoint = all.first { $0.name == decision.engine[agent.name] }!
+            if agent.kind == .coder && endpoint.workspaceVolume {
+                // Its file tools read and write the workspace on this machine.
+                throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": a coder agent needs its workspace on this machine, but engine \(endpoint.name) keeps workspaces in volumes; give the agent another engine, or set workspace = \"bind\" in [engines.\(endpoint.name)] when that engine shares this machine's files")
+            }
+            let engine = docker.on(endpoint)
             let image = agent.backend.image ?? ""
-            if seenImages.insert(image).inserted, !engine.imageExists(image) {
-                let hint = image.hasPrefix("supervisor-agent:") ? "build it with `supervisor image build --tag \(image)`" : "pull or build it (`docker pull \(image)`)"
+            if seenImages.insert(endpoint.name + "\u{0}" + image).inserted, !engine.imageExists(image) {
+                var hint = image.hasPrefix("supervisor-agent:") ? "build it with `supervisor image build --tag \(image)`" : "pull or build it (`docker pull \(image)`)"
+                if endpoint.name != EngineEndpoint.defaultName {
+                    hint = "copy it there with `supervisor image copy \(profile.sourcePath) \(image) --engine \(endpoint.name)` (docker save | docker load), or " + hint.replacingOccurrences(of: "--tag", with: "--profile \(profile.sourcePath) --engine \(endpoint.name) --tag")
+                }
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": image \(image) is not on the Docker engine (\(engine.endpoint)); \(hint)")
             }
             let network = agent.backend.network
-            if !network.hasPrefix("container:"), seenNetworks.insert(network).inserted, !engine.networkExists(network) {
+            if !["none", "host"].contains(network), !network.hasPrefix("container:"),
+               seenNetworks.insert(endpoint.name + "\u{0}" + network).inserted, !engine.networkExists(network) {
                 throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\": Docker network \"\(network)\" does not exist on \(engine.endpoint) (create it with `docker network create \(network)`, or use network = \"none\" or \"host\")")
             }
         }
-        return engine
+        return DockerPlan(docker: docker, engines: all, placement: decision)
+    }
+}
+
+/// What the Docker preflight decided: the CLI, the profile's engines, and which engine runs each
+/// Docker agent.
+public struct DockerPlan {
+    /// The CLI aimed at the default engine.
+    public let docker: DockerEngine
+    public let engines: [EngineEndpoint]
+    public let placement: EnginePlacement.Decision
+
+    public var executable: String { docker.executable }
+
+    /// The engine an agent runs on (the default for one the placement does not know).
+    public func engine(of agent: String) -> EngineEndpoint {
+        let name = placement.engine[agent] ?? EngineEndpoint.defaultName
+        return engines.first { $0.name == name } ?? .default
     }
 }

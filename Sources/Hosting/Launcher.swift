@@ -22,6 +22,8 @@ public struct ProfileRecord: Codable {
         public var pane: String?
         /// The agent's container name (Docker backend).
         public var container: String?
+        /// The engine its container runs on (nil: the default engine).
+        public var engine: String?
     }
     public var name: String
     public var sourcePath: String
@@ -31,6 +33,12 @@ public struct ProfileRecord: Codable {
     public var shimCommand: [String]
     public var agents: [Agent]
     public var upAt: Double
+    /// The profile's Docker engines (how to reach each), so `down`, `status` and `cleanup.sh`
+    /// find its containers on every engine without the profile file. Nil: the default only.
+    public var engines: [EngineEndpoint]?
+
+    /// Every engine the profile's containers may be on.
+    public var allEngines: [EngineEndpoint] { engines ?? [.default] }
 
     public func agent(_ name: String) throws -> Agent {
         guard let agent = agents.first(where: { $0.name == name }) else {
@@ -92,7 +100,21 @@ public struct Launcher {
         guard profile.agents.contains(where: { $0.name == agent }) else {
             throw HostingError("\(profile.sourcePath) no longer has an agent \"\(agent)\"")
         }
-        return try plan(profile).specs.filter { $0.agent == agent }
+        // Only this agent's engine is asked: another engine that is down must not stop a
+        // start here. An `auto` agent whose engine is gone is placed again (and told so).
+        var one = profile
+        one.agents = profile.agents.filter { $0.name == agent }
+        let (_, specs, docker) = try planWithEngines(one)
+        if let docker {
+            try recordPlacements(docker, specs: specs, profile: profile.name)
+            let recordPath = paths.profileRecord(profile: profile.name)
+            if var record = try? ProfileRecord.read(path: recordPath), let index = record.agents.firstIndex(where: { $0.name == agent }) {
+                record.agents[index].engine = specs.first?.container?.engineName
+                record.engines = docker.engines
+                try record.write(to: recordPath)
+            }
+        }
+        return specs
     }
 
     /// Isolated agents' git worktrees (`isolation = "worktree"`).
@@ -126,12 +148,36 @@ public struct Launcher {
     }
 
     public func plan(_ profile: Profile) throws -> (tmux: Tmux, specs: [ShimSpec]) {
-        let (isolated, placements, _) = try isolate(profile, create: false)
-        return try plan(isolated: isolated, placements: placements)
+        let (tmux, specs, _) = try planWithEngines(profile)
+        return (tmux, specs)
     }
 
-    /// `plan` of a profile `isolate` has rewritten: a worktree not made yet is no missing directory.
-    func plan(isolated profile: Profile, placements: [Worktrees.Placement]) throws -> (tmux: Tmux, specs: [ShimSpec]) {
+    /// Records where the Docker agents of `specs` run (placements.json, engines.tsv) and tells
+    /// each `auto` agent placed afresh or moved in a `placement` event (written before its shim
+    /// starts it, so it is the first thing its events say this time).
+    func recordPlacements(_ docker: DockerPlan, specs: [ShimSpec], profile: String) throws {
+        var placements = PlacementFile.read(path: placementsPath(profile))
+        for spec in specs { if let engine = docker.placement.engine[spec.agent] { placements[spec.agent] = engine } }
+        try PlacementFile.write(placements, path: placementsPath(profile))
+        try EnginesFile.write(docker.engines, path: paths.profileDir(profile) + "/" + EnginesFile.name)
+        for spec in specs {
+            guard let note = docker.placement.notes[spec.agent], let engine = docker.placement.engine[spec.agent] else { continue }
+            let line = EventLine.make(.placement(engine: engine, note: note), agent: spec.agent, now: Date().timeIntervalSince1970)
+            appendLine(line, to: spec.eventsPath)
+        }
+    }
+
+    /// The profile's recorded engine placements (see `PlacementFile`).
+    func placementsPath(_ profile: String) -> String { paths.profileDir(profile) + "/placements.json" }
+
+    /// `plan`, plus where each Docker agent runs.
+    func planWithEngines(_ profile: Profile) throws -> (tmux: Tmux, specs: [ShimSpec], docker: DockerPlan?) {
+        let (isolated, placements, _) = try isolate(profile, create: false)
+        return try planWithEngines(isolated: isolated, placements: placements)
+    }
+
+    /// `planWithEngines` of a profile `isolate` has rewritten: a worktree not made yet is no missing directory.
+    func planWithEngines(isolated profile: Profile, placements: [Worktrees.Placement]) throws -> (tmux: Tmux, specs: [ShimSpec], docker: DockerPlan?) {
         let pending = Set(placements.filter { !$0.exists }.map(\.record.agent))
         let profileDir = paths.profileDir(profile.name)
         let tmux = try Tmux.locate(socket: paths.tmuxSocket(profile: profile.name), config: tmuxConfig, environment: environment)
@@ -159,14 +205,16 @@ public struct Launcher {
         }
         // Docker absent or stopped, a missing image, an API key in an env allow-list: one clear
         // error here, before anything starts.
-        let docker = try DockerPreflight.check(profile, environment: environment)
+        let docker = try DockerPreflight.check(profile, environment: environment, recorded: PlacementFile.read(path: placementsPath(profile.name)))
 
         var specs: [ShimSpec] = []
         let keyVariables = DockerPreflight.apiKeyVariables(profile)
         for agent in profile.agents {
             let kind = agent.kind
             var command: [String]
-            let container = docker.map { ContainerSpec.make(profile: profile, agent: agent, home: paths.root, dockerExecutable: $0.executable) }
+            let container = docker.map {
+                ContainerSpec.make(profile: profile, agent: agent, home: paths.root, dockerExecutable: $0.executable, engine: $0.engine(of: agent.name))
+            }
             if agent.kind == .command {
                 guard let given = agent.command, !given.isEmpty else {
                     throw HostingError("\(profile.sourcePath): agent \"\(agent.name)\" has no command")
@@ -208,7 +256,7 @@ public struct Launcher {
             spec.notify = profile.notify.map { NotifySettings(command: $0.command, notifySend: $0.notifySend, bell: $0.bell, minInterval: $0.minInterval) }
             specs.append(spec)
         }
-        return (tmux, specs)
+        return (tmux, specs, docker)
     }
 
     /// The secret-named variables an agent may have: its `pass_env`, and a built-in agent's own
@@ -298,7 +346,7 @@ public struct Launcher {
     /// Starts every agent and waits until each reports started. Rolls back on any failure.
     public func up(_ given: Profile, allowRunning: Bool, size: (rows: Int, cols: Int), startTimeout: Double = 15) throws -> UpOutcome {
         let checked = try isolate(given, create: false)
-        let (tmux, specs) = try plan(isolated: checked.profile, placements: checked.placements)
+        let (tmux, specs, docker) = try planWithEngines(isolated: checked.profile, placements: checked.placements)
         try makeDirectory(paths.profileDir(given.name), what: "state directory")
         try makeDirectory(given.logs.dir + "/" + given.name, what: "log directory")
         let lock = try ProfileLock(path: paths.lockFile(profile: given.name), profile: given.name)
@@ -322,7 +370,9 @@ public struct Launcher {
 
         var record = ProfileRecord(
             name: profile.name, sourcePath: profile.sourcePath, logsDir: profile.logs.dir,
-            tmuxSocket: tmux.socket, tmuxConfig: tmuxConfig, shimCommand: shimCommand, agents: [], upAt: Date().timeIntervalSince1970)
+            tmuxSocket: tmux.socket, tmuxConfig: tmuxConfig, shimCommand: shimCommand, agents: [], upAt: Date().timeIntervalSince1970,
+            engines: docker.map(\.engines))
+        if let docker { try recordPlacements(docker, specs: specs, profile: profile.name) }
         for spec in specs {
             let specPath = paths.specFile(profile: profile.name, agent: spec.agent)
             try makeDirectories(paths.agentDir(profile: profile.name, agent: spec.agent))
@@ -332,7 +382,7 @@ public struct Launcher {
             }
             record.agents.append(.init(name: spec.agent, kind: spec.kind, specPath: specPath, statePath: spec.statePath,
                                        socketPath: spec.socketPath, logPath: spec.logPath, eventsPath: spec.eventsPath, pane: nil,
-                                       container: spec.container?.name))
+                                       container: spec.container?.name, engine: spec.container.map(\.engineName)))
         }
 
         // Listen for each shim's start notice before any shim exists.
@@ -346,7 +396,7 @@ public struct Launcher {
             try record.write(to: recordPath)
             Launcher.testKillPoint("record-written", environment: environment)
             // Containers before any shim: an image that cannot start is one error, nothing half-up.
-            try startContainers(specs, profile: profile.name)
+            try startContainers(specs, profile: profile.name, engines: record.allEngines)
             let windows = record.agents.map { (name: $0.name, command: shimCommand + [$0.specPath]) }
             let panes = try tmux.createSession(name: profile.name, windows: windows, size: size,
                                                environment: Launcher.scrubbedEnvironment(environment, specs: specs))
@@ -373,13 +423,19 @@ public struct Launcher {
 
     /// Creates (or reuses, or recreates) every agent's container, in parallel as far as the
     /// engine goes: one `docker run` per agent. Removes what it made when any fails.
-    func startContainers(_ specs: [ShimSpec], profile: String) throws {
+    func startContainers(_ specs: [ShimSpec], profile: String, engines: [EngineEndpoint]) throws {
         let containers = specs.compactMap(\.container)
         guard let first = containers.first else { return }
         let engine = DockerEngine(executable: first.dockerExecutable, environment: environment)
         let loop = EventLoop()
         defer { loop.close() }
         let lifecycle = ContainerLifecycle.onLoop(loop, executable: engine.executable, environment: engine.environment)
+        // Workspace volumes that do not exist yet are seeded once their containers are made.
+        let fresh = specs.filter { spec in
+            guard let container = spec.container, let volume = container.workspaceVolume else { return false }
+            return !engine.on(container.engine ?? .default).run(["volume", "inspect", "--format", "{{.Name}}", volume],
+                                                               timeout: DockerEngine.questionTimeout).succeeded
+        }
         var pending = containers.count
         var failures: [HostingError] = []
         for container in containers {
@@ -389,8 +445,22 @@ public struct Launcher {
             }
         }
         while pending > 0 { loop.runOnce() }
+        if failures.isEmpty {
+            for spec in fresh {
+                do { try WorkspaceSeed.seed(spec, docker: engine, scratch: paths.profileDir(profile)) } catch let error as HostingError {
+                    failures.append(error)
+                    break
+                }
+            }
+        }
         if let failure = failures.first {
-            engine.removeContainers(profile: profile, home: paths.root)
+            engine.removeContainers(profile: profile, home: paths.root, on: engines)
+            for spec in fresh {
+                // A half-seeded volume would look seeded next time: it goes too.
+                if let container = spec.container, let volume = container.workspaceVolume {
+                    engine.on(container.engine ?? .default).run(["volume", "rm", "--force", volume], timeout: 60)
+                }
+            }
             throw failure
         }
     }
@@ -451,7 +521,7 @@ public struct Launcher {
         guard let engine = try? DockerEngine.locate(environment: environment) else {
             return ["the docker command is gone: cannot remove the containers of profile \(record.name)"]
         }
-        return engine.removeContainers(profile: record.name, home: paths.root)
+        return engine.removeContainers(profile: record.name, home: paths.root, on: record.allEngines)
     }
 
     /// Starts a new shim for an agent whose shim died, in the agent's own tmux window, and waits
@@ -502,6 +572,16 @@ public struct Launcher {
     private func maxStopTimeout(_ record: ProfileRecord) -> Double {
         record.agents.compactMap { try? ShimSpec.read(path: $0.specPath).stopTimeout }.max() ?? 10
     }
+}
+
+/// Appends one line to a file (made 0600 when new); best effort: a placement note is not worth
+/// failing `up` for.
+func appendLine(_ line: String, to path: String) {
+    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }
 
 /// Whether a pid runs a shim, `supervisor shim` or `supervisor-shim shim` (so we only ever signal

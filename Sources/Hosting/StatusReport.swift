@@ -32,19 +32,22 @@ public struct AgentStatus: Codable, Equatable {
     public var container: String?
     public var containerState: String?
     public var containerID: String?
+    /// The Docker engine the container runs on (`default`, or a name from the profile's [engines]).
+    public var engine: String?
 
     private enum CodingKeys: String, CodingKey {
         case profile, agent, kind, state, pid, shimPid, shimAlive, restarts, since, lastExit, lastError, logBytes, logPath
-        case container, containerState, containerID
+        case container, containerState, containerID, engine
     }
 
     public init(profile: String, agent: String, kind: String, state: String, pid: Int32?, shimPid: Int32?, shimAlive: Bool,
                 restarts: Int, since: Double?, lastExit: ExitStatus?, lastError: String?, logBytes: UInt64, logPath: String,
-                container: String? = nil, containerState: String? = nil, containerID: String? = nil) {
+                container: String? = nil, containerState: String? = nil, containerID: String? = nil, engine: String? = nil) {
         self.profile = profile; self.agent = agent; self.kind = kind; self.state = state; self.pid = pid
         self.shimPid = shimPid; self.shimAlive = shimAlive; self.restarts = restarts; self.since = since
         self.lastExit = lastExit; self.lastError = lastError; self.logBytes = logBytes; self.logPath = logPath
         self.container = container; self.containerState = containerState; self.containerID = containerID
+        self.engine = engine
     }
 
     public init(from decoder: Decoder) throws {
@@ -70,6 +73,7 @@ public struct AgentStatus: Codable, Equatable {
         container = try c.decodeIfPresent(String.self, forKey: .container)
         containerState = try c.decodeIfPresent(String.self, forKey: .containerState)
         containerID = try c.decodeIfPresent(String.self, forKey: .containerID)
+        engine = try c.decodeIfPresent(String.self, forKey: .engine)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -90,6 +94,7 @@ public struct AgentStatus: Codable, Equatable {
         try c.encodeIfPresent(container, forKey: .container)
         try c.encodeIfPresent(containerState, forKey: .containerState)
         try c.encodeIfPresent(containerID, forKey: .containerID)
+        try c.encodeIfPresent(engine, forKey: .engine)
     }
 }
 
@@ -102,7 +107,6 @@ public struct StatusDocument: Codable, Equatable {
 
     public init(agents: [AgentStatus]) { schema = Self.currentSchema; self.agents = agents }
 
-    /// Pretty, sorted keys, slashes unescaped (`"/tmp"`, not `"\/tmp"`), one newline at the end.
     /// Pretty, keys sorted, slashes as they are, through the one JSON implementation.
     public func encoded() throws -> Data {
         Data(try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true)) // pretty output ends in a line break
@@ -115,7 +119,8 @@ public enum StatusReport {
             guard let state = try? StateFile.read(path: agent.statePath) else {
                 return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind.rawValue, state: "down", pid: nil,
                                    shimPid: nil, shimAlive: false, restarts: 0, since: nil, lastExit: nil,
-                                   lastError: nil, logBytes: 0, logPath: agent.logPath, container: agent.container)
+                                   lastError: nil, logBytes: 0, logPath: agent.logPath, container: agent.container,
+                                   engine: agent.engine ?? agent.container.map { _ in EngineEndpoint.defaultName })
             }
             let shimAlive = state.shimPid > 0 && processIsAlive(state.shimPid) && isShim(pid: state.shimPid)
             var phase = state.state.rawValue
@@ -124,38 +129,78 @@ public enum StatusReport {
             return AgentStatus(profile: record.name, agent: agent.name, kind: agent.kind.rawValue, state: phase, pid: agentPid,
                                shimPid: shimAlive ? state.shimPid : nil, shimAlive: shimAlive, restarts: state.restarts,
                                since: state.since, lastExit: state.runs.last?.exit, lastError: state.lastError,
-                               logBytes: state.logBytes, logPath: agent.logPath, container: agent.container)
+                               logBytes: state.logBytes, logPath: agent.logPath, container: agent.container,
+                               engine: agent.engine ?? agent.container.map { _ in EngineEndpoint.defaultName })
         }
     }
 
-    /// Adds what the Docker engine says of each agent's container (one `docker ps` for the profile).
-    public static func withContainers(_ statuses: [AgentStatus], home: String, environment: [String: String]) -> [AgentStatus] {
+    /// Adds what each Docker engine says of each agent's container (one `docker ps` per engine
+    /// of each profile, all at once, each with a timeout). `engines`: each profile's engines
+    /// (from its record); a profile not in it has the default engine only. A container on an
+    /// engine that does not answer is "unknown (engine NAME does not answer)".
+    public static func withContainers(_ statuses: [AgentStatus], home: String, environment: [String: String],
+                                      engines: [String: [EngineEndpoint]] = [:]) -> [AgentStatus] {
         let profiles = Set(statuses.filter { $0.container != nil }.map(\.profile))
-        guard !profiles.isEmpty else { return statuses }
-        let engine = try? DockerEngine.locate(environment: environment)
-        var found: [String: [ContainerInfo]] = [:]
-        for profile in profiles { found[profile] = engine?.containers(profile: profile, home: home) }
+        guard !profiles.isEmpty, let docker = try? DockerEngine.locate(environment: environment) else {
+            return statuses.map { status in
+                var status = status
+                if status.container != nil { status.containerState = "unknown" }
+                return status
+            }
+        }
+        // (profile, engine) -> containers, nil when the engine did not answer.
+        var found: [String: [ContainerInfo]?] = [:]
+        for profile in profiles.sorted() {
+            let list = engines[profile] ?? [.default]
+            let used = Set(statuses.filter { $0.profile == profile }.compactMap(\.engine))
+            let asked = list.filter { used.contains($0.name) }
+            let ids = docker.runOnEach(asked, timeout: DockerEngine.questionTimeout) { _ in
+                ["ps", "--all", "--no-trunc", "--format", "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Status}}",
+                 "--filter", "label=\(ContainerSpec.labelProfile)=\(profile)", "--filter", "label=\(ContainerSpec.labelHome)=\(home)"]
+            }
+            for engine in asked {
+                let result = ids[engine.name]!
+                let containers: [ContainerInfo]? = result.succeeded ? parsePS(result.output) : nil
+                found.updateValue(containers, forKey: profile + "\u{0}" + engine.name)
+            }
+        }
         return statuses.map { status in
             guard let name = status.container else { return status }
             var status = status
-            if let list = found[status.profile] {
+            let engine = status.engine ?? EngineEndpoint.defaultName
+            if case .some(.some(let list)) = found[status.profile + "\u{0}" + engine] {
                 let info = list.first { $0.name == name }
                 status.containerState = info?.summary ?? "missing"
                 status.containerID = info.map { String($0.id.prefix(12)) }
             } else {
-                status.containerState = "unknown"
+                status.containerState = "unknown (engine \(engine) does not answer)"
             }
             return status
         }
     }
 
+    /// `docker ps --format "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Status}}"` lines.
+    static func parsePS(_ output: String) -> [ContainerInfo] {
+        var list: [ContainerInfo] = []
+        for line in output.split(whereSeparator: \.isNewline) {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 4 else { continue }
+            // "Exited (137) 2 minutes ago"
+            let code = f[3].split(separator: "(").dropFirst().first.map { String($0.prefix { $0.isNumber }) }
+            list.append(ContainerInfo(id: f[0], name: f[1], status: f[2], exitCode: code.flatMap { Int($0) } ?? 0))
+        }
+        return list
+    }
+
     /// A fixed-width table (agent, kind, state, pid, restarts, uptime, last exit).
     public static func table(_ statuses: [AgentStatus], now: Double) -> String {
         let docker = statuses.contains { $0.container != nil }
-        var rows = [["AGENT", "KIND", "STATE", "PID", "RESTARTS", "FOR", "LAST EXIT"] + (docker ? ["CONTAINER"] : [])]
+        let several = Set(statuses.compactMap(\.engine)).count > 1 || statuses.contains { ($0.engine ?? EngineEndpoint.defaultName) != EngineEndpoint.defaultName }
+        var rows = [["AGENT", "KIND", "STATE", "PID", "RESTARTS", "FOR", "LAST EXIT"] + (several ? ["ENGINE"] : []) + (docker ? ["CONTAINER"] : [])]
         for s in statuses {
             var row = [s.agent, s.kind, s.state, s.pid.map(String.init) ?? "-", "\(s.restarts)",
                        s.since.map { formatDuration(now - $0) } ?? "-", s.lastExit?.description ?? "-"]
+            if several { row.append(s.engine ?? "-") }
             if docker {
                 row.append(s.container.map { name in
                     name + (s.containerID.map { " \($0)" } ?? "") + (s.containerState.map { " (\($0))" } ?? "")

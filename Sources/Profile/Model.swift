@@ -145,6 +145,9 @@ public struct BackendSettings: Codable, Equatable, Sendable {
     public var user: String?
     public var preserveContainer: Bool = false
     public var workspace: String = "/workspace"
+    /// The Docker engine: nil or "default" for the one the docker CLI reaches without options,
+    /// a name from `[engines]`, or "auto" (placed by the supervisor).
+    public var engine: String?
     public init() {}
 }
 
@@ -257,6 +260,8 @@ public struct Profile: Codable, Equatable, Sendable {
     public var agents: [AgentSpec]
     /// `[notify]`; nil when the profile has none (the defaults apply).
     public var notify: NotifyConfig?
+    /// `[engines.NAME]` tables, in file order (the `default` engine is implied, never listed).
+    public var engines: [EngineSpec] = []
 
     public init(name: String, description: String? = nil, sourcePath: String, directory: String, workdir: String,
                 llm: LLMSettings, backend: BackendSettings, logs: LogSettings, agents: [AgentSpec]) {

@@ -95,7 +95,7 @@ struct Validator {
     let file: String
     let absolutePath: String
 
-    static let topKeys = ["name", "description", "workdir", "llm", "backend", "logs", "notify", "agents"]
+    static let topKeys = ["name", "description", "workdir", "llm", "backend", "logs", "notify", "agents", "engines"]
 
     func profile(_ table: TOMLTable) -> Profile? {
         let d = diagnostics
@@ -124,6 +124,7 @@ struct Validator {
         let backend = root.subtable("backend").map { BackendPartial.read($0, bases) } ?? BackendPartial()
         let logs = LogsReader.read(root.subtable("logs"), bases)
         let notify = root.subtable("notify").map(NotifyReader.read)
+        let engines = root.subtable("engines").map { EnginesReader.read($0, bases) } ?? []
 
         var agents: [AgentSpec] = []
         var complete = true
@@ -141,6 +142,8 @@ struct Validator {
                     let reader = TableReader(table: t, path: path, diagnostics: d)
                     let agent = AgentReader(reader: reader, bases: bases, llm: llm, backend: backend).read()
                     guard let a = agent else { complete = false; continue }
+                    EnginesReader.checkChoice(a.backend.engine, at: Self.engineOrigin(t, path: path, backend: backend), backend: a.backend.type,
+                                              engines: engines, d)
                     if let first = firstLineOfName[a.name] {
                         d.atValue(path + [.key("name")], "duplicate agent name \(Text.quote(a.name)) (first used on line \(first))")
                         complete = false
@@ -168,6 +171,7 @@ struct Validator {
         var profile = Profile(name: profileName, description: description, sourcePath: absolutePath, directory: directory,
                               workdir: workdir, llm: llm.resolved(), backend: backend.resolved(), logs: logs, agents: agents)
         profile.notify = notify
+        profile.engines = engines
         return profile
     }
 
@@ -185,13 +189,20 @@ struct Validator {
         }
     }
 
+    /// Where an agent's `engine` was written: its own table, its [agents.backend], or [backend].
+    static func engineOrigin(_ agent: TOMLTable, path: [PathComponent], backend: BackendPartial) -> [PathComponent]? {
+        if agent["engine"] != nil { return path + [.key("engine")] }
+        if agent["backend"]?.table?["engine"] != nil { return path + [.key("backend"), .key("engine")] }
+        return backend.origin["engine"]
+    }
+
     static let nameRule = "use 1-32 characters from a-z, 0-9, '_' and '-', starting with a letter or digit"
 }
 
 /// Which kinds each kind-specific agent key applies to.
 enum AgentKeys {
     static let common = ["name", "kind", "env", "cwd", "restart", "backoff_initial", "backoff_max", "max_restarts",
-                         "restart_window", "stop_timeout", "debug", "llm", "backend", "isolation", "branch", "base", "pass_env"]
+                         "restart_window", "stop_timeout", "debug", "llm", "backend", "isolation", "branch", "base", "pass_env", "engine"]
     static let specific: [(String, [AgentKind])] = [
         ("command", [.command]),
         ("goal", [.goal]),
@@ -299,6 +310,7 @@ struct AgentReader {
         let mergedBackend = backend.overlaid(by: agentBackend)
         spec.llm = mergedLLM.resolved()
         spec.backend = mergedBackend.resolved()
+        if let engine = t.string("engine", nonEmpty: true) { spec.backend.engine = engine } // the agent's own key wins
         mergedBackend.check(agent: path, d)
 
         guard let k = kind else { return nil }

@@ -158,10 +158,11 @@ struct BackendPartial {
     var user: String?
     var preserveContainer: Bool?
     var workspace: String?
+    var engine: String?
     var origin: [String: [PathComponent]] = [:]
 
     static let keys = ["type", "image", "network", "memory", "cpus", "pids_limit", "read_only", "mounts", "env", "user",
-                       "preserve_container", "workspace"]
+                       "preserve_container", "workspace", "engine"]
 
     static func read(_ t: TableReader, _ bases: Bases) -> BackendPartial {
         var p = BackendPartial()
@@ -196,6 +197,7 @@ struct BackendPartial {
             if s.hasPrefix("/") { p.workspace = PathResolver.normalize(s) }
             else { d.atValue(t.child("workspace"), "must be an absolute path inside the container, found \(Text.quote(s))") }
         }
+        p.engine = t.string("engine", nonEmpty: true)
         for k in t.keys where keys.contains(k) { p.origin[k] = t.child(k) }
         return p
     }
@@ -238,6 +240,7 @@ struct BackendPartial {
         if let v = o.user { r.user = v }
         if let v = o.preserveContainer { r.preserveContainer = v }
         if let v = o.workspace { r.workspace = v }
+        if let v = o.engine { r.engine = v }
         r.origin.merge(o.origin) { _, new in new }
         return r
     }
@@ -256,6 +259,7 @@ struct BackendPartial {
         s.user = user
         s.preserveContainer = preserveContainer ?? s.preserveContainer
         s.workspace = workspace ?? s.workspace
+        s.engine = engine
         return s
     }
 

@@ -34,7 +34,8 @@ struct Up: ParsableCommand {
             record = running
         }
         if detach {
-            let statuses = StatusReport.withContainers(StatusReport.collect(record), home: profile.paths.root, environment: environment)
+            let statuses = StatusReport.withContainers(StatusReport.collect(record), home: profile.paths.root, environment: environment,
+                                                       engines: [record.name: record.allEngines])
             print(StatusReport.table(statuses, now: Date().timeIntervalSince1970))
             print("\nattach: supervisor attach \(record.name) AGENT · stop: supervisor down \(record.name)")
             return
@@ -121,7 +122,8 @@ struct Status: ParsableCommand {
                 if let record = try? ProfileRecord.read(path: paths.profileRecord(profile: name)) { records.append(record) }
             }
         }
-        let statuses = StatusReport.withContainers(records.flatMap { StatusReport.collect($0) }, home: paths.root, environment: environment)
+        let statuses = StatusReport.withContainers(records.flatMap { StatusReport.collect($0) }, home: paths.root, environment: environment,
+                                                   engines: Dictionary(records.map { ($0.name, $0.allEngines) }, uniquingKeysWith: { a, _ in a }))
         if json {
             FileHandle.standardOutput.write(try StatusDocument(agents: statuses).encoded())
             return

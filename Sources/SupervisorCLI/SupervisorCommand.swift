@@ -10,7 +10,7 @@ public struct SupervisorCommand: ParsableCommand {
         abstract: "Run a team of agents, each in its own tmux window, with lossless logs.",
         subcommands: [
             Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
-            Start.self, Stop.self, Restart.self, Set.self, DashboardCommand.self, LLM.self, ImageCommand.self, AgentCommand.self,
+            Start.self, Stop.self, Restart.self, Set.self, Pull.self, DashboardCommand.self, LLM.self, ImageCommand.self, AgentCommand.self,
             ConversationsCommand.self, SessionsCommand.self, DiffCommand.self, MergeCommand.self, WorktreesCommand.self, ServeCommand.self, ClientCommand.self, ShimCommand.self,
         ])
     public init() {}

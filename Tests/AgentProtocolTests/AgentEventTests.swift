@@ -44,6 +44,7 @@ let everyCase: [AgentEvent] = [
     .commit(sha: "0123456789abcdef", subject: "Add hello.py", branch: "sv/p/coder"),
     .commit(sha: "fedcba9876543210", subject: "x", branch: nil),
     .start(pid: 42),
+    .placement(engine: "big", note: "auto: fewest agents, then most free memory"),
     .gap(bytes: 1_960_000, offset: 123_456, reason: "No space left on device"),
     .log(note: "log file removed or moved from outside; reopened", offset: 0),
     .exit(status: .code(3), restarts: 1), .exit(status: .signal(9), restarts: nil),

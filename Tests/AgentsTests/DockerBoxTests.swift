@@ -13,6 +13,15 @@ import _TestSupport
 /// For other agents' tests: `DockerBoxFixture` starts a throwaway container with a workspace
 /// bind mount and hands back a DockerBox for it; it is removed at teardown.
 final class DockerBoxTests: XCTestCase {
+    func testABoxOnAnotherEngineCarriesItsOptionsAndAVolumeWorkspaceHasNoHostPath() {
+        let box = DockerBox(container: "sv-p-a", dockerExecutable: "/usr/bin/docker", hostWorkspace: "/home/me/proj",
+                            environment: [:], withheld: [], engineOptions: ["--context", "far"], workspaceOnHost: false)
+        XCTAssertEqual(box.argv(["ls"], directory: nil, environment: [:], interactive: false, tty: false),
+                       ["/usr/bin/docker", "--context", "far", "exec", "--workdir", "/workspace", "sv-p-a", "ls"])
+        XCTAssertNil(box.hostPath(forBoxPath: "/workspace/a.py"))
+        XCTAssertNil(box.boxPath(forHostPath: "/home/me/proj/a.py"))
+    }
+
     func testArgvWrapsTheCommandInDockerExecAndDropsSecrets() {
         let box = DockerBox(container: "sv-p-a", dockerExecutable: "/usr/bin/docker", hostWorkspace: "/home/me/proj",
                             environment: ["PATH": "/usr/bin", "OPENAI_API_KEY": "sk-1", "MY_KEY": "x"], withheld: ["MY_KEY"])

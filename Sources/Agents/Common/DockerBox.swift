@@ -14,19 +14,29 @@ import Profile
 public final class DockerBox: Box {
     public let container: String
     public let dockerExecutable: String
+    /// The docker CLI's options that reach the container's engine (none on the default engine).
+    public let engineOptions: [String]
     public let hostWorkspace: String
     public let boxWorkspace: String
     /// Other bind mounts (host path -> container path), for path translation.
     public let mounts: [ContainerSpec.BindMount]
-    public var description: String { "container \(container) (workspace \(boxWorkspace), bind-mounted from \(hostWorkspace))" }
+    /// False when the workspace is a volume on the engine (a remote engine): its files are not
+    /// on this machine, so no box path maps to a host path there.
+    public let workspaceOnHost: Bool
+    public var description: String {
+        "container \(container) (workspace \(boxWorkspace), " + (workspaceOnHost ? "bind-mounted from \(hostWorkspace))" : "a volume on its engine)")
+    }
     public var hostProcessDirectory: String { hostWorkspace }
     private let baseEnvironment: [String: String]
     private let withheld: Set<String>
 
     public init(container: String, dockerExecutable: String, hostWorkspace: String, boxWorkspace: String = "/workspace",
-                mounts: [ContainerSpec.BindMount] = [], environment: [String: String], withheld: Set<String>) {
+                mounts: [ContainerSpec.BindMount] = [], environment: [String: String], withheld: Set<String>,
+                engineOptions: [String] = [], workspaceOnHost: Bool = true) {
         self.container = container
+        self.workspaceOnHost = workspaceOnHost
         self.dockerExecutable = dockerExecutable
+        self.engineOptions = engineOptions
         self.hostWorkspace = hostWorkspace
         self.boxWorkspace = boxWorkspace
         self.mounts = mounts
@@ -38,11 +48,12 @@ public final class DockerBox: Box {
     public convenience init(spec: ContainerSpec, hostWorkspace: String, environment: [String: String], withheld: Set<String>) {
         self.init(container: spec.name, dockerExecutable: spec.dockerExecutable, hostWorkspace: hostWorkspace,
                   boxWorkspace: spec.workspace, mounts: spec.mounts.filter { $0.container != spec.workspace },
-                  environment: environment, withheld: withheld)
+                  environment: environment, withheld: withheld, engineOptions: spec.engineOptions,
+                  workspaceOnHost: spec.workspaceVolume == nil)
     }
 
     public func argv(_ arguments: [String], directory: String?, environment: [String: String], interactive: Bool, tty: Bool) -> [String] {
-        var argv = [dockerExecutable, "exec"]
+        var argv = [dockerExecutable] + engineOptions + ["exec"]
         if interactive { argv.append("--interactive") }
         if tty { argv.append("--tty") }
         argv += ["--workdir", directory ?? boxWorkspace]
@@ -66,14 +77,14 @@ public final class DockerBox: Box {
     /// A path as commands in the container see it -> the same file on the host (nil: not
     /// visible from the host, e.g. `/etc/hosts` of the container).
     public func hostPath(forBoxPath path: String) -> String? {
-        if let rest = Self.relative(path, under: boxWorkspace) { return hostWorkspace + rest }
+        if let rest = Self.relative(path, under: boxWorkspace) { return workspaceOnHost ? hostWorkspace + rest : nil }
         for mount in mounts { if let rest = Self.relative(path, under: mount.container) { return mount.host + rest } }
         return nil
     }
 
     /// A host path -> where commands in the container see it (nil: not mounted).
     public func boxPath(forHostPath path: String) -> String? {
-        if let rest = Self.relative(path, under: hostWorkspace) { return boxWorkspace + rest }
+        if workspaceOnHost, let rest = Self.relative(path, under: hostWorkspace) { return boxWorkspace + rest }
         for mount in mounts { if let rest = Self.relative(path, under: mount.host) { return mount.container + rest } }
         return nil
     }
