@@ -8,6 +8,7 @@ sv_install "${SV_BASE_PACKAGES[@]}" docker.io debootstrap python3-pip
 sv_swift
 sv_docker
 sv_python_websockets
+sv_browser
 cd "$SV_ROOT"
 swift build --build-tests
 # All tests are XCTest; the summary line below is the suite's own closing line.
