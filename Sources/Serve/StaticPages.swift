@@ -144,7 +144,7 @@ public enum StaticPages {
       for (const key of order) { draw(key); screen(key); }
       for (const p of profiles) if (!sockets.has(p)) listen(p);
       for (const [p, ws] of sockets) if (!profiles.has(p)) { sockets.delete(p); ws.close(); }
-      $("summary").textContent = order.length + " agents in " + profiles.size + " profiles";
+      $("summary").textContent = order.length + (order.length === 1 ? " agent in " : " agents in ") + profiles.size + (profiles.size === 1 ? " profile" : " profiles");
       if (focused && transcriptDirty) transcript();
     }
 
