@@ -10,7 +10,6 @@ import Foundation
 import Glibc
 import Hosting
 import Profile
-import VTScreen
 
 /// The HTTP endpoints: each route's answer. Reads go to the files (logs, events, state,
 /// conversations), actions to the agent's shim.
@@ -149,20 +148,7 @@ extension Server {
         let tail = 256 * 1024
         let end: UInt64 = (try? LogReader.segments(path: agent.logPath))?.last?.end ?? 0
         let bytes = (try? LogReader.read(path: agent.logPath, from: end > UInt64(tail) ? end - UInt64(tail) : 0, maxBytes: tail).bytes) ?? []
-        let screen = VirtualScreen(rows: rows, cols: cols, scrollback: 0)
-        // Output written for a newline-only terminal (a pipe's `\n`) still starts each line at
-        // column 0, as the pane's terminal does with its default `onlcr`.
-        var cooked: [UInt8] = []
-        cooked.reserveCapacity(bytes.count + bytes.count / 16)
-        var previous: UInt8 = 0
-        for byte in bytes {
-            if byte == 0x0A && previous != 0x0D { cooked.append(0x0D) }
-            cooked.append(byte)
-            previous = byte
-        }
-        screen.feed(cooked)
-        var lines = screen.text()
-        while lines.last?.isEmpty == true { lines.removeLast() }
+        let lines = TerminalRows.render(bytes, rows: rows, cols: cols)
         return .json(200, OrderedJSON.object([("end", .number(String(end))), ("rows", .array(lines.map { .string($0) }))]).serialized())
     }
 
