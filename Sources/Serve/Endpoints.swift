@@ -21,7 +21,7 @@ extension Server {
         case .openAPI:
             reply(.json(200, OpenAPI.document))
         case .session:
-            let scope = configuration.access.scope(of: request).map { $0 == .control ? "control" : "read" } ?? "none"
+            let scope = configuration.access.scope(of: request)?.rawValue ?? "none"
             reply(.json(200, OrderedJSON.object([("scope", .string(scope))]).serialized()))
         case .profiles:
             reply(statusList(profiles.profiles.keys.sorted()))
