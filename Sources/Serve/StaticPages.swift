@@ -194,8 +194,10 @@ public enum StaticPages {
 
     // Every agent's events of one profile, in the order they happen: the timeline, and the
     // steps, tokens and cost of the tiles (totals over what the stream replayed and sent since).
+    const replayed = new Set();   // profiles whose history this page has (a reconnect asks none again)
     function listen(profile) {
-      const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + `/api/profiles/${profile}/events?replay=500`);
+      const replay = replayed.has(profile) ? 0 : 500; replayed.add(profile);
+      const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + `/api/profiles/${profile}/events?replay=${replay}`);
       sockets.set(profile, ws);
       ws.onmessage = m => {
         let j; try { j = JSON.parse(m.data); } catch (e) { return; }
