@@ -114,3 +114,19 @@ sv_python_websockets() {
     || python3 -m pip install --user --quiet --break-system-packages websockets >&2 \
     || echo "setup: cannot install Python websockets: serve client tests will SKIP" >&2
 }
+
+# The web dashboard's test drives a real headless Chromium (Debian's chromium and
+# chromium-driver) with Selenium (PyPI). Installed when missing; without them that test SKIPs
+# naming why. Nothing here fails the run.
+sv_browser() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    echo "setup: installing chromium and chromium-driver (the dashboard's browser test)" >&2
+    ( sv_install chromium chromium-driver ) \
+      || echo "setup: cannot install chromium: the browser test will SKIP" >&2
+  fi
+  python3 -c "import selenium" 2>/dev/null && return 0
+  echo "setup: installing Python selenium (pip, this user)" >&2
+  python3 -m pip install --user --quiet selenium >&2 \
+    || python3 -m pip install --user --quiet --break-system-packages selenium >&2 \
+    || echo "setup: cannot install Python selenium: the browser test will SKIP" >&2
+}

@@ -9,6 +9,7 @@ sv_install "${SV_BASE_PACKAGES[@]}" "${SV_TEST_PACKAGES[@]}"
 sv_swift
 sv_docker
 sv_python_websockets
+sv_browser
 cd "$SV_ROOT"
 swift build --build-tests
 # All tests are XCTest; the last line is `N passed, N failed, N skipped` (scripts/test-summary.sh).

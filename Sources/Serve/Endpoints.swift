@@ -20,6 +20,9 @@ extension Server {
             reply(page(name, request))
         case .openAPI:
             reply(.json(200, OpenAPI.document))
+        case .session:
+            let scope = configuration.access.scope(of: request)?.rawValue ?? "none"
+            reply(.json(200, OrderedJSON.object([("scope", .string(scope))]).serialized()))
         case .profiles:
             reply(statusList(profiles.profiles.keys.sorted()))
         case .profile(let p):
@@ -42,6 +45,8 @@ extension Server {
             reply(eventLines(agent, request))
         case .transcript:
             reply(transcript(agent, request))
+        case .screen:
+            reply(screen(agent, request))
         case .input:
             act(.input(request.body), agent, reply)
         case .paste:
@@ -134,6 +139,19 @@ extension Server {
                            body: Array(text.utf8))
     }
 
+    /// `{end, rows}`: the agent's terminal as the last `?rows=` rows of `?cols=` columns, text
+    /// only: the log's last 256 KiB fed through a virtual screen (libvterm), so cursor moves,
+    /// redraws and erases land where a terminal puts them (a page cannot show raw log bytes).
+    private func screen(_ agent: ProfileRecord.Agent, _ request: WebRequest) -> WebResponse {
+        let rows = min(max(Int(request.query["rows"] ?? "") ?? 24, 2), 200)
+        let cols = min(max(Int(request.query["cols"] ?? "") ?? 80, 10), 400)
+        let tail = 256 * 1024
+        let end: UInt64 = (try? LogReader.segments(path: agent.logPath))?.last?.end ?? 0
+        let bytes = (try? LogReader.read(path: agent.logPath, from: end > UInt64(tail) ? end - UInt64(tail) : 0, maxBytes: tail).bytes) ?? []
+        let lines = TerminalRows.render(bytes, rows: rows, cols: cols)
+        return .json(200, OrderedJSON.object([("end", .number(String(end))), ("rows", .array(lines.map { .string($0) }))]).serialized())
+    }
+
     private func conversationStore(_ profile: String, _ agent: ProfileRecord.Agent) -> ConversationStore {
         ConversationStore(stateDir: paths.agentDir(profile: profile, agent: agent.name))
     }
@@ -201,7 +219,7 @@ extension Server {
 extension Route {
     var profileAndAgent: (String, String)? {
         switch self {
-        case .agent(let p, let a), .log(let p, let a), .events(let p, let a), .transcript(let p, let a), .input(let p, let a),
+        case .agent(let p, let a), .log(let p, let a), .events(let p, let a), .transcript(let p, let a), .screen(let p, let a), .input(let p, let a),
              .paste(let p, let a), .control(let p, let a, _), .settings(let p, let a), .conversations(let p, let a),
              .conversation(let p, let a, _), .deleteConversation(let p, let a, _), .resumeConversation(let p, let a, _),
              .streamSocket(let p, let a):

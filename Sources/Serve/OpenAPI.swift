@@ -21,12 +21,14 @@ enum OpenAPI {
         let agent = "/api/profiles/{profile}/agents/{agent}"
         let pa = ["profile", "agent"]
         let paths: [(String, [(String, String)])] = [
+            ("/api/session", [("get", op("The scope of the caller's token: {scope: read|control}", scope: "read"))]),
             ("/api/profiles", [("get", op("Every agent of every profile that is up, as `supervisor status --json` shows it", scope: "read"))]),
             ("/api/profiles/{profile}", [("get", op("The agents of one profile", scope: "read", params: ["profile"]))]),
             (agent, [("get", op("One agent's status, plus its own activity (thinking, idle, ...)", scope: "read", params: pa))]),
             (agent + "/log", [("get", op("Log bytes from global offset `from` (at most `max`); headers X-Log-Offset (where they really start) and X-Log-End", scope: "read", params: pa + ["from", "max"], response: "bytes"))]),
             (agent + "/events", [("get", op("Event lines from byte `from` of the events file: {next, events}; whole lines only", scope: "read", params: pa + ["from"]))]),
             (agent + "/transcript", [("get", op("The conversation as readable text (the transcript renderer every view uses) from events byte `from`; X-Next-Offset continues", scope: "read", params: pa + ["from"], response: "text"))]),
+            (agent + "/screen", [("get", op("The agent's terminal as text rows: the log's tail through a virtual screen of `rows` x `cols`: {end, rows}", scope: "read", params: pa + ["rows", "cols"]))]),
             (agent + "/input", [("post", op("Type the body's bytes into the agent's terminal", scope: "control", params: pa, body: "application/octet-stream"))]),
             (agent + "/paste", [("post", op("Deliver the body (UTF-8) as one submission: a bracketed paste plus Enter", scope: "control", params: pa, body: "text/plain"))]),
             (agent + "/start", [("post", op("Start the agent", scope: "control", params: pa))]),

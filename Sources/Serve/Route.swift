@@ -5,12 +5,16 @@ public enum Route: Equatable, Sendable {
     /// the binary (`StaticPages`).
     case page(String)
     case openAPI
+    /// `/api/session`: the scope the caller's token has (the page hides what it may not do).
+    case session
     case profiles
     case profile(String)
     case agent(String, String)
     case log(String, String)
     case events(String, String)
     case transcript(String, String)
+    /// The agent's terminal as text rows (the log's tail through a virtual screen).
+    case screen(String, String)
     case input(String, String)
     case paste(String, String)
     case control(String, String, String)
@@ -70,6 +74,7 @@ public enum Route: Equatable, Sendable {
         if parts.count == 2, parts[0] == "static", StaticPages.isName(parts[1]) { return only(get, .page(parts[1])) }
         guard parts[0] == "api", parts.count >= 2 else { return .failure(.notFound) }
         if parts.count == 2 && parts[1] == "openapi.json" { return only(get, .openAPI) }
+        if parts.count == 2 && parts[1] == "session" { return only(get, .session) }
         guard parts[1] == "profiles" else { return .failure(.notFound) }
         if parts.count == 2 { return only(get, .profiles) }
         let p = parts[2]
@@ -85,6 +90,7 @@ public enum Route: Equatable, Sendable {
             case "log": return only(get, .log(p, a))
             case "events": return only(get, .events(p, a))
             case "transcript": return only(get, .transcript(p, a))
+            case "screen": return only(get, .screen(p, a))
             case "input": return only(post, .input(p, a))
             case "paste": return only(post, .paste(p, a))
             case "settings": return only(post, .settings(p, a))

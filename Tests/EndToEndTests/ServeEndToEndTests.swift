@@ -184,6 +184,33 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(sv.state("web", "a")?.state, .running)
     }
 
+    /// The web dashboard in a real headless Chromium (Debian's chromium + chromium-driver,
+    /// Selenium from PyPI; scripts/test.sh installs them): it logs in through the URL serve
+    /// printed, shows a tile for every agent of every profile with its terminal, and a line
+    /// typed into one agent's box reaches the agent; a read-only token gets no box.
+    func testBrowserDashboard() throws {
+        let chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver"
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: chromium) && FileManager.default.isExecutableFile(atPath: driver),
+                          "SKIP browser test: no chromium/chromedriver (apt-get install chromium chromium-driver; scripts/test.sh does)")
+        if let python = ServeEndToEndTests.python, (try? sv.run(["-c", "import selenium"], executable: python).status) != 0 {
+            throw XCTSkip("SKIP browser test: Python's selenium is missing (pip install selenium; scripts/test.sh does)")
+        }
+        try upDetached(sv.writeProfile("two", agent("c", sh("echo third-agent-marker; exec cat"))))
+        try startServing(nil, profile: agent("a", sh("echo tile-a-marker; exec cat")) + agent("b", sh("echo tile-b-marker; exec cat")))
+        guard let range = serve.stdout.range(of: #"http://127\.0\.0\.1:[0-9]+/\?token=[^\s]+"#, options: .regularExpression) else {
+            return XCTFail("serve printed no login URL: \(serve.stdout)")
+        }
+        let screenshot = ProcessInfo.processInfo.environment["SV_SCREENSHOT"] ?? sv.home.file("dashboard.png")
+        let script = URL(fileURLWithPath: ServeEndToEndTests.checkScript).deletingLastPathComponent().appendingPathComponent("browser.py").path
+        let result = try sv.run([script, String(serve.stdout[range]), "\(url)/?token=\(try token("read"))", "web/a,web/b,two/c", "web/a",
+                                 "typed-in-the-browser", screenshot], executable: ServeEndToEndTests.python!, timeout: 120)
+        XCTAssertEqual(result.status, 0, "browser.py: \(result)")
+        XCTAssertTrue(result.stdout.contains("read-only: no input box"), result.stdout)
+        try sv.waitForLog("web", "a", containing: "typed-in-the-browser")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: screenshot))
+        XCTAssertFalse(String(decoding: sv.log("web", "a"), as: UTF8.self).contains("refused-marker"))
+    }
+
     /// Bad flags: one line, exit 2, nothing listening.
     func testNonLoopbackNeedsTLS() throws {
         let result = try sv.run(["serve", "--address", "0.0.0.0", "--port", "0"], timeout: 20)

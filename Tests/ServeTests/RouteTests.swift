@@ -14,6 +14,9 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(try Route.parse(method: "GET", path: "/api/profiles/p/events", upgrade: true).get(), .eventsSocket("p"))
         XCTAssertEqual(Route.control("p", "a", "stop").scope, .control)
         XCTAssertEqual(Route.log("p", "a").scope, .read)
+        XCTAssertEqual(try Route.parse(method: "GET", path: "/api/profiles/p/agents/a/screen").get(), .screen("p", "a"))
+        XCTAssertEqual(try Route.parse(method: "GET", path: "/api/session").get(), .session)
+        XCTAssertEqual(Route.screen("p", "a").scope, .read)
     }
 }
 

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""The web dashboard in a real headless Chromium, driven by Selenium (PyPI) through Debian's
+chromedriver. Run by ServeEndToEndTests.testBrowserDashboard:
+
+  browser.py LOGIN_URL READ_LOGIN_URL AGENTS TARGET TEXT SCREENSHOT
+
+LOGIN_URL is the line `supervisor serve` printed (control token); AGENTS is a comma-separated
+list of profile/agent tiles the page must show; TEXT is typed into TARGET's input box; the
+page is saved as a PNG at SCREENSHOT. Then it logs in with READ_LOGIN_URL and checks that a
+read-only token gets no input box. Prints one line per step; exits 1 with the reason on failure.
+"""
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+
+def wait(what, predicate, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            value = predicate()
+        except Exception:  # the page is still changing under us (stale elements): ask again
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def main():
+    login, read_login, agents, target, text, screenshot = sys.argv[1:7]
+    options = Options()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1500,950"):
+        options.add_argument(flag)
+    options.binary_location = "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(login)
+        # The login redirects the token out of the address bar.
+        wait("the redirect to /", lambda: driver.current_url.rstrip("/").count("/") == 2 and "token" not in driver.current_url)
+        print("logged in:", driver.current_url)
+
+        def tile(key):
+            return driver.find_element(By.CSS_SELECTOR, f'.tile[data-agent="{key}"]')
+
+        for key in agents.split(","):
+            wait(f"the tile of {key} with its terminal", lambda: tile(key).find_element(By.CSS_SELECTOR, ".screen").text.strip())
+            state = tile(key).find_element(By.CSS_SELECTOR, ".state").text
+            print(f"tile {key}: {state}")
+        tile(target).click()
+        box = wait("the input box", lambda: driver.find_element(By.ID, "input") if driver.find_element(By.ID, "input").is_displayed() else None)
+        box.send_keys(text + Keys.ENTER)
+        wait("the input box to clear", lambda: driver.find_element(By.ID, "input").get_attribute("value") == "")
+        wait("the typed text on the focused terminal", lambda: text in driver.find_element(By.ID, "focus-screen").text)
+        wait("some timeline", lambda: driver.find_elements(By.CSS_SELECTOR, "#timeline div"))
+        print("typed into", target)
+        driver.save_screenshot(screenshot)
+        print("screenshot:", screenshot)
+
+        driver.get(read_login)
+        wait("the read-only page", lambda: "read-only" in driver.find_element(By.ID, "scope").text)
+        wait(f"the tile of {target}", lambda: tile(target)).click()
+        wait("the focus panel", lambda: driver.find_element(By.ID, "focus").is_displayed())
+        if driver.find_element(By.ID, "input").is_displayed():
+            raise SystemExit("a read-only token got an input box")
+        # The page hiding the box is a courtesy; the server refuses a read token's input anyway.
+        status = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            f"fetch('/api/profiles/{target.replace('/', '/agents/')}/input', {{method: 'POST', body: 'refused-marker'}})"
+            ".then(r => done(r.status), e => done(String(e)));")
+        if status != 403:
+            raise SystemExit(f"a read token's input from the page got {status}, not 403")
+        print("read-only: no input box, input refused with 403")
+    except BaseException:
+        driver.save_screenshot(screenshot)
+        raise
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()
