@@ -124,7 +124,9 @@ enum EnginesReader {
         }
         for (key, keyPath) in [("tls_ca", \EngineSpec.tlsCA), ("tls_cert", \.tlsCert), ("tls_key", \.tlsKey)] {
             guard let file = t.string(key, nonEmpty: true) else { continue }
-            guard case .host(let h)? = address, h.hasPrefix("tcp://") else {
+            // Without a valid host or context that error is the one to fix first.
+            guard let address else { continue }
+            guard case .host(let h) = address, h.hasPrefix("tcp://") else {
                 d.atKey(t.child(key), "\(key) applies to a tcp:// host only (ssh and unix engines are reached without TLS; a context carries its own)")
                 continue
             }
