@@ -1,3 +1,4 @@
+import AgentProtocol
 import Foundation
 import Glibc
 import Loop
@@ -205,9 +206,7 @@ public struct ConversationStore {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var c = conversation
         c.updated = Conversation.timestamp()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: path(c.id), data: Array(try encoder.encode(c)))
+        try writeFileAtomically(path: path(c.id), data: try JSONCoding.encodeBytes(c, pretty: true, sortedKeys: true))
     }
 
     public func load(_ id: String) throws -> Conversation {
@@ -216,7 +215,7 @@ public struct ConversationStore {
             throw ConversationError(message: "no conversation \(id) in \(directory)")
         }
         do {
-            return try JSONDecoder().decode(Conversation.self, from: data)
+            return try JSONCoding.decode(Conversation.self, from: Array(data))
         } catch {
             throw ConversationError(message: "\(path(id)) is not a readable conversation: \(error)")
         }
@@ -249,7 +248,7 @@ public struct ConversationStore {
 
     public func current() -> Current? {
         guard let data = FileManager.default.contents(atPath: directory + "/current.json") else { return nil }
-        return try? JSONDecoder().decode(Current.self, from: data)
+        return try? JSONCoding.decode(Current.self, from: Array(data))
     }
 
     public func currentID() -> String? { current()?.id }
@@ -258,7 +257,7 @@ public struct ConversationStore {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let parent = getppid()
         let current = Current(id: id, parentPID: parent, parentStart: ConversationStore.startTime(of: parent) ?? 0)
-        try writeFileAtomically(path: directory + "/current.json", data: Array(try JSONEncoder().encode(current)))
+        try writeFileAtomically(path: directory + "/current.json", data: try JSONCoding.encodeBytes(current))
     }
 
     /// True when the current conversation was started under this same parent process (the
@@ -273,3 +272,4 @@ public struct ConversationStore {
     /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
     static func startTime(of pid: Int32) -> UInt64? { ProcFS.stat(pid)?.startTime }
 }
+

@@ -1,3 +1,4 @@
+import AgentProtocol
 import Foundation
 import Hosting
 
@@ -73,12 +74,11 @@ public struct GoalHistory: Codable, Equatable {
 
     public static func load(path: String) -> GoalHistory? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(GoalHistory.self, from: data)
+        return try? JSONCoding.decode(GoalHistory.self, from: Array(data))
     }
 
     public func save(path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)))
+        try writeFileAtomically(path: path, data: try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true))
     }
 }
+
