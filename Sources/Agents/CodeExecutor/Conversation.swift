@@ -206,7 +206,7 @@ public struct ConversationStore {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var c = conversation
         c.updated = Conversation.timestamp()
-        try writeFileAtomically(path: path(c.id), data: try JSONCoding.encodeBytes(c, pretty: true, sortedKeys: true))
+        try writeFileAtomically(path: path(c.id), data: c.transcript.bytes)
     }
 
     public func load(_ id: String) throws -> Conversation {
@@ -215,7 +215,7 @@ public struct ConversationStore {
             throw ConversationError(message: "no conversation \(id) in \(directory)")
         }
         do {
-            return try JSONCoding.decode(Conversation.self, from: Array(data))
+            return try Conversation(bytes: Array(data))
         } catch {
             throw ConversationError(message: "\(path(id)) is not a readable conversation: \(error)")
         }
@@ -273,3 +273,39 @@ public struct ConversationStore {
     static func startTime(of pid: Int32) -> UInt64? { ProcFS.stat(pid)?.startTime }
 }
 
+// MARK: As a transcript
+
+extension Conversation {
+    /// The shared transcript, the whole conversation kept as its `extras` (code runs with their
+    /// runtimes, requests with their timings are the exec agent's own).
+    public var transcript: Transcript {
+        var spend = Spend()
+        for r in requests where r.error == nil {
+            spend.add(Usage(input: r.inputTokens, output: r.outputTokens, cacheRead: r.cacheReadTokens, cacheWrite: r.cacheWriteTokens), cost: r.costUSD)
+        }
+        spend.steps = Set(requests.map { "\($0.turn).\($0.step)" }).count
+        let state: Transcript.Status = switch status {
+        case .waiting: .waiting
+        case .working: .working
+        case .stopped: .stopped(reason: stop?.reason ?? requests.last?.error ?? "limit")
+        }
+        return Transcript(id: id, kind: .exec, provider: provider, model: model, started: created, updated: updated,
+                          status: state, spend: spend, contextCap: contextCap, entries: events.map { EventRecord(event: $0) },
+                          extras: try? JSONCoding.encode(self, sortedKeys: true))
+    }
+
+    public init(transcript t: Transcript) throws {
+        guard t.kind == .exec else { throw ConversationError(message: "transcript \(t.id) is a \(t.kind.rawValue) agent's, not a conversation") }
+        self = try t.extras(as: Conversation.self)
+    }
+
+    /// A conversation file of either format: a transcript, or the exec agent's own before it.
+    public init(bytes: [UInt8]) throws {
+        let json = try OrderedJSON.parse(bytes)
+        if Transcript.isTranscript(json) {
+            try self.init(transcript: try Transcript(json: json))
+        } else {
+            self = try JSONCoding.decode(Conversation.self, from: json)
+        }
+    }
+}

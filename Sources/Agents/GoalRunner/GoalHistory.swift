@@ -74,11 +74,37 @@ public struct GoalHistory: Codable, Equatable {
 
     public static func load(path: String) -> GoalHistory? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONCoding.decode(GoalHistory.self, from: Array(data))
+        return try? GoalHistory(bytes: Array(data))
     }
 
     public func save(path: String) throws {
-        try writeFileAtomically(path: path, data: try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true))
+        try writeFileAtomically(path: path, data: transcript().bytes)
     }
 }
 
+// MARK: As a transcript
+
+extension GoalHistory {
+    /// The shared transcript, the history itself kept as its `extras` (steps with their rules
+    /// and summaries, the running command, restarts are the goal runner's own).
+    public func transcript(id: String = "goal", model: String = "", started: String = "", updated: String = "") -> Transcript {
+        return Transcript(id: id, kind: .goal, model: model, workspace: cwd, started: started, updated: updated,
+                          status: finished.map { .finished(reason: $0) } ?? .working, spend: spend, contextCap: contextCap,
+                          entries: events.map { EventRecord(event: $0) }, extras: try? JSONCoding.encode(self, sortedKeys: true))
+    }
+
+    public init(transcript t: Transcript) throws {
+        guard t.kind == .goal else { throw TranscriptError("transcript \(t.id) is a \(t.kind.rawValue) agent's, not a goal history") }
+        self = try t.extras(as: GoalHistory.self)
+    }
+
+    /// A history file of either format: a transcript, or the goal runner's own before it.
+    public init(bytes: [UInt8]) throws {
+        let json = try OrderedJSON.parse(bytes)
+        if Transcript.isTranscript(json) {
+            try self.init(transcript: try Transcript(json: json))
+        } else {
+            self = try JSONCoding.decode(GoalHistory.self, from: json)
+        }
+    }
+}
