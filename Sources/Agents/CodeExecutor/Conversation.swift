@@ -276,8 +276,17 @@ public struct ConversationStore {
 // MARK: As a transcript
 
 extension Conversation {
-    /// The shared transcript, the whole conversation kept as its `extras` (code runs with their
-    /// runtimes, requests with their timings are the exec agent's own).
+    /// What only the exec agent keeps: the entries as the model is sent them, each code run
+    /// with its runtime, each request with its timings, and why the last turn stopped.
+    struct Extras: Codable {
+        var title: String
+        var turns: Int
+        var messages: [Entry]
+        var runs: [CodeRun]
+        var requests: [Request]
+        var stop: Stop?
+    }
+
     public var transcript: Transcript {
         var spend = Spend()
         for r in requests where r.error == nil {
@@ -289,14 +298,26 @@ extension Conversation {
         case .working: .working
         case .stopped: .stopped(reason: stop?.reason ?? requests.last?.error ?? "limit")
         }
+        let extras = Extras(title: title, turns: turns, messages: messages, runs: runs, requests: requests, stop: stop)
         return Transcript(id: id, kind: .exec, provider: provider, model: model, started: created, updated: updated,
                           status: state, spend: spend, contextCap: contextCap, entries: events.map { EventRecord(event: $0) },
-                          extras: try? JSONCoding.encode(self, sortedKeys: true))
+                          extras: try? JSONCoding.encode(extras, sortedKeys: true))
     }
 
     public init(transcript t: Transcript) throws {
         guard t.kind == .exec else { throw ConversationError(message: "transcript \(t.id) is a \(t.kind.rawValue) agent's, not a conversation") }
-        self = try t.extras(as: Conversation.self)
+        let extras = try t.extras(as: Extras.self)
+        self.init(id: t.id, provider: t.provider ?? "", model: t.model)
+        created = t.started
+        updated = t.updated
+        status = switch t.status {
+        case .working: .working
+        case .waiting, .finished: .waiting
+        case .stopped: .stopped
+        }
+        contextCap = t.contextCap
+        title = extras.title; turns = extras.turns; messages = extras.messages
+        runs = extras.runs; requests = extras.requests; stop = extras.stop
     }
 
     /// A conversation file of either format: a transcript, or the exec agent's own before it.

@@ -85,17 +85,39 @@ public struct GoalHistory: Codable, Equatable {
 // MARK: As a transcript
 
 extension GoalHistory {
-    /// The shared transcript, the history itself kept as its `extras` (steps with their rules
-    /// and summaries, the running command, restarts are the goal runner's own).
+    /// What only the goal runner keeps: the goal, each step with its rules and summary, the
+    /// command running when it was saved, restarts.
+    struct Extras: Codable {
+        var version: Int
+        var goal: String
+        var steps: [GoalStep]
+        var notes: [String]
+        var restarts: Int
+        var reached: Bool
+        var running: Running?
+    }
+
     public func transcript(id: String = "goal", model: String = "", started: String = "", updated: String = "") -> Transcript {
+        let extras = Extras(version: version, goal: goal, steps: steps, notes: notes, restarts: restarts, reached: reached, running: running)
         return Transcript(id: id, kind: .goal, model: model, workspace: cwd, started: started, updated: updated,
                           status: finished.map { .finished(reason: $0) } ?? .working, spend: spend, contextCap: contextCap,
-                          entries: events.map { EventRecord(event: $0) }, extras: try? JSONCoding.encode(self, sortedKeys: true))
+                          entries: events.map { EventRecord(event: $0) }, extras: try? JSONCoding.encode(extras, sortedKeys: true))
     }
 
     public init(transcript t: Transcript) throws {
         guard t.kind == .goal else { throw TranscriptError("transcript \(t.id) is a \(t.kind.rawValue) agent's, not a goal history") }
-        self = try t.extras(as: GoalHistory.self)
+        let extras = try t.extras(as: Extras.self)
+        self.init(goal: extras.goal)
+        version = extras.version; steps = extras.steps; notes = extras.notes
+        restarts = extras.restarts; reached = extras.reached; running = extras.running
+        cwd = t.workspace
+        contextCap = t.contextCap
+        if case .finished(let reason) = t.status { finished = reason ?? "finished" }
+        requests = t.spend.requests
+        inputTokens = t.spend.inputTokens; outputTokens = t.spend.outputTokens
+        cacheReadTokens = t.spend.cacheReadTokens; cacheWriteTokens = t.spend.cacheWriteTokens
+        costUSD = t.spend.costUSD
+        elapsedBefore = t.spend.seconds
     }
 
     /// A history file of either format: a transcript, or the goal runner's own before it.
