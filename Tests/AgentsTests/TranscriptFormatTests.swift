@@ -99,6 +99,7 @@ final class TranscriptFormatTests: XCTestCase {
         XCTAssertEqual(t.entries.map(\.event.type).filter { $0 == "command" }.count, 3)
         XCTAssertEqual(t.entries.last?.event, .final(reason: "reached"))
         XCTAssertEqual(GoalHistory.load(path: path), old)
+        XCTAssertNil(old.started, "not kept before the transcript format")
     }
 
     /// Everything the shared type holds survives its JSON; an unknown format is refused.

@@ -60,23 +60,7 @@ public struct CoderSession: Equatable {
         return ""
     }
 
-    // MARK: JSON
-
-    public func json() -> JSONValue {
-        [
-            "version": 1, "id": .string(id), "started": .string(started), "updated": .string(updated),
-            "model": .string(model), "workspace": .string(workspace), "finished": .bool(finished),
-            "turns": .number(Double(turns)),
-            "always_allowed": .array(alwaysAllowed.map { .string($0) }),
-            "usage": ["input": .number(Double(usage.input)), "output": .number(Double(usage.output)),
-                      "cache_read": .number(Double(usage.cacheRead)), "cache_write": .number(Double(usage.cacheWrite))],
-            "cost_usd": .number(costUSD),
-            "turn_spend": turnSpend.json,
-            "context_cap": contextCap.map { ["tokens": .number(Double($0.tokens)), "model": .string($0.model),
-                                             "context_tokens": .number(Double($0.contextTokens))] } ?? .null,
-            "messages": .array(messages.map(Transcript.encode)),
-        ]
-    }
+    // MARK: The session format before transcripts (version 1), read only
 
     public init(json: JSONValue) throws {
         guard let id = json["id"]?.stringValue, let list = json["messages"]?.arrayValue else {

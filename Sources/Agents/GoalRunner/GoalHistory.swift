@@ -46,6 +46,10 @@ public struct GoalHistory: Codable, Equatable {
     public var running: Running?
     /// A smaller request budget learned from a refused request (see `ModelEngine`).
     public var contextCap: ContextCap?
+    /// When the run began (ISO 8601 UTC) and the model it last asked: nil in files from
+    /// before the transcript format.
+    public var started: String?
+    public var model: String?
 
     public struct Running: Codable, Equatable {
         public var n: Int
@@ -78,7 +82,7 @@ public struct GoalHistory: Codable, Equatable {
     }
 
     public func save(path: String) throws {
-        try writeFileAtomically(path: path, data: transcript().bytes)
+        try writeFileAtomically(path: path, data: transcript(updated: SessionStore.timestamp()).bytes)
     }
 }
 
@@ -97,9 +101,9 @@ extension GoalHistory {
         var running: Running?
     }
 
-    public func transcript(id: String = "goal", model: String = "", started: String = "", updated: String = "") -> Transcript {
+    public func transcript(updated: String = "") -> Transcript {
         let extras = Extras(version: version, goal: goal, steps: steps, notes: notes, restarts: restarts, reached: reached, running: running)
-        return Transcript(id: id, kind: .goal, model: model, workspace: cwd, started: started, updated: updated,
+        return Transcript(id: "goal", kind: .goal, model: model ?? "", workspace: cwd, started: started ?? "", updated: updated,
                           status: finished.map { .finished(reason: $0) } ?? .working, spend: spend, contextCap: contextCap,
                           entries: events.map { EventRecord(event: $0) }, extras: try? JSONCoding.encode(extras, sortedKeys: true))
     }
@@ -112,6 +116,8 @@ extension GoalHistory {
         restarts = extras.restarts; reached = extras.reached; running = extras.running
         cwd = t.workspace
         contextCap = t.contextCap
+        started = t.started.isEmpty ? nil : t.started
+        model = t.model.isEmpty ? nil : t.model
         if case .finished(let reason) = t.status { finished = reason ?? "finished" }
         requests = t.spend.requests
         inputTokens = t.spend.inputTokens; outputTokens = t.spend.outputTokens
