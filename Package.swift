@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(name: "supervisor-shim", dependencies: ["AgentHost"],
                           linkerSettings: [.unsafeFlags(["-static-executable", "-L\(packageDirectory)/link"])]),
         .target(name: "Hosting", dependencies: ["AgentProtocol", "AgentHost", "Loop", "Profile", "VTScreen"]),
-        .target(name: "Agents", dependencies: ["AgentProtocol", "AgentTranscript", "Hosting", "Profile", "LLM", "LLMClient", "Loop", "HTTP", "TerminalUI"]),
+        .target(name: "Agents", dependencies: ["AgentProtocol", "Hosting", "Profile", "LLM", "LLMClient", "Loop", "HTTP", "TerminalUI"]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "_TestSupport"], exclude: ["OldFormats"]),
         .target(name: "TerminalUI", dependencies: ["VTScreen", "CNcurses"]),
         .target(name: "Dashboard", dependencies: ["Hosting", "AgentTranscript", "VTScreen", "Loop", "TerminalUI"]),
