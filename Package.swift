@@ -46,9 +46,9 @@ let package = Package(
         // (28 when it was `supervisor shim`); see bench/memory.py.
         .executableTarget(name: "supervisor-shim", dependencies: ["AgentHost"],
                           linkerSettings: [.unsafeFlags(["-static-executable", "-L\(packageDirectory)/link"])]),
-        .target(name: "Hosting", dependencies: ["AgentHost", "Loop", "Profile", "VTScreen"]),
-        .target(name: "Agents", dependencies: ["Hosting", "Profile", "LLM", "LLMClient", "Loop", "HTTP", "TerminalUI"]),
-        .testTarget(name: "AgentsTests", dependencies: ["Agents", "_TestSupport"]),
+        .target(name: "Hosting", dependencies: ["AgentProtocol", "AgentHost", "Loop", "Profile", "VTScreen"]),
+        .target(name: "Agents", dependencies: ["AgentProtocol", "Hosting", "Profile", "LLM", "LLMClient", "Loop", "HTTP", "TerminalUI"]),
+        .testTarget(name: "AgentsTests", dependencies: ["Agents", "_TestSupport"], exclude: ["OldFormats"]),
         .target(name: "TerminalUI", dependencies: ["VTScreen", "CNcurses"]),
         .target(name: "Dashboard", dependencies: ["Hosting", "AgentTranscript", "VTScreen", "Loop", "TerminalUI"]),
         // `supervisor serve`: HTTP + WebSocket on the same loop; the only importer of CWebSockets.

@@ -1,4 +1,5 @@
 import AgentHost
+import AgentProtocol
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -33,15 +34,13 @@ public struct WorktreeRecord: Codable, Equatable, Sendable {
 
     public static func read(path: String) throws -> WorktreeRecord {
         guard let data = FileManager.default.contents(atPath: path) else { throw HostingError("no worktree record at \(path)") }
-        do { return try JSONDecoder().decode(WorktreeRecord.self, from: data) } catch {
+        do { return try JSONCoding.decode(WorktreeRecord.self, from: Array(data)) } catch {
             throw HostingError("worktree record \(path) is damaged (\(error))")
         }
     }
 
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)), mode: 0o600)
+        try writeFileAtomically(path: path, data: try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true), mode: 0o600)
     }
 }
 

@@ -77,8 +77,8 @@ struct ConversationsCommand: ParsableCommand {
                 return
             }
             print("conversation \(c.id) · \(c.provider) \(c.model) · \(c.status.rawValue) · created \(c.created) · updated \(c.updated)")
-            let events = c.events.filter { if case .tokens = $0 { return false } else { return true } }
-            print(TranscriptRenderer.render(events.map { EventRecord(event: $0) }, options: .init(colour: stdoutIsTerminal())),
+            let entries = c.transcript.entries.filter { if case .tokens = $0.event { return false } else { return true } }
+            print(TranscriptRenderer.render(entries, options: .init(colour: stdoutIsTerminal())),
                   terminator: "")
             print("\n── requests ──")
             for r in c.requests {

@@ -58,7 +58,7 @@ struct SessionsCommand: ParsableCommand {
             let session = try wrap { try target.store().load(id) }
             print("session \(session.id) · \(session.model) · \(session.workspace) · started \(session.started) · \(session.turns) turns"
                 + String(format: " · $%.4f", session.costUSD))
-            print(TranscriptRenderer.render(session.events.map { EventRecord(event: $0) }, options: .init(colour: stdoutIsTerminal()))
+            print(TranscriptRenderer.render(session.transcript.entries, options: .init(colour: stdoutIsTerminal()))
                     .trimmingPrefix("\n"), terminator: "")
         }
     }

@@ -124,6 +124,13 @@ final class GoalRunnerEndToEndTests: XCTestCase {
         XCTAssertEqual(runner.history.finished, "reached")
         // History on disk and the terminal log.
         XCTAssertEqual(GoalHistory.load(path: dir.file("state/goal-history.json"))?.steps.count, steps.count)
+        // ... as a transcript, the same format as the coder's sessions and exec's conversations.
+        let transcript = try Transcript(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: dir.file("state/goal-history.json")))))
+        XCTAssertEqual(transcript.kind, .goal)
+        XCTAssertEqual(transcript.status, .finished(reason: "reached"))
+        XCTAssertFalse(transcript.model.isEmpty)
+        XCTAssertTrue(transcript.started.hasPrefix("20"), transcript.started)
+        XCTAssertEqual(transcript.entries.filter { $0.event.type == "command" }.count, steps.count)
         let log = String(decoding: FileManager.default.contents(atPath: dir.file("logs/g1.terminal.log")) ?? Data(), as: UTF8.self)
         XCTAssertTrue(log.contains("=== step 2/10") && log.contains("/work/sub"), log)
         // The server is ended with the agent's shell.

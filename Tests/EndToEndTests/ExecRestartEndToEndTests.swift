@@ -55,7 +55,10 @@ final class ExecRestartEndToEndTests: EndToEndTestCase {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") && $0 != "current.json" }
         XCTAssertEqual(files.count, 1, files.joined(separator: " "))
         let data = try XCTUnwrap(FileManager.default.contents(atPath: dir + "/" + (files.first ?? "")))
-        let conversation = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        // A transcript (README, "Transcripts"): the exec agent's requests and runs are its extras.
+        let transcript = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(transcript["format"] as? String, "supervisor-transcript")
+        let conversation = try XCTUnwrap(transcript["extras"] as? [String: Any])
         XCTAssertEqual((conversation["requests"] as? [Any])?.count, 1)
         XCTAssertEqual((conversation["runs"] as? [Any])?.count, 1)
         let log = String(decoding: sv.log("oneshot", "calc"), as: UTF8.self)

@@ -65,6 +65,22 @@ final class WorktreesTests: XCTestCase {
         return placement.record
     }
 
+    /// Records are read and written by JSONCoding; one written by Foundation's JSONEncoder (as
+    /// before: pretty, sorted, "/" escaped, a fractional time) still reads, and what JSONCoding
+    /// writes reads back in Foundation.
+    func testRecordsWrittenByFoundationStillLoad() throws {
+        let record = WorktreeRecord(profile: "p", agent: "a/b", repository: "/r/x", path: "/s/w", branch: "supervisor/a",
+                                    baseBranch: nil, baseCommit: "abc", createdAt: 1764898000.123456, mergedTip: "def")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let old = dir.file("old.json")
+        FileManager.default.createFile(atPath: old, contents: try encoder.encode(record))
+        XCTAssertEqual(try WorktreeRecord.read(path: old), record)
+        let new = dir.file("new.json")
+        try record.write(to: new)
+        XCTAssertEqual(try JSONDecoder().decode(WorktreeRecord.self, from: Data(contentsOf: URL(fileURLWithPath: new))), record)
+    }
+
     func testWorktreeIsMadeOnItsBranchOutsideTheRepositoryAndReused() throws {
         let agent = isolated("one", cwd: repo + "/src")
         let placement = try worktrees.place(profile([agent]), agent)

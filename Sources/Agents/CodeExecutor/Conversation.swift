@@ -1,3 +1,4 @@
+import AgentProtocol
 import Foundation
 import Glibc
 import Loop
@@ -205,9 +206,7 @@ public struct ConversationStore {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var c = conversation
         c.updated = Conversation.timestamp()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: path(c.id), data: Array(try encoder.encode(c)))
+        try writeFileAtomically(path: path(c.id), data: c.transcript.bytes)
     }
 
     public func load(_ id: String) throws -> Conversation {
@@ -216,7 +215,7 @@ public struct ConversationStore {
             throw ConversationError(message: "no conversation \(id) in \(directory)")
         }
         do {
-            return try JSONDecoder().decode(Conversation.self, from: data)
+            return try Conversation(bytes: Array(data))
         } catch {
             throw ConversationError(message: "\(path(id)) is not a readable conversation: \(error)")
         }
@@ -249,7 +248,7 @@ public struct ConversationStore {
 
     public func current() -> Current? {
         guard let data = FileManager.default.contents(atPath: directory + "/current.json") else { return nil }
-        return try? JSONDecoder().decode(Current.self, from: data)
+        return try? JSONCoding.decode(Current.self, from: Array(data))
     }
 
     public func currentID() -> String? { current()?.id }
@@ -258,7 +257,7 @@ public struct ConversationStore {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let parent = getppid()
         let current = Current(id: id, parentPID: parent, parentStart: ConversationStore.startTime(of: parent) ?? 0)
-        try writeFileAtomically(path: directory + "/current.json", data: Array(try JSONEncoder().encode(current)))
+        try writeFileAtomically(path: directory + "/current.json", data: try JSONCoding.encodeBytes(current))
     }
 
     /// True when the current conversation was started under this same parent process (the
@@ -272,4 +271,62 @@ public struct ConversationStore {
 
     /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
     static func startTime(of pid: Int32) -> UInt64? { ProcFS.stat(pid)?.startTime }
+}
+
+// MARK: As a transcript
+
+extension Conversation {
+    /// What only the exec agent keeps: the entries as the model is sent them, each code run
+    /// with its runtime, each request with its timings, and why the last turn stopped.
+    struct Extras: Codable {
+        var title: String
+        var turns: Int
+        var messages: [Entry]
+        var runs: [CodeRun]
+        var requests: [Request]
+        var stop: Stop?
+    }
+
+    public var transcript: Transcript {
+        var spend = Spend()
+        for r in requests where r.error == nil {
+            spend.add(Usage(input: r.inputTokens, output: r.outputTokens, cacheRead: r.cacheReadTokens, cacheWrite: r.cacheWriteTokens), cost: r.costUSD)
+        }
+        spend.steps = Set(requests.map { "\($0.turn).\($0.step)" }).count
+        let state: Transcript.Status = switch status {
+        case .waiting: .waiting
+        case .working: .working
+        case .stopped: .stopped(reason: stop?.reason ?? requests.last?.error ?? "limit")
+        }
+        let extras = Extras(title: title, turns: turns, messages: messages, runs: runs, requests: requests, stop: stop)
+        return Transcript(id: id, kind: .exec, provider: provider, model: model, started: created, updated: updated,
+                          status: state, spend: spend, contextCap: contextCap, entries: events.map { EventRecord(event: $0) },
+                          extras: try? JSONCoding.encode(extras, sortedKeys: true))
+    }
+
+    public init(transcript t: Transcript) throws {
+        guard t.kind == .exec else { throw ConversationError(message: "transcript \(t.id) is a \(t.kind.rawValue) agent's, not a conversation") }
+        let extras = try t.extras(as: Extras.self)
+        self.init(id: t.id, provider: t.provider ?? "", model: t.model)
+        created = t.started
+        updated = t.updated
+        status = switch t.status {
+        case .working: .working
+        case .waiting, .finished: .waiting
+        case .stopped: .stopped
+        }
+        contextCap = t.contextCap
+        title = extras.title; turns = extras.turns; messages = extras.messages
+        runs = extras.runs; requests = extras.requests; stop = extras.stop
+    }
+
+    /// A conversation file of either format: a transcript, or the exec agent's own before it.
+    public init(bytes: [UInt8]) throws {
+        let json = try OrderedJSON.parse(bytes)
+        if Transcript.isTranscript(json) {
+            try self.init(transcript: try Transcript(json: json))
+        } else {
+            self = try JSONCoding.decode(Conversation.self, from: json)
+        }
+    }
 }

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Glibc
+import AgentProtocol
 import Hosting
 import LLM
 
@@ -59,23 +60,7 @@ public struct CoderSession: Equatable {
         return ""
     }
 
-    // MARK: JSON
-
-    public func json() -> JSONValue {
-        [
-            "version": 1, "id": .string(id), "started": .string(started), "updated": .string(updated),
-            "model": .string(model), "workspace": .string(workspace), "finished": .bool(finished),
-            "turns": .number(Double(turns)),
-            "always_allowed": .array(alwaysAllowed.map { .string($0) }),
-            "usage": ["input": .number(Double(usage.input)), "output": .number(Double(usage.output)),
-                      "cache_read": .number(Double(usage.cacheRead)), "cache_write": .number(Double(usage.cacheWrite))],
-            "cost_usd": .number(costUSD),
-            "turn_spend": turnSpend.json,
-            "context_cap": contextCap.map { ["tokens": .number(Double($0.tokens)), "model": .string($0.model),
-                                             "context_tokens": .number(Double($0.contextTokens))] } ?? .null,
-            "messages": .array(messages.map(Self.encode)),
-        ]
-    }
+    // MARK: The session format before transcripts (version 1), read only
 
     public init(json: JSONValue) throws {
         guard let id = json["id"]?.stringValue, let list = json["messages"]?.arrayValue else {
@@ -96,33 +81,7 @@ public struct CoderSession: Equatable {
         if let c = json["context_cap"], let t = c["tokens"]?.intValue, let m = c["model"]?.stringValue, let w = c["context_tokens"]?.intValue {
             contextCap = ContextCap(tokens: t, model: m, contextTokens: w)
         }
-        messages = try list.map(Self.decode)
-    }
-
-    static func encode(_ m: Message) -> JSONValue {
-        ["role": .string(m.role.rawValue), "content": .array(m.content.map { block -> JSONValue in
-            switch block {
-            case .text(let t): return ["type": "text", "text": .string(t)]
-            case .toolUse(let id, let name, let input): return ["type": "tool_use", "id": .string(id), "name": .string(name), "input": input]
-            case .toolResult(let id, let content, let isError):
-                return ["type": "tool_result", "tool_use_id": .string(id), "content": .string(content), "is_error": .bool(isError)]
-            }
-        })]
-    }
-
-    static func decode(_ j: JSONValue) throws -> Message {
-        guard let role = j["role"]?.stringValue.flatMap(Role.init(rawValue:)), let blocks = j["content"]?.arrayValue else {
-            throw ToolError("damaged message in session file")
-        }
-        return Message(role: role, content: try blocks.map { b in
-            switch b["type"]?.stringValue {
-            case "text": return .text(b["text"]?.stringValue ?? "")
-            case "tool_use": return .toolUse(id: b["id"]?.stringValue ?? "", name: b["name"]?.stringValue ?? "", input: b["input"] ?? [:])
-            case "tool_result": return .toolResult(toolUseId: b["tool_use_id"]?.stringValue ?? "", content: b["content"]?.stringValue ?? "",
-                                                   isError: b["is_error"]?.boolValue ?? false)
-            default: throw ToolError("unknown content block in session file")
-            }
-        })
+        messages = try list.map(Transcript.decode)
     }
 }
 
@@ -136,7 +95,7 @@ public struct SessionStore {
 
     public func save(_ session: CoderSession) throws {
         try makeDirectories(directory)
-        try writeFileAtomically(path: path(session.id), data: Array(session.json().serialized().utf8), mode: 0o600)
+        try writeFileAtomically(path: path(session.id), data: session.transcript.bytes, mode: 0o600)
     }
 
     public func load(_ id: String) throws -> CoderSession {
@@ -145,7 +104,7 @@ public struct SessionStore {
         guard let bytes = try? Files.read(p) else {
             throw ToolError("no session \"\(id)\" in \(directory) (see `supervisor sessions list PROFILE AGENT`)")
         }
-        do { return try CoderSession(json: try JSONValue.parse(bytes)) } catch {
+        do { return try CoderSession(bytes: bytes) } catch {
             throw ToolError("session file \(p) is damaged: \(error)")
         }
     }
@@ -164,7 +123,7 @@ public struct SessionStore {
         while let e = readdir(d) {
             let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
             guard name.hasSuffix(".json"), let bytes = try? Files.read(directory + "/" + name),
-                  let json = try? JSONValue.parse(bytes), let s = try? CoderSession(json: json) else { continue }
+                  let s = try? CoderSession(bytes: bytes) else { continue }
             out.append(s)
         }
         return out.sorted { ($0.started, $0.id) < ($1.started, $1.id) }
@@ -196,5 +155,53 @@ public struct SessionStore {
         var buffer = [CChar](repeating: 0, count: 32)
         strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
         return String(cString: buffer)
+    }
+}
+
+// MARK: As a transcript
+
+extension CoderSession {
+    /// What only the coder keeps: its tool permissions and the current turn's spend.
+    struct Extras: Codable {
+        var alwaysAllowed: [String]
+        var turnSpend: Spend
+    }
+
+    public var transcript: Transcript {
+        var spend = Spend()
+        spend.inputTokens = usage.input; spend.outputTokens = usage.output
+        spend.cacheReadTokens = usage.cacheRead; spend.cacheWriteTokens = usage.cacheWrite
+        spend.costUSD = costUSD
+        return Transcript(id: id, kind: .coder, model: model, workspace: workspace, started: started, updated: updated,
+                          status: finished ? .finished(reason: nil) : .working, spend: spend, contextCap: contextCap,
+                          entries: events.map { EventRecord(event: $0) }, messages: messages,
+                          extras: try? JSONCoding.encode(Extras(alwaysAllowed: alwaysAllowed, turnSpend: turnSpend)))
+    }
+
+    public init(transcript t: Transcript) throws {
+        guard t.kind == .coder else { throw ToolError("transcript \(t.id) is a \(t.kind.rawValue) agent's, not a coder session") }
+        self.init(id: t.id, started: t.started, model: t.model, workspace: t.workspace ?? "")
+        updated = t.updated
+        messages = t.messages
+        if case .finished = t.status { finished = true }
+        usage = Usage(input: t.spend.inputTokens, output: t.spend.outputTokens, cacheRead: t.spend.cacheReadTokens, cacheWrite: t.spend.cacheWriteTokens)
+        costUSD = t.spend.costUSD ?? 0
+        contextCap = t.contextCap
+        if t.extras != nil {
+            let extras = try t.extras(as: Extras.self)
+            alwaysAllowed = extras.alwaysAllowed
+            turnSpend = extras.turnSpend
+        }
+    }
+
+    /// A session file of either format: a transcript, or the coder's own format before it
+    /// (version 1), converted on load and written as a transcript on the next save.
+    public init(bytes: [UInt8]) throws {
+        let json = try JSONValue.parse(bytes)
+        if json["format"]?.stringValue == Transcript.format {
+            try self.init(transcript: try Transcript(bytes: bytes))
+        } else {
+            try self.init(json: json)
+        }
     }
 }

@@ -1,7 +1,7 @@
 import Hosting
 import LLM
 
-// The stored transcripts (coder sessions, exec conversations) as the protocol's events, so
+// The stored transcripts (coder sessions, exec conversations, goal history) as the protocol's events, so
 // `sessions show`, `conversations show`, `supervisor logs` and the dashboard render them with
 // one renderer (`TranscriptRenderer`).
 
@@ -66,6 +66,29 @@ extension Conversation {
         if let stop {
             out.append(stop.kind == .limit ? .final(reason: stop.reason) : .error(message: stop.reason))
         }
+        return out
+    }
+}
+
+extension GoalHistory {
+    /// The history as events: the goal, each step's answer, the command that ran and its
+    /// output, the notes, the command running when it was saved, and how it ended.
+    public var events: [AgentEvent] {
+        var out: [AgentEvent] = [.user(text: goal, source: nil, truncated: false)]
+        out += notes.map { .message(text: $0, truncated: false) }
+        for s in steps {
+            out.append(.reply(step: s.n, text: s.answer, truncated: false))
+            out.append(.command(text: s.command, truncated: false))
+            var exit: Int?
+            if case .exited(let code) = s.status { exit = code }
+            out.append(.commandOutput(output: s.output, exitCode: exit, truncated: false))
+            out += s.notes.map { .message(text: $0, truncated: false) }
+        }
+        if let running {
+            out.append(.reply(step: running.n, text: running.answer, truncated: false))
+            out.append(.command(text: running.command, truncated: false))
+        }
+        if let finished { out.append(.final(reason: finished)) }
         return out
     }
 }

@@ -1,3 +1,4 @@
+import AgentProtocol
 import Foundation
 import Hosting
 
@@ -45,6 +46,10 @@ public struct GoalHistory: Codable, Equatable {
     public var running: Running?
     /// A smaller request budget learned from a refused request (see `ModelEngine`).
     public var contextCap: ContextCap?
+    /// When the run began (ISO 8601 UTC) and the model it last asked: nil in files from
+    /// before the transcript format.
+    public var started: String?
+    public var model: String?
 
     public struct Running: Codable, Equatable {
         public var n: Int
@@ -73,12 +78,61 @@ public struct GoalHistory: Codable, Equatable {
 
     public static func load(path: String) -> GoalHistory? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(GoalHistory.self, from: data)
+        return try? GoalHistory(bytes: Array(data))
     }
 
     public func save(path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(path: path, data: Array(try encoder.encode(self)))
+        try writeFileAtomically(path: path, data: transcript(updated: SessionStore.timestamp()).bytes)
+    }
+}
+
+// MARK: As a transcript
+
+extension GoalHistory {
+    /// What only the goal runner keeps: the goal, each step with its rules and summary, the
+    /// command running when it was saved, restarts.
+    struct Extras: Codable {
+        var version: Int
+        var goal: String
+        var steps: [GoalStep]
+        var notes: [String]
+        var restarts: Int
+        var reached: Bool
+        var running: Running?
+    }
+
+    public func transcript(updated: String = "") -> Transcript {
+        let extras = Extras(version: version, goal: goal, steps: steps, notes: notes, restarts: restarts, reached: reached, running: running)
+        return Transcript(id: "goal", kind: .goal, model: model ?? "", workspace: cwd, started: started ?? "", updated: updated,
+                          status: finished.map { .finished(reason: $0) } ?? .working, spend: spend, contextCap: contextCap,
+                          entries: events.map { EventRecord(event: $0) }, extras: try? JSONCoding.encode(extras, sortedKeys: true))
+    }
+
+    public init(transcript t: Transcript) throws {
+        guard t.kind == .goal else { throw TranscriptError("transcript \(t.id) is a \(t.kind.rawValue) agent's, not a goal history") }
+        let extras = try t.extras(as: Extras.self)
+        self.init(goal: extras.goal)
+        version = extras.version; steps = extras.steps; notes = extras.notes
+        restarts = extras.restarts; reached = extras.reached; running = extras.running
+        cwd = t.workspace
+        contextCap = t.contextCap
+        started = t.started.isEmpty ? nil : t.started
+        model = t.model.isEmpty ? nil : t.model
+        if case .finished(let reason) = t.status { finished = reason ?? "finished" }
+        requests = t.spend.requests
+        inputTokens = t.spend.inputTokens; outputTokens = t.spend.outputTokens
+        cacheReadTokens = t.spend.cacheReadTokens; cacheWriteTokens = t.spend.cacheWriteTokens
+        costUSD = t.spend.costUSD
+        elapsedBefore = t.spend.seconds
+    }
+
+    /// A history file of either format: a transcript, or the goal runner's own before it.
+    public init(bytes: [UInt8]) throws {
+        let json = try OrderedJSON.parse(bytes)
+        if Transcript.isTranscript(json) {
+            try self.init(transcript: try Transcript(json: json))
+        } else {
+            self = try JSONCoding.decode(GoalHistory.self, from: json)
+        }
     }
 }

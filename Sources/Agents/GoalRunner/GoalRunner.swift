@@ -130,6 +130,7 @@ public final class GoalRunner: EngineView {
                 try? FileManager.default.moveItem(atPath: historyPath, toPath: config.stateDir + "/goal-history.previous.json")
             }
             history = GoalHistory(goal: goal)
+            history.started = SessionStore.timestamp()
         }
     }
 
@@ -587,6 +588,7 @@ public final class GoalRunner: EngineView {
     private func persist() {
         // The time spent so far is saved with every step: a kill loses none of the time budget.
         if completion != nil || result != nil { history.elapsedBefore = elapsed }
+        history.model = engine.currentModel
         do { try history.save(path: historyPath) } catch { view?.note("cannot save the history: \(error)") }
     }
 
