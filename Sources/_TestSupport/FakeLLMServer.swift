@@ -96,6 +96,7 @@ public final class FakeLLMServer {
     private var stopped = false
 
     public init(loop: EventLoop) throws {
+        _ = ignoreBrokenPipes
         self.loop = loop
         listener = TCPStream(loop: loop)
         try listener.bind(host: "127.0.0.1", port: 0)

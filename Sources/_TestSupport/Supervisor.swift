@@ -123,6 +123,7 @@ public final class SupervisorHarness {
     private var extraTmuxSockets: [String] = []
 
     public init(executable: String) {
+        _ = ignoreBrokenPipes
         self.executable = executable
         home = TemporaryDirectory(prefix: "sv")
         var env = ProcessInfo.processInfo.environment

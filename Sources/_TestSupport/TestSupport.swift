@@ -63,3 +63,8 @@ public func freeLoopbackPort() -> Int {
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+/// The test process writes to sockets and pipes of processes it starts and kills (shims, fake
+/// servers' clients, agents): a peer that went away must be an EPIPE error for that one test, not
+/// SIGPIPE ending the whole test process (which took every later test's result with it once).
+public let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
