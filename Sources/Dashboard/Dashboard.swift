@@ -169,6 +169,8 @@ public final class Dashboard {
             slot.lastOutput = EventLoop.monotonicSeconds()
             slot.bodyDirty = true
             if slot.waiting { slot.waiting = false; slot.headerDirty = true }
+            // A command agent that writes again no longer waits for input (its shim stops saying so too).
+            if slot.activity.attention?.reason == .input && slot.entry.kind == .command { slot.activity.attention = nil; slot.headerDirty = true }
             self.requestFrame()
             self.scheduleTick()
         }
@@ -930,7 +932,7 @@ public final class Dashboard {
         if let due = nextProbeRound(now: now), due <= now + 0.01 {
             lastProbeRound = now
             for slot in agents where probeCandidate(slot) && now - slot.lastOutput >= Dashboard.quietBeforeProbe {
-                let waiting = WaitProbe.probe(agentPid: watcher.states[slot.entry.name]!.agentPid!)
+                let waiting = TerminalWait.probe(agentPid: watcher.states[slot.entry.name]!.agentPid!)
                 if waiting != slot.waiting { slot.waiting = waiting; slot.headerDirty = true }
             }
         }

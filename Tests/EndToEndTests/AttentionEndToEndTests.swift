@@ -40,4 +40,37 @@ final class AttentionEndToEndTests: EndToEndTestCase {
         let events = try String(contentsOfFile: sv.logsDir + "/att/asks.events.jsonl", encoding: .utf8)
         XCTAssertTrue(events.contains(#""type":"attention""#), events)
     }
+
+    /// A plain command blocked reading its terminal (`read x`), with no dashboard open: its
+    /// shim finds it in /proc once it is quiet, runs `[notify] command` and sets the status line.
+    func testACommandReadingItsTerminalIsAnnouncedWithNoViewer() throws {
+        let notes = sv.home.path + "/notes.jsonl"
+        let profile = """
+            [notify]
+            command = ["sh", "-c", "cat >> \(notes)"]
+            min_interval = 0
+
+            """
+            + agent("reader", sh("echo 'your name?'; read x; echo got $x; exec sleep 100000"))
+            + agent("sleeper", sh("exec sleep 100000"))
+        try upDetached(sv.writeProfile("rd", profile))
+        var text = ""
+        try waitFor("the notification", seconds: 30) {
+            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
+            return !text.isEmpty
+        }
+        XCTAssertTrue(text.contains(#""agent":"reader""#) && text.contains(#""type":"attention""#), text)
+        XCTAssertTrue(text.contains(#""reason":"waiting_for_input""#), text)
+        XCTAssertFalse(text.contains(#""agent":"sleeper""#), "sleeping is not waiting for input: \(text)")
+        try waitFor("the status line", seconds: 10) {
+            let shown = try? sv.tmux("rd", ["show-options", "-w", "-v", "-t", "=rd:=reader", "@sv_attention"])
+            return shown?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "waits for input"
+        }
+        // Typing an answer ends the wait: the status line is cleared.
+        try ok(["send", "rd", "reader", "ada"])
+        try waitFor("the status line cleared", seconds: 10) {
+            let shown = try? sv.tmux("rd", ["show-options", "-w", "-v", "-t", "=rd:=reader", "@sv_attention"])
+            return (shown?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") == ""
+        }
+    }
 }
