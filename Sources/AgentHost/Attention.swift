@@ -14,9 +14,20 @@ public struct NotifySettings: Codable, Equatable, Sendable {
     public var bell: Bool
     /// At most one notification per agent in this many seconds (the status line still follows).
     public var minInterval: Double
+    /// The reasons (`AttentionReason` names) that ring and notify; nil: `defaultOn`.
+    public var on: [String]?
 
-    public init(command: [String]? = nil, notifySend: Bool = false, bell: Bool = true, minInterval: Double = 30) {
-        self.command = command; self.notifySend = notifySend; self.bell = bell; self.minInterval = minInterval
+    public init(command: [String]? = nil, notifySend: Bool = false, bell: Bool = true, minInterval: Double = 30, on: [String]? = nil) {
+        self.command = command; self.notifySend = notifySend; self.bell = bell; self.minInterval = minInterval; self.on = on
+    }
+
+    /// Whether a need for `reason` rings the bell and runs the notifications (the status line
+    /// and the event follow every need). By default every reason but the clean end of a command
+    /// agent: a server or a batch job ending with 0 is routine, and with `restart` it comes back
+    /// at once; a built-in agent's end is its answer, which a person waits for.
+    public func notifies(_ reason: AttentionReason, kind: AgentKind) -> Bool {
+        if let on { return on.contains(reason.name) }
+        return !(reason == .finished && kind == .command)
     }
 }
 
@@ -228,7 +239,7 @@ public final class AttentionNotifier {
                 setStatus(attention.message)
                 let line = EventCodec.line(attention.event(profile: profile, agent: agent, kind: kind), agent: agent, now: AttentionNotifier.now())
                 record(line)
-                guard notify else { continue }
+                guard notify, settings.notifies(attention.reason, kind: kind) else { continue }
                 if settings.bell { toPane([0x07]) }
                 if let command = settings.command, !command.isEmpty { run(command, stdin: line + "\n") }
                 if settings.notifySend, let exe = resolveExecutable("notify-send", path: getenv("PATH").map { String(cString: $0) }) {

@@ -119,4 +119,17 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(w.stopped(), [.disarm, .waiting(false)])
         XCTAssertEqual(w.output(now: 1006), [])
     }
+
+    /// `[notify] on`: by default a command agent's clean end does not ring; a list decides for every kind.
+    func testWhichReasonsNotify() {
+        let byDefault = NotifySettings()
+        XCTAssertFalse(byDefault.notifies(.finished, kind: .command))
+        XCTAssertTrue(byDefault.notifies(.finished, kind: .coder))
+        XCTAssertTrue(byDefault.notifies(.failed, kind: .command))
+        XCTAssertTrue(byDefault.notifies(.input, kind: .command))
+        let listed = NotifySettings(on: ["failed", "finished"])
+        XCTAssertTrue(listed.notifies(.finished, kind: .command))
+        XCTAssertFalse(listed.notifies(.input, kind: .command))
+        XCTAssertFalse(listed.notifies(.permission, kind: .coder))
+    }
 }
