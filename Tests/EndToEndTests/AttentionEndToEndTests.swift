@@ -73,4 +73,29 @@ final class AttentionEndToEndTests: EndToEndTestCase {
             return (shown?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") == ""
         }
     }
+
+    /// `[notify] on` picks the reasons that notify; the others still reach the events file.
+    func testOnlyTheListedReasonsNotify() throws {
+        let notes = sv.home.path + "/notes.jsonl"
+        let profile = """
+            [notify]
+            command = ["sh", "-c", "cat >> \(notes)"]
+            min_interval = 0
+            on = ["finished"]
+
+            """
+            + agent("done", sh("echo ok"), extra: "restart = \"never\"")
+            + agent("asks", sh(#"echo '{"type":"state","state":"waiting"}' >&3; exec sleep 100000"#))
+        try upDetached(sv.writeProfile("on", profile))
+        try waitFor("the waiting agent's attention event", seconds: 30) {
+            ((try? String(contentsOfFile: sv.logsDir + "/on/asks.events.jsonl", encoding: .utf8)) ?? "").contains(#""type":"attention""#)
+        }
+        var text = ""
+        try waitFor("the finished notification", seconds: 30) {
+            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
+            return text.contains(#""reason":"finished""#)
+        }
+        XCTAssertTrue(text.contains(#""agent":"done""#), text)
+        XCTAssertFalse(text.contains(#""agent":"asks""#), "waiting_for_input is not in `on`: \(text)")
+    }
 }
