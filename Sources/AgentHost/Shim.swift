@@ -323,7 +323,8 @@ public final class Shim {
             // `start` first: the `running` state it causes follows it, in time order.
             record(EventLine.start(agent: spec.agent, pid: pid, now: startedAt))
             handle(.spawned(at: startedAt, error: nil))
-            if spec.kind == .command { performTerminalWait(terminalWait.started(now: loopSeconds)) }
+            // In a container the agent's terminal is read by `docker run -it` all the time: no sign of a wait.
+            if spec.kind == .command && spec.container == nil { performTerminalWait(terminalWait.started(now: loopSeconds)) }
             // Last: an agent that already ended is reaped right here, after it was recorded as started.
             children.watch(pid) { [unowned self] exit in self.agentExited(exit, run: run) }
         } catch {

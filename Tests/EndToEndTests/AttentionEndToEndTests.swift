@@ -8,14 +8,15 @@ import _TestSupport
 /// `[notify] command` reads the attention event as JSON, the tmux status line says why, and the
 /// event is in the agent's events file.
 final class AttentionEndToEndTests: EndToEndTestCase {
-    func testANeedIsAnnouncedWithNoViewer() throws {
+    /// A `[notify]` table whose command appends each event to the file `notes`, plus `extra`.
+    func notifyTable(_ extra: String = "") -> (notes: String, toml: String) {
         let notes = sv.home.path + "/notes.jsonl"
-        let profile = """
-            [notify]
-            command = ["sh", "-c", "cat >> \(notes)"]
-            min_interval = 0
+        return (notes, "[notify]\ncommand = [\"sh\", \"-c\", \"cat >> \(notes)\"]\nmin_interval = 0\n\(extra)\n\n")
+    }
 
-            """
+    func testANeedIsAnnouncedWithNoViewer() throws {
+        let (notes, notify) = notifyTable()
+        let profile = notify
             + agent("asks", sh(#"echo '{"type":"state","state":"waiting"}' >&3; exec sleep 100000"#))
             + agent("broken", sh("echo bye; exit 3"), extra: "restart = \"never\"")
             + agent("busy", sh(#"echo '{"type":"state","state":"waiting"}' >&3; echo '{"type":"state","state":"thinking"}' >&3; exec sleep 100000"#))
@@ -44,13 +45,8 @@ final class AttentionEndToEndTests: EndToEndTestCase {
     /// A plain command blocked reading its terminal (`read x`), with no dashboard open: its
     /// shim finds it in /proc once it is quiet, runs `[notify] command` and sets the status line.
     func testACommandReadingItsTerminalIsAnnouncedWithNoViewer() throws {
-        let notes = sv.home.path + "/notes.jsonl"
-        let profile = """
-            [notify]
-            command = ["sh", "-c", "cat >> \(notes)"]
-            min_interval = 0
-
-            """
+        let (notes, notify) = notifyTable()
+        let profile = notify
             + agent("reader", sh("echo 'your name?'; read x; echo got $x; exec sleep 100000"))
             + agent("sleeper", sh("exec sleep 100000"))
         try upDetached(sv.writeProfile("rd", profile))
@@ -76,14 +72,8 @@ final class AttentionEndToEndTests: EndToEndTestCase {
 
     /// `[notify] on` picks the reasons that notify; the others still reach the events file.
     func testOnlyTheListedReasonsNotify() throws {
-        let notes = sv.home.path + "/notes.jsonl"
-        let profile = """
-            [notify]
-            command = ["sh", "-c", "cat >> \(notes)"]
-            min_interval = 0
-            on = ["finished"]
-
-            """
+        let (notes, notify) = notifyTable(#"on = ["finished"]"#)
+        let profile = notify
             + agent("done", sh("echo ok"), extra: "restart = \"never\"")
             + agent("asks", sh(#"echo '{"type":"state","state":"waiting"}' >&3; exec sleep 100000"#))
         try upDetached(sv.writeProfile("on", profile))
