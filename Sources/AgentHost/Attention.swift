@@ -223,7 +223,11 @@ public final class AttentionNotifier {
         if let due = tracker.dueAt {
             timer.start(seconds: max(0, due - now)) { [weak self] in // the settle time of a need
                 guard let self else { return }
-                self.perform(self.tracker.tick(now: AttentionNotifier.now()))
+                let now = AttentionNotifier.now()
+                self.perform(self.tracker.tick(now: now))
+                // The loop's clock counts whole milliseconds: a timer may fire a hair before the
+                // settle time on this clock, and the need must not be dropped for it.
+                self.scheduleSettle(now: now)
             }
         } else {
             timer.stop()
