@@ -67,10 +67,10 @@ public final class Shim {
     private var rows = 24, cols = 80
     /// The running agent said its end will be conclusive (a `final` event): no restart then.
     private var finalReason: String?
-    /// Tells a person when the agent needs them (Attention.swift), from the events recorded here.
     /// When to look whether a command agent waits for someone to type (Attention.swift).
     private var terminalWait = TerminalWaitSchedule()
     private lazy var terminalWaitTimer = LoopTimer(loop: loop)
+    /// Tells a person when the agent needs them (Attention.swift), from the events recorded here.
     private lazy var attention = AttentionNotifier(spec: spec, loop: loop, record: { [unowned self] in self.record($0) },
                                                    toPane: { [unowned self] bytes in bytes.withUnsafeBytes { self.writeToPane($0) } })
 
