@@ -14,20 +14,21 @@ public struct NotifySettings: Codable, Equatable, Sendable {
     public var bell: Bool
     /// At most one notification per agent in this many seconds (the status line still follows).
     public var minInterval: Double
+    /// The reasons (`AttentionReason` names) that ring and notify; nil: `defaultOn`.
+    public var on: [String]?
 
-    public init(command: [String]? = nil, notifySend: Bool = false, bell: Bool = true, minInterval: Double = 30) {
-        self.command = command; self.notifySend = notifySend; self.bell = bell; self.minInterval = minInterval
+    public init(command: [String]? = nil, notifySend: Bool = false, bell: Bool = true, minInterval: Double = 30, on: [String]? = nil) {
+        self.command = command; self.notifySend = notifySend; self.bell = bell; self.minInterval = minInterval; self.on = on
     }
-}
 
-/// Why an agent needs a person.
-public enum AttentionReason: String, Codable, Equatable, Sendable {
-    case input = "waiting_for_input"
-    case permission
-    case failed
-    case limit
-    case goal = "reached_goal"
-    case finished
+    /// Whether a need for `reason` rings the bell and runs the notifications (the status line
+    /// and the event follow every need). By default every reason but the clean end of a command
+    /// agent: a server or a batch job ending with 0 is routine, and with `restart` it comes back
+    /// at once; a built-in agent's end is its answer, which a person waits for.
+    public func notifies(_ reason: AttentionReason, kind: AgentKind) -> Bool {
+        if let on { return on.contains(reason.name) }
+        return !(reason == .finished && kind == .command)
+    }
 }
 
 public struct Attention: Equatable, Sendable {
@@ -38,16 +39,12 @@ public struct Attention: Equatable, Sendable {
 
     /// The `attention` event: what the dashboard shows and what `[notify] command` reads.
     public func event(profile: String, agent: String, kind: AgentKind) -> AgentEvent {
-        .unknown(type: "attention", fields: [("profile", .string(profile)), ("kind", .string(kind.rawValue)),
-                                             ("reason", .string(reason.rawValue)), ("message", .string(message))])
+        .attention(reason: reason, message: message, profile: profile, kind: kind.rawValue)
     }
 
     /// Reads an `attention` event back (the dashboard).
     public init?(_ event: AgentEvent) {
-        guard case let .unknown("attention", fields) = event,
-              case .string(let r)? = fields.first(where: { $0.0 == "reason" })?.1, let reason = AttentionReason(rawValue: r) else { return nil }
-        var message = r
-        if case .string(let m)? = fields.first(where: { $0.0 == "message" })?.1 { message = m }
+        guard case let .attention(reason, message, _, _) = event else { return nil }
         self.init(reason, message)
     }
 }
@@ -151,6 +148,28 @@ public struct AttentionTracker: Equatable, Sendable {
         new != old && !(new.reason == .finished && [.failed, .limit, .goal].contains(old.reason))
     }
 
+    /// A command agent was found blocked reading its terminal (`waiting`), or no longer is.
+    public mutating func terminal(waiting: Bool, now: Double) -> [Effect] {
+        let input = Attention(.input, "waits for input")
+        if waiting {
+            switch phase {
+            case .quiet: phase = .pending(input, since: now)
+            case .pending, .raised: break
+            }
+            return []
+        }
+        switch phase {
+        case .pending(let a, _) where a.reason == .input:
+            phase = .quiet
+            return []
+        case .raised(let a) where a.reason == .input:
+            phase = .quiet
+            return [.clear]
+        default:
+            return []
+        }
+    }
+
     /// The settle time has passed: raise what is pending.
     public mutating func tick(now: Double) -> [Effect] {
         guard case let .pending(a, since) = phase, now >= since + AttentionTracker.settle else { return [] }
@@ -190,10 +209,25 @@ public final class AttentionNotifier {
     public func observe(_ line: String, now: Double) {
         guard let record = EventRecord(line: line) else { return }
         perform(tracker.observe(record.event, now: now))
+        scheduleSettle(now: now)
+    }
+
+    /// A command agent was found blocked reading its terminal, or no longer is
+    /// (`TerminalWaitSchedule`).
+    public func terminal(waiting: Bool, now: Double) {
+        perform(tracker.terminal(waiting: waiting, now: now))
+        scheduleSettle(now: now)
+    }
+
+    private func scheduleSettle(now: Double) {
         if let due = tracker.dueAt {
             timer.start(seconds: max(0, due - now)) { [weak self] in // the settle time of a need
                 guard let self else { return }
-                self.perform(self.tracker.tick(now: AttentionNotifier.now()))
+                let now = AttentionNotifier.now()
+                self.perform(self.tracker.tick(now: now))
+                // The loop's clock counts whole milliseconds: a timer may fire a hair before the
+                // settle time on this clock, and the need must not be dropped for it.
+                self.scheduleSettle(now: now)
             }
         } else {
             timer.stop()
@@ -209,7 +243,7 @@ public final class AttentionNotifier {
                 setStatus(attention.message)
                 let line = EventCodec.line(attention.event(profile: profile, agent: agent, kind: kind), agent: agent, now: AttentionNotifier.now())
                 record(line)
-                guard notify else { continue }
+                guard notify, settings.notifies(attention.reason, kind: kind) else { continue }
                 if settings.bell { toPane([0x07]) }
                 if let command = settings.command, !command.isEmpty { run(command, stdin: line + "\n") }
                 if settings.notifySend, let exe = resolveExecutable("notify-send", path: getenv("PATH").map { String(cString: $0) }) {
@@ -249,5 +283,97 @@ public final class AttentionNotifier {
         }
         defer { if input >= 0 { close(input) } }
         _ = try? ChildProcess(loop: loop, arguments: argv, stdio: [input >= 0 ? .inherit(input) : .ignore, .ignore, .ignore]) { _ in }
+    }
+}
+
+/// When the shim looks (in /proc, `TerminalWait`) whether a command agent is blocked reading
+/// its terminal: only once the agent has been quiet `quiet` seconds, then after longer and
+/// longer quiet spells, and not at all after `maxInterval` (until output comes again), so an
+/// idle agent costs nothing and an agent writing output is never probed. A lifecycle: each
+/// input returns the effects; the caller owns one timer.
+public struct TerminalWaitSchedule: Equatable, Sendable {
+    public enum Phase: Equatable, Sendable {
+        /// No agent process running.
+        case off
+        /// The timer is set for `armedAt`; `interval`: the quiet spell looked for.
+        case watching(lastOutput: Double, armedAt: Double, interval: Double)
+        /// Quiet for so long it is no longer looked at; output starts watching again.
+        case dormant
+        /// Found reading its terminal; output ends that.
+        case waiting
+    }
+
+    public enum Effect: Equatable, Sendable {
+        case arm(at: Double)
+        case disarm
+        /// Look in /proc now and say what was found with `probed(waiting:now:)`.
+        case probe
+        /// Whether it waits for a person changed.
+        case waiting(Bool)
+    }
+
+    public static let quiet = 2.0
+    /// Probes after 2, 6, 14, 30, 62 s of quiet, then none.
+    public static let maxInterval = 32.0
+
+    public private(set) var phase: Phase = .off
+    public init() {}
+
+    public mutating func started(now: Double) -> [Effect] {
+        phase = .watching(lastOutput: now, armedAt: now + Self.quiet, interval: Self.quiet)
+        return [.arm(at: now + Self.quiet)]
+    }
+
+    public mutating func stopped() -> [Effect] {
+        let wasWaiting = phase == .waiting
+        phase = .off
+        return wasWaiting ? [.disarm, .waiting(false)] : [.disarm]
+    }
+
+    /// The agent wrote output: the hot path, so usually nothing to do (the armed timer sees it).
+    public mutating func output(now: Double) -> [Effect] {
+        switch phase {
+        case .off:
+            return []
+        case let .watching(_, armedAt, _):
+            if armedAt <= now + Self.quiet {
+                phase = .watching(lastOutput: now, armedAt: armedAt, interval: Self.quiet)
+                return []
+            }
+            phase = .watching(lastOutput: now, armedAt: now + Self.quiet, interval: Self.quiet) // after a backoff
+            return [.arm(at: now + Self.quiet)]
+        case .dormant:
+            phase = .watching(lastOutput: now, armedAt: now + Self.quiet, interval: Self.quiet)
+            return [.arm(at: now + Self.quiet)]
+        case .waiting:
+            phase = .watching(lastOutput: now, armedAt: now + Self.quiet, interval: Self.quiet)
+            return [.waiting(false), .arm(at: now + Self.quiet)]
+        }
+    }
+
+    /// The timer fired.
+    public mutating func timer(now: Double) -> [Effect] {
+        guard case let .watching(lastOutput, _, interval) = phase else { return [] }
+        let due = lastOutput + interval
+        if now < due {
+            phase = .watching(lastOutput: lastOutput, armedAt: due, interval: interval)
+            return [.arm(at: due)]
+        }
+        return [.probe]
+    }
+
+    public mutating func probed(waiting: Bool, now: Double) -> [Effect] {
+        guard case let .watching(_, _, interval) = phase else { return [] }
+        if waiting {
+            phase = .waiting
+            return [.waiting(true)]
+        }
+        let next = interval * 2
+        if next > Self.maxInterval {
+            phase = .dormant
+            return []
+        }
+        phase = .watching(lastOutput: now, armedAt: now + next, interval: next)
+        return [.arm(at: now + next)]
     }
 }

@@ -67,6 +67,9 @@ public final class Shim {
     private var rows = 24, cols = 80
     /// The running agent said its end will be conclusive (a `final` event): no restart then.
     private var finalReason: String?
+    /// When to look whether a command agent waits for someone to type (Attention.swift).
+    private var terminalWait = TerminalWaitSchedule()
+    private lazy var terminalWaitTimer = LoopTimer(loop: loop)
     /// Tells a person when the agent needs them (Attention.swift), from the events recorded here.
     private lazy var attention = AttentionNotifier(spec: spec, loop: loop, record: { [unowned self] in self.record($0) },
                                                    toPane: { [unowned self] bytes in bytes.withUnsafeBytes { self.writeToPane($0) } })
@@ -320,6 +323,8 @@ public final class Shim {
             // `start` first: the `running` state it causes follows it, in time order.
             record(EventLine.start(agent: spec.agent, pid: pid, now: startedAt))
             handle(.spawned(at: startedAt, error: nil))
+            // In a container the agent's terminal is read by `docker run -it` all the time: no sign of a wait.
+            if spec.kind == .command && spec.container == nil { performTerminalWait(terminalWait.started(now: loopSeconds)) }
             // Last: an agent that already ended is reaped right here, after it was recorded as started.
             children.watch(pid) { [unowned self] exit in self.agentExited(exit, run: run) }
         } catch {
@@ -374,6 +379,7 @@ public final class Shim {
         paste.feed(bytes)
         mirror.append(bytes, nowMilliseconds: loop.nowMilliseconds)
         writeToPane(bytes)
+        if terminalWait.phase != .off { performTerminalWait(terminalWait.output(now: loopSeconds)) }
         // Subscribers get what the log has, at its offsets: a live follower and a reader of the
         // log see the same bytes and the same gaps.
         if !subscribers.isEmpty && written.written > 0 {
@@ -451,6 +457,7 @@ public final class Shim {
         run.events.close()
         run.pty.closeMaster()
         self.run = nil
+        performTerminalWait(terminalWait.stopped())
         let strays = announceStrays()
         let status: ExitStatus
         switch exit {
@@ -461,6 +468,27 @@ public final class Shim {
         state.recordRunEnd(exit: status, at: now)
         record(EventLine.exit(agent: spec.agent, status: status, restarts: state.restarts, now: now))
         handle(.exited(status, at: now, random: Double.random(in: 0..<1), strays: strays, final: finalReason))
+    }
+
+    /// The loop's clock in seconds (cached per loop iteration: cheap on the hot path).
+    private var loopSeconds: Double { Double(loop.nowMilliseconds) / 1000 }
+
+    private func performTerminalWait(_ effects: [TerminalWaitSchedule.Effect]) {
+        for effect in effects {
+            switch effect {
+            case .arm(let at):
+                terminalWaitTimer.start(seconds: max(0, at - loopSeconds)) { [unowned self] in
+                    self.performTerminalWait(self.terminalWait.timer(now: self.loopSeconds))
+                }
+            case .disarm:
+                terminalWaitTimer.stop()
+            case .probe:
+                guard let pid = run?.pid else { continue }
+                performTerminalWait(terminalWait.probed(waiting: TerminalWait.probe(agentPid: pid), now: loopSeconds))
+            case .waiting(let waiting):
+                attention.terminal(waiting: waiting, now: Shim.now())
+            }
+        }
     }
 
     /// Reads whatever the terminal and event pipe still hold, synchronously, without blocking.

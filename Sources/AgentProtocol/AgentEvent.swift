@@ -76,6 +76,9 @@ public enum AgentEvent: Sendable {
     case gap(bytes: Int, offset: Int, reason: String)
     /// The log file was removed or moved from outside and opened anew at its path.
     case log(note: String, offset: Int)
+    /// The agent needs a person (the shim's attention logic: waiting for input, a permission
+    /// question, a failure, a limit, a goal reached, the end); what `[notify] command` reads.
+    case attention(reason: AttentionReason, message: String, profile: String?, kind: String?)
     /// A line that was not a JSON object, kept verbatim (cut at the shim's line limit).
     case invalid(raw: String, truncated: Bool)
 
@@ -177,6 +180,27 @@ extension AgentEvent {
         case code(Int)
         case signal(Int)
     }
+}
+
+/// Why an agent needs a person (the `attention` event's `reason`).
+public enum AttentionReason: NamedCases {
+    /// A command agent blocked reading its terminal, or a built-in agent waiting for a message.
+    case input
+    /// A coder agent asks for permission.
+    case permission
+    case failed
+    /// Stopped at a budget or limit.
+    case limit
+    case goal
+    /// Ended with status 0.
+    case finished
+    case other(String)
+
+    public static let named: [(String, AttentionReason)] = [
+        ("waiting_for_input", .input), ("permission", .permission), ("failed", .failed), ("limit", .limit),
+        ("reached_goal", .goal), ("finished", .finished),
+    ]
+    public var otherName: String? { if case .other(let s) = self { return s }; return nil }
 }
 
 /// What an agent is doing. The built-in agents' states and the shim's lifecycle phases are

@@ -7,7 +7,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case code, block, blockOutput = "block_output"
     case error, final, state, step, tokens, budget, context
     case contextOverflow = "context_overflow", incomplete, perf, conversation, commit
-    case start, exit, container, strays, placement, gap, log, invalid
+    case start, exit, container, strays, placement, gap, log, attention, invalid
 
     /// Its fields and what they mean.
     public var fields: String {
@@ -42,6 +42,7 @@ public enum EventType: String, CaseIterable, Sendable {
         case .placement: return "engine, note: where `up`, `start` or `restart` placed the agent's container (engine = \"auto\", or its engine was gone)"
         case .gap: return "bytes, offset, reason: output lost before log offset `offset` (a full disk); the log has a marker line there"
         case .log: return "note, offset: the log file was removed or moved from outside and opened anew"
+        case .attention: return "reason (\"waiting_for_input\", \"permission\", \"failed\", \"limit\", \"reached_goal\", \"finished\"), message, profile, kind: the agent needs a person (profiles/README.md, \"Attention\")"
         case .invalid: return "raw: a line that was not a JSON object, kept verbatim (cut at 64 KiB, then truncated)"
         }
     }
@@ -49,7 +50,7 @@ public enum EventType: String, CaseIterable, Sendable {
     /// Who sends it.
     public var from: String {
         switch self {
-        case .start, .exit, .container, .strays, .gap, .log, .invalid: return "shim"
+        case .start, .exit, .container, .strays, .gap, .log, .attention, .invalid: return "shim"
         case .placement: return "up, start, restart"
         case .state: return "agents, shim"
         case .code, .block, .blockOutput: return "exec"
@@ -108,6 +109,7 @@ extension AgentEvent {
         case .gap: return .gap
         case .placement: return .placement
         case .log: return .log
+        case .attention: return .attention
         case .commit: return .commit
         case .start: return .start
         case .exit: return .exit
@@ -177,6 +179,8 @@ extension AgentEvent {
             f.put("bytes", bytes); f.put("offset", offset); f.put("reason", reason)
         case let .log(note, offset):
             f.put("note", note); f.put("offset", offset)
+        case let .attention(reason, message, profile, kind):
+            f.put("profile", profile); f.put("kind", kind); f.put("reason", reason.name); f.put("message", message)
         case let .commit(sha, subject, branch):
             f.put("commit", sha); f.put("subject", subject); f.put("branch", branch)
         case let .start(pid):
@@ -274,6 +278,9 @@ extension AgentEvent {
             return .gap(bytes: try r.int("bytes"), offset: try r.int("offset"), reason: try r.string("reason"))
         case .log:
             return .log(note: try r.string("note"), offset: try r.int("offset"))
+        case .attention:
+            return .attention(reason: AttentionReason(try r.string("reason")), message: try r.string("message"),
+                              profile: try r.optString("profile"), kind: try r.optString("kind"))
         case .commit:
             return .commit(sha: try r.string("commit"), subject: try r.string("subject"), branch: try r.optString("branch"))
         case .conversation:

@@ -52,6 +52,7 @@ extension AgentEvent {
         case let .gap(bytes, offset, reason):
             return "\(bytes) bytes of output lost before log offset \(offset): \(reason)"
         case let .log(note, _): return note
+        case let .attention(_, message, _, _): return "needs you: " + message
         case let .commit(sha, subject, branch):
             return "committed \(sha.prefix(10))" + (branch.map { " on \($0)" } ?? "") + ": " + subject
         case let .start(pid): return "started pid \(pid)"

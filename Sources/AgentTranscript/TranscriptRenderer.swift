@@ -114,7 +114,7 @@ public struct TranscriptRenderer {
             usage.input += u.input; usage.output += u.output; usage.cacheRead += u.cacheRead; usage.cacheWrite += u.cacheWrite
             if let c = u.costUSD { usage.costUSD = (usage.costUSD ?? 0) + c }
             return options.verbose ? note(event.summary) : ""
-        case .step, .budget, .context, .contextOverflow, .incomplete, .conversation, .commit, .container, .strays, .placement, .gap, .log:
+        case .step, .budget, .context, .contextOverflow, .incomplete, .conversation, .commit, .container, .strays, .placement, .gap, .log, .attention:
             return note(event.summary)
         case .start:
             lastSaid = nil; lastRan = nil; lastToolCall = nil; lastUser = nil

@@ -80,7 +80,7 @@ public struct AgentActivity: Equatable, Sendable {
             detail = nil
             toolRunning = nil
             attention = nil // what it waited for ended with it; its shim says what the end means
-        case .unknown:
+        case .attention:
             if let a = Attention(event.event) { attention = a }
         default: break
         }

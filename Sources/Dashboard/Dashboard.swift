@@ -63,7 +63,6 @@ public final class Dashboard {
     private var keyFramePending = false
     private var skipBodies = false
     private var lastOutputFrameAt = 0.0
-    private var lastProbeRound = 0.0
     private var ringBell = false
     /// The focused agent's pane is sized to the focus area (and given back on leaving).
     private var focusSizing = FocusSizing.idle
@@ -76,16 +75,12 @@ public final class Dashboard {
     /// Measured seconds of emulation per byte (moving average), starting from a typical value.
     private var feedCostPerByte = 1.0 / (8 * 1024 * 1024)
     static let minFrameInterval = 1.0 / 30
-    static let quietBeforeProbe = 2.0
-    static let probeInterval = 5.0
 
     final class AgentSlot {
         let index: Int
         let entry: ProfileRecord.Agent
         let feed: AgentFeed
         var activity = AgentActivity()
-        var lastOutput = EventLoop.monotonicSeconds()
-        var waiting = false
         var headerDirty = true
         var bodyDirty = true
         var model: AgentTileModel?
@@ -166,16 +161,15 @@ public final class Dashboard {
         }
         watcher.onOutput = { [unowned self] name, offset, bytes in
             guard let slot = self.slot(name), slot.feed.output(offset: offset, bytes: bytes) else { return }
-            slot.lastOutput = EventLoop.monotonicSeconds()
             slot.bodyDirty = true
-            if slot.waiting { slot.waiting = false; slot.headerDirty = true }
+            // A command agent that writes again no longer waits for input (its shim stops saying so too).
+            if slot.activity.attention?.reason == .input && slot.entry.kind == .command { slot.activity.attention = nil; slot.headerDirty = true }
             self.requestFrame()
             self.scheduleTick()
         }
         watcher.onChange = { [unowned self] name in
             guard let slot = self.slot(name) else { return }
             slot.headerDirty = true
-            if self.watcher.states[name]?.state != .running { slot.waiting = false }
             self.requestFrame()
             self.scheduleTick()
         }
@@ -573,7 +567,7 @@ public final class Dashboard {
             let kind = slot.entry.engine.map { $0 == EngineEndpoint.defaultName ? slot.entry.kind.rawValue : "\(slot.entry.kind.rawValue)@\($0)" } ?? slot.entry.kind.rawValue
             let model = AgentTileModel(index: slot.index, name: slot.entry.name, kind: kind,
                                        state: watcher.states[slot.entry.name], activity: slot.activity,
-                                       unreachable: watcher.unreachable.contains(slot.entry.name), waitingHeuristic: slot.waiting, now: now)
+                                       unreachable: watcher.unreachable.contains(slot.entry.name), waitingHeuristic: slot.entry.kind == .command && slot.activity.attention?.reason == .input, now: now)
             if model != slot.model {
                 // The bell rings once when an agent comes to need a person (not for what the
                 // dashboard finds when it opens).
@@ -898,44 +892,22 @@ public final class Dashboard {
         }
     }
 
-    // MARK: The slow clock: uptimes and the waiting heuristic
+    // MARK: The slow clock: uptimes
 
     /// One timer for everything slow: ticks each second only while a visible uptime shows
-    /// seconds, and probes quiet command agents in rounds (all at once, at most every few
-    /// seconds, riding on the clock's tick when it runs); otherwise it sleeps.
+    /// seconds; otherwise it sleeps. (Whether a command agent waits for input is its shim's
+    /// `attention` event: the shim looks in /proc, with or without a dashboard.)
     private func scheduleTick() {
         let now = EventLoop.monotonicSeconds()
         let clock = agents.contains(where: { $0.model?.uptimeShowsSeconds ?? false })
-        var due: Double? = clock ? 1.0 : nil
-        if !clock, let probe = nextProbeRound(now: now) { due = max(0.05, probe - now) }
+        let due: Double? = clock ? 1.0 : nil
         guard let due else { tickTimer.stop(); tickDueAt = nil; return }
         if tickTimer.isActive, let at = tickDueAt, at <= now + due + 0.001 { return }
         tickDueAt = now + due
-        tickTimer.start(seconds: due) { [unowned self] in self.tickDueAt = nil; self.tick() } // uptime seconds / waiting probe
-    }
-
-    /// When the next probe round is due, if any agent is a candidate.
-    private func nextProbeRound(now: Double) -> Double? {
-        let quietSince = agents.filter(probeCandidate).map { $0.lastOutput + Dashboard.quietBeforeProbe }.min()
-        guard let quietSince else { return nil }
-        return max(quietSince, lastProbeRound + Dashboard.probeInterval)
-    }
-
-    private func probeCandidate(_ slot: AgentSlot) -> Bool {
-        guard slot.entry.kind == .command, let state = watcher?.states[slot.entry.name], state.state == .running,
-              state.agentPid != nil else { return false }
-        return true
+        tickTimer.start(seconds: due) { [unowned self] in self.tickDueAt = nil; self.tick() } // uptime seconds
     }
 
     private func tick() {
-        let now = EventLoop.monotonicSeconds()
-        if let due = nextProbeRound(now: now), due <= now + 0.01 {
-            lastProbeRound = now
-            for slot in agents where probeCandidate(slot) && now - slot.lastOutput >= Dashboard.quietBeforeProbe {
-                let waiting = WaitProbe.probe(agentPid: watcher.states[slot.entry.name]!.agentPid!)
-                if waiting != slot.waiting { slot.waiting = waiting; slot.headerDirty = true }
-            }
-        }
         for slot in agents where slot.model?.uptimeShowsSeconds ?? false { slot.headerDirty = true }
         requestFrame()
         scheduleTick()

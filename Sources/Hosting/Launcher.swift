@@ -253,7 +253,7 @@ public struct Launcher {
                 notifySocket: notifySocketPath(profile.name),
                 container: agent.backend.type == .docker ? container : nil,
                 passEnvironment: Launcher.secretsPassed(to: agent), withheldEnvironment: keyVariables.sorted())
-            spec.notify = profile.notify.map { NotifySettings(command: $0.command, notifySend: $0.notifySend, bell: $0.bell, minInterval: $0.minInterval) }
+            spec.notify = profile.notify.map { NotifySettings(command: $0.command, notifySend: $0.notifySend, bell: $0.bell, minInterval: $0.minInterval, on: $0.on) }
             specs.append(spec)
         }
         return (tmux, specs, docker)

@@ -169,8 +169,11 @@ public struct NotifyConfig: Codable, Equatable, Sendable {
     public var bell: Bool = true
     /// Seconds between two notifications of one agent.
     public var minInterval: Double = 30
-    public init(command: [String]? = nil, notifySend: Bool = false, bell: Bool = true, minInterval: Double = 30) {
-        self.command = command; self.notifySend = notifySend; self.bell = bell; self.minInterval = minInterval
+    /// The reasons (`AttentionReason` names) that ring and notify; nil: all but `finished` of
+    /// command agents.
+    public var on: [String]?
+    public init(command: [String]? = nil, notifySend: Bool = false, bell: Bool = true, minInterval: Double = 30, on: [String]? = nil) {
+        self.command = command; self.notifySend = notifySend; self.bell = bell; self.minInterval = minInterval; self.on = on
     }
 }
 

@@ -288,7 +288,7 @@ enum LogsReader {
 }
 
 enum NotifyReader {
-    static let keys = ["command", "notify_send", "bell", "min_interval"]
+    static let keys = ["command", "notify_send", "bell", "min_interval", "on"]
 
     static func read(_ t: TableReader) -> NotifyConfig {
         var n = NotifyConfig()
@@ -297,6 +297,11 @@ enum NotifyReader {
         if let b = t.bool("notify_send") { n.notifySend = b }
         if let b = t.bool("bell") { n.bell = b }
         if let s = t.number("min_interval", .atLeast(0)) { n.minInterval = s }
+        let reasons = AttentionReason.named.map(\.0)
+        n.on = t.stringArray("on", check: { name in
+            reasons.contains(name) ? nil
+                : "unknown reason \(Text.quote(name))\(Text.didYouMean(name, reasons)); expected some of: \(reasons.joined(separator: ", "))"
+        })
         return n
     }
 }

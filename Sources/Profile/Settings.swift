@@ -200,3 +200,23 @@ extension String {
         return String(s)
     }
 }
+
+extension AgentSettings {
+    /// The dashboard's `c` key: an agent's context mode partial -> full -> partial, as new
+    /// overrides. Coming back to the profile's own mode removes the override (and the agent's
+    /// entry when nothing else is overridden), so no override is left behind in settings.json.
+    public static func cyclingContextMode(of agent: String, profile: Profile, overrides: [String: [String: SettingValue]])
+        throws -> (overrides: [String: [String: SettingValue]], mode: String, isProfileOwn: Bool) {
+        guard let base = profile.agents.first(where: { $0.name == agent }),
+              let spec = profile.applying(overrides).agents.first(where: { $0.name == agent }) else {
+            throw SettingError("no agent \(Text.quote(agent))")
+        }
+        let next = spec.contextMode == .partial ? "full" : "partial"
+        let value = try validate(key: "context_mode", value: next, for: spec)
+        let isProfileOwn = base.contextMode.rawValue == next
+        var result = overrides
+        result[agent, default: [:]]["context_mode"] = isProfileOwn ? nil : value
+        if result[agent]?.isEmpty ?? false { result[agent] = nil }
+        return (result, next, isProfileOwn)
+    }
+}

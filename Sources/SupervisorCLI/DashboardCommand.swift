@@ -26,18 +26,15 @@ func openDashboard(profile: ProfileArgument, record: ProfileRecord) throws {
     try Dashboard(record: record, options: options).run()
 }
 
-/// partial -> full -> partial, persisted like `supervisor set AGENT context_mode=...`.
+/// partial -> full -> partial, persisted like `supervisor set AGENT context_mode=...`
+/// (`AgentSettings.cyclingContextMode` decides).
 func cycleContextMode(profile: ProfileArgument, profileName: String, agent: String) throws -> String {
-    var settings = try Settings.load(paths: profile.paths, profile: profileName)
+    let settings = try Settings.load(paths: profile.paths, profile: profileName)
     let own = try ProfileLoader.load(path: try profile.record().sourcePath)
-    guard let base = own.agents.first(where: { $0.name == agent }),
-          let spec = own.applying(settings).agents.first(where: { $0.name == agent }) else { throw HostingError("no agent \(agent)") }
-    let next = spec.contextMode == .partial ? "full" : "partial"
-    let value = try AgentSettings.validate(key: "context_mode", value: next, for: spec)
-    // Back to what the profile says: no override is left behind in settings.json.
-    let isDefault = base.contextMode.rawValue == next
-    settings[agent, default: [:]]["context_mode"] = isDefault ? nil : value
-    if settings[agent]?.isEmpty ?? false { settings[agent] = nil }
-    try Settings.save(settings, paths: profile.paths, profile: profileName)
-    return "\(agent).context_mode = \(next)\(isDefault ? " (the profile's own; override removed)" : " (saved)"); takes effect when it next starts"
+    let cycled: (overrides: [String: [String: SettingValue]], mode: String, isProfileOwn: Bool)
+    do { cycled = try AgentSettings.cyclingContextMode(of: agent, profile: own, overrides: settings) } catch let e as SettingError {
+        throw HostingError(e.message)
+    }
+    try Settings.save(cycled.overrides, paths: profile.paths, profile: profileName)
+    return "\(agent).context_mode = \(cycled.mode)\(cycled.isProfileOwn ? " (the profile's own; override removed)" : " (saved)"); takes effect when it next starts"
 }

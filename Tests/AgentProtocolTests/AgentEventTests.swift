@@ -47,6 +47,8 @@ let everyCase: [AgentEvent] = [
     .placement(engine: "big", note: "auto: fewest agents, then most free memory"),
     .gap(bytes: 1_960_000, offset: 123_456, reason: "No space left on device"),
     .log(note: "log file removed or moved from outside; reopened", offset: 0),
+    .attention(reason: .input, message: "waits for input", profile: "p", kind: "command"),
+    .attention(reason: .other("bored"), message: "x", profile: nil, kind: nil),
     .exit(status: .code(3), restarts: 1), .exit(status: .signal(9), restarts: nil),
     .container(name: "sv-p-a", note: "created", error: nil), .container(name: "sv-p-a", note: nil, error: "no image"),
     .strays(pids: [7, 8]),

@@ -124,23 +124,6 @@ final class ModelTests: XCTestCase {
         XCTAssertTrue(Dashboard.transcript(eventsPath: path + ".none", colour: false).hasPrefix("no events yet"))
     }
 
-    func testWaitProbeParsing() {
-        let stat = "4501 (sh) S 4486 4501 4501 34818 4501 4194304 110 0 0 0"
-        XCTAssertEqual(WaitProbe.parseStat(stat)?.state, "S")
-        XCTAssertEqual(WaitProbe.parseStat(stat)?.tpgid, 4501)
-        XCTAssertEqual(WaitProbe.parseStat("12 (a b) c) R 1 2 3 4 99 0")?.tpgid, 99)
-        let sys = WaitProbe.parseSyscall("63 0x0 0xffffe 0x1 0x0 0x0 0x0 0xfff 0xaaa\n")
-        XCTAssertEqual(sys?.number, 63)
-        XCTAssertEqual(sys?.firstArgument, 0)
-        XCTAssertTrue(WaitProbe.isWaitingForTerminal(state: "S", wchan: "n_tty_read", syscall: nil, fdTarget: nil))
-        XCTAssertFalse(WaitProbe.isWaitingForTerminal(state: "R", wchan: "n_tty_read", syscall: nil, fdTarget: nil))
-        XCTAssertFalse(WaitProbe.isWaitingForTerminal(state: "S", wchan: "hrtimer_nanosleep", syscall: nil, fdTarget: nil))
-        if let read = WaitProbe.readSyscalls.first {
-            XCTAssertTrue(WaitProbe.isWaitingForTerminal(state: "S", wchan: "wait_woken", syscall: (read, 0), fdTarget: "/dev/pts/3"))
-            XCTAssertFalse(WaitProbe.isWaitingForTerminal(state: "S", wchan: "wait_woken", syscall: (read, 5), fdTarget: "socket:[123]"))
-        }
-    }
-
     func testAgentFeedJoinsLogAndStreamWithoutGapOrOverlap() {
         var log = Array("line one\r\nline two\r\n".utf8)
         let feed = AgentFeed(rows: 5, cols: 20) { from, to in Array(log[Int(from)..<Int(min(to, UInt64(log.count)))]) }

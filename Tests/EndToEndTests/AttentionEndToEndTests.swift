@@ -8,14 +8,15 @@ import _TestSupport
 /// `[notify] command` reads the attention event as JSON, the tmux status line says why, and the
 /// event is in the agent's events file.
 final class AttentionEndToEndTests: EndToEndTestCase {
-    func testANeedIsAnnouncedWithNoViewer() throws {
+    /// A `[notify]` table whose command appends each event to the file `notes`, plus `extra`.
+    func notifyTable(_ extra: String = "") -> (notes: String, toml: String) {
         let notes = sv.home.path + "/notes.jsonl"
-        let profile = """
-            [notify]
-            command = ["sh", "-c", "cat >> \(notes)"]
-            min_interval = 0
+        return (notes, "[notify]\ncommand = [\"sh\", \"-c\", \"cat >> \(notes)\"]\nmin_interval = 0\n\(extra)\n\n")
+    }
 
-            """
+    func testANeedIsAnnouncedWithNoViewer() throws {
+        let (notes, notify) = notifyTable()
+        let profile = notify
             + agent("asks", sh(#"echo '{"type":"state","state":"waiting"}' >&3; exec sleep 100000"#))
             + agent("broken", sh("echo bye; exit 3"), extra: "restart = \"never\"")
             + agent("busy", sh(#"echo '{"type":"state","state":"waiting"}' >&3; echo '{"type":"state","state":"thinking"}' >&3; exec sleep 100000"#))
@@ -39,5 +40,52 @@ final class AttentionEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "waits for input")
         let events = try String(contentsOfFile: sv.logsDir + "/att/asks.events.jsonl", encoding: .utf8)
         XCTAssertTrue(events.contains(#""type":"attention""#), events)
+    }
+
+    /// A plain command blocked reading its terminal (`read x`), with no dashboard open: its
+    /// shim finds it in /proc once it is quiet, runs `[notify] command` and sets the status line.
+    func testACommandReadingItsTerminalIsAnnouncedWithNoViewer() throws {
+        let (notes, notify) = notifyTable()
+        let profile = notify
+            + agent("reader", sh("echo 'your name?'; read x; echo got $x; exec sleep 100000"))
+            + agent("sleeper", sh("exec sleep 100000"))
+        try upDetached(sv.writeProfile("rd", profile))
+        var text = ""
+        try waitFor("the notification", seconds: 30) {
+            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
+            return !text.isEmpty
+        }
+        XCTAssertTrue(text.contains(#""agent":"reader""#) && text.contains(#""type":"attention""#), text)
+        XCTAssertTrue(text.contains(#""reason":"waiting_for_input""#), text)
+        XCTAssertFalse(text.contains(#""agent":"sleeper""#), "sleeping is not waiting for input: \(text)")
+        try waitFor("the status line", seconds: 10) {
+            let shown = try? sv.tmux("rd", ["show-options", "-w", "-v", "-t", "=rd:=reader", "@sv_attention"])
+            return shown?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "waits for input"
+        }
+        // Typing an answer ends the wait: the status line is cleared.
+        try ok(["send", "rd", "reader", "ada"])
+        try waitFor("the status line cleared", seconds: 10) {
+            let shown = try? sv.tmux("rd", ["show-options", "-w", "-v", "-t", "=rd:=reader", "@sv_attention"])
+            return (shown?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") == ""
+        }
+    }
+
+    /// `[notify] on` picks the reasons that notify; the others still reach the events file.
+    func testOnlyTheListedReasonsNotify() throws {
+        let (notes, notify) = notifyTable(#"on = ["finished"]"#)
+        let profile = notify
+            + agent("done", sh("echo ok"), extra: "restart = \"never\"")
+            + agent("asks", sh(#"echo '{"type":"state","state":"waiting"}' >&3; exec sleep 100000"#))
+        try upDetached(sv.writeProfile("on", profile))
+        try waitFor("the waiting agent's attention event", seconds: 30) {
+            ((try? String(contentsOfFile: sv.logsDir + "/on/asks.events.jsonl", encoding: .utf8)) ?? "").contains(#""type":"attention""#)
+        }
+        var text = ""
+        try waitFor("the finished notification", seconds: 30) {
+            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
+            return text.contains(#""reason":"finished""#)
+        }
+        XCTAssertTrue(text.contains(#""agent":"done""#), text)
+        XCTAssertFalse(text.contains(#""agent":"asks""#), "waiting_for_input is not in `on`: \(text)")
     }
 }

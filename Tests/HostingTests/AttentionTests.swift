@@ -68,4 +68,68 @@ final class AttentionTests: XCTestCase {
         let line = EventCodec.line(a.event(profile: "p", agent: "x", kind: .exec), agent: "x", now: 0)
         XCTAssertTrue(line.contains(#""type":"attention""#) && line.contains(#""reason":"waiting_for_input""#), line)
     }
+
+    /// A command agent found reading its terminal: raised after the settle time, cleared when
+    /// it no longer reads; a need of another reason is not cleared by that.
+    func testATerminalWaitRaisesAndClears() {
+        var t = T(kind: .command, minInterval: 30)
+        XCTAssertEqual(t.terminal(waiting: true, now: 100), [])
+        XCTAssertEqual(t.tick(now: 102), [.raise(Attention(.input, "waits for input"), notify: true)])
+        XCTAssertEqual(t.terminal(waiting: false, now: 103), [.clear])
+        XCTAssertEqual(t.phase, .quiet)
+        _ = t.observe(.state(.failed), now: 110)
+        _ = t.tick(now: 112)
+        XCTAssertEqual(t.terminal(waiting: false, now: 113), [], "a failure is not cleared by output")
+    }
+
+    typealias W = TerminalWaitSchedule
+
+    /// Probes only after a quiet spell, backs off, then stops until output; output while
+    /// watching arms nothing.
+    func testTheTerminalWaitScheduleProbesOnlyWhenQuietAndBacksOff() {
+        var w = W()
+        XCTAssertEqual(w.output(now: 0), [], "no agent: nothing")
+        XCTAssertEqual(w.started(now: 10), [.arm(at: 12)])
+        for i in 0..<100 { XCTAssertEqual(w.output(now: 10 + Double(i) * 0.01), [], "flowing output costs no timer") }
+        let last = 10 + 99 * 0.01
+        XCTAssertEqual(w.timer(now: 12), [.arm(at: last + W.quiet)], "output came: look again once it has been quiet")
+        XCTAssertEqual(w.timer(now: last + W.quiet), [.probe])
+        XCTAssertEqual(w.probed(waiting: false, now: 15), [.arm(at: 19)])
+        XCTAssertEqual(w.timer(now: 19), [.probe])
+        XCTAssertEqual(w.probed(waiting: false, now: 19), [.arm(at: 27)])
+        XCTAssertEqual(w.output(now: 20), [.arm(at: 22)], "output after a backoff: look soon after it stops")
+        var probes = 0
+        var now = 22.0
+        while probes < 20 {
+            guard w.timer(now: now) == [.probe] else { break }
+            probes += 1
+            let effects = w.probed(waiting: false, now: now)
+            guard case .arm(let at)? = effects.first else { break }
+            now = at
+        }
+        XCTAssertEqual(probes, 5, "2, 4, 8, 16, 32 s, then no more")
+        XCTAssertEqual(w.phase, .dormant)
+        XCTAssertEqual(w.timer(now: 1000), [])
+        XCTAssertEqual(w.output(now: 1000), [.arm(at: 1002)])
+        XCTAssertEqual(w.timer(now: 1002), [.probe])
+        XCTAssertEqual(w.probed(waiting: true, now: 1002), [.waiting(true)])
+        XCTAssertEqual(w.output(now: 1003), [.waiting(false), .arm(at: 1005)])
+        _ = w.timer(now: 1005)
+        _ = w.probed(waiting: true, now: 1005)
+        XCTAssertEqual(w.stopped(), [.disarm, .waiting(false)])
+        XCTAssertEqual(w.output(now: 1006), [])
+    }
+
+    /// `[notify] on`: by default a command agent's clean end does not ring; a list decides for every kind.
+    func testWhichReasonsNotify() {
+        let byDefault = NotifySettings()
+        XCTAssertFalse(byDefault.notifies(.finished, kind: .command))
+        XCTAssertTrue(byDefault.notifies(.finished, kind: .coder))
+        XCTAssertTrue(byDefault.notifies(.failed, kind: .command))
+        XCTAssertTrue(byDefault.notifies(.input, kind: .command))
+        let listed = NotifySettings(on: ["failed", "finished"])
+        XCTAssertTrue(listed.notifies(.finished, kind: .command))
+        XCTAssertFalse(listed.notifies(.input, kind: .command))
+        XCTAssertFalse(listed.notifies(.permission, kind: .coder))
+    }
 }

@@ -10,6 +10,7 @@ final class ProfileModelTests: XCTestCase {
         XCTAssertNil(try parse(commandAgent).notify)
         let p = try parse("[notify]\ncommand = [\"notify.sh\", \"--json\"]\nnotify_send = true\nbell = false\nmin_interval = 5\n" + commandAgent)
         XCTAssertEqual(p.notify, NotifyConfig(command: ["notify.sh", "--json"], notifySend: true, bell: false, minInterval: 5))
+        XCTAssertEqual(try parse("[notify]\non = [\"failed\", \"finished\"]\n" + commandAgent).notify?.on, ["failed", "finished"])
     }
 
     func testDefaults() throws {

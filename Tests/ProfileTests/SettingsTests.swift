@@ -111,4 +111,21 @@ final class SettingsTests: XCTestCase {
         let data = try JSONEncoder().encode(values)
         XCTAssertEqual(try JSONDecoder().decode([String: [String: SettingValue]].self, from: data), values)
     }
+
+    /// The dashboard's `c` key: back at the profile's own mode, settings.json keeps no override.
+    func testCyclingContextModeBackToTheProfilesOwnRemovesTheOverride() throws {
+        let first = try AgentSettings.cyclingContextMode(of: "goal", profile: profile, overrides: [:])
+        XCTAssertEqual(first.mode, "full")
+        XCTAssertFalse(first.isProfileOwn)
+        XCTAssertEqual(first.overrides, ["goal": ["context_mode": .string("full")]])
+        let back = try AgentSettings.cyclingContextMode(of: "goal", profile: profile, overrides: first.overrides)
+        XCTAssertEqual(back.mode, "partial")
+        XCTAssertTrue(back.isProfileOwn)
+        XCTAssertEqual(back.overrides, [:], "no override left behind")
+        // Other overrides of the agent stay.
+        let kept = try AgentSettings.cyclingContextMode(of: "goal", profile: profile,
+                                                         overrides: ["goal": ["context_mode": .string("full"), "limit": .int(5)]])
+        XCTAssertEqual(kept.overrides, ["goal": ["limit": .int(5)]])
+        XCTAssertThrowsError(try AgentSettings.cyclingContextMode(of: "nobody", profile: profile, overrides: [:]))
+    }
 }

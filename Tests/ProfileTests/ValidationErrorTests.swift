@@ -36,6 +36,8 @@ final class ValidationErrorTests: XCTestCase {
                   at: "2:1", says: [#"logs.size: unknown key "size"; expected one of: dir, max_bytes, keep"#]),
         ErrorCase(name: "notify command is not an array", text: "[notify]\ncommand = \"notify.sh\"\n" + commandAgent,
                   at: "2:11", says: ["notify.command"]),
+        ErrorCase(name: "unknown notify reason", text: "[notify]\non = [\"failed\", \"finishd\"]\n" + commandAgent,
+                  at: "2:17", says: [#"notify.on[1]: unknown reason "finishd" (did you mean "finished"?)"#, "expected some of: waiting_for_input, permission"]),
         ErrorCase(name: "unknown notify key", text: "[notify]\nbel = false\n" + commandAgent,
                   at: "2:1", says: [#"notify.bel: unknown key "bel" (did you mean "bell"?)"#]),
         ErrorCase(name: "model setting at agent level", text: commandAgent + "\nmodel = \"gpt-4o\"\n",

@@ -335,8 +335,7 @@ public final class ExecAgent: EngineView {
                 at: Conversation.timestamp(), runtime: generation))
             self.showResult(r, blockTimeout: s.blockTimeout)
             self.events.tool("python", phase: "end")
-            self.events.emit("block", [("n", .number("\(n)")), ("status", .string(r.status.rawValue)),
-                                       ("duration", .number(String(format: "%.3f", r.duration)))])
+            self.events.emit(.block(n: n, status: r.status.rawValue, duration: (r.duration * 1000).rounded() / 1000))
             let report = ExecAgent.report(r, block: n, of: blocks.count, blockTimeout: s.blockTimeout, memoryLimit: s.memoryLimit)
             self.engine.codePrinted(n: n, status: r.status.rawValue, output: report)
             var reports = reports + [report]
@@ -409,13 +408,11 @@ public final class ExecAgent: EngineView {
             stopReason: reply?.response.stopReason.wireName, error: error.map { "\($0)" })
         conversation.requests.append(record)
         guard let reply else { return }
-        var perf: [(String, OrderedJSON)] = [("step", .number("\(step)")), ("model", .string(record.model)),
-                                             ("duration_s", .number(String(format: "%.3f", record.duration)))]
-        if let t = record.timeToFirstToken { perf.append(("ttft_s", .number(String(format: "%.3f", t)))) }
-        if let t = record.tokensPerSecond { perf.append(("tokens_per_s", .number(String(format: "%.1f", t)))) }
-        if let c = reply.cost { perf.append(("cost_usd", .number("\(c)"))) }
-        perf.append(("conversation", .string(conversation.id)))
-        events.emit("perf", perf)
+        func rounded(_ x: Double, _ scale: Double) -> Double { (x * scale).rounded() / scale }
+        events.emit(.perf(AgentEvent.Perf(step: step, model: record.model, durationS: rounded(record.duration, 1000),
+                                          ttftS: record.timeToFirstToken.map { rounded($0, 1000) },
+                                          tokensPerS: record.tokensPerSecond.map { rounded($0, 10) }, costUSD: reply.cost,
+                                          conversation: conversation.id)))
         ensureNewline()
         display.write(display.dim(ExecAgent.perfLine(record, totalCost: conversation.totalCost)) + "\n")
         lineStart = true

@@ -130,8 +130,7 @@ public final class ExecSession {
 
         agent = ExecAgent(loop: loop, engine: engine, runtime: runtime, store: store, display: display, conversation: conversation)
         if resumed { agent.noteRuntimeIsFresh(reason: resumeReason) }
-        events.emit("conversation", [("id", .string(conversation.id)), ("resumed", .bool(resumed)),
-                                     ("path", .string(store.path(conversation.id)))])
+        events.emit(.conversation(id: conversation.id, resumed: resumed, path: store.path(conversation.id), finished: nil))
         banner(conversation, resumed: resumed, continuing: continueTurn, model: client.config.model, box: box)
         watchSignals(runtime: runtime)
 
@@ -207,8 +206,7 @@ public final class ExecSession {
             + " (and the shim does not restart it).\n"
             + "To go on with it: raise the limit (supervisor set \(who) limit=N, or the budget) and restart the agent;"
             + " to start afresh: supervisor conversations delete \(who) \(c.id), then restart.\n")
-        events.emit("conversation", [("id", .string(c.id)), ("resumed", .bool(false)), ("path", .string(store.path(c.id))),
-                                     ("finished", .string(reason))])
+        events.emit(.conversation(id: c.id, resumed: false, path: store.path(c.id), finished: reason))
         events.message("not started again: the conversation for this prompt already ended: \(reason)")
         events.final(reason: reason)
         return ExitStatus.limit
@@ -302,7 +300,7 @@ public final class ExecSession {
             try? store.save(c)
             try? store.setCurrent(c.id)
             agent.replaceConversation(c)
-            events.emit("conversation", [("id", .string(c.id)), ("resumed", .bool(false)), ("path", .string(store.path(c.id)))])
+            events.emit(.conversation(id: c.id, resumed: false, path: store.path(c.id), finished: nil))
             display.write(display.dim("new conversation \(c.id)") + "\n")
         case "/list":
             for c in store.list() {
@@ -315,7 +313,7 @@ public final class ExecSession {
                 try store.setCurrent(c.id)
                 agent.replaceConversation(c)
                 agent.noteRuntimeIsFresh(reason: "the conversation was resumed")
-                events.emit("conversation", [("id", .string(c.id)), ("resumed", .bool(true)), ("path", .string(store.path(c.id)))])
+                events.emit(.conversation(id: c.id, resumed: true, path: store.path(c.id), finished: nil))
                 display.write(display.dim("resumed \(c.id) (\(c.messages.count) messages); the runtime is fresh") + "\n")
             } catch {
                 display.write(display.red("\(error)") + "\n")

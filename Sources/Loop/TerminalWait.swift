@@ -1,20 +1,9 @@
-import Hosting
-import TerminalUI
 import Glibc
-import Loop
 
-/// Is a command agent waiting for someone to type? Its terminal's foreground process is asleep
-/// reading the terminal. Read from /proc on demand (a slow timer, only while an agent is quiet).
-public enum WaitProbe {
-    /// Fields of /proc/PID/stat after the command name: (state, tpgid).
-    public static func parseStat(_ text: String) -> (state: Character, tpgid: Int32)? {
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let rest = text[text.index(after: close)...].split(separator: " ")
-        // state ppid pgrp session tty_nr tpgid
-        guard rest.count >= 6, let state = rest[0].first, let tpgid = Int32(rest[5]) else { return nil }
-        return (state, tpgid)
-    }
-
+/// Is a process waiting for someone to type? Its terminal's foreground process is asleep
+/// reading the terminal. Read from /proc (through `ProcFS`) when asked: callers ask only after
+/// the agent has been quiet a while (the shim's `TerminalWaitSchedule`).
+public enum TerminalWait {
     /// Kernel functions a process sleeps in while reading a terminal.
     public static let ttyReadWaits: Set<String> = ["n_tty_read", "wait_woken", "tty_read"]
 
@@ -36,23 +25,22 @@ public enum WaitProbe {
     }
 
     /// Decides from what /proc said. `syscall` and `fdTarget` may be nil when unreadable.
-    public static func isWaitingForTerminal(state: Character, wchan: String, syscall: (number: Int, firstArgument: Int)?, fdTarget: String?) -> Bool {
-        guard state == "S" else { return false }
+    public static func isWaitingForTerminal(state: UInt8, wchan: String, syscall: (number: Int, firstArgument: Int)?, fdTarget: String?) -> Bool {
+        guard state == UInt8(ascii: "S") else { return false }
         if let syscall, !readSyscalls.isEmpty {
             guard readSyscalls.contains(syscall.number) else { return false }
             if let fdTarget { return fdTarget.hasPrefix("/dev/pts/") || fdTarget.hasPrefix("/dev/tty") }
         }
-        return ttyReadWaits.contains(wchan.trimmed)
+        return ttyReadWaits.contains(String(wchan.filter { !$0.isWhitespace }))
     }
 
     /// Probes the foreground process of `agentPid`'s terminal.
-    public static func probe(agentPid: Int32) -> Bool {
-        guard let stat = readProc("/proc/\(agentPid)/stat").flatMap(parseStat) else { return false }
-        let foreground = stat.tpgid > 0 ? stat.tpgid : agentPid
-        let fgStat = foreground == agentPid ? stat : readProc("/proc/\(foreground)/stat").flatMap(parseStat)
-        guard let fgStat else { return false }
-        let wchan = readProc("/proc/\(foreground)/wchan") ?? ""
-        let syscall = readProc("/proc/\(foreground)/syscall").flatMap(parseSyscall)
+    public static func probe(agentPid: pid_t) -> Bool {
+        guard let stat = ProcFS.stat(agentPid) else { return false }
+        let foreground = stat.terminalForegroundGroup > 0 ? stat.terminalForegroundGroup : agentPid
+        guard let fgStat = foreground == agentPid ? stat : ProcFS.stat(foreground) else { return false }
+        let wchan = text("/proc/\(foreground)/wchan") ?? ""
+        let syscall = text("/proc/\(foreground)/syscall").flatMap(parseSyscall)
         var target: String?
         if let syscall {
             var buffer = [CChar](repeating: 0, count: 256)
@@ -62,5 +50,5 @@ public enum WaitProbe {
         return isWaitingForTerminal(state: fgStat.state, wchan: wchan, syscall: syscall, fdTarget: target)
     }
 
-    static func readProc(_ path: String) -> String? { ProcFS.read(path).map { String(decoding: $0, as: UTF8.self) } }
+    static func text(_ path: String) -> String? { ProcFS.read(path).map { String(decoding: $0, as: UTF8.self) } }
 }
