@@ -41,39 +41,7 @@ public enum EventLine {
 }
 
 /// `2026-11-22T00:53:08.123Z` (also without milliseconds, or with `+00:00`) to unix seconds.
-public func parseISO8601(_ s: String) -> Double? {
-    let b = Array(s.utf8)
-    guard b.count >= 19, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54 || b[10] == 0x20, b[13] == 0x3A, b[16] == 0x3A else { return nil }
-    func num(_ from: Int, _ count: Int) -> Int? {
-        var v = 0
-        for i in from..<(from + count) {
-            guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }
-            v = v * 10 + Int(b[i] - 0x30)
-        }
-        return v
-    }
-    guard let y = num(0, 4), let m = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2) else { return nil }
-    var fraction = 0.0
-    var i = 19
-    if i < b.count, b[i] == 0x2E {
-        i += 1
-        var scale = 0.1
-        while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { fraction += Double(b[i] - 0x30) * scale; scale /= 10; i += 1 }
-    }
-    // Howard Hinnant's days_from_civil.
-    let yy = m <= 2 ? y - 1 : y
-    let era = (yy >= 0 ? yy : yy - 399) / 400
-    let yoe = yy - era * 400
-    let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-    let days = era * 146_097 + doe - 719_468
-    var seconds = Double(days * 86400 + h * 3600 + mi * 60 + sec) + fraction
-    if i + 5 < b.count + 0, i < b.count, b[i] == 0x2B || b[i] == 0x2D, let oh = num(i + 1, 2), let om = num(i + 4, 2) {
-        let offset = Double(oh * 3600 + om * 60)
-        seconds += b[i] == 0x2B ? -offset : offset
-    }
-    return seconds
-}
+public func parseISO8601(_ s: String) -> Double? { EventTime.seconds(iso8601: s) }
 
 /// Splits a byte stream into lines, across chunk boundaries. Lines longer
 /// than `maxLineBytes` are cut: the first `maxLineBytes + 1` bytes are kept
