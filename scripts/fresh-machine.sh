@@ -58,6 +58,14 @@ main() {
   done < <(git config --get-regexp '^url\..*\.insteadof$' || true)
   [ "$count" -gt 0 ] && git_args+=(--env "GIT_CONFIG_COUNT=$count")
 
+  # Where this machine reaches PyPI through a TLS-intercepting proxy whose CA only its own trust
+  # store has (pip's `cert` setting names that bundle), pip in the container gets the same bundle,
+  # read-only, for pip alone: the stand-in for PyPI's own certificate chain on an open network.
+  pip_cert="${PIP_CERT:-$(python3 -m pip config list 2>/dev/null | sed -n "s/^global\.cert='\(.*\)'$/\1/p" | head -n 1)}"
+  if [ -n "$pip_cert" ] && [ -f "$pip_cert" ]; then
+    git_args+=(--volume "$pip_cert:/run/sv-host-ca.crt:ro" --env "PIP_CERT=/run/sv-host-ca.crt")
+  fi
+
   # Both commands run even when the first fails; each status is printed on a line of its own.
   inner='cd /src
   ./scripts/demo.sh --headless </dev/null; echo "fresh-machine: demo.sh exit $?"
