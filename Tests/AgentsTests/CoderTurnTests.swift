@@ -186,6 +186,23 @@ extension CoderTurnTests {
 }
 
 extension CoderTurnTests {
+    /// An interactive coder never exits because the model failed: it says so and waits for the
+    /// next message, which is answered.
+    func testAModelFailureInAnInteractiveSessionIsReportedAndTheAgentWaits() throws {
+        let h = try CoderHarness()
+        h.server.enqueue(.status(401, type: "authentication_error", message: "invalid x-api-key"))
+        h.server.enqueue(.text("Hello again."))
+        try h.makeAgent(prompt: nil)
+        h.ui.messages = ["hello", "are you there?", nil]
+        XCTAssertEqual(try h.run(), 0, "Ctrl-D ends it, not the failure: \(h.ui.transcript)")
+        XCTAssertEqual(h.server.requests.count, 2, "\(h.ui.transcript)")
+        let error = h.ui.transcript.firstIndex { $0.hasPrefix("error:") && $0.contains("invalid x-api-key") }
+        let answer = h.ui.transcript.firstIndex { $0.contains("Hello again.") }
+        XCTAssertNotNil(error, "\(h.ui.transcript)")
+        XCTAssertNotNil(answer, "\(h.ui.transcript)")
+        if let error, let answer { XCTAssertLessThan(error, answer) }
+    }
+
     /// `/help` is answered by the agent itself: nothing is sent to the model.
     func testHelpIsAnsweredLocally() throws {
         let h = try CoderHarness()
