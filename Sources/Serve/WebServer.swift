@@ -138,7 +138,7 @@ public final class WebServer {
     private var context: OpaquePointer?
     private var protocols: UnsafeMutablePointer<lws_protocols>?
     private var foreignLoops: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-    private var cStrings: [UnsafeMutablePointer<CChar>] = []
+    private let cStrings = CStringPool()
     /// HTTP exchanges by connection (a keep-alive connection carries one at a time).
     fileprivate var exchanges: [OpaquePointer: Exchange] = [:]
     /// Accepted upgrades waiting for ESTABLISHED, and open WebSockets.
@@ -162,7 +162,7 @@ public final class WebServer {
         lws_set_log_level(LLL_ERR, lwsLog)
         let protocols = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 2)
         protocols.initialize(repeating: lws_protocols(), count: 2)  // the second, all zero, ends the list
-        protocols[0].name = UnsafePointer(cString("supervisor"))
+        protocols[0].name = UnsafePointer(cStrings.make("supervisor"))
         protocols[0].callback = webServerCallback
         protocols[0].per_session_data_size = 0
         protocols[0].rx_buffer_size = 16 * 1024
@@ -174,7 +174,7 @@ public final class WebServer {
 
         var info = lws_context_creation_info()
         info.port = Int32(options.port)
-        info.iface = UnsafePointer(cString(options.address))
+        info.iface = UnsafePointer(cStrings.make(options.address))
         info.protocols = UnsafePointer(protocols)
         info.options = sv_lws_option_libuv() | sv_lws_option_validate_utf8()
         if !options.address.contains(":") { info.options |= sv_lws_option_disable_ipv6() }
@@ -183,11 +183,11 @@ public final class WebServer {
         info.timeout_secs = UInt32(options.requestTimeout)
         info.keepalive_timeout = 30
         info.fd_limit_per_thread = UInt32(options.maxConnections)
-        info.server_string = UnsafePointer(cString("supervisor"))
+        info.server_string = UnsafePointer(cStrings.make("supervisor"))
         if let certificate = options.tlsCertificate, let key = options.tlsKey {
             info.options |= sv_lws_option_ssl_global_init()
-            info.ssl_cert_filepath = UnsafePointer(cString(certificate))
-            info.ssl_private_key_filepath = UnsafePointer(cString(key))
+            info.ssl_cert_filepath = UnsafePointer(cStrings.make(certificate))
+            info.ssl_private_key_filepath = UnsafePointer(cStrings.make(key))
         }
         guard let context = lws_create_context(&info) else {
             throw ServeError("cannot listen on \(options.address):\(options.port) (address in use, not an address of this machine, or an unreadable TLS certificate or key)")
@@ -208,14 +208,7 @@ public final class WebServer {
         sockets = [:]
     }
 
-    private func cString(_ s: String) -> UnsafeMutablePointer<CChar> {
-        let p = strdup(s)!
-        cStrings.append(p)
-        return p
-    }
-
     deinit {
-        cStrings.forEach { free($0) }
         protocols?.deallocate()
         foreignLoops?.deallocate()
     }

@@ -9,7 +9,7 @@ public final class WebSocketClient {
     private var context: OpaquePointer?
     private var protocols: UnsafeMutablePointer<lws_protocols>?
     private var foreignLoops: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-    private var cStrings: [UnsafeMutablePointer<CChar>] = []
+    private let cStrings = CStringPool()
     private let headers: [(String, String)]
     private var socket: WebSocket?
     private var closed = false
@@ -27,7 +27,7 @@ public final class WebSocketClient {
         guard let parsed = ServerURL(url) else { throw ServeError("not a ws:// or wss:// URL: \(url)") }
         let protocols = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 2)
         protocols.initialize(repeating: lws_protocols(), count: 2)  // the second, all zero, ends the list
-        protocols[0].name = UnsafePointer(cString("supervisor-client"))
+        protocols[0].name = UnsafePointer(cStrings.make("supervisor-client"))
         protocols[0].callback = webSocketClientCallback
         protocols[0].rx_buffer_size = 64 * 1024
         self.protocols = protocols
@@ -42,15 +42,15 @@ public final class WebSocketClient {
         info.options = sv_lws_option_libuv() | (parsed.tls ? sv_lws_option_ssl_global_init() : 0)
         info.foreign_loops = loops
         info.user = Unmanaged.passUnretained(self).toOpaque()
-        if let caFile { info.client_ssl_ca_filepath = UnsafePointer(cString(caFile)) }
+        if let caFile { info.client_ssl_ca_filepath = UnsafePointer(cStrings.make(caFile)) }
         guard let context = lws_create_context(&info) else { throw ServeError("cannot start a WebSocket client") }
         self.context = context
 
         var connect = lws_client_connect_info()
         connect.context = context
-        connect.address = UnsafePointer(cString(parsed.host))
+        connect.address = UnsafePointer(cStrings.make(parsed.host))
         connect.port = Int32(parsed.port)
-        connect.path = UnsafePointer(cString(parsed.path))
+        connect.path = UnsafePointer(cStrings.make(parsed.path))
         connect.host = connect.address
         connect.origin = nil  // a program, not a page: no Origin to check
         connect.protocol = nil
@@ -78,14 +78,7 @@ public final class WebSocketClient {
         onClose?(reason)
     }
 
-    private func cString(_ s: String) -> UnsafeMutablePointer<CChar> {
-        let p = strdup(s)!
-        cStrings.append(p)
-        return p
-    }
-
     deinit {
-        cStrings.forEach { free($0) }
         protocols?.deallocate()
         foreignLoops?.deallocate()
     }
