@@ -109,6 +109,11 @@ public struct AttentionTracker: Equatable, Sendable {
             if lower.contains("budget") || lower.contains("limit") { return .need(Attention(.limit, "stopped at a limit: \(reason)")) }
             if lower.contains("reached") || lower.contains("goal") { return .need(Attention(.goal, "reached its goal")) }
             return .need(Attention(.finished, "finished: \(reason)"))
+        case let .permission(_, tool, summary, _, _, _):
+            // The typed question says what is asked; an answer means the agent goes on.
+            return .need(Attention(.permission, "asks permission to run \(tool): \(oneLine(summary, width: 80))"))
+        case .permissionAnswer:
+            return .busy
         case .budget(let use) where use.spent >= use.limit:
             return .need(Attention(.limit, "spent its \(use.budget.name) budget"))
         default:

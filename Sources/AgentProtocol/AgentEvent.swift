@@ -42,6 +42,12 @@ public enum AgentEvent: Sendable {
     case error(message: String)
     /// The run's end is conclusive: the shim does not restart it, whatever the exit status.
     case final(reason: String)
+    /// A coder asks a person whether it may run a tool call, and waits. `id` names the question
+    /// for its answer (`PermissionReply`); `summary` is the call in a line, `diff` what a Write or
+    /// Edit would change (cut to `EventCaps.output`).
+    case permission(id: String, tool: String, summary: String, diff: String?, choices: [PermissionChoice], truncated: Bool)
+    /// The question `id` was answered (from the pane or over the network); the coder goes on.
+    case permissionAnswer(id: String, tool: String, answer: PermissionChoice)
 
     // Progress and accounting.
     case state(ActivityState)
@@ -182,6 +188,43 @@ extension AgentEvent {
     }
 }
 
+/// A person's answer to a permission question.
+public enum PermissionChoice: NamedCases {
+    case yes, no
+    /// Yes, and do not ask again for this tool in this session.
+    case always
+    case other(String)
+
+    public static let named: [(String, PermissionChoice)] = [("yes", .yes), ("no", .no), ("always", .always)]
+    public var otherName: String? { if case .other(let s) = self { return s }; return nil }
+    /// The answers a coder takes.
+    public static let all: [PermissionChoice] = [.yes, .no, .always]
+}
+
+/// How a permission answer reaches a coder as input: the line `/permission ID ANSWER`, pasted
+/// into its pane (what `POST .../permission/ID` and the stream's `permission` message send).
+/// Naming the question makes a late answer harmless: a coder that no longer asks `ID` ignores it
+/// instead of taking "yes" for a message or for the answer to another question.
+public enum PermissionReply {
+    public static func text(id: String, answer: PermissionChoice) -> String { "/permission \(id) \(answer.name)" }
+
+    /// The id and answer of a `/permission ID ANSWER` line; nil for any other text, and for an
+    /// answer that is not one of `PermissionChoice.all`.
+    public static func parse(_ text: String) -> (id: String, answer: PermissionChoice)? {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+        guard words.count == 3, words[0] == "/permission", isID(String(words[1])) else { return nil }
+        let answer = PermissionChoice(String(words[2]).lowercased())
+        guard PermissionChoice.all.contains(answer) else { return nil }
+        return (String(words[1]), answer)
+    }
+
+    /// Question ids: 1 to 128 letters, digits, `_`, `-`, `.` (tool call ids are).
+    public static func isID(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 128
+            && s.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D || $0 == 0x2E }
+    }
+}
+
 /// Why an agent needs a person (the `attention` event's `reason`).
 public enum AttentionReason: NamedCases {
     /// A command agent blocked reading its terminal, or a built-in agent waiting for a message.
@@ -318,8 +361,45 @@ extension AgentEvent {
             let (s, c) = cap(output, EventCaps.output, t); return .blockOutput(n: n, status: status, output: s, truncated: c)
         case let .error(message):
             return .error(message: EventCaps.capped(message, jsonBytes: EventCaps.text).text)
+        case let .permission(id, tool, summary, diff, choices, t):
+            let (s, c1) = cap(summary, EventCaps.command, t)
+            let d = diff.map { cap($0, EventCaps.output, false) }
+            return .permission(id: id, tool: tool, summary: s, diff: d?.0, choices: choices, truncated: c1 || d?.1 == true)
         default:
             return self
         }
     }
+}
+
+/// The permission questions an agent asks and nobody has answered yet, folded from its events
+/// (pure): what serve offers to answer, what its clients show. A start or an exit ends them all
+/// (a question dies with the process that asked it).
+public struct OpenQuestions: Equatable, Sendable {
+    public struct Question: Equatable, Sendable {
+        public var id: String
+        public var tool: String
+        public var summary: String
+        public var choices: [PermissionChoice]
+    }
+
+    /// In the order asked.
+    public private(set) var questions: [Question] = []
+
+    public init() {}
+
+    public mutating func observe(_ event: AgentEvent) {
+        switch event {
+        case let .permission(id, tool, summary, _, choices, _):
+            questions.removeAll { $0.id == id }
+            questions.append(Question(id: id, tool: tool, summary: summary, choices: choices))
+        case let .permissionAnswer(id, _, _):
+            questions.removeAll { $0.id == id }
+        case .start, .exit:
+            questions = []
+        default:
+            break
+        }
+    }
+
+    public func contains(_ id: String) -> Bool { questions.contains { $0.id == id } }
 }

@@ -5,7 +5,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case toolCall = "tool_call", toolResult = "tool_result", tool
     case command, commandOutput = "command_output"
     case code, block, blockOutput = "block_output"
-    case error, final, state, step, tokens, budget, context
+    case error, final, permission, permissionAnswer = "permission_answer", state, step, tokens, budget, context
     case contextOverflow = "context_overflow", incomplete, perf, conversation, commit
     case start, exit, container, strays, placement, gap, log, attention, invalid
 
@@ -25,6 +25,8 @@ public enum EventType: String, CaseIterable, Sendable {
         case .blockOutput: return "n, status, output: what the block printed, as the model is shown it"
         case .error: return "message: something went wrong; the agent goes on or exits"
         case .final: return "reason: the run's end is conclusive; the shim does not restart it, whatever the exit status and restart policy (a limit or budget ended the task, or the model gave up)"
+        case .permission: return "id, tool, summary, diff, choices (\"yes\", \"no\", \"always\"): the coder asks a person whether it may run a tool call, and waits; answered by `POST .../agents/A/permission/ID` or `/permission ID ANSWER` typed in its pane"
+        case .permissionAnswer: return "id, tool, answer: the question `id` was answered (from the pane or the network)"
         case .state: return "state: \"thinking\", \"running_tool\", \"waiting\", \"idle\", \"staying\"; the shim's: \"starting\", \"running\", \"exited\", \"restarting\", \"stopping\", \"stopped\", \"failed\""
         case .step: return "n, limit"
         case .tokens: return "input, output, cache_read, cache_write, cost_usd: one model request's amounts (add them up for totals)"
@@ -54,7 +56,7 @@ public enum EventType: String, CaseIterable, Sendable {
         case .placement: return "up, start, restart"
         case .state: return "agents, shim"
         case .code, .block, .blockOutput: return "exec"
-        case .toolCall, .toolResult: return "coder"
+        case .toolCall, .toolResult, .permission, .permissionAnswer: return "coder"
         case .tool: return "coder, exec"
         case .commandOutput: return "goal"
         case .command: return "goal, coder"
@@ -97,6 +99,8 @@ extension AgentEvent {
         case .blockOutput: return .blockOutput
         case .error: return .error
         case .final: return .final
+        case .permission: return .permission
+        case .permissionAnswer: return .permissionAnswer
         case .state: return .state
         case .step: return .step
         case .tokens: return .tokens
@@ -150,6 +154,11 @@ extension AgentEvent {
             f.put("message", message)
         case let .final(reason):
             f.put("reason", reason)
+        case let .permission(id, tool, summary, diff, choices, truncated):
+            f.put("id", id); f.put("tool", tool); f.put("summary", summary); f.put("diff", diff)
+            f.fields.append(("choices", .array(choices.map { .string($0.name) }))); f.flag("truncated", truncated)
+        case let .permissionAnswer(id, tool, answer):
+            f.put("id", id); f.put("tool", tool); f.put("answer", answer.name)
         case let .state(state):
             f.put("state", state.name)
         case let .step(n, limit):
@@ -249,6 +258,19 @@ extension AgentEvent {
             return .error(message: try r.string("message"))
         case .final:
             return .final(reason: try r.string("reason"))
+        case .permission:
+            var choices = PermissionChoice.all
+            if let v = r.value("choices") {
+                guard case .array(let items) = v else { throw FieldReader.Mismatch() }
+                choices = try items.map { item -> PermissionChoice in
+                    guard case .string(let s) = item else { throw FieldReader.Mismatch() }
+                    return PermissionChoice(s)
+                }
+            }
+            return .permission(id: try r.string("id"), tool: try r.string("tool"), summary: try r.string("summary"),
+                               diff: try r.optString("diff"), choices: choices, truncated: try r.flag("truncated"))
+        case .permissionAnswer:
+            return .permissionAnswer(id: try r.string("id"), tool: try r.string("tool"), answer: PermissionChoice(try r.string("answer")))
         case .state:
             return .state(ActivityState(try r.string("state")))
         case .step:

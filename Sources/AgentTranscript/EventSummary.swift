@@ -22,6 +22,15 @@ extension AgentEvent {
         case let .blockOutput(n, status, output, _): return "block \(n) \(status): " + Summary.oneLine(output)
         case let .error(message): return "error: " + Summary.oneLine(message)
         case let .final(reason): return "final: " + Summary.oneLine(reason)
+        case let .permission(id, tool, summary, _, choices, _):
+            return "asks: may it run \(tool)(\(Summary.oneLine(summary, max: 120)))? [\(choices.map(\.name).joined(separator: "/"))] (question \(id))"
+        case let .permissionAnswer(_, tool, answer):
+            switch answer {
+            case .yes: return "\(tool) allowed"
+            case .always: return "\(tool) allowed from now on"
+            case .no: return "\(tool) refused"
+            case .other(let a): return "\(tool): \(a)"
+            }
         case let .state(state): return state.name
         case let .step(n, limit): return limit.map { "step \(n)/\($0)" } ?? "step \(n)"
         case let .tokens(u):

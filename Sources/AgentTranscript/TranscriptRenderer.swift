@@ -107,6 +107,11 @@ public struct TranscriptRenderer {
             return paint("error: " + TranscriptRenderer.plain(message), .error) + "\n"
         case let .final(reason):
             return paint("final: " + TranscriptRenderer.plain(reason), .error) + "\n"
+        case let .permission(_, _, _, diff, _, truncated):
+            let shown = diff.map { block($0, indent: 4, truncated: truncated) } ?? ""
+            return shown + paint("? " + TranscriptRenderer.plain(event.summary), .user) + "\n"
+        case .permissionAnswer(_, _, let answer):
+            return paint("  · " + event.summary, answer == .no ? .error : .dim) + "\n"
         case .state, .perf, .unknown:
             return options.verbose ? note(event.type + " " + event.summary) : ""
         case let .tokens(u):

@@ -54,6 +54,15 @@ extension Server {
             act(.paste(text), agent, reply)
         case .control(_, _, let op):
             act(.control(ControlOp(rawValue: op)!), agent, reply)
+        case .permission(_, _, let id):
+            guard let body = try? OrderedJSON.parse(request.body), case .string(let text)? = body["answer"],
+                  PermissionChoice.all.contains(PermissionChoice(text)) else {
+                return reply(.error(400, "the body must be {\"answer\": \"yes\" | \"no\" | \"always\"}"))
+            }
+            let answer = PermissionChoice(text)
+            guard questions.open(agent.eventsPath).contains(id) else { return reply(.error(409, "\(agent.name) is not asking question \(id) (answered already, or never asked)")) }
+            // As the coder takes it from its pane; it ignores an answer naming another question.
+            act(.paste(PermissionReply.text(id: id, answer: answer)), agent, reply)
         case .settings:
             reply(settings(p, agent, request.body))
         case .conversations:
@@ -220,7 +229,7 @@ extension Route {
     var profileAndAgent: (String, String)? {
         switch self {
         case .agent(let p, let a), .log(let p, let a), .events(let p, let a), .transcript(let p, let a), .screen(let p, let a), .input(let p, let a),
-             .paste(let p, let a), .control(let p, let a, _), .settings(let p, let a), .conversations(let p, let a),
+             .paste(let p, let a), .control(let p, let a, _), .permission(let p, let a, _), .settings(let p, let a), .conversations(let p, let a),
              .conversation(let p, let a, _), .deleteConversation(let p, let a, _), .resumeConversation(let p, let a, _),
              .streamSocket(let p, let a):
             return (p, a)

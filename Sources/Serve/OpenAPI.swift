@@ -34,6 +34,7 @@ enum OpenAPI {
             (agent + "/start", [("post", op("Start the agent", scope: "control", params: pa))]),
             (agent + "/stop", [("post", op("Stop the agent (SIGTERM, SIGKILL after stop_timeout)", scope: "control", params: pa))]),
             (agent + "/restart", [("post", op("Restart the agent", scope: "control", params: pa))]),
+            (agent + "/permission/{id}", [("post", op("Answer the coder's open permission question `id` (its `permission` event) with {\"answer\": \"yes\"|\"no\"|\"always\"}; 409 when it is not asking it", scope: "control", params: pa + ["id"], body: "application/json"))]),
             (agent + "/settings", [("post", op("Persist settings like `supervisor set` ({\"key\": \"value\"}); validated against the profile schema", scope: "control", params: pa, body: "application/json"))]),
             (agent + "/conversations", [("get", op("The exec agent's stored conversations (without their messages)", scope: "read", params: pa))]),
             (agent + "/conversations/{id}", [("get", op("One conversation, whole", scope: "read", params: pa + ["id"])),

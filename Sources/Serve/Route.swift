@@ -1,3 +1,5 @@
+import AgentProtocol
+
 /// Every URL the server answers, parsed from method and path alone (pure), with the scope each
 /// needs. Adding a page or an endpoint is one case here and one in `ServeAPI.answer`.
 public enum Route: Equatable, Sendable {
@@ -18,6 +20,9 @@ public enum Route: Equatable, Sendable {
     case input(String, String)
     case paste(String, String)
     case control(String, String, String)
+    /// `POST .../agents/A/permission/ID` `{"answer": "yes"|"no"|"always"}`: answers a coder's
+    /// open permission question.
+    case permission(String, String, String)
     case settings(String, String)
     case conversations(String, String)
     case conversation(String, String, String)
@@ -37,7 +42,7 @@ public enum Route: Equatable, Sendable {
 
     public var scope: Scope {
         switch self {
-        case .input, .paste, .control, .settings, .deleteConversation, .resumeConversation: return .control
+        case .input, .paste, .control, .permission, .settings, .deleteConversation, .resumeConversation: return .control
         default: return .read
         }
     }
@@ -98,6 +103,8 @@ public enum Route: Equatable, Sendable {
             case let op where controlOps.contains(op): return only(post, .control(p, a, op))
             default: return .failure(.notFound)
             }
+        case 2 where rest[0] == "permission" && PermissionReply.isID(rest[1]):
+            return only(post, .permission(p, a, rest[1]))
         case 2 where rest[0] == "conversations" && isConversationID(rest[1]):
             if delete { return .success(.deleteConversation(p, a, rest[1])) }
             return only(get, .conversation(p, a, rest[1]))

@@ -32,6 +32,8 @@ public final class Server: WebServerDelegate {
     let paths: SupervisorPaths
     let configuration: Configuration
     let profiles: ProfileSet
+    /// Each agent's open permission questions (its `status` and `POST .../permission/ID`).
+    let questions = QuestionIndex()
     private var web: WebServer!
     private var streams: [String: [StreamClient]] = [:]  // "profile/agent"
     private var eventClients: [String: [WebSocket]] = [:]  // profile
@@ -286,6 +288,14 @@ public final class Server: WebServerDelegate {
         var json = (try? JSONCoding.encode(status, sortedKeys: true)) ?? .null
         if case .object(var fields) = json, let activity = profiles.profiles[profile]?.watcher.activity[agent] {
             fields.append(("activity", .string(activity)))
+            json = .object(fields)
+        }
+        if case .object(var fields) = json, let path = record.agents.first(where: { $0.name == agent })?.eventsPath,
+           let question = questions.open(path).questions.last {
+            // The question it waits on: what a client offers to answer (POST .../permission/ID).
+            fields.append(("permission", .object([("id", .string(question.id)), ("tool", .string(question.tool)),
+                                                  ("summary", .string(question.summary)),
+                                                  ("choices", .array(question.choices.map { .string($0.name) }))])))
             json = .object(fields)
         }
         return json

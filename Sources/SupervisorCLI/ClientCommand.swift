@@ -14,8 +14,8 @@ struct ClientCommand: ParsableCommand {
         commandName: "client",
         abstract: "Follow one agent through `supervisor serve` (local or remote): its transcript as it streams; type to send.",
         discussion: """
-        Lines typed go to the agent as messages (as from its pane); y/n/a answer a coder's permission
-        question; /start, /stop, /restart act on it; /quit (or Ctrl-D) leaves. Command agents show
+        Lines typed go to the agent as messages (as from its pane); while a coder asks permission
+        (its `permission` event), y/n/a answer that question; /start, /stop, /restart act on it; /quit (or Ctrl-D) leaves. Command agents show
         their terminal output instead of a transcript. The token: --token-file, else $SUPERVISOR_TOKEN,
         else this machine's own serve token ($SUPERVISOR_HOME/serve/control.token).
         """)
@@ -78,15 +78,32 @@ struct ClientCommand: ParsableCommand {
         var shownUpTo: UInt64 = 0
         var logEnd: UInt64?
         var inputEnded = false
+        var answersInFlight = 0
         func leaveIfShown() {
-            if inputEnded, let logEnd, shownUpTo >= logEnd { done = true }
+            if inputEnded, answersInFlight == 0, let logEnd, shownUpTo >= logEnd { done = true }
         }
 
         func readLines() {
             input?.nextLine { line in
                 guard let line else { inputEnded = true; leaveIfShown(); return }
                 guard line.trimmingCharacters(in: .whitespaces) != "/quit" else { done = true; return }
-                if !line.isEmpty { socket?.send(text: view.message(for: line)) }
+                if !line.isEmpty {
+                    switch view.action(for: line) {
+                    case .send(let message): socket?.send(text: message)
+                    case let .answer(id, answer):
+                        var request = HTTPRequest(method: "POST", url: base + agentPath + "/permission/\(id)", headers: auth + [("Content-Type", "application/json")],
+                                                  body: RemoteView.answerBody(answer), connectTimeout: 10)
+                        request.totalTimeout = 30
+                        var status = 0, body: [UInt8] = []
+                        answersInFlight += 1
+                        http.start(request, onHead: { status = $0.status }, onBody: { body += $0 }, onComplete: { _ in
+                            // Accepted: the coder's `permission_answer` event follows on the stream.
+                            if status != 200 { out.write(Data("(not answered: \(status) \(String(decoding: body, as: UTF8.self)))\n".utf8)) }
+                            answersInFlight -= 1
+                            leaveIfShown()
+                        })
+                    }
+                }
                 readLines()
             }
         }
@@ -102,17 +119,21 @@ struct ClientCommand: ParsableCommand {
                         out.write(Data(message[8...]))
                         shownUpTo = message.prefix(8).reduce(0) { $0 << 8 | UInt64($1) } + UInt64(message.count - 8)
                     } else {
-                        if logEnd == nil, let hello = try? OrderedJSON.parse(message), case .string("hello")? = hello["type"] {
+                        var hello = false
+                        if logEnd == nil, let json = try? OrderedJSON.parse(message), case .string("hello")? = json["type"] {
                             // A transcript client has shown the history already (over HTTP).
-                            if !builtIn, case .number(let end)? = hello["log_end"] { logEnd = UInt64(end) ?? 0 } else { logEnd = 0 }
+                            if !builtIn, case .number(let end)? = json["log_end"] { logEnd = UInt64(end) ?? 0 } else { logEnd = 0 }
+                            hello = true
                         }
                         out.write(Data(view.text(message).utf8))
+                        if hello {
+                            // Lines are read once the hello said what the agent asks, so an answer
+                            // typed (or piped) at once finds its question.
+                            input = LineInput(loop: loop)
+                            readLines()
+                        }
                     }
                     leaveIfShown()
-                }
-                client.onOpen = {
-                    input = LineInput(loop: loop)
-                    readLines()
                 }
                 client.onClose = { reason in
                     if let reason { failure = reason }

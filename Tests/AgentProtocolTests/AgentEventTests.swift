@@ -23,6 +23,9 @@ let everyCase: [AgentEvent] = [
     .blockOutput(n: 2, status: "ok", output: "1\n", truncated: true),
     .error(message: "model request failed: HTTP 429"),
     .final(reason: "limit: 20 steps"),
+    .permission(id: "toolu_7", tool: "Bash", summary: "rm -rf build", diff: nil, choices: [.yes, .no, .always], truncated: false),
+    .permission(id: "ask-2", tool: "Write", summary: "hello.py", diff: "+print(1)\n", choices: [.yes, .no, .other("later")], truncated: true),
+    .permissionAnswer(id: "toolu_7", tool: "Bash", answer: .always), .permissionAnswer(id: "x", tool: "Edit", answer: .other("maybe")),
     .state(.thinking), .state(.runningTool), .state(.waiting), .state(.idle), .state(.staying), .state(.starting),
     .state(.running), .state(.exited), .state(.restarting), .state(.stopping), .state(.stopped), .state(.failed),
     .state(.other("compiling")),
@@ -195,5 +198,27 @@ enum URLPath {
         var parts = file.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)
         return parts.joined(separator: "/")
+    }
+}
+
+final class PermissionReplyTests: XCTestCase {
+    func testAnAnswerNamesItsQuestion() {
+        let text = PermissionReply.text(id: "toolu_01A-b.c", answer: .always)
+        XCTAssertEqual(text, "/permission toolu_01A-b.c always")
+        XCTAssertEqual(PermissionReply.parse(text)?.id, "toolu_01A-b.c")
+        XCTAssertEqual(PermissionReply.parse(text)?.answer, .always)
+        XCTAssertEqual(PermissionReply.parse(" /permission q1 YES\n")?.answer, .yes)
+        for bad in ["yes", "/permission q1", "/permission q1 maybe", "/permission q/1 yes", "/permission q1 yes now", "/permissions q1 no"] {
+            XCTAssertNil(PermissionReply.parse(bad), bad)
+        }
+    }
+
+    func testAQuestionsTextsAreCapped() {
+        let long = String(repeating: "x", count: 100_000)
+        guard case let .permission(_, _, summary, diff, _, truncated) = AgentEvent.permission(
+            id: "q", tool: "Write", summary: long, diff: long, choices: PermissionChoice.all, truncated: false).capped() else { return XCTFail() }
+        XCTAssertEqual(summary.utf8.count, EventCaps.command)
+        XCTAssertEqual(diff?.utf8.count, EventCaps.output)
+        XCTAssertTrue(truncated)
     }
 }

@@ -41,7 +41,7 @@ final class RecordingUI: CoderUI {
         let next = messages.isEmpty ? nil : messages.removeFirst()
         deliver(next)
     }
-    func askPermission(tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
+    func askPermission(id: String, tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
         asked.append(tool)
         askedDiffs.append(diff)
         completion(answers.isEmpty ? .no : answers.removeFirst())

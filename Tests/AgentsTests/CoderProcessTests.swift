@@ -123,9 +123,35 @@ final class CoderProcessTests: XCTestCase {
         try runLoop(loop, until: "the last event", seconds: 10) { r.events.contains(#""type":"message""#) }
         for needle in [#""state":"thinking""#, #""state":"running_tool""#, #""type":"tool","name":"Bash","phase":"start""#,
                        #""phase":"end""#, #""type":"tokens""#, #""type":"command","text":"echo approved > out.txt""#,
-                       #""type":"message","text":"Wrote out.txt.""#] {
+                       #""type":"message","text":"Wrote out.txt.""#,
+                       #""type":"permission","id":"b1","tool":"Bash","summary":"echo approved > out.txt","choices":["yes","no","always"]"#,
+                       #""type":"permission_answer","id":"b1","tool":"Bash","answer":"yes""#] {
             XCTAssertTrue(r.events.contains(needle), "\(needle) not in \(r.events)")
         }
+    }
+
+    /// A network client's answer names its question (`/permission ID ANSWER`, what serve pastes):
+    /// one naming another question is ignored, the one naming this question answers it.
+    func testAnAnswerNamingAnotherQuestionIsIgnored() throws {
+        let f = try fixture(work: TemporaryDirectory(prefix: "cname"))
+        defer { f.close() }
+        let (loop, server, work) = (f.loop, f.server, f.work)
+        server.enqueue(FakeReply(items: [.tool(id: "b1", name: "Bash", arguments: #"{"command": "echo approved > out.txt"}"#)]))
+        server.enqueue(.text("Wrote out.txt."))
+        let r = try f.start(["agent", "coder", "--prompt", "write it", "--permission", "ask"],
+                            environment: f.standaloneEnvironment(["SUPERVISOR_EVENTS_FD": "3"]), withInput: true, withEvents: true)
+        try runLoop(loop, until: "the permission event", seconds: 30) { r.events.contains(#""type":"permission""#) || r.exit != nil }
+        r.input!.write("/permission b0 no\n/permission b1 yes\n")
+        try runLoop(loop, until: "the agent to finish", seconds: 30) { r.exit != nil }
+        XCTAssertEqual(try String(contentsOfFile: work.file("out.txt"), encoding: .utf8), "approved\n", r.output)
+        XCTAssertTrue(r.events.contains(#""type":"permission_answer","id":"b1","tool":"Bash","answer":"yes""#), r.events)
+    }
+
+    func testAReplyIsReadForItsQuestion() {
+        XCTAssertEqual(PermissionAnswer.reply("/permission q1 always", to: "q1"), .always)
+        XCTAssertNil(PermissionAnswer.reply("/permission q0 yes", to: "q1"))
+        XCTAssertEqual(PermissionAnswer.reply("y", to: "q1"), .yes)
+        XCTAssertEqual(PermissionAnswer.reply("later", to: "q1"), .no)
     }
 
     /// Line mode prints the diff of an Edit above its permission question.

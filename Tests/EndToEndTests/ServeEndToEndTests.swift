@@ -151,6 +151,60 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(conversations.contains("read: ") && conversations.contains("deleted "), conversations)
     }
 
+    /// The coder's permission questions over the network: it asks (a typed `permission` event),
+    /// a client nobody here wrote answers "yes" over HTTP and the tool runs; the shim's attention
+    /// says it asks; `supervisor client`, started while the coder asks, shows the question and
+    /// answers "n" typed, and that tool does not run.
+    func testCoderPermissionOverTheNetwork() throws {
+        let workspace = sv.home.file("ws")
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        let script = sv.home.write("coder.script", """
+            --- turn 1
+            @tool Bash {"command": "echo allowed > yes.txt"}
+
+            --- turn 2
+            @tool Bash {"command": "echo refused > no.txt"}
+
+            --- turn 3
+            @expect did not allow
+            Done: one file written, one refused.
+
+            """)
+        try startServing(nil, profile: """
+            [[agents]]
+            name = "a"
+            kind = "coder"
+            prompt = "write two files"
+            permission = "ask"
+            restart = "never"
+            cwd = \(tomlString(workspace))
+            [agents.llm]
+            provider = "script"
+            script = \(tomlString(script))
+
+            """)
+        let events = { (try? String(contentsOfFile: self.sv.eventsPath("web", "a"), encoding: .utf8)) ?? "" }
+        let first = try check("permission", ["yes"])
+        XCTAssertTrue(first.contains("Bash(echo allowed > yes.txt) choices ['yes', 'no', 'always']"), first)
+        try waitFor("the allowed tool to run", seconds: 30) { FileManager.default.fileExists(atPath: workspace + "/yes.txt") }
+
+        // The second question waits long enough for the shim to say the coder needs a person.
+        try waitFor("the attention for the second question", seconds: 30) {
+            events().contains("asks permission to run Bash: echo refused > no.txt")
+        }
+        let client = try sv.run(["-c", "printf 'n\\n' | \"$0\" client --url \"$1\" web a", sv.executable, url], executable: "/bin/sh", timeout: 60)
+        XCTAssertEqual(client.status, 0, "\(client)")
+        XCTAssertTrue(client.stdout.contains("may it run Bash(echo refused > no.txt)?"), client.stdout)
+        try waitFor("the coder's answer and its last reply", seconds: 30) {
+            events().contains(#""type":"permission_answer""#) && events().contains("Done: one file written, one refused.")
+        }
+        let answers = events().split(separator: "\n").filter { $0.contains(#""type":"permission_answer""#) }
+        XCTAssertEqual(answers.count, 2, events())
+        XCTAssertTrue(answers.first?.contains(#""tool":"Bash","answer":"yes""#) == true && answers.last?.contains(#""answer":"no""#) == true, events())
+        XCTAssertEqual(try String(contentsOfFile: workspace + "/yes.txt", encoding: .utf8), "allowed\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: workspace + "/no.txt"))
+    }
+
     /// With --tls-cert/--tls-key it speaks only TLS, and `supervisor client --tls-ca` follows an
     /// agent over https/wss, trusting that certificate.
     func testTLS() throws {

@@ -20,6 +20,19 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(t.tick(now: 142), [.raise(Attention(.permission, "asks for permission"), notify: true)])
     }
 
+    /// The coder's typed question says what it asks, after its "waiting"; the answer clears it.
+    func testAPermissionQuestionNeedsAPersonUntilAnswered() {
+        var t = T(kind: .coder, minInterval: 30)
+        _ = t.observe(.state(.waiting), now: 100)
+        _ = t.observe(.permission(id: "q1", tool: "Bash", summary: "rm -rf\nbuild", diff: nil, choices: PermissionChoice.all, truncated: false), now: 100)
+        XCTAssertEqual(t.tick(now: 102), [.raise(Attention(.permission, "asks permission to run Bash: rm -rf build"), notify: true)])
+        XCTAssertEqual(t.observe(.permissionAnswer(id: "q1", tool: "Bash", answer: .yes), now: 103), [.clear])
+        // A question alone (a coder that says no state) is a need too.
+        var u = T(kind: .coder, minInterval: 30)
+        _ = u.observe(.permission(id: "q2", tool: "Edit", summary: "a.py", diff: "-x\n+y", choices: PermissionChoice.all, truncated: false), now: 10)
+        XCTAssertEqual(u.tick(now: 12), [.raise(Attention(.permission, "asks permission to run Edit: a.py"), notify: true)])
+    }
+
     func testAPassingStateIsNotAnnounced() {
         var t = T(kind: .goal, minInterval: 30)
         _ = t.observe(.state(.waiting), now: 100)

@@ -10,6 +10,9 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
   conversations  print the agent's conversation ids, then read and delete the first over HTTP
   stuck          a client that stops reading is dropped; one that reads goes on
   events         on the profile's events WebSocket, restart the agent and see its events arrive
+  permission A   wait for the coder's open permission question (stream WebSocket), answer it A
+                 over HTTP (refused for a read token and a bad answer), see its permission_answer
+                 event, and a second answer to it refused (409)
 """
 import asyncio
 import json
@@ -146,6 +149,54 @@ async def send_input(text):
                     return
 
 
+def open_questions():
+    """Ids of the permission questions the events file holds unanswered."""
+    status, _, body = http("GET", f"{AGENT_PATH}/events?from=0", READ)
+    if status != 200:
+        fail(f"GET events: {status} {body!r}")
+    questions = {}
+    for event in json.loads(body)["events"]:
+        if event.get("type") == "permission":
+            questions[event["id"]] = event
+        elif event.get("type") == "permission_answer":
+            questions.pop(event["id"], None)
+        elif event.get("type") in ("start", "exit"):
+            questions.clear()
+    return questions
+
+
+async def permission(answer):
+    url = f"{WS}{AGENT_PATH}/stream?from=0&output=0"
+    async with websockets.connect(url, additional_headers={"Authorization": "Bearer " + READ}) as ws:
+        # Subscribed first, so a question asked from now on arrives here; one asked before is in the file.
+        questions = open_questions()
+        while not questions:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if message.get("type") == "event" and message["event"].get("type") == "permission":
+                questions = {message["event"]["id"]: message["event"]}
+        question = next(iter(questions.values()))
+        print(f"question {question['id']}: {question['tool']}({question['summary']}) choices {question['choices']}")
+        path = f"{AGENT_PATH}/permission/{question['id']}"
+        for token, body, expected in [(READ, answer, 403), (CONTROL, "perhaps", 400)]:
+            status, _, text = http("POST", path, token, json.dumps({"answer": body}).encode())
+            if status != expected:
+                fail(f"answer {body} with {'read' if token == READ else 'control'} token: {status}, expected {expected}: {text!r}")
+        status, _, text = http("POST", path, CONTROL, json.dumps({"answer": answer}).encode())
+        if status != 200:
+            fail(f"answer {answer}: {status} {text!r}")
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            event = message.get("event", {}) if message.get("type") == "event" else {}
+            if event.get("type") == "permission_answer" and event["id"] == question["id"]:
+                if event["answer"] != answer:
+                    fail(f"answered {answer}, the coder took {event['answer']}")
+                break
+        status, _, text = http("POST", path, CONTROL, json.dumps({"answer": answer}).encode())
+        if status != 409:
+            fail(f"a second answer to {question['id']}: {status}, expected 409: {text!r}")
+        print(f"answered {question['id']} {answer}")
+
+
 def profiles():
     status, _, body = http("GET", "/api/profiles", READ)
     if status != 200:
@@ -232,6 +283,8 @@ elif COMMAND == "resume":
     asyncio.run(resume(ARGS))
 elif COMMAND == "refusals":
     asyncio.run(refusals())
+elif COMMAND == "permission":
+    asyncio.run(permission(ARGS[0]))
 elif COMMAND == "input":
     asyncio.run(send_input(ARGS[0]))
 else:

@@ -17,6 +17,10 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(try Route.parse(method: "GET", path: "/api/profiles/p/agents/a/screen").get(), .screen("p", "a"))
         XCTAssertEqual(try Route.parse(method: "GET", path: "/api/session").get(), .session)
         XCTAssertEqual(Route.screen("p", "a").scope, .read)
+        XCTAssertEqual(try Route.parse(method: "POST", path: "/api/profiles/p/agents/a/permission/toolu_1").get(), .permission("p", "a", "toolu_1"))
+        XCTAssertEqual(Route.permission("p", "a", "q").scope, .control)
+        XCTAssertEqual(Route.parse(method: "GET", path: "/api/profiles/p/agents/a/permission/q"), .failure(.methodNotAllowed))
+        XCTAssertEqual(Route.parse(method: "POST", path: "/api/profiles/p/agents/a/permission/q%20x"), .failure(.notFound))
     }
 }
 

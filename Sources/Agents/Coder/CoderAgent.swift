@@ -1,3 +1,4 @@
+import AgentProtocol
 import Glibc
 import LLM
 import LLMClient
@@ -104,6 +105,8 @@ public final class CoderAgent: EngineView {
     private var turnIntent: String?
     private var exited = false
     private var resumed: Bool
+    /// Permission questions asked so far (names a question whose call id cannot).
+    private var questions = 0
 
     public init(engine: ModelEngine, tools: [CoderToolImplementation], context: ToolContext, ui: CoderUI,
                 store: SessionStore?, session: CoderSession, options: Options) {
@@ -502,7 +505,13 @@ public final class CoderAgent: EngineView {
                     setState("waiting")
                     asked.insert(i)
                     let diff = tools[c.name]?.preview(c.input, context: context) ?? []
-                    asker.askPermission(tool: c.name, summary: c.summary, diff: diff) { [self] answer in
+                    questions += 1
+                    // The provider's call id names the question when it can travel in a reply line.
+                    let question = PermissionReply.isID(c.id) ? c.id : "ask-\(questions)"
+                    events.emit(.permission(id: question, tool: c.name, summary: c.summary,
+                                            diff: diff.isEmpty ? nil : diff.joined(separator: "\n"), choices: PermissionChoice.all, truncated: false))
+                    asker.askPermission(id: question, tool: c.name, summary: c.summary, diff: diff) { [self] answer in
+                        events.emit(.permissionAnswer(id: question, tool: c.name, answer: answer.choice))
                         switch answer {
                         case .yes: allowed.append(i)
                         case .always:

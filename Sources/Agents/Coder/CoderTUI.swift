@@ -1,3 +1,4 @@
+import AgentProtocol
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -35,7 +36,7 @@ public final class CoderTUI: CoderUI {
     private var decoder = KeyDecoder()
     private var waiter: ((String?) -> Void)?
     private var queued: [String] = []
-    private var permission: (tool: String, summary: String, hasDiff: Bool, completion: (PermissionAnswer) -> Void)?
+    private var permission: (id: String, tool: String, summary: String, hasDiff: Bool, completion: (PermissionAnswer) -> Void)?
     private var status = CoderStatus(model: "", permission: .ask, usage: Usage(), costUSD: 0, state: "starting", session: "")
     private var closed = false
 
@@ -139,9 +140,9 @@ public final class CoderTUI: CoderUI {
 
     /// The diff goes into the transcript, right above the question (PageUp/PageDown scroll it
     /// while the question waits), and stays there after the answer.
-    public func askPermission(tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
+    public func askPermission(id: String, tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
         if !diff.isEmpty { add(.diff, diff.joined(separator: "\n")) }
-        permission = (tool, summary, !diff.isEmpty, completion)
+        permission = (id, tool, summary, !diff.isEmpty, completion)
         scroll = 0
         requestFrame()
     }
@@ -168,7 +169,9 @@ public final class CoderTUI: CoderUI {
             case .key(.char(let c)) where "nN".contains(c): answer = .no
             case .key(.char(let c)) where "aA".contains(c): answer = .always
             case .escape, .key(.control("c")): answer = .no
-            case .paste(let t): answer = PermissionAnswer(text: t)
+            case .paste(let t):
+                answer = PermissionAnswer.reply(t, to: p.id)
+                if answer == nil { add(.notice, "· an answer to a question no longer asked, ignored") }
             case .key(.pageUp), .key(.pageDown): scrollPage(action == .key(.pageUp))
             default: break
             }
@@ -181,6 +184,9 @@ public final class CoderTUI: CoderUI {
         }
         switch action {
         case .newline: editor.newline()
+        case .paste(let t) where PermissionReply.parse(t) != nil:
+            // A network client's answer that came after the question was answered here.
+            add(.notice, "· an answer to a question no longer asked, ignored")
         case .paste(let t): editor.insert(t)
         case .escape: if isBusy { agent?.interrupt() }
         case .key(let k):

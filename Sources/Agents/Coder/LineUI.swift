@@ -1,3 +1,4 @@
+import AgentProtocol
 import Hosting
 import Glibc
 import Loop
@@ -97,6 +98,8 @@ public final class LineUI: CoderUI {
                 parts.append(line)
                 let text = parts.joined(separator: "\n")
                 if parts.count == 1 && text.trimmed.isEmpty { parts = []; read(); return }
+                // A network client's answer that came after its question was answered.
+                if parts.count == 1 && PermissionReply.parse(text) != nil { parts = []; read(); return }
                 if ["/exit", "/quit"].contains(text.trimmed) { deliver(nil); return }
                 deliver(text)
             }
@@ -104,13 +107,22 @@ public final class LineUI: CoderUI {
         read()
     }
 
-    public func askPermission(tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
+    public func askPermission(id: String, tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void) {
         if !diff.isEmpty { line(diffText(diff)) }
         line(paint("? Allow \(tool)(\(oneLine(summary, width: 200)))? [y]es / [n]o / [a]lways for \(tool): ", "1;33"))
-        input.nextLine { answer in
-            let a = answer.map(PermissionAnswer.init(text:)) ?? .no
-            self.line(self.paint("  → \(a == .yes ? "yes" : a == .always ? "always" : "no")", "2"))
-            completion(a)
+        func read() {
+            input.nextLine { answer in
+                guard let answer else { return self.answered(.no, completion) }
+                // An answer meant for an earlier question: this one still waits.
+                guard let a = PermissionAnswer.reply(answer, to: id) else { return read() }
+                self.answered(a, completion)
+            }
         }
+        read()
+    }
+
+    private func answered(_ a: PermissionAnswer, _ completion: (PermissionAnswer) -> Void) {
+        line(paint("  → \(a == .yes ? "yes" : a == .always ? "always" : "no")", "2"))
+        completion(a)
     }
 }

@@ -1,3 +1,4 @@
+import AgentProtocol
 import Hosting
 import Profile
 
@@ -16,12 +17,40 @@ public enum PermissionAnswer: Equatable {
         default: self = .no
         }
     }
+
+    /// As the protocol names it (`permission_answer` events, `/permission ID ANSWER`).
+    public var choice: PermissionChoice {
+        switch self {
+        case .yes: return .yes
+        case .no: return .no
+        case .always: return .always
+        }
+    }
+
+    public init?(_ choice: PermissionChoice) {
+        switch choice {
+        case .yes: self = .yes
+        case .no: self = .no
+        case .always: self = .always
+        case .other: return nil
+        }
+    }
+
+    /// What a reply typed or pasted while question `id` waits means: a `/permission ID ANSWER`
+    /// line answers only when it names this question (nil: it is meant for another one, and
+    /// changes nothing); any other text is read as y / n / a.
+    public static func reply(_ text: String, to id: String) -> PermissionAnswer? {
+        if let named = PermissionReply.parse(text) { return named.id == id ? PermissionAnswer(named.answer) : nil }
+        return PermissionAnswer(text: text)
+    }
 }
 
 /// Asks a person (the TUI, stdin lines, or a test's script).
 public protocol PermissionAsker: AnyObject {
-    /// `diff`: what the call would change (a unified diff for Write and Edit), else empty.
-    func askPermission(tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void)
+    /// `id`: the question's name, which a `/permission ID ANSWER` reply must give (the
+    /// `permission` event carries it); `diff`: what the call would change (a unified diff for
+    /// Write and Edit), else empty.
+    func askPermission(id: String, tool: String, summary: String, diff: [String], completion: @escaping (PermissionAnswer) -> Void)
 }
 
 /// Which calls need a person's yes.
