@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "TerminalUI", dependencies: ["VTScreen", "CNcurses"]),
         .target(name: "Dashboard", dependencies: ["Hosting", "AgentTranscript", "VTScreen", "Loop", "TerminalUI"]),
         // `supervisor serve`: HTTP + WebSocket on the same loop; the only importer of CWebSockets.
-        .target(name: "Serve", dependencies: ["CWebSockets", "AgentProtocol", "AgentTranscript", "Agents", "Hosting", "Loop", "Profile", "VTScreen"]),
+        .target(name: "Serve", dependencies: ["CWebSockets", "AgentProtocol", "AgentTranscript", "Agents", "Hosting", "Loop", "Profile", "VTScreen", "TerminalUI"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Hosting", "AgentProtocol", "_TestSupport"]),
         .target(name: "SupervisorCLI", dependencies: [
             "Agents", "Dashboard", "AgentTranscript", "Serve", "HTTP",

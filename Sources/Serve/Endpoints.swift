@@ -148,17 +148,18 @@ extension Server {
                            body: Array(text.utf8))
     }
 
-    /// `{end, rows}`: the agent's terminal as the last `?rows=` rows of `?cols=` columns, text
-    /// only: the log's last 256 KiB fed through a virtual screen (libvterm), so cursor moves,
-    /// redraws and erases land where a terminal puts them (a page cannot show raw log bytes).
+    /// `{end, rows, styles, spans}`: the agent's terminal as the last `?rows=` rows of `?cols=`
+    /// columns, as text and as runs with their colours and attributes: the log's last 256 KiB fed
+    /// through a virtual screen (libvterm), so cursor moves, redraws and erases land where a
+    /// terminal puts them (a page cannot show raw log bytes).
     private func screen(_ agent: ProfileRecord.Agent, _ request: WebRequest) -> WebResponse {
         let rows = min(max(Int(request.query["rows"] ?? "") ?? 24, 2), 200)
         let cols = min(max(Int(request.query["cols"] ?? "") ?? 80, 10), 400)
         let tail = 256 * 1024
         let end: UInt64 = (try? LogReader.segments(path: agent.logPath))?.last?.end ?? 0
         let bytes = (try? LogReader.read(path: agent.logPath, from: end > UInt64(tail) ? end - UInt64(tail) : 0, maxBytes: tail).bytes) ?? []
-        let lines = TerminalRows.render(bytes, rows: rows, cols: cols)
-        return .json(200, OrderedJSON.object([("end", .number(String(end))), ("rows", .array(lines.map { .string($0) }))]).serialized())
+        let screen = TerminalRows.styled(bytes, rows: rows, cols: cols)
+        return .json(200, OrderedJSON.object([("end", .number(String(end)))] + screen.jsonFields).serialized())
     }
 
     private func conversationStore(_ profile: String, _ agent: ProfileRecord.Agent) -> ConversationStore {

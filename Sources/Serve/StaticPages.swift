@@ -17,15 +17,16 @@ public enum StaticPages {
 
     /// The web dashboard: every agent of every profile as a live tile, the timeline of all
     /// events, and one agent in focus (bigger terminal, its transcript, an input box for a
-    /// control token). Plain JS, no external assets. Terminals come from the server as text
-    /// rows (`/screen`: the log through a virtual screen); the page only draws text, always by
-    /// `textContent` (nothing an agent prints is ever parsed as HTML).
+    /// control token, with start/stop/restart and a permission question's answers). Plain JS, no
+    /// external assets. Terminals come from the server as rows with runs of colours and
+    /// attributes (`/screen`: the log through a virtual screen); the page draws text only as
+    /// text nodes (nothing an agent prints is ever parsed as HTML).
     static let indexHTML = #"""
     <!doctype html>
     <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
     <title>supervisor</title>
     <style>
-    :root{--bg:#15171c;--panel:#1d2027;--line:#2c313a;--fg:#d7dae0;--dim:#8a909c;--ok:#7ec16e;--warn:#e5c07b;--bad:#e06c75;--acc:#61afef}
+    :root{--bg:#15171c;--panel:#1d2027;--line:#2c313a;--fg:#d7dae0;--dim:#8a909c;--ok:#7ec16e;--warn:#e5c07b;--bad:#e06c75;--acc:#61afef;--term-bg:#0e1014}
     *{box-sizing:border-box} [hidden]{display:none !important}
     body{margin:0;background:var(--bg);color:var(--fg);font:13px/1.35 system-ui,sans-serif;height:100vh;display:flex;flex-direction:column}
     header{display:flex;gap:1em;align-items:baseline;padding:.5em 1em;border-bottom:1px solid var(--line)}
@@ -40,12 +41,14 @@ public enum StaticPages {
     .tile .head{display:flex;gap:.6em;align-items:baseline}
     .tile .name{font-weight:600}
     .kind{color:var(--dim)}
-    .state{margin-left:auto;padding:0 .5em;border-radius:3px;background:#2a2e36}
-    .state.running,.state.thinking,.state.working{color:var(--ok)}
-    .state.waiting,.state.starting,.state.backoff{color:var(--warn)}
-    .state.exited,.state.failed,.state.lost,.state.down,.state.fatal,.state.stopped{color:var(--bad)}
+    .chips{margin-left:auto;display:flex;gap:.3em}
+    .chip{padding:0 .55em;border-radius:9px;font-size:12px;background:#2a2e36;color:var(--dim)}
+    .chip:empty{display:none}
+    .chip.ok{background:#1f3b24;color:#9fe08f} .chip.busy{background:#1c3347;color:#8cc8ff}
+    .chip.wait{background:#41381c;color:#f0d48a} .chip.bad{background:#4a2226;color:#ff9aa2}
+    .chip.ask{background:#6b4f0e;color:#ffe08a;font-weight:600}
     .stats{color:var(--dim);font-size:12px;margin:.2em 0}
-    pre{margin:0;font:12px/1.25 ui-monospace,"DejaVu Sans Mono",monospace;white-space:pre;overflow:hidden;background:#0e1014;padding:.4em;border-radius:4px}
+    pre{margin:0;font:12px/1.25 ui-monospace,"DejaVu Sans Mono",monospace;white-space:pre;overflow:hidden;background:var(--term-bg);padding:.4em;border-radius:4px}
     .tile pre{height:15.5em}
     #focus{flex:3;display:none;flex-direction:column;min-height:0;border-bottom:1px solid var(--line);padding:.5em;gap:.4em}
     #focus.open{display:flex}
@@ -56,6 +59,11 @@ public enum StaticPages {
     #send{display:flex;gap:.4em}
     #input{flex:1;background:#0e1014;color:var(--fg);border:1px solid var(--line);border-radius:4px;padding:.35em;font:13px ui-monospace,monospace}
     button{background:#2a2e36;color:var(--fg);border:1px solid var(--line);border-radius:4px;padding:.3em .7em;cursor:pointer}
+    button:disabled{opacity:.4;cursor:default}
+    #controls{display:flex;gap:.3em} #controls button{padding:.1em .6em}
+    #question{background:#3a3010;border:1px solid #6b4f0e;border-radius:4px;padding:.4em;display:flex;gap:.5em;align-items:center;flex-wrap:wrap}
+    #question-text{flex:1;font:12px ui-monospace,monospace;word-break:break-all}
+    #answers{display:flex;gap:.3em}
     #timeline-box{flex:2;display:flex;flex-direction:column;min-height:0;padding:.5em}
     #timeline{flex:1;overflow:auto;font:12px/1.3 ui-monospace,"DejaVu Sans Mono",monospace}
     #timeline div{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
@@ -71,8 +79,12 @@ public enum StaticPages {
     <div id="side">
       <section id="focus">
         <div class="head"><strong id="focus-name"></strong><span id="focus-kind" class="kind"></span>
-          <span id="focus-state" class="state"></span><button id="close" title="close">×</button></div>
+          <span class="chips"><span id="focus-ask" class="chip ask"></span><span id="focus-activity" class="chip activity"></span><span id="focus-state" class="chip state"></span></span>
+          <span id="controls" hidden><button data-op="start">start</button><button data-op="stop">stop</button><button data-op="restart">restart</button></span>
+          <button id="close" title="close">×</button></div>
         <div id="focus-stats" class="stats"></div>
+        <div id="question" hidden><span id="question-text"></span>
+          <span id="answers" hidden><button data-answer="yes">yes</button><button data-answer="no">no</button><button data-answer="always">always</button></span></div>
         <div class="panes"><pre id="focus-transcript" hidden></pre><pre id="focus-screen"></pre></div>
         <form id="send" hidden><input id="input" autocomplete="off" placeholder="type to the agent, Enter sends">
           <button type="submit">send</button></form>
@@ -104,22 +116,69 @@ public enum StaticPages {
     function makeTile(key, status) {
       const tile = el("div", "tile"); tile.dataset.agent = key;
       const head = el("div", "head");
-      head.append(el("span", "name", key), el("span", "kind", status.kind), el("span", "state"));
+      const chips = el("span", "chips");
+      chips.append(el("span", "chip ask"), el("span", "chip activity"), el("span", "chip state"));
+      head.append(el("span", "name", key), el("span", "kind", status.kind), chips);
       tile.append(head, el("div", "stats"), el("pre", "screen"));
       tile.addEventListener("click", () => setFocus(key));
       return tile;
     }
 
+    // What a state means, as the chip's colour: ok, busy (working), wait (for someone or to
+    // start), bad (ended in failure or lost), anything else grey.
+    const meaning = {running: "ok", staying: "ok", thinking: "busy", running_tool: "busy", working: "busy",
+      waiting: "wait", idle: "wait", starting: "wait", restarting: "wait", backoff: "wait",
+      exited: "bad", failed: "bad", lost: "bad", fatal: "bad", down: "bad"};
+    const live = new Set(["running", "starting", "restarting", "backoff", "stopping"]);
+    function chip(node, text) { node.textContent = text || ""; node.className = node.className.split(" ").slice(0, 2).join(" ") + " " + (meaning[text] || ""); }
+    function chips(box, s) {
+      chip(box.querySelector(".state"), s.state);
+      chip(box.querySelector(".activity"), live.has(s.state) && s.activity !== s.state ? s.activity : "");
+      box.querySelector(".ask").textContent = s.permission ? "asks: " + s.permission.tool : "";
+    }
+
     function draw(key) {
       const a = agents.get(key); if (!a) return;
-      const st = a.tile.querySelector(".state");
-      st.textContent = a.status.state; st.className = "state " + a.status.state;
+      chips(a.tile, a.status);
       a.tile.querySelector(".stats").textContent = statsText(a);
       a.tile.classList.toggle("focused", key === focused);
       if (key === focused) {
-        $("focus-state").textContent = a.status.state; $("focus-state").className = "state " + a.status.state;
-        $("focus-stats").textContent = statsText(a);
+        chip($("focus-state"), a.status.state);
+        chip($("focus-activity"), live.has(a.status.state) && a.status.activity !== a.status.state ? a.status.activity : "");
+        $("focus-ask").textContent = a.status.permission ? "asks: " + a.status.permission.tool : "";
+        $("focus-stats").textContent = a.note || statsText(a);
+        const running = live.has(a.status.state);
+        for (const b of $("controls").querySelectorAll("button")) b.disabled = b.dataset.op === "start" ? running : b.dataset.op === "stop" ? !running : false;
+        const q = a.status.permission;
+        $("question").hidden = !q;
+        if (q) { $("question-text").textContent = `may it run ${q.tool}(${q.summary})?`; $("question").dataset.id = q.id; }
       }
+    }
+
+    // A terminal's rows with their colours and attributes (runs from the server's screen);
+    // text only ever as text nodes.
+    function paint(pre, j, last) {
+      const n = j.rows.length, from = last ? Math.max(0, n - last) : 0, parts = [];
+      for (let i = from; i < n; i++) {
+        if (i > from) parts.push("\n");
+        const runs = j.spans && j.spans[i];
+        if (!runs) { parts.push(j.rows[i]); continue; }
+        for (const [text, k] of runs) {
+          const st = j.styles[k] || {};
+          if (!k) { parts.push(text); continue; }
+          const span = el("span", null, text);
+          let fg = st.fg, bg = st.bg;
+          if (st.r) { fg = st.bg || "var(--term-bg)"; bg = st.fg || "var(--fg)"; }
+          if (fg) span.style.color = fg;
+          if (bg) span.style.backgroundColor = bg;
+          if (st.b) span.style.fontWeight = "bold";
+          if (st.i) span.style.fontStyle = "italic";
+          const line = [st.u && "underline", st.s && "line-through"].filter(Boolean).join(" ");
+          if (line) span.style.textDecoration = line;
+          parts.push(span);
+        }
+      }
+      pre.replaceChildren(...parts);
     }
 
     async function refresh() {
@@ -162,10 +221,9 @@ public enum StaticPages {
         if (r.ok) {
           const j = await r.json();
           a.screenEnd = a.status.logBytes;
-          const text = j.rows.join("\n");
-          a.tile.querySelector(".screen").textContent = j.rows.slice(-12).join("\n");
+          paint(a.tile.querySelector(".screen"), j, 12);
           if (key === focused && !big) { a.busy = false; return screen(key, true); }
-          if (key === focused) { const pre = $("focus-screen"); const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4; pre.textContent = text; if (atEnd) pre.scrollTop = pre.scrollHeight; }
+          if (key === focused) { const pre = $("focus-screen"); const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4; paint(pre, j); if (atEnd) pre.scrollTop = pre.scrollHeight; }
         }
       } finally { a.busy = false; }
     }
@@ -188,6 +246,8 @@ public enum StaticPages {
       $("focus-transcript").hidden = a.status.kind === "command";
       $("focus-transcript").textContent = ""; $("focus-screen").textContent = "";
       $("send").hidden = scope !== "control";
+      $("controls").hidden = scope !== "control"; $("answers").hidden = scope !== "control";
+      a.note = null;
       draw(key); screen(key, true); transcript();
       if (scope === "control") $("input").focus();
     }
@@ -227,6 +287,18 @@ public enum StaticPages {
     }
 
     $("close").onclick = e => { e.stopPropagation(); setFocus(null); };
+    // Start, stop, restart, and the answers to a permission question (control scope; the
+    // server refuses a read token whatever the page shows).
+    async function act(path, init) {
+      const a = agents.get(focused); if (!a) return;
+      const [p, n] = focused.split("/");
+      const r = await api(`/api/profiles/${p}/agents/${n}/${path}`, Object.assign({method: "POST"}, init));
+      a.note = r.ok ? null : "refused: " + (await r.text());
+      refresh();
+    }
+    for (const b of $("controls").querySelectorAll("button")) b.onclick = () => act(b.dataset.op);
+    for (const b of $("answers").querySelectorAll("button")) b.onclick = () =>
+      act(`permission/${encodeURIComponent($("question").dataset.id)}`, {headers: {"Content-Type": "application/json"}, body: JSON.stringify({answer: b.dataset.answer})});
     $("send").onsubmit = async e => {
       e.preventDefault();
       const a = agents.get(focused), text = $("input").value; if (!a) return;

@@ -240,8 +240,9 @@ final class ServeEndToEndTests: EndToEndTestCase {
 
     /// The web dashboard in a real headless Chromium (Debian's chromium + chromium-driver,
     /// Selenium from PyPI; scripts/test.sh installs them): it logs in through the URL serve
-    /// printed, shows a tile for every agent of every profile with its terminal, and a line
-    /// typed into one agent's box reaches the agent; a read-only token gets no box.
+    /// printed, shows a tile for every agent of every profile with its terminal (in colour), a
+    /// line typed into one agent's box reaches the agent, its stop and start buttons stop and
+    /// start it; a read-only token gets no box and no buttons.
     func testBrowserDashboard() throws {
         let chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver"
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: chromium) && FileManager.default.isExecutableFile(atPath: driver),
@@ -250,7 +251,8 @@ final class ServeEndToEndTests: EndToEndTestCase {
             throw XCTSkip("SKIP browser test: Python's selenium is missing (pip install selenium; scripts/test.sh does)")
         }
         try upDetached(sv.writeProfile("two", agent("c", sh("echo third-agent-marker; exec cat"))))
-        try startServing(nil, profile: agent("a", sh("echo tile-a-marker; exec cat")) + agent("b", sh("echo tile-b-marker; exec cat")))
+        try startServing(nil, profile: agent("a", sh("printf '\\033[1;31mred-marker\\033[0m\\n'; echo tile-a-marker; exec cat"))
+                         + agent("b", sh("echo tile-b-marker; exec cat")))
         guard let range = serve.stdout.range(of: #"http://127\.0\.0\.1:[0-9]+/\?token=[^\s]+"#, options: .regularExpression) else {
             return XCTFail("serve printed no login URL: \(serve.stdout)")
         }
@@ -259,7 +261,10 @@ final class ServeEndToEndTests: EndToEndTestCase {
         let result = try sv.run([script, String(serve.stdout[range]), "\(url)/?token=\(try token("read"))", "web/a,web/b,two/c", "web/a",
                                  "typed-in-the-browser", screenshot], executable: ServeEndToEndTests.python!, timeout: 120)
         XCTAssertEqual(result.status, 0, "browser.py: \(result)")
-        XCTAssertTrue(result.stdout.contains("read-only: no input box"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("read-only: no input box, no buttons"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("coloured cell: rgb"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("buttons: stopped, then started web/a"), result.stdout)
+        XCTAssertEqual(sv.state("web", "a")?.runs.count, 2, "the buttons stopped and started it once")
         try sv.waitForLog("web", "a", containing: "typed-in-the-browser")
         XCTAssertTrue(FileManager.default.fileExists(atPath: screenshot))
         XCTAssertFalse(String(decoding: sv.log("web", "a"), as: UTF8.self).contains("refused-marker"))

@@ -6,8 +6,10 @@ chromedriver. Run by ServeEndToEndTests.testBrowserDashboard:
 
 LOGIN_URL is the line `supervisor serve` printed (control token); AGENTS is a comma-separated
 list of profile/agent tiles the page must show; TEXT is typed into TARGET's input box; the
-page is saved as a PNG at SCREENSHOT. Then it logs in with READ_LOGIN_URL and checks that a
-read-only token gets no input box. Prints one line per step; exits 1 with the reason on failure.
+page is saved as a PNG at SCREENSHOT. TARGET must have printed `red-marker` in bold red
+(SGR 1;31): the page must paint that cell so. Its stop and start buttons must stop and start it.
+Then it logs in with READ_LOGIN_URL and checks that a read-only token gets no input box and no
+buttons. Prints one line per step; exits 1 with the reason on failure.
 """
 import sys
 import time
@@ -60,6 +62,31 @@ def main():
         wait("the typed text on the focused terminal", lambda: text in driver.find_element(By.ID, "focus-screen").text)
         wait("some timeline", lambda: driver.find_elements(By.CSS_SELECTOR, "#timeline div"))
         print("typed into", target)
+
+        # Colours: the bold red cell is a span painted bold red; the state chip is coloured by meaning.
+        red = wait("the red cell on the focused terminal", lambda: next(
+            (e for e in driver.find_elements(By.CSS_SELECTOR, "#focus-screen span") if e.text == "red-marker"), None))
+        colour, weight = red.value_of_css_property("color"), red.value_of_css_property("font-weight")
+        if colour not in ("rgba(205, 0, 0, 1)", "rgb(205, 0, 0)") or weight not in ("700", "bold"):
+            raise SystemExit(f"red-marker is painted {colour}, weight {weight}: not bold red")
+        chip = driver.find_element(By.ID, "focus-state")
+        print(f"coloured cell: {colour} weight {weight}; state chip {chip.text}: {chip.value_of_css_property('background-color')}")
+
+        # Buttons: stop, then start, the focused agent.
+        def button(op):
+            return driver.find_element(By.CSS_SELECTOR, f'#controls button[data-op="{op}"]')
+
+        def state():
+            return tile(target).find_element(By.CSS_SELECTOR, ".state").text
+
+        wait("the stop button", lambda: button("stop").is_displayed() and button("stop").is_enabled())
+        button("stop").click()
+        wait(f"{target} to stop (state {state()})", lambda: state() == "stopped")
+        wait("the start button", lambda: button("start").is_enabled())
+        button("start").click()
+        wait(f"{target} to run again (state {state()})", lambda: state() == "running")
+        wait("the red cell again", lambda: "red-marker" in driver.find_element(By.ID, "focus-screen").text)
+        print("buttons: stopped, then started", target)
         driver.save_screenshot(screenshot)
         print("screenshot:", screenshot)
 
@@ -69,6 +96,8 @@ def main():
         wait("the focus panel", lambda: driver.find_element(By.ID, "focus").is_displayed())
         if driver.find_element(By.ID, "input").is_displayed():
             raise SystemExit("a read-only token got an input box")
+        if driver.find_element(By.ID, "controls").is_displayed():
+            raise SystemExit("a read-only token got start/stop buttons")
         # The page hiding the box is a courtesy; the server refuses a read token's input anyway.
         status = driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
@@ -76,7 +105,7 @@ def main():
             ".then(r => done(r.status), e => done(String(e)));")
         if status != 403:
             raise SystemExit(f"a read token's input from the page got {status}, not 403")
-        print("read-only: no input box, input refused with 403")
+        print("read-only: no input box, no buttons, input refused with 403")
     except BaseException:
         driver.save_screenshot(screenshot)
         raise
