@@ -734,8 +734,9 @@ public final class Shim {
             run.master.write(BracketedPasteTracker.pasteBytes(text: text, bracketed: paste.enabled))
             // What a person sent (`supervisor send`, the dashboard), in a built-in agent's record
             // of its conversation (it goes to the model, and into its session, anyway). Not for
-            // any other program: the text may answer a password prompt that does not echo.
-            if spec.kind.isBuiltIn {
+            // any other program: the text may answer a password prompt that does not echo. An
+            // answer to a permission question is no message: the coder records it itself.
+            if spec.kind.isBuiltIn, PermissionReply.parse(text) == nil {
                 record(EventLine.make(AgentEvent.user(text: text, source: .send, truncated: false).capped(), agent: spec.agent, now: Shim.now()))
             }
             acknowledge(subscriber, error: nil)

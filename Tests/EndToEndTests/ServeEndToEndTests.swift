@@ -200,6 +200,7 @@ final class ServeEndToEndTests: EndToEndTestCase {
         }
         let answers = events().split(separator: "\n").filter { $0.contains(#""type":"permission_answer""#) }
         XCTAssertEqual(answers.count, 2, events())
+        XCTAssertFalse(events().contains("/permission "), "an answer is recorded as the coder's answer, not as a message")
         XCTAssertTrue(answers.first?.contains(#""tool":"Bash","answer":"yes""#) == true && answers.last?.contains(#""answer":"no""#) == true, events())
         XCTAssertEqual(try String(contentsOfFile: workspace + "/yes.txt", encoding: .utf8), "allowed\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: workspace + "/no.txt"))
