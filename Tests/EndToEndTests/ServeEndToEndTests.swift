@@ -243,7 +243,8 @@ final class ServeEndToEndTests: EndToEndTestCase {
     /// Selenium from PyPI; scripts/test.sh installs them): it logs in through the URL serve
     /// printed, shows a tile for every agent of every profile with its terminal (in colour), a
     /// line typed into one agent's box reaches the agent, its stop and start buttons stop and
-    /// start it; a read-only token gets no box and no buttons.
+    /// start it, a coder's permission question is answered with its button; a read-only token
+    /// gets no box and no buttons.
     func testBrowserDashboard() throws {
         let chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver"
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: chromium) && FileManager.default.isExecutableFile(atPath: driver),
@@ -252,19 +253,43 @@ final class ServeEndToEndTests: EndToEndTestCase {
             throw XCTSkip("SKIP browser test: Python's selenium is missing (pip install selenium; scripts/test.sh does)")
         }
         try upDetached(sv.writeProfile("two", agent("c", sh("echo third-agent-marker; exec cat"))))
+        let workspace = sv.home.file("ws")
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        let coderScript = sv.home.write("coder.script", """
+            --- turn 1
+            @tool Bash {"command": "echo allowed-in-the-browser > browser.txt"}
+
+            --- turn 2
+            Done.
+
+            """)
         try startServing(nil, profile: agent("a", sh("printf '\\033[1;31mred-marker\\033[0m\\n'; echo tile-a-marker; exec cat"))
-                         + agent("b", sh("echo tile-b-marker; exec cat")))
+                         + agent("b", sh("echo tile-b-marker; exec cat")) + """
+            [[agents]]
+            name = "q"
+            kind = "coder"
+            prompt = "write a file"
+            permission = "ask"
+            restart = "never"
+            cwd = \(tomlString(workspace))
+            [agents.llm]
+            provider = "script"
+            script = \(tomlString(coderScript))
+
+            """)
         guard let range = serve.stdout.range(of: #"http://127\.0\.0\.1:[0-9]+/\?token=[^\s]+"#, options: .regularExpression) else {
             return XCTFail("serve printed no login URL: \(serve.stdout)")
         }
         let screenshot = ProcessInfo.processInfo.environment["SV_SCREENSHOT"] ?? sv.home.file("dashboard.png")
         let script = URL(fileURLWithPath: ServeEndToEndTests.checkScript).deletingLastPathComponent().appendingPathComponent("browser.py").path
-        let result = try sv.run([script, String(serve.stdout[range]), "\(url)/?token=\(try token("read"))", "web/a,web/b,two/c", "web/a",
-                                 "typed-in-the-browser", screenshot], executable: ServeEndToEndTests.python!, timeout: 120)
+        let result = try sv.run([script, String(serve.stdout[range]), "\(url)/?token=\(try token("read"))", "web/a,web/b,two/c,web/q", "web/a",
+                                 "typed-in-the-browser", screenshot, "web/q"], executable: ServeEndToEndTests.python!, timeout: 120)
         XCTAssertEqual(result.status, 0, "browser.py: \(result)")
         XCTAssertTrue(result.stdout.contains("read-only: no input box, no buttons"), result.stdout)
         XCTAssertTrue(result.stdout.contains("coloured cell: rgb"), result.stdout)
         XCTAssertTrue(result.stdout.contains("buttons: stopped, then started web/a"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("answered web/q's question (may it run Bash(echo allowed-in-the-browser > browser.txt)?): yes"), result.stdout)
+        try waitFor("the coder to run the tool the browser allowed", seconds: 30) { FileManager.default.fileExists(atPath: workspace + "/browser.txt") }
         XCTAssertEqual(sv.state("web", "a")?.runs.count, 2, "the buttons stopped and started it once")
         try sv.waitForLog("web", "a", containing: "typed-in-the-browser")
         XCTAssertTrue(FileManager.default.fileExists(atPath: screenshot))

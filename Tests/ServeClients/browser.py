@@ -2,13 +2,14 @@
 """The web dashboard in a real headless Chromium, driven by Selenium (PyPI) through Debian's
 chromedriver. Run by ServeEndToEndTests.testBrowserDashboard:
 
-  browser.py LOGIN_URL READ_LOGIN_URL AGENTS TARGET TEXT SCREENSHOT
+  browser.py LOGIN_URL READ_LOGIN_URL AGENTS TARGET TEXT SCREENSHOT [ASKING]
 
 LOGIN_URL is the line `supervisor serve` printed (control token); AGENTS is a comma-separated
 list of profile/agent tiles the page must show; TEXT is typed into TARGET's input box; the
 page is saved as a PNG at SCREENSHOT. TARGET must have printed `red-marker` in bold red
 (SGR 1;31): the page must paint that cell so. Its stop and start buttons must stop and start it.
-Then it logs in with READ_LOGIN_URL and checks that a read-only token gets no input box and no
+ASKING, a coder that asks permission for a tool call, must show the question with its
+buttons; "yes" is clicked and the question must go. Then it logs in with READ_LOGIN_URL and checks that a read-only token gets no input box and no
 buttons. Prints one line per step; exits 1 with the reason on failure.
 """
 import sys
@@ -37,6 +38,7 @@ def wait(what, predicate, seconds=30):
 
 def main():
     login, read_login, agents, target, text, screenshot = sys.argv[1:7]
+    asking = sys.argv[7] if len(sys.argv) > 7 else None
     options = Options()
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1500,950"):
         options.add_argument(flag)
@@ -87,6 +89,15 @@ def main():
         wait(f"{target} to run again (state {state()})", lambda: state() == "running")
         wait("the red cell again", lambda: "red-marker" in driver.find_element(By.ID, "focus-screen").text)
         print("buttons: stopped, then started", target)
+
+        if asking:
+            tile(asking).click()
+            wait(f"the ask chip on {asking}", lambda: tile(asking).find_element(By.CSS_SELECTOR, ".ask").text.startswith("asks: "))
+            question = wait("the permission question", lambda: driver.find_element(By.ID, "question") if driver.find_element(By.ID, "question").is_displayed() else None)
+            asked = question.find_element(By.ID, "question-text").text
+            question.find_element(By.CSS_SELECTOR, 'button[data-answer="yes"]').click()
+            wait("the question to go", lambda: not driver.find_element(By.ID, "question").is_displayed())
+            print(f"answered {asking}'s question ({asked}): yes")
         driver.save_screenshot(screenshot)
         print("screenshot:", screenshot)
 
