@@ -199,6 +199,20 @@ public enum PermissionChoice: NamedCases {
     public var otherName: String? { if case .other(let s) = self { return s }; return nil }
     /// The answers a coder takes.
     public static let all: [PermissionChoice] = [.yes, .no, .always]
+
+    /// What a person typed as an answer: y / yes / ok / 1, n / no, a / always / !; nil for
+    /// anything else.
+    public init?(typed: String) {
+        var word = Substring(typed)
+        while word.first?.isWhitespace == true { word.removeFirst() }
+        while word.last?.isWhitespace == true { word.removeLast() }
+        switch word.lowercased() {
+        case "y", "yes", "ok", "1": self = .yes
+        case "n", "no": self = .no
+        case "a", "always", "!": self = .always
+        default: return nil
+        }
+    }
 }
 
 /// How a permission answer reaches a coder as input: the line `/permission ID ANSWER`, pasted

@@ -57,8 +57,7 @@ public struct RemoteView {
     /// What a line typed does: answer the pending question (y/n/a, yes/no/always), a control
     /// command (`/start`, `/stop`, `/restart`), or a message to the agent.
     public func action(for line: String) -> Action {
-        let word = line.trimmingSpaces.lowercased()
-        if let question, let answer = ["y": PermissionChoice.yes, "yes": .yes, "n": .no, "no": .no, "a": .always, "always": .always][word] {
+        if let question, let answer = PermissionChoice(typed: line) {
             return .answer(id: question.id, answer)
         }
         if let op = ["/start": "start", "/stop": "stop", "/restart": "restart"][line.trimmingSpaces] {

@@ -213,6 +213,13 @@ final class PermissionReplyTests: XCTestCase {
         }
     }
 
+    func testWhatAPersonTypesAsAnAnswer() {
+        XCTAssertEqual(["y", " Yes\n", "ok", "n", "NO", "a", "always", "!"].map { PermissionChoice(typed: $0) },
+                       [.yes, .yes, .yes, .no, .no, .always, .always, .always])
+        XCTAssertNil(PermissionChoice(typed: "yes please"))
+        XCTAssertNil(PermissionChoice(typed: ""))
+    }
+
     func testAQuestionsTextsAreCapped() {
         let long = String(repeating: "x", count: 100_000)
         guard case let .permission(_, _, summary, diff, _, truncated) = AgentEvent.permission(

@@ -39,6 +39,26 @@ final class ServeEndToEndTests: EndToEndTestCase {
         url = String(serve.stdout[range])
     }
 
+    /// A coder agent `name` with `permission = "ask"`, on the `script` provider with `script`
+    /// (its turns), working in `workspace` (made here).
+    func askingCoder(_ name: String, workspace: String, script: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        let path = sv.home.write("\(name).script", script)
+        return """
+            [[agents]]
+            name = \(tomlString(name))
+            kind = "coder"
+            prompt = "write the files"
+            permission = "ask"
+            restart = "never"
+            cwd = \(tomlString(workspace))
+            [agents.llm]
+            provider = "script"
+            script = \(tomlString(path))
+
+            """
+    }
+
     func token(_ name: String) throws -> String {
         try String(contentsOfFile: "\(sv.root)/serve/\(name).token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -157,8 +177,7 @@ final class ServeEndToEndTests: EndToEndTestCase {
     /// answers "n" typed, and that tool does not run.
     func testCoderPermissionOverTheNetwork() throws {
         let workspace = sv.home.file("ws")
-        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
-        let script = sv.home.write("coder.script", """
+        try startServing(nil, profile: try askingCoder("a", workspace: workspace, script: """
             --- turn 1
             @tool Bash {"command": "echo allowed > yes.txt"}
 
@@ -169,20 +188,7 @@ final class ServeEndToEndTests: EndToEndTestCase {
             @expect did not allow
             Done: one file written, one refused.
 
-            """)
-        try startServing(nil, profile: """
-            [[agents]]
-            name = "a"
-            kind = "coder"
-            prompt = "write two files"
-            permission = "ask"
-            restart = "never"
-            cwd = \(tomlString(workspace))
-            [agents.llm]
-            provider = "script"
-            script = \(tomlString(script))
-
-            """)
+            """))
         let events = { (try? String(contentsOfFile: self.sv.eventsPath("web", "a"), encoding: .utf8)) ?? "" }
         let first = try check("permission", ["yes"])
         XCTAssertTrue(first.contains("Bash(echo allowed > yes.txt) choices ['yes', 'no', 'always']"), first)
@@ -254,8 +260,7 @@ final class ServeEndToEndTests: EndToEndTestCase {
         }
         try upDetached(sv.writeProfile("two", agent("c", sh("echo third-agent-marker; exec cat"))))
         let workspace = sv.home.file("ws")
-        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
-        let coderScript = sv.home.write("coder.script", """
+        let asking = try askingCoder("q", workspace: workspace, script: """
             --- turn 1
             @tool Bash {"command": "echo allowed-in-the-browser > browser.txt"}
 
@@ -264,19 +269,7 @@ final class ServeEndToEndTests: EndToEndTestCase {
 
             """)
         try startServing(nil, profile: agent("a", sh("printf '\\033[1;31mred-marker\\033[0m\\n'; echo tile-a-marker; exec cat"))
-                         + agent("b", sh("echo tile-b-marker; exec cat")) + """
-            [[agents]]
-            name = "q"
-            kind = "coder"
-            prompt = "write a file"
-            permission = "ask"
-            restart = "never"
-            cwd = \(tomlString(workspace))
-            [agents.llm]
-            provider = "script"
-            script = \(tomlString(coderScript))
-
-            """)
+                         + agent("b", sh("echo tile-b-marker; exec cat")) + asking)
         guard let range = serve.stdout.range(of: #"http://127\.0\.0\.1:[0-9]+/\?token=[^\s]+"#, options: .regularExpression) else {
             return XCTFail("serve printed no login URL: \(serve.stdout)")
         }

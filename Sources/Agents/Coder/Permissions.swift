@@ -9,13 +9,9 @@ public enum PermissionAnswer: Equatable {
     /// Yes, and do not ask again for this tool in this session.
     case always
 
-    /// "y", "yes", "a", "always", anything else is no.
+    /// "y", "yes", "a", "always" (`PermissionChoice(typed:)`); anything else is no.
     public init(text: String) {
-        switch text.trimmed.lowercased() {
-        case "y", "yes", "ok", "1": self = .yes
-        case "a", "always", "!": self = .always
-        default: self = .no
-        }
+        self = PermissionChoice(typed: text).flatMap(PermissionAnswer.init) ?? .no
     }
 
     /// As the protocol names it (`permission_answer` events, `/permission ID ANSWER`).
