@@ -290,8 +290,8 @@ public final class Server: WebServerDelegate {
             fields.append(("activity", .string(activity)))
             json = .object(fields)
         }
-        if case .object(var fields) = json, let path = record.agents.first(where: { $0.name == agent })?.eventsPath,
-           let question = questions.open(path).questions.last {
+        if case .object(var fields) = json, let spec = record.agents.first(where: { $0.name == agent }), spec.kind == .coder,
+           let question = questions.open(spec.eventsPath).questions.last {
             // The question it waits on: what a client offers to answer (POST .../permission/ID).
             fields.append(("permission", .object([("id", .string(question.id)), ("tool", .string(question.tool)),
                                                   ("summary", .string(question.summary)),
