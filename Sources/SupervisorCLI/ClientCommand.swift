@@ -15,8 +15,8 @@ struct ClientCommand: ParsableCommand {
         abstract: "Follow one agent through `supervisor serve` (local or remote): its transcript as it streams; type to send.",
         discussion: """
         Lines typed go to the agent as messages (as from its pane); while a coder asks permission
-        (its `permission` event), y/n/a answer that question; /start, /stop, /restart act on it; /quit (or Ctrl-D) leaves. Command agents show
-        their terminal output instead of a transcript. The token: --token-file, else $SUPERVISOR_TOKEN,
+        (its `permission` event), y/n/a answer that question; /start, /stop, /restart act on it;
+        /quit (or Ctrl-D) leaves. Command agents show their terminal output instead of a transcript. The token: --token-file, else $SUPERVISOR_TOKEN,
         else this machine's own serve token ($SUPERVISOR_HOME/serve/control.token).
         """)
 
@@ -83,6 +83,21 @@ struct ClientCommand: ParsableCommand {
             if inputEnded, answersInFlight == 0, let logEnd, shownUpTo >= logEnd { done = true }
         }
 
+        // An answer to a permission question goes by HTTP, which checks the question is open; the
+        // coder's `permission_answer` event follows on the stream.
+        func post(_ answer: PermissionChoice, to id: String) {
+            var request = HTTPRequest(method: "POST", url: base + agentPath + "/permission/\(id)", headers: auth + [("Content-Type", "application/json")],
+                                      body: RemoteView.answerBody(answer), connectTimeout: 10)
+            request.totalTimeout = 30
+            var status = 0, body: [UInt8] = []
+            answersInFlight += 1
+            http.start(request, onHead: { status = $0.status }, onBody: { body += $0 }, onComplete: { _ in
+                if status != 200 { out.write(Data("(not answered: \(status) \(String(decoding: body, as: UTF8.self)))\n".utf8)) }
+                answersInFlight -= 1
+                leaveIfShown()
+            })
+        }
+
         func readLines() {
             input?.nextLine { line in
                 guard let line else { inputEnded = true; leaveIfShown(); return }
@@ -90,18 +105,7 @@ struct ClientCommand: ParsableCommand {
                 if !line.isEmpty {
                     switch view.action(for: line) {
                     case .send(let message): socket?.send(text: message)
-                    case let .answer(id, answer):
-                        var request = HTTPRequest(method: "POST", url: base + agentPath + "/permission/\(id)", headers: auth + [("Content-Type", "application/json")],
-                                                  body: RemoteView.answerBody(answer), connectTimeout: 10)
-                        request.totalTimeout = 30
-                        var status = 0, body: [UInt8] = []
-                        answersInFlight += 1
-                        http.start(request, onHead: { status = $0.status }, onBody: { body += $0 }, onComplete: { _ in
-                            // Accepted: the coder's `permission_answer` event follows on the stream.
-                            if status != 200 { out.write(Data("(not answered: \(status) \(String(decoding: body, as: UTF8.self)))\n".utf8)) }
-                            answersInFlight -= 1
-                            leaveIfShown()
-                        })
+                    case let .answer(id, answer): post(answer, to: id)
                     }
                 }
                 readLines()
