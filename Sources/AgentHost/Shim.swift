@@ -294,7 +294,7 @@ public final class Shim {
         do {
             let pty = try PseudoTerminal(rows: rows, cols: cols)
             var pipeFDs: [Int32] = [0, 0]
-            guard pipe(&pipeFDs) == 0 else { throw LoopError.errno("pipe") }
+            guard pipe(&pipeFDs) == 0 else { throw PosixError.errno("pipe") }
             _ = fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC)
             _ = fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC)
             let pid: pid_t
@@ -395,10 +395,10 @@ public final class Shim {
 
     /// Output the log could not take (the disk is full): dropped, never blocking the agent,
     /// and counted so the log gets a gap record once it can; `status` shows it meanwhile.
-    private func outputLost(_ count: UInt64, _ error: SystemError) {
+    private func outputLost(_ count: UInt64, _ error: PosixError) {
         let first = lostBytes == 0
         lostBytes += count
-        lostReason = String(cString: strerror(error.code))
+        lostReason = error.reason
         state.lastError = "log write failed (\(lostReason)): \(lostBytes) bytes of output lost so far"
         if first {
             announce("log write failed (\(lostReason)): output is being lost until there is room")

@@ -46,7 +46,7 @@ public enum ShimKeys {
         connection.connect(path: socket) { error in
             if let error {
                 // Nobody listens: not launched by `up` or `start`.
-                finish(error.code == -ENOENT || error.code == -ECONNREFUSED
+                finish(error.code == ENOENT || error.code == ECONNREFUSED
                        ? .success([:]) : .failure(Failure("cannot reach the launcher: \(error)")))
                 return
             }

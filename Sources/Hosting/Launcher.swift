@@ -592,11 +592,9 @@ public struct Launcher {
 /// Appends one line to a file (made 0600 when new); best effort: a placement note is not worth
 /// failing `up` for.
 func appendLine(_ line: String, to path: String) {
-    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { return }
+    guard let fd = try? FileIO.openFile(path, O_WRONLY | O_APPEND | O_CREAT, mode: 0o600) else { return }
     defer { close(fd) }
-    let bytes = Array((line + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    Posix.writeAll(fd, line + "\n")
 }
 
 /// Whether a pid runs a shim, `supervisor shim` or `supervisor-shim shim` (so we only ever signal

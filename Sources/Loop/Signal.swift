@@ -62,7 +62,7 @@ public enum BrokenPipes {
 extension ByteStream {
     /// `write`, with SIGPIPE ignored until this write completes (see `BrokenPipes`): a peer
     /// that closes mid-write gives the completion an EPIPE error instead of ending the process.
-    public func writeSurvivingClose(_ bytes: [UInt8], completion: ((LoopError?) -> Void)? = nil) {
+    public func writeSurvivingClose(_ bytes: [UInt8], completion: ((PosixError?) -> Void)? = nil) {
         BrokenPipes.hold()
         write(bytes) { error in
             BrokenPipes.release()

@@ -576,10 +576,8 @@ public final class ShellSession {
     static func processes(inSession session: pid_t) -> [pid_t] { ProcFS.processes().filter { ProcFS.stat($0)?.session == session } }
 
     static func readsTerminal(pid: pid_t, terminal: String) -> Bool {
-        let syscall = ProcFS.read("/proc/\(pid)/syscall").map { String(decoding: $0, as: UTF8.self) }
-        let wchan = ProcFS.read("/proc/\(pid)/wchan").map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return readsTerminal(syscall: syscall, wchan: wchan, terminal: terminal) { fd in
-            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")
+        readsTerminal(syscall: ProcFS.text(pid, "syscall"), wchan: ProcFS.text(pid, "wchan") ?? "", terminal: terminal) { fd in
+            ProcFS.descriptorTarget(pid, fd: fd)
         }
     }
 
