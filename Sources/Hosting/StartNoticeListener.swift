@@ -25,6 +25,7 @@ final class StartNoticeListener {
         server = PipeStream(loop: loop)
         do {
             try server.bind(path: path)
+            chmod(path, 0o600) // keys are handed out here; the directory is 0700 as well
             // Every shim of a large profile may connect before this process gets to accept
             // (tmux is still creating windows): a short backlog would refuse the later ones.
             try server.listen(backlog: SOMAXCONN) { [unowned self] connection in
