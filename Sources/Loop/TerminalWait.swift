@@ -9,9 +9,9 @@ public enum TerminalWait {
 
     /// The read syscall numbers of this architecture.
     #if arch(x86_64)
-    public static let readSyscalls: Set<Int> = [0, 19]          // read, readv
+    public static let readSyscalls: Set<Int> = [0, 17, 19]      // read, pread64, readv
     #elseif arch(arm64) || arch(aarch64)
-    public static let readSyscalls: Set<Int> = [63, 65]         // read, readv
+    public static let readSyscalls: Set<Int> = [63, 65, 67]     // read, readv, pread64
     #else
     public static let readSyscalls: Set<Int> = []
     #endif
