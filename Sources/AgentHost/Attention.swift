@@ -281,8 +281,7 @@ public final class AttentionNotifier {
         if let stdin, pipe(&fds) == 0 {
             _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
             _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-            let bytes = Array(stdin.utf8)
-            _ = bytes.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
+            Posix.writeAll(fds[1], stdin)
             close(fds[1])
             input = fds[0]
         }

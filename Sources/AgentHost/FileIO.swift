@@ -5,26 +5,8 @@ import Loop
 import Darwin
 #endif
 
-/// A failed system call, with the operation and path it concerned, so an error
-/// message can name the file to fix instead of a bare errno.
-public struct SystemError: Error, Equatable, CustomStringConvertible {
-    public let operation: String
-    public let path: String
-    public let code: Int32
-
-    public init(_ operation: String, path: String, code: Int32) {
-        self.operation = operation
-        self.path = path
-        self.code = code
-    }
-
-    public var description: String {
-        "\(operation) \(path): \(String(cString: strerror(code)))"
-    }
-}
-
-/// Raw file helpers shared by the log, state and path code. All syscalls go
-/// through here so EINTR and short writes are handled in exactly one place.
+/// File helpers shared by the log, state and path code, on `Posix` (whose retry rules for
+/// EINTR and short writes are the only ones), with the path in every error.
 public enum FileIO {
     public static func parentDirectory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
@@ -38,11 +20,11 @@ public enum FileIO {
         var st = stat()
         if stat(path, &st) == 0 {
             if (st.st_mode & S_IFMT) == S_IFDIR { return }
-            throw SystemError("mkdir", path: path, code: ENOTDIR)
+            throw PosixError("mkdir", path: path, code: ENOTDIR)
         }
         try makeDirectories(parentDirectory(of: path), mode: mode)
         if mkdir(path, mode) != 0 && errno != EEXIST {
-            throw SystemError("mkdir", path: path, code: errno)
+            throw PosixError("mkdir", path: path, code: errno)
         }
     }
 
@@ -51,7 +33,7 @@ public enum FileIO {
         var st = stat()
         if stat(path, &st) != 0 {
             if errno == ENOENT { return nil }
-            throw SystemError("stat", path: path, code: errno)
+            throw PosixError("stat", path: path, code: errno)
         }
         return UInt64(st.st_size)
     }
@@ -66,12 +48,7 @@ public enum FileIO {
     /// writes into a file its maker chose.
     public static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
         let writes = flags & (O_WRONLY | O_RDWR | O_CREAT) != 0
-        while true {
-            let fd = open(path, flags | O_CLOEXEC | (writes ? O_NOFOLLOW : 0), mode)
-            if fd >= 0 { return fd }
-            if errno == EINTR { continue }
-            throw SystemError("open", path: path, code: errno)
-        }
+        return try Posix.open(path, flags | (writes ? O_NOFOLLOW : 0), mode: mode).get()
     }
 
     /// Writes every byte, retrying short writes and EINTR. On failure the
@@ -79,7 +56,7 @@ public enum FileIO {
     public static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         let result = Posix.writeAll(fd, bytes)
         if let error = result.error {
-            throw PartialWriteError(written: result.written, underlying: SystemError("write", path: path, code: error.code))
+            throw PartialWriteError(written: result.written, underlying: PosixError("write", path: path, code: error.code))
         }
     }
 
@@ -90,17 +67,12 @@ public enum FileIO {
         var got = 0
         try out.withUnsafeMutableBytes { buf in
             while got < count {
-                #if canImport(Glibc)
-                let n = Glibc.pread(fd, buf.baseAddress! + got, count - got, off_t(offset) + off_t(got))
-                #else
-                let n = Darwin.pread(fd, buf.baseAddress! + got, count - got, off_t(offset) + off_t(got))
-                #endif
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemError("read", path: path, code: errno)
+                let rest = UnsafeMutableRawBufferPointer(rebasing: buf[got...])
+                switch Posix.pread(fd, into: rest, offset: offset + UInt64(got)) {
+                case .failure(let error): throw PosixError("read", path: path, code: error.code)
+                case .success(0): return
+                case .success(let n): got += n
                 }
-                if n == 0 { break }
-                got += n
             }
         }
         out.removeSubrange(got...)
@@ -131,7 +103,7 @@ public enum FileIO {
         let fd = try openFile(tmp, O_WRONLY | O_CREAT | O_EXCL, mode: mode)
         do {
             try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
-            if fsync(fd) != 0 { throw SystemError("fsync", path: tmp, code: errno) }
+            if fsync(fd) != 0 { throw PosixError("fsync", path: tmp, code: errno) }
         } catch {
             close(fd)
             unlink(tmp)
@@ -141,7 +113,7 @@ public enum FileIO {
         if rename(tmp, path) != 0 {
             let code = errno
             unlink(tmp)
-            throw SystemError("rename", path: path, code: code)
+            throw PosixError("rename", path: path, code: code)
         }
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
@@ -187,5 +159,5 @@ extension FileIO {
 /// A write that stopped part way; `written` bytes did reach the file.
 public struct PartialWriteError: Error {
     public let written: Int
-    public let underlying: SystemError
+    public let underlying: PosixError
 }

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Loop
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -8,7 +9,7 @@ import Darwin
 ///
 /// Every byte an agent writes lands here before anyone else sees it
 /// (invariant 2), so `write` never drops or reorders bytes: it loops over
-/// short writes and EINTR and throws only on real I/O errors.
+/// short writes and EINTR (through `Posix`) and throws only on real I/O errors.
 ///
 /// Global offsets number every byte ever written to the log, across
 /// rotations and across re-opens by a new shim process, so a client can say
@@ -55,7 +56,7 @@ public final class LogWriter {
         if fstat(fd, &st) != 0 {
             let code = errno
             _ = Glibc.close(fd)
-            throw SystemError("fstat", path: path, code: code)
+            throw PosixError("fstat", path: path, code: code)
         }
         self.fileSize = UInt64(st.st_size)
         self.sizeWhenLinked = fileSize
@@ -66,7 +67,7 @@ public final class LogWriter {
     public struct Append {
         public let offset: UInt64
         public let written: Int
-        public let error: SystemError?
+        public let error: PosixError?
     }
 
     /// Appends as much as the file takes, never throwing: on a full disk the bytes that did
@@ -79,7 +80,7 @@ public final class LogWriter {
         } catch {
             // `write` counted what did get in before it failed.
             let written = Int(offset - before)
-            return Append(offset: before, written: written, error: error as? SystemError ?? SystemError("write", path: path, code: EIO))
+            return Append(offset: before, written: written, error: error as? PosixError ?? PosixError("write", path: path, code: EIO))
         }
     }
 
@@ -149,11 +150,11 @@ public final class LogWriter {
     /// Appends all bytes and returns the global offset of the first one.
     @discardableResult
     public func write(_ bytes: UnsafeRawBufferPointer) throws -> UInt64 {
-        guard fd >= 0 else { throw SystemError("write", path: path, code: EBADF) }
+        guard fd >= 0 else { throw PosixError("write", path: path, code: EBADF) }
         if maxBytes > 0 && fileSize > 0 && fileSize + UInt64(bytes.count) > maxBytes {
             rotate()
         }
-        guard fd >= 0 else { throw SystemError("write", path: path, code: EBADF) }
+        guard fd >= 0 else { throw PosixError("write", path: path, code: EBADF) }
         let first = offset
         if bytes.isEmpty { return first }
         do {
@@ -179,14 +180,14 @@ public final class LogWriter {
         let bytes = try FileIO.readAll(bp)
         let text = String(decoding: bytes, as: UTF8.self).trimmed
         guard let v = UInt64(text) else {
-            throw SystemError("parse log base offset in", path: bp, code: EINVAL)
+            throw PosixError("parse log base offset in", path: bp, code: EINVAL)
         }
         return v
     }
 
     /// The last rotation failure, if any. Rotation errors never fail a write:
     /// the bytes go to the current file instead (lossless beats bounded).
-    public private(set) var lastRotationError: SystemError?
+    public private(set) var lastRotationError: PosixError?
 
     private func rotate() {
         let newBase = baseOffset + fileSize
@@ -194,7 +195,7 @@ public final class LogWriter {
             do {
                 try FileIO.writeAtomically(LogWriter.basePath(path), Array("\(newBase)\n".utf8))
             } catch {
-                lastRotationError = error as? SystemError
+                lastRotationError = error as? PosixError
                 return  // nothing changed yet: keep appending to the current file
             }
         }
@@ -207,7 +208,7 @@ public final class LogWriter {
             fileSize = 0
             sizeWhenLinked = 0
         } catch {
-            lastRotationError = error as? SystemError
+            lastRotationError = error as? PosixError
             // Keep logging into whatever `path` now is. Offsets may skip ahead
             // (base already advanced) but never repeat.
             if fd < 0, let reopened = try? FileIO.openFile(path, O_RDWR | O_APPEND | O_CREAT) {
@@ -228,7 +229,7 @@ public final class LogWriter {
         }
         if keep == 0 {
             if unlink(path) != 0 && errno != ENOENT {
-                throw SystemError("unlink", path: path, code: errno)
+                throw PosixError("unlink", path: path, code: errno)
             }
         } else {
             // Dropping the oldest happens implicitly: rename over it.
@@ -236,12 +237,12 @@ public final class LogWriter {
             while n >= 1 {
                 let from = LogWriter.rotatedPath(path, n)
                 if FileIO.exists(from), rename(from, LogWriter.rotatedPath(path, n + 1)) != 0 {
-                    throw SystemError("rename", path: from, code: errno)
+                    throw PosixError("rename", path: from, code: errno)
                 }
                 n -= 1
             }
             if rename(path, LogWriter.rotatedPath(path, 1)) != 0 && errno != ENOENT {
-                throw SystemError("rename", path: path, code: errno)
+                throw PosixError("rename", path: path, code: errno)
             }
         }
     }

@@ -11,6 +11,8 @@ public final class Shim {
     /// Where the spec came from: re-read before each start so `supervisor restart` applies
     /// settings changed since (`supervisor set`); the socket and log paths stay as they are.
     let specPath: String?
+    /// The agent's keys as the launcher handed them over (`ShimKeys`), kept for every restart.
+    private let secrets: [String: String]
     let loop: EventLoop
     private var log: LogWriter
     /// The events file: rotated with the log (same `max_bytes` and `keep`), so an agent that
@@ -99,8 +101,9 @@ public final class Shim {
         init(_ connection: PipeStream, serial: Int) { self.connection = connection; self.serial = serial }
     }
 
-    public init(spec: ShimSpec, specPath: String? = nil, loop: EventLoop) throws {
+    public init(spec: ShimSpec, specPath: String? = nil, loop: EventLoop, secrets: [String: String] = [:]) throws {
         self.spec = spec
+        self.secrets = secrets
         self.specPath = specPath
         self.loop = loop
         log = try LogWriter(path: spec.logPath, maxBytes: UInt64(spec.logMaxBytes), keep: spec.logKeep)
@@ -291,7 +294,7 @@ public final class Shim {
         do {
             let pty = try PseudoTerminal(rows: rows, cols: cols)
             var pipeFDs: [Int32] = [0, 0]
-            guard pipe(&pipeFDs) == 0 else { throw LoopError.errno("pipe") }
+            guard pipe(&pipeFDs) == 0 else { throw PosixError.errno("pipe") }
             _ = fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC)
             _ = fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC)
             let pid: pid_t
@@ -357,6 +360,8 @@ public final class Shim {
         var environment = processEnvironment().filter {
             passed.contains($0.key) || !(Secrets.isSecretName($0.key) || withheld.contains($0.key))
         }
+        // What the launcher handed over (`ShimKeys`): the tmux server that started us has none.
+        for name in spec.passEnvironment ?? [] { if let value = secrets[name] { environment[name] = value } }
         // The agent is not a tmux client of ours: it must not drive our private server.
         environment["TMUX"] = nil
         environment["TMUX_PANE"] = nil
@@ -390,10 +395,10 @@ public final class Shim {
 
     /// Output the log could not take (the disk is full): dropped, never blocking the agent,
     /// and counted so the log gets a gap record once it can; `status` shows it meanwhile.
-    private func outputLost(_ count: UInt64, _ error: SystemError) {
+    private func outputLost(_ count: UInt64, _ error: PosixError) {
         let first = lostBytes == 0
         lostBytes += count
-        lostReason = String(cString: strerror(error.code))
+        lostReason = error.reason
         state.lastError = "log write failed (\(lostReason)): \(lostBytes) bytes of output lost so far"
         if first {
             announce("log write failed (\(lostReason)): output is being lost until there is room")
@@ -790,8 +795,15 @@ public final class Shim {
             return 2
         }
         let loop = EventLoop()
+        var secrets: [String: String] = [:]
+        if let socket = spec.notifySocket, let names = spec.passEnvironment, !names.isEmpty {
+            switch ShimKeys.fetch(socket: socket, agent: spec.agent, names: names, loop: loop, timeout: 30) {
+            case .success(let keys): secrets = keys
+            case .failure(let problem): fputs("supervisor shim: \(spec.agent): starting without its keys: \(problem)\n", stderr)
+            }
+        }
         let shim: Shim
-        do { shim = try Shim(spec: spec, specPath: specPath, loop: loop) } catch {
+        do { shim = try Shim(spec: spec, specPath: specPath, loop: loop, secrets: secrets) } catch {
             fputs("supervisor shim: \(spec.agent): \(error)\n", stderr)
             return 2
         }

@@ -270,11 +270,23 @@ public struct Launcher {
     }
 
     /// `up`'s environment as the tmux server (and so every shim) gets it: without variables
-    /// named like secrets and API key variables, except those some agent is given.
+    /// named like secrets and API key variables, even those some agent is given. The server's
+    /// environment is every window's, and `tmux show-environment` prints it; the agents that
+    /// need a key get it from their shim, which asks us for it (`keysByAgent`, `ShimKeys`).
     static func scrubbedEnvironment(_ environment: [String: String], specs: [ShimSpec]) -> [String: String] {
-        let passed = Set(specs.flatMap { $0.passEnvironment ?? [] })
-        let withheld = Set(specs.flatMap { $0.withheldEnvironment ?? [] })
-        return environment.filter { passed.contains($0.key) || !(Secrets.isSecretName($0.key) || withheld.contains($0.key)) }
+        let withheld = Set(specs.flatMap { ($0.withheldEnvironment ?? []) + ($0.passEnvironment ?? []) })
+        return environment.filter { !(Secrets.isSecretName($0.key) || withheld.contains($0.key)) }
+    }
+
+    /// What each agent's shim is handed when it asks (`StartNoticeListener`): the values, in
+    /// the launching process's environment, of the secret variables its spec lets it have.
+    static func keysByAgent(_ specs: [ShimSpec], environment: [String: String]) -> [String: [String: String]] {
+        var keys: [String: [String: String]] = [:]
+        for spec in specs {
+            let given = (spec.passEnvironment ?? []).compactMap { name in environment[name].map { (name, $0) } }
+            if !given.isEmpty { keys[spec.agent] = Dictionary(given, uniquingKeysWith: { first, _ in first }) }
+        }
+        return keys
     }
 
     public func launchConfig(_ profile: Profile, _ agent: AgentSpec, container: ContainerSpec? = nil) -> AgentLaunchConfig {
@@ -386,7 +398,7 @@ public struct Launcher {
         }
 
         // Listen for each shim's start notice before any shim exists.
-        let notices = try StartNoticeListener(path: notifySocketPath(profile.name))
+        let notices = try StartNoticeListener(path: notifySocketPath(profile.name), keys: Launcher.keysByAgent(specs, environment: environment))
         defer { notices.close() }
 
         do {
@@ -535,9 +547,12 @@ public struct Launcher {
            processIsAlive(pid), processSession(pid) == pid {
             kill(-pid, SIGKILL) // the orphan of the dead shim: it must not run twice
         }
-        let notices = try StartNoticeListener(path: notifySocketPath(record.name))
+        // The new shim asks for its agent's keys: from this process's environment, as `up` did.
+        let spec = try ShimSpec.read(path: agent.specPath)
+        let notices = try StartNoticeListener(path: notifySocketPath(record.name), keys: Launcher.keysByAgent([spec], environment: environment))
         defer { notices.close() }
-        try tmux.respawn(session: record.name, window: agent.name, command: record.shimCommand + [agent.specPath], environment: environment)
+        try tmux.respawn(session: record.name, window: agent.name, command: record.shimCommand + [agent.specPath],
+                         environment: Launcher.scrubbedEnvironment(environment, specs: [spec]))
         try notices.wait(for: [agent.name], timeout: timeout, profile: record.name)
     }
 
@@ -577,11 +592,9 @@ public struct Launcher {
 /// Appends one line to a file (made 0600 when new); best effort: a placement note is not worth
 /// failing `up` for.
 func appendLine(_ line: String, to path: String) {
-    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { return }
+    guard let fd = try? FileIO.openFile(path, O_WRONLY | O_APPEND | O_CREAT, mode: 0o600) else { return }
     defer { close(fd) }
-    let bytes = Array((line + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    Posix.writeAll(fd, line + "\n")
 }
 
 /// Whether a pid runs a shim, `supervisor shim` or `supervisor-shim shim` (so we only ever signal

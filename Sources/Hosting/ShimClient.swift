@@ -41,7 +41,9 @@ public final class ShimConnection {
         }
     }
 
-    public func send(_ frame: Frame) { pipe.write(frame.encode()) }
+    /// A shim may close mid-request (it exits, or drops a client it finds abusive): that is
+    /// this connection's end (`onClose`), never SIGPIPE for the process.
+    public func send(_ frame: Frame) { pipe.writeSurvivingClose(frame.encode()) }
 
     public func close(reason: String? = nil) {
         guard !closed else { return }

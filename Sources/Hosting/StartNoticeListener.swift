@@ -8,19 +8,24 @@ import Glibc
 import Loop
 
 /// The socket on which newly started shims report that their agent runs (or could not start).
-/// Listening before the shims exist means no polling for sockets to appear.
+/// Listening before the shims exist means no polling for sockets to appear. A shim whose agent
+/// needs keys asks for them here first (`ShimKeys`): the answer is the only way they reach it.
 final class StartNoticeListener {
     private let loop = EventLoop()
     private let server: PipeStream
     private let path: String
     private var notices: [String: StartNotice] = [:]
+    /// Per agent, the secret variables (name: value) its shim is given when it asks.
+    private let keys: [String: [String: String]]
 
-    init(path: String) throws {
+    init(path: String, keys: [String: [String: String]] = [:]) throws {
         self.path = path
+        self.keys = keys
         unlink(path)
         server = PipeStream(loop: loop)
         do {
             try server.bind(path: path)
+            chmod(path, 0o600) // keys are handed out here; the directory is 0700 as well
             // Every shim of a large profile may connect before this process gets to accept
             // (tmux is still creating windows): a short backlog would refuse the later ones.
             try server.listen(backlog: SOMAXCONN) { [unowned self] connection in
@@ -29,6 +34,12 @@ final class StartNoticeListener {
                     switch result {
                     case .data(let bytes): buffer.append(contentsOf: bytes)
                     case .eof, .error:
+                        if let request = try? JSONCoding.decode(KeyRequest.self, from: buffer) {
+                            let reply = KeyReply(keys: self.keys[request.agent] ?? [:])
+                            // A shim killed before it reads this must not take `up` with it.
+                            connection.writeSurvivingClose((try? JSONCoding.encodeBytes(reply)) ?? []) { _ in connection.close() }
+                            return
+                        }
                         if let notice = try? JSONCoding.decode(StartNotice.self, from: buffer) { self.notices[notice.agent] = notice }
                         connection.close()
                     }

@@ -43,9 +43,11 @@ public struct Tmux {
         return (parts[0], parts[1])
     }
 
-    /// Our own environment without the variables that would make tmux think it is nested.
+    /// Our own environment without the variables that would make tmux think it is nested, and
+    /// without anything named like a secret: a client's environment reaches the server (the
+    /// first one's becomes the environment of every window).
     public static func cleanEnvironment(_ environment: [String: String]) -> [String: String] {
-        var env = environment
+        var env = Secrets.removed(from: environment)
         env["TMUX"] = nil
         env["TMUX_PANE"] = nil
         return env

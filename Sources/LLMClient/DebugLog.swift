@@ -1,5 +1,6 @@
 import Glibc
 import LLM
+import Loop
 
 /// Debug mode: every request and response appended to a file as JSON lines. Secret headers are
 /// redacted by name and the API key by value, wherever it would appear.
@@ -32,7 +33,7 @@ final class DebugLog {
         var line = JSONValue.object(o).serialized()
         if let secret, secret.count >= 4 { line = line.replacing(secret, with: "[REDACTED]") }
         line += "\n"
-        _ = line.utf8CString.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress, $0.count - 1) }
+        Posix.writeAll(fd, line)
     }
 }
 

@@ -5,7 +5,7 @@ import Glibc
 public enum ReadResult {
     case data(UnsafeRawBufferPointer)
     case eof
-    case error(LoopError)
+    case error(PosixError)
 }
 
 /// Base for pipes, unix sockets, TCPStream and TTYs: reads into one reused buffer, writes with
@@ -37,7 +37,7 @@ public class ByteStream: Handle {
                 // A pty master reports EIO once the slave side has no more openers: that is its EOF.
                 owner.onRead?(.eof)
             } else if nread < 0 {
-                owner.onRead?(.error(LoopError(Int32(nread), "read")))
+                owner.onRead?(.error(PosixError(libuv: Int32(nread), "read")))
             }
         }), "uv_read_start")
     }
@@ -52,15 +52,15 @@ public class ByteStream: Handle {
 
     /// Writes all of `bytes` (copied if they cannot go out at once). The completion gets nil on
     /// success. Order is preserved across calls.
-    public func write(_ bytes: UnsafeRawBufferPointer, completion: ((LoopError?) -> Void)? = nil) {
-        guard !isClosed else { completion?(LoopError(Int32(UV_EPIPE.rawValue), "write on closed stream")); return }
+    public func write(_ bytes: UnsafeRawBufferPointer, completion: ((PosixError?) -> Void)? = nil) {
+        guard !isClosed else { completion?(PosixError("write on closed stream", code: EPIPE)); return }
         var offset = 0
         if writeQueueSize == 0, bytes.count > 0 {
             var buf = uv_buf_init(UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: CChar.self)), UInt32(bytes.count))
             let written = uv_try_write(stream, &buf, 1)
             if written > 0 { offset = Int(written) }
             else if written < 0 && written != Int32(UV_EAGAIN.rawValue) && written != Int32(UV_ENOSYS.rawValue) {
-                completion?(LoopError(written, "write")); return
+                completion?(PosixError(libuv: written, "write")); return
             }
         }
         if offset == bytes.count { completion?(nil); return }
@@ -70,32 +70,32 @@ public class ByteStream: Handle {
         var buf = uv_buf_init(request.buffer.assumingMemoryBound(to: CChar.self), UInt32(remaining))
         let status = uv_write(request.request, stream, &buf, 1) { req, status in
             let request = Unmanaged<WriteRequest>.fromOpaque(req!.pointee.data).takeRetainedValue()
-            request.completion?(status < 0 ? LoopError(status, "write") : nil)
+            request.completion?(status < 0 ? PosixError(libuv: status, "write") : nil)
         }
         if status < 0 {
             Unmanaged<WriteRequest>.fromOpaque(request.request.pointee.data).release()
-            completion?(LoopError(status, "uv_write"))
+            completion?(PosixError(libuv: status, "uv_write"))
         }
     }
 
-    public func write(_ bytes: [UInt8], completion: ((LoopError?) -> Void)? = nil) {
+    public func write(_ bytes: [UInt8], completion: ((PosixError?) -> Void)? = nil) {
         bytes.withUnsafeBytes { write($0, completion: completion) }
     }
 
-    public func write(_ text: String, completion: ((LoopError?) -> Void)? = nil) {
+    public func write(_ text: String, completion: ((PosixError?) -> Void)? = nil) {
         write(Array(text.utf8), completion: completion)
     }
 
     /// Half-closes the write side once queued writes are flushed.
-    public func shutdown(_ completion: ((LoopError?) -> Void)? = nil) {
+    public func shutdown(_ completion: ((PosixError?) -> Void)? = nil) {
         let box = ShutdownRequest(completion)
         let status = uv_shutdown(box.request, stream) { req, status in
             let box = Unmanaged<ShutdownRequest>.fromOpaque(req!.pointee.data).takeRetainedValue()
-            box.completion?(status < 0 ? LoopError(status, "shutdown") : nil)
+            box.completion?(status < 0 ? PosixError(libuv: status, "shutdown") : nil)
         }
         if status < 0 {
             Unmanaged<ShutdownRequest>.fromOpaque(box.request.pointee.data).release()
-            completion?(LoopError(status, "uv_shutdown"))
+            completion?(PosixError(libuv: status, "uv_shutdown"))
         }
     }
 
@@ -105,8 +105,8 @@ public class ByteStream: Handle {
 private final class WriteRequest {
     let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
     let buffer: UnsafeMutableRawPointer
-    let completion: ((LoopError?) -> Void)?
-    init(count: Int, completion: ((LoopError?) -> Void)?) {
+    let completion: ((PosixError?) -> Void)?
+    init(count: Int, completion: ((PosixError?) -> Void)?) {
         buffer = .allocate(byteCount: max(count, 1), alignment: 1)
         self.completion = completion
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
@@ -116,8 +116,8 @@ private final class WriteRequest {
 
 private final class ShutdownRequest {
     let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
-    let completion: ((LoopError?) -> Void)?
-    init(_ completion: ((LoopError?) -> Void)?) {
+    let completion: ((PosixError?) -> Void)?
+    init(_ completion: ((PosixError?) -> Void)?) {
         self.completion = completion
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
     }
@@ -126,15 +126,15 @@ private final class ShutdownRequest {
 
 private final class ConnectRequest {
     let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
-    let completion: (LoopError?) -> Void
-    init(_ completion: @escaping (LoopError?) -> Void) {
+    let completion: (PosixError?) -> Void
+    init(_ completion: @escaping (PosixError?) -> Void) {
         self.completion = completion
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
     }
     deinit { request.deallocate() }
     static let callback: uv_connect_cb = { req, status in
         let box = Unmanaged<ConnectRequest>.fromOpaque(req!.pointee.data).takeRetainedValue()
-        box.completion(status < 0 ? LoopError(status, "connect") : nil)
+        box.completion(status < 0 ? PosixError(libuv: status, "connect") : nil)
     }
 }
 
@@ -170,7 +170,7 @@ public final class PipeStream: ByteStream {
         }, "listen")
     }
 
-    public func connect(path: String, _ completion: @escaping (LoopError?) -> Void) {
+    public func connect(path: String, _ completion: @escaping (PosixError?) -> Void) {
         let box = ConnectRequest(completion)
         uv_pipe_connect(box.request, pipe, path, ConnectRequest.callback)
     }
@@ -222,9 +222,9 @@ public final class TCPStream: ByteStream {
         }, "listen")
     }
 
-    public func connect(host: String, port: Int, _ completion: @escaping (LoopError?) -> Void) {
+    public func connect(host: String, port: Int, _ completion: @escaping (PosixError?) -> Void) {
         var addr = sockaddr_in()
-        if uv_ip4_addr(host, Int32(port), &addr) < 0 { completion(LoopError(Int32(UV_EINVAL.rawValue), "address \(host)")); return }
+        if uv_ip4_addr(host, Int32(port), &addr) < 0 { completion(PosixError("address \(host)", code: EINVAL)); return }
         let box = ConnectRequest(completion)
         withUnsafePointer(to: &addr) { ptr in
             ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -245,7 +245,7 @@ public final class TTYStream: ByteStream {
     public init(loop: EventLoop, fd: Int32) throws {
         let raw = UnsafeMutablePointer<uv_tty_t>.allocate(capacity: 1)
         let status = uv_tty_init(loop.raw, raw, fd, 0)
-        if status < 0 { raw.deallocate(); throw LoopError(status, "uv_tty_init(fd \(fd))") }
+        if status < 0 { raw.deallocate(); throw PosixError(libuv: status, "uv_tty_init(fd \(fd))") }
         super.init(loop: loop, handle: UnsafeMutableRawPointer(raw).assumingMemoryBound(to: uv_handle_t.self))
         retainForLibuv()
     }

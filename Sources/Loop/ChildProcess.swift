@@ -74,7 +74,7 @@ public final class ChildProcess: Handle {
         retainForLibuv()
         if status < 0 {
             close()
-            throw LoopError(status, "cannot start \(arguments.first ?? "?")")
+            throw PosixError(libuv: status, "cannot start \(arguments.first ?? "?")")
         }
         pid = raw.pointee.pid
         ChildProcess.running.insert(pid)

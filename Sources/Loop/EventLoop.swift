@@ -1,22 +1,11 @@
 import CUV
 import Glibc
 
-/// An error from libuv or a syscall, with the name of the operation that failed.
-public struct LoopError: Error, CustomStringConvertible, Equatable {
-    public let code: Int32
-    public let operation: String
-    public init(_ code: Int32, _ operation: String) { self.code = code; self.operation = operation }
-    /// From errno (positive) as left by a failing libc call.
-    public static func errno(_ operation: String) -> LoopError { LoopError(-Glibc.errno, operation) }
-    public var name: String { String(cString: uv_err_name(code)) }
-    public var description: String { "\(operation): \(String(cString: uv_strerror(code)))" }
-}
-
-/// Maps a negative libuv/syscall status to a thrown `LoopError`; the one place raw results are checked.
+/// Maps a negative libuv/syscall status to a thrown `PosixError`; the one place raw results are checked.
 @discardableResult
 @inline(__always)
 func check(_ status: Int32, _ operation: @autoclosure () -> String) throws -> Int32 {
-    if status < 0 { throw LoopError(status, operation()) }
+    if status < 0 { throw PosixError(libuv: status, operation()) }
     return status
 }
 

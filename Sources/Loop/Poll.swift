@@ -18,7 +18,7 @@ public final class Poll: Handle {
     public init(loop: EventLoop, fd: Int32) throws {
         let raw = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
         let status = uv_poll_init(loop.raw, raw, fd)
-        if status < 0 { raw.deallocate(); throw LoopError(status, "uv_poll_init(fd \(fd))") }
+        if status < 0 { raw.deallocate(); throw PosixError(libuv: status, "uv_poll_init(fd \(fd))") }
         self.fd = fd
         super.init(loop: loop, handle: UnsafeMutableRawPointer(raw).assumingMemoryBound(to: uv_handle_t.self))
         retainForLibuv()

@@ -1,11 +1,39 @@
+import CUV
 import Glibc
 
-/// A failed system call: the operation and errno, with the system's message.
+/// A failed system call or libuv operation: what was done, the file it concerned when there is
+/// one (so a message names the file to fix, not a bare errno), and errno. The one error type of
+/// the POSIX layer: libuv's statuses are negated errno values on Linux and map onto it
+/// (`init(libuv:_:)`); the few codes of libuv's own (end of file, getaddrinfo's) keep libuv's
+/// message.
 public struct PosixError: Error, Equatable, CustomStringConvertible {
     public let operation: String
+    public let path: String?
+    /// errno, positive (ENOENT), or the negated code of an error only libuv has.
     public let code: Int32
-    public init(_ operation: String, code: Int32) { self.operation = operation; self.code = code }
-    public var description: String { "\(operation): \(String(cString: strerror(code)))" }
+
+    public init(_ operation: String, path: String? = nil, code: Int32) {
+        self.operation = operation; self.path = path; self.code = code
+    }
+
+    /// From errno as the failing libc call left it.
+    public static func errno(_ operation: String, path: String? = nil) -> PosixError {
+        PosixError(operation, path: path, code: Glibc.errno)
+    }
+
+    /// From a negative libuv status.
+    public init(libuv status: Int32, _ operation: String) { self.init(operation, code: -status) }
+
+    /// The symbolic name ("ENOENT"), for short messages.
+    public var name: String { String(cString: uv_err_name(-code)) }
+
+    /// The system's message for the code.
+    public var reason: String {
+        // errno values are small; libuv's own codes (UV_EOF = -4095, UV_EAI_*) are >= 3000.
+        code < 3000 ? String(cString: strerror(code)) : String(cString: uv_strerror(-code))
+    }
+
+    public var description: String { "\(operation)\(path.map { " " + $0 } ?? ""): \(reason)" }
 }
 
 /// The one way blocking code does a read or write syscall. The policy, everywhere:
@@ -39,6 +67,24 @@ public enum Posix {
     public static func writeAll(_ fd: Int32, _ text: String) -> PosixError? {
         var text = text
         return text.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0)).error }
+    }
+
+    /// Opens `path` (always close-on-exec), retrying EINTR.
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) -> Result<Int32, PosixError> {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return .success(fd) }
+            if errno != EINTR { return .failure(PosixError("open", path: path, code: errno)) }
+        }
+    }
+
+    /// One positioned read of at most `buffer.count` bytes at `offset`: the count (0 at end of file).
+    public static func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: UInt64) -> Result<Int, PosixError> {
+        while true {
+            let n = Glibc.pread(fd, buffer.baseAddress!, buffer.count, off_t(offset))
+            if n >= 0 { return .success(n) }
+            if errno != EINTR { return .failure(PosixError("read", code: errno)) }
+        }
     }
 
     /// One read of at most `buffer.count` bytes: the count (0 at end of file).

@@ -2,7 +2,7 @@ import Glibc
 
 /// The one reader of Linux's /proc: every question about another process (is it alive, who
 /// are its children, what runs in it, what marks its environment) goes through here, with one
-/// way to read a file (retrying EINTR) and one parser of `stat`.
+/// way to read a file (`Posix`'s) and one parser of `stat`.
 public enum ProcFS {
     /// Fields of /proc/PID/stat that callers use. The command name (in parentheses, may hold
     /// spaces and parentheses) is skipped by looking for the last ")".
@@ -37,21 +37,30 @@ public enum ProcFS {
     /// The whole of a /proc file, or nil when it cannot be read (the process is gone, or not
     /// ours to read).
     public static func read(_ path: String) -> [UInt8]? {
-        var fd: Int32
-        repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { return nil }
+        guard case .success(let fd) = Posix.open(path, O_RDONLY) else { return nil }
         defer { close(fd) }
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if n > 0 { result += buffer[0..<n]; continue }
-            if n < 0 && errno == EINTR { continue }
-            return n == 0 ? result : nil
-        }
+        return try? Posix.readAll(fd).get()
     }
 
     public static func stat(_ pid: pid_t) -> Stat? { read("/proc/\(pid)/stat").flatMap(Stat.parse) }
+
+    /// A file of /proc/PID as text (`wchan`, `syscall`), nil when unreadable.
+    public static func text(_ pid: pid_t, _ file: String) -> String? {
+        read("/proc/\(pid)/\(file)").map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// What the process's descriptor `fd` is open on (`/dev/pts/3`, `pipe:[123]`), nil when unreadable.
+    public static func descriptorTarget(_ pid: pid_t, fd: Int) -> String? { link("/proc/\(pid)/fd/\(fd)") }
+
+    /// The path of this process's own executable.
+    public static func ownExecutable() -> String? { link("/proc/self/exe") }
+
+    private static func link(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     /// The process's arguments (`/proc/PID/cmdline`), empty when unreadable.
     public static func arguments(_ pid: pid_t) -> [String] {

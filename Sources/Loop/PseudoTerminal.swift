@@ -10,13 +10,13 @@ public final class PseudoTerminal {
     public init(rows: Int, cols: Int) throws {
         var master: Int32 = -1, slave: Int32 = -1
         var size = winsize(ws_row: UInt16(clamping: max(rows, 1)), ws_col: UInt16(clamping: max(cols, 1)), ws_xpixel: 0, ws_ypixel: 0)
-        guard openpty(&master, &slave, nil, nil, &size) == 0 else { throw LoopError.errno("openpty") }
+        guard openpty(&master, &slave, nil, nil, &size) == 0 else { throw PosixError.errno("openpty") }
         var name = [CChar](repeating: 0, count: 128)
         let nameStatus = ttyname_r(slave, &name, name.count)
         // The child opens the slave by path (to make it its controlling terminal); our copy
         // would keep the terminal open after the child exits and hide its hang-up.
         Glibc.close(slave)
-        guard nameStatus == 0 else { Glibc.close(master); throw LoopError(-nameStatus, "ttyname_r") }
+        guard nameStatus == 0 else { Glibc.close(master); throw PosixError("ttyname_r", code: nameStatus) }
         _ = fcntl(master, F_SETFD, FD_CLOEXEC)
         masterFD = master
         slavePath = String(cString: name)
@@ -24,7 +24,7 @@ public final class PseudoTerminal {
 
     public func resize(rows: Int, cols: Int) throws {
         var size = winsize(ws_row: UInt16(clamping: max(rows, 1)), ws_col: UInt16(clamping: max(cols, 1)), ws_xpixel: 0, ws_ypixel: 0)
-        if sv_ioctl_set_winsize(masterFD, &size) != 0 { throw LoopError.errno("TIOCSWINSZ") }
+        if sv_ioctl_set_winsize(masterFD, &size) != 0 { throw PosixError.errno("TIOCSWINSZ") }
     }
 
     /// The size of any terminal fd (the shim's own pane).
@@ -57,7 +57,7 @@ public final class PseudoTerminal {
         defer { moved.forEach { Glibc.close($0) } }
         for (child, parent) in extraFDs {
             let high = fcntl(parent, F_DUPFD_CLOEXEC, 100)
-            guard high >= 0 else { throw LoopError.errno("dup fd \(parent)") }
+            guard high >= 0 else { throw PosixError.errno("dup fd \(parent)") }
             moved.append(high)
             posix_spawn_file_actions_adddup2(&actions, high, child)
         }
@@ -75,7 +75,7 @@ public final class PseudoTerminal {
         let envp = CStringArray(environment.map { "\($0.key)=\($0.value)" }.sorted())
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, &attributes, argv.base, envp.base)
-        if status != 0 { throw LoopError(-status, "cannot start \(executable)") }
+        if status != 0 { throw PosixError("cannot start \(executable)", code: status) }
         return pid
     }
 
@@ -100,7 +100,7 @@ public final class ChildWatcher {
     /// Makes orphaned descendants (a daemon that double-forked or called setsid, whose parent
     /// then ended) children of this process instead of pid 1, so they can be found and ended.
     public static func becomeSubreaper() throws {
-        guard sv_prctl_set_child_subreaper() == 0 else { throw LoopError.errno("prctl(PR_SET_CHILD_SUBREAPER)") }
+        guard sv_prctl_set_child_subreaper() == 0 else { throw PosixError.errno("prctl(PR_SET_CHILD_SUBREAPER)") }
     }
 
     /// The children of `pid` (all its threads'), from /proc.

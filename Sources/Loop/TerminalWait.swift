@@ -9,9 +9,9 @@ public enum TerminalWait {
 
     /// The read syscall numbers of this architecture.
     #if arch(x86_64)
-    public static let readSyscalls: Set<Int> = [0, 19]          // read, readv
+    public static let readSyscalls: Set<Int> = [0, 17, 19]      // read, pread64, readv
     #elseif arch(arm64) || arch(aarch64)
-    public static let readSyscalls: Set<Int> = [63, 65]         // read, readv
+    public static let readSyscalls: Set<Int> = [63, 65, 67]     // read, readv, pread64
     #else
     public static let readSyscalls: Set<Int> = []
     #endif
@@ -39,16 +39,9 @@ public enum TerminalWait {
         guard let stat = ProcFS.stat(agentPid) else { return false }
         let foreground = stat.terminalForegroundGroup > 0 ? stat.terminalForegroundGroup : agentPid
         guard let fgStat = foreground == agentPid ? stat : ProcFS.stat(foreground) else { return false }
-        let wchan = text("/proc/\(foreground)/wchan") ?? ""
-        let syscall = text("/proc/\(foreground)/syscall").flatMap(parseSyscall)
-        var target: String?
-        if let syscall {
-            var buffer = [CChar](repeating: 0, count: 256)
-            let n = readlink("/proc/\(foreground)/fd/\(syscall.firstArgument)", &buffer, 255)
-            if n > 0 { target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
-        }
+        let wchan = ProcFS.text(foreground, "wchan") ?? ""
+        let syscall = ProcFS.text(foreground, "syscall").flatMap(parseSyscall)
+        let target = syscall.flatMap { ProcFS.descriptorTarget(foreground, fd: $0.firstArgument) }
         return isWaitingForTerminal(state: fgStat.state, wchan: wchan, syscall: syscall, fdTarget: target)
     }
-
-    static func text(_ path: String) -> String? { ProcFS.read(path).map { String(decoding: $0, as: UTF8.self) } }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import Loop
 
 /// What a token allows: `read` watches, `control` also types, pastes, starts, stops, restarts
 /// and changes settings.
@@ -134,10 +135,9 @@ public enum TokenFiles {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd >= 0 {
             let token = try randomToken()
-            let bytes = Array((token + "\n").utf8)
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let failed = Posix.writeAll(fd, token + "\n") != nil
             close(fd)
-            if written != bytes.count {
+            if failed {
                 unlink(path)
                 throw ServeError("cannot write \(path)")
             }
@@ -148,9 +148,8 @@ public enum TokenFiles {
         let readFD = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard readFD >= 0 else { throw ServeError("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(readFD) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let n = read(readFD, &buffer, buffer.count)
-        let token = String(decoding: buffer.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: "\n\r \t")
+        let buffer = (try? Posix.readAll(readFD, limit: 256).get()) ?? []
+        let token = String(decoding: buffer, as: UTF8.self).trimmingCharacters(in: "\n\r \t")
         guard token.count >= 32, token.allSatisfy({ $0.isHexDigit }) else {
             throw ServeError("\(path) does not hold a token; remove it and a new one is made")
         }
@@ -159,11 +158,9 @@ public enum TokenFiles {
 
     /// 32 bytes from the kernel's generator, as 64 hex digits.
     static func randomToken() throws -> String {
-        var bytes = [UInt8](repeating: 0, count: 32)
-        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-        let n = fd < 0 ? -1 : bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, 32) }
-        if fd >= 0 { close(fd) }
-        guard n == 32 else { throw ServeError("no random bytes from the kernel") }
+        guard case .success(let fd) = Posix.open("/dev/urandom", O_RDONLY) else { throw ServeError("no random bytes from the kernel") }
+        defer { close(fd) }
+        guard case .success(let bytes) = Posix.readAll(fd, limit: 32), bytes.count == 32 else { throw ServeError("no random bytes from the kernel") }
         return bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

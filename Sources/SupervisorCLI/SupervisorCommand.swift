@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hosting
 import LLMClient
+import Loop
 import Profile
 
 public struct SupervisorCommand: ParsableCommand {
@@ -111,7 +112,7 @@ struct AgentArgument: ParsableArguments {
 
 /// Where the running binary is, so shims are started from the same build.
 func currentExecutable() -> String {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    ProcFS.ownExecutable() ?? CommandLine.arguments[0]
 }
 
 /// tmux/supervisor.conf: `$SUPERVISOR_TMUX_CONF`, else found next to (or above) the binary,

@@ -9,7 +9,7 @@ import Profile
 /// 2 (bad settings: nothing started), 128+signal when stopped by a signal.
 public enum CoderRunner {
     public static func run(_ setup: CoderSetup, permissionFlag: Permission?, environment: [String: String]) -> Int32 {
-        let stderr = { (s: String) in _ = s.withCString { Glibc.write(2, $0, strlen($0)) } }
+        let stderr = { (s: String) in _ = Posix.writeAll(2, s) }
         let spec = setup.spec
         guard Files.isDirectory(spec.cwd) else { stderr("supervisor: coder: working directory \(spec.cwd) does not exist\n"); return 2 }
         // Never run commands on the host when the profile asked for a container: the docker

@@ -87,7 +87,7 @@ public final class CoderTUI: CoderUI {
     }
 
     private func writeTerminal(_ s: String) {
-        _ = s.withCString { Glibc.write(1, $0, strlen($0)) }
+        Posix.writeAll(1, s)
     }
 
     // MARK: CoderUI

@@ -28,7 +28,7 @@ enum Files {
         defer { close(fd) }
         switch Posix.readAll(fd, limit: limit) {
         case .success(let bytes): return bytes
-        case .failure(let error): throw ToolError("cannot read \(p): \(String(cString: strerror(error.code)))")
+        case .failure(let error): throw ToolError("cannot read \(p): \(error.reason)")
         }
     }
 
@@ -45,7 +45,7 @@ enum Files {
         guard fd >= 0 else { throw ToolError("cannot write \(p): \(String(cString: strerror(errno)))") }
         if let error = Posix.writeAll(fd, bytes) {
             close(fd); unlink(temp)
-            throw ToolError("cannot write \(p): \(String(cString: strerror(error.code)))")
+            throw ToolError("cannot write \(p): \(error.reason)")
         }
         fchmod(fd, mode)
         close(fd)

@@ -576,10 +576,8 @@ public final class ShellSession {
     static func processes(inSession session: pid_t) -> [pid_t] { ProcFS.processes().filter { ProcFS.stat($0)?.session == session } }
 
     static func readsTerminal(pid: pid_t, terminal: String) -> Bool {
-        let syscall = ProcFS.read("/proc/\(pid)/syscall").map { String(decoding: $0, as: UTF8.self) }
-        let wchan = ProcFS.read("/proc/\(pid)/wchan").map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return readsTerminal(syscall: syscall, wchan: wchan, terminal: terminal) { fd in
-            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")
+        readsTerminal(syscall: ProcFS.text(pid, "syscall"), wchan: ProcFS.text(pid, "wchan") ?? "", terminal: terminal) { fd in
+            ProcFS.descriptorTarget(pid, fd: fd)
         }
     }
 
@@ -590,21 +588,12 @@ public final class ShellSession {
             guard let target = fdTarget(fd) else { return false }
             return target == terminal || target == "/dev/tty"
         }
-        if let syscall {
-            let parts = syscall.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
-            // x86_64: 0 read, 17 pread64, 19 readv; aarch64: 63 read, 65 readv, 67 pread64
-            #if arch(x86_64)
-            let reads: Set<Substring> = ["0", "17", "19"]
-            #else
-            let reads: Set<Substring> = ["63", "65", "67"]
-            #endif
-            if parts.count > 1, reads.contains(parts[0]), let fd = Int(parts[1].dropFirst(2), radix: 16) {
-                return isTerminal(fd: fd)
-            }
-            if parts.count > 1 { return false }
+        // The one reading of /proc's syscall and wchan (`TerminalWait`), also for what the
+        // in-box script printed; only "which terminal" is this session's own question.
+        if let call = syscall.flatMap({ TerminalWait.parseSyscall($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+            return TerminalWait.readSyscalls.contains(call.number) && isTerminal(fd: call.firstArgument)
         }
-        let w = wchan.trimmingCharacters(in: .whitespacesAndNewlines)
-        return (w == "n_tty_read" || w == "wait_woken") && isTerminal(fd: 0)
+        return TerminalWait.ttyReadWaits.contains(wchan.trimmingCharacters(in: .whitespacesAndNewlines)) && isTerminal(fd: 0)
     }
 
     // MARK: Signals inside the box

@@ -173,7 +173,7 @@ public final class MCPClient {
         defer { if errFD >= 0 { Glibc.close(errFD) } }
         if errFD >= 0 {
             let line = "--- \(Self.timestamp()) starting \(spec.command.joined(separator: " "))\n"
-            _ = line.withCString { Glibc.write(errFD, $0, strlen($0)) }
+            Posix.writeAll(errFD, line)
         }
         var directory: String?
         if let cwd = spec.cwd { directory = cwd.hasPrefix("/") ? cwd : box.boxWorkspace + "/" + cwd }
@@ -447,10 +447,9 @@ public final class MCPClient {
         guard fd >= 0 else { return nil }
         defer { Glibc.close(fd) }
         let want = min(size, 1000)
-        lseek(fd, off_t(size - want), SEEK_SET)
         var bytes = [UInt8](repeating: 0, count: want)
-        let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, want) }
-        guard n > 0 else { return nil }
+        guard case .success(let n) = bytes.withUnsafeMutableBytes({ Posix.pread(fd, into: $0, offset: UInt64(size - want)) }),
+              n > 0 else { return nil }
         let text = String(decoding: bytes[0..<n], as: UTF8.self)
         // Only what this run wrote (after our "starting" line), last few lines.
         let run = text.split(separator: "--- ", omittingEmptySubsequences: false).last.map { $0.split(separator: "\n").dropFirst() } ?? []
