@@ -287,7 +287,7 @@ public struct ContainerLifecycle {
                 if inspected.errorOutput.lowercased().contains("no such") {
                     self.create(spec, action: .created, completion: completion)
                 } else {
-                    completion(.failure(HostingError("container \(spec.name): docker inspect failed on engine \(spec.engineName) (\(spec.engine?.address ?? "the default engine")): \(firstLine(inspected.errorOutput, or: "no engine answers"))")))
+                    completion(.failure(HostingError("container \(spec.name): " + (spec.engine ?? .default).notAnswering(firstLine(inspected.errorOutput, or: "docker inspect failed")))))
                 }
                 return
             }

@@ -18,6 +18,14 @@ public struct EngineEndpoint: Codable, Equatable, Sendable {
     /// The engine the CLI reaches with no options (DOCKER_HOST, DOCKER_CONTEXT or the local socket).
     public static let `default` = EngineEndpoint(name: defaultName, options: [])
 
+    /// How long a question to an engine (version, info, ps, inspect) may take before the engine
+    /// counts as not answering: a remote engine that is gone must not hang a start, `status` or `down`.
+    public static let questionTimeout: Double = 15
+
+    /// "engine 'far' (tcp://10.0.0.2:2376) does not answer: WHY": one wording wherever an
+    /// engine that is gone shows (a start, a tool call, `status`).
+    public func notAnswering(_ why: String) -> String { "engine '\(name)' (\(address)) does not answer: \(why)" }
+
     /// The host or context, for messages (`tcp://10.0.0.2:2376`), never a file path.
     public var address: String {
         if let i = options.firstIndex(of: "--host"), i + 1 < options.count { return options[i + 1] }

@@ -20,6 +20,9 @@ public struct ShimLifecycle {
         case idle
         /// Making sure the agent's container runs (asynchronous), then `then`.
         case preparing(then: Next)
+        /// Its engine does not answer and it may move (`engine = "auto"`): the supervisor places
+        /// it on an engine that answers (asynchronous), then it is prepared there, then `then`.
+        case placing(then: Next)
         /// The agent is being spawned (synchronous in the shim: `spawned` follows at once).
         case spawning
         case running
@@ -43,6 +46,11 @@ public struct ShimLifecycle {
         case shutdown
         /// The container is ready, or could not be made (`error`).
         case prepared(error: String?)
+        /// The container could not be made because its engine does not answer (`docker info`
+        /// fails there too): a movable agent is placed again, any other fails like `prepared`.
+        case engineDown(error: String)
+        /// The placement on another engine is done (recorded, the workspace seeded), or failed.
+        case placed(error: String?)
         /// The agent process started at `at`, or could not (`error`).
         case spawned(at: Double, error: String?)
         /// The agent ended. `strays`: it left processes behind. `final`: it said its end is
@@ -56,6 +64,8 @@ public struct ShimLifecycle {
 
     public enum Effect: Equatable, Sendable {
         case prepareContainer
+        /// Place the agent again on an engine that answers (the supervisor's `place-again`).
+        case placeAgain
         case spawn
         /// SIGTERM to the agent and what it detached; SIGKILL after `stop_timeout`.
         case sendStop
@@ -83,11 +93,15 @@ public struct ShimLifecycle {
     private var notified = false
     let agent: String
     let usesContainer: Bool
+    /// The agent may move to another engine when its own does not answer (`engine = "auto"`);
+    /// the spec says so and can change when it is re-read.
+    public var movable: Bool
 
-    public init(agent: String, policy: RestartPolicy, usesContainer: Bool) {
+    public init(agent: String, policy: RestartPolicy, usesContainer: Bool, movable: Bool = false) {
         self.agent = agent
         self.tracker = RestartTracker(policy: policy)
         self.usesContainer = usesContainer
+        self.movable = movable
     }
 
     /// A changed restart policy (the spec was re-read): its bookkeeping starts over.
@@ -129,6 +143,37 @@ public struct ShimLifecycle {
                 state = .spawning
                 return [.spawn]
             }
+        case (.preparing(let then), .engineDown(let error)):
+            // Only a start moves an agent; a stop or exit that came meanwhile just ends preparing.
+            guard movable, then == .start || then == .resume else { return handle(.prepared(error: error)) }
+            state = .placing(then: then)
+            return [.announce("\(error); placing \(agent) on an engine that answers (engine = \"auto\")"), .placeAgain]
+
+        // MARK: placing again on another engine (the same turns as preparing)
+        case (.placing(.exit), .start), (.placing(.exit), .restart), (.placing(.exit), .stop):
+            return []
+        case (.placing, .start), (.placing, .restart):
+            state = .placing(then: .start)
+            return []
+        case (.placing, .stop):
+            state = .placing(then: .rest)
+            return []
+        case (.placing, .shutdown):
+            state = .placing(then: .exit)
+            return []
+        case (.placing(let then), .placed(let error)):
+            switch then {
+            case .exit: return finish()
+            case .rest: return settle(.stopped)
+            case .start, .resume:
+                if let error {
+                    return notify(error) + [.announce(error)] + failedStart(error: error, status: .exited(125), at: nil)
+                }
+                // The container on the new engine is made (or reused) like at any start.
+                state = .preparing(then: then)
+                return [.prepareContainer]
+            }
+
         case (.spawning, .spawned(let at, let error)):
             if let error {
                 return notify(error) + [.announce("cannot start: \(error)")] + failedStart(error: error, status: .exited(127), at: at)
@@ -291,7 +336,9 @@ public struct ShimLifecycle {
         case .done:
             state = strays ? .endingStrays(then: .rest) : .idle
             return leftovers + record(.exited, error: startError) + [.announce("\(agent) ended (\(status))")]
-        case .giveUp(let reason):
+        case .giveUp(var reason):
+            // A start that could not happen says why (an engine that does not answer, say).
+            if let startError { reason += ": " + startError }
             state = strays ? .endingStrays(then: .rest) : .idle
             return leftovers + record(.failed, error: reason) + [.announce("\(agent) failed: \(reason)")]
         }

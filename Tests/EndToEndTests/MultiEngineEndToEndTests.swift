@@ -67,6 +67,13 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
         if !ids.isEmpty { engine.run(["rm", "--force", "--volumes"] + ids, timeout: 60) }
     }
 
+    /// Until the agent's log holds `text` `count` times (each start of a command agent prints its banner once).
+    func waitForLines(_ profile: String, _ agent: String, _ text: String, count: Int, seconds: Double = 90) throws {
+        try waitFor("\(agent)'s log to hold \(text) \(count) times", seconds: seconds) {
+            String(decoding: self.sv.log(profile, agent), as: UTF8.self).components(separatedBy: text).count > count
+        }
+    }
+
     func workspace(_ name: String) -> String {
         let path = sv.home.file("ws-\(name)")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -169,26 +176,23 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(stopped.succeeded, stopped.errorOutput)
         try ok(["send", "multi", "a1", "still-here"])
         try sv.waitForLog("multi", "a1", containing: "got-still-here")
-        // Its client ends with the engine; the restart policy's next start cannot make its
-        // container and says why, naming the engine (events and pane), then gives up.
-        try sv.waitForState("multi", "a2", "to fail", seconds: 90) { $0.state == .failed }
-        let a2Events = String(decoding: FileManager.default.contents(atPath: sv.eventsPath("multi", "a2")) ?? Data(), as: UTF8.self)
-        XCTAssertTrue(a2Events.contains("docker inspect failed on engine far (\(far["HOST"]!))"), a2Events)
+        // Its client ends with the engine; the restart policy's next start finds the engine gone
+        // (events and pane name it) and, the agent being `auto`, its shim places it again on
+        // the engine that answers, with no command from anyone.
+        try waitForLines("multi", "a2", "a2-up", count: 2)
+        let moved = String(decoding: FileManager.default.contents(atPath: sv.eventsPath("multi", "a2")) ?? Data(), as: UTF8.self)
+        XCTAssertTrue(moved.contains("engine 'far' (\(far["HOST"]!)) does not answer"), moved)
+        XCTAssertTrue(moved.contains(#"placed on engine default (engine = \"auto\"; its engine far is not answering)"#), moved)
+        XCTAssertEqual(PlacementFile.read(path: sv.profileDir("multi") + "/placements.json")["a2"], "default")
         let started = Date()
         statuses = try sv.status("multi")
         XCTAssertLessThan(Date().timeIntervalSince(started), 20, "a dead engine must not hold up status")
         let byAgent = Dictionary(uniqueKeysWithValues: statuses.map { ($0.agent, $0) })
         XCTAssertEqual(byAgent["a1"]?.containerState, "running")
         XCTAssertEqual(byAgent["a1"]?.state, "running")
-        XCTAssertEqual(byAgent["a2"]?.containerState, "unknown (engine far does not answer)")
-
-        // Its next start (by hand here) places the `auto` agent again, on the engine that answers.
-        try ok(["start", "multi", "a2"], timeout: 90)
-        try sv.waitForState("multi", "a2", "to run again", seconds: 60) { $0.state == .running }
-        let moved = String(decoding: FileManager.default.contents(atPath: sv.eventsPath("multi", "a2")) ?? Data(), as: UTF8.self)
-        XCTAssertTrue(moved.contains(#"placed on engine default (engine = \"auto\"; its engine far is not answering)"#), moved)
-        XCTAssertEqual(PlacementFile.read(path: sv.profileDir("multi") + "/placements.json")["a2"], "default")
-        XCTAssertEqual(try sv.status("multi").first { $0.agent == "a2" }?.containerState, "running")
+        XCTAssertEqual(byAgent["a2"]?.engine, "default")
+        XCTAssertEqual(byAgent["a2"]?.containerState, "running")
+        XCTAssertEqual(byAgent["gfar"]?.containerState, "unknown (engine far does not answer)")
         try ok(["send", "multi", "a2", "moved"])
         try sv.waitForLog("multi", "a2", containing: "got-moved")
 
@@ -206,6 +210,85 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(cleanup.stdout.contains("on engine far"), cleanup.stdout)
         XCTAssertEqual(farDocker(["ps", "--all", "--quiet", "--filter", label]).output, "")
         XCTAssertEqual(DockerTestSupport.docker(["ps", "--all", "--quiet", "--filter", label]).output, "")
+    }
+
+    /// The shim's own restart moves an `auto` agent whose engine went away (no `up`, `start`
+    /// or `restart` involved): to the engine with the fewest agents, its placement recorded,
+    /// a `placement` event saying so, and its new workspace volume seeded from the host's cwd
+    /// (what git would track) since the old volume cannot be reached. A fixed agent on the
+    /// same engine stays and fails clearly through its restart policy; the others run on.
+    func testAutoAgentMovesAtItsOwnRestartWhenItsEngineGoes() throws {
+        let profile = "mv\(UInt32.random(in: 0..<1_000_000))"
+        let localHost = ProcessInfo.processInfo.environment["DOCKER_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "unix:///var/run/docker.sock"
+        let volume = ContainerSpec.workspaceVolumeName(profile: profile, agent: "mover")
+        addTeardownBlock { DockerTestSupport.docker(["volume", "rm", "--force", volume]) }
+        func command(_ name: String, engine: String, restarts: Int, cwd: String) -> String {
+            agent(name, sh("echo \(name)-up; while read line; do echo got-$line; done"),
+                  extra: "engine = \"\(engine)\"\ncwd = \(tomlString(cwd))\nrestart = \"on-failure\"\nbackoff_initial = 0.2\nmax_restarts = \(restarts)")
+        }
+        let moverWorkspace = workspace("mover")
+        for (file, text) in [(".gitignore", "ignored.txt\n"), ("seed.txt", "from-host\n"), ("ignored.txt", "stays-here\n")] {
+            try text.write(toFile: moverWorkspace + "/" + file, atomically: true, encoding: .utf8)
+        }
+        XCTAssertTrue(try runSubprocess(["git", "-C", moverWorkspace, "init", "-q"]).succeeded)
+        // `near` is this machine's engine again, keeping workspaces in volumes as a remote one does.
+        let path = sv.writeProfile(profile, """
+            [engines.near]
+            host = \(tomlString(localHost))
+            workspace = "volume"
+
+            [engines.far]
+            host = \(tomlString(far["HOST"]!))
+            tls_ca = \(tomlString(far["CA"]!))
+            tls_cert = \(tomlString(far["CERT"]!))
+            tls_key = \(tomlString(far["KEY"]!))
+
+            [backend]
+            type = "docker"
+            image = \(tomlString(DockerTestSupport.image))
+            network = "none"
+            memory = "256m"
+            pids_limit = 200
+
+            """ + command("stay", engine: "default", restarts: 2, cwd: workspace("stay"))
+                + command("fixed", engine: "far", restarts: 1, cwd: workspace("fixed"))
+                + command("mover", engine: "auto", restarts: 3, cwd: moverWorkspace))
+        // An earlier `up` put the mover on far (the placement is kept while far answers).
+        try FileManager.default.createDirectory(atPath: sv.profileDir(profile), withIntermediateDirectories: true)
+        try PlacementFile.write(["mover": "far"], path: sv.profileDir(profile) + "/placements.json")
+        try upDetached(path)
+        for agent in ["stay", "fixed", "mover"] { try sv.waitForLog(profile, agent, containing: "\(agent)-up", seconds: 60) }
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: try sv.status(profile).map { ($0.agent, $0.engine ?? "-") }),
+                       ["stay": "default", "fixed": "far", "mover": "far"])
+        let stayPid = try sv.waitForState(profile, "stay", "running") { $0.state == .running }.agentPid
+
+        let stopped = try runScript(["stop", engineDir], timeout: 90)
+        XCTAssertTrue(stopped.succeeded, stopped.errorOutput)
+
+        // The mover starts again by itself, on near: default has an agent, far does not answer.
+        try waitForLines(profile, "mover", "mover-up", count: 2)
+        let events = String(decoding: FileManager.default.contents(atPath: sv.eventsPath(profile, "mover")) ?? Data(), as: UTF8.self)
+        XCTAssertTrue(events.contains(#"placed on engine near (engine = \"auto\"; its engine far is not answering)"#), events)
+        XCTAssertTrue(events.contains("workspace re-seeded from the host (\(moverWorkspace))"), events)
+        XCTAssertEqual(PlacementFile.read(path: sv.profileDir(profile) + "/placements.json")["mover"], "near")
+        let container = ContainerSpec.containerName(profile: profile, agent: "mover")
+        let listing = DockerTestSupport.docker(["exec", container, "ls", "-A", "/workspace"]).output.split(separator: "\n").map(String.init).sorted()
+        XCTAssertEqual(listing, [".gitignore", "seed.txt"], "seeded with what git would track")
+        try ok(["send", profile, "mover", "moved"])
+        try sv.waitForLog(profile, "mover", containing: "got-moved")
+
+        // The fixed agent stays on far: its starts fail naming the engine, and the policy gives up.
+        let failed = try sv.waitForState(profile, "fixed", "to fail", seconds: 90) { $0.state == .failed }
+        XCTAssertTrue(failed.lastError?.contains("engine 'far' (\(far["HOST"]!)) does not answer") == true, failed.lastError ?? "-")
+        let statuses = Dictionary(uniqueKeysWithValues: try sv.status(profile).map { ($0.agent, $0) })
+        XCTAssertEqual(statuses["fixed"]?.engine, "far")
+        XCTAssertEqual(statuses["mover"]?.engine, "near")
+        XCTAssertEqual(statuses["mover"]?.containerState, "running")
+        // The agent on the default engine was not touched.
+        XCTAssertEqual(statuses["stay"]?.state, "running")
+        XCTAssertEqual(statuses["stay"]?.restarts, 0)
+        XCTAssertEqual(try StateFile.read(path: sv.statePath(profile, "stay")).agentPid, stayPid)
+        try ok(["down", profile], timeout: 120)
     }
 
     func testDownRemovesTheContainersOnEveryEngine() throws {

@@ -73,7 +73,7 @@ final class EnginePlacementTests: XCTestCase {
         lifecycle.ensure(spec) { outcome = $0 }
         XCTAssertEqual(seen.first.map { Array($0.prefix(5)) }, ["--host", "tcp://h:2376", "--tlsverify", "--tlscacert", "/c"])
         guard case .failure(let error)? = outcome else { return XCTFail("expected a failure") }
-        XCTAssertTrue("\(error)".contains("on engine far (tcp://h:2376)"), "\(error)")
+        XCTAssertTrue("\(error)".contains("engine 'far' (tcp://h:2376) does not answer: Cannot connect"), "\(error)")
     }
 
     func testAnEngineWithVolumeWorkspacesMountsAVolumeNotTheHostDirectory() {
