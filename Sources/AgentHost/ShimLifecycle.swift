@@ -119,60 +119,23 @@ public struct ShimLifecycle {
             return begin(resetBudget: byPerson)
         case (.idle, .restart):
             return begin(resetBudget: true)
-        case (.preparing(.exit), .start), (.preparing(.exit), .restart):
-            return []
-        case (.preparing, .start), (.preparing, .restart):
-            state = .preparing(then: .start)
-            return []
-        case (.preparing(.exit), .stop):
-            return []
-        case (.preparing, .stop):
-            state = .preparing(then: .rest)
-            return []
-        case (.preparing, .shutdown):
-            state = .preparing(then: .exit)
-            return []
+        // MARK: steps before the spawn: preparing the container, placing on another engine
+        case (.preparing(let then), .start), (.preparing(let then), .restart), (.preparing(let then), .stop),
+             (.preparing(let then), .shutdown):
+            return retarget(input, then: then) { .preparing(then: $0) }
+        case (.placing(let then), .start), (.placing(let then), .restart), (.placing(let then), .stop),
+             (.placing(let then), .shutdown):
+            return retarget(input, then: then) { .placing(then: $0) }
         case (.preparing(let then), .prepared(let error)):
-            switch then {
-            case .exit: return finish()
-            case .rest: return settle(.stopped)
-            case .start, .resume:
-                if let error {
-                    return notify(error) + [.announce(error)] + failedStart(error: error, status: .exited(125), at: nil)
-                }
-                state = .spawning
-                return [.spawn]
-            }
+            return stepOver(then: then, error: error, next: .spawning, [.spawn])
         case (.preparing(let then), .engineDown(let error)):
             // Only a start moves an agent; a stop or exit that came meanwhile just ends preparing.
             guard movable, then == .start || then == .resume else { return handle(.prepared(error: error)) }
             state = .placing(then: then)
             return [.announce("\(error); placing \(agent) on an engine that answers (engine = \"auto\")"), .placeAgain]
-
-        // MARK: placing again on another engine (the same turns as preparing)
-        case (.placing(.exit), .start), (.placing(.exit), .restart), (.placing(.exit), .stop):
-            return []
-        case (.placing, .start), (.placing, .restart):
-            state = .placing(then: .start)
-            return []
-        case (.placing, .stop):
-            state = .placing(then: .rest)
-            return []
-        case (.placing, .shutdown):
-            state = .placing(then: .exit)
-            return []
         case (.placing(let then), .placed(let error)):
-            switch then {
-            case .exit: return finish()
-            case .rest: return settle(.stopped)
-            case .start, .resume:
-                if let error {
-                    return notify(error) + [.announce(error)] + failedStart(error: error, status: .exited(125), at: nil)
-                }
-                // The container on the new engine is made (or reused) like at any start.
-                state = .preparing(then: then)
-                return [.prepareContainer]
-            }
+            // The container on the new engine is made (or reused) like at any start.
+            return stepOver(then: then, error: error, next: .preparing(then: then), [.prepareContainer])
 
         case (.spawning, .spawned(let at, let error)):
             if let error {
@@ -274,6 +237,33 @@ public struct ShimLifecycle {
         }
         state = .spawning
         return budget + [.spawn]
+    }
+
+    /// A start, stop or shutdown during a step before the spawn changes only what follows the
+    /// step (`step` makes the state with the new `then`); once the shim is to exit, it exits.
+    private mutating func retarget(_ input: Input, then: Next, step: (Next) -> State) -> [Effect] {
+        switch input {
+        case .start, .restart: if then != .exit { state = step(.start) }
+        case .stop: if then != .exit { state = step(.rest) }
+        case .shutdown: state = step(.exit)
+        default: break
+        }
+        return []
+    }
+
+    /// A step before the spawn is over: exit, settle, fail the start (`error`: the restart
+    /// policy decides), or go on to `next` with `effects`.
+    private mutating func stepOver(then: Next, error: String?, next: State, _ effects: [Effect]) -> [Effect] {
+        switch then {
+        case .exit: return finish()
+        case .rest: return settle(.stopped)
+        case .start, .resume:
+            if let error {
+                return notify(error) + [.announce(error)] + failedStart(error: error, status: .exited(125), at: nil)
+            }
+            state = next
+            return effects
+        }
     }
 
     private mutating func resetBudget() -> [Effect] {
