@@ -268,13 +268,21 @@ public struct ContainerLifecycle {
 
     public init(run: @escaping Runner) { self.run = run }
 
-    /// Runs the docker CLI as a child of `loop` (the shim: its loop keeps serving meanwhile).
-    public static func onLoop(_ loop: EventLoop, executable: String, environment: [String: String]) -> ContainerLifecycle {
+    /// Runs the docker CLI as a child of `loop` (the shim: its loop keeps serving meanwhile),
+    /// each call killed after `timeout` seconds: an engine whose host vanished (no refusal,
+    /// just silence) must not hold an agent's start forever; it fails as an engine that does
+    /// not answer, and an `auto` agent moves.
+    public static func onLoop(_ loop: EventLoop, executable: String, environment: [String: String],
+                              timeout: Double = ContainerLifecycle.callTimeout) -> ContainerLifecycle {
         let environment = Secrets.removed(from: environment)
         return ContainerLifecycle { arguments, done in
-            runSubprocessAsync(loop: loop, arguments: [executable] + arguments, environment: environment, completion: done)
+            runSubprocessAsync(loop: loop, arguments: [executable] + arguments, environment: environment, timeout: timeout, completion: done)
         }
     }
+
+    /// Generous for `docker run` of a container (seconds here, with the image present: `up`
+    /// never pulls), short enough that a start on a vanished engine gives up.
+    public static let callTimeout: Double = 4 * EngineEndpoint.questionTimeout
 
     /// Runs the CLI against the spec's engine.
     private func run(_ spec: ContainerSpec, _ arguments: [String], _ done: @escaping (SubprocessResult) -> Void) {
@@ -287,7 +295,7 @@ public struct ContainerLifecycle {
                 if inspected.errorOutput.lowercased().contains("no such") {
                     self.create(spec, action: .created, completion: completion)
                 } else {
-                    completion(.failure(HostingError("container \(spec.name): docker inspect failed on engine \(spec.engineName) (\(spec.engine?.address ?? "the default engine")): \(firstLine(inspected.errorOutput, or: "no engine answers"))")))
+                    completion(.failure(HostingError("container \(spec.name): " + (spec.engine ?? .default).notAnswering(firstLine(inspected.errorOutput, or: "docker inspect failed")))))
                 }
                 return
             }

@@ -18,6 +18,30 @@ public struct EngineEndpoint: Codable, Equatable, Sendable {
     /// The engine the CLI reaches with no options (DOCKER_HOST, DOCKER_CONTEXT or the local socket).
     public static let `default` = EngineEndpoint(name: defaultName, options: [])
 
+    /// How long a question to an engine (version, info, ps, inspect) may take before the engine
+    /// counts as not answering: a remote engine that is gone must not hang a start, `status` or `down`.
+    public static let questionTimeout: Double = 15
+
+    /// "engine 'far' (tcp://10.0.0.2:2376) does not answer: WHY": one wording wherever an
+    /// engine that is gone shows (a start, a tool call, `status`).
+    public func notAnswering(_ why: String) -> String { "engine '\(name)' (\(address)) does not answer: \(why)" }
+
+    /// The docker CLI's own words when it cannot reach an engine (stopped, unreachable, TLS or
+    /// ssh failing): its other errors, and a command's own output, say something else.
+    static let unreachableMarkers = ["cannot connect to the docker daemon", "error during connect", "failed to connect to the docker api"]
+
+    /// The docker CLI's message as `notAnswering(THAT LINE)` when it says it cannot reach this
+    /// engine, else nil (a container that is not running, a command's own failure).
+    public func explain(_ message: String) -> String? {
+        for line in message.split(whereSeparator: \.isNewline) {
+            let lower = line.lowercased()
+            if Self.unreachableMarkers.contains(where: { lower.contains($0) }) {
+                return notAnswering(String(line).trimmed)
+            }
+        }
+        return nil
+    }
+
     /// The host or context, for messages (`tcp://10.0.0.2:2376`), never a file path.
     public var address: String {
         if let i = options.firstIndex(of: "--host"), i + 1 < options.count { return options[i + 1] }

@@ -112,7 +112,8 @@ public final class Shim {
         repaintTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
         trimTimer = LoopTimer(loop: loop)
-        lifecycle = ShimLifecycle(agent: spec.agent, policy: spec.restartPolicy, usesContainer: spec.container != nil)
+        lifecycle = ShimLifecycle(agent: spec.agent, policy: spec.restartPolicy, usesContainer: spec.container != nil,
+                                  movable: spec.placeAgain != nil)
         if let size = PseudoTerminal.size(of: 1) { rows = size.rows; cols = size.cols }
         mirror = PaneMirror(rows: rows, cols: cols)
         state = AgentState(profile: spec.profile, agent: spec.agent, kind: spec.kind, state: .starting,
@@ -243,6 +244,7 @@ public final class Shim {
     private func perform(_ effect: ShimLifecycle.Effect) {
         switch effect {
         case .prepareContainer: prepareContainer()
+        case .placeAgain: placeAgain()
         case .spawn: spawnAgent()
         case .sendStop: sendStop()
         case .endStrays: signalLeftovers()
@@ -283,10 +285,49 @@ public final class Shim {
                 }
             case .failure(let error):
                 self.record(EventLine.make(.container(name: container.name, note: nil, error: "\(error)"), agent: self.spec.agent, now: Shim.now()))
-                self.handle(.prepared(error: "\(error)"))
+                guard self.lifecycle.movable else { self.handle(.prepared(error: "\(error)")); return }
+                // Is it the engine (then the agent may move) or the container?
+                self.probeEngine(container) { down in
+                    if let down { self.handle(.engineDown(error: down)) } else { self.handle(.prepared(error: "\(error)")) }
+                }
             }
         }
     }
+
+    /// `docker info` on the container's engine, the question placement asks too: nil when it
+    /// answers, else "engine 'NAME' (ADDRESS) does not answer: WHY".
+    private func probeEngine(_ container: ContainerSpec, completion: @escaping (String?) -> Void) {
+        runSubprocessAsync(loop: loop, arguments: container.dockerCommand + ["info", "--format", "{{.MemTotal}}"],
+                           environment: Secrets.removed(from: processEnvironment()), timeout: EngineEndpoint.questionTimeout) { result in
+            completion(result.succeeded ? nil : (container.engine ?? .default).notAnswering(firstLine(result.errorOutput, or: "docker info failed")))
+        }
+    }
+
+    /// The supervisor places the agent on an engine that answers (`place-again`: the profile's
+    /// placement rule, the record, the spec and launch config rewritten, a new workspace volume
+    /// seeded from the host) while this loop keeps serving; the shim records the `placement`
+    /// event it reports and starts the agent there.
+    private func placeAgain() {
+        guard let command = spec.placeAgain, !command.isEmpty else { handle(.placed(error: "\(spec.agent) cannot be placed again (no place-again command in its spec)")); return }
+        runSubprocessAsync(loop: loop, arguments: command, environment: Secrets.removed(from: processEnvironment()),
+                           timeout: Shim.placeAgainTimeout) { [unowned self] result in
+            guard result.succeeded, let report = try? JSONCoding.decode(PlacementReport.self, from: Array(result.output.utf8)) else {
+                var why = firstLine(result.errorOutput, or: "place-again failed (\(result.exit))")
+                if why.hasPrefix("supervisor: ") { why.removeFirst("supervisor: ".count) }
+                self.handle(.placed(error: "cannot place \(self.spec.agent) again: \(why)"))
+                return
+            }
+            if let note = report.note {
+                self.announce(note)
+                self.record(EventLine.make(.placement(engine: report.engine, note: note), agent: self.spec.agent, now: Shim.now()))
+            }
+            self.reloadSpec()
+            self.handle(.placed(error: nil))
+        }
+    }
+
+    /// Placing again seeds a workspace volume from the host: a large tree takes a while.
+    static let placeAgainTimeout: Double = 600
 
     private func spawnAgent() {
         checkLogFile()
@@ -345,6 +386,8 @@ public final class Shim {
         spec.directory = fresh.directory
         spec.stopTimeout = fresh.stopTimeout
         spec.container = fresh.container
+        spec.placeAgain = fresh.placeAgain
+        lifecycle.movable = fresh.placeAgain != nil
         if fresh.restartPolicy != spec.restartPolicy {
             spec.restart = fresh.restart; spec.backoffInitial = fresh.backoffInitial; spec.backoffMax = fresh.backoffMax
             spec.maxRestarts = fresh.maxRestarts; spec.restartWindow = fresh.restartWindow

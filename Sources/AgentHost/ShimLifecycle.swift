@@ -20,6 +20,9 @@ public struct ShimLifecycle {
         case idle
         /// Making sure the agent's container runs (asynchronous), then `then`.
         case preparing(then: Next)
+        /// Its engine does not answer and it may move (`engine = "auto"`): the supervisor places
+        /// it on an engine that answers (asynchronous), then it is prepared there, then `then`.
+        case placing(then: Next)
         /// The agent is being spawned (synchronous in the shim: `spawned` follows at once).
         case spawning
         case running
@@ -43,6 +46,11 @@ public struct ShimLifecycle {
         case shutdown
         /// The container is ready, or could not be made (`error`).
         case prepared(error: String?)
+        /// The container could not be made because its engine does not answer (`docker info`
+        /// fails there too): a movable agent is placed again, any other fails like `prepared`.
+        case engineDown(error: String)
+        /// The placement on another engine is done (recorded, the workspace seeded), or failed.
+        case placed(error: String?)
         /// The agent process started at `at`, or could not (`error`).
         case spawned(at: Double, error: String?)
         /// The agent ended. `strays`: it left processes behind. `final`: it said its end is
@@ -56,6 +64,8 @@ public struct ShimLifecycle {
 
     public enum Effect: Equatable, Sendable {
         case prepareContainer
+        /// Place the agent again on an engine that answers (the supervisor's `place-again`).
+        case placeAgain
         case spawn
         /// SIGTERM to the agent and what it detached; SIGKILL after `stop_timeout`.
         case sendStop
@@ -83,11 +93,15 @@ public struct ShimLifecycle {
     private var notified = false
     let agent: String
     let usesContainer: Bool
+    /// The agent may move to another engine when its own does not answer (`engine = "auto"`);
+    /// the spec says so and can change when it is re-read.
+    public var movable: Bool
 
-    public init(agent: String, policy: RestartPolicy, usesContainer: Bool) {
+    public init(agent: String, policy: RestartPolicy, usesContainer: Bool, movable: Bool = false) {
         self.agent = agent
         self.tracker = RestartTracker(policy: policy)
         self.usesContainer = usesContainer
+        self.movable = movable
     }
 
     /// A changed restart policy (the spec was re-read): its bookkeeping starts over.
@@ -105,30 +119,24 @@ public struct ShimLifecycle {
             return begin(resetBudget: byPerson)
         case (.idle, .restart):
             return begin(resetBudget: true)
-        case (.preparing(.exit), .start), (.preparing(.exit), .restart):
-            return []
-        case (.preparing, .start), (.preparing, .restart):
-            state = .preparing(then: .start)
-            return []
-        case (.preparing(.exit), .stop):
-            return []
-        case (.preparing, .stop):
-            state = .preparing(then: .rest)
-            return []
-        case (.preparing, .shutdown):
-            state = .preparing(then: .exit)
-            return []
+        // MARK: steps before the spawn: preparing the container, placing on another engine
+        case (.preparing(let then), .start), (.preparing(let then), .restart), (.preparing(let then), .stop),
+             (.preparing(let then), .shutdown):
+            return retarget(input, then: then) { .preparing(then: $0) }
+        case (.placing(let then), .start), (.placing(let then), .restart), (.placing(let then), .stop),
+             (.placing(let then), .shutdown):
+            return retarget(input, then: then) { .placing(then: $0) }
         case (.preparing(let then), .prepared(let error)):
-            switch then {
-            case .exit: return finish()
-            case .rest: return settle(.stopped)
-            case .start, .resume:
-                if let error {
-                    return notify(error) + [.announce(error)] + failedStart(error: error, status: .exited(125), at: nil)
-                }
-                state = .spawning
-                return [.spawn]
-            }
+            return stepOver(then: then, error: error, next: .spawning, [.spawn])
+        case (.preparing(let then), .engineDown(let error)):
+            // Only a start moves an agent; a stop or exit that came meanwhile just ends preparing.
+            guard movable, then == .start || then == .resume else { return handle(.prepared(error: error)) }
+            state = .placing(then: then)
+            return [.announce("\(error); placing \(agent) on an engine that answers (engine = \"auto\")"), .placeAgain]
+        case (.placing(let then), .placed(let error)):
+            // The container on the new engine is made (or reused) like at any start.
+            return stepOver(then: then, error: error, next: .preparing(then: then), [.prepareContainer])
+
         case (.spawning, .spawned(let at, let error)):
             if let error {
                 return notify(error) + [.announce("cannot start: \(error)")] + failedStart(error: error, status: .exited(127), at: at)
@@ -231,6 +239,33 @@ public struct ShimLifecycle {
         return budget + [.spawn]
     }
 
+    /// A start, stop or shutdown during a step before the spawn changes only what follows the
+    /// step (`step` makes the state with the new `then`); once the shim is to exit, it exits.
+    private mutating func retarget(_ input: Input, then: Next, step: (Next) -> State) -> [Effect] {
+        switch input {
+        case .start, .restart: if then != .exit { state = step(.start) }
+        case .stop: if then != .exit { state = step(.rest) }
+        case .shutdown: state = step(.exit)
+        default: break
+        }
+        return []
+    }
+
+    /// A step before the spawn is over: exit, settle, fail the start (`error`: the restart
+    /// policy decides), or go on to `next` with `effects`.
+    private mutating func stepOver(then: Next, error: String?, next: State, _ effects: [Effect]) -> [Effect] {
+        switch then {
+        case .exit: return finish()
+        case .rest: return settle(.stopped)
+        case .start, .resume:
+            if let error {
+                return notify(error) + [.announce(error)] + failedStart(error: error, status: .exited(125), at: nil)
+            }
+            state = next
+            return effects
+        }
+    }
+
     private mutating func resetBudget() -> [Effect] {
         tracker.reset()
         return [.resetRestartCount]
@@ -291,7 +326,9 @@ public struct ShimLifecycle {
         case .done:
             state = strays ? .endingStrays(then: .rest) : .idle
             return leftovers + record(.exited, error: startError) + [.announce("\(agent) ended (\(status))")]
-        case .giveUp(let reason):
+        case .giveUp(var reason):
+            // A start that could not happen says why (an engine that does not answer, say).
+            if let startError { reason += ": " + startError }
             state = strays ? .endingStrays(then: .rest) : .idle
             return leftovers + record(.failed, error: reason) + [.announce("\(agent) failed: \(reason)")]
         }

@@ -37,6 +37,10 @@ public struct ShimSpec: Codable, Equatable {
     /// The agent's container (Docker backend): the shim makes sure it runs before each start
     /// of the agent, recreating it when it died. Nil on the local backend.
     public var container: ContainerSpec?
+    /// An `engine = "auto"` Docker agent: the command (argv) that places it again when its
+    /// engine does not answer at a start (`supervisor place-again`; it prints a
+    /// `PlacementReport`). Nil: the agent stays on its engine.
+    public var placeAgain: [String]?
     /// The profile's `[notify]` section (nil: the defaults, a bell and the status line).
     public var notify: NotifySettings?
 
@@ -77,6 +81,14 @@ public struct ShimSpec: Codable, Equatable {
     public func write(to path: String) throws {
         try writeFileAtomically(path: path, data: try JSONCoding.encodeBytes(self, pretty: true, sortedKeys: true))
     }
+}
+
+/// What `supervisor place-again` reports to the shim: where the agent runs now and, when it
+/// moved (or its workspace was seeded), the note for its `placement` event.
+public struct PlacementReport: Codable, Equatable, Sendable {
+    public var engine: String
+    public var note: String?
+    public init(engine: String, note: String?) { self.engine = engine; self.note = note }
 }
 
 /// A hosting failure with one clear sentence for the user.

@@ -41,7 +41,7 @@ public enum EventType: String, CaseIterable, Sendable {
         case .exit: return "status ({code} or {signal}), restarts"
         case .container: return "container, note or error"
         case .strays: return "pids: processes the agent left behind, being ended"
-        case .placement: return "engine, note: where `up`, `start` or `restart` placed the agent's container (engine = \"auto\", or its engine was gone)"
+        case .placement: return "engine, note: where the agent's container was placed (engine = \"auto\" placed afresh, or moved because its engine was gone; the note says when the workspace volume was seeded or re-seeded from the host)"
         case .gap: return "bytes, offset, reason: output lost before log offset `offset` (a full disk); the log has a marker line there"
         case .log: return "note, offset: the log file was removed or moved from outside and opened anew"
         case .attention: return "reason (\"waiting_for_input\", \"permission\", \"failed\", \"limit\", \"reached_goal\", \"finished\"), message, profile, kind: the agent needs a person (profiles/README.md, \"Attention\")"
@@ -53,7 +53,7 @@ public enum EventType: String, CaseIterable, Sendable {
     public var from: String {
         switch self {
         case .start, .exit, .container, .strays, .gap, .log, .attention, .invalid: return "shim"
-        case .placement: return "up, start, restart"
+        case .placement: return "up, start, restart, shim"
         case .state: return "agents, shim"
         case .code, .block, .blockOutput: return "exec"
         case .toolCall, .toolResult, .permission, .permissionAnswer: return "coder"

@@ -32,9 +32,8 @@ public struct DockerEngine {
         DockerEngine(executable: executable, environment: environment, engine: engine)
     }
 
-    /// How long a question to an engine (version, info, ps, inspect) may take before the engine
-    /// counts as not answering: a remote engine that is gone must not hang `up`, `status` or `down`.
-    public static let questionTimeout: Double = 15
+    /// See `EngineEndpoint.questionTimeout`.
+    public static let questionTimeout = EngineEndpoint.questionTimeout
 
     /// The `docker` CLI from PATH; a clear error when it is not installed.
     public static func locate(environment: [String: String], purpose: String = "the Docker backend") throws -> DockerEngine {

@@ -70,7 +70,10 @@ public enum DockerPreflight {
     /// present on each engine that runs them (`up` never pulls: a missing image is an error, not
     /// a long silent download), named networks present. Nil when no agent uses Docker.
     @discardableResult
-    public static func check(_ profile: Profile, environment: [String: String], recorded: [String: String] = [:]) throws -> DockerPlan? {
+    /// `neighbours`: agents of the profile not being planned now (one agent's start), with the
+    /// engine each runs on, so an `auto` agent placed again counts them (least agents first).
+    public static func check(_ profile: Profile, environment: [String: String], recorded: [String: String] = [:],
+                             neighbours: [EnginePlacement.Request] = []) throws -> DockerPlan? {
         let agents = dockerAgents(profile)
         guard let first = agents.first else { return nil }
         try checkEnvironmentAllowList(profile)
@@ -102,7 +105,7 @@ public enum DockerPreflight {
         }
         let decision: EnginePlacement.Decision
         do {
-            decision = try EnginePlacement.place(requests, engines: all.map(\.name), health: health, recorded: recorded)
+            decision = try EnginePlacement.place(requests + neighbours, engines: all.map(\.name), health: health, recorded: recorded)
         } catch let error as HostingError {
             throw HostingError("\(profile.sourcePath): \(error.description)")
         }

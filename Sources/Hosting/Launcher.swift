@@ -96,17 +96,33 @@ public struct Launcher {
 
     /// Every check that can fail before anything starts. Returns the specs to launch.
     /// The specs of some agents only (for `start`/`restart` of one agent).
-    public func plan(_ profile: Profile, only agent: String) throws -> [ShimSpec] {
+    /// `recordEvents`: write a `placement` event when the agent is placed afresh or moved
+    /// (false when its shim asked and records the event itself).
+    public func plan(_ profile: Profile, only agent: String, recordEvents: Bool = true) throws -> [ShimSpec] {
+        try planOne(profile, agent: agent, recordEvents: recordEvents).specs
+    }
+
+    func planOne(_ profile: Profile, agent: String, recordEvents: Bool) throws -> (specs: [ShimSpec], docker: DockerPlan?) {
         guard profile.agents.contains(where: { $0.name == agent }) else {
             throw HostingError("\(profile.sourcePath) no longer has an agent \"\(agent)\"")
         }
         // Only this agent's engine is asked: another engine that is down must not stop a
-        // start here. An `auto` agent whose engine is gone is placed again (and told so).
+        // start here. An `auto` agent whose engine is gone is placed again (and told so),
+        // counting the other agents where they run.
         var one = profile
         one.agents = profile.agents.filter { $0.name == agent }
-        let (_, specs, docker) = try planWithEngines(one)
+        let recorded = PlacementFile.read(path: placementsPath(profile.name))
+        let neighbours = DockerPreflight.dockerAgents(profile).compactMap { other -> EnginePlacement.Request? in
+            guard other.name != agent else { return nil }
+            let choice = other.backend.engine ?? EngineSpec.defaultName
+            guard let engine = choice == EngineSpec.automatic ? recorded[other.name] : choice else { return nil }
+            return EnginePlacement.Request(agent: other.name, choice: engine,
+                                           memoryBytes: EnginePlacement.bytes(other.backend.memory ?? ContainerSpec.defaultMemory))
+        }
+        let (isolated, placements, _) = try isolate(one, create: false)
+        let (_, specs, docker) = try planWithEngines(isolated: isolated, placements: placements, neighbours: neighbours)
         if let docker {
-            try recordPlacements(docker, specs: specs, profile: profile.name)
+            try recordPlacements(docker, specs: specs, profile: profile.name, events: recordEvents)
             let recordPath = paths.profileRecord(profile: profile.name)
             if var record = try? ProfileRecord.read(path: recordPath), let index = record.agents.firstIndex(where: { $0.name == agent }) {
                 record.agents[index].engine = specs.first?.container?.engineName
@@ -114,7 +130,7 @@ public struct Launcher {
                 try record.write(to: recordPath)
             }
         }
-        return specs
+        return (specs, docker)
     }
 
     /// Isolated agents' git worktrees (`isolation = "worktree"`).
@@ -155,12 +171,12 @@ public struct Launcher {
     /// Records where the Docker agents of `specs` run (placements.json, engines.tsv) and tells
     /// each `auto` agent placed afresh or moved in a `placement` event (written before its shim
     /// starts it, so it is the first thing its events say this time).
-    func recordPlacements(_ docker: DockerPlan, specs: [ShimSpec], profile: String) throws {
+    func recordPlacements(_ docker: DockerPlan, specs: [ShimSpec], profile: String, events: Bool = true) throws {
         var placements = PlacementFile.read(path: placementsPath(profile))
         for spec in specs { if let engine = docker.placement.engine[spec.agent] { placements[spec.agent] = engine } }
         try PlacementFile.write(placements, path: placementsPath(profile))
         try EnginesFile.write(docker.engines, path: paths.profileDir(profile) + "/" + EnginesFile.name)
-        for spec in specs {
+        for spec in specs where events {
             guard let note = docker.placement.notes[spec.agent], let engine = docker.placement.engine[spec.agent] else { continue }
             let line = EventLine.make(.placement(engine: engine, note: note), agent: spec.agent, now: Date().timeIntervalSince1970)
             appendLine(line, to: spec.eventsPath)
@@ -177,7 +193,8 @@ public struct Launcher {
     }
 
     /// `planWithEngines` of a profile `isolate` has rewritten: a worktree not made yet is no missing directory.
-    func planWithEngines(isolated profile: Profile, placements: [Worktrees.Placement]) throws -> (tmux: Tmux, specs: [ShimSpec], docker: DockerPlan?) {
+    func planWithEngines(isolated profile: Profile, placements: [Worktrees.Placement],
+                         neighbours: [EnginePlacement.Request] = []) throws -> (tmux: Tmux, specs: [ShimSpec], docker: DockerPlan?) {
         let pending = Set(placements.filter { !$0.exists }.map(\.record.agent))
         let profileDir = paths.profileDir(profile.name)
         let tmux = try Tmux.locate(socket: paths.tmuxSocket(profile: profile.name), config: tmuxConfig, environment: environment)
@@ -205,7 +222,8 @@ public struct Launcher {
         }
         // Docker absent or stopped, a missing image, an API key in an env allow-list: one clear
         // error here, before anything starts.
-        let docker = try DockerPreflight.check(profile, environment: environment, recorded: PlacementFile.read(path: placementsPath(profile.name)))
+        let docker = try DockerPreflight.check(profile, environment: environment, recorded: PlacementFile.read(path: placementsPath(profile.name)),
+                                                neighbours: neighbours)
 
         var specs: [ShimSpec] = []
         let keyVariables = DockerPreflight.apiKeyVariables(profile)
@@ -253,6 +271,10 @@ public struct Launcher {
                 notifySocket: notifySocketPath(profile.name),
                 container: agent.backend.type == .docker ? container : nil,
                 passEnvironment: Launcher.secretsPassed(to: agent), withheldEnvironment: keyVariables.sorted())
+            if agent.backend.type == .docker, agent.backend.engine == EngineSpec.automatic, let supervisor = agentCommand.first {
+                // Its shim asks this when the agent's engine does not answer at a start.
+                spec.placeAgain = [supervisor, "place-again", "--home", paths.root, profile.name, agent.name]
+            }
             spec.notify = profile.notify.map { NotifySettings(command: $0.command, notifySend: $0.notifySend, bell: $0.bell, minInterval: $0.minInterval, on: $0.on) }
             specs.append(spec)
         }
@@ -434,20 +456,20 @@ public struct Launcher {
     }
 
     /// Creates (or reuses, or recreates) every agent's container, in parallel as far as the
-    /// engine goes: one `docker run` per agent. Removes what it made when any fails.
-    func startContainers(_ specs: [ShimSpec], profile: String, engines: [EngineEndpoint]) throws {
+    /// engine goes: one `docker run` per agent, and seeds the workspace volumes that did not
+    /// exist. Removes what it made when any fails: every container of the profile for `up`
+    /// (`wholeProfile`), else only these agents' (one agent's start must not touch the others).
+    /// Returns the agents whose workspace was seeded.
+    @discardableResult
+    func startContainers(_ specs: [ShimSpec], profile: String, engines: [EngineEndpoint], wholeProfile: Bool = true) throws -> [String] {
         let containers = specs.compactMap(\.container)
-        guard let first = containers.first else { return }
+        guard let first = containers.first else { return [] }
         let engine = DockerEngine(executable: first.dockerExecutable, environment: environment)
         let loop = EventLoop()
         defer { loop.close() }
         let lifecycle = ContainerLifecycle.onLoop(loop, executable: engine.executable, environment: engine.environment)
         // Workspace volumes that do not exist yet are seeded once their containers are made.
-        let fresh = specs.filter { spec in
-            guard let container = spec.container, let volume = container.workspaceVolume else { return false }
-            return !engine.on(container.engine ?? .default).run(["volume", "inspect", "--format", "{{.Name}}", volume],
-                                                               timeout: DockerEngine.questionTimeout).succeeded
-        }
+        let fresh = specs.filter { $0.container.map { needsSeed($0, docker: engine) } ?? false }
         var pending = containers.count
         var failures: [HostingError] = []
         for container in containers {
@@ -466,7 +488,10 @@ public struct Launcher {
             }
         }
         if let failure = failures.first {
-            engine.removeContainers(profile: profile, home: paths.root, on: engines)
+            if wholeProfile { engine.removeContainers(profile: profile, home: paths.root, on: engines) }
+            for container in containers where !wholeProfile {
+                engine.on(container.engine ?? .default).run(["rm", "--force", container.name], timeout: 60)
+            }
             for spec in fresh {
                 // A half-seeded volume would look seeded next time: it goes too.
                 if let container = spec.container, let volume = container.workspaceVolume {
@@ -475,6 +500,54 @@ public struct Launcher {
             }
             throw failure
         }
+        return fresh.map(\.agent)
+    }
+
+    /// Whether the container's workspace is a volume its engine does not have yet.
+    func needsSeed(_ container: ContainerSpec, docker: DockerEngine) -> Bool {
+        guard let volume = container.workspaceVolume else { return false }
+        return !docker.on(container.engine ?? .default).run(["volume", "inspect", "--format", "{{.Name}}", volume],
+                                                          timeout: DockerEngine.questionTimeout).succeeded
+    }
+
+    /// One agent planned afresh from its profile file and `supervisor set` overrides (what
+    /// `start`, `restart` and `place-again` do): placed (an `auto` agent whose engine does not
+    /// answer moves), its spec and launch config rewritten, and, when its workspace is a volume
+    /// that does not exist on its engine yet (a first start there, or a move), its container
+    /// made and the volume seeded from the host's cwd, as `up` does. Returns the new spec and
+    /// the `placement` note: written to the agent's events here with `recordEvents`, else left
+    /// to the caller (the shim, which records it itself).
+    public func refreshAgent(_ record: ProfileRecord, agent name: String, recordEvents: Bool) throws -> (spec: ShimSpec, placement: PlacementReport?) {
+        let entry = try record.agent(name)
+        let previous = PlacementFile.read(path: placementsPath(record.name))[name]
+        // An isolated agent's worktree (made again if its directory went missing) is its cwd.
+        let loaded = try isolate(ProfileLoader.load(path: record.sourcePath).applying(try Settings.load(paths: paths, profile: record.name)),
+                                 create: true, only: name).profile
+        let (specs, docker) = try planOne(loaded, agent: name, recordEvents: false)
+        guard var spec = specs.first else { throw HostingError("profile \(record.name) has no agent \"\(name)\"") }
+        spec.notifySocket = (try? ShimSpec.read(path: entry.specPath))?.notifySocket ?? spec.notifySocket
+        try spec.write(to: entry.specPath)
+        if let agent = loaded.agent(named: name), agent.kind != .command {
+            try launchConfig(loaded, agent, container: spec.container).write(to: paths.agentConfigFile(profile: record.name, agent: name))
+        }
+        var note = docker?.placement.notes[name]
+        // Only a volume that is not there yet: a running agent's container is left alone (a
+        // restart stops it first; its shim remakes the container before the next run).
+        if let container = spec.container, needsSeed(container, docker: DockerEngine(executable: container.dockerExecutable, environment: environment)) {
+            let seeded = try startContainers([spec], profile: record.name, engines: docker?.engines ?? record.allEngines, wholeProfile: false)
+            if seeded.contains(name) {
+                var line = "workspace seeded from the host (\(spec.directory))"
+                if let previous, previous != container.engineName {
+                    line = "workspace re-seeded from the host (\(spec.directory)): its volume on engine \(previous) cannot be reached from here, so work not pulled from there is not in it"
+                }
+                note = note.map { $0 + "; " + line } ?? line
+            }
+        }
+        let report = spec.container.flatMap { container in note.map { PlacementReport(engine: container.engineName, note: $0) } }
+        if recordEvents, let report, let note = report.note {
+            appendLine(EventLine.make(.placement(engine: report.engine, note: note), agent: name, now: Date().timeIntervalSince1970), to: spec.eventsPath)
+        }
+        return (spec, report)
     }
 
     /// Undo a partial `up`: the tmux server (whose shims then stop their agents), sockets, specs.

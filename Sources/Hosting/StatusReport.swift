@@ -137,7 +137,7 @@ public enum StatusReport {
     /// Adds what each Docker engine says of each agent's container (one `docker ps` per engine
     /// of each profile, all at once, each with a timeout). `engines`: each profile's engines
     /// (from its record); a profile not in it has the default engine only. A container on an
-    /// engine that does not answer is "unknown (engine NAME does not answer)".
+    /// engine that does not answer is "unknown (engine 'NAME' (ADDRESS) does not answer: WHY)".
     public static func withContainers(_ statuses: [AgentStatus], home: String, environment: [String: String],
                                       engines: [String: [EngineEndpoint]] = [:]) -> [AgentStatus] {
         let profiles = Set(statuses.filter { $0.container != nil }.map(\.profile))
@@ -150,6 +150,8 @@ public enum StatusReport {
         }
         // (profile, engine) -> containers, nil when the engine did not answer.
         var found: [String: [ContainerInfo]?] = [:]
+        // (profile, engine) -> "engine 'NAME' (ADDRESS) does not answer: WHY" for those that did not.
+        var silent: [String: String] = [:]
         for profile in profiles.sorted() {
             let list = engines[profile] ?? [.default]
             let used = Set(statuses.filter { $0.profile == profile }.compactMap(\.engine))
@@ -162,6 +164,9 @@ public enum StatusReport {
                 let result = ids[engine.name]!
                 let containers: [ContainerInfo]? = result.succeeded ? parsePS(result.output) : nil
                 found.updateValue(containers, forKey: profile + "\u{0}" + engine.name)
+                if containers == nil {
+                    silent[profile + "\u{0}" + engine.name] = engine.notAnswering(firstLine(result.errorOutput, or: "docker ps failed"))
+                }
             }
         }
         return statuses.map { status in
@@ -173,7 +178,7 @@ public enum StatusReport {
                 status.containerState = info?.summary ?? "missing"
                 status.containerID = info.map { String($0.id.prefix(12)) }
             } else {
-                status.containerState = "unknown (engine \(engine) does not answer)"
+                status.containerState = "unknown (" + (silent[status.profile + "\u{0}" + engine] ?? "engine '\(engine)' does not answer") + ")"
             }
             return status
         }

@@ -275,16 +275,38 @@ extension AgentControlCommand {
         if Self.operation != .stop {
             let launcher = makeLauncher(paths: profile.paths, environment: profile.environment,
                                         shimCommand: record.shimCommand, tmuxConfig: record.tmuxConfig)
-            // An isolated agent's worktree (made again if its directory went missing) is its cwd.
-            let loaded = try launcher.isolate(ProfileLoader.load(path: record.sourcePath)
-                .applying(try Settings.load(paths: profile.paths, profile: record.name)), create: true, only: entry.name).profile
-            refreshed = try launcher.plan(loaded, only: entry.name).first
-            if let agent = loaded.agent(named: entry.name), agent.kind != .command {
-                try launcher.launchConfig(loaded, agent, container: refreshed?.container).write(to: profile.paths.agentConfigFile(profile: record.name, agent: agent.name))
-            }
+            refreshed = try launcher.refreshAgent(record, agent: entry.name, recordEvents: true).spec
         }
         let state = try control.perform(Self.operation, on: entry, refreshedSpec: refreshed)
         print("\(entry.name): \(state)")
+    }
+}
+
+/// Run by a shim whose `engine = "auto"` agent's engine does not answer at a start: places the
+/// agent again (see `Launcher.refreshAgent`) and prints a `PlacementReport` for the shim.
+struct PlaceAgain: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "place-again", abstract: "Place an auto agent on an engine that answers (run by its shim).", shouldDisplay: false)
+    @Option(help: "The supervisor state root (SUPERVISOR_HOME) of the profile.") var home: String
+    @Argument var profile: String
+    @Argument var agent: String
+
+    func run() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SUPERVISOR_HOME"] = home
+        let paths = SupervisorPaths(root: home)
+        let record = try ProfileRecord.read(path: paths.profileRecord(profile: profile))
+        // No credential check: the agent's shim holds its keys; this only places the container.
+        let launcher = Launcher(paths: paths, environment: environment, shimCommand: record.shimCommand,
+                                agentCommand: [currentExecutable()], tmuxConfig: record.tmuxConfig)
+        let before = (try? ShimSpec.read(path: try record.agent(agent).specPath))?.container?.engineName
+        let (spec, report) = try launcher.refreshAgent(record, agent: agent, recordEvents: false)
+        if let before, before == spec.container?.engineName {
+            // Its shim saw the engine fail; it answers now. Moving it would be wrong, and saying
+            // nothing would let the shim try the same engine at once, again and again.
+            throw HostingError("engine '\(before)' answers again; \(agent) stays on it")
+        }
+        let out = report ?? PlacementReport(engine: spec.container?.engineName ?? EngineEndpoint.defaultName, note: nil)
+        print(String(decoding: try JSONCoding.encodeBytes(out), as: UTF8.self))
     }
 }
 

@@ -12,7 +12,7 @@ public struct SupervisorCommand: ParsableCommand {
         subcommands: [
             Up.self, Down.self, Status.self, Validate.self, Attach.self, Logs.self, Send.self,
             Start.self, Stop.self, Restart.self, Set.self, Pull.self, DashboardCommand.self, LLM.self, ImageCommand.self, AgentCommand.self,
-            ConversationsCommand.self, SessionsCommand.self, DiffCommand.self, MergeCommand.self, WorktreesCommand.self, ServeCommand.self, ClientCommand.self, ShimCommand.self,
+            ConversationsCommand.self, SessionsCommand.self, DiffCommand.self, MergeCommand.self, WorktreesCommand.self, ServeCommand.self, ClientCommand.self, ShimCommand.self, PlaceAgain.self,
         ])
     public init() {}
 

@@ -23,8 +23,10 @@ final class CoderTurnTests: XCTestCase {
     /// "[signal 9 (Killed)]"), and that the next call was not run.
     func testInterruptedToolCallIsExplainedToTheModel() throws {
         let h = try CoderHarness()
-        // The command writes the marker, then prints (which wakes the loop), then waits.
-        h.server.enqueue(FakeReply(items: [toolCall("b1", "Bash", ["command": "echo started > started.txt; echo started; exec sleep 30"]),
+        // The command prints, writes the marker, then prints again (which wakes the loop), then
+        // waits: once the marker is seen, "started" is in the pipe whatever woke the loop first
+        // (the box command's stderr closing at `exec 2>&1`, say, read late under load).
+        h.server.enqueue(FakeReply(items: [toolCall("b1", "Bash", ["command": "echo started; : > started.txt; echo marked; exec sleep 30"]),
                                            toolCall("b2", "Bash", ["command": "touch never.txt"])]))
         h.server.enqueue(.text("You stopped the job; tell me when to go on."))
         try h.makeAgent(prompt: nil)

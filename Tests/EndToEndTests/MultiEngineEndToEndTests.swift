@@ -67,6 +67,35 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
         if !ids.isEmpty { engine.run(["rm", "--force", "--volumes"] + ids, timeout: 60) }
     }
 
+    /// Until the agent's log holds `text` `count` times (each start of a command agent prints its banner once).
+    func waitForLines(_ profile: String, _ agent: String, _ text: String, count: Int, seconds: Double = 90) throws {
+        try waitFor("\(agent)'s log to hold \(text) \(count) times", seconds: seconds) {
+            String(decoding: self.sv.log(profile, agent), as: UTF8.self).components(separatedBy: text).count > count
+        }
+    }
+
+    /// The `[engines.far]` table: the second engine over TCP with TLS.
+    var farEngine: String {
+        """
+        [engines.far]
+        host = \(tomlString(far["HOST"]!))
+        tls_ca = \(tomlString(far["CA"]!))
+        tls_cert = \(tomlString(far["CERT"]!))
+        tls_key = \(tomlString(far["KEY"]!))
+        """
+    }
+
+    /// A workspace that is a git work tree with an ignored file: a volume seeded from it gets
+    /// .gitignore and seed.txt, not ignored.txt nor .git.
+    func gitWorkspace(_ name: String) throws -> String {
+        let path = workspace(name)
+        for (file, text) in [(".gitignore", "ignored.txt\n"), ("seed.txt", "from-host\n"), ("ignored.txt", "stays-here\n")] {
+            try text.write(toFile: path + "/" + file, atomically: true, encoding: .utf8)
+        }
+        XCTAssertTrue(try runSubprocess(["git", "-C", path, "init", "-q"]).succeeded)
+        return path
+    }
+
     func workspace(_ name: String) -> String {
         let path = sv.home.file("ws-\(name)")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -75,6 +104,8 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
     }
 
     func testOneProfileOnTwoEnginesSurvivesLosingOne() throws {
+        // Unique: other checkouts may run this test on the same engine at the same time.
+        let p = "multi\(UInt32.random(in: 0..<1_000_000))"
         let script = sv.home.write("goal.script", """
             --- turn 1
             hostname > where.txt; echo ran-in-$(hostname)
@@ -100,12 +131,8 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
             agent(name, sh("echo \(name)-up; while read line; do echo got-$line; done"),
                   extra: "engine = \"\(engine)\"\ncwd = \(tomlString(workspace(name)))\nrestart = \"on-failure\"\nbackoff_initial = 0.2\nmax_restarts = 2")
         }
-        let path = sv.writeProfile("multi", """
-            [engines.far]
-            host = \(tomlString(far["HOST"]!))
-            tls_ca = \(tomlString(far["CA"]!))
-            tls_cert = \(tomlString(far["CERT"]!))
-            tls_key = \(tomlString(far["KEY"]!))
+        let path = sv.writeProfile(p, """
+            \(farEngine)
 
             [llm]
             provider = "script"
@@ -121,26 +148,22 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
             """ + goal("gnear", engine: "default") + goal("gfar", engine: "far") + command("a1", engine: "auto") + command("a2", engine: "auto"))
         // gfar's workspace is a git work tree: its volume on the TCP engine is seeded with what
         // git would track, not what .gitignore leaves out.
-        let farWorkspace = workspace("gfar")
-        for (file, text) in [(".gitignore", "ignored.txt\n"), ("seed.txt", "from-host\n"), ("ignored.txt", "stays-here\n")] {
-            try text.write(toFile: farWorkspace + "/" + file, atomically: true, encoding: .utf8)
-        }
-        XCTAssertTrue(try runSubprocess(["git", "-C", farWorkspace, "init", "-q"]).succeeded)
+        let farWorkspace = try gitWorkspace("gfar")
         try upDetached(path)
 
         // The goal agents ran their commands in their containers, one on each engine.
         for (agent, onFar) in [("gnear", false), ("gfar", true)] {
-            let state = try sv.waitForState("multi", agent, "the goal run to end", seconds: 90) { !$0.state.isActive && !$0.runs.isEmpty }
-            let log = String(decoding: sv.log("multi", agent), as: UTF8.self)
+            let state = try sv.waitForState(p, agent, "the goal run to end", seconds: 90) { !$0.state.isActive && !$0.runs.isEmpty }
+            let log = String(decoding: sv.log(p, agent), as: UTF8.self)
             XCTAssertEqual(state.runs.map(\.exit), [.exited(0)], log)
-            let name = ContainerSpec.containerName(profile: "multi", agent: agent)
+            let name = ContainerSpec.containerName(profile: p, agent: agent)
             if onFar {
                 // In the volume on that engine, not here; `pull` brings it back.
                 XCTAssertFalse(fileExists(farWorkspace + "/where.txt"))
                 let listing = farDocker(["exec", name, "ls", "-A", "/workspace"]).output.split(separator: "\n").map(String.init).sorted()
                 XCTAssertEqual(listing, [".gitignore", "seed.txt", "where.txt"], "what git tracks or would track; no .git, no ignored file")
                 let dest = sv.home.file("pulled-gfar")
-                try ok(["pull", "multi", "gfar", dest])
+                try ok(["pull", p, "gfar", dest])
                 XCTAssertEqual(try String(contentsOfFile: dest + "/where.txt", encoding: .utf8), name + "\n")
                 XCTAssertEqual(try String(contentsOfFile: dest + "/seed.txt", encoding: .utf8), "from-host\n")
             } else {
@@ -153,48 +176,46 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
 
         // The two auto agents went one to each engine (each had one fixed agent; ties go to the
         // first engine), and the placement is recorded for the next `up`.
-        for agent in ["a1", "a2"] { try sv.waitForLog("multi", agent, containing: "\(agent)-up", seconds: 60) }
-        var statuses = try sv.status("multi")
+        for agent in ["a1", "a2"] { try sv.waitForLog(p, agent, containing: "\(agent)-up", seconds: 60) }
+        var statuses = try sv.status(p)
         let engineOf = Dictionary(uniqueKeysWithValues: statuses.map { ($0.agent, $0.engine ?? "-") })
         XCTAssertEqual(engineOf, ["gnear": "default", "gfar": "far", "a1": "default", "a2": "far"])
-        let placements = PlacementFile.read(path: sv.profileDir("multi") + "/placements.json")
+        let placements = PlacementFile.read(path: sv.profileDir(p) + "/placements.json")
         XCTAssertEqual(placements["a1"], "default")
         XCTAssertEqual(placements["a2"], "far")
         for status in statuses where status.kind == "command" { XCTAssertEqual(status.containerState, "running", status.agent) }
-        let events = String(decoding: FileManager.default.contents(atPath: sv.eventsPath("multi", "a2")) ?? Data(), as: UTF8.self)
+        let events = String(decoding: FileManager.default.contents(atPath: sv.eventsPath(p, "a2")) ?? Data(), as: UTF8.self)
         XCTAssertTrue(events.contains("placed on engine far"), events)
 
         // The second engine goes away: the first keeps working, the second's agents say so.
         let stopped = try runScript(["stop", engineDir], timeout: 90)
         XCTAssertTrue(stopped.succeeded, stopped.errorOutput)
-        try ok(["send", "multi", "a1", "still-here"])
-        try sv.waitForLog("multi", "a1", containing: "got-still-here")
-        // Its client ends with the engine; the restart policy's next start cannot make its
-        // container and says why, naming the engine (events and pane), then gives up.
-        try sv.waitForState("multi", "a2", "to fail", seconds: 90) { $0.state == .failed }
-        let a2Events = String(decoding: FileManager.default.contents(atPath: sv.eventsPath("multi", "a2")) ?? Data(), as: UTF8.self)
-        XCTAssertTrue(a2Events.contains("docker inspect failed on engine far (\(far["HOST"]!))"), a2Events)
+        try ok(["send", p, "a1", "still-here"])
+        try sv.waitForLog(p, "a1", containing: "got-still-here")
+        // Its client ends with the engine; the restart policy's next start finds the engine gone
+        // (events and pane name it) and, the agent being `auto`, its shim places it again on
+        // the engine that answers, with no command from anyone.
+        try waitForLines(p, "a2", "a2-up", count: 2)
+        let moved = String(decoding: FileManager.default.contents(atPath: sv.eventsPath(p, "a2")) ?? Data(), as: UTF8.self)
+        XCTAssertTrue(moved.contains("engine 'far' (\(far["HOST"]!)) does not answer"), moved)
+        XCTAssertTrue(moved.contains(#"placed on engine default (engine = \"auto\"; its engine far is not answering)"#), moved)
+        XCTAssertEqual(PlacementFile.read(path: sv.profileDir(p) + "/placements.json")["a2"], "default")
         let started = Date()
-        statuses = try sv.status("multi")
+        statuses = try sv.status(p)
         XCTAssertLessThan(Date().timeIntervalSince(started), 20, "a dead engine must not hold up status")
         let byAgent = Dictionary(uniqueKeysWithValues: statuses.map { ($0.agent, $0) })
         XCTAssertEqual(byAgent["a1"]?.containerState, "running")
         XCTAssertEqual(byAgent["a1"]?.state, "running")
-        XCTAssertEqual(byAgent["a2"]?.containerState, "unknown (engine far does not answer)")
-
-        // Its next start (by hand here) places the `auto` agent again, on the engine that answers.
-        try ok(["start", "multi", "a2"], timeout: 90)
-        try sv.waitForState("multi", "a2", "to run again", seconds: 60) { $0.state == .running }
-        let moved = String(decoding: FileManager.default.contents(atPath: sv.eventsPath("multi", "a2")) ?? Data(), as: UTF8.self)
-        XCTAssertTrue(moved.contains(#"placed on engine default (engine = \"auto\"; its engine far is not answering)"#), moved)
-        XCTAssertEqual(PlacementFile.read(path: sv.profileDir("multi") + "/placements.json")["a2"], "default")
-        XCTAssertEqual(try sv.status("multi").first { $0.agent == "a2" }?.containerState, "running")
-        try ok(["send", "multi", "a2", "moved"])
-        try sv.waitForLog("multi", "a2", containing: "got-moved")
+        XCTAssertEqual(byAgent["a2"]?.engine, "default")
+        XCTAssertEqual(byAgent["a2"]?.containerState, "running")
+        XCTAssertTrue(byAgent["gfar"]?.containerState?.hasPrefix("unknown (engine 'far' (\(far["HOST"]!)) does not answer: ") == true,
+                      byAgent["gfar"]?.containerState ?? "-")
+        try ok(["send", p, "a2", "moved"])
+        try sv.waitForLog(p, "a2", containing: "got-moved")
 
         // `down` removes what it can reach and names the engine it cannot; once that engine is
         // back, cleanup.sh finds what is left there (engines.tsv outlives `down`).
-        let down = try sv.run(["down", "multi"], timeout: 120)
+        let down = try sv.run(["down", p], timeout: 120)
         XCTAssertTrue(down.stdout.contains("warning: engine far (\(far["HOST"]!)) does not answer"), down.stdout + down.stderr)
         let label = "label=\(ContainerSpec.labelHome)=\(sv.root)"
         XCTAssertEqual(DockerTestSupport.docker(["ps", "--all", "--quiet", "--filter", label]).output, "")
@@ -208,13 +229,81 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(DockerTestSupport.docker(["ps", "--all", "--quiet", "--filter", label]).output, "")
     }
 
+    /// The shim's own restart moves an `auto` agent whose engine went away (no `up`, `start`
+    /// or `restart` involved): to the engine with the fewest agents, its placement recorded,
+    /// a `placement` event saying so, and its new workspace volume seeded from the host's cwd
+    /// (what git would track) since the old volume cannot be reached. A fixed agent on the
+    /// same engine stays and fails clearly through its restart policy; the others run on.
+    func testAutoAgentMovesAtItsOwnRestartWhenItsEngineGoes() throws {
+        let profile = "mv\(UInt32.random(in: 0..<1_000_000))"
+        let localHost = ProcessInfo.processInfo.environment["DOCKER_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "unix:///var/run/docker.sock"
+        let volume = ContainerSpec.workspaceVolumeName(profile: profile, agent: "mover")
+        addTeardownBlock { DockerTestSupport.docker(["volume", "rm", "--force", volume]) }
+        func command(_ name: String, engine: String, restarts: Int, cwd: String) -> String {
+            agent(name, sh("echo \(name)-up; while read line; do echo got-$line; done"),
+                  extra: "engine = \"\(engine)\"\ncwd = \(tomlString(cwd))\nrestart = \"on-failure\"\nbackoff_initial = 0.2\nmax_restarts = \(restarts)")
+        }
+        let moverWorkspace = try gitWorkspace("mover")
+        // `near` is this machine's engine again, keeping workspaces in volumes as a remote one does.
+        let path = sv.writeProfile(profile, """
+            [engines.near]
+            host = \(tomlString(localHost))
+            workspace = "volume"
+
+            \(farEngine)
+
+            [backend]
+            type = "docker"
+            image = \(tomlString(DockerTestSupport.image))
+            network = "none"
+            memory = "256m"
+            pids_limit = 200
+
+            """ + command("stay", engine: "default", restarts: 2, cwd: workspace("stay"))
+                + command("fixed", engine: "far", restarts: 1, cwd: workspace("fixed"))
+                + command("mover", engine: "auto", restarts: 3, cwd: moverWorkspace))
+        // An earlier `up` put the mover on far (the placement is kept while far answers).
+        try FileManager.default.createDirectory(atPath: sv.profileDir(profile), withIntermediateDirectories: true)
+        try PlacementFile.write(["mover": "far"], path: sv.profileDir(profile) + "/placements.json")
+        try upDetached(path)
+        for agent in ["stay", "fixed", "mover"] { try sv.waitForLog(profile, agent, containing: "\(agent)-up", seconds: 60) }
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: try sv.status(profile).map { ($0.agent, $0.engine ?? "-") }),
+                       ["stay": "default", "fixed": "far", "mover": "far"])
+        let stayPid = try sv.waitForState(profile, "stay", "running") { $0.state == .running }.agentPid
+
+        let stopped = try runScript(["stop", engineDir], timeout: 90)
+        XCTAssertTrue(stopped.succeeded, stopped.errorOutput)
+
+        // The mover starts again by itself, on near: default has an agent, far does not answer.
+        try waitForLines(profile, "mover", "mover-up", count: 2)
+        let events = String(decoding: FileManager.default.contents(atPath: sv.eventsPath(profile, "mover")) ?? Data(), as: UTF8.self)
+        XCTAssertTrue(events.contains(#"placed on engine near (engine = \"auto\"; its engine far is not answering)"#), events)
+        XCTAssertTrue(events.contains("workspace re-seeded from the host (\(moverWorkspace))"), events)
+        XCTAssertEqual(PlacementFile.read(path: sv.profileDir(profile) + "/placements.json")["mover"], "near")
+        let container = ContainerSpec.containerName(profile: profile, agent: "mover")
+        let listing = DockerTestSupport.docker(["exec", container, "ls", "-A", "/workspace"]).output.split(separator: "\n").map(String.init).sorted()
+        XCTAssertEqual(listing, [".gitignore", "seed.txt"], "seeded with what git would track")
+        try ok(["send", profile, "mover", "moved"])
+        try sv.waitForLog(profile, "mover", containing: "got-moved")
+
+        // The fixed agent stays on far: its starts fail naming the engine, and the policy gives up.
+        let failed = try sv.waitForState(profile, "fixed", "to fail", seconds: 90) { $0.state == .failed }
+        XCTAssertTrue(failed.lastError?.contains("engine 'far' (\(far["HOST"]!)) does not answer") == true, failed.lastError ?? "-")
+        let statuses = Dictionary(uniqueKeysWithValues: try sv.status(profile).map { ($0.agent, $0) })
+        XCTAssertEqual(statuses["fixed"]?.engine, "far")
+        XCTAssertEqual(statuses["mover"]?.engine, "near")
+        XCTAssertEqual(statuses["mover"]?.containerState, "running")
+        // The agent on the default engine was not touched.
+        XCTAssertEqual(statuses["stay"]?.state, "running")
+        XCTAssertEqual(statuses["stay"]?.restarts, 0)
+        XCTAssertEqual(try StateFile.read(path: sv.statePath(profile, "stay")).agentPid, stayPid)
+        try ok(["down", profile], timeout: 120)
+    }
+
     func testDownRemovesTheContainersOnEveryEngine() throws {
-        let path = sv.writeProfile("multidown", """
-            [engines.far]
-            host = \(tomlString(far["HOST"]!))
-            tls_ca = \(tomlString(far["CA"]!))
-            tls_cert = \(tomlString(far["CERT"]!))
-            tls_key = \(tomlString(far["KEY"]!))
+        let p = "multidown\(UInt32.random(in: 0..<1_000_000))"
+        let path = sv.writeProfile(p, """
+            \(farEngine)
 
             [backend]
             type = "docker"
@@ -230,19 +319,19 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
         try ok(["image", "copy", path, DockerTestSupport.image, "--engine", "far"], timeout: 180)
         try ok(["validate", path])
         try upDetached(path)
-        try sv.waitForLog("multidown", "near", containing: "near-up", seconds: 60)
-        try sv.waitForLog("multidown", "far", containing: "far-up", seconds: 60)
+        try sv.waitForLog(p, "near", containing: "near-up", seconds: 60)
+        try sv.waitForLog(p, "far", containing: "far-up", seconds: 60)
         let label = "label=\(ContainerSpec.labelHome)=\(sv.root)"
         XCTAssertEqual(farDocker(["ps", "--quiet", "--filter", label]).output.split(separator: "\n").count, 1)
         // `pull` copies the workspace out of the container on the second engine.
         let dest = sv.home.file("pulled")
-        let preview = try ok(["pull", "multidown", "far", dest, "--diff"])
+        let preview = try ok(["pull", p, "far", dest, "--diff"])
         XCTAssertTrue(preview.stdout.contains("+made-far"), preview.stdout)
         XCTAssertFalse(fileExists(dest + "/pulled.txt"), "--diff copies nothing")
-        try ok(["pull", "multidown", "far", dest])
+        try ok(["pull", p, "far", dest])
         XCTAssertEqual(try String(contentsOfFile: dest + "/pulled.txt", encoding: .utf8), "made-far\n")
 
-        try ok(["down", "multidown"], timeout: 120)
+        try ok(["down", p], timeout: 120)
         XCTAssertEqual(DockerTestSupport.docker(["ps", "--all", "--quiet", "--filter", label]).output, "")
         XCTAssertEqual(farDocker(["ps", "--all", "--quiet", "--filter", label]).output, "")
     }

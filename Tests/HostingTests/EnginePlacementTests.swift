@@ -1,6 +1,9 @@
+import Glibc
+import Loop
 import XCTest
 @testable import Hosting
 import Profile
+import _TestSupport
 
 /// Where `auto` agents go (pure: health and recorded placements are inputs).
 final class EnginePlacementTests: XCTestCase {
@@ -73,7 +76,28 @@ final class EnginePlacementTests: XCTestCase {
         lifecycle.ensure(spec) { outcome = $0 }
         XCTAssertEqual(seen.first.map { Array($0.prefix(5)) }, ["--host", "tcp://h:2376", "--tlsverify", "--tlscacert", "/c"])
         guard case .failure(let error)? = outcome else { return XCTFail("expected a failure") }
-        XCTAssertTrue("\(error)".contains("on engine far (tcp://h:2376)"), "\(error)")
+        XCTAssertTrue("\(error)".contains("engine 'far' (tcp://h:2376) does not answer: Cannot connect"), "\(error)")
+    }
+
+    /// An engine whose host vanished answers nothing at all: the shim's docker calls give up
+    /// after their timeout and the start fails as an engine that does not answer (so an `auto`
+    /// agent moves). The "engine" is a docker CLI stand-in that never answers.
+    func testADockerCallThatHangsCountsAsAnEngineThatDoesNotAnswer() throws {
+        let dir = TemporaryDirectory(prefix: "hang")
+        let silent = dir.file("docker")
+        try "#!/bin/sh\nexec sleep 30\n".write(toFile: silent, atomically: true, encoding: .utf8)
+        chmod(silent, 0o755)
+        let far = EngineEndpoint(name: "far", options: ["--host", "tcp://h:2376"])
+        let spec = ContainerSpec(name: "sv-p-a", image: "img", profile: "p", agent: "a", home: "/h", network: "none", memory: "1g",
+                                 cpus: nil, pidsLimit: 10, readOnly: false, mounts: [], environmentNames: [], user: "1:1",
+                                 workspace: "/workspace", preserve: false, dockerExecutable: silent, engine: far)
+        let loop = EventLoop()
+        defer { loop.close() }
+        var outcome: Result<ContainerAction, HostingError>?
+        ContainerLifecycle.onLoop(loop, executable: silent, environment: ["PATH": "/usr/bin:/bin"], timeout: 0.3).ensure(spec) { outcome = $0 }
+        try runLoop(loop, until: "the start to give up", seconds: 20) { outcome != nil }
+        guard case .failure(let error)? = outcome else { return XCTFail("expected a failure, got \(String(describing: outcome))") }
+        XCTAssertTrue("\(error)".contains("engine 'far' (tcp://h:2376) does not answer: timed out"), "\(error)")
     }
 
     func testAnEngineWithVolumeWorkspacesMountsAVolumeNotTheHostDirectory() {

@@ -179,6 +179,88 @@ final class ShimLifecycleTests: XCTestCase {
         XCTAssertTrue(effects.contains(.scheduleRestart(after: 1)))
     }
 
+    // MARK: an engine that does not answer (engine = "auto" moves, a fixed engine does not)
+
+    /// The restart policy's next start finds the engine gone: an `auto` agent is placed again,
+    /// then prepared and started on the new engine; the restart is still counted.
+    func testAutoAgentWhoseEngineIsGoneIsPlacedAgainAtItsNextStart() {
+        var m = L(agent: "a", policy: policy, usesContainer: true, movable: true)
+        _ = m.handle(.start(byPerson: false)); _ = m.handle(.prepared(error: nil)); _ = m.handle(.spawned(at: 0, error: nil))
+        XCTAssertEqual(m.handle(exit(1, at: 5)).last, .scheduleRestart(after: 1))
+        XCTAssertEqual(m.handle(.backoffOver), [.phase(.starting, error: nil), .prepareContainer])
+        let down = "engine 'far' (tcp://10.0.0.2:2376) does not answer: connection refused"
+        XCTAssertEqual(m.handle(.engineDown(error: down)),
+                       [.announce(down + "; placing a on an engine that answers (engine = \"auto\")"), .placeAgain])
+        XCTAssertEqual(m.state, .placing(then: .start))
+        XCTAssertEqual(m.handle(.placed(error: nil)), [.prepareContainer])
+        XCTAssertEqual(m.state, .preparing(then: .start))
+        XCTAssertEqual(m.handle(.prepared(error: nil)), [.spawn])
+        XCTAssertEqual(m.handle(.spawned(at: 7, error: nil)), [.phase(.running, error: nil)])
+    }
+
+    /// A fixed engine (`engine = "NAME"`): no move; the failure goes through the restart policy
+    /// with its backoff, and the policy gives up in the end.
+    func testFixedAgentWhoseEngineIsGoneFailsThroughTheRestartPolicy() {
+        var m = L(agent: "a", policy: policy, usesContainer: true, movable: false)
+        _ = m.handle(.start(byPerson: false))
+        let down = "engine 'far' (tcp://10.0.0.2:2376) does not answer: connection refused"
+        let first = m.handle(.engineDown(error: down))
+        XCTAssertFalse(first.contains(.placeAgain))
+        XCTAssertEqual(first.prefix(2), [.notifyUp(error: down), .announce(down)])
+        XCTAssertTrue(first.contains(.phase(.restarting, error: down)), "\(first)")
+        XCTAssertTrue(first.contains(.scheduleRestart(after: 1)))
+        _ = m.handle(.backoffOver)
+        let second = m.handle(.engineDown(error: down))
+        XCTAssertTrue(second.contains(.countRestart) && second.contains(.scheduleRestart(after: 1)), "\(second)")
+        _ = m.handle(.backoffOver)
+        let last = m.handle(.engineDown(error: down))
+        XCTAssertTrue(last.contains { if case .phase(.failed, let error?) = $0 { return error.hasSuffix(": " + down) }; return false },
+                      "the last error names the engine: \(last)")
+        XCTAssertEqual(m.state, .idle)
+    }
+
+    /// No engine to go to: the placement's error is the start's failure (restart policy).
+    func testPlacementFailureCountsAsAFailedStart() {
+        var m = L(agent: "a", policy: policy, usesContainer: true, movable: true)
+        _ = m.handle(.start(byPerson: false))
+        _ = m.handle(.engineDown(error: "engine 'far' (x) does not answer: gone"))
+        let effects = m.handle(.placed(error: "cannot place a again: no engine of the profile answers"))
+        XCTAssertEqual(effects.first, .notifyUp(error: "cannot place a again: no engine of the profile answers"))
+        XCTAssertTrue(effects.contains(.scheduleRestart(after: 1)), "\(effects)")
+        XCTAssertEqual(m.state, .backingOff(straysLeft: false))
+    }
+
+    /// A stop or shutdown while placing wins once the placement is over; a start meanwhile keeps it.
+    func testStopAndShutdownWhilePlacing() {
+        var m = L(agent: "a", policy: policy, usesContainer: true, movable: true)
+        _ = m.handle(.start(byPerson: false))
+        _ = m.handle(.engineDown(error: "down"))
+        XCTAssertEqual(m.handle(.stop), [])
+        XCTAssertEqual(m.handle(.placed(error: nil)), [.phase(.stopped, error: nil)])
+        XCTAssertEqual(m.state, .idle)
+
+        _ = m.handle(.start(byPerson: true))
+        _ = m.handle(.engineDown(error: "down"))
+        _ = m.handle(.stop)
+        _ = m.handle(.restart)
+        XCTAssertEqual(m.handle(.placed(error: nil)), [.prepareContainer], "the restart after the stop starts it")
+
+        var n = L(agent: "a", policy: policy, usesContainer: true, movable: true)
+        _ = n.handle(.start(byPerson: false))
+        _ = n.handle(.engineDown(error: "down"))
+        XCTAssertEqual(n.handle(.shutdown), [])
+        XCTAssertEqual(n.handle(.start(byPerson: true)), [])
+        XCTAssertEqual(n.handle(.placed(error: nil)), [.exit])
+    }
+
+    /// An engine failure while preparing after a stop was asked ends the preparation; no move.
+    func testEngineDownAfterAStopDoesNotMove() {
+        var m = L(agent: "a", policy: policy, usesContainer: true, movable: true)
+        _ = m.handle(.start(byPerson: false))
+        _ = m.handle(.stop)
+        XCTAssertEqual(m.handle(.engineDown(error: "down")), [.phase(.stopped, error: nil)])
+    }
+
     // MARK: what the agent left behind
 
     func testRestartWaitsForStraysAndTheBackoff() {

@@ -375,7 +375,8 @@ public final class PythonRuntime {
         exitStatus = nil
         drainTimer?.close(); drainTimer = nil
         errors?.close(); errors = nil
-        let lastWords = stray.text
+        // The docker CLI's words when it could not reach the engine: said with the engine's name.
+        let lastWords = box.unreachable(stray.text) ?? stray.text
         if restartAfterExit {
             restartAfterExit = false
             let waiters = startWaiters

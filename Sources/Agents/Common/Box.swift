@@ -20,6 +20,14 @@ public protocol Box: AnyObject {
     /// Environment and directory for the host-side process that runs `argv(...)`.
     func hostProcessEnvironment(_ extra: [String: String]) -> [String: String]
     var hostProcessDirectory: String { get }
+    /// What the host-side program's own message (the docker CLI's) means for the agent when it
+    /// could not reach the box at all ("engine 'b' (tcp://...) does not answer: ..."); nil when
+    /// it says something else.
+    func unreachable(_ message: String) -> String?
+}
+
+extension Box {
+    public func unreachable(_ message: String) -> String? { nil }
 }
 
 /// The local backend: commands run on this machine, in the agent's working directory.
@@ -113,7 +121,10 @@ public final class BoxCommand {
     private let timer: LoopTimer
     private var buffer: HeadTailBuffer
     private var exit: ProcessExit?
-    private var openStreams = 1
+    private var openStreams = 2
+    /// The host-side program's stderr (the docker CLI's own messages), kept short.
+    private var hostErrors: [UInt8] = []
+    private let box: Box
     private var timedOut = false
     private let started = EventLoop.monotonicSeconds()
     private let completion: (CommandResult) -> Void
@@ -125,18 +136,21 @@ public final class BoxCommand {
         buffer = HeadTailBuffer(limit: outputLimit)
         timer = LoopTimer(loop: loop)
         let out = PipeStream(loop: loop)
-        // stderr joins stdout so the model sees them interleaved as a person would.
+        let err = PipeStream(loop: loop)
+        self.box = box
+        // stderr joins stdout so the model sees them interleaved as a person would; what is left
+        // on the host side's stderr is the docker CLI's own word (an engine that does not answer).
         let argv = box.argv(["bash", "-c", "exec 2>&1\n" + shellCommand], directory: nil, environment: environment, interactive: false, tty: false)
         do {
             process = try ChildProcess(loop: loop, arguments: argv, environment: box.hostProcessEnvironment(environment),
                                        directory: box.hostProcessDirectory,
-                                       stdio: [.ignore, .pipe(out, childReads: false), .ignore],
+                                       stdio: [.ignore, .pipe(out, childReads: false), .pipe(err, childReads: false)],
                                        newSession: true) { [self] exit in
                 self.exit = exit
                 self.finishIfDone()
             }
         } catch {
-            out.close()
+            out.close(); err.close()
             completion(CommandResult(exit: .exited(127), output: "\(error)", truncatedBytes: 0, timedOut: false, duration: 0))
             timer.close()
             return
@@ -146,7 +160,16 @@ public final class BoxCommand {
             case .data(let bytes): self.buffer.append(bytes)
             case .eof, .error:
                 out.close()
-                self.openStreams = 0
+                self.openStreams -= 1
+                self.finishIfDone()
+            }
+        }
+        try? err.startReading { [self] result in
+            switch result {
+            case .data(let bytes): if self.hostErrors.count < 4096 { self.hostErrors += bytes }
+            case .eof, .error:
+                err.close()
+                self.openStreams -= 1
                 self.finishIfDone()
             }
         }
@@ -168,7 +191,11 @@ public final class BoxCommand {
         guard exit != nil, openStreams == 0 else { return }
         timer.close()
         process?.close()
-        completion(CommandResult(exit: exit, output: buffer.text, truncatedBytes: buffer.dropped, timedOut: timedOut,
+        var output = buffer.text
+        if let exit, exit != .exited(0), let problem = box.unreachable(String(decoding: hostErrors, as: UTF8.self)) {
+            output += (output.isEmpty ? "" : "\n") + problem
+        }
+        completion(CommandResult(exit: exit, output: output, truncatedBytes: buffer.dropped, timedOut: timedOut,
                                  duration: EventLoop.monotonicSeconds() - started))
     }
 }

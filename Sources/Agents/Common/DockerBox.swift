@@ -10,7 +10,8 @@ import Profile
 ///
 /// The container is made and kept running by the shim (recreated before each start of the
 /// agent when it died); a command run while it is down fails with docker's own message
-/// ("container ... is not running"), which the agent shows like any failed command.
+/// ("container ... is not running"), which the agent shows like any failed command, except
+/// that an engine the CLI cannot reach is named with its address (`unreachable`).
 public final class DockerBox: Box {
     public let container: String
     public let dockerExecutable: String
@@ -27,13 +28,16 @@ public final class DockerBox: Box {
         "container \(container) (workspace \(boxWorkspace), " + (workspaceOnHost ? "bind-mounted from \(hostWorkspace))" : "a volume on its engine)")
     }
     public var hostProcessDirectory: String { hostWorkspace }
+    /// The engine the container runs on, named in the error when it does not answer.
+    public let engine: EngineEndpoint
     private let baseEnvironment: [String: String]
     private let withheld: Set<String>
 
     public init(container: String, dockerExecutable: String, hostWorkspace: String, boxWorkspace: String = "/workspace",
                 mounts: [ContainerSpec.BindMount] = [], environment: [String: String], withheld: Set<String>,
-                engineOptions: [String] = [], workspaceOnHost: Bool = true) {
+                engineOptions: [String] = [], workspaceOnHost: Bool = true, engine: EngineEndpoint? = nil) {
         self.container = container
+        self.engine = engine ?? EngineEndpoint(name: EngineEndpoint.defaultName, options: engineOptions)
         self.workspaceOnHost = workspaceOnHost
         self.dockerExecutable = dockerExecutable
         self.engineOptions = engineOptions
@@ -49,8 +53,10 @@ public final class DockerBox: Box {
         self.init(container: spec.name, dockerExecutable: spec.dockerExecutable, hostWorkspace: hostWorkspace,
                   boxWorkspace: spec.workspace, mounts: spec.mounts.filter { $0.container != spec.workspace },
                   environment: environment, withheld: withheld, engineOptions: spec.engineOptions,
-                  workspaceOnHost: spec.workspaceVolume == nil)
+                  workspaceOnHost: spec.workspaceVolume == nil, engine: spec.engine)
     }
+
+    public func unreachable(_ message: String) -> String? { engine.explain(message) }
 
     public func argv(_ arguments: [String], directory: String?, environment: [String: String], interactive: Bool, tty: Bool) -> [String] {
         var argv = [dockerExecutable] + engineOptions + ["exec"]

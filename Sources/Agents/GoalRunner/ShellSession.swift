@@ -477,7 +477,9 @@ public final class ShellSession {
             graceTimer.stop()
             var said = startOutput
             if !pendingLine.isEmpty && !pendingLine.hasPrefix("__SV_") && !pendingLine.contains("stty -echo") { said.append(pendingLine) }
-            let text = OutputCleaner.cleanStripped(said.joined(separator: "\n")).split(separator: "\n").suffix(5).joined(separator: "; ")
+            let cleaned = OutputCleaner.cleanStripped(said.joined(separator: "\n"))
+            // The docker CLI could not reach the engine: say which engine, not only its words.
+            let text = box.unreachable(cleaned) ?? cleaned.split(separator: "\n").suffix(5).joined(separator: "; ")
             c?(HostingError("the shell ended at start (\(exit))" + (text.isEmpty ? "" : ": " + String(text.prefix(500)))))
             return
         }
