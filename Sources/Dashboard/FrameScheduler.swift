@@ -5,13 +5,16 @@
 /// `interval` (1/30 s, or 4x the last output frame's cost when that is more), so a flood costs a
 /// bounded share of a core. A *key frame* draws only what a key changed, at once: a key never
 /// waits for the next output slot, and never pays for feeding output that happens to be due
-/// (feeding is budgeted by the time since the last output frame, up to 1 s of it, so a key after
-/// a pause would otherwise wait for a large feed). Output that is due when a key comes is drawn
+/// (feeding is budgeted by the time since the last output frame, so a key after a pause would
+/// otherwise wait for a large feed). Output that is due when a key comes is drawn
 /// by the output frame that follows the key's.
 struct FrameScheduler: Equatable {
     static let minInterval = 1.0 / 30
-    /// Feeding never makes up for more than this much time.
-    static let maxFeedSeconds = 1.0
+    /// Feeding never makes up for more than this much time: output after a pause (a burst) is
+    /// fed for ~4 frames' worth of budget, not the whole pause's (up to 1 s was ~120 ms of
+    /// emulation in one frame, which a key then waited behind); older bytes are skipped, and a
+    /// tile shows the newest anyway.
+    static let maxFeedSeconds = 0.15
 
     private(set) var lastOutputFrameAt: Double?
     /// Moving average of an output frame's cost, in seconds.
