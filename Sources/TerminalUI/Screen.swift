@@ -47,6 +47,10 @@ public final class Screen {
         _ = keypad(sv_stdscr(), true)
         _ = nodelay(sv_stdscr(), true)
         _ = set_escdelay(25)
+        // Never stop a screen update because a key is waiting: ncurses would leave the rest of
+        // the frame undrawn until the next one, and the dashboard draws only when something
+        // changed, so that can be a second later (the key's own frame included).
+        _ = typeahead(-1)
         _ = curs_set(0)
         _ = leaveok(sv_stdscr(), true)
         if colorEnabled && has_colors() {
