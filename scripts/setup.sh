@@ -14,7 +14,8 @@ SV_BASE_PACKAGES=(tmux pkg-config libuv1-dev libcurl4-openssl-dev libncurses-dev
 # can run), python3-pip (serve's tests use Python websockets). git, which the coder's tests use, comes with the toolchain's packages.
 # iproute2 (ip netns; nsenter from util-linux) and openssl: the several-engines test starts a
 # second engine in a network namespace, reached over TLS (scripts/second-engine.sh).
-SV_TEST_PACKAGES=(ripgrep docker.io debootstrap python3-pip iproute2 openssl util-linux)
+# strace: bench/dashboard.sh counts the dashboard's idle loop wake-ups with it (it installs it too).
+SV_TEST_PACKAGES=(ripgrep docker.io debootstrap python3-pip iproute2 openssl util-linux strace)
 
 sv_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"

@@ -49,8 +49,6 @@ public final class Dashboard {
     // Dirtiness.
     private var layoutDirty = true
     private var chromeDirty = true
-    private var lastFrameAt = 0.0
-    private var frameCost = 0.0
     private var rects: [Rect] = []
     private var pageFirst = 0
     private var lastTotals: String = ""
@@ -59,10 +57,9 @@ public final class Dashboard {
     /// The search match shown in the focus view: its line (of `focusLines`) and columns.
     private var searchHit: (line: Int, columns: Range<Int>)?
     private var tickDueAt: Double?
-    private var frameDueAt: Double?
-    private var keyFramePending = false
+    /// When output frames are due; key frames are drawn at once (FrameScheduler).
+    private var frames = FrameScheduler()
     private var skipBodies = false
-    private var lastOutputFrameAt = 0.0
     private var ringBell = false
     /// The focused agent's pane is sized to the focus area (and given back on leaving).
     private var focusSizing = FocusSizing.idle
@@ -74,7 +71,6 @@ public final class Dashboard {
     var feedCPUShare = 0.12
     /// Measured seconds of emulation per byte (moving average), starting from a typical value.
     private var feedCostPerByte = 1.0 / (8 * 1024 * 1024)
-    static let minFrameInterval = 1.0 / 30
 
     final class AgentSlot {
         let index: Int
@@ -208,7 +204,7 @@ public final class Dashboard {
         inputPoll = poll
 
         watcher.start()
-        draw()
+        draw(frames.outputFrame(now: EventLoop.monotonicSeconds()))
         scheduleTick()
         while !quit { loop.runOnce() }
 
@@ -506,43 +502,34 @@ public final class Dashboard {
 
     // MARK: Frames
 
-    /// Asks for a frame: at once when the last one is older than the frame interval, else when
-    /// it is due. Nothing is drawn while nothing is dirty; frames are at most ~30/s, fewer when
-    /// they are expensive (the interval is at least 4x the last frame's cost).
+    /// Asks for a frame. A key's (urgent) is drawn at once and light; output frames come when
+    /// `frames` says (at most ~30/s, fewer when they are expensive). Nothing is drawn while
+    /// nothing is dirty.
     private func requestFrame(urgent: Bool = false) {
         guard !suspended else { return }
         let now = EventLoop.monotonicSeconds()
         if urgent {
-            // A key: answer at once with a light frame (headers, bars, the focused view), even
-            // when a heavy output frame is scheduled later.
-            // Keys come at human speed, so the frame cap does not apply to them: waiting for the
-            // next frame slot would add up to 33 ms to every key under load.
-            keyFramePending = true
-            frameTimer.stop()
-            frameDueAt = nil
-            draw() // a light frame; it schedules the next output frame itself
+            // An output frame already scheduled stays; one that is due follows this frame.
+            draw(frames.keyFrame(now: now))
             return
         }
         guard !frameTimer.isActive else { return }
-        let interval = max(Dashboard.minFrameInterval, frameCost * 4)
-        let due = max(0, lastOutputFrameAt + interval - now)
-        frameDueAt = now + due
-        frameTimer.start(milliseconds: UInt64(due * 1000)) { [unowned self] in self.frameDueAt = nil; self.draw() } // frame cap
+        frameTimer.start(milliseconds: UInt64(frames.outputDelay(now: now) * 1000)) { [unowned self] in // frame cap
+            self.draw(self.frames.outputFrame(now: EventLoop.monotonicSeconds()))
+        }
     }
 
-    private func draw() {
+    private func draw(_ frame: FrameScheduler.Frame) {
         guard !suspended, let screen else { return }
         let started = EventLoop.monotonicSeconds()
-        // A key frame skips feeding the agents' screens (the expensive part) unless output is
-        // due anyway; tile bodies waiting for output stay dirty for the next output frame.
-        let keyOnly = keyFramePending && started - lastOutputFrameAt < max(Dashboard.minFrameInterval, frameCost * 4)
-        keyFramePending = false
-        lastFrameAt = started
-        skipBodies = keyOnly
-        if !keyOnly {
-            let since = lastOutputFrameAt > 0 ? min(1, started - lastOutputFrameAt) : Dashboard.minFrameInterval
-            lastOutputFrameAt = started
-            feedScreens(seconds: since)
+        // A key frame skips feeding the agents' screens (the expensive part); tile bodies
+        // waiting for output stay dirty for the next output frame.
+        switch frame {
+        case .key:
+            skipBodies = true
+        case .output(let seconds):
+            skipBodies = false
+            feedScreens(seconds: seconds)
         }
         let layout = ScreenLayout(width: screen.width, height: screen.height)
         if layoutDirty {
@@ -557,7 +544,7 @@ public final class Dashboard {
                 screen.text(notice, y: 0, x: 0, maxWidth: layout.width, style: UIStyle(role: .error, bold: true))
                 screen.present()
             }
-            finishFrame(started)
+            finishFrame(started, frame)
             return
         }
         let now = Date().timeIntervalSince1970
@@ -599,12 +586,11 @@ public final class Dashboard {
         if chromeDirty { drawChrome(layout) }
         chromeDirty = false
         screen.present()
-        finishFrame(started, keyOnly: keyOnly)
+        finishFrame(started, frame)
     }
 
-    private func finishFrame(_ started: Double, keyOnly: Bool = false) {
-        let cost = EventLoop.monotonicSeconds() - started
-        if !keyOnly { frameCost = frameCost == 0 ? cost : frameCost * 0.7 + cost * 0.3 }
+    private func finishFrame(_ started: Double, _ frame: FrameScheduler.Frame) {
+        if case .output = frame { frames.outputFrameEnded(cost: EventLoop.monotonicSeconds() - started) }
         // Output that arrived while feeding was over budget still waits: draw it soon.
         if agents.contains(where: { $0.feed.pendingCount > 0 || (skipBodies && $0.bodyDirty) }) { requestFrame() }
     }
@@ -613,7 +599,7 @@ public final class Dashboard {
     private func feedScreens(seconds: Double) {
         let busy = agents.filter { $0.feed.pendingCount > 0 }
         guard !busy.isEmpty else { return }
-        let allowed = feedCPUShare * max(seconds, Dashboard.minFrameInterval)
+        let allowed = feedCPUShare * max(seconds, FrameScheduler.minInterval)
         let total = max(16 * 1024, Int(allowed / feedCostPerByte))
         let share = max(4 * 1024, total / busy.count)
         let started = EventLoop.monotonicSeconds()

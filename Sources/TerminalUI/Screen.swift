@@ -47,6 +47,10 @@ public final class Screen {
         _ = keypad(sv_stdscr(), true)
         _ = nodelay(sv_stdscr(), true)
         _ = set_escdelay(25)
+        // Never stop a screen update because a key is waiting: ncurses would leave the rest of
+        // the frame undrawn until the next one, and the dashboard draws only when something
+        // changed, so that can be a second later (the key's own frame included).
+        _ = typeahead(-1)
         _ = curs_set(0)
         _ = leaveok(sv_stdscr(), true)
         if colorEnabled && has_colors() {
@@ -69,6 +73,17 @@ public final class Screen {
             ansiBackground = (0..<16).map { n in theme.palette[n].map { mapper.nearest($0) } ?? n }
         }
         updateSize()
+        leaveInitialState()
+    }
+
+    /// ncurses 6.4 (Debian 12's) flushes its output after every cursor movement until the
+    /// screen has once come back from `endwin` (`_nc_mvcur` flushes while the screen is in its
+    /// initial state, which only a resume ends): a frame that changes N places reaches the
+    /// terminal as N writes, and each wakes the terminal's reader (tmux) and the scheduler. One
+    /// round trip through `endwin` at the start makes every frame one write, as after a pager.
+    private func leaveInitialState() {
+        _ = endwin()
+        _ = refresh()
     }
 
     public func stop() {

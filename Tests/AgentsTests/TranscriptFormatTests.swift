@@ -80,6 +80,37 @@ final class TranscriptFormatTests: XCTestCase {
         XCTAssertEqual(store.list().map(\.id), [id])
     }
 
+    /// A transcript written before the exec agent's extras stopped keeping their own copy of the
+    /// entries (`extras.messages`, captured from a real `supervisor agent exec` run with the
+    /// script provider) loads; written back, the text is in the transcript's one message list
+    /// and extras only say each message's kind, time and turn.
+    func testExecTranscriptWithItsOwnMessageListLoadsAndIsWrittenWithOneList() throws {
+        let store = ConversationStore(stateDir: dir.path)
+        let id = "20261205-025642-23c8"
+        try install("exec-transcript-v1.json", at: store.path(id))
+        let before = try isTranscript(store.path(id))
+        XCTAssertNotNil(before.extras?["messages"], "the captured file is the older transcript")
+        XCTAssertTrue(before.messages.isEmpty)
+        let old = try store.load(id)
+        XCTAssertEqual(old.messages.count, 7)
+        XCTAssertEqual(old.messages.first?.kind, .prompt)
+        XCTAssertEqual(old.messages.first?.text, "What is the sum of the squares of 1..10, and which Python runs you?")
+
+        try store.save(old)
+        let t = try isTranscript(store.path(id))
+        XCTAssertNil(t.extras?["messages"], "no second copy of the entries in extras")
+        XCTAssertEqual(t.messages.map(\.text), old.messages.map(\.text))
+        XCTAssertEqual(t.messages.map(\.role.rawValue), old.messages.map(\.role))
+        let extrasText = try XCTUnwrap(t.extras).serialized()
+        for m in old.messages where m.text.count > 20 && m.text != old.title {  // the title is the first prompt's line
+            XCTAssertFalse(extrasText.contains(OrderedJSON.string(m.text).serialized().dropFirst().dropLast()), "text of a \(m.kind) kept in extras too")
+        }
+        var reloaded = try store.load(id)
+        reloaded.updated = old.updated  // `save` stamps the time
+        XCTAssertEqual(reloaded, old)
+        XCTAssertEqual(reloaded.chatMessages, old.chatMessages)
+    }
+
     func testOldGoalHistoryLoadsAndIsRewrittenAsATranscript() throws {
         let path = dir.file("goal-history.json")
         try install("goal-history.json", at: path)

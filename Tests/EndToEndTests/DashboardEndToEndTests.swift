@@ -184,6 +184,51 @@ final class DashboardEndToEndTests: XCTestCase {
         try waitScreen("the tiles") { s in expect.map { s.contains($0) } ?? (s.contains("counter command") && s.contains("echo command")) }
     }
 
+    /// Each frame reaches the terminal in one write. ncurses 6.4 flushed after every cursor
+    /// movement until the screen had once come back from `endwin`, so a frame that changed N
+    /// places (each second: every tile's uptime) was N writes, each waking the terminal's reader
+    /// and counted by the scheduler as the dashboard running again. Traced with strace.
+    func testEachFrameIsOneWrite() throws {
+        let strace = ["/usr/bin/strace", "/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        try XCTSkipIf(strace == nil, "strace is not installed (scripts/setup.sh installs it for the tests)")
+        try XCTSkipIf(try run([strace!, "-o", "/dev/null", "/bin/true"]).status != 0, "strace cannot trace here (ptrace refused)")
+        var profile = "name = \"dash\"\n[logs]\ndir = \"\(home.path)/logs\"\n"
+        for name in ["a1", "a2", "a3"] { profile += "[[agents]]\nname = \"\(name)\"\nkind = \"command\"\ncommand = [\"sleep\", \"100000\"]\n" }
+        let up = try run([supervisor, "up", home.write("dash.toml", profile), "--detach"], timeout: 60)
+        XCTAssertEqual(up.status, 0, up.output)
+        profileUp = true
+        let trace = home.file("dashboard.trace")
+        _ = try run([tmuxPath, "-S", outer, "-f", "/dev/null", "new-session", "-d", "-s", "o", "-x", "120", "-y", "30",
+                     "-e", "SUPERVISOR_HOME=\(home.path)", "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", "-e", "LC_ALL=C.UTF-8",
+                     strace!, "-f", "-qq", "-o", trace, "-e", "trace=write,epoll_wait,epoll_pwait", supervisor, "dashboard", "dash"])
+        try waitScreen("the tiles") { $0.contains("a1 command") && $0.contains("a3 command") }
+        // The uptimes tick each second: frames after the first few are one change per tile.
+        var frames: [Int] = []
+        try waitFor("five frames", seconds: 30) {
+            frames = Self.writesPerFrame(String(decoding: FileManager.default.contents(atPath: trace) ?? Data(), as: UTF8.self))
+            return frames.count >= 5
+        }
+        XCTAssertEqual(Array(frames.suffix(3)), [1, 1, 1], "writes to the terminal per frame (loop wake-up), all frames: \(frames)")
+    }
+
+    /// From `strace -f -o` lines (`PID call(...)`): the dashboard's writes to its terminal
+    /// between two of its epoll_waits, for each wake-up that wrote.
+    static func writesPerFrame(_ trace: String) -> [Int] {
+        let lines = trace.split(separator: "\n")
+        guard let pid = lines.first?.split(separator: " ").first else { return [] }
+        var frames: [Int] = []
+        var writes = 0
+        for line in lines where line.hasPrefix(pid + " ") {
+            if line.contains(" epoll_wait(") || line.contains(" epoll_pwait(") {
+                if writes > 0 { frames.append(writes) }
+                writes = 0
+            } else if line.contains(" write(1, ") {
+                writes += 1
+            }
+        }
+        return frames
+    }
+
     func testTilesFocusSearchResizeSendRestartQuit() throws {
         try bringUp()
         try openDashboard()

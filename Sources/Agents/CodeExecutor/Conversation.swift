@@ -276,12 +276,22 @@ public struct ConversationStore {
 // MARK: As a transcript
 
 extension Conversation {
-    /// What only the exec agent keeps: the entries as the model is sent them, each code run
-    /// with its runtime, each request with its timings, and why the last turn stopped.
+    /// What only the exec agent keeps: for each of the transcript's `messages` (the one copy of
+    /// their text), what kind of entry it is, when and in which turn; each code run with its
+    /// runtime, each request with its timings, and why the last turn stopped.
     struct Extras: Codable {
+        struct MessageInfo: Codable {
+            var kind: Entry.Kind
+            var at: String
+            var turn: Int
+        }
         var title: String
         var turns: Int
-        var messages: [Entry]
+        /// Parallel to the transcript's `messages`.
+        var messageInfo: [MessageInfo]?
+        /// Transcripts written before `messageInfo` kept the whole entries here, a second copy
+        /// of the conversation's text; they still load.
+        var messages: [Entry]?
         var runs: [CodeRun]
         var requests: [Request]
         var stop: Stop?
@@ -298,10 +308,14 @@ extension Conversation {
         case .working: .working
         case .stopped: .stopped(reason: stop?.reason ?? requests.last?.error ?? "limit")
         }
-        let extras = Extras(title: title, turns: turns, messages: messages, runs: runs, requests: requests, stop: stop)
+        let info = messages.map { Extras.MessageInfo(kind: $0.kind, at: $0.at, turn: $0.turn) }
+        let extras = Extras(title: title, turns: turns, messageInfo: info, runs: runs, requests: requests, stop: stop)
+        // One message per entry, not joined as `chatMessages` joins them for a request, so each
+        // keeps its kind, time and turn.
+        let stored = messages.map { Message(role: $0.role == "assistant" ? .assistant : .user, content: [.text($0.text)]) }
         return Transcript(id: id, kind: .exec, provider: provider, model: model, started: created, updated: updated,
                           status: state, spend: spend, contextCap: contextCap, entries: events.map { EventRecord(event: $0) },
-                          extras: try? JSONCoding.encode(extras, sortedKeys: true))
+                          messages: stored, extras: try? JSONCoding.encode(extras, sortedKeys: true))
     }
 
     public init(transcript t: Transcript) throws {
@@ -316,7 +330,15 @@ extension Conversation {
         case .stopped: .stopped
         }
         contextCap = t.contextCap
-        title = extras.title; turns = extras.turns; messages = extras.messages
+        title = extras.title; turns = extras.turns
+        if let info = extras.messageInfo {
+            guard info.count == t.messages.count else {
+                throw ConversationError(message: "transcript \(t.id): \(t.messages.count) messages but \(info.count) records of them")
+            }
+            messages = zip(t.messages, info).map { m, i in Entry(role: m.role.rawValue, kind: i.kind, text: m.text, at: i.at, turn: i.turn) }
+        } else {
+            messages = extras.messages ?? []
+        }
         runs = extras.runs; requests = extras.requests; stop = extras.stop
     }
 
