@@ -211,6 +211,52 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertFalse(String(decoding: sv.log("web", "a"), as: UTF8.self).contains("refused-marker"))
     }
 
+    /// serve subscribes to a shim only while a client watches its agent: no connection with no
+    /// client, one for the agent a stream watches, every agent of the profile for an events
+    /// client, none again once they leave.
+    func testSubscribesOnlyWhileWatched() throws {
+        try startServing(nil, profile: agent("a", sh("while :; do echo out; sleep 0.05; done")) + agent("b", ["cat"]))
+        XCTAssertEqual(try check("profiles").trimmingCharacters(in: .whitespacesAndNewlines), "web")
+        XCTAssertEqual(shimConnections(), 0, "no client: no subscription")
+        let stream = try sv.start([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", "watch", "stream"],
+                                  executable: ServeEndToEndTests.python!)
+        try waitFor("a stream client's hello", seconds: 20) { stream.stdout.contains("hello") }
+        try waitFor("one shim connection (agent a's)", seconds: 20) { self.shimConnections() == 1 }
+        let events = try sv.start([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", "watch", "events"],
+                                  executable: ServeEndToEndTests.python!)
+        try waitFor("an events client's hello", seconds: 20) { events.stdout.contains("hello") }
+        try waitFor("both agents' shims subscribed", seconds: 20) { self.shimConnections() == 2 }
+        stream.signal(SIGKILL)
+        events.signal(SIGKILL)
+        try waitFor("no shim connection once the clients left", seconds: 20) { self.shimConnections() == 0 }
+        // Without subscriptions the lists still come from the state files.
+        XCTAssertTrue(try check("profiles").contains("web"))
+    }
+
+    /// Connections the shims of web's agents hold (accepted on their sockets: /proc/net/unix
+    /// lists them with the socket's path, connected).
+    func shimConnections() -> Int {
+        let paths = Set(["a", "b"].compactMap { sv.state("web", $0)?.socketPath })
+        // Read to its end (a /proc file says it has 0 bytes: a read by its size gets a part).
+        let unix = String(decoding: FileHandle(forReadingAtPath: "/proc/net/unix")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        return unix.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count > 7 && fields[5] == "03" && paths.contains(String(fields[7]))
+        }.count
+    }
+
+    /// `supervisor client`'s hand-off: the history read over HTTP, then the stream from where
+    /// that read ended (`events_from`), while the agent writes an event every few ms: each one
+    /// arrives exactly once across the two (a real client: Python's websockets).
+    func testEventsHandOffIsExact() throws {
+        try startServing(sh(#"i=0; while :; do echo "{\"type\":\"tick\",\"n\":$i}" >&3; i=$((i+1)); sleep 0.002; done"#))
+        try waitFor("some tick events", seconds: 20) {
+            ((try? String(contentsOfFile: sv.eventsPath("web", "a"), encoding: .utf8)) ?? "").contains("\"n\":50")
+        }
+        let output = try check("handoff", ["20"])
+        XCTAssertTrue(output.contains("every tick exactly once"), output)
+    }
+
     /// Bad flags: one line, exit 2, nothing listening.
     func testNonLoopbackNeedsTLS() throws {
         let result = try sv.run(["serve", "--address", "0.0.0.0", "--port", "0"], timeout: 20)
