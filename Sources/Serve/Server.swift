@@ -236,7 +236,11 @@ public final class Server: WebServerDelegate {
         for client in clients where client.wantsOutput {
             let canQueue = client.socket.queuedBytes < configuration.clientQueueLimit
             if let (start, skip) = client.cursor.live(offset: offset, count: bytes.count, canQueue: canQueue) {
-                client.socket.send(binary: outputMessage(start, bytes[skip...]))
+                // Behind by a message or more: one bigger message (up to 64 KiB) instead of many.
+                let end = start + UInt64(bytes.count - skip)
+                if !client.socket.extendLast(tag: start, with: bytes[skip...], newTag: end, limit: 64 * 1024) {
+                    client.socket.send(binary: outputMessage(start, bytes[skip...]), tag: end)
+                }
             } else if client.cursor.mode == .catchingUp {
                 pump(client)
             }
