@@ -215,10 +215,11 @@ public final class Server: WebServerDelegate {
     // MARK: streams
 
     /// Sends a catching-up client the next piece of the log (one piece per drain, so a client
-    /// that reads slowly costs one piece of memory, not the whole log).
+    /// that reads slowly costs one piece of memory, not the whole log; 64 KiB, since what the
+    /// socket does not take at once libwebsockets keeps a copy of).
     private func pump(_ client: StreamClient) {
         guard client.wantsOutput, client.cursor.mode == .catchingUp, client.socket.isOpen, client.socket.queuedBytes == 0 else { return }
-        let chunk = 256 * 1024
+        let chunk = 64 * 1024
         guard let (offset, bytes) = try? LogReader.read(path: client.agent.logPath, from: client.cursor.next, maxBytes: chunk) else {
             _ = client.cursor.read(offset: client.cursor.next, count: 0, reachedEnd: true)
             return
@@ -227,7 +228,7 @@ public final class Server: WebServerDelegate {
             client.socket.send(text: OrderedJSON.object([("type", .string("gap")), ("from", .number(String(gap.gapFrom))),
                                                          ("to", .number(String(gap.gapTo)))]).serialized())
         }
-        if !bytes.isEmpty { client.socket.send(binary: outputMessage(offset, bytes[...])) }
+        if !bytes.isEmpty { client.socket.send(binary: offsetHeader(offset), bytes[...]) }
         // onDrained calls back once this piece is written; a live client waits for frames.
     }
 
@@ -239,7 +240,7 @@ public final class Server: WebServerDelegate {
                 // Behind by a message or more: one bigger message (up to 64 KiB) instead of many.
                 let end = start + UInt64(bytes.count - skip)
                 if !client.socket.extendLast(tag: start, with: bytes[skip...], newTag: end, limit: 64 * 1024) {
-                    client.socket.send(binary: outputMessage(start, bytes[skip...]), tag: end)
+                    client.socket.send(binary: offsetHeader(start), bytes[skip...], tag: end)
                 }
             } else if client.cursor.mode == .catchingUp {
                 pump(client)
@@ -247,13 +248,9 @@ public final class Server: WebServerDelegate {
         }
     }
 
-    /// `[u64 BE offset][bytes]`: an output frame as it goes to a client.
-    private func outputMessage(_ offset: UInt64, _ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        var message = [UInt8]()
-        message.reserveCapacity(8 + bytes.count)
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: offset >> UInt64(shift))) }
-        message += bytes
-        return message
+    /// An output message is `[u64 BE offset][bytes]`: its first eight bytes.
+    private func offsetHeader(_ offset: UInt64) -> [UInt8] {
+        stride(from: 56, through: 0, by: -8).map { UInt8(truncatingIfNeeded: offset >> UInt64($0)) }
     }
 
     /// An event came (or a subscription began): the events file's new lines go out, each with
@@ -349,6 +346,8 @@ public final class Server: WebServerDelegate {
     }
 
     private func profileWentDown(_ profile: String) {
+        // Its watcher is gone with its subscriptions: a profile that comes back starts afresh.
+        for key in eventsSent.keys where key.hasPrefix(profile + "/") { eventsSent[key] = nil }
         for (key, clients) in streams where key.hasPrefix(profile + "/") {
             clients.forEach { $0.socket.close(reason: "profile \(profile) went down") }
         }

@@ -63,9 +63,12 @@ public final class WebSocket {
         self.wsi = wsi
     }
 
-    public func send(text: String) { enqueue(Array(text.utf8), binary: false, tag: nil) }
-    /// `tag`: lets `extendLast` append to this message while it waits in the queue.
-    public func send(binary: [UInt8], tag: UInt64? = nil) { enqueue(binary, binary: true, tag: tag) }
+    public func send(text: String) { enqueue(Array(text.utf8)[...], binary: false, tag: nil) }
+    /// A binary message of `header` then `body` (one copy, into the buffer libwebsockets
+    /// writes from). `tag`: lets `extendLast` append to it while it waits in the queue.
+    public func send(binary header: [UInt8], _ body: ArraySlice<UInt8> = [], tag: UInt64? = nil) {
+        enqueue(header[...], body, binary: true, tag: tag)
+    }
 
     /// Appends `bytes` to the last queued message when it waits unwritten with tag `tag`
     /// and stays within `limit` bytes; it then carries `newTag`. A client that is behind gets
@@ -80,14 +83,15 @@ public final class WebSocket {
         return true
     }
 
-    private func enqueue(_ payload: [UInt8], binary: Bool, tag: UInt64?) {
+    private func enqueue(_ payload: ArraySlice<UInt8>, _ more: ArraySlice<UInt8> = [], binary: Bool, tag: UInt64?) {
         guard isOpen, closeRequested == nil else { return }
         let pre = Int(sv_lws_pre())
         var framed = [UInt8](repeating: 0, count: pre)
-        framed.reserveCapacity(pre + payload.count)
+        framed.reserveCapacity(pre + payload.count + more.count)
         framed += payload
+        framed += more
         queue.append((framed, binary, tag))
-        queuedBytes += payload.count
+        queuedBytes += payload.count + more.count
         lws_callback_on_writable(wsi)
     }
 
