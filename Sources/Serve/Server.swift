@@ -259,7 +259,7 @@ public final class Server: WebServerDelegate {
     private func sendNewEvents(_ profile: String, _ agent: String) {
         let key = profile + "/" + agent
         guard let sent = eventsSent[key], let record = profiles.agent(profile, agent) else { return }
-        var read = EventFile.read(path: record.eventsPath, from: sent.next, inode: sent.inode, maxBytes: configuration.maxLogRange)
+        let read = EventFile.read(path: record.eventsPath, from: sent.next, inode: sent.inode, maxBytes: configuration.maxLogRange)
         eventsSent[key] = (read.next, read.inode)
         let clients = streams[key] ?? []
         if read.rotated {
@@ -281,7 +281,6 @@ public final class Server: WebServerDelegate {
                 socket.send(text: text)
             }
         }
-        read.lines = []
     }
 
     /// `events_from=BYTE`: the stream starts with the events file's lines from BYTE up to

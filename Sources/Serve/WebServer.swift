@@ -118,29 +118,30 @@ public final class WebSocket {
     func writeQueued(budget: Int = 512 * 1024) -> Bool {
         var written = 0
         while true {
-            let before = queuedBytes
-            guard writeNext() else { return false }
-            written += before - queuedBytes
+            // (Not queuedBytes before and after: onDrained may queue the next piece meanwhile.)
+            guard let count = writeNext() else { return false }
+            written += count
             if queueStart >= queue.count || written >= budget || lws_send_pipe_choked(wsi) != 0 { break }
         }
         if queueStart < queue.count { lws_callback_on_writable(wsi) }
         return true
     }
 
-    /// Writes one queued message; false when the connection is to be closed.
-    private func writeNext() -> Bool {
+    /// Writes one queued message: its byte count, nil when the connection is to be closed.
+    private func writeNext() -> Int? {
+        var count = 0
         if queueStart < queue.count {
             var message = queue[queueStart].bytes
             let binary = queue[queueStart].binary
             queue[queueStart].bytes = []
             queueStart += 1
             let pre = Int(sv_lws_pre())
-            let count = message.count - pre
+            count = message.count - pre
             queuedBytes -= count
             let written = message.withUnsafeMutableBufferPointer { buffer in
                 sv_lws_write(wsi, buffer.baseAddress! + pre, count, binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
             }
-            if written < count { return false }
+            if written < count { return nil }
             if queueStart == queue.count {
                 queue.removeAll(keepingCapacity: false)
                 queueStart = 0
@@ -149,15 +150,15 @@ public final class WebSocket {
                 queueStart = 0
             }
         }
-        if queueStart < queue.count { return true }
+        if queueStart < queue.count { return count }
         if let close = closeRequested {
             var reason = Array(close.reason.utf8.prefix(120))
             reason.withUnsafeMutableBufferPointer { lws_close_reason(wsi, close.code, $0.baseAddress, $0.count) }
-            return false
+            return nil
         }
         drainedAt?()
         onDrained?()
-        return true
+        return count
     }
 }
 
