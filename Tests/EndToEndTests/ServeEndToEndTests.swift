@@ -257,6 +257,31 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(output.contains("every tick exactly once"), output)
     }
 
+    /// Stream clients that stop reading cost serve a bounded queue each (256 KiB, then they
+    /// are sent back to the log), however much the agent writes meanwhile: 20 clients grew
+    /// serve's peak RSS by 7 MiB here, by 23 MiB with the 1 MiB queue before.
+    func testSlowClientsHoldBoundedMemory() throws {
+        try startServing(sh("while :; do head -c 262144 /dev/zero | tr '\\0' x; sleep 0.1; done"))
+        try waitFor("serve to list the profile", seconds: 20) { (try? self.check("profiles"))?.contains("web") == true }
+        let base = vmKiB("VmHWM")
+        let clients = 20
+        // 24 MB: more than each client's socket buffers (4 MB here) and queue hold.
+        let hog = try sv.start([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", "hog", String(clients), "24"],
+                               executable: ServeEndToEndTests.python!)
+        try waitFor("the agent to write 24 MB past the clients' start", seconds: 90) { hog.stdout.contains("filled") || !hog.isRunning }
+        XCTAssertTrue(hog.isRunning, hog.stdout + hog.stderr)
+        let grown = vmKiB("VmHWM") - base
+        hog.signal(SIGKILL)
+        XCTAssertLessThan(grown, 14 << 10, "serve's peak RSS grew \(grown) KiB for \(clients) clients that do not read")
+        XCTAssertEqual(sv.state("web", "a")?.state, .running)
+    }
+
+    func vmKiB(_ field: String) -> Int {
+        let status = String(decoding: FileHandle(forReadingAtPath: "/proc/\(serve.pid)/status")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+    }
+
     /// Bad flags: one line, exit 2, nothing listening.
     func testNonLoopbackNeedsTLS() throws {
         let result = try sv.run(["serve", "--address", "0.0.0.0", "--port", "0"], timeout: 20)

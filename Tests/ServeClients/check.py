@@ -12,6 +12,8 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
   events         on the profile's events WebSocket, restart the agent and see its events arrive
   watch KIND     open agent's stream (KIND "stream") or the profile's events (KIND "events")
                  and hold it until killed
+  hog N MB       open N streams from the log's end that never read; print "filled" once the
+                 agent has written MB more (X-Log-End), then hold them
   handoff N      N times: read the events over HTTP, then stream from where that read ended
                  (events_from) while the agent writes numbered `tick` events: every tick
                  arrives exactly once across the two
@@ -262,7 +264,23 @@ async def watch(kind):
             pass
 
 
-if COMMAND == "watch":
+async def hog(count, megabytes):
+    status, headers, _ = http("GET", f"{AGENT_PATH}/log?from=0&max=0", CONTROL)
+    end = headers["X-Log-End"]
+    sockets = [await websockets.connect(f"{WS}{AGENT_PATH}/stream?from={end}", max_queue=1, max_size=None,
+                                        additional_headers={"Authorization": "Bearer " + CONTROL}) for _ in range(count)]
+    while True:
+        _, headers, _ = http("GET", f"{AGENT_PATH}/log?from=0&max=0", CONTROL)
+        if int(headers["X-Log-End"]) > int(end) + megabytes * 1000000:
+            break
+        await asyncio.sleep(0.1)
+    print("filled", flush=True)
+    await asyncio.sleep(3600)
+
+
+if COMMAND == "hog":
+    asyncio.run(hog(int(ARGS[0]), int(ARGS[1])))
+elif COMMAND == "watch":
     asyncio.run(watch(ARGS[0]))
 elif COMMAND == "handoff":
     asyncio.run(handoff(int(ARGS[0])))
