@@ -30,6 +30,8 @@ final class ProfileSet {
     var onOutput: ((String, String, UInt64, [UInt8]) -> Void)?
     var onEvent: ((String, String, String) -> Void)?
     var onChange: ((String, String) -> Void)?
+    /// An agent's shim acknowledged the subscription asked of it.
+    var onSubscribed: ((String, String) -> Void)?
     /// A profile came up (true) or went down (false).
     var onProfile: ((String, Bool) -> Void)?
 
@@ -93,7 +95,8 @@ final class ProfileSet {
 
     private func follow(_ record: ProfileRecord) {
         let name = record.name
-        let watcher = ProfileWatcher(loop: loop, record: record, output: true)
+        // Nothing is subscribed until a client watches an agent (`Server.updateInterest`).
+        let watcher = ProfileWatcher(loop: loop, record: record, output: true, onDemand: true)
         watcher.onHello = { [weak self] agent, hello in
             self?.profiles[name]?.streamEnd[agent] = hello.logBytes
         }
@@ -104,6 +107,7 @@ final class ProfileSet {
         }
         watcher.onEvent = { [weak self] agent, line in self?.onEvent?(name, agent, line) }
         watcher.onChange = { [weak self] agent in self?.onChange?(name, agent) }
+        watcher.onSubscribed = { [weak self] agent in self?.onSubscribed?(name, agent) }
         profiles[name] = Followed(record: record, watcher: watcher)
         watcher.start()
     }

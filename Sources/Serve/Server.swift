@@ -16,8 +16,9 @@ public final class Server: WebServerDelegate {
     public struct Configuration: Sendable {
         public var options: WebServerOptions
         public var access: Access
-        /// Stream clients with more than this queued are sent back to reading the log.
-        public var clientQueueLimit = 1 << 20
+        /// Stream clients with more than this queued are sent back to reading the log (the
+        /// memory a client that falls behind costs: 200 streams hold at most 50 MiB).
+        public var clientQueueLimit = 256 << 10
         /// A WebSocket client whose queue has not emptied for this long is dropped.
         public var stuckAfter: Double = 60
         /// Largest log range one `GET .../log` returns.
@@ -37,6 +38,8 @@ public final class Server: WebServerDelegate {
     private var web: WebServer!
     private var streams: [String: [StreamClient]] = [:]  // "profile/agent"
     private var eventClients: [String: [WebSocket]] = [:]  // profile
+    /// Per "profile/agent" whose events are subscribed: how far its events file has been sent.
+    private var eventsSent: [String: (next: UInt64, inode: UInt64)] = [:]
     private var pendingCalls: [ObjectIdentifier: ShimConnection] = [:]
     private var stuckTimer: LoopTimer?
 
@@ -49,7 +52,8 @@ public final class Server: WebServerDelegate {
         profiles = ProfileSet(loop: loop, paths: paths)
         web = WebServer(loop: loop, options: configuration.options, delegate: self)
         profiles.onOutput = { [weak self] profile, agent, offset, bytes in self?.liveOutput(profile, agent, offset, bytes) }
-        profiles.onEvent = { [weak self] profile, agent, line in self?.liveEvent(profile, agent, line) }
+        profiles.onEvent = { [weak self] profile, agent, _ in self?.sendNewEvents(profile, agent) }
+        profiles.onSubscribed = { [weak self] profile, agent in self?.subscribed(profile, agent) }
         profiles.onChange = { [weak self] profile, agent in self?.stateChanged(profile, agent) }
         profiles.onProfile = { [weak self] profile, up in if !up { self?.profileWentDown(profile) } }
     }
@@ -116,15 +120,21 @@ public final class Server: WebServerDelegate {
             socket.context = client
             streams[p + "/" + a, default: []].append(client)
             socket.onDrained = { [weak self, weak client] in if let client { self?.pump(client) } }
+            updateInterest(p, a)
             var hello: [(String, OrderedJSON)] = [("type", .string("hello")), ("profile", .string(p)), ("agent", .string(a)),
                                                     ("from", .number(String(from)))]
-            if let end = profiles.profiles[p]?.streamEnd[a] { hello.append(("log_end", .number(String(end)))) }
+            if let end = (try? LogReader.segments(path: agent.logPath))?.last?.end ?? profiles.profiles[p]?.streamEnd[a] {
+                hello.append(("log_end", .number(String(end))))
+            }
+            if let sent = eventsSent[client.key] { hello.append(("events_end", .number(String(sent.next)))) }
             if let status = statusJSON(p, a) { hello.append(("status", status)) }
             socket.send(text: OrderedJSON.object(hello).serialized())
+            if let eventsFrom = request.query["events_from"].flatMap({ UInt64($0) }) { replayEvents(client, from: eventsFrom) }
             pump(client)
         case .eventsSocket(let p):
             socket.context = EventsClient(profile: p, scope: scope)
             eventClients[p, default: []].append(socket)
+            for agent in profiles.profiles[p]?.record.agents ?? [] { updateInterest(p, agent.name) }
             socket.send(text: OrderedJSON.object([("type", .string("hello")), ("profile", .string(p))]).serialized())
             if let count = request.query["replay"].flatMap({ Int($0) }), count > 0 { replayEvents(p, last: min(count, 10_000), to: socket) }
         default:
@@ -163,19 +173,55 @@ public final class Server: WebServerDelegate {
         if let client = socket.context as? StreamClient {
             streams[client.key]?.removeAll { $0 === client }
             if streams[client.key]?.isEmpty == true { streams[client.key] = nil }
+            updateInterest(client.profile, client.agent.name)
         } else if let client = socket.context as? EventsClient {
             eventClients[client.profile]?.removeAll { $0 === socket }
+            if eventClients[client.profile]?.isEmpty == true { eventClients[client.profile] = nil }
+            for agent in profiles.profiles[client.profile]?.record.agents ?? [] { updateInterest(client.profile, agent.name) }
         }
         socket.context = nil
+    }
+
+    // MARK: subscriptions
+
+    /// Subscribes to an agent's shim only while someone watches it: output while a stream
+    /// client wants output, events while any stream client of the agent or events client of
+    /// its profile is open; no connection at all otherwise.
+    private func updateInterest(_ profile: String, _ agent: String) {
+        guard let watcher = profiles.profiles[profile]?.watcher else { return }
+        let key = profile + "/" + agent
+        let clients = streams[key] ?? []
+        let interest = ProfileWatcher.Interest(output: clients.contains { $0.wantsOutput },
+                                               events: !clients.isEmpty || eventClients[profile] != nil)
+        if interest.events, eventsSent[key] == nil, let record = self.profiles.agent(profile, agent) {
+            // Live events continue the file from where it ends now; what the shim sends before
+            // it acknowledges the subscription is read from the file then.
+            let end = EventFile.end(path: record.eventsPath)
+            eventsSent[key] = (end.size, end.inode)
+        } else if !interest.events {
+            eventsSent[key] = nil
+        }
+        watcher.setInterest(agent, interest)
+    }
+
+    /// The shim now sends what was asked: whatever reached the files before that is read from
+    /// them (events up to the file's end; output by sending live clients back to the log).
+    private func subscribed(_ profile: String, _ agent: String) {
+        sendNewEvents(profile, agent)
+        for client in streams[profile + "/" + agent] ?? [] where client.cursor.mode == .live {
+            client.cursor.recheck()
+            pump(client)
+        }
     }
 
     // MARK: streams
 
     /// Sends a catching-up client the next piece of the log (one piece per drain, so a client
-    /// that reads slowly costs one piece of memory, not the whole log).
+    /// that reads slowly costs one piece of memory, not the whole log; 64 KiB, since what the
+    /// socket does not take at once libwebsockets keeps a copy of).
     private func pump(_ client: StreamClient) {
         guard client.wantsOutput, client.cursor.mode == .catchingUp, client.socket.isOpen, client.socket.queuedBytes == 0 else { return }
-        let chunk = 256 * 1024
+        let chunk = 64 * 1024
         guard let (offset, bytes) = try? LogReader.read(path: client.agent.logPath, from: client.cursor.next, maxBytes: chunk) else {
             _ = client.cursor.read(offset: client.cursor.next, count: 0, reachedEnd: true)
             return
@@ -184,7 +230,7 @@ public final class Server: WebServerDelegate {
             client.socket.send(text: OrderedJSON.object([("type", .string("gap")), ("from", .number(String(gap.gapFrom))),
                                                          ("to", .number(String(gap.gapTo)))]).serialized())
         }
-        if !bytes.isEmpty { client.socket.send(binary: outputMessage(offset, bytes[...])) }
+        if !bytes.isEmpty { client.socket.send(binary: offsetHeader(offset), bytes[...]) }
         // onDrained calls back once this piece is written; a live client waits for frames.
     }
 
@@ -193,34 +239,88 @@ public final class Server: WebServerDelegate {
         for client in clients where client.wantsOutput {
             let canQueue = client.socket.queuedBytes < configuration.clientQueueLimit
             if let (start, skip) = client.cursor.live(offset: offset, count: bytes.count, canQueue: canQueue) {
-                client.socket.send(binary: outputMessage(start, bytes[skip...]))
+                // Behind by a message or more: one bigger message (up to 64 KiB) instead of many.
+                let end = start + UInt64(bytes.count - skip)
+                if !client.socket.extendLast(tag: start, with: bytes[skip...], newTag: end, limit: 64 * 1024) {
+                    client.socket.send(binary: offsetHeader(start), bytes[skip...], tag: end)
+                }
             } else if client.cursor.mode == .catchingUp {
                 pump(client)
             }
         }
     }
 
-    /// `[u64 BE offset][bytes]`: an output frame as it goes to a client.
-    private func outputMessage(_ offset: UInt64, _ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        var message = [UInt8]()
-        message.reserveCapacity(8 + bytes.count)
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: offset >> UInt64(shift))) }
-        message += bytes
-        return message
+    /// An output message is `[u64 BE offset][bytes]`: its first eight bytes.
+    private func offsetHeader(_ offset: UInt64) -> [UInt8] {
+        stride(from: 56, through: 0, by: -8).map { UInt8(truncatingIfNeeded: offset >> UInt64($0)) }
     }
 
-    private func liveEvent(_ profile: String, _ agent: String, _ line: String) {
-        let event = (try? OrderedJSON.parse(Array(line.utf8))) ?? .object([("type", .string("invalid")), ("raw", .string(line))])
-        let text = OrderedJSON.object([("type", .string("event")), ("profile", .string(profile)), ("agent", .string(agent)),
-                                       ("event", event)]).serialized()
-        for client in streams[profile + "/" + agent] ?? [] where client.socket.queuedBytes < configuration.clientQueueLimit {
-            client.socket.send(text: text)
+    /// An event came (or a subscription began): the events file's new lines go out, each with
+    /// its offset (`at`), so the stream continues the file exactly. The shim writes an event to
+    /// the file before it sends it, so the file has at least what the frames announce.
+    private func sendNewEvents(_ profile: String, _ agent: String) {
+        let key = profile + "/" + agent
+        guard let sent = eventsSent[key], let record = profiles.agent(profile, agent) else { return }
+        let read = EventFile.read(path: record.eventsPath, from: sent.next, inode: sent.inode, maxBytes: configuration.maxLogRange)
+        eventsSent[key] = (read.next, read.inode)
+        let clients = streams[key] ?? []
+        if read.rotated {
+            for client in clients { client.socket.send(text: OrderedJSON.object([("type", .string("events_rotated"))]).serialized()) }
         }
-        for socket in eventClients[profile] ?? [] {
-            // A client that does not read its events is dropped: it can reconnect and read the files.
-            if socket.queuedBytes > configuration.clientQueueLimit { socket.close(policy: true, reason: "too slow"); continue }
-            socket.send(text: text)
+        for line in read.lines {
+            let text = eventMessage(profile, agent, at: line.at, line.bytes)
+            for client in clients {
+                // A stream client that does not read its events is dropped: it can come back
+                // with `events_from` and miss nothing.
+                if client.socket.queuedBytes > configuration.clientQueueLimit + configuration.maxLogRange {
+                    client.socket.close(policy: true, reason: "too slow")
+                    continue
+                }
+                client.socket.send(text: text)
+            }
+            for socket in eventClients[profile] ?? [] {
+                if socket.queuedBytes > configuration.clientQueueLimit { socket.close(policy: true, reason: "too slow"); continue }
+                socket.send(text: text)
+            }
         }
+    }
+
+    /// `events_from=BYTE`: the stream starts with the events file's lines from BYTE up to
+    /// where live events continue (the last `maxLogRange` bytes of them at most, after a `gap`).
+    private func replayEvents(_ client: StreamClient, from: UInt64) {
+        guard let sent = eventsSent[client.key] else { return }
+        var start = from
+        if from > sent.next {  // the file the client read was rotated away
+            client.socket.send(text: OrderedJSON.object([("type", .string("events_rotated"))]).serialized())
+            start = 0
+        }
+        var afterGap = false
+        if sent.next > start + UInt64(configuration.maxLogRange) {
+            start = sent.next - UInt64(configuration.maxLogRange)
+            afterGap = true
+        }
+        while start < sent.next {
+            var read = EventFile.read(path: client.agent.eventsPath, from: start, inode: sent.inode, maxBytes: Int(sent.next - start))
+            guard !read.rotated, read.next > start else { break }
+            if afterGap {
+                // The range began mid-line, or so it is taken: its first line is skipped.
+                afterGap = false
+                let resume = read.lines.count > 1 ? read.lines[1].at : read.next
+                client.socket.send(text: OrderedJSON.object([("type", .string("gap")), ("events_from", .number(String(from))),
+                                                             ("events_to", .number(String(resume)))]).serialized())
+                read.lines.removeFirst()
+            }
+            for line in read.lines { client.socket.send(text: eventMessage(client.profile, client.agent.name, at: line.at, line.bytes)) }
+            start = read.next
+        }
+    }
+
+    private func eventMessage(_ profile: String, _ agent: String, at: UInt64?, _ line: ArraySlice<UInt8>) -> String {
+        let event = (try? OrderedJSON.parse(Array(line))) ?? .object([("type", .string("invalid")), ("raw", .string(String(decoding: line, as: UTF8.self)))])
+        var fields: [(String, OrderedJSON)] = [("type", .string("event")), ("profile", .string(profile)), ("agent", .string(agent))]
+        if let at { fields.append(("at", .number(String(at)))) }
+        fields.append(("event", event))
+        return OrderedJSON.object(fields).serialized()
     }
 
     /// The last `count` events of every agent of the profile, merged in time order (`ts`), so
@@ -232,8 +332,7 @@ public final class Server: WebServerDelegate {
             for line in (try? LogReader.lastLines(path: agent.eventsPath, count: count)) ?? [] {
                 guard let event = try? OrderedJSON.parse(Array(line.utf8)) else { continue }
                 let ts: String = { if case .string(let t)? = event["ts"] { return t }; return "" }()
-                merged.append((ts, OrderedJSON.object([("type", .string("event")), ("profile", .string(profile)),
-                                                       ("agent", .string(agent.name)), ("event", event)]).serialized()))
+                merged.append((ts, eventMessage(profile, agent.name, at: nil, Array(line.utf8)[...])))
             }
         }
         // Stable: one agent's events keep their file order when their stamps are equal.
@@ -248,6 +347,8 @@ public final class Server: WebServerDelegate {
     }
 
     private func profileWentDown(_ profile: String) {
+        // Its watcher is gone with its subscriptions: a profile that comes back starts afresh.
+        for key in eventsSent.keys where key.hasPrefix(profile + "/") { eventsSent[key] = nil }
         for (key, clients) in streams where key.hasPrefix(profile + "/") {
             clients.forEach { $0.socket.close(reason: "profile \(profile) went down") }
         }
@@ -286,7 +387,7 @@ public final class Server: WebServerDelegate {
               var status = StatusReport.collect(record).first(where: { $0.agent == agent }) else { return nil }
         if profiles.profiles[profile]?.watcher.unreachable.contains(agent) == true, status.state == "running" { status.state = "lost" }
         var json = (try? JSONCoding.encode(status, sortedKeys: true)) ?? .null
-        if case .object(var fields) = json, let activity = profiles.profiles[profile]?.watcher.activity[agent] {
+        if case .object(var fields) = json, let activity = profiles.profiles[profile]?.watcher.currentActivity(agent) {
             fields.append(("activity", .string(activity)))
             json = .object(fields)
         }

@@ -36,6 +36,12 @@ public struct StreamCursor: Equatable, Sendable {
         return (next - UInt64(count - skip), skip)
     }
 
+    /// Reads the log again up to its end before taking live frames: the live feed began only
+    /// now (a new subscription), so the log may hold bytes no frame will bring.
+    public mutating func recheck() {
+        mode = .catchingUp
+    }
+
     /// The client got `count` log bytes that really start at `offset` (later than `next` when
     /// older bytes were rotated away: a gap the client is told of). `reachedEnd`: the read
     /// stopped at the end of the log, so live frames take over.

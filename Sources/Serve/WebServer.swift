@@ -43,7 +43,9 @@ public final class WebSocket {
     /// The connection's number, unique for the server's life (for logs and maps).
     public let id: Int
     let wsi: OpaquePointer
-    fileprivate var queue: [(bytes: [UInt8], binary: Bool)] = []
+    /// Messages not yet written, each with `LWS_PRE` free bytes in front; `tag` marks one that
+    /// a later message may extend (`extendLast`).
+    fileprivate var queue: [(bytes: [UInt8], binary: Bool, tag: UInt64?)] = []
     fileprivate var queueStart = 0
     var fragments: [UInt8] = []
     fileprivate var closeRequested: (code: lws_close_status, reason: String)?
@@ -61,17 +63,35 @@ public final class WebSocket {
         self.wsi = wsi
     }
 
-    public func send(text: String) { enqueue(Array(text.utf8), binary: false) }
-    public func send(binary: [UInt8]) { enqueue(binary, binary: true) }
+    public func send(text: String) { enqueue(Array(text.utf8)[...], binary: false, tag: nil) }
+    /// A binary message of `header` then `body` (one copy, into the buffer libwebsockets
+    /// writes from). `tag`: lets `extendLast` append to it while it waits in the queue.
+    public func send(binary header: [UInt8], _ body: ArraySlice<UInt8> = [], tag: UInt64? = nil) {
+        enqueue(header[...], body, binary: true, tag: tag)
+    }
 
-    private func enqueue(_ payload: [UInt8], binary: Bool) {
+    /// Appends `bytes` to the last queued message when it waits unwritten with tag `tag`
+    /// and stays within `limit` bytes; it then carries `newTag`. A client that is behind gets
+    /// fewer, bigger messages (less work per byte on both sides); one that keeps up gets each
+    /// message as it comes, since its queue is empty. False: nothing was done.
+    public func extendLast(tag: UInt64, with bytes: ArraySlice<UInt8>, newTag: UInt64, limit: Int) -> Bool {
+        guard isOpen, closeRequested == nil, queueStart < queue.count, let last = queue.indices.last,
+              queue[last].tag == tag, queue[last].bytes.count + bytes.count <= Int(sv_lws_pre()) + limit else { return false }
+        queue[last].bytes += bytes
+        queue[last].tag = newTag
+        queuedBytes += bytes.count
+        return true
+    }
+
+    private func enqueue(_ payload: ArraySlice<UInt8>, _ more: ArraySlice<UInt8> = [], binary: Bool, tag: UInt64?) {
         guard isOpen, closeRequested == nil else { return }
         let pre = Int(sv_lws_pre())
         var framed = [UInt8](repeating: 0, count: pre)
-        framed.reserveCapacity(pre + payload.count)
+        framed.reserveCapacity(pre + payload.count + more.count)
         framed += payload
-        queue.append((framed, binary))
-        queuedBytes += payload.count
+        framed += more
+        queue.append((framed, binary, tag))
+        queuedBytes += payload.count + more.count
         lws_callback_on_writable(wsi)
     }
 
@@ -92,20 +112,36 @@ public final class WebSocket {
         lws_callback_on_writable(wsi)
     }
 
-    /// Writes one queued message; false when the connection is to be closed.
-    func writeNext() -> Bool {
+    /// Writes queued messages while the socket takes them (up to `budget` bytes, so one busy
+    /// client does not hold the loop), instead of one per writeable callback: a loop turn per
+    /// message would cost a poll round trip each. False when the connection is to be closed.
+    func writeQueued(budget: Int = 512 * 1024) -> Bool {
+        var written = 0
+        while true {
+            // (Not queuedBytes before and after: onDrained may queue the next piece meanwhile.)
+            guard let count = writeNext() else { return false }
+            written += count
+            if queueStart >= queue.count || written >= budget || lws_send_pipe_choked(wsi) != 0 { break }
+        }
+        if queueStart < queue.count { lws_callback_on_writable(wsi) }
+        return true
+    }
+
+    /// Writes one queued message: its byte count, nil when the connection is to be closed.
+    private func writeNext() -> Int? {
+        var count = 0
         if queueStart < queue.count {
             var message = queue[queueStart].bytes
             let binary = queue[queueStart].binary
             queue[queueStart].bytes = []
             queueStart += 1
             let pre = Int(sv_lws_pre())
-            let count = message.count - pre
+            count = message.count - pre
             queuedBytes -= count
             let written = message.withUnsafeMutableBufferPointer { buffer in
                 sv_lws_write(wsi, buffer.baseAddress! + pre, count, binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
             }
-            if written < count { return false }
+            if written < count { return nil }
             if queueStart == queue.count {
                 queue.removeAll(keepingCapacity: false)
                 queueStart = 0
@@ -114,18 +150,15 @@ public final class WebSocket {
                 queueStart = 0
             }
         }
-        if queueStart < queue.count {
-            lws_callback_on_writable(wsi)
-            return true
-        }
+        if queueStart < queue.count { return count }
         if let close = closeRequested {
             var reason = Array(close.reason.utf8.prefix(120))
             reason.withUnsafeMutableBufferPointer { lws_close_reason(wsi, close.code, $0.baseAddress, $0.count) }
-            return false
+            return nil
         }
         drainedAt?()
         onDrained?()
-        return true
+        return count
     }
 }
 
@@ -292,7 +325,7 @@ public final class WebServer {
             return 0
         case LWS_CALLBACK_SERVER_WRITEABLE:
             guard let socket = sockets[wsi] else { return -1 }
-            return socket.writeNext() ? 0 : -1
+            return socket.writeQueued() ? 0 : -1
         case LWS_CALLBACK_CLOSED:
             upgrades[wsi] = nil
             if let socket = sockets.removeValue(forKey: wsi) {

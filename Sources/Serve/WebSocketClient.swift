@@ -108,7 +108,7 @@ public final class WebSocketClient {
             }
             return 0
         case LWS_CALLBACK_CLIENT_WRITEABLE:
-            return socket?.writeNext() == false ? -1 : 0
+            return socket?.writeQueued() == false ? -1 : 0
         case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
             let why = input.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? "connection failed"
             end(why)

@@ -60,14 +60,15 @@ struct ClientCommand: ParsableCommand {
         var done = false
 
         // Who it is, and the conversation so far, over HTTP; then the stream.
-        func get(_ path: String, _ completion: @escaping (Int, [UInt8]) -> Void) {
+        func get(_ path: String, _ completion: @escaping (Int, [UInt8], [(String, String)]) -> Void) {
             var body: [UInt8] = []
             var status = 0
+            var headers: [(String, String)] = []
             http.start(HTTPRequest(url: base + path, headers: auth, connectTimeout: 10),
-                       onHead: { status = $0.status }, onBody: { body += $0 },
+                       onHead: { status = $0.status; headers = $0.headers }, onBody: { body += $0 },
                        onComplete: { result in
                            if case .failure(let error) = result { failure = "cannot reach \(base): \(error.message)"; done = true; return }
-                           completion(status, body)
+                           completion(status, body, headers)
                        })
         }
         var view = RemoteView(colour: isatty(1) == 1)
@@ -112,9 +113,13 @@ struct ClientCommand: ParsableCommand {
             }
         }
 
-        func openStream(builtIn: Bool, from: UInt64) {
+        /// `eventsFrom`: where the transcript read over HTTP ended; the stream continues the
+        /// events file from exactly there, and `position` drops any event shown already.
+        func openStream(builtIn: Bool, from: UInt64, eventsFrom: UInt64? = nil) {
             let scheme = base.hasPrefix("https") ? "wss" : "ws"
-            let wsURL = scheme + base.drop(while: { $0 != ":" }) + agentPath + "/stream?from=\(from)" + (builtIn ? "&output=0" : "")
+            var wsURL = scheme + base.drop(while: { $0 != ":" }) + agentPath + "/stream?from=\(from)" + (builtIn ? "&output=0" : "")
+            if let eventsFrom { wsURL += "&events_from=\(eventsFrom)" }
+            var position = EventPosition(from: eventsFrom ?? 0)
             do {
                 let client = try WebSocketClient(loop: loop, url: wsURL, headers: auth, caFile: tlsCa)
                 client.onMessage = { message, binary in
@@ -123,6 +128,7 @@ struct ClientCommand: ParsableCommand {
                         out.write(Data(message[8...]))
                         shownUpTo = message.prefix(8).reduce(0) { $0 << 8 | UInt64($1) } + UInt64(message.count - 8)
                     } else {
+                        guard position.admit(message) else { return }
                         var hello = false
                         if logEnd == nil, let json = try? OrderedJSON.parse(message), case .string("hello")? = json["type"] {
                             // A transcript client has shown the history already (over HTTP).
@@ -147,7 +153,7 @@ struct ClientCommand: ParsableCommand {
             } catch { failure = "\(error)"; done = true }
         }
 
-        get(agentPath) { status, body in
+        get(agentPath) { status, body, _ in
             guard status == 200, let json = try? OrderedJSON.parse(body) else {
                 failure = status == 401 || status == 403 ? "the server refused the token (\(status))"
                     : "no agent \(agent) in profile \(profile) at \(base) (\(status): \(String(decoding: body, as: UTF8.self)))"
@@ -161,9 +167,10 @@ struct ClientCommand: ParsableCommand {
                 openStream(builtIn: false, from: logBytes > 4096 ? logBytes - 4096 : 0)
                 return
             }
-            get(agentPath + "/transcript") { status, body in
+            get(agentPath + "/transcript") { status, body, headers in
                 if status == 200 { out.write(Data(body)) }
-                openStream(builtIn: true, from: 0)
+                let next = headers.first { $0.0.lowercased() == "x-next-offset" }.flatMap { UInt64($0.1) }
+                openStream(builtIn: true, from: 0, eventsFrom: status == 200 ? next ?? 0 : 0)
             }
         }
         let interrupt = SignalWatcher(loop: loop)

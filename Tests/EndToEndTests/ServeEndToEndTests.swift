@@ -289,6 +289,77 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertFalse(String(decoding: sv.log("web", "a"), as: UTF8.self).contains("refused-marker"))
     }
 
+    /// serve subscribes to a shim only while a client watches its agent: no connection with no
+    /// client, one for the agent a stream watches, every agent of the profile for an events
+    /// client, none again once they leave.
+    func testSubscribesOnlyWhileWatched() throws {
+        try startServing(nil, profile: agent("a", sh("while :; do echo out; sleep 0.05; done")) + agent("b", ["cat"]))
+        XCTAssertEqual(try check("profiles").trimmingCharacters(in: .whitespacesAndNewlines), "web")
+        XCTAssertEqual(shimConnections(), 0, "no client: no subscription")
+        let stream = try sv.start([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", "watch", "stream"],
+                                  executable: ServeEndToEndTests.python!)
+        try waitFor("a stream client's hello", seconds: 20) { stream.stdout.contains("hello") }
+        try waitFor("one shim connection (agent a's)", seconds: 20) { self.shimConnections() == 1 }
+        let events = try sv.start([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", "watch", "events"],
+                                  executable: ServeEndToEndTests.python!)
+        try waitFor("an events client's hello", seconds: 20) { events.stdout.contains("hello") }
+        try waitFor("both agents' shims subscribed", seconds: 20) { self.shimConnections() == 2 }
+        stream.signal(SIGKILL)
+        events.signal(SIGKILL)
+        try waitFor("no shim connection once the clients left", seconds: 20) { self.shimConnections() == 0 }
+        // Without subscriptions the lists still come from the state files.
+        XCTAssertTrue(try check("profiles").contains("web"))
+    }
+
+    /// Connections the shims of web's agents hold (accepted on their sockets: /proc/net/unix
+    /// lists them with the socket's path, connected).
+    func shimConnections() -> Int {
+        let paths = Set(["a", "b"].compactMap { sv.state("web", $0)?.socketPath })
+        // Read to its end (a /proc file says it has 0 bytes: a read by its size gets a part).
+        let unix = String(decoding: FileHandle(forReadingAtPath: "/proc/net/unix")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        return unix.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count > 7 && fields[5] == "03" && paths.contains(String(fields[7]))
+        }.count
+    }
+
+    /// `supervisor client`'s hand-off: the history read over HTTP, then the stream from where
+    /// that read ended (`events_from`), while the agent writes an event every few ms: each one
+    /// arrives exactly once across the two (a real client: Python's websockets).
+    func testEventsHandOffIsExact() throws {
+        try startServing(sh(#"i=0; while :; do echo "{\"type\":\"tick\",\"n\":$i}" >&3; i=$((i+1)); sleep 0.002; done"#))
+        try waitFor("some tick events", seconds: 20) {
+            ((try? String(contentsOfFile: sv.eventsPath("web", "a"), encoding: .utf8)) ?? "").contains("\"n\":50")
+        }
+        let output = try check("handoff", ["20"])
+        XCTAssertTrue(output.contains("every tick exactly once"), output)
+    }
+
+    /// Stream clients that stop reading cost serve a bounded queue each (256 KiB, then they
+    /// are sent back to the log), however much the agent writes meanwhile: 20 clients grew
+    /// serve's peak RSS by 7 MiB here, by 23 MiB with the 1 MiB queue before.
+    func testSlowClientsHoldBoundedMemory() throws {
+        try startServing(sh("while :; do head -c 262144 /dev/zero | tr '\\0' x; sleep 0.1; done"))
+        try waitFor("serve to list the profile", seconds: 20) { (try? self.check("profiles"))?.contains("web") == true }
+        let base = vmKiB("VmHWM")
+        let clients = 20
+        // 24 MB: more than each client's socket buffers (4 MB here) and queue hold.
+        let hog = try sv.start([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", "hog", String(clients), "24"],
+                               executable: ServeEndToEndTests.python!)
+        try waitFor("the agent to write 24 MB past the clients' start", seconds: 90) { hog.stdout.contains("filled") || !hog.isRunning }
+        XCTAssertTrue(hog.isRunning, hog.stdout + hog.stderr)
+        let grown = vmKiB("VmHWM") - base
+        hog.signal(SIGKILL)
+        XCTAssertLessThan(grown, 14 << 10, "serve's peak RSS grew \(grown) KiB for \(clients) clients that do not read")
+        XCTAssertEqual(sv.state("web", "a")?.state, .running)
+    }
+
+    func vmKiB(_ field: String) -> Int {
+        let status = String(decoding: FileHandle(forReadingAtPath: "/proc/\(serve.pid)/status")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+    }
+
     /// Bad flags: one line, exit 2, nothing listening.
     func testNonLoopbackNeedsTLS() throws {
         let result = try sv.run(["serve", "--address", "0.0.0.0", "--port", "0"], timeout: 20)

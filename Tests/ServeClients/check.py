@@ -13,6 +13,13 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
   permission A   wait for the coder's open permission question (stream WebSocket), answer it A
                  over HTTP (refused for a read token and a bad answer), see its permission_answer
                  event, and a second answer to it refused (409)
+  watch KIND     open agent's stream (KIND "stream") or the profile's events (KIND "events")
+                 and hold it until killed
+  hog N MB       open N streams from the log's end that never read; print "filled" once the
+                 agent has written MB more (X-Log-End), then hold them
+  handoff N      N times: read the events over HTTP, then stream from where that read ended
+                 (events_from) while the agent writes numbered `tick` events: every tick
+                 arrives exactly once across the two
 """
 import asyncio
 import json
@@ -271,7 +278,64 @@ async def stuck():
             print(f"the stuck client was dropped ({drained} bytes were buffered)")
 
 
-if COMMAND == "stuck":
+async def handoff(rounds):
+    """What `supervisor client` does (history over HTTP, then the stream): no event is lost or
+    doubled between the two, however fast the agent writes them."""
+    for round_ in range(rounds):
+        status, headers, body = http("GET", f"{AGENT_PATH}/events?from=0", CONTROL)
+        if status != 200:
+            fail(f"GET events: {status} {body!r}")
+        answer = json.loads(body)
+        ticks = [e["n"] for e in answer["events"] if e.get("type") == "tick"]
+        if not ticks:
+            fail("no tick events yet")
+        target = ticks[-1] + 30
+        async with websockets.connect(f"{WS}{AGENT_PATH}/stream?output=0&events_from={answer['next']}",
+                                      additional_headers={"Authorization": "Bearer " + CONTROL}) as ws:
+            # Read until well past where the HTTP answer ended.
+            while ticks[-1] < target:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if message.get("type") == "event" and message["event"].get("type") == "tick":
+                    if message.get("at") is None or message["at"] < answer["next"]:
+                        fail(f"an event from before events_from={answer['next']}: {message}")
+                    ticks.append(message["event"]["n"])
+        start = ticks[0]
+        if ticks != list(range(start, start + len(ticks))):
+            missing = sorted(set(range(start, ticks[-1] + 1)) - set(ticks))
+            doubled = sorted({t for t in ticks if ticks.count(t) > 1})
+            fail(f"round {round_}: ticks not each exactly once: missing {missing[:10]}, doubled {doubled[:10]}")
+    print(f"{rounds} hand-offs: every tick exactly once")
+
+
+async def watch(kind):
+    path = f"{AGENT_PATH}/stream" if kind == "stream" else f"/api/profiles/{PROFILE}/events"
+    async with websockets.connect(WS + path, additional_headers={"Authorization": "Bearer " + CONTROL}) as ws:
+        print(json.loads(await asyncio.wait_for(ws.recv(), 10))["type"], flush=True)
+        async for _ in ws:
+            pass
+
+
+async def hog(count, megabytes):
+    status, headers, _ = http("GET", f"{AGENT_PATH}/log?from=0&max=0", CONTROL)
+    end = headers["X-Log-End"]
+    sockets = [await websockets.connect(f"{WS}{AGENT_PATH}/stream?from={end}", max_queue=1, max_size=None,
+                                        additional_headers={"Authorization": "Bearer " + CONTROL}) for _ in range(count)]
+    while True:
+        _, headers, _ = http("GET", f"{AGENT_PATH}/log?from=0&max=0", CONTROL)
+        if int(headers["X-Log-End"]) > int(end) + megabytes * 1000000:
+            break
+        await asyncio.sleep(0.1)
+    print("filled", flush=True)
+    await asyncio.sleep(3600)
+
+
+if COMMAND == "hog":
+    asyncio.run(hog(int(ARGS[0]), int(ARGS[1])))
+elif COMMAND == "watch":
+    asyncio.run(watch(ARGS[0]))
+elif COMMAND == "handoff":
+    asyncio.run(handoff(int(ARGS[0])))
+elif COMMAND == "stuck":
     asyncio.run(stuck())
 elif COMMAND == "conversations":
     conversations()

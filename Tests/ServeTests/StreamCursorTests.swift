@@ -18,6 +18,18 @@ final class StreamCursorTests: XCTestCase {
         XCTAssertNil(cursor.live(offset: 90, count: 20, canQueue: true), "entirely old: nothing")
     }
 
+    /// A subscription that begins only now: a live client reads the log again first, since
+    /// bytes written before the shim took the subscription come in no frame.
+    func testRecheckReadsTheLogAgain() {
+        var cursor = StreamCursor(from: 0)
+        _ = cursor.read(offset: 0, count: 50, reachedEnd: true)
+        cursor.recheck()
+        XCTAssertEqual(cursor.mode, .catchingUp)
+        XCTAssertNil(cursor.live(offset: 80, count: 5, canQueue: true), "live frames wait for the log")
+        XCTAssertNil(cursor.read(offset: 50, count: 30, reachedEnd: true))
+        XCTAssertEqual(cursor.live(offset: 80, count: 5, canQueue: true)?.offset, 80)
+    }
+
     /// A live frame past what the client has (bytes it never saw) sends it back to the log.
     func testGapGoesBackToTheLog() {
         var cursor = StreamCursor(from: 0)
