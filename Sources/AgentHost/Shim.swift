@@ -67,8 +67,9 @@ public final class Shim {
     private var terminalWait = TerminalWaitSchedule()
     private lazy var terminalWaitTimer = LoopTimer(loop: loop)
     /// Tells a person when the agent needs them (Attention.swift), from the events recorded here.
+    /// Its bell goes straight to the pane: a repaint (after a flood) would not ring it.
     private lazy var attention = AttentionNotifier(spec: spec, loop: loop, record: { [unowned self] in self.record($0) },
-                                                   toPane: { [unowned self] bytes in bytes.withUnsafeBytes { self.writeToPane($0) } })
+                                                   toPane: { [unowned self] bytes in self.paneOutput?.write(bytes) })
 
     /// A running agent: its terminal, pid and event pipe.
     final class AgentRun {
