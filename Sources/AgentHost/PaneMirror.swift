@@ -40,11 +40,14 @@ struct PaneMirror {
                 budgetUsed += cost
                 pending.withFront(excess) { screen.feed($0) }
                 _ = screen.takeOutput() // the pane answers terminal queries itself
-            } else {
-                stale = true
+                pending.drop(excess)
+                return
             }
+            stale = true
         }
-        pending.drop(excess)
+        // Stale: a repaint replays no more than `replayLimit` bytes, so no more are kept (less
+        // to move in the queue on a flood).
+        pending.drop(pending.count - min(replayLimit, capacity / 2))
     }
 
     mutating func resize(rows: Int, cols: Int) {
