@@ -104,7 +104,7 @@ def profile(shape, mb, rows, cols, keep, perf=False):
             shutil.copy(out, kept)
             print(f"  kept {kept} ({seconds:.2f} s)", file=sys.stderr)
             os.kill(shim_pid, 15)
-            return 0, seconds
+            return 0, 0
         subprocess.run(["callgrind_control", "-d", str(shim_pid)], check=True, stdout=subprocess.DEVNULL)
         os.kill(shim_pid, 15)
         wait_until("the shim to exit", lambda: not os.path.exists(spec["socketPath"]), timeout=120)
@@ -116,14 +116,31 @@ def profile(shape, mb, rows, cols, keep, perf=False):
                 if line.startswith("summary:") or line.startswith("totals:"):
                     instructions = int(line.split()[1])
                     break
+        repaints = repaint_instructions(dump)
         if keep:
             kept = os.path.join("/tmp", f"callgrind.shim.{shape}.{rows}x{cols}.out")
             shutil.copy(dump, kept)
             print(f"  kept {kept}", file=sys.stderr)
-        return instructions, seconds
+        return instructions, repaints
     finally:
         subprocess.run(["tmux", "-S", sock, "kill-server"], stderr=subprocess.DEVNULL)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def repaint_instructions(dump):
+    """The instructions spent on repaints: replaying output into the screen and rendering it."""
+    text = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", dump],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    best = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*([\d,]+) .*:(\S+)", line)
+        if not m:
+            continue
+        symbol = m.group(2)
+        if "PaneMirrorV4sync" in symbol or symbol.endswith("VirtualScreenC13renderRepaintSays5UInt8VGyF"):
+            key = "sync" if "sync" in symbol else "render"
+            best[key] = max(best.get(key, 0), int(m.group(1).replace(",", "")))
+    return sum(best.values())
 
 
 def main():
@@ -135,12 +152,13 @@ def main():
     ap.add_argument("--perf", action="store_true", help="record with `perf record -g` instead (kept in /tmp)")
     args = ap.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in (args.size or ["50x200", "24x80"])]
-    print("| shape | pane | shim instructions per MB |")
-    print("|---|---|---|")
+    print("| shape | pane | shim instructions per MB | without repaints |")
+    print("|---|---|---|---|")
     for shape in args.shape or SHAPES:
         for rows, cols in sizes:
-            instructions, _ = profile(shape, args.mb, rows, cols, args.keep, args.perf)
-            print(f"| {shape} | {cols}x{rows} | {instructions / args.mb / 1e6:.1f} M |", flush=True)
+            instructions, repaints = profile(shape, args.mb, rows, cols, args.keep, args.perf)
+            print(f"| {shape} | {cols}x{rows} | {instructions / args.mb / 1e6:.1f} M | "
+                  f"{(instructions - repaints) / args.mb / 1e6:.1f} M |", flush=True)
 
 
 if __name__ == "__main__":
