@@ -84,6 +84,26 @@ final class PaneFlowTests: XCTestCase {
         XCTAssertEqual(pane.rawBytes, raw + 100)
     }
 
+    /// A few bytes written just after a flood (a prompt, a last line) arrive while the pane still
+    /// gets repaints: the next repaint carries them, then output flows as it is.
+    func testOutputJustAfterAFloodIsRepainted() {
+        var pane = Pane()
+        for step in 0..<200 {
+            pane.advance(to: Double(step) * 0.001)
+            pane.output(4096)
+        }
+        pane.advance(to: 0.25) // the repaint with the flood's last bytes
+        let repaints = pane.repaints.count
+        XCTAssertEqual(pane.repaints.last, 0.25)
+        pane.advance(to: 0.26)
+        pane.output(20) // while behind: skipped, for the next repaint
+        pane.advance(to: 0.3)
+        XCTAssertEqual(pane.repaints.count, repaints + 1)
+        XCTAssertEqual(pane.flow.state, .live(windowStart: 0.3, windowBytes: 0))
+        pane.output(20)
+        XCTAssertEqual(pane.rawBytes, 16 * 1024 + 20)
+    }
+
     /// A pane that does not read (no client, a stopped terminal) is repainted only once its
     /// queue has drained, whatever the rate.
     func testASlowPaneIsRepaintedOnceItsQueueDrains() {
