@@ -40,6 +40,12 @@ public struct BracketedPasteTracker {
             if case .ground = state {
                 guard let escape = memchr(base + index, 0x1B, bytes.count - index) else { return }
                 index = base.distance(to: UnsafeRawPointer(escape))
+                // ESC [ and anything but '?' (colours, cursor moves: most of what a terminal
+                // program writes) leaves the mode alone: on to the next ESC at once.
+                if index + 2 < bytes.count && bytes[index + 1] == 0x5B && bytes[index + 2] != 0x3F && bytes[index + 2] != 0x1B {
+                    index += 3
+                    continue
+                }
             }
             step(bytes[index])
             index += 1
