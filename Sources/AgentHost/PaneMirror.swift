@@ -159,10 +159,6 @@ struct ByteQueue {
         storage.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[head..<(head + n)])) }
     }
 
-    func firstIndex(of byte: UInt8) -> Int? {
-        storage[head...].firstIndex(of: byte).map { $0 - head }
-    }
-
     mutating func drop(_ n: Int) {
         head += n
         if head == storage.count {
