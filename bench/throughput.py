@@ -11,7 +11,7 @@ Shapes (--shape, several allowed; all by default), the kinds of output agents re
 Compares, in the same run:
   pipe        producer | cat >/dev/null                       (until cat exits)
   pty         producer on a bare pseudo-terminal, python reader (until all bytes are read)
-  tmux        producer in a plain tmux window, 200x50          (until the producer has written all)
+  tmux        producer in a plain tmux window, 200x50 and 80x24 (until the producer has written all)
   supervisor  producer as a supervisor agent                   (until the log holds all bytes)
 The supervisor run also checks the log byte for byte (size and SHA-256) with output
 post-processing off (the producer clears OPOST on its terminal), so bytes lost must be 0.
@@ -19,7 +19,8 @@ post-processing off (the producer clears OPOST on its terminal), so bytes lost m
     bench/throughput.py [--mb 100] [--runs 3] [--write-size 65536] [--shape lines|short|ansi|cursor|utf8 ...]
 
 Targets, each shape and window size: at least 50% of the bare pseudo-terminal and at least
-5x a plain tmux window, lossless.
+5x a plain tmux window of the same size, lossless. After the table of each shape, one table of
+every shape, ready to paste.
 """
 import argparse
 import hashlib
@@ -157,10 +158,11 @@ def run_pty(ws, data, total, write_size):
     return t1 - t0
 
 
-def run_tmux(ws, data, total, write_size):
-    go = Go(ws, "tmux")
-    sock = ws.tmux_server("throughput")
-    subprocess.run(ws.tmux_cmd(sock, "new-session", "-d", "-x", "200", "-y", "50", PYTHON, PRODUCER, data,
+def run_tmux(ws, data, total, write_size, size=(50, 200)):
+    tag = f"tmux{len(ws.tmux_sockets)}"  # a fresh server each run: the last one may still be exiting
+    go = Go(ws, tag)
+    sock = ws.tmux_server(tag)
+    subprocess.run(ws.tmux_cmd(sock, "new-session", "-d", "-x", str(size[1]), "-y", str(size[0]), PYTHON, PRODUCER, data,
                                go.fifo, go.done, str(write_size)), env=ws.env, check=True)
     t0 = go.fire()
     t1 = go.producer_end()
@@ -180,12 +182,14 @@ def run_supervisor(ws, data, total, write_size, digest, index, size=None):
     wait_running(ws, name, ["producer"])
     shim = ws.state(name, "producer")["shimPid"]
     log = ws.log_path(name, "producer")
-    ticks0 = cpu_ticks(shim)
+    tmux_pid = int(subprocess.run(ws.tmux_cmd(ws.tmux_socket(name), "display-message", "-p", "#{pid}"), env=ws.env,
+                                  stdout=subprocess.PIPE, text=True).stdout.strip() or 0)
+    ticks0, tmux_ticks0 = cpu_ticks(shim), cpu_ticks(tmux_pid) if tmux_pid else 0
     t0 = go.fire()
     wait_until("the log to hold every byte", lambda: os.path.getsize(log) >= total, timeout=300, interval=0.001)
     t1 = time.monotonic()
     t_producer = go.producer_end()
-    ticks1 = cpu_ticks(shim)
+    ticks1, tmux_ticks1 = cpu_ticks(shim), cpu_ticks(tmux_pid) if tmux_pid else 0
     wait_until("the agent to exit", lambda: ws.state(name, "producer").get("state") in ("exited", "failed"), 30)
     size = os.path.getsize(log)
     same = sha256_file(log) == digest
@@ -193,7 +197,7 @@ def run_supervisor(ws, data, total, write_size, digest, index, size=None):
     ws.down(name)
     return {"seconds": t1 - t0, "producer_seconds": t_producer - t0, "lost": total - size if size < total else 0,
             "extra": size - total if size > total else 0, "checksum_ok": same,
-            "shim_cpu": (ticks1 - ticks0) / CLK_TCK, "shim_hwm_kb": hwm}
+            "shim_cpu": (ticks1 - ticks0) / CLK_TCK, "tmux_cpu": (tmux_ticks1 - tmux_ticks0) / CLK_TCK, "shim_hwm_kb": hwm}
 
 
 def main():
@@ -203,8 +207,26 @@ def main():
     ap.add_argument("--write-size", type=int, default=65536, help="bytes per write(2) of the producer")
     ap.add_argument("--shape", action="append", choices=SHAPES, help="output shape (repeatable; default: all)")
     args = ap.parse_args()
-    for shape in args.shape or SHAPES:
-        measure(args, shape)
+    load_before = loadavg()
+    summaries = [measure(args, shape) for shape in args.shape or SHAPES]
+    rows = []
+    for m in summaries:
+        rows.append([m["shape"], f"{m['pty']:.0f}",
+                     f"{m['tmux']:.0f}", f"{m['supervisor']:.0f} ({m['supervisor'] / m['pty']:.0%}, {m['supervisor'] / m['tmux']:.1f}x)",
+                     f"{m['tmux_small']:.0f}", f"{m['small']:.0f} ({m['small'] / m['pty']:.0%}, {m['small'] / m['tmux_small']:.1f}x)",
+                     f"{m['shim_cpu_per_100mb']:.2f} s", "yes" if m["lossless"] else "**NO**", verdict(m["met"])])
+    table("Throughput, every shape (MB/s; shim: % of the bare pty, x plain tmux of the same size)",
+          ["output shape", "bare pty", "tmux 200x50", "shim 200x50", "tmux 80x24", "shim 80x24", "shim CPU per 100 MB",
+           "log byte-exact", "target met"], rows,
+          [f"{args.mb:g} MB per run, {args.write_size}-byte writes, median of {args.runs} runs; {os.cpu_count()} CPUs; "
+           f"load average {load_before} before, {loadavg()} after.",
+           "Target, each shape and size: shim >= 50% of the bare pseudo-terminal and >= 5x a plain tmux window of "
+           "the same size, log byte-exact."])
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def measure(args, shape):
@@ -213,47 +235,54 @@ def measure(args, shape):
     with Workspace("svb-tp") as ws:
         data = os.path.join(ws.dir, "data.txt")
         digest = make_data(data, total, shape)
-        results = {"pipe": [], "pty": [], "tmux": [], "supervisor": [], "small": []}
+        results = {"pipe": [], "pty": [], "tmux": [], "tmux_small": [], "supervisor": [], "small": []}
         sv_runs = []
         for i in range(args.runs):
             results["pipe"].append(run_pipe(ws, data, total, args.write_size))
             results["pty"].append(run_pty(ws, data, total, args.write_size))
             results["tmux"].append(run_tmux(ws, data, total, args.write_size))
+            results["tmux_small"].append(run_tmux(ws, data, total, args.write_size, size=(24, 80)))
             r = run_supervisor(ws, data, total, args.write_size, digest, i)
             sv_runs.append(r)
             results["supervisor"].append(r["seconds"])
             r = run_supervisor(ws, data, total, args.write_size, digest, 100 + i, size=(24, 80))
             sv_runs.append(r)
             results["small"].append(r["seconds"])
-        pty_rate = mb / median(results["pty"])
-        tmux_rate = mb / median(results["tmux"])
+        rate = {key: mb / median(values) for key, values in results.items()}
+        pty_rate = rate["pty"]
         rows = []
         labels = {"pipe": "plain pipe (producer | cat)", "pty": "bare pseudo-terminal (python reader)",
                   "tmux": "plain tmux window 200x50 (until producer exits)",
+                  "tmux_small": "plain tmux window 80x24 (until producer exits)",
                   "supervisor": "supervisor shim, 200x50 window (until the log holds all)",
                   "small": "supervisor shim, 80x24 window (until the log holds all)"}
-        for key in ("pipe", "pty", "tmux", "supervisor", "small"):
+        for key in ("pipe", "pty", "tmux", "tmux_small", "supervisor", "small"):
             secs = median(results[key])
-            rate = mb / secs
-            rows.append([labels[key], f"{secs:.3f}", f"{rate:.0f}", f"{100 * rate / pty_rate:.0f}%"])
+            rows.append([labels[key], f"{secs:.3f}", f"{rate[key]:.0f}", f"{100 * rate[key] / pty_rate:.0f}%"])
         lost = sum(r["lost"] for r in sv_runs)
         extra = sum(r["extra"] for r in sv_runs)
         checks = all(r["checksum_ok"] for r in sv_runs)
-        sv_rate = mb / median(results["supervisor"])
-        small_rate = mb / median(results["small"])
-        met = min(sv_rate, small_rate) >= 0.5 * pty_rate and min(sv_rate, small_rate) >= 5 * tmux_rate
+        sv_rate, small_rate = rate["supervisor"], rate["small"]
+        lossless = lost == 0 and extra == 0 and checks
+        met = (min(sv_rate, small_rate) >= 0.5 * pty_rate and sv_rate >= 5 * rate["tmux"]
+               and small_rate >= 5 * rate["tmux_small"] and lossless)
+        shim_cpu = median([r["shim_cpu"] for r in sv_runs])
         notes = [
             f"{mb:.0f} MB of output shaped `{shape}`, {args.write_size}-byte writes, median of {args.runs} runs.",
             f"supervisor: bytes lost {lost}, extra bytes {extra}, SHA-256 of the log equals the input in "
             f"{sum(r['checksum_ok'] for r in sv_runs)}/{len(sv_runs)} runs; "
             f"producer done after {median([r['producer_seconds'] for r in sv_runs]):.3f} s; "
-            f"shim CPU {median([r['shim_cpu'] for r in sv_runs]):.2f} s per run; shim peak RSS (VmHWM) "
+            f"shim CPU {shim_cpu:.2f} s per run (its tmux server's {median([r['tmux_cpu'] for r in sv_runs]):.2f} s); "
+            f"shim peak RSS (VmHWM) "
             f"{max(r['shim_hwm_kb'] for r in sv_runs) / 1024:.1f} MiB.",
-            f"Target: >= 50% of the bare pseudo-terminal and >= 5x plain tmux: {100 * sv_rate / pty_rate:.0f}% / "
-            f"{sv_rate / tmux_rate:.1f}x (200x50), {100 * small_rate / pty_rate:.0f}% / {small_rate / tmux_rate:.1f}x (80x24) -> "
-            f"{verdict(met and lost == 0 and checks)} (and lossless: {verdict(lost == 0 and extra == 0 and checks)})",
+            f"Target: >= 50% of the bare pseudo-terminal and >= 5x plain tmux of the same size: {100 * sv_rate / pty_rate:.0f}% / "
+            f"{sv_rate / rate['tmux']:.1f}x (200x50), {100 * small_rate / pty_rate:.0f}% / {small_rate / rate['tmux_small']:.1f}x (80x24) -> "
+            f"{verdict(met)} (and lossless: {verdict(lossless)})",
         ]
         table(f"Throughput: {shape}", ["path", "seconds", "MB/s", "vs bare pty"], rows, notes)
+        return {"shape": shape, "pty": pty_rate, "tmux": rate["tmux"], "tmux_small": rate["tmux_small"],
+                "supervisor": sv_rate, "small": small_rate, "shim_cpu_per_100mb": shim_cpu * 100 / mb,
+                "lossless": lossless, "met": met}
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ import Glibc
 public struct BracketedPasteTracker {
     public private(set) var enabled: Bool = false
 
-    private enum State { case ground, escape, csiStart, privateParams, otherCSI }
+    /// No state for the rest of other sequences: until their final byte they cannot hold an
+    /// ESC that does not begin a new sequence, so skipping to the next ESC (ground) is the same
+    /// and lets `memchr` skip their bytes.
+    private enum State { case ground, escape, csiStart, privateParams }
     private var state: State = .ground
     private var param: Int = 0
     private var sawParamDigit = false
@@ -37,6 +40,12 @@ public struct BracketedPasteTracker {
             if case .ground = state {
                 guard let escape = memchr(base + index, 0x1B, bytes.count - index) else { return }
                 index = base.distance(to: UnsafeRawPointer(escape))
+                // ESC [ and anything but '?' (colours, cursor moves: most of what a terminal
+                // program writes) leaves the mode alone: on to the next ESC at once.
+                if index + 2 < bytes.count && bytes[index + 1] == 0x5B && bytes[index + 2] != 0x3F && bytes[index + 2] != 0x1B {
+                    index += 3
+                    continue
+                }
             }
             step(bytes[index])
             index += 1
@@ -60,10 +69,8 @@ public struct BracketedPasteTracker {
                 param = 0; sawParamDigit = false; has2004 = false
             } else if b == 0x1B {
                 state = .escape
-            } else if (0x40...0x7E).contains(b) {
-                state = .ground
             } else {
-                state = .otherCSI
+                state = .ground                            // some other control sequence
             }
         case .privateParams:
             switch b {
@@ -81,12 +88,10 @@ public struct BracketedPasteTracker {
             case 0x40...0x7E:
                 state = .ground                            // some other private sequence
             case 0x20...0x2F, 0x3A...0x3F:
-                state = .otherCSI                          // not a plain mode list
+                state = .ground                            // not a plain mode list
             default:
                 break                                      // C0 inside CSI is executed, ignored here
             }
-        case .otherCSI:
-            if (0x40...0x7E).contains(b) { state = .ground } else if b == 0x1B { state = .escape }
         }
     }
 

@@ -34,11 +34,9 @@ public final class Shim {
     // The pane: where the person sees the agent. Output to it may be skipped (never the log's).
     private var paneOutput: ByteStream?
     private var paneInput: TTYStream?
-    private var paneBehind = false
+    /// Whether output goes to the pane as it is or as repaints from the screen state (`mirror`).
+    private var paneFlow = PaneFlow()
     private var mirror: PaneMirror
-    /// Above this many queued bytes the pane is "behind": stop feeding it and repaint from the
-    /// screen state once it has drained, so a slow pane never slows the agent.
-    static let paneHighWater = 256 * 1024
     /// A subscriber this far behind is dropped; it can reconnect and read the log.
     static let subscriberHighWater = 8 * 1024 * 1024
     /// What all subscribers together may have queued: past it, the one that is furthest behind
@@ -60,8 +58,6 @@ public final class Shim {
     private var eventLines = EventLineSplitter()
     private let restartTimer: LoopTimer
     private let repaintTimer: LoopTimer
-    private var lastRepaint = 0.0
-    static let repaintInterval = 0.05
     private let stopTimer: LoopTimer
     /// Start, stop, restart, container preparation, strays and exit: one pure state machine;
     /// the shim performs the effects it returns.
@@ -73,8 +69,9 @@ public final class Shim {
     private var terminalWait = TerminalWaitSchedule()
     private lazy var terminalWaitTimer = LoopTimer(loop: loop)
     /// Tells a person when the agent needs them (Attention.swift), from the events recorded here.
+    /// Its bell goes straight to the pane: a repaint (after a flood) would not ring it.
     private lazy var attention = AttentionNotifier(spec: spec, loop: loop, record: { [unowned self] in self.record($0) },
-                                                   toPane: { [unowned self] bytes in bytes.withUnsafeBytes { self.writeToPane($0) } })
+                                                   toPane: { [unowned self] bytes in self.paneOutput?.write(bytes) })
 
     /// A running agent: its terminal, pid and event pipe.
     final class AgentRun {
@@ -171,33 +168,28 @@ public final class Shim {
     }
 
     private func writeToPane(_ bytes: UnsafeRawBufferPointer) {
-        guard let pane = paneOutput, !paneBehind else { return }
-        if pane.writeQueueSize > Shim.paneHighWater {
-            paneBehind = true
-            return
-        }
-        pane.write(bytes) { [weak self] _ in self?.paneDrained() }
-    }
-
-    /// Called as queued pane writes complete: once all have, repaint the pane from the screen
-    /// state, which has seen every byte the pane skipped.
-    private func paneDrained() {
-        guard paneBehind, let pane = paneOutput, pane.writeQueueSize == 0, !repaintTimer.isActive else { return }
-        // Under a flood the pane would otherwise be repainted as fast as it drains; a person
-        // cannot read faster than ~20 pictures a second, and each repaint costs screen work.
-        let wait = lastRepaint + Shim.repaintInterval - EventLoop.monotonicSeconds()
-        if wait > 0 {
-            repaintTimer.start(seconds: wait) { [weak self] in self?.repaintPane() } // repaint rate cap
-        } else {
-            repaintPane()
-        }
-    }
-
-    private func repaintPane() {
         guard let pane = paneOutput else { return }
-        paneBehind = false
-        lastRepaint = EventLoop.monotonicSeconds()
-        pane.write(mirror.repaint()) { [weak self] _ in self?.paneDrained() }
+        performPane(paneFlow.output(count: bytes.count, queued: pane.writeQueueSize, now: loopSeconds), bytes)
+    }
+
+    private func performPane(_ effect: PaneFlow.Effect?, _ output: UnsafeRawBufferPointer? = nil) {
+        guard let effect, let pane = paneOutput else { return }
+        switch effect {
+        case .write:
+            if let output { pane.write(output) { [weak self] _ in self?.paneWritten() } }
+        case .repaint:
+            pane.write(mirror.repaint()) { [weak self] _ in self?.paneWritten() }
+        case .scheduleRepaint(let after):
+            repaintTimer.start(seconds: after) { [weak self] in // the pane's next repaint is due
+                guard let self else { return }
+                self.performPane(self.paneFlow.timerFired(now: self.loopSeconds))
+            }
+        }
+    }
+
+    private func paneWritten() {
+        guard let pane = paneOutput else { return }
+        performPane(paneFlow.drained(queued: pane.writeQueueSize, now: loopSeconds))
     }
 
     /// A line from the shim itself (not the agent): shown in the pane, never in the agent's log.

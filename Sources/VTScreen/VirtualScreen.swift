@@ -65,15 +65,19 @@ public final class VirtualScreen {
             VirtualScreen.owner(user).bellCount &+= 1
             return 1
         }
-        callbacks.pointee.sb_pushline = { cols, cells, user in
-            guard let cells else { return 0 }
-            VirtualScreen.owner(user).scrollback.push(cells, Int(cols))
-            return 1
-        }
-        callbacks.pointee.sb_popline = { cols, cells, user in
-            guard let cells else { return 0 }
-            let me = VirtualScreen.owner(user)
-            return me.scrollback.pop(into: cells, Int(cols), blank: me.blankCell()) ? 1 : 0
+        // Without scrollback no line is kept: libvterm then skips converting every cell of
+        // each line that scrolls off (a quarter of its work on a flood of short lines).
+        if scrollback > 0 {
+            callbacks.pointee.sb_pushline = { cols, cells, user in
+                guard let cells else { return 0 }
+                VirtualScreen.owner(user).scrollback.push(cells, Int(cols))
+                return 1
+            }
+            callbacks.pointee.sb_popline = { cols, cells, user in
+                guard let cells else { return 0 }
+                let me = VirtualScreen.owner(user)
+                return me.scrollback.pop(into: cells, Int(cols), blank: me.blankCell()) ? 1 : 0
+            }
         }
         // Owner pointer is unretained: the VTerm is freed in deinit, so it
         // can never call back into a dead object.

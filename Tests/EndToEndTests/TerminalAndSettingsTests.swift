@@ -53,6 +53,21 @@ final class TerminalAndSettingsTests: EndToEndTestCase {
 
     /// A person attaching from a smaller terminal shrinks the agent's window while attached
     /// (the agent sees what they see); after detaching, the agent gets its size back.
+    /// A flood reaches the agent's pane as repaints, not as raw bytes (PaneFlow); when it ends,
+    /// the pane shows its last lines, and output that follows flows as it is again.
+    func testAfterAFloodThePaneShowsItsEnd() throws {
+        let path = sv.writeProfile("flood", agent("f", ["bash", "-c",
+            // The marker comes just after the flood: while the pane still gets repaints.
+            "yes | head -c 3000000; sleep 0.02; echo flood-over-marker; read -r l; echo \"after:$l\"; exec sleep 600"]))
+        try upDetached(path)
+        try sv.waitForLog("flood", "f", containing: "flood-over-marker")
+        func pane() throws -> String { try sv.tmux("flood", ["capture-pane", "-p", "-t", "=flood:=f"]).stdout }
+        try waitFor("the pane to show the flood's end") { try pane().contains("flood-over-marker") }
+        XCTAssertEqual(try sv.tmux("flood", ["send-keys", "-t", "=flood:=f", "-l", "typed"]).status, 0)
+        XCTAssertEqual(try sv.tmux("flood", ["send-keys", "-t", "=flood:=f", "Enter"]).status, 0)
+        try waitFor("the reply on the pane") { try pane().contains("after:typed") }
+    }
+
     func testDetachGivesTheAgentItsSizeBack() throws {
         let path = sv.writeProfile("sz", agent("a", ["bash", "-c", "trap 'echo size=$(stty size)' WINCH; echo ready; while :; do sleep 0.2 & wait; done"])
             + agent("b", sh("exec sleep 600")))

@@ -42,6 +42,18 @@ final class BracketedPasteTests: XCTestCase {
         XCTAssertTrue(t.enabled)
     }
 
+    /// Colour and cursor sequences are skipped whole; a mode change right after one, cut
+    /// anywhere, is still seen.
+    func testModeAfterColoursSplitAtEveryByte() {
+        let stream = [UInt8]("\(ESC)[32mok\(ESC)[0m\(ESC)[\(ESC)[?2004h\(ESC)[1;1H")
+        for cut in 0...stream.count {
+            var t = BracketedPasteTracker()
+            t.feed(Array(stream[..<cut]))
+            t.feed(Array(stream[cut...]))
+            XCTAssertTrue(t.enabled, "cut \(cut)")
+        }
+    }
+
     func testFullResetAndManualReset() {
         var t = BracketedPasteTracker()
         t.feed([UInt8]("\(ESC)[?2004h"))
