@@ -129,7 +129,12 @@ final class SecretsEndToEndTests: EndToEndTestCase {
         // environment as `up` did.
         let shim = try XCTUnwrap(sv.state("scrub", "cli")?.shimPid)
         kill(shim, SIGKILL)
-        try waitFor("the killed shim to be gone") { kill(shim, 0) != 0 }
+        // Dead is enough: tmux reaps its panes' processes when it next looks (a zombie can stand
+        // for a while), and `start` must treat a zombie shim as gone.
+        try waitFor("the killed shim to be dead") {
+            kill(shim, 0) != 0 || (try? String(contentsOfFile: "/proc/\(shim)/stat", encoding: .utf8))?
+                .split(separator: ")").last?.split(separator: " ").first == "Z"
+        }
         let start = try sv.run(["start", "scrub", "cli"], environment: secrets)
         XCTAssertEqual(start.status, 0, "\(start)")
         try sv.waitForState("scrub", "cli", "running") { $0.shimPid != shim && $0.agentPid != nil }
