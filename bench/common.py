@@ -4,6 +4,7 @@ Every benchmark uses a private SUPERVISOR_HOME and private tmux sockets under a 
 /tmp/svb-XXXXXX directory, and ends only what it started (by socket and by pid).
 """
 import json
+import re
 import os
 import shutil
 import signal
@@ -299,3 +300,21 @@ def up_sized(ws, profile_path, name, rows, cols):
     os.close(master)
     if proc.returncode != 0:
         raise RuntimeError(f"supervisor up failed ({proc.returncode}): {out.decode(errors='replace')}")
+
+
+def start_serve(ws):
+    """`supervisor serve` on a free loopback port: (process, "127.0.0.1:PORT", control token)."""
+    serve = subprocess.Popen([ws.bin, "serve", "--port", "0"], env=ws.env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ws.pids.append(serve.pid)
+    url = None
+    for line in serve.stdout:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if m:
+            url = f"127.0.0.1:{m.group(1)}"
+            break
+    if not url:
+        sys.exit("bench: serve printed no URL")
+    with open(os.path.join(ws.home, "serve", "control.token")) as f:
+        token = f.read().strip()
+    return serve, url, token

@@ -10,14 +10,12 @@ import argparse
 import base64
 import os
 import random
-import re
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Workspace, status_kb, table, wait_running
+from common import Workspace, start_serve, status_kb, table, wait_running
 
 
 def connect(port, timeout=3):
@@ -99,17 +97,8 @@ def main():
         path = ws.write_profile("fz", [("a", ["cat"])])
         ws.up(path, "fz")
         wait_running(ws, "fz", ["a"])
-        serve = subprocess.Popen([ws.bin, "serve", "--port", "0"], env=ws.env, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        ws.pids.append(serve.pid)
-        port = None
-        for line in serve.stdout:
-            m = re.search(r"127\.0\.0\.1:(\d+)/", line)
-            if m:
-                port = int(m.group(1))
-                break
-        with open(os.path.join(ws.home, "serve", "control.token")) as f:
-            token = f.read().strip()
+        serve, url, token = start_serve(ws)
+        port = int(url.rsplit(":", 1)[1])
         rss = [status_kb(serve.pid, "VmRSS")]
         rows = []
         failures = 0

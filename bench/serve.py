@@ -15,14 +15,12 @@ import argparse
 import asyncio
 import hashlib
 import os
-import re
-import subprocess
 import sys
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PYTHON, Workspace, cpu_ns, percentile, status_kb, table, wait_running, wait_until
+from common import PYTHON, Workspace, cpu_ns, percentile, start_serve, status_kb, table, wait_running
 
 import websockets
 
@@ -40,23 +38,6 @@ while True:
     out.write(b"".join(chunk)); out.flush()
     time.sleep(max(0, 1 / 64 - (time.monotonic() - start)))
 """
-
-
-def start_serve(ws):
-    serve = subprocess.Popen([ws.bin, "serve", "--port", "0"], env=ws.env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    ws.pids.append(serve.pid)
-    url = None
-    for line in serve.stdout:
-        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if m:
-            url = f"127.0.0.1:{m.group(1)}"
-            break
-    if not url:
-        sys.exit("bench: serve printed no URL")
-    with open(os.path.join(ws.home, "serve", "control.token")) as f:
-        token = f.read().strip()
-    return serve, url, token
 
 
 class Stream:
