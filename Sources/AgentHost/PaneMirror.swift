@@ -62,15 +62,17 @@ struct PaneMirror {
     }
 
     /// Replaying more than a few screenfuls at a repaint costs more than it shows: past that the
-    /// screen is rebuilt from the newest output, like a budget overflow. In bytes, and in lines
-    /// (two screenfuls: the last full-screen frame and the lines that scrolled).
+    /// screen is rebuilt from the newest output, like a budget overflow. In bytes, and in lines:
+    /// one screenful, which a fresh screen takes without scrolling (each line that scrolls moves
+    /// the whole screen in libvterm: with two screenfuls, half a flooded shim's time went there)
+    /// and which holds the last frame of a full-screen program that draws its rows line by line.
     private var replayLimit: Int { max(16 * 1024, screen.rows * screen.cols * 4) }
 
     /// What a line feed costs libvterm, in bytes of plain text: a scroll moves every cell.
     private var lineFeedCost: Int { max(1, screen.rows * screen.cols / 32) }
 
     private mutating func sync() {
-        if let start = pending.withFront(pending.count, { PaneMirror.replayStart($0, maxBytes: replayLimit, maxLineFeeds: 2 * screen.rows) }) {
+        if let start = pending.withFront(pending.count, { PaneMirror.replayStart($0, maxBytes: replayLimit, maxLineFeeds: screen.rows) }) {
             pending.drop(start)
             stale = true
         } else if stale {
@@ -79,7 +81,7 @@ struct PaneMirror {
         }
         if stale {
             // Start over from the newest output.
-            screen = VirtualScreen(rows: screen.rows, cols: screen.cols, scrollback: 0)
+            screen.reset()
             stale = false
         }
         pending.withFront(pending.count) { screen.feed($0) }

@@ -99,6 +99,35 @@ public final class VirtualScreen {
         damageHi = rows
     }
 
+    /// Back to the state of a new screen of this size, in place. A new screen allocates both
+    /// of libvterm's buffers and faults their pages in (a sixth of a flooded shim's time when
+    /// its mirror was rebuilt 20 times a second); this erases the ones it has.
+    public func reset() {
+        // CAN ends any sequence the parser is inside; leaving the alternate screen first makes
+        // libvterm show its primary buffer again (a hard reset clears the mode, not the buffer
+        // choice); libvterm 0.1.4's RIS keeps the mouse modes, so they go off, each in its own
+        // sequence (from a list it takes the protocol off only once); RIS resets the other
+        // modes, pen, cursor and erases.
+        let bytes: [UInt8] = Array("\u{18}\u{1b}[?1049l\u{1b}[?1000l\u{1b}[?1002l\u{1b}[?1003l\u{1b}[?1005l\u{1b}[?1006l\u{1b}[?1015l\u{1b}[?1004l\u{1b}c".utf8)
+        bytes.withUnsafeBufferPointer { b in
+            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { _ = vterm_input_write(vt, $0, b.count) }
+        }
+        scrollback = ScrollbackRing(capacity: scrollback.capacity)
+        mainSnapshot = nil
+        altScreen = false
+        cursorVisible = true
+        cursorBlink = true
+        reverseVideo = false
+        tracker = EscapeTracker()
+        lastModes = TerminalModes()
+        output.removeAll(keepingCapacity: true)
+        // Properties announced by the reset are defaults, not program choices.
+        cursorShape = nil
+        title = nil
+        damageLo = 0
+        damageHi = rows
+    }
+
     deinit {
         vterm_free(vt)
         callbacks.deinitialize(count: 1)

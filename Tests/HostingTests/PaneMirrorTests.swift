@@ -35,9 +35,9 @@ final class PaneMirrorTests: XCTestCase {
         XCTAssertEqual(check.text(), ["line 998", "line 999", ""])
     }
 
-    /// A flood of short lines is replayed from its last two screenfuls only: each line that
-    /// scrolls costs libvterm a move of the whole screen.
-    func testReplayKeepsAtMostTwoScreenfulsOfLines() {
+    /// A flood of short lines is replayed from its last lines only: each line that scrolls
+    /// costs libvterm a move of the whole screen.
+    func testReplayKeepsAtMostTheLastLines() {
         let flood = Array(String(repeating: "y\n", count: 1000).utf8)
         let start = flood.withUnsafeBytes { PaneMirror.replayStart($0, maxBytes: 16384, maxLineFeeds: 10) }
         XCTAssertEqual(start, 2000 - 20)

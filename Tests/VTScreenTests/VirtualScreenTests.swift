@@ -47,6 +47,30 @@ func assertRepaintRoundTrip(rows: Int = 6, cols: Int = 24, _ input: String, afte
 }
 
 final class VirtualScreenTests: XCTestCase {
+    /// A reset screen is a new screen: whatever state the old output left (colours, the
+    /// alternate screen, hidden cursor, modes, a title, a sequence or a character cut in half),
+    /// the same output afterwards gives the same cells, modes and repaint.
+    func testResetIsANewScreen() {
+        let histories = [
+            "plain\r\ntext",
+            "\(ESC)[31;1mred\(ESC)[?25l\(ESC)]0;title\u{07}\(ESC)[?2004h\(ESC)[?1000h\(ESC)[?1006h\(ESC)[2;4r",
+            "primary\(ESC)[?1049h\(ESC)[Halt screen\(ESC)[?1h",
+            "cut in half \(ESC)[38;5;",
+            "cut \u{E6}\u{97}",
+            "\(ESC)P$q",
+        ]
+        let after = "after\r\n\(ESC)[32mgreen\(ESC)[0m \u{65E5}\u{672C}"
+        for history in histories {
+            let reused = screen(6, 24, history, scrollback: 0)
+            reused.reset()
+            reused.feed(after)
+            let fresh = screen(6, 24, after, scrollback: 0)
+            assertSameScreen(reused, fresh)
+            XCTAssertEqual(reused.modes(), fresh.modes(), "modes after \(history.debugDescription)")
+            XCTAssertEqual(reused.renderRepaint(), fresh.renderRepaint(), "repaint after \(history.debugDescription)")
+        }
+    }
+
     func testPlainTextAndWrapping() {
         let s = screen(3, 10, "hello\r\n0123456789abc")
         XCTAssertEqual(s.text(), ["hello", "0123456789", "abc"])
