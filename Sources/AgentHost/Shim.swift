@@ -25,6 +25,9 @@ public final class Shim {
     private var logCheckedAt: UInt64 = 0
     private let server: PipeStream
     private var subscribers: [ObjectIdentifier: Subscriber] = [:]
+    /// Output gathered for the subscribers while the pty hands a burst over in pieces.
+    private var outputBatch = OutputBatch()
+    private let outputBatchTimer: LoopTimer
     private var connectionSerial = 0
     /// Whether this shim has set the window's `@sv_state` (see `updateTmuxStatus`).
     private var tmuxStatusSet = false
@@ -107,6 +110,7 @@ public final class Shim {
         events = try LogWriter(path: spec.eventsPath, maxBytes: UInt64(spec.logMaxBytes), keep: spec.logKeep, tracksOffsets: false)
         restartTimer = LoopTimer(loop: loop)
         repaintTimer = LoopTimer(loop: loop)
+        outputBatchTimer = LoopTimer(loop: loop)
         stopTimer = LoopTimer(loop: loop)
         trimTimer = LoopTimer(loop: loop)
         lifecycle = ShimLifecycle(agent: spec.agent, policy: spec.restartPolicy, usesContainer: spec.container != nil,
@@ -422,10 +426,23 @@ public final class Shim {
         if terminalWait.phase != .off { performTerminalWait(terminalWait.output(now: loopSeconds)) }
         // Subscribers get what the log has, at its offsets: a live follower and a reader of the
         // log see the same bytes and the same gaps.
-        if !subscribers.isEmpty && written.written > 0 {
-            let frame = Frame.output(offset: written.offset, bytes: Array(bytes[0..<written.written])).encode()
-            for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
+        if written.written > 0 && subscribers.values.contains(where: { $0.output }) {
+            if !outputBatch.continues(at: written.offset) { sendOutputBatch() }
+            switch outputBatch.add(offset: written.offset, UnsafeRawBufferPointer(rebasing: bytes[0..<written.written]), readCount: bytes.count) {
+            case .send: sendOutputBatch()
+            case .wait(let startTimer):
+                if startTimer { outputBatchTimer.start(milliseconds: outputBatch.maxDelayMilliseconds) { [unowned self] in self.sendOutputBatch() } }
+            }
         }
+    }
+
+    /// Sends the gathered output; called before anything else goes to the subscribers, so that
+    /// they see output, events and states in the order they happened.
+    private func sendOutputBatch() {
+        outputBatchTimer.stop()
+        guard let (offset, bytes) = outputBatch.take() else { return }
+        let frame = Frame.output(offset: offset, bytes: bytes).encode()
+        for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
     }
 
     /// Output the log could not take (the disk is full): dropped, never blocking the agent,
@@ -451,6 +468,7 @@ public final class Shim {
         lostBytes = 0
         state.lastError = "log write failed (\(lostReason)): \(lost) bytes of output lost (marked in the log)"
         record(EventLine.make(.gap(bytes: Int(lost), offset: Int(written.offset), reason: lostReason), agent: spec.agent, now: Shim.now()))
+        sendOutputBatch()
         let frame = Frame.output(offset: written.offset, bytes: marker).encode()
         for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
         persistState()
@@ -483,6 +501,7 @@ public final class Shim {
         let line = Array((json + "\n").utf8)
         // An event that does not fit on a full disk still reaches the subscribers.
         _ = line.withUnsafeBytes { events.append($0) }
+        sendOutputBatch()
         let frame = Frame(type: .event, payload: Array(json.utf8)).encode()
         for subscriber in subscribers.values where subscriber.events { send(frame, to: subscriber) }
         attention.observe(json, now: Shim.now())
@@ -634,6 +653,7 @@ public final class Shim {
         // SIGKILLs a shim whose state still names its pid.
         state.shimPid = 0
         persistState()
+        sendOutputBatch()
         for subscriber in subscribers.values { subscriber.connection.close() }
         subscribers = [:]
         server.close()
@@ -649,6 +669,7 @@ public final class Shim {
         state.bracketedPaste = paste.enabled
         persistState()
         record(EventLine.make(.state(ActivityState(phase.rawValue)), agent: spec.agent, now: Shim.now()))
+        sendOutputBatch()
         let frame = Frame.state(state).encode()
         for subscriber in subscribers.values { send(frame, to: subscriber) }
         updateTmuxStatus()
@@ -713,7 +734,9 @@ public final class Shim {
         let subscriber = Subscriber(connection, serial: connectionSerial)
         let id = ObjectIdentifier(connection)
         subscribers[id] = subscriber
-        // The events file has one writer, this loop: its end now is where the frames begin.
+        // The events file has one writer, this loop: its end now is where the frames begin. So
+        // is the log's: what was gathered goes first, to those subscribed before.
+        sendOutputBatch()
         let hello = ShimHello(profile: spec.profile, agent: spec.agent, shimPid: getpid(), logBytes: log.offset, state: state,
                               eventsBytes: events.fileSize)
         send(Frame.hello(hello).encode(), to: subscriber)
@@ -760,6 +783,7 @@ public final class Shim {
     private func handle(_ frame: Frame, from subscriber: Subscriber) {
         switch frame.type {
         case .subscribe:
+            sendOutputBatch() // what was gathered before belongs to those subscribed before
             let request = try? frame.decodeSubscribe()
             subscriber.output = request?.output ?? false
             subscriber.events = request?.events ?? false
@@ -802,6 +826,7 @@ public final class Shim {
     }
 
     private func acknowledge(_ subscriber: Subscriber, error: String?) {
+        sendOutputBatch()
         // The state goes first so the client has it when the ack arrives.
         send(Frame.state(state).encode(), to: subscriber)
         send(Frame.ack(ok: error == nil, error: error).encode(), to: subscriber)
