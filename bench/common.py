@@ -110,6 +110,12 @@ class Workspace:
     def log_path(self, profile, agent):
         return os.path.join(self.logs, profile, f"{agent}.log")
 
+    def tmux_server_pid(self, name):
+        """The pid of the tmux server that holds profile `name`'s windows."""
+        out = subprocess.run([self.tmux, "-S", self.tmux_socket(name), "display-message", "-p", "#{pid}"],
+                             env=self.env, capture_output=True, text=True, check=True).stdout
+        return int(out.strip())
+
     def recorded_pids(self, name):
         pids = []
         agents_dir = os.path.join(self.profile_dir(name), "agents")
