@@ -29,8 +29,24 @@ why_not() {
     docker info >/dev/null 2>&1 || { echo "the default Docker engine does not answer"; return; }
 }
 
-# A small number per DIR (for the namespace, the veth names and the 10.200.N.0/30 subnet).
-slot() { printf '%d' $(( $(printf '%s' "$1" | cksum | cut -d' ' -f1) % 250 + 1 )); }
+# A small number per DIR (for the namespace, the veth names and the 10.200.N.0/30 subnet),
+# claimed by making the namespace: `ip netns add` fails when the name is taken (by another
+# engine of this script, maybe another checkout's test running at the same time), so the
+# first free number from DIR's hash on is ours, and only a claimed one (DIR/slot) is removed.
+claim_slot() {
+    local d=$1 first i n
+    first=$(( $(printf '%s' "$d" | cksum | cut -d' ' -f1) % 250 ))
+    for i in $(seq 0 249); do
+        n=$(( (first + i) % 250 + 1 ))
+        ip netns add "svtest$n" 2>/dev/null || continue
+        # A veth left by a run that died holds the number too.
+        if ip link show "svh$n" >/dev/null 2>&1; then ip netns del "svtest$n"; continue; fi
+        echo "$n" > "$d/slot"
+        return 0
+    done
+    echo "second engine: no free network namespace slot (svtest1-250 all taken)" >&2
+    return 1
+}
 
 # Ends a daemon we started, by its pid file, after checking its command line names DIR.
 stop_pidfile() {
@@ -45,9 +61,7 @@ stop_pidfile() {
 }
 
 down() {
-    local d=$1 n ns host
-    n=$(cat "$d/slot" 2>/dev/null || slot "$d")
-    ns="svtest$n"; host="svh$n"
+    local d=$1 n
     stop_pidfile "$d" "$d/pid"
     stop_pidfile "$d" "$d/x/containerd/containerd.pid"
     # Mounts left under DIR (overlay layers, netns bind mounts), deepest first.
@@ -56,8 +70,11 @@ down() {
             umount -l "$m" 2>/dev/null || true
         done
     fi
-    ip netns del "$ns" 2>/dev/null || true
-    ip link del "$host" 2>/dev/null || true
+    # Only a slot this DIR claimed: another engine's namespace is not ours to remove.
+    if n=$(cat "$d/slot" 2>/dev/null) && [[ -n $n ]]; then
+        ip netns del "svtest$n" 2>/dev/null || true
+        ip link del "svh$n" 2>/dev/null || true
+    fi
     [[ -n $d && -d $d ]] && rm -rf "$d"
     return 0
 }
@@ -88,12 +105,12 @@ up() {
     local d=$1; shift
     local n ns host peer here there
     mkdir -p "$d"
-    n=$(slot "$d"); echo "$n" > "$d/slot"
+    trap 'echo "second engine: failed at line $LINENO; cleaning up" >&2; tail -n 20 "$d/dockerd.log" >&2 2>/dev/null || true; down "$d"' ERR
+    claim_slot "$d"
+    n=$(cat "$d/slot")
     ns="svtest$n"; host="svh$n"; peer="svn$n"
     here="10.200.$n.1"; there="10.200.$n.2"
-    trap 'echo "second engine: failed at line $LINENO; cleaning up" >&2; tail -n 20 "$d/dockerd.log" >&2 2>/dev/null || true; down "$d"' ERR
 
-    ip netns add "$ns"
     ip link add "$host" type veth peer name "$peer"
     ip link set "$peer" netns "$ns"
     ip addr add "$here/30" dev "$host"

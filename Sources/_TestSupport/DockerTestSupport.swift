@@ -55,8 +55,12 @@ public enum DockerTestSupport {
         if !ids.isEmpty { docker(["rm", "--force", "--volumes"] + ids) }
     }
 
-    /// A short unique tag for names and labels.
+    /// `prefix` and 8 random characters (a-z, 0-9): a name or label value no other test run on
+    /// this engine uses, also one from another checkout running the suite at the same time
+    /// (everything a test makes on the shared engine is named with one; only the read-only
+    /// test image is shared). Short enough for a profile name (32 characters) with its prefix.
     public static func uniqueTag(_ prefix: String) -> String {
-        "\(prefix)\(getpid() % 10000)\(Int.random(in: 100...999))"
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return prefix + String((0..<8).map { _ in alphabet.randomElement()! })
     }
 }

@@ -52,21 +52,26 @@ final class DockerEndToEndTests: EndToEndTestCase {
 
     func container(_ profile: String, _ agent: String) -> String { ContainerSpec.containerName(profile: profile, agent: agent) }
 
+    /// `base` with a random suffix: the profile name is in the container names (`sv-PROFILE-AGENT`),
+    /// and another checkout may run these tests on the same engine at the same time.
+    func profileName(_ base: String) -> String { DockerTestSupport.uniqueTag(base + "-") }
+
     // MARK: lifecycle, labels, limits, hardening, no key
 
     func testUpMakesOneHardenedLabelledContainerPerAgentAndDownRemovesThem() throws {
+        let p = profileName("dlife")
         let ws = workspace("life")
-        let path = sv.writeProfile("dlife", backend(extra: "env = [\"SV_TEST_ALLOWED\"]") +
+        let path = sv.writeProfile(p, backend(extra: "env = [\"SV_TEST_ALLOWED\"]") +
             agent("one", sh("echo one-up; env; exec sleep 600"), extra: "cwd = \(tomlString(ws))") +
             agent("two", sh("echo two-up; exec sleep 600"), extra: "cwd = \(tomlString(ws))\n[agents.backend]\nnetwork = \"host\"\nread_only = true"))
         try upDetached(path)
-        try sv.waitForLog("dlife", "one", containing: "one-up")
-        try sv.waitForLog("dlife", "two", containing: "two-up")
+        try sv.waitForLog(p, "one", containing: "one-up")
+        try sv.waitForLog(p, "two", containing: "two-up")
 
         for (agent, network) in [("one", "none"), ("two", "host")] {
-            let name = container("dlife", agent)
+            let name = container(p, agent)
             XCTAssertEqual(inspect(name, "{{.State.Running}}"), "true", name)
-            XCTAssertEqual(inspect(name, "{{index .Config.Labels \"supervisor.profile\"}} {{index .Config.Labels \"supervisor.agent\"}}"), "dlife \(agent)")
+            XCTAssertEqual(inspect(name, "{{index .Config.Labels \"supervisor.profile\"}} {{index .Config.Labels \"supervisor.agent\"}}"), "\(p) \(agent)")
             XCTAssertEqual(inspect(name, "{{.HostConfig.NetworkMode}}"), network)
             XCTAssertEqual(inspect(name, "{{json .HostConfig.CapDrop}}"), "[\"ALL\"]")
             XCTAssertEqual(inspect(name, "{{json .HostConfig.CapAdd}}"), "[\"CAP_CHOWN\",\"CAP_DAC_OVERRIDE\",\"CAP_FOWNER\",\"CAP_SETGID\",\"CAP_SETUID\"]")
@@ -84,109 +89,112 @@ final class DockerEndToEndTests: EndToEndTestCase {
             XCTAssertFalse(environ.contains(Self.fakeKey), "the key is in a process environment inside \(name)")
         }
         // The allow-listed variable is passed, the key is not; the agent's own `env` output is in its log.
-        try sv.waitForLog("dlife", "one", containing: "SV_TEST_ALLOWED=allowed-value")
-        XCTAssertNil(sv.log("dlife", "one").range(of: Data(Self.fakeKey.utf8)), "the key is in the agent's output")
-        XCTAssertEqual(inspect(container("dlife", "one"), "{{range .Mounts}}{{.Source}}:{{.Destination}}{{end}}"), "\(ws):/workspace")
+        try sv.waitForLog(p, "one", containing: "SV_TEST_ALLOWED=allowed-value")
+        XCTAssertNil(sv.log(p, "one").range(of: Data(Self.fakeKey.utf8)), "the key is in the agent's output")
+        XCTAssertEqual(inspect(container(p, "one"), "{{range .Mounts}}{{.Source}}:{{.Destination}}{{end}}"), "\(ws):/workspace")
 
-        let statuses = try sv.status("dlife")
-        XCTAssertEqual(statuses.map(\.container), [container("dlife", "one"), container("dlife", "two")])
+        let statuses = try sv.status(p)
+        XCTAssertEqual(statuses.map(\.container), [container(p, "one"), container(p, "two")])
         XCTAssertEqual(statuses.map(\.containerState), ["running", "running"])
-        let table = try ok(["status", "dlife"]).stdout
-        XCTAssertTrue(table.contains("CONTAINER") && table.contains("sv-dlife-one") && table.contains("(running)"), table)
+        let table = try ok(["status", p]).stdout
+        XCTAssertTrue(table.contains("CONTAINER") && table.contains(container(p, "one")) && table.contains("(running)"), table)
 
-        try ok(["down", "dlife"])
+        try ok(["down", p])
         XCTAssertEqual(DockerTestSupport.docker(["ps", "-a", "-q", "--filter", "label=supervisor.home=\(sv.root)"]).output, "")
     }
 
     // MARK: a command agent inside its container, through tmux
 
     func testCommandAgentRunsInItsContainerAndIsReachableThroughTmux() throws {
+        let p = profileName("dcmd")
         let ws = workspace("cmd")
-        let path = sv.writeProfile("dcmd", backend() +
+        let path = sv.writeProfile(p, backend() +
             agent("shell", ["bash", "--norc", "--noprofile", "-i"], extra: "cwd = \(tomlString(ws))\nstop_timeout = 2\nenv = { PS1 = \"in-box$ \" }"))
         try upDetached(path)
-        try sv.waitForLog("dcmd", "shell", containing: "in-box$ ")
-        try ok(["send", "dcmd", "shell", "echo host=$(hostname) dir=$(pwd) sum=$((40+2)); tty; echo from-box > made.txt"])
-        try sv.waitForLog("dcmd", "shell", containing: "host=sv-dcmd-shell dir=/workspace sum=42")
-        try sv.waitForLog("dcmd", "shell", containing: "/dev/pts/")
+        try sv.waitForLog(p, "shell", containing: "in-box$ ")
+        try ok(["send", p, "shell", "echo host=$(hostname) dir=$(pwd) sum=$((40+2)); tty; echo from-box > made.txt"])
+        try sv.waitForLog(p, "shell", containing: "host=\(container(p, "shell")) dir=/workspace sum=42")
+        try sv.waitForLog(p, "shell", containing: "/dev/pts/")
         try waitFor("the file written in the box to appear in the host workspace") {
             (try? String(contentsOfFile: ws + "/made.txt", encoding: .utf8)) == "from-box\n"
         }
         // The agent's pane shows the same: attaching reaches the program in the container.
         try waitFor("the pane to show the answer") {
-            try sv.tmux("dcmd", ["capture-pane", "-p", "-t", "=dcmd:=shell"]).stdout.contains("host=sv-dcmd-shell")
+            try sv.tmux(p, ["capture-pane", "-p", "-t", "=\(p):=shell"]).stdout.contains("host=" + self.container(p, "shell"))
         }
-        XCTAssertEqual(try sv.tmux("dcmd", ["send-keys", "-t", "=dcmd:=shell", "-l", "echo typed-$((2*3))"]).status, 0)
-        XCTAssertEqual(try sv.tmux("dcmd", ["send-keys", "-t", "=dcmd:=shell", "Enter"]).status, 0)
-        try sv.waitForLog("dcmd", "shell", containing: "typed-6")
+        XCTAssertEqual(try sv.tmux(p, ["send-keys", "-t", "=\(p):=shell", "-l", "echo typed-$((2*3))"]).status, 0)
+        XCTAssertEqual(try sv.tmux(p, ["send-keys", "-t", "=\(p):=shell", "Enter"]).status, 0)
+        try sv.waitForLog(p, "shell", containing: "typed-6")
 
         // `stop` reaches the program inside (docker exec forwards no signal: the shim signals it
         // there; an interactive bash ignores SIGTERM, so this is the SIGKILL after stop_timeout).
-        try ok(["stop", "dcmd", "shell"])
-        try sv.waitForState("dcmd", "shell", "stopped") { $0.state == .stopped }
+        try ok(["stop", p, "shell"])
+        try sv.waitForState(p, "shell", "stopped") { $0.state == .stopped }
         try waitFor("no bash left in the container") {
-            !DockerTestSupport.docker(["top", self.container("dcmd", "shell"), "-o", "pid,args"]).output.contains("bash --norc")
+            !DockerTestSupport.docker(["top", self.container(p, "shell"), "-o", "pid,args"]).output.contains("bash --norc")
         }
-        try ok(["down", "dcmd"])
+        try ok(["down", p])
     }
 
     // MARK: a container killed mid-run, recovered by restart
 
     func testKilledContainerIsReportedAndRecreatedByRestart() throws {
+        let p = profileName("dkill")
         let ws = workspace("kill")
-        let path = sv.writeProfile("dkill", backend() +
+        let path = sv.writeProfile(p, backend() +
             agent("victim", sh("echo up-in-$(hostname); exec sleep 600"), extra: "cwd = \(tomlString(ws))\nrestart = \"never\""))
         try upDetached(path)
-        try sv.waitForLog("dkill", "victim", containing: "up-in-sv-dkill-victim")
-        let name = container("dkill", "victim")
+        let name = container(p, "victim")
+        try sv.waitForLog(p, "victim", containing: "up-in-" + name)
         let firstID = inspect(name, "{{.Id}}")
 
         XCTAssertTrue(DockerTestSupport.docker(["kill", name]).succeeded)
-        try sv.waitForState("dkill", "victim", "ended with its container") { $0.state == .exited || $0.state == .failed }
-        let reported = try sv.status("dkill").first
+        try sv.waitForState(p, "victim", "ended with its container") { $0.state == .exited || $0.state == .failed }
+        let reported = try sv.status(p).first
         XCTAssertEqual(reported?.containerState, "exited (137)")
-        XCTAssertTrue(try ok(["status", "dkill"]).stdout.contains("exited (137)"))
+        XCTAssertTrue(try ok(["status", p]).stdout.contains("exited (137)"))
 
-        let restarted = try ok(["restart", "dkill", "victim"])
+        let restarted = try ok(["restart", p, "victim"])
         XCTAssertTrue(restarted.stdout.contains("running"), "\(restarted)")
         try waitFor("a fresh container") { self.inspect(name, "{{.State.Running}}") == "true" }
         XCTAssertNotEqual(inspect(name, "{{.Id}}"), firstID)
         try waitFor("the agent's second start in the log") {
-            self.sv.log("dkill", "victim").split(separator: UInt8(ascii: "\n")).filter { String(decoding: $0, as: UTF8.self).contains("up-in-sv-dkill-victim") }.count >= 2
+            self.sv.log(p, "victim").split(separator: UInt8(ascii: "\n")).filter { String(decoding: $0, as: UTF8.self).contains("up-in-" + name) }.count >= 2
         }
-        let events = String(decoding: FileManager.default.contents(atPath: sv.eventsPath("dkill", "victim")) ?? Data(), as: UTF8.self)
+        let events = String(decoding: FileManager.default.contents(atPath: sv.eventsPath(p, "victim")) ?? Data(), as: UTF8.self)
         XCTAssertTrue(events.contains("\"type\":\"container\"") && events.contains("exited (137); recreated it"), events)
-        XCTAssertEqual(try sv.status("dkill").first?.containerState, "running")
-        try ok(["down", "dkill"])
+        XCTAssertEqual(try sv.status(p).first?.containerState, "running")
+        try ok(["down", p])
     }
 
     // MARK: removal by label only; preserve_container
 
     func testDownRemovesOnlyItsOwnContainersAndKeepsPreservedOnes() throws {
+        let p = profileName("down1")
         let unrelated = "sv-unrelated-\(DockerTestSupport.uniqueTag("u"))"
         let tag = DockerTestSupport.uniqueTag("t")
         addTeardownBlock { DockerTestSupport.removeContainers(label: "\(DockerTestSupport.testLabel)=\(tag)") }
         _ = try DockerTestSupport.startContainer(name: unrelated, tag: tag)
 
         let ws = workspace("own")
-        let path = sv.writeProfile("down1", backend() +
+        let path = sv.writeProfile(p, backend() +
             agent("gone", sh("exec sleep 600"), extra: "cwd = \(tomlString(ws))") +
             agent("kept", sh("echo state > /tmp/kept-state; echo kept-up; exec sleep 600"),
                   extra: "cwd = \(tomlString(ws))\n[agents.backend]\npreserve_container = true"))
         try upDetached(path)
-        try sv.waitForLog("down1", "kept", containing: "kept-up")
-        let keptID = inspect(container("down1", "kept"), "{{.Id}}")
-        try ok(["down", "down1"])
-        XCTAssertEqual(DockerTestSupport.docker(["inspect", container("down1", "gone")]).succeeded, false, "removed")
-        XCTAssertEqual(inspect(container("down1", "kept"), "{{.State.Running}}"), "false", "preserved: stopped, not removed")
+        try sv.waitForLog(p, "kept", containing: "kept-up")
+        let keptID = inspect(container(p, "kept"), "{{.Id}}")
+        try ok(["down", p])
+        XCTAssertEqual(DockerTestSupport.docker(["inspect", container(p, "gone")]).succeeded, false, "removed")
+        XCTAssertEqual(inspect(container(p, "kept"), "{{.State.Running}}"), "false", "preserved: stopped, not removed")
         XCTAssertEqual(inspect(unrelated, "{{.State.Running}}"), "true", "a container without our label survives down")
 
         // The next `up` starts the preserved container again, with what the agent left in it.
         try upDetached(path)
-        try sv.waitForLog("down1", "kept", containing: "kept-up")
-        XCTAssertEqual(inspect(container("down1", "kept"), "{{.Id}}"), keptID)
-        XCTAssertEqual(DockerTestSupport.docker(["exec", container("down1", "kept"), "cat", "/tmp/kept-state"]).output, "state\n")
-        try ok(["down", "down1"])
+        try sv.waitForLog(p, "kept", containing: "kept-up")
+        XCTAssertEqual(inspect(container(p, "kept"), "{{.Id}}"), keptID)
+        XCTAssertEqual(DockerTestSupport.docker(["exec", container(p, "kept"), "cat", "/tmp/kept-state"]).output, "state\n")
+        try ok(["down", p])
     }
 
     // MARK: the default image
@@ -202,14 +210,15 @@ final class DockerEndToEndTests: EndToEndTestCase {
     // MARK: one clear error before anything starts
 
     func testDockerProblemsAreOneClearErrorBeforeAnythingStarts() throws {
+        let (p1, p2, p3) = (profileName("derr1"), profileName("derr2"), profileName("derr3"))
         let ws = workspace("err")
-        let missing = sv.writeProfile("derr1", "[backend]\ntype = \"docker\"\nimage = \"supervisor-test:no-such-tag\"\nnetwork = \"none\"\n" +
+        let missing = sv.writeProfile(p1, "[backend]\ntype = \"docker\"\nimage = \"supervisor-test:no-such-tag\"\nnetwork = \"none\"\n" +
                                       agent("a", sh("true"), extra: "cwd = \(tomlString(ws))"))
         assertOneLineError(try sv.run(["up", missing, "--detach"]), ["image supervisor-test:no-such-tag is not on the Docker engine"])
         assertOneLineError(try sv.run(["validate", missing]), ["image supervisor-test:no-such-tag"])
-        XCTAssertFalse(fileExists(sv.tmuxSocket("derr1")), "nothing started")
+        XCTAssertFalse(fileExists(sv.tmuxSocket(p1)), "nothing started")
 
-        let fine = sv.writeProfile("derr2", backend() + agent("a", sh("true"), extra: "cwd = \(tomlString(ws))"))
+        let fine = sv.writeProfile(p2, backend() + agent("a", sh("true"), extra: "cwd = \(tomlString(ws))"))
         let noEngine = try sv.run(["up", fine, "--detach"], environment: ["DOCKER_HOST": "unix:///nonexistent/docker.sock"])
         assertOneLineError(noEngine, ["needs Docker", "no Docker engine answers at unix:///nonexistent/docker.sock"])
         // A PATH with tmux but no docker.
@@ -219,9 +228,9 @@ final class DockerEndToEndTests: EndToEndTestCase {
         var noDocker = sv.environment
         noDocker["PATH"] = bin
         assertOneLineError(try sv.run(["up", fine, "--detach"], replaceEnvironment: noDocker), ["docker command is not installed"])
-        XCTAssertFalse(fileExists(sv.tmuxSocket("derr2")), "nothing started")
+        XCTAssertFalse(fileExists(sv.tmuxSocket(p2)), "nothing started")
 
-        let leaky = sv.writeProfile("derr3", backend(extra: "env = [\"LANG\", \"OPENAI_API_KEY\"]") + agent("a", sh("true"), extra: "cwd = \(tomlString(ws))"))
+        let leaky = sv.writeProfile(p3, backend(extra: "env = [\"LANG\", \"OPENAI_API_KEY\"]") + agent("a", sh("true"), extra: "cwd = \(tomlString(ws))"))
         assertOneLineError(try sv.run(["validate", leaky]), ["OPENAI_API_KEY", "API keys never enter a container"])
         assertOneLineError(try sv.run(["up", leaky, "--detach"]), ["OPENAI_API_KEY", "API keys never enter a container"])
         XCTAssertEqual(DockerTestSupport.docker(["ps", "-a", "-q", "--filter", "label=supervisor.home=\(sv.root)"]).output, "", "no container made")
@@ -234,41 +243,42 @@ final class DockerEndToEndTests: EndToEndTestCase {
     /// root; a workspace only root may write is refused at `validate`/`up` (one line naming the
     /// directory and the fix) instead of failing at the agent's first write; `user = "root"` runs it.
     func testTheContainerUserCanWriteTheWorkspaceOrUpRefuses() throws {
+        let (p1, p2, p3) = (profileName("dusr1"), profileName("dusr2"), profileName("dusr3"))
         try XCTSkipIf(getuid() != 0, "needs root (the case is supervisor run as root)")
         let writer = sh("touch /workspace/x && echo touch-ok || echo touch-failed; echo uid=$(id -u); exec sleep 600")
 
         let rootOnly = sv.home.file("ws-root-only")
         try FileManager.default.createDirectory(atPath: rootOnly, withIntermediateDirectories: true)
         chmod(rootOnly, 0o755)
-        let refused = sv.writeProfile("dusr1", backend() + agent("a", writer, extra: "cwd = \(tomlString(rootOnly))"))
+        let refused = sv.writeProfile(p1, backend() + agent("a", writer, extra: "cwd = \(tomlString(rootOnly))"))
         for command in [["validate", refused], ["up", refused, "--detach"]] {
             assertOneLineError(try sv.run(command), ["agent \"a\"", rootOnly, "belongs to root", "1000:1000", "user = \"root\"", "chown"])
         }
-        XCTAssertFalse(fileExists(sv.tmuxSocket("dusr1")), "nothing started")
+        XCTAssertFalse(fileExists(sv.tmuxSocket(p1)), "nothing started")
         XCTAssertEqual(DockerTestSupport.docker(["ps", "-a", "-q", "--filter", "label=supervisor.home=\(sv.root)"]).output, "", "no container made")
 
         // The profile says root: it runs as root and writes.
-        let asRoot = sv.writeProfile("dusr2", backend(extra: "user = \"root\"") + agent("a", writer, extra: "cwd = \(tomlString(rootOnly))"))
+        let asRoot = sv.writeProfile(p2, backend(extra: "user = \"root\"") + agent("a", writer, extra: "cwd = \(tomlString(rootOnly))"))
         try upDetached(asRoot)
-        try sv.waitForLog("dusr2", "a", containing: "uid=")
-        let rootLog = String(decoding: sv.log("dusr2", "a"), as: UTF8.self)
+        try sv.waitForLog(p2, "a", containing: "uid=")
+        let rootLog = String(decoding: sv.log(p2, "a"), as: UTF8.self)
         XCTAssertTrue(rootLog.contains("touch-ok") && rootLog.contains("uid=0"), rootLog)
-        try ok(["down", "dusr2"])
+        try ok(["down", p2])
 
         // A workspace that belongs to a user: the container runs as that user, whose files stay theirs.
         let owned = sv.home.file("ws-owned")
         try FileManager.default.createDirectory(atPath: owned, withIntermediateDirectories: true)
         chmod(owned, 0o755)
         XCTAssertEqual(chown(owned, 4242, 4343), 0)
-        let byOwner = sv.writeProfile("dusr3", backend() + agent("a", writer, extra: "cwd = \(tomlString(owned))"))
+        let byOwner = sv.writeProfile(p3, backend() + agent("a", writer, extra: "cwd = \(tomlString(owned))"))
         try upDetached(byOwner)
-        try sv.waitForLog("dusr3", "a", containing: "uid=")
-        let ownerLog = String(decoding: sv.log("dusr3", "a"), as: UTF8.self)
+        try sv.waitForLog(p3, "a", containing: "uid=")
+        let ownerLog = String(decoding: sv.log(p3, "a"), as: UTF8.self)
         XCTAssertTrue(ownerLog.contains("touch-ok") && ownerLog.contains("uid=4242"), ownerLog)
-        XCTAssertEqual(inspect(container("dusr3", "a"), "{{.Config.User}}"), "4242:4343")
+        XCTAssertEqual(inspect(container(p3, "a"), "{{.Config.User}}"), "4242:4343")
         var info = stat()
         XCTAssertEqual(stat(owned + "/x", &info), 0)
         XCTAssertEqual(info.st_uid, 4242)
-        try ok(["down", "dusr3"])
+        try ok(["down", p3])
     }
 }

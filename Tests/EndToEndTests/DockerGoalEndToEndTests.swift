@@ -24,6 +24,9 @@ final class DockerGoalEndToEndTests: EndToEndTestCase {
     }
 
     func testGoalAgentRunsItsCommandsInItsContainer() throws {
+        // Unique: the profile name is in the container name, and another checkout may run this
+        // test on the same engine at the same time.
+        let p = DockerTestSupport.uniqueTag("dgoal-")
         let ws = sv.home.file("ws-goal")
         try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
         chmod(ws, 0o777) // the container's default user may be uid 1000
@@ -39,7 +42,7 @@ final class DockerGoalEndToEndTests: EndToEndTestCase {
         ]
         model.afterScript = "for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null && break; sleep 0.1; done"
 
-        let profile = sv.writeProfile("dgoal", """
+        let profile = sv.writeProfile(p, """
             [llm]
             provider = "openai-compatible"
             base_url = \(tomlString(model.baseURL))
@@ -65,9 +68,9 @@ final class DockerGoalEndToEndTests: EndToEndTestCase {
 
             """)
         try upDetached(profile)
-        let name = ContainerSpec.containerName(profile: "dgoal", agent: "goal")
-        let state = try sv.waitForState("dgoal", "goal", "the goal run to end", seconds: 120) { !$0.state.isActive && !$0.runs.isEmpty }
-        let log = String(decoding: sv.log("dgoal", "goal"), as: UTF8.self)
+        let name = ContainerSpec.containerName(profile: p, agent: "goal")
+        let state = try sv.waitForState(p, "goal", "the goal run to end", seconds: 120) { !$0.state.isActive && !$0.runs.isEmpty }
+        let log = String(decoding: sv.log(p, "goal"), as: UTF8.self)
         XCTAssertEqual(state.runs.map(\.exit), [.exited(0)], log)
         XCTAssertTrue(log.contains("Goal reached"), log)
         XCTAssertTrue(log.contains("waited for input"), log)
@@ -98,9 +101,9 @@ final class DockerGoalEndToEndTests: EndToEndTestCase {
         let environ = DockerTestSupport.docker(["exec", name, "sh", "-c", "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'"]).output
         XCTAssertFalse(environ.contains(Self.fakeKey), "the key is in a process environment in the container")
         XCTAssertFalse(DockerTestSupport.docker(["inspect", name]).output.contains(Self.fakeKey))
-        XCTAssertNil(sv.log("dgoal", "goal").range(of: Data(Self.fakeKey.utf8)), "the key is in the agent's log")
+        XCTAssertNil(sv.log(p, "goal").range(of: Data(Self.fakeKey.utf8)), "the key is in the agent's log")
 
-        try ok(["down", "dgoal"])
+        try ok(["down", p])
         XCTAssertEqual(DockerTestSupport.docker(["ps", "-a", "-q", "--filter", "label=supervisor.home=\(sv.root)"]).output, "")
     }
 }

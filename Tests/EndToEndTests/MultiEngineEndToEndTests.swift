@@ -16,14 +16,13 @@ final class MultiEngineEndToEndTests: EndToEndTestCase {
     static var script: String { repository + "/scripts/second-engine.sh" }
 
     var engineDir = ""
-    nonisolated(unsafe) static var serial = 0
     var far: [String: String] = [:]
 
     override func setUpWithError() throws {
         if let reason = DockerTestSupport.unavailableReason { throw XCTSkip("SKIP Docker tests: \(reason)") }
         var home = ""
-        Self.serial += 1
-        engineDir = "/tmp/sve-\(getpid() % 100000)-\(Self.serial)"
+        // Short (its unix socket lives in it) and unique (other checkouts may run this at the same time).
+        engineDir = "/tmp/" + DockerTestSupport.uniqueTag("sve-")
         let dir = engineDir
         // Teardown runs last-registered first: containers go (both engines), then the engine.
         addTeardownBlock { [unowned self] in _ = try? self.runScript(["down", dir], timeout: 120) }

@@ -217,8 +217,9 @@ final class DockerLifecycleTests: XCTestCase {
         _ = try DockerTestSupport.startContainer(name: unrelated, tag: tag)
         var other = makeSpec(agent: "c")
         other.home = home + "-other"
+        let otherHome = other.home
+        addTeardownBlock { DockerTestSupport.removeContainers(label: "\(ContainerSpec.labelHome)=\(otherHome)") }
         XCTAssertEqual(try ensure(other), .created)
-        addTeardownBlock { DockerTestSupport.removeContainers(label: "\(ContainerSpec.labelHome)=\(other.home)") }
 
         XCTAssertEqual(engine.containers(profile: tag, home: home)?.count, 2)
         XCTAssertEqual(engine.removeContainers(profile: tag, home: home), [])
