@@ -92,8 +92,20 @@ public final class WebSocket {
         framed += more
         queue.append((framed, binary, tag))
         queuedBytes += payload.count + more.count
-        lws_callback_on_writable(wsi)
+        // Nothing else waits and the socket takes more: written now, in this loop turn. A
+        // writeable callback costs two epoll_ctl calls and a poll round trip per message (a
+        // tenth of serve's CPU with 200 live streams, and a loop turn of latency). Checking
+        // `lws_send_pipe_choked` first is what makes a write outside the callback legal.
+        if !writing && queue.count - queueStart == 1 && lws_send_pipe_choked(wsi) == 0 {
+            if !writeQueued() { drop() }
+        } else {
+            lws_callback_on_writable(wsi)
+        }
     }
+
+    /// Inside `writeQueued`: a message queued meanwhile (by `onDrained`) waits for the
+    /// writeable callback instead of recursing.
+    private var writing = false
 
     /// When the queue last emptied (or the connection opened), in loop milliseconds: a client
     /// whose queue has not emptied for long is stuck.
@@ -116,6 +128,8 @@ public final class WebSocket {
     /// client does not hold the loop), instead of one per writeable callback: a loop turn per
     /// message would cost a poll round trip each. False when the connection is to be closed.
     func writeQueued(budget: Int = 512 * 1024) -> Bool {
+        writing = true
+        defer { writing = false }
         var written = 0
         while true {
             // (Not queuedBytes before and after: onDrained may queue the next piece meanwhile.)
