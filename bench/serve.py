@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`supervisor serve` under load (needs Python's websockets: pip install websockets).
+"""`supervisor serve` under load (needs Python's websockets: pip install websockets; and the
+release build's serve-bench: swift build -c release).
 
 1. 10 agents each write 1 MB/s (80-byte lines stamped with CLOCK_MONOTONIC at write time);
    20 WebSocket clients each subscribe to all 10 agents' streams (200 streams). Measured over
@@ -13,21 +14,21 @@
 """
 import argparse
 import asyncio
-import hashlib
+import json
 import os
-import selectors
-import socket
+import subprocess
 import sys
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PYTHON, Workspace, cpu_ns, percentile, start_serve, status_kb, table, wait_running
+from common import PYTHON, REPO, Workspace, cpu_ns, percentile, start_serve, status_kb, table, wait_running
+
+SERVE_BENCH = os.environ.get("SERVE_BENCH_BIN") or os.path.join(REPO, ".build", "release", "serve-bench")
+if not os.access(SERVE_BENCH, os.X_OK):
+    sys.exit(f"bench: no serve-bench binary at {SERVE_BENCH}; run `swift build -c release` (or set SERVE_BENCH_BIN)")
 
 import websockets
-from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
-from websockets.uri import parse_uri
 
 WRITER = r"""
 import os, sys, time
@@ -45,132 +46,23 @@ while True:
 """
 
 
-class Stream:
-    def __init__(self):
-        self.next = None
-        self.bytes = 0
-        self.first = None
-        self.gaps = 0
-        self.latencies = []
-        self.hash = hashlib.sha256()
-
-
-class Follower:
-    """One agent's stream over a plain non-blocking socket, its WebSocket protocol (handshake,
-    frame parsing, pings, closing) done by the `websockets` library's Sans-I/O layer. The
-    library's asyncio client costs ~1.3% of a core per MB/s (a task and a 256 KiB buffer per
-    read), so 20 of them could not read 200 MB/s on this machine's two cores whatever serve
-    did; this way the clients are a small share and the latency is serve's and the shims'."""
-
-    def __init__(self, url, token, agent, from_offset, stream):
-        host, port = url.split(":")
-        self.stream = stream
-        self.protocol = ClientProtocol(parse_uri(f"ws://{url}/api/profiles/flood/agents/{agent}/stream?from={from_offset}"),
-                                       max_size=None)
-        request = self.protocol.connect()
-        request.headers["Authorization"] = "Bearer " + token
-        self.protocol.send_request(request)
-        self.sock = socket.create_connection((host, int(port)))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.flush()
-        self.sock.setblocking(False)
-        self.buffer = bytearray(1 << 20)
-        self.view = memoryview(self.buffer)
-        self.partial = []
-        self.open = True
-
-    def flush(self):
-        for data in self.protocol.data_to_send():
-            if data:
-                self.sock.setblocking(True)
-                self.sock.sendall(data)
-                self.sock.setblocking(False)
-
-    def readable(self):
-        try:
-            n = self.sock.recv_into(self.buffer)
-        except BlockingIOError:
-            return
-        now = time.monotonic_ns()
-        if n == 0:
-            self.protocol.receive_eof()
-            self.open = False
-        else:
-            self.protocol.receive_data(self.view[:n].tobytes())
-        for event in self.protocol.events_received():
-            if isinstance(event, Frame):
-                self.frame(event, now)
-        self.flush()
-
-    def frame(self, frame, now):
-        if frame.opcode not in (Opcode.BINARY, Opcode.CONT) or (frame.opcode == Opcode.CONT and not self.partial):
-            return
-        if not frame.fin:
-            self.partial.append(frame.data)
-            return
-        message = b"".join(self.partial + [frame.data]) if self.partial else frame.data
-        self.partial = []
-        stream = self.stream
-        at = int.from_bytes(message[:8], "big")
-        if stream.next is None:
-            stream.first = at
-        elif at != stream.next:
-            stream.gaps += 1
-        size = len(message) - 8
-        stream.next = at + size
-        stream.bytes += size
-        stream.hash.update(memoryview(message)[8:])
-        i = message.find(b"\nT", 8)
-        if i >= 0 and i + 21 <= len(message):
-            try:
-                stream.latencies.append((now - int(message[i + 2:i + 21])) / 1e6)
-            except ValueError:
-                pass
-
-
-def client_process(url, token, agents, ends, window, results):
-    """One client (its own process, so the clients are not one Python thread): a stream per
-    agent; counts what arrives inside the measuring window [start, end] (monotonic seconds)."""
-    streams = [(a, Stream()) for a in agents]
-    followers = [Follower(url, token, a, ends[a], s) for a, s in streams]
-    selector = selectors.DefaultSelector()
-    for f in followers:
-        selector.register(f.sock, selectors.EVENT_READ, f)
-
-    def run_until(deadline):
-        while time.monotonic() < deadline:
-            for key, _ in selector.select(max(0, deadline - time.monotonic())):
-                key.data.readable()
-
-    start, end = window
-    run_until(start)
-    b0 = sum(s.bytes for _, s in streams)
-    for _, s in streams:
-        s.latencies = []
-    run_until(end)
-    b1 = sum(s.bytes for _, s in streams)
-    latencies = [x for _, s in streams for x in s.latencies]
-    for f in followers:
-        f.sock.close()
-    checked = [(a, s.first, s.next, s.hash.hexdigest(), s.gaps) for a, s in streams]
-    results.put((b1 - b0, latencies, checked))
-
-
 def load(url, token, agents, clients, seconds, serve_pid, ws):
-    import multiprocessing
+    """Each client is a `serve-bench` process (libwebsockets, one connection per agent): Python
+    clients cost ~8% of a core each for 10 MB/s in 16 KB messages, so 20 of them could not read
+    the 200 MB/s on this machine's two cores, and the 20-client figures measured the clients.
+    serve-bench checks every message against the log (offset continuity and the bytes at that
+    offset) and stamps the arrival of the first stamped line of each."""
     ends = {}
     for a in agents:  # start every stream at the log's current end: live output only
         request = urllib.request.Request(f"http://{url}/api/profiles/flood/agents/{a}/log?from=0&max=0",
                                          headers={"Authorization": "Bearer " + token})
         with urllib.request.urlopen(request) as response:
             ends[a] = int(response.headers["X-Log-End"])
-    results = multiprocessing.Queue()
     start = time.monotonic() + 3  # connections settle first
     window = (start, start + seconds)
-    processes = [multiprocessing.Process(target=client_process, args=(url, token, agents, ends, window, results))
-                 for _ in range(clients)]
-    for p in processes:
-        p.start()
+    command = [SERVE_BENCH, f"ws://{url}/api/profiles/flood/agents", token, os.path.join(ws.dir, "logs", "flood"),
+               f"{window[0]:.6f}", f"{window[1]:.6f}"] + [f"{a}={ends[a]}" for a in agents]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE) for _ in range(clients)]
     time.sleep(max(0, start - time.monotonic()))
     # Where the two cores go: serve, and everything else the run needs.
     recorded = ws.recorded_pids("flood")
@@ -182,29 +74,22 @@ def load(url, token, agents, clients, seconds, serve_pid, ws):
     time.sleep(seconds)
     c1, t1 = sample()
     share = {name: 100 * (c1[name] - c0[name]) / 1e9 / (t1 - t0) for name in groups}
-    received, latencies, checked = 0, [], []
-    for _ in processes:
-        got, lat, chk = results.get(timeout=120)
-        received += got
-        latencies += lat
-        checked += chk
+    received, latencies, streams, failures = 0, [], [], []
     for p in processes:
-        p.join(timeout=30)
-    # Every stream's bytes against the log's.
-    mismatched = 0
-    for a, first, nxt, digest, _ in checked:
-        if first is None:
-            mismatched += 1
-            continue
-        with open(os.path.join(ws.dir, "logs", "flood", f"{a}.log"), "rb") as f:
-            f.seek(first)
-            if hashlib.sha256(f.read(nxt - first)).hexdigest() != digest:
-                mismatched += 1
+        out, _ = p.communicate(timeout=60)
+        result = json.loads(out)
+        received += result["bytes"]
+        latencies += result["latencies"]
+        streams += result["streams"]
+        failures += result["failures"]
+    if failures:
+        sys.exit("bench/serve.py: " + "; ".join(failures[:5]))
     return {
         "cpu": share["serve"], "share": share,
-        "mb_s": received / (t1 - t0) / 1e6,
+        "mb_s": received / seconds / 1e6,
         "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "samples": len(latencies),
-        "gaps": sum(c[4] for c in checked), "mismatched": mismatched, "streams": len(checked),
+        "gaps": sum(s["gaps"] for s in streams),
+        "mismatched": sum(1 for s in streams if s["mismatches"] or s["first"] is None), "streams": len(streams),
     }
 
 

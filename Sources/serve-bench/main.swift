@@ -1,0 +1,225 @@
+// serve-bench: one load client of bench/serve.py, fast enough that 20 of them can read the
+// 200 MB/s the bench sends on a 2-core machine. Python clients cost ~8% of a core each per
+// 10 MB/s in 16 KB messages, and libwebsockets' client side (4.1, `WebSocketClient`) parses
+// payload a byte at a time (16% of a core per 10 MB/s), so 20 of either measured themselves.
+// This one reads RFC 6455 frames from plain sockets (server frames are unmasked: a header,
+// then the payload in one piece), one connection per agent, polled by one thread.
+//
+//   serve-bench URL TOKEN LOG_DIR START END AGENT=OFFSET...
+//
+// URL: ws://host:port/api/profiles/P/agents; START, END: CLOCK_MONOTONIC seconds of the
+// measuring window. Each stream starts at OFFSET. Every message is checked: its offset must
+// continue the previous one and its bytes must equal the log's there (pread). Prints one JSON
+// object: bytes in the window, latencies (ms, agent line -> here, first stamped line of each
+// message in the window), and per stream first/next offsets, gaps and mismatches.
+import AgentProtocol
+import Glibc
+
+setvbuf(stdout, nil, _IOLBF, 0)
+let arguments = CommandLine.arguments
+guard arguments.count >= 7, let start = Double(arguments[4]), let end = Double(arguments[5]) else {
+    fputs("usage: serve-bench URL TOKEN LOG_DIR START END AGENT=OFFSET...\n", stderr)
+    exit(2)
+}
+let (base, token, logDirectory) = (arguments[1], arguments[2], arguments[3])
+
+final class Stream {
+    let agent: String
+    let log: Int32
+    var first: UInt64?
+    var next: UInt64?
+    var gaps = 0
+    var mismatches = 0
+    var scratch: [UInt8] = []
+    init(agent: String, log: Int32) { self.agent = agent; self.log = log }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// The write time stamped on the first whole line that starts in the message ("\nT" then 19
+/// digits of CLOCK_MONOTONIC nanoseconds), if one is there.
+func stamp(_ message: [UInt8]) -> UInt64? {
+    var i = 8
+    while i + 21 < message.count {
+        if message[i] == 0x0a && message[i + 1] == UInt8(ascii: "T") {
+            var value: UInt64 = 0
+            for j in (i + 2)..<(i + 21) {
+                let digit = message[j] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }
+                value = value * 10 + UInt64(digit)
+            }
+            return value
+        }
+        i += 1
+    }
+    return nil
+}
+
+
+/// One agent's stream: a TCP connection that has finished its upgrade, and the frames read.
+final class Connection {
+    let fd: Int32
+    let stream: Stream
+    var buffer: [UInt8] = []
+    var message: [UInt8] = []
+    /// The message being continued is text (events, states), not output.
+    var continuingText = false
+    init(fd: Int32, stream: Stream) { self.fd = fd; self.stream = stream }
+}
+
+func fail(_ text: String) -> Never { fputs("serve-bench: \(text)\n", stderr); exit(1) }
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var sent = 0
+    while sent < bytes.count {
+        let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { fail("write: \(String(cString: strerror(errno)))") }
+        sent += n
+    }
+}
+
+/// Connects and upgrades (blocking); the socket is non-blocking afterwards.
+func connectStream(host: String, port: UInt16, path: String) -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    inet_pton(AF_INET, host, &address.sin_addr)
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    if connected != 0 { fail("connect \(host):\(port): \(String(cString: strerror(errno)))") }
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    writeAll(fd, Array(("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                        "Sec-WebSocket-Key: c2VydmUtYmVuY2gtY2xpZW50\r\nSec-WebSocket-Version: 13\r\n" +
+                        "Authorization: Bearer \(token)\r\n\r\n").utf8))
+    return fd
+}
+
+let loopback = "ws://127.0.0.1:"
+guard base.hasPrefix(loopback), let slash = base.dropFirst(loopback.count).firstIndex(of: "/"),
+      let port = UInt16(base[base.index(base.startIndex, offsetBy: loopback.count)..<slash]) else {
+    fail("URL must be ws://127.0.0.1:PORT/...: \(base)")
+}
+let basePath = String(base[slash...])
+var inWindowBytes = 0
+var latencies: [Double] = []
+var streams: [Stream] = []
+var connections: [Connection] = []
+let startNs = UInt64(start * 1e9), endNs = UInt64(end * 1e9)
+
+for spec in arguments[6...] {
+    guard let equals = spec.firstIndex(of: "="), let offset = UInt64(spec[spec.index(after: equals)...]) else {
+        fail("not AGENT=OFFSET: \(spec)")
+    }
+    let agent = String(spec[..<equals])
+    let log = open("\(logDirectory)/\(agent).log", O_RDONLY | O_CLOEXEC)
+    guard log >= 0 else { fail("cannot open the log of \(agent)") }
+    let stream = Stream(agent: agent, log: log)
+    streams.append(stream)
+    connections.append(Connection(fd: connectStream(host: "127.0.0.1", port: port, path: "\(basePath)/\(agent)/stream?from=\(offset)"),
+                                  stream: stream))
+}
+
+/// A whole message of `connection`'s stream: checked against the log, timed.
+func received(_ message: [UInt8], on connection: Connection, now: UInt64) {
+    let stream = connection.stream
+    guard message.count >= 8 else { return }
+    let at = message[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    let count = message.count - 8
+    if stream.first == nil { stream.first = at } else if at != stream.next { stream.gaps += 1 }
+    stream.next = at + UInt64(count)
+    // The same bytes as the log's at that offset (the shim logs before it sends).
+    if stream.scratch.count < count { stream.scratch = [UInt8](repeating: 0, count: count) }
+    let read = stream.scratch.withUnsafeMutableBytes { pread(stream.log, $0.baseAddress, count, off_t(at)) }
+    let same = read == count && stream.scratch.withUnsafeBytes { s in message.withUnsafeBytes { m in memcmp(s.baseAddress!, m.baseAddress! + 8, count) == 0 } }
+    if !same { stream.mismatches += 1 }
+    if now >= startNs && now < endNs {
+        inWindowBytes += count
+        if let written = stamp(message), written <= now { latencies.append(Double(now - written) / 1e6) }
+    }
+}
+
+/// Takes the upgrade answer, then every whole frame, from the front of `connection.buffer`.
+func parse(_ connection: Connection, now: UInt64, upgraded: inout Bool) {
+    var used = 0
+    let buffer = connection.buffer
+    if !upgraded {
+        guard let end = buffer.indices.dropLast(3).first(where: { buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10 }) else { return }
+        let head = String(decoding: buffer[..<end], as: UTF8.self)
+        guard head.hasPrefix("HTTP/1.1 101") else { fail("upgrade refused: \(head.prefix(80))") }
+        upgraded = true
+        used = end + 4
+    }
+    while buffer.count - used >= 2 {
+        let b0 = buffer[used], b1 = buffer[used + 1]
+        var length = Int(b1 & 0x7f), header = 2
+        if length == 126 {
+            guard buffer.count - used >= 4 else { break }
+            length = Int(buffer[used + 2]) << 8 | Int(buffer[used + 3]); header = 4
+        } else if length == 127 {
+            guard buffer.count - used >= 10 else { break }
+            length = buffer[(used + 2)..<(used + 10)].reduce(0) { $0 << 8 | Int($1) }; header = 10
+        }
+        if b1 & 0x80 != 0 { fail("a masked frame from the server") }
+        guard buffer.count - used >= header + length else { break }
+        let payload = buffer[(used + header)..<(used + header + length)]
+        used += header + length
+        let opcode = b0 & 0x0f
+        if opcode == 1 || (opcode == 0 && connection.continuingText) {
+            connection.continuingText = b0 & 0x80 == 0  // text: events and states
+            continue
+        }
+        switch opcode {
+        case 0, 2:  // continuation, binary
+            connection.message += payload
+            if b0 & 0x80 != 0 {
+                received(connection.message, on: connection, now: now)
+                connection.message = []
+            }
+        case 9:  // ping: pong with the same payload, masked (key 0) as a client must
+            writeAll(connection.fd, [0x8a, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + payload)
+        case 8: fail("\(connection.stream.agent): the server closed the stream")
+        default: break
+        }
+    }
+    connection.buffer.removeFirst(used)
+}
+
+var upgraded = [Bool](repeating: false, count: connections.count)
+var pollSet = connections.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+while monotonicNanoseconds() < endNs {
+    let left = Int32(max(1, (Double(endNs) - Double(monotonicNanoseconds())) / 1e6))
+    let ready = poll(&pollSet, nfds_t(pollSet.count), left)
+    if ready < 0 && errno != EINTR { fail("poll: \(String(cString: strerror(errno)))") }
+    let now = monotonicNanoseconds()
+    for index in pollSet.indices where pollSet[index].revents != 0 {
+        let connection = connections[index]
+        let n = chunk.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress, $0.count) }
+        if n == 0 { fail("\(connection.stream.agent): the server closed the connection") }
+        if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; fail("read: \(String(cString: strerror(errno)))") }
+        connection.buffer += chunk[0..<n]
+        parse(connection, now: now, upgraded: &upgraded[index])
+    }
+}
+for connection in connections { close(connection.fd) }
+
+func number(_ value: some CustomStringConvertible) -> OrderedJSON { .number(value.description) }
+let result = OrderedJSON.object([
+    ("bytes", number(inWindowBytes)),
+    ("latencies", .array(latencies.map { number(($0 * 1000).rounded() / 1000) })),
+    ("failures", .array([])),
+    ("streams", .array(streams.map { s in
+        .object([("agent", .string(s.agent)), ("first", s.first.map { number($0) } ?? .null),
+                 ("next", s.next.map { number($0) } ?? .null), ("gaps", number(s.gaps)),
+                 ("mismatches", number(s.mismatches))])
+    })),
+])
+print(result.serialized())
