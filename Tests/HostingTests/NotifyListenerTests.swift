@@ -85,19 +85,22 @@ final class NotifyListenerTests: XCTestCase {
     func testAKeyRequestGetsOnlyItsAgentsRequestedKeys() throws {
         let listener = try NotifyListener(path: path, keys: ["coder": ["A_KEY": "sk-a", "B_KEY": "sk-b"], "other": ["C_KEY": "sk-c"]])
         defer { listener.close() }
-        final class Heard { var keys: [String: String]?; var refusal = "" }
+        final class Heard { var keys: [String: String]?; var answer = ""; var refusal = "" }
         let heard = Heard()
         // The shims' side runs on its own thread and loop while this one serves the socket.
         let shims = Thread { [path] in
             let loop = EventLoop()
             heard.keys = try? ShimKeys.fetch(socket: path, agent: "coder", names: ["A_KEY", "C_KEY"], loop: loop, timeout: 10).get()
             loop.close()
+            let request = String(decoding: NotifyProtocol.encode(.keyRequest(agent: "coder", names: ["A_KEY", "C_KEY"])), as: UTF8.self)
+            heard.answer = Self.send(request, to: path, reading: true) // what the shim filters again
             heard.refusal = Self.send(#"{"v":1,"kind":"key_request","agent":"bad","names":"A_KEY"}"#, to: path, reading: true)
             Self.send(String(decoding: NotifyProtocol.encode(.started(agent: "done", pid: nil)), as: UTF8.self), to: path)
         }
         shims.start()
         XCTAssertEqual(waitError(listener, for: ["done"]), "no error")
         XCTAssertEqual(heard.keys, ["A_KEY": "sk-a"])
+        XCTAssertEqual(heard.answer, #"{"v":1,"kind":"keys","keys":{"A_KEY":"sk-a"}}"#)
         XCTAssertEqual(heard.refusal, #"{"v":1,"kind":"refused","error":"notify protocol: a \"key_request\" message without the fields it needs"}"#)
     }
 }
