@@ -698,8 +698,8 @@ public final class Shim {
     /// Tells a waiting `up` that this agent has started (or could not).
     private func notifyUp(error: String?) {
         guard let path = spec.notifySocket else { return }
-        let data = (try? JSONCoding.encodeBytes(StartNotice(agent: spec.agent, pid: state.agentPid, error: error))) ?? Array("{}".utf8)
-        sendNotice(Array(data) + [0x0a], to: path, attempts: 100)
+        let notice: NotifyMessage = error.map { .failed(agent: spec.agent, error: $0) } ?? .started(agent: spec.agent, pid: state.agentPid)
+        sendNotice(NotifyProtocol.encode(notice), to: path, attempts: 100)
     }
 
     /// Delivers a start notice; a listener whose backlog is full (hundreds of shims starting at

@@ -3,25 +3,12 @@ import Glibc
 import Loop
 
 /// A shim asks the process that launched it for its agent's secrets (its `pass_env`, a
-/// built-in agent's API key). They travel over the profile's notify socket (0600, in the
-/// profile's 0700 state directory), not through the tmux server's environment, which every
-/// window of the profile inherits and `tmux show-environment` prints; nor through a file, a
-/// command line or the shim's own environment. The shim keeps them in memory for every later
-/// start of its agent and puts them only in that agent's environment.
-public struct KeyRequest: Codable, Equatable {
-    /// Which agent's shim asks; `keys` tells the request from a `StartNotice` on the same socket.
-    public var agent: String
-    public var keys: [String]
-    public init(agent: String, keys: [String]) { self.agent = agent; self.keys = keys }
-}
-
-/// The launcher's answer: the values it has of the variables the agent may get (a variable
-/// missing from the launcher's environment is missing here too).
-public struct KeyReply: Codable, Equatable {
-    public var keys: [String: String]
-    public init(keys: [String: String]) { self.keys = keys }
-}
-
+/// built-in agent's API key): a `NotifyMessage.keyRequest` on the profile's notify socket (0600,
+/// in the profile's 0700 state directory), answered by a `NotifyReply`. Not through the tmux
+/// server's environment, which every window of the profile inherits and `tmux
+/// show-environment` prints; nor through a file, a command line or the shim's own environment.
+/// The shim keeps them in memory for every later start of its agent and puts them only in that
+/// agent's environment.
 public enum ShimKeys {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -50,18 +37,21 @@ public enum ShimKeys {
                        ? .success([:]) : .failure(Failure("cannot reach the launcher: \(error)")))
                 return
             }
-            let request = (try? JSONCoding.encodeBytes(KeyRequest(agent: agent, keys: names))) ?? []
+            let request = NotifyProtocol.encode(.keyRequest(agent: agent, names: names))
             var reply: [UInt8] = []
             do {
                 try connection.startReading { result in
                     switch result {
-                    case .data(let bytes): reply.append(contentsOf: bytes)
+                    case .data(let bytes):
+                        reply.append(contentsOf: bytes)
+                        if reply.count > NotifyProtocol.maxBytes { finish(.failure(Failure(answer(NotifyError.tooLarge(reply.count))))) }
                     case .eof:
-                        if let decoded = try? JSONCoding.decode(KeyReply.self, from: reply) {
-                            finish(.success(decoded.keys.filter { names.contains($0.key) }))
-                        } else {
-                            finish(.failure(Failure("the launcher's answer is not a key reply")))
-                        }
+                        do throws(NotifyError) {
+                            switch try NotifyProtocol.decodeReply(reply) {
+                            case .keys(let keys): finish(.success(keys.filter { names.contains($0.key) }))
+                            case .refused(let why): finish(.failure(Failure("the launcher refused the request: \(why)")))
+                            }
+                        } catch { finish(.failure(Failure(answer(error)))) }
                     case .error(let error): finish(.failure(Failure("reading the launcher's answer: \(error)")))
                     }
                 }
@@ -72,5 +62,14 @@ public enum ShimKeys {
         }
         while outcome == nil { loop.runOnce() }
         return outcome!
+    }
+
+    /// An answer that is not this build's notify protocol, for the shim's own error (which
+    /// quotes none of the answer: it may hold keys).
+    static func answer(_ error: NotifyError) -> String {
+        if case .otherVersion(let version, _) = error {
+            return "the launcher speaks notify protocol version \(version), this shim speaks \(NotifyProtocol.version): run `supervisor down` and `supervisor up` again with one build"
+        }
+        return "the launcher's answer is not a key reply (\(error))"
     }
 }

@@ -300,7 +300,7 @@ public struct Launcher {
         return environment.filter { !(Secrets.isSecretName($0.key) || withheld.contains($0.key)) }
     }
 
-    /// What each agent's shim is handed when it asks (`StartNoticeListener`): the values, in
+    /// What each agent's shim is handed when it asks (`NotifyListener`): the values, in
     /// the launching process's environment, of the secret variables its spec lets it have.
     static func keysByAgent(_ specs: [ShimSpec], environment: [String: String]) -> [String: [String: String]] {
         var keys: [String: [String: String]] = [:]
@@ -420,7 +420,7 @@ public struct Launcher {
         }
 
         // Listen for each shim's start notice before any shim exists.
-        let notices = try StartNoticeListener(path: notifySocketPath(profile.name), keys: Launcher.keysByAgent(specs, environment: environment))
+        let notices = try NotifyListener(path: notifySocketPath(profile.name), keys: Launcher.keysByAgent(specs, environment: environment))
         defer { notices.close() }
 
         do {
@@ -622,7 +622,7 @@ public struct Launcher {
         }
         // The new shim asks for its agent's keys: from this process's environment, as `up` did.
         let spec = try ShimSpec.read(path: agent.specPath)
-        let notices = try StartNoticeListener(path: notifySocketPath(record.name), keys: Launcher.keysByAgent([spec], environment: environment))
+        let notices = try NotifyListener(path: notifySocketPath(record.name), keys: Launcher.keysByAgent([spec], environment: environment))
         defer { notices.close() }
         try tmux.respawn(session: record.name, window: agent.name, command: record.shimCommand + [agent.specPath],
                          environment: Launcher.scrubbedEnvironment(environment, specs: [spec]))

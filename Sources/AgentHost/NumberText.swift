@@ -1,12 +1,3 @@
-
-/// What a shim tells a waiting `up` once its agent has started, or could not (sd_notify style).
-public struct StartNotice: Codable {
-    public var agent: String
-    public var pid: Int32?
-    public var error: String?
-}
-
-
 /// "%.1f" without Foundation's String(format:).
 public func formatSeconds(_ value: Double) -> String {
     let tenths = Int((value * 10).rounded())
