@@ -236,13 +236,19 @@ public final class Server: WebServerDelegate {
 
     private func liveOutput(_ profile: String, _ agent: String, _ offset: UInt64, _ bytes: [UInt8]) {
         guard let clients = streams[profile + "/" + agent] else { return }
+        var whole: OutgoingMessage?  // the frame as one message, made once for all who get all of it
         for client in clients where client.wantsOutput {
             let canQueue = client.socket.queuedBytes < configuration.clientQueueLimit
             if let (start, skip) = client.cursor.live(offset: offset, count: bytes.count, canQueue: canQueue) {
                 // Behind by a message or more: one bigger message (up to 64 KiB) instead of many.
                 let end = start + UInt64(bytes.count - skip)
                 if !client.socket.extendLast(tag: start, with: bytes[skip...], newTag: end, limit: 64 * 1024) {
-                    client.socket.send(binary: offsetHeader(start), bytes[skip...], tag: end)
+                    if skip == 0 {
+                        if whole == nil { whole = OutgoingMessage(offsetHeader(start)[...], bytes[...]) }
+                        client.socket.send(binary: whole!, tag: end)
+                    } else {
+                        client.socket.send(binary: offsetHeader(start), bytes[skip...], tag: end)
+                    }
                 }
             } else if client.cursor.mode == .catchingUp {
                 pump(client)
