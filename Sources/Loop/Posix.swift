@@ -100,6 +100,19 @@ public enum Posix {
         }
     }
 
+    /// One read that does not wait: the count, or nil when nothing is there (EAGAIN).
+    public static func readNow(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int?, PosixError> {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress!, buffer.count)
+            if n >= 0 { return .success(n) }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: return .success(nil)
+            default: return .failure(PosixError("read", code: errno))
+            }
+        }
+    }
+
     /// Everything until end of file (at most `limit` bytes).
     public static func readAll(_ fd: Int32, limit: Int = Int.max) -> Result<[UInt8], PosixError> {
         var out: [UInt8] = []

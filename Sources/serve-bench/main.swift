@@ -14,6 +14,7 @@
 // message in the window), and per stream first/next offsets, gaps and mismatches.
 import AgentProtocol
 import Glibc
+import Loop
 
 setvbuf(stdout, nil, _IOLBF, 0)
 let arguments = CommandLine.arguments
@@ -40,25 +41,25 @@ func monotonicNanoseconds() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
-/// The write time stamped on the first whole line that starts in the message ("\nT" then 19
-/// digits of CLOCK_MONOTONIC nanoseconds), if one is there.
-func stamp(_ message: [UInt8]) -> UInt64? {
-    var i = 8
-    while i + 21 < message.count {
-        if message[i] == 0x0a && message[i + 1] == UInt8(ascii: "T") {
-            var value: UInt64 = 0
-            for j in (i + 2)..<(i + 21) {
-                let digit = message[j] &- UInt8(ascii: "0")
-                guard digit < 10 else { return nil }
-                value = value * 10 + UInt64(digit)
-            }
-            return value
+/// The write time stamped on the first line in the message that carries one: a line that
+/// starts with "T" and 19 digits of CLOCK_MONOTONIC nanoseconds (bench/serve.py's writers
+/// stamp the first line of each write; no other byte they write is a "T").
+func stamp(_ message: UnsafeRawBufferPointer) -> UInt64? {
+    var from = 8
+    while from < message.count, let hit = memchr(message.baseAddress! + from, 0x54, message.count - from) {
+        let i = message.baseAddress!.distance(to: UnsafeRawPointer(hit))
+        from = i + 1
+        guard i == 8 || message[i - 1] == 0x0a, i + 20 <= message.count else { continue }
+        var value: UInt64 = 0
+        for j in (i + 1)...(i + 19) {
+            let digit = message[j] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + UInt64(digit)
         }
-        i += 1
+        return value
     }
     return nil
 }
-
 
 /// One agent's stream: a TCP connection that has finished its upgrade, and the frames read.
 final class Connection {
@@ -74,13 +75,7 @@ final class Connection {
 func fail(_ text: String) -> Never { fputs("serve-bench: \(text)\n", stderr); exit(1) }
 
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var sent = 0
-    while sent < bytes.count {
-        let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { fail("write: \(String(cString: strerror(errno)))") }
-        sent += n
-    }
+    if let error = Posix.writeAll(fd, bytes) { fail("\(error)") }
 }
 
 /// Connects and upgrades (blocking); the socket is non-blocking afterwards.
@@ -128,7 +123,7 @@ for spec in arguments[6...] {
 }
 
 /// A whole message of `connection`'s stream: checked against the log, timed.
-func received(_ message: [UInt8], on connection: Connection, now: UInt64) {
+func received(_ message: UnsafeRawBufferPointer, on connection: Connection, now: UInt64) {
     let stream = connection.stream
     guard message.count >= 8 else { return }
     let at = message[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
@@ -137,8 +132,8 @@ func received(_ message: [UInt8], on connection: Connection, now: UInt64) {
     stream.next = at + UInt64(count)
     // The same bytes as the log's at that offset (the shim logs before it sends).
     if stream.scratch.count < count { stream.scratch = [UInt8](repeating: 0, count: count) }
-    let read = stream.scratch.withUnsafeMutableBytes { pread(stream.log, $0.baseAddress, count, off_t(at)) }
-    let same = read == count && stream.scratch.withUnsafeBytes { s in message.withUnsafeBytes { m in memcmp(s.baseAddress!, m.baseAddress! + 8, count) == 0 } }
+    let read = stream.scratch.withUnsafeMutableBytes { Posix.pread(stream.log, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), offset: at) }
+    let same = (try? read.get()) == count && stream.scratch.withUnsafeBytes { memcmp($0.baseAddress!, message.baseAddress! + 8, count) == 0 }
     if !same { stream.mismatches += 1 }
     if now >= startNs && now < endNs {
         inWindowBytes += count
@@ -146,69 +141,85 @@ func received(_ message: [UInt8], on connection: Connection, now: UInt64) {
     }
 }
 
-/// Takes the upgrade answer, then every whole frame, from the front of `connection.buffer`.
-func parse(_ connection: Connection, now: UInt64, upgraded: inout Bool) {
+/// Takes the upgrade answer, then every whole frame, from the front of `data`: how many bytes
+/// it used (the rest waits for more). No copy for a message in one frame, the usual case.
+func parse(_ connection: Connection, _ data: UnsafeRawBufferPointer, now: UInt64, upgraded: inout Bool) -> Int {
     var used = 0
-    let buffer = connection.buffer
     if !upgraded {
-        guard let end = buffer.indices.dropLast(3).first(where: { buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10 }) else { return }
-        let head = String(decoding: buffer[..<end], as: UTF8.self)
+        guard let end = (0..<max(0, data.count - 3)).first(where: { data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }) else { return 0 }
+        let head = String(decoding: data[..<end], as: UTF8.self)
         guard head.hasPrefix("HTTP/1.1 101") else { fail("upgrade refused: \(head.prefix(80))") }
         upgraded = true
         used = end + 4
     }
-    while buffer.count - used >= 2 {
-        let b0 = buffer[used], b1 = buffer[used + 1]
+    while data.count - used >= 2 {
+        let b0 = data[used], b1 = data[used + 1]
         var length = Int(b1 & 0x7f), header = 2
         if length == 126 {
-            guard buffer.count - used >= 4 else { break }
-            length = Int(buffer[used + 2]) << 8 | Int(buffer[used + 3]); header = 4
+            guard data.count - used >= 4 else { break }
+            length = Int(data[used + 2]) << 8 | Int(data[used + 3]); header = 4
         } else if length == 127 {
-            guard buffer.count - used >= 10 else { break }
-            length = buffer[(used + 2)..<(used + 10)].reduce(0) { $0 << 8 | Int($1) }; header = 10
+            guard data.count - used >= 10 else { break }
+            length = data[(used + 2)..<(used + 10)].reduce(0) { $0 << 8 | Int($1) }; header = 10
         }
         if b1 & 0x80 != 0 { fail("a masked frame from the server") }
-        guard buffer.count - used >= header + length else { break }
-        let payload = buffer[(used + header)..<(used + header + length)]
+        guard data.count - used >= header + length else { break }
+        let payload = UnsafeRawBufferPointer(rebasing: data[(used + header)..<(used + header + length)])
         used += header + length
-        let opcode = b0 & 0x0f
+        let opcode = b0 & 0x0f, fin = b0 & 0x80 != 0
         if opcode == 1 || (opcode == 0 && connection.continuingText) {
-            connection.continuingText = b0 & 0x80 == 0  // text: events and states
+            connection.continuingText = !fin  // text: events and states
             continue
         }
         switch opcode {
         case 0, 2:  // continuation, binary
-            connection.message += payload
-            if b0 & 0x80 != 0 {
-                received(connection.message, on: connection, now: now)
-                connection.message = []
+            if fin && connection.message.isEmpty {
+                received(payload, on: connection, now: now)
+            } else {
+                connection.message += payload
+                if fin {
+                    connection.message.withUnsafeBytes { received($0, on: connection, now: now) }
+                    connection.message = []
+                }
             }
         case 9:  // ping: pong with the same payload, masked (key 0) as a client must
-            writeAll(connection.fd, [0x8a, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + payload)
+            writeAll(connection.fd, [0x8a, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + Array(payload))
         case 8: fail("\(connection.stream.agent): the server closed the stream")
         default: break
         }
     }
-    connection.buffer.removeFirst(used)
+    return used
 }
 
+// libuv (epoll), not poll(2): poll's scan of every socket on every call was a quarter of this
+// client's time.
+let loop = EventLoop()
 var upgraded = [Bool](repeating: false, count: connections.count)
-var pollSet = connections.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
 var chunk = [UInt8](repeating: 0, count: 256 * 1024)
-while monotonicNanoseconds() < endNs {
-    let left = Int32(max(1, (Double(endNs) - Double(monotonicNanoseconds())) / 1e6))
-    let ready = poll(&pollSet, nfds_t(pollSet.count), left)
-    if ready < 0 && errno != EINTR { fail("poll: \(String(cString: strerror(errno)))") }
-    let now = monotonicNanoseconds()
-    for index in pollSet.indices where pollSet[index].revents != 0 {
-        let connection = connections[index]
-        let n = chunk.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress, $0.count) }
+var watchers: [Poll] = []
+for (index, connection) in connections.enumerated() {
+    let watcher = try Poll(loop: loop, fd: connection.fd)
+    try watcher.start(.readable) { _, _ in
+        let now = monotonicNanoseconds()
+        let got = chunk.withUnsafeMutableBytes { Posix.readNow(connection.fd, into: $0) }
+        guard case .success(let read) = got else { fail("\(got)") }
+        guard let n = read else { return }
         if n == 0 { fail("\(connection.stream.agent): the server closed the connection") }
-        if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; fail("read: \(String(cString: strerror(errno)))") }
-        connection.buffer += chunk[0..<n]
-        parse(connection, now: now, upgraded: &upgraded[index])
+        if connection.buffer.isEmpty {
+            // Parsed where it was read; only an unfinished frame is kept.
+            let used = chunk.withUnsafeBytes { parse(connection, UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: now, upgraded: &upgraded[index]) }
+            if used < n { connection.buffer = Array(chunk[used..<n]) }
+        } else {
+            connection.buffer += chunk[0..<n]
+            let used = connection.buffer.withUnsafeBytes { parse(connection, $0, now: now, upgraded: &upgraded[index]) }
+            connection.buffer.removeFirst(used)
+        }
     }
+    watchers.append(watcher)
 }
+let windowEnd = LoopTimer(loop: loop)
+windowEnd.start(milliseconds: UInt64(max(0, (Double(endNs) - Double(monotonicNanoseconds())) / 1e6)) + 1) { loop.stop() }
+loop.run()
 for connection in connections { close(connection.fd) }
 
 func number(_ value: some CustomStringConvertible) -> OrderedJSON { .number(value.description) }
