@@ -307,10 +307,17 @@ public final class Shim {
         guard let command = spec.placeAgain, !command.isEmpty else { handle(.placed(error: "\(spec.agent) cannot be placed again (no place-again command in its spec)")); return }
         runSubprocessAsync(loop: loop, arguments: command, environment: Secrets.removed(from: processEnvironment()),
                            timeout: Shim.placeAgainTimeout) { [unowned self] result in
-            guard result.succeeded, let report = try? JSONCoding.decode(PlacementReport.self, from: Array(result.output.utf8)) else {
+            guard result.succeeded else {
                 var why = firstLine(result.errorOutput, or: "place-again failed (\(result.exit))")
                 if why.hasPrefix("supervisor: ") { why.removeFirst("supervisor: ".count) }
                 self.handle(.placed(error: "cannot place \(self.spec.agent) again: \(why)"))
+                return
+            }
+            let report: PlacementReport
+            switch PlacementReport.decode(Array(result.output.utf8)) {
+            case .success(let decoded): report = decoded
+            case .failure(let error):
+                self.handle(.placed(error: "cannot place \(self.spec.agent) again: \(error)"))
                 return
             }
             if let note = report.note {

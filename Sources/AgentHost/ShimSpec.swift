@@ -83,12 +83,29 @@ public struct ShimSpec: Codable, Equatable {
     }
 }
 
-/// What `supervisor place-again` reports to the shim: where the agent runs now and, when it
-/// moved (or its workspace was seeded), the note for its `placement` event.
+/// What `supervisor place-again` reports to the shim on its standard output: where the agent
+/// runs now and, when it moved (or its workspace was seeded), the note for its `placement`
+/// event. One JSON object with a version (`v`), like the notify protocol: the command is the
+/// one recorded at `up`, and a report of another build is named, never misread.
 public struct PlacementReport: Codable, Equatable, Sendable {
+    public static let version = 1
+    public var v: Int?
     public var engine: String
     public var note: String?
-    public init(engine: String, note: String?) { self.engine = engine; self.note = note }
+    public init(engine: String, note: String?) { self.v = PlacementReport.version; self.engine = engine; self.note = note }
+
+    public func encode() -> [UInt8] { (try? JSONCoding.encodeBytes(self)) ?? [] }
+
+    /// The report in `output`, or why it is not one (no version: a build before this one).
+    public static func decode(_ output: [UInt8]) -> Result<PlacementReport, HostingError> {
+        guard let report = try? JSONCoding.decode(PlacementReport.self, from: output) else {
+            return .failure(HostingError("place-again printed no placement report"))
+        }
+        guard report.v == version else {
+            return .failure(HostingError("place-again speaks placement report version \(report.v ?? 0), this shim speaks \(version): run `supervisor down` and `up` again with one build"))
+        }
+        return .success(report)
+    }
 }
 
 /// A hosting failure with one clear sentence for the user.

@@ -306,7 +306,7 @@ struct PlaceAgain: ParsableCommand {
             throw HostingError("engine '\(before)' answers again; \(agent) stays on it")
         }
         let out = report ?? PlacementReport(engine: spec.container?.engineName ?? EngineEndpoint.defaultName, note: nil)
-        print(String(decoding: try JSONCoding.encodeBytes(out), as: UTF8.self))
+        print(String(decoding: out.encode(), as: UTF8.self))
     }
 }
 

@@ -84,3 +84,19 @@ final class NotifyProtocolTests: XCTestCase {
                        "the launcher speaks notify protocol version 2, this shim speaks 1: run `supervisor down` and `supervisor up` again with one build")
     }
 }
+
+/// `place-again`'s report to the shim carries a version like the notify protocol.
+final class PlacementReportTests: XCTestCase {
+    func testRoundTripAndVersions() throws {
+        let report = PlacementReport(engine: "second", note: "moved from first: it does not answer")
+        XCTAssertEqual(try PlacementReport.decode(report.encode()).get(), report)
+        XCTAssertTrue(String(decoding: report.encode(), as: UTF8.self).contains("\"v\":1"))
+        // A build from before the version, and a newer one: named, never misread.
+        for (json, version) in [(#"{"engine":"first"}"#, 0), (#"{"v":2,"engine":"first"}"#, 2)] {
+            guard case .failure(let error) = PlacementReport.decode(Array(json.utf8)) else { return XCTFail(json) }
+            XCTAssertTrue(error.description.contains("version \(version), this shim speaks 1"), error.description)
+        }
+        guard case .failure(let error) = PlacementReport.decode(Array("not json".utf8)) else { return XCTFail() }
+        XCTAssertEqual(error.description, "place-again printed no placement report")
+    }
+}
