@@ -474,8 +474,8 @@ public final class Shim {
         let lost = lostBytes
         lostBytes = 0
         state.lastError = "log write failed (\(lostReason)): \(lost) bytes of output lost (marked in the log)"
+        // (`record` sends the gathered output first.)
         record(EventLine.make(.gap(bytes: Int(lost), offset: Int(written.offset), reason: lostReason), agent: spec.agent, now: Shim.now()))
-        sendOutputBatch()
         let frame = Frame.output(offset: written.offset, bytes: marker).encode()
         for subscriber in subscribers.values where subscriber.output { send(frame, to: subscriber) }
         persistState()
@@ -675,8 +675,7 @@ public final class Shim {
         state.transition(to: phase, at: Shim.now())
         state.bracketedPaste = paste.enabled
         persistState()
-        record(EventLine.make(.state(ActivityState(phase.rawValue)), agent: spec.agent, now: Shim.now()))
-        sendOutputBatch()
+        record(EventLine.make(.state(ActivityState(phase.rawValue)), agent: spec.agent, now: Shim.now())) // gathered output first
         let frame = Frame.state(state).encode()
         for subscriber in subscribers.values { send(frame, to: subscriber) }
         updateTmuxStatus()

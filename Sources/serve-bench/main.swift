@@ -35,11 +35,8 @@ final class Stream {
     init(agent: String, log: Int32) { self.agent = agent; self.log = log }
 }
 
-func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+/// CLOCK_MONOTONIC, as the writers stamp it (Python's time.monotonic_ns).
+func monotonicNanoseconds() -> UInt64 { UInt64(EventLoop.monotonicSeconds() * 1e9) }
 
 /// The write time stamped on the first line in the message that carries one: a line that
 /// starts with "T" and 19 digits of CLOCK_MONOTONIC nanoseconds (bench/serve.py's writers
@@ -226,7 +223,6 @@ func number(_ value: some CustomStringConvertible) -> OrderedJSON { .number(valu
 let result = OrderedJSON.object([
     ("bytes", number(inWindowBytes)),
     ("latencies", .array(latencies.map { number(($0 * 1000).rounded() / 1000) })),
-    ("failures", .array([])),
     ("streams", .array(streams.map { s in
         .object([("agent", .string(s.agent)), ("first", s.first.map { number($0) } ?? .null),
                  ("next", s.next.map { number($0) } ?? .null), ("gaps", number(s.gaps)),

@@ -29,14 +29,19 @@ final class BracketedPasteTests: XCTestCase {
         XCTAssertTrue(t.enabled)
     }
 
-    func testSplitAtEveryByte() {
-        let stream = [UInt8]("xx\(ESC)[?1049;2004hyy")
+    /// `stream` turns bracketed paste on however it is cut in two.
+    private func assertEnabledWhereverCut(_ stream: [UInt8], file: StaticString = #filePath, line: UInt = #line) {
         for cut in 0...stream.count {
             var t = BracketedPasteTracker()
             t.feed(Array(stream[..<cut]))
             t.feed(Array(stream[cut...]))
-            XCTAssertTrue(t.enabled, "cut \(cut)")
+            XCTAssertTrue(t.enabled, "cut \(cut)", file: file, line: line)
         }
+    }
+
+    func testSplitAtEveryByte() {
+        let stream = [UInt8]("xx\(ESC)[?1049;2004hyy")
+        assertEnabledWhereverCut(stream)
         var t = BracketedPasteTracker()
         for b in stream { t.feed([b]) }
         XCTAssertTrue(t.enabled)
@@ -45,13 +50,7 @@ final class BracketedPasteTests: XCTestCase {
     /// Colour and cursor sequences are skipped whole; a mode change right after one, cut
     /// anywhere, is still seen.
     func testModeAfterColoursSplitAtEveryByte() {
-        let stream = [UInt8]("\(ESC)[32mok\(ESC)[0m\(ESC)[\(ESC)[?2004h\(ESC)[1;1H")
-        for cut in 0...stream.count {
-            var t = BracketedPasteTracker()
-            t.feed(Array(stream[..<cut]))
-            t.feed(Array(stream[cut...]))
-            XCTAssertTrue(t.enabled, "cut \(cut)")
-        }
+        assertEnabledWhereverCut([UInt8]("\(ESC)[32mok\(ESC)[0m\(ESC)[\(ESC)[?2004h\(ESC)[1;1H"))
     }
 
     func testFullResetAndManualReset() {
