@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "LLMTests", dependencies: ["LLM", "AgentProtocol"]),
         .target(name: "HTTP", dependencies: ["Loop", "CCurl"]),
         .target(name: "LLMClient", dependencies: ["HTTP", "LLM", "Profile", "Loop"]),
-        .executableTarget(name: "serve-bench", dependencies: ["AgentProtocol", "Loop"]),
+        .executableTarget(name: "serve-bench", dependencies: ["AgentProtocol", "Loop", "Serve"]),
         .executableTarget(name: "llm-bench", dependencies: ["LLMClient", "HTTP", "LLM", "Loop", "_TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Loop", "_TestSupport"]),
         .testTarget(name: "LLMClientTests", dependencies: ["LLMClient", "HTTP", "LLM", "Profile", "Loop", "_TestSupport"]),

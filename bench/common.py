@@ -308,9 +308,9 @@ def up_sized(ws, profile_path, name, rows, cols):
         raise RuntimeError(f"supervisor up failed ({proc.returncode}): {out.decode(errors='replace')}")
 
 
-def start_serve(ws):
+def start_serve(ws, flags=()):
     """`supervisor serve` on a free loopback port: (process, "127.0.0.1:PORT", control token)."""
-    serve = subprocess.Popen([ws.bin, "serve", "--port", "0"], env=ws.env, stdin=subprocess.DEVNULL,
+    serve = subprocess.Popen([ws.bin, "serve", "--port", "0", *flags], env=ws.env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ws.pids.append(serve.pid)
     url = None

@@ -45,7 +45,7 @@ enum OpenAPI {
             quote(path) + ":{" + ops.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
         }.joined(separator: ",")
         return "{\"openapi\":\"3.1.0\",\"info\":{\"title\":\"supervisor serve\",\"version\":\"1\","
-            + "\"description\":\"Every request carries Authorization: Bearer TOKEN (or the login cookie a browser gets from /?token=). WebSockets: /api/profiles/{profile}/agents/{agent}/stream?from=OFFSET and /api/profiles/{profile}/events (README, Remote access).\"},"
+            + "\"description\":\"Every request carries Authorization: Bearer TOKEN (or the login cookie a browser gets from /?token=). WebSockets: /api/profiles/{profile}/agents/{agent}/stream?from=OFFSET, /api/profiles/{profile}/stream?agents=A,B&from=A:OFFSET (every agent on one socket) and /api/profiles/{profile}/events (README, Remote access).\"},"
             + "\"components\":{\"securitySchemes\":{\"bearer\":{\"type\":\"http\",\"scheme\":\"bearer\"}}},\"security\":[{\"bearer\":[]}],"
             + "\"paths\":{" + body + "}}"
     }()

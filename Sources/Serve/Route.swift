@@ -30,6 +30,8 @@ public enum Route: Equatable, Sendable {
     case resumeConversation(String, String, String)
     /// WebSocket upgrades.
     case streamSocket(String, String)
+    /// Every agent of a profile on one WebSocket (`ProfileStream`).
+    case profileStreamSocket(String)
     case eventsSocket(String)
 
     public enum Failure: Error, Equatable, Sendable {
@@ -55,7 +57,7 @@ public enum Route: Equatable, Sendable {
 
     public var isWebSocket: Bool {
         switch self {
-        case .streamSocket, .eventsSocket: return true
+        case .streamSocket, .profileStreamSocket, .eventsSocket: return true
         default: return false
         }
     }
@@ -69,6 +71,8 @@ public enum Route: Equatable, Sendable {
                 return .success(.streamSocket(parts[2], parts[4]))
             case 4 where parts[0] == "api" && parts[1] == "profiles" && parts[3] == "events" && isName(parts[2]):
                 return .success(.eventsSocket(parts[2]))
+            case 4 where parts[0] == "api" && parts[1] == "profiles" && parts[3] == "stream" && isName(parts[2]):
+                return .success(.profileStreamSocket(parts[2]))
             default:
                 return .failure(.notFound)
             }

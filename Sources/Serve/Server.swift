@@ -23,6 +23,11 @@ public final class Server: WebServerDelegate {
         public var stuckAfter: Double = 60
         /// Largest log range one `GET .../log` returns.
         public var maxLogRange = 4 << 20
+        /// A profile stream's client gets at most one message per this many milliseconds while
+        /// output keeps coming (`StreamPacer`; 0: each frame as it comes).
+        public var profileStreamInterval: UInt64 = 1
+        /// Largest message of a profile stream (a batch of records).
+        public var profileStreamMessage = 64 << 10
         public init(options: WebServerOptions, access: Access) {
             self.options = options
             self.access = access
@@ -37,6 +42,7 @@ public final class Server: WebServerDelegate {
     let questions = QuestionIndex()
     private var web: WebServer!
     private var streams: [String: [StreamClient]] = [:]  // "profile/agent"
+    private var profileStreams: [String: [ProfileStreamClient]] = [:]  // profile
     private var eventClients: [String: [WebSocket]] = [:]  // profile
     /// Per "profile/agent" whose events are subscribed: how far its events file has been sent.
     private var eventsSent: [String: (next: UInt64, inode: UInt64)] = [:]
@@ -103,6 +109,12 @@ public final class Server: WebServerDelegate {
         if let refusal = configuration.access.refusal(for: request, needs: route.scope) { return refusal }
         switch route {
         case .streamSocket(let p, let a) where profiles.agent(p, a) == nil: return .error(404, "no agent \(a) in a profile \(p) that is up")
+        case .profileStreamSocket(let p):
+            guard let record = profiles.profiles[p]?.record else { return .error(404, "no profile \(p) is up") }
+            if case .failure(let refusal) = ProfileStreamRequest.parse(query: request.query, agents: record.agents.map(\.name)) {
+                return .error(400, refusal.description)
+            }
+            return nil
         case .eventsSocket(let p) where profiles.profiles[p] == nil: return .error(404, "no profile \(p) is up")
         default: return nil
         }
@@ -131,6 +143,8 @@ public final class Server: WebServerDelegate {
             socket.send(text: OrderedJSON.object(hello).serialized())
             if let eventsFrom = request.query["events_from"].flatMap({ UInt64($0) }) { replayEvents(client, from: eventsFrom) }
             pump(client)
+        case .profileStreamSocket(let p):
+            openProfileStream(socket, request: request, profile: p, scope: scope)
         case .eventsSocket(let p):
             socket.context = EventsClient(profile: p, scope: scope)
             eventClients[p, default: []].append(socket)
@@ -143,14 +157,23 @@ public final class Server: WebServerDelegate {
     }
 
     public func received(_ socket: WebSocket, message: [UInt8], binary: Bool) {
-        guard let client = socket.context as? StreamClient else {
+        let profileClient = socket.context as? ProfileStreamClient
+        guard socket.context is StreamClient || profileClient != nil else {
             return socket.send(text: errorMessage("this stream takes no messages"))
         }
         guard let json = try? OrderedJSON.parse(message), case .string(let type)? = json["type"] else {
             return socket.send(text: errorMessage("a client message is a JSON object with a \"type\""))
         }
         let id = json["id"] ?? .null
-        guard client.scope == .control else {
+        let target: ProfileRecord.Agent, scope: Scope
+        if let client = socket.context as? StreamClient {
+            (target, scope) = (client.agent, client.scope)
+        } else if let client = profileClient, case .string(let name)? = json["agent"], let index = client.follows(name) {
+            (target, scope) = (client.agents[index], client.scope)
+        } else {
+            return socket.send(text: errorMessage("a message on a profile stream names its \"agent\", one the stream asked for"))
+        }
+        guard scope == .control else {
             return socket.send(text: OrderedJSON.object([("type", .string("ack")), ("id", id), ("ok", .bool(false)),
                                                          ("error", .string("this token may only read"))]).serialized())
         }
@@ -162,7 +185,7 @@ public final class Server: WebServerDelegate {
         default:
             return socket.send(text: errorMessage("unknown message: input needs \"data\", paste \"text\", control \"op\" (start, stop, restart)"))
         }
-        call(frame, to: client.agent) { [weak socket] error in
+        call(frame, to: target) { [weak socket] error in
             var fields: [(String, OrderedJSON)] = [("type", .string("ack")), ("id", id), ("ok", .bool(error == nil))]
             if let error { fields.append(("error", .string(error))) }
             socket?.send(text: OrderedJSON.object(fields).serialized())
@@ -174,6 +197,11 @@ public final class Server: WebServerDelegate {
             streams[client.key]?.removeAll { $0 === client }
             if streams[client.key]?.isEmpty == true { streams[client.key] = nil }
             updateInterest(client.profile, client.agent.name)
+        } else if let client = socket.context as? ProfileStreamClient {
+            client.timer.close()
+            profileStreams[client.profile]?.removeAll { $0 === client }
+            if profileStreams[client.profile]?.isEmpty == true { profileStreams[client.profile] = nil }
+            for agent in client.agents { updateInterest(client.profile, agent.name) }
         } else if let client = socket.context as? EventsClient {
             eventClients[client.profile]?.removeAll { $0 === socket }
             if eventClients[client.profile]?.isEmpty == true { eventClients[client.profile] = nil }
@@ -191,8 +219,9 @@ public final class Server: WebServerDelegate {
         guard let watcher = profiles.profiles[profile]?.watcher else { return }
         let key = profile + "/" + agent
         let clients = streams[key] ?? []
-        let interest = ProfileWatcher.Interest(output: clients.contains { $0.wantsOutput },
-                                               events: !clients.isEmpty || eventClients[profile] != nil)
+        let mirrors = (profileStreams[profile] ?? []).filter { $0.follows(agent) != nil }
+        let interest = ProfileWatcher.Interest(output: clients.contains { $0.wantsOutput } || !mirrors.isEmpty,
+                                               events: !clients.isEmpty || !mirrors.isEmpty || eventClients[profile] != nil)
         if interest.events, eventsSent[key] == nil, let record = self.profiles.agent(profile, agent) {
             // Live events continue the file from where it ends now; what the shim sends before
             // it acknowledges the subscription is read from the file then.
@@ -210,6 +239,11 @@ public final class Server: WebServerDelegate {
         sendNewEvents(profile, agent)
         for client in streams[profile + "/" + agent] ?? [] where client.cursor.mode == .live {
             client.cursor.recheck()
+            pump(client)
+        }
+        for client in profileStreams[profile] ?? [] {
+            guard let index = client.follows(agent), client.cursors[index]?.mode == .live else { continue }
+            client.cursors[index]!.recheck()
             pump(client)
         }
     }
@@ -235,6 +269,7 @@ public final class Server: WebServerDelegate {
     }
 
     private func liveOutput(_ profile: String, _ agent: String, _ offset: UInt64, _ bytes: [UInt8]) {
+        if let clients = profileStreams[profile] { liveOutput(clients, agent, offset, bytes) }
         guard let clients = streams[profile + "/" + agent] else { return }
         var whole: OutgoingMessage?  // the frame as one message, made once for all who get all of it
         for client in clients where client.wantsOutput {
@@ -252,6 +287,136 @@ public final class Server: WebServerDelegate {
                 }
             } else if client.cursor.mode == .catchingUp {
                 pump(client)
+            }
+        }
+    }
+
+    // MARK: profile streams
+
+    private func openProfileStream(_ socket: WebSocket, request: WebRequest, profile p: String, scope: Scope) {
+        guard let record = profiles.profiles[p]?.record,
+              case .success(let asked) = ProfileStreamRequest.parse(query: request.query, agents: record.agents.map(\.name)) else {
+            return socket.close(reason: "profile gone")
+        }
+        let client = ProfileStreamClient(socket: socket, profile: p, agents: record.agents, scope: scope, loop: loop,
+                                         interval: configuration.profileStreamInterval, messageLimit: configuration.profileStreamMessage)
+        var listed: [OrderedJSON] = []
+        for (index, agent) in record.agents.enumerated() {
+            guard let start = asked.starts[agent.name] else { continue }
+            let end = (try? LogReader.segments(path: agent.logPath))?.last?.end ?? profiles.profiles[p]?.streamEnd[agent.name]
+            let from: UInt64
+            switch start {
+            case .offset(let offset): from = offset
+            case .end: from = end ?? 0
+            }
+            client.cursors[index] = StreamCursor(from: from)
+            var fields: [(String, OrderedJSON)] = [("index", .number(String(index))), ("agent", .string(agent.name)),
+                                                   ("from", .number(String(from)))]
+            if let end { fields.append(("log_end", .number(String(end)))) }
+            listed.append(.object(fields))
+        }
+        socket.context = client
+        profileStreams[p, default: []].append(client)
+        socket.onDrained = { [weak self, weak client] in if let client { self?.drained(client) } }
+        for agent in record.agents where client.follows(agent.name) != nil { updateInterest(p, agent.name) }
+        // After the subscriptions: `events_end` says where each agent's live events continue.
+        for (i, item) in listed.enumerated() {
+            guard case .object(var fields) = item, case .string(let name)? = item["agent"] else { continue }
+            if let sent = eventsSent[p + "/" + name] { fields.append(("events_end", .number(String(sent.next)))) }
+            if let status = statusJSON(p, name) { fields.append(("status", status)) }
+            listed[i] = .object(fields)
+        }
+        socket.send(text: OrderedJSON.object([("type", .string("hello")), ("v", .number(String(StreamRecords.version))),
+                                              ("profile", .string(p)), ("agents", .array(listed))]).serialized())
+        pump(client)
+    }
+
+    /// A live frame for every profile stream client that follows `agent`: sent at once to a
+    /// client the pacer lets have it (one message made for all of them), else added to the
+    /// client's batch.
+    private func liveOutput(_ clients: [ProfileStreamClient], _ agent: String, _ offset: UInt64, _ bytes: [UInt8]) {
+        let now = loop.nowMilliseconds
+        var whole: OutgoingMessage?
+        for client in clients {
+            guard let index = client.follows(agent) else { continue }
+            let canQueue = client.socket.queuedBytes + client.batch.count < configuration.clientQueueLimit
+            guard let (start, skip) = client.cursors[index]!.live(offset: offset, count: bytes.count, canQueue: canQueue) else {
+                if client.cursors[index]!.mode == .catchingUp { pump(client) }
+                continue
+            }
+            let decision = client.pacer.decide(now: now)
+            if decision == .sendNow && client.batch.isEmpty && client.socket.queuedBytes == 0 {
+                if skip == 0 {
+                    if whole == nil { whole = OutgoingMessage(StreamRecords.header(agent: index, offset: start, length: bytes.count)[...], bytes[...]) }
+                    client.socket.send(binary: whole!)
+                } else {
+                    client.socket.send(binary: StreamRecords.header(agent: index, offset: start, length: bytes.count - skip), bytes[skip...])
+                }
+                client.pacer.sent(at: now)
+                continue
+            }
+            if !client.batch.add(agent: index, offset: start, bytes: bytes[skip...]) {
+                flush(client)
+                _ = client.batch.add(agent: index, offset: start, bytes: bytes[skip...])
+            }
+            switch decision {
+            case .sendNow:
+                if client.socket.queuedBytes == 0 { flush(client) }  // else when it drains
+            case .holdUntil(let time):
+                if !client.timer.isActive {
+                    client.timer.start(milliseconds: time > now ? time - now : 0) { [weak self, weak client] in
+                        guard let self, let client, client.socket.queuedBytes == 0 else { return }
+                        self.flush(client)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The client's batch goes out as one message (into its queue, if it is behind).
+    private func flush(_ client: ProfileStreamClient) {
+        guard let message = client.batch.take() else { return }
+        client.timer.stop()
+        client.socket.send(binary: message)
+        client.pacer.sent(at: loop.nowMilliseconds)
+    }
+
+    /// Text (a state, an event, a gap) after the output that came before it.
+    private func send(text: String, to client: ProfileStreamClient) {
+        flush(client)
+        client.socket.send(text: text)
+    }
+
+    private func drained(_ client: ProfileStreamClient) {
+        if !client.batch.isEmpty && client.pacer.decide(now: loop.nowMilliseconds) == .sendNow { flush(client) }
+        pump(client)
+    }
+
+    /// The next log piece of an agent that is catching up (taking turns, one piece per drain),
+    /// or nothing when all are live.
+    private func pump(_ client: ProfileStreamClient) {
+        let count = client.cursors.count
+        for step in 0..<count {
+            guard client.socket.isOpen, client.socket.queuedBytes == 0 else { return }
+            let index = (client.nextPump + step) % count
+            guard var cursor = client.cursors[index], cursor.mode == .catchingUp else { continue }
+            flush(client)  // what came live before goes first
+            let agent = client.agents[index]
+            let chunk = 64 * 1024
+            let piece = try? LogReader.read(path: agent.logPath, from: cursor.next, maxBytes: chunk)
+            let (offset, bytes) = piece ?? (cursor.next, [])
+            let gap = cursor.read(offset: offset, count: bytes.count, reachedEnd: piece == nil || bytes.count < chunk)
+            client.cursors[index] = cursor
+            if let gap {
+                client.socket.send(text: OrderedJSON.object([("type", .string("gap")), ("agent", .string(agent.name)),
+                                                             ("from", .number(String(gap.gapFrom))), ("to", .number(String(gap.gapTo)))]).serialized())
+            }
+            if !bytes.isEmpty {
+                client.socket.send(binary: StreamRecords.header(agent: index, offset: offset, length: bytes.count), bytes[...])
+            }
+            if gap != nil || !bytes.isEmpty {
+                client.nextPump = index + 1
+                return  // the rest when this is written
             }
         }
     }
@@ -287,6 +452,13 @@ public final class Server: WebServerDelegate {
             for socket in eventClients[profile] ?? [] {
                 if socket.queuedBytes > configuration.clientQueueLimit { socket.close(policy: true, reason: "too slow"); continue }
                 socket.send(text: text)
+            }
+            for client in profileStreams[profile] ?? [] where client.follows(agent) != nil {
+                if client.socket.queuedBytes > configuration.clientQueueLimit + configuration.maxLogRange {
+                    client.socket.close(policy: true, reason: "too slow")
+                    continue
+                }
+                send(text: text, to: client)
             }
         }
     }
@@ -347,9 +519,12 @@ public final class Server: WebServerDelegate {
     }
 
     private func stateChanged(_ profile: String, _ agent: String) {
-        guard let clients = streams[profile + "/" + agent], let status = statusJSON(profile, agent) else { return }
-        let text = OrderedJSON.object([("type", .string("state")), ("status", status)]).serialized()
+        let clients = streams[profile + "/" + agent] ?? []
+        let mirrors = (profileStreams[profile] ?? []).filter { $0.follows(agent) != nil }
+        guard !clients.isEmpty || !mirrors.isEmpty, let status = statusJSON(profile, agent) else { return }
+        let text = OrderedJSON.object([("type", .string("state")), ("agent", .string(agent)), ("status", status)]).serialized()
         for client in clients { client.socket.send(text: text) }
+        for client in mirrors { send(text: text, to: client) }
     }
 
     private func profileWentDown(_ profile: String) {
@@ -359,6 +534,7 @@ public final class Server: WebServerDelegate {
             clients.forEach { $0.socket.close(reason: "profile \(profile) went down") }
         }
         eventClients[profile]?.forEach { $0.close(reason: "profile \(profile) went down") }
+        profileStreams[profile]?.forEach { $0.socket.close(reason: "profile \(profile) went down") }
     }
 
     // MARK: shim requests
@@ -430,6 +606,42 @@ final class StreamClient {
         self.agent = agent
         self.scope = scope
         cursor = StreamCursor(from: from)
+    }
+}
+
+/// A client of `/api/profiles/P/stream`.
+final class ProfileStreamClient {
+    let socket: WebSocket
+    let profile: String
+    /// The profile's agents; a record's agent number is its index here.
+    let agents: [ProfileRecord.Agent]
+    /// Per agent, the client's place in its output; nil for an agent it did not ask for.
+    var cursors: [StreamCursor?]
+    let index: [String: Int]
+    let scope: Scope
+    let batch: RecordBatch
+    var pacer: StreamPacer
+    /// Sends the batch when the pacer's interval is over.
+    let timer: LoopTimer
+    /// The agent whose log is read next when several catch up.
+    var nextPump = 0
+
+    init(socket: WebSocket, profile: String, agents: [ProfileRecord.Agent], scope: Scope, loop: EventLoop, interval: UInt64, messageLimit: Int) {
+        self.socket = socket
+        self.profile = profile
+        self.agents = agents
+        cursors = Array(repeating: nil, count: agents.count)
+        index = Dictionary(agents.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.scope = scope
+        batch = RecordBatch(limit: messageLimit)
+        pacer = StreamPacer(interval: interval)
+        timer = LoopTimer(loop: loop)
+    }
+
+    /// The agent's index when this client follows it.
+    func follows(_ agent: String) -> Int? {
+        guard let i = index[agent], cursors[i] != nil else { return nil }
+        return i
     }
 }
 

@@ -3,18 +3,21 @@
 // 10 MB/s in 16 KB messages, and libwebsockets' client side (4.1, `WebSocketClient`) parses
 // payload a byte at a time (16% of a core per 10 MB/s), so 20 of either measured themselves.
 // This one reads RFC 6455 frames from plain sockets (server frames are unmasked: a header,
-// then the payload in one piece), one connection per agent, polled by one thread.
+// then the payload in one piece), polled by one thread.
 //
 //   serve-bench URL TOKEN LOG_DIR START END AGENT=OFFSET...
 //
-// URL: ws://host:port/api/profiles/P/agents; START, END: CLOCK_MONOTONIC seconds of the
-// measuring window. Each stream starts at OFFSET. Every message is checked: its offset must
-// continue the previous one and its bytes must equal the log's there (pread). Prints one JSON
-// object: bytes in the window, latencies (ms, agent line -> here, first stamped line of each
-// message in the window), and per stream first/next offsets, gaps and mismatches.
+// URL: ws://host:port/api/profiles/P/agents (one connection per agent: the per-agent streams)
+// or ws://host:port/api/profiles/P/stream (one connection for all: the profile stream's
+// records). START, END: CLOCK_MONOTONIC seconds of the measuring window. Each agent's output
+// starts at OFFSET. Every piece is checked: its offset must continue the agent's previous one
+// and its bytes must equal the log's there (pread). Prints one JSON object: bytes in the
+// window, latencies (ms, agent line -> here, first stamped line of each piece in the window),
+// and per agent first/next offsets, gaps and mismatches.
 import AgentProtocol
 import Glibc
 import Loop
+import Serve
 
 setvbuf(stdout, nil, _IOLBF, 0)
 let arguments = CommandLine.arguments
@@ -38,15 +41,15 @@ final class Stream {
 /// CLOCK_MONOTONIC, as the writers stamp it (Python's time.monotonic_ns).
 func monotonicNanoseconds() -> UInt64 { UInt64(EventLoop.monotonicSeconds() * 1e9) }
 
-/// The write time stamped on the first line in the message that carries one: a line that
+/// The write time stamped on the first line in the output that carries one: a line that
 /// starts with "T" and 19 digits of CLOCK_MONOTONIC nanoseconds (bench/serve.py's writers
 /// stamp the first line of each write; no other byte they write is a "T").
 func stamp(_ message: UnsafeRawBufferPointer) -> UInt64? {
-    var from = 8
+    var from = 0
     while from < message.count, let hit = memchr(message.baseAddress! + from, 0x54, message.count - from) {
         let i = message.baseAddress!.distance(to: UnsafeRawPointer(hit))
         from = i + 1
-        guard i == 8 || message[i - 1] == 0x0a, i + 20 <= message.count else { continue }
+        guard i == 0 || message[i - 1] == 0x0a, i + 20 <= message.count else { continue }
         var value: UInt64 = 0
         for j in (i + 1)...(i + 19) {
             let digit = message[j] &- UInt8(ascii: "0")
@@ -58,15 +61,20 @@ func stamp(_ message: UnsafeRawBufferPointer) -> UInt64? {
     return nil
 }
 
-/// One agent's stream: a TCP connection that has finished its upgrade, and the frames read.
+/// A connection: one agent's stream, or the profile stream (its agents by record number,
+/// from the hello).
 final class Connection {
     let fd: Int32
-    let stream: Stream
+    let name: String
+    /// The per-agent stream's agent; nil on the profile stream.
+    let stream: Stream?
+    var byIndex: [Int: Stream] = [:]
     var buffer: [UInt8] = []
     var message: [UInt8] = []
+    var text: [UInt8] = []
     /// The message being continued is text (events, states), not output.
     var continuingText = false
-    init(fd: Int32, stream: Stream) { self.fd = fd; self.stream = stream }
+    init(fd: Int32, name: String, stream: Stream?) { self.fd = fd; self.name = name; self.stream = stream }
 }
 
 func fail(_ text: String) -> Never { fputs("serve-bench: \(text)\n", stderr); exit(1) }
@@ -100,12 +108,15 @@ guard base.hasPrefix(loopback), let slash = base.dropFirst(loopback.count).first
     fail("URL must be ws://127.0.0.1:PORT/...: \(base)")
 }
 let basePath = String(base[slash...])
+let profileStream = basePath.hasSuffix("/stream")
 var inWindowBytes = 0
+var inWindowMessages = 0
 var latencies: [Double] = []
 var streams: [Stream] = []
 var connections: [Connection] = []
 let startNs = UInt64(start * 1e9), endNs = UInt64(end * 1e9)
 
+var froms: [String] = []
 for spec in arguments[6...] {
     guard let equals = spec.firstIndex(of: "="), let offset = UInt64(spec[spec.index(after: equals)...]) else {
         fail("not AGENT=OFFSET: \(spec)")
@@ -115,26 +126,56 @@ for spec in arguments[6...] {
     guard log >= 0 else { fail("cannot open the log of \(agent)") }
     let stream = Stream(agent: agent, log: log)
     streams.append(stream)
-    connections.append(Connection(fd: connectStream(host: "127.0.0.1", port: port, path: "\(basePath)/\(agent)/stream?from=\(offset)"),
-                                  stream: stream))
+    froms.append("\(agent):\(offset)")
+    if !profileStream {
+        connections.append(Connection(fd: connectStream(host: "127.0.0.1", port: port, path: "\(basePath)/\(agent)/stream?from=\(offset)"),
+                                      name: agent, stream: stream))
+    }
+}
+if profileStream {
+    let query = "agents=\(streams.map(\.agent).joined(separator: ","))&from=\(froms.joined(separator: ","))"
+    connections.append(Connection(fd: connectStream(host: "127.0.0.1", port: port, path: "\(basePath)?\(query)"), name: "profile stream", stream: nil))
 }
 
-/// A whole message of `connection`'s stream: checked against the log, timed.
-func received(_ message: UnsafeRawBufferPointer, on connection: Connection, now: UInt64) {
-    let stream = connection.stream
-    guard message.count >= 8 else { return }
-    let at = message[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-    let count = message.count - 8
+/// `count` bytes of `stream`'s output at offset `at`: checked against the log, timed.
+func check(_ stream: Stream, at: UInt64, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
+    let count = bytes.count
     if stream.first == nil { stream.first = at } else if at != stream.next { stream.gaps += 1 }
     stream.next = at + UInt64(count)
     // The same bytes as the log's at that offset (the shim logs before it sends).
     if stream.scratch.count < count { stream.scratch = [UInt8](repeating: 0, count: count) }
     let read = stream.scratch.withUnsafeMutableBytes { Posix.pread(stream.log, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), offset: at) }
-    let same = (try? read.get()) == count && stream.scratch.withUnsafeBytes { memcmp($0.baseAddress!, message.baseAddress! + 8, count) == 0 }
+    let same = (try? read.get()) == count && stream.scratch.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress!, count) == 0 }
     if !same { stream.mismatches += 1 }
     if now >= startNs && now < endNs {
         inWindowBytes += count
-        if let written = stamp(message), written <= now { latencies.append(Double(now - written) / 1e6) }
+        if let written = stamp(bytes), written <= now { latencies.append(Double(now - written) / 1e6) }
+    }
+}
+
+/// A whole binary message: `[u64 offset][bytes]` on an agent's stream, records on the profile stream.
+func received(_ message: UnsafeRawBufferPointer, on connection: Connection, now: UInt64) {
+    if now >= startNs && now < endNs { inWindowMessages += 1 }
+    if let stream = connection.stream {
+        guard message.count >= 8 else { return }
+        let at = message[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return check(stream, at: at, UnsafeRawBufferPointer(rebasing: message[8...]), now: now)
+    }
+    guard let records = StreamRecords.decode(message) else { fail("a malformed message of records") }
+    for record in records {
+        guard let stream = connection.byIndex[record.agent] else { fail("a record of agent \(record.agent), not in the hello") }
+        check(stream, at: record.offset, UnsafeRawBufferPointer(rebasing: message[record.bytes]), now: now)
+    }
+}
+
+/// A whole text message: on the profile stream, the hello numbers the agents.
+func receivedText(_ text: [UInt8], on connection: Connection) {
+    guard connection.stream == nil, let json = try? OrderedJSON.parse(text), case .string("hello")? = json["type"],
+          case .array(let agents)? = json["agents"] else { return }
+    for agent in agents {
+        guard case .string(let name)? = agent["agent"], case .number(let index)? = agent["index"], let i = Int(index),
+              let stream = streams.first(where: { $0.agent == name }) else { fail("a hello without agents' names and numbers") }
+        connection.byIndex[i] = stream
     }
 }
 
@@ -165,7 +206,12 @@ func parse(_ connection: Connection, _ data: UnsafeRawBufferPointer, now: UInt64
         used += header + length
         let opcode = b0 & 0x0f, fin = b0 & 0x80 != 0
         if opcode == 1 || (opcode == 0 && connection.continuingText) {
-            connection.continuingText = !fin  // text: events and states
+            connection.continuingText = !fin  // text: the hello, events and states
+            connection.text += payload
+            if fin {
+                receivedText(connection.text, on: connection)
+                connection.text = []
+            }
             continue
         }
         switch opcode {
@@ -181,7 +227,7 @@ func parse(_ connection: Connection, _ data: UnsafeRawBufferPointer, now: UInt64
             }
         case 9:  // ping: pong with the same payload, masked (key 0) as a client must
             writeAll(connection.fd, [0x8a, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + Array(payload))
-        case 8: fail("\(connection.stream.agent): the server closed the stream")
+        case 8: fail("\(connection.name): the server closed the stream")
         default: break
         }
     }
@@ -201,7 +247,7 @@ for (index, connection) in connections.enumerated() {
         let got = chunk.withUnsafeMutableBytes { Posix.readNow(connection.fd, into: $0) }
         guard case .success(let read) = got else { fail("\(got)") }
         guard let n = read else { return }
-        if n == 0 { fail("\(connection.stream.agent): the server closed the connection") }
+        if n == 0 { fail("\(connection.name): the server closed the connection") }
         if connection.buffer.isEmpty {
             // Parsed where it was read; only an unfinished frame is kept.
             let used = chunk.withUnsafeBytes { parse(connection, UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: now, upgraded: &upgraded[index]) }
@@ -222,6 +268,7 @@ for connection in connections { close(connection.fd) }
 func number(_ value: some CustomStringConvertible) -> OrderedJSON { .number(value.description) }
 let result = OrderedJSON.object([
     ("bytes", number(inWindowBytes)),
+    ("messages", number(inWindowMessages)),
     ("latencies", .array(latencies.map { number(($0 * 1000).rounded() / 1000) })),
     ("streams", .array(streams.map { s in
         .object([("agent", .string(s.agent)), ("first", s.first.map { number($0) } ?? .null),

@@ -84,6 +84,21 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(output.components(separatedBy: "identical to the log").count - 1, 4, output)
     }
 
+    /// One WebSocket follows several agents: each one's records are its log from where the
+    /// client asked, byte for byte, across replay and live output, and a paste reaches the
+    /// agent it names.
+    func testProfileStreamMirrorsEveryAgent() throws {
+        let writer = agent("w", sh("i=0; while :; do seq $i $((i+200)); i=$((i+201)); sleep 0.005; done"))
+        try startServing(nil, profile: writer + agent("a", ["cat"]))
+        try waitFor("some log", seconds: 20) { sv.log("web", "w").count > 5000 }
+        let output = try check("mirror", ["w:1234", "a:0"])
+        XCTAssertTrue(output.contains("w from 1234: "), output)
+        XCTAssertTrue(output.contains("a from 0: "), output)
+        XCTAssertTrue(output.contains("bad query: 400"), output)
+        try sv.waitForLog("web", "a", containing: "mirror-marker")
+        XCTAssertFalse(String(decoding: sv.log("web", "a"), as: UTF8.self).contains("refused-marker"))
+    }
+
     /// No token, a wrong one, a read token asking to act, a foreign Origin: 401/403, and the
     /// agent never sees the refused text.
     func testRefusals() throws {

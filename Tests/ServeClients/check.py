@@ -17,6 +17,11 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
                  and hold it until killed
   hog N MB       open N streams from the log's end that never read; print "filled" once the
                  agent has written MB more (X-Log-End), then hold them
+  mirror SPEC... the profile stream (/api/profiles/P/stream) of the agents named AGENT:OFFSET
+                 (or AGENT:end): each agent's records continue one another and equal its log;
+                 a paste to AGENT (the command's agent) through it arrives and is acked, a
+                 message naming no agent is refused, as are a read token's paste and a bad
+                 query (400); start=end begins at the hello's log_end
   handoff N      N times: read the events over HTTP, then stream from where that read ended
                  (events_from) while the agent writes numbered `tick` events: every tick
                  arrives exactly once across the two
@@ -53,11 +58,12 @@ def http(method, path, token=None, body=None, headers=None):
         return error.code, error.headers, error.read()
 
 
-def log_from(offset, count):
+def log_from(offset, count, agent=AGENT):
     """`count` log bytes from `offset` over HTTP (several ranges when needed)."""
     out = b""
     while len(out) < count:
-        status, headers, body = http("GET", f"{AGENT_PATH}/log?from={offset + len(out)}&max={count - len(out)}", CONTROL)
+        path = f"/api/profiles/{PROFILE}/agents/{agent}"
+        status, headers, body = http("GET", f"{path}/log?from={offset + len(out)}&max={count - len(out)}", CONTROL)
         if status != 200:
             fail(f"GET log: {status} {body!r}")
         if int(headers["X-Log-Offset"]) != offset + len(out):
@@ -101,6 +107,93 @@ async def resume(offsets):
         if got != expected:
             fail(f"from {offset}: {len(got)} streamed bytes differ from the log's")
         print(f"from {offset}: {len(got)} bytes, identical to the log")
+
+
+def records(message):
+    """A profile stream message's records: (agent number, offset, bytes)."""
+    out, at = [], 0
+    while at < len(message):
+        if len(message) - at < 14:
+            fail(f"a record header cut short: {len(message) - at} bytes")
+        agent, offset, length = int.from_bytes(message[at:at + 2], "big"), int.from_bytes(message[at + 2:at + 10], "big"), \
+            int.from_bytes(message[at + 10:at + 14], "big")
+        if len(message) - at - 14 < length:
+            fail("a record's bytes cut short")
+        out.append((agent, offset, message[at + 14:at + 14 + length]))
+        at += 14 + length
+    return out
+
+
+async def mirror(specs):
+    starts = {}
+    for spec in specs:
+        name, at = spec.split(":")
+        if at == "end":
+            _, headers, _ = http("GET", f"/api/profiles/{PROFILE}/agents/{name}/log?from=0&max=0", CONTROL)
+            at = headers["X-Log-End"]
+        starts[name] = int(at)
+    base = f"{WS}/api/profiles/{PROFILE}/stream"
+    query = "agents=" + ",".join(starts) + "&from=" + ",".join(f"{n}:{o}" for n, o in starts.items())
+    auth = {"Authorization": "Bearer " + CONTROL}
+    got = {name: b"" for name in starts}
+    want = 200000  # for the agents other than AGENT: crosses from replay into live output
+    async with websockets.connect(f"{base}?{query}", additional_headers=auth, max_size=None) as ws:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        listed = {a["agent"]: a for a in hello.get("agents", [])}
+        if hello.get("type") != "hello" or hello.get("v") != 1 or set(listed) != set(starts) \
+                or any(listed[n]["from"] != o for n, o in starts.items()):
+            fail(f"the hello does not list the agents from their starts: {hello}")
+        names = {a["index"]: name for name, a in listed.items()}
+        await ws.send(json.dumps({"type": "paste", "agent": AGENT, "text": "mirror-marker\n", "id": 1}))
+        await ws.send(json.dumps({"type": "paste", "text": "no-agent", "id": 2}))
+        acked = refused = False
+        while not (acked and refused and b"mirror-marker" in got[AGENT]
+                   and all(len(got[n]) >= want for n in got if n != AGENT)):
+            message = await asyncio.wait_for(ws.recv(), 20)
+            if isinstance(message, str):
+                parsed = json.loads(message)
+                if parsed["type"] == "gap":
+                    fail(f"unexpected gap: {message}")
+                if parsed["type"] == "ack" and parsed["id"] == 1:
+                    if not parsed["ok"]:
+                        fail(f"paste through the profile stream refused: {parsed}")
+                    acked = True
+                if parsed["type"] == "error":
+                    refused = True
+                continue
+            for number, offset, data in records(message):
+                name = names.get(number)
+                if name is None:
+                    fail(f"a record of agent {number}, which the stream did not ask for")
+                if offset != starts[name] + len(got[name]):
+                    fail(f"{name}: record at {offset}, expected {starts[name] + len(got[name])} (gap or overlap)")
+                got[name] += data
+    for name, data in got.items():
+        if data != log_from(starts[name], len(data), agent=name):
+            fail(f"{name} from {starts[name]}: {len(data)} streamed bytes differ from the log's")
+        print(f"{name} from {starts[name]}: {len(data)} bytes, identical to the log")
+    print("pasted through the profile stream; a message naming no agent refused")
+    # Live only: the stream starts where the log ends.
+    async with websockets.connect(f"{base}?agents={AGENT}&start=end", additional_headers=auth) as ws:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if hello["agents"][0]["from"] != hello["agents"][0]["log_end"]:
+            fail(f"start=end did not start at the log's end: {hello}")
+    async with websockets.connect(f"{base}?agents={AGENT}", additional_headers={"Authorization": "Bearer " + READ}) as ws:
+        await ws.send(json.dumps({"type": "paste", "agent": AGENT, "text": "refused-marker", "id": 3}))
+        while True:
+            message = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(message, str) and json.loads(message).get("type") == "ack":
+                if json.loads(message)["ok"]:
+                    fail("a read token's paste through the profile stream was not refused")
+                break
+    print("start=end begins at log_end; a read token's paste refused")
+    try:
+        async with websockets.connect(f"{base}?agents=nobody", additional_headers=auth):
+            fail("a stream of an agent the profile does not have was accepted")
+    except websockets.exceptions.InvalidStatus as error:
+        if error.response.status_code != 400 or b"no agent nobody" not in error.response.body:
+            fail(f"bad query: {error.response.status_code} {error.response.body!r}, expected 400 naming the agent")
+        print("bad query: 400")
 
 
 async def refusals():
@@ -343,6 +436,8 @@ elif COMMAND == "profiles":
     profiles()
 elif COMMAND == "events":
     asyncio.run(events())
+elif COMMAND == "mirror":
+    asyncio.run(mirror(ARGS))
 elif COMMAND == "resume":
     asyncio.run(resume(ARGS))
 elif COMMAND == "refusals":
