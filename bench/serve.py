@@ -117,7 +117,7 @@ def main():
     parser.add_argument("--agents", type=int, default=10)
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--shape", choices=["profile", "agents", "both"], default="both")
-    parser.add_argument("--batch-ms", type=int, default=None)
+    parser.add_argument("--batch-ms", type=float, default=None)
     args = parser.parse_args()
     flags = [] if args.batch_ms is None else ["--batch-ms", str(args.batch_ms)]
     shapes = ["profile", "agents"] if args.shape == "both" else [args.shape]

@@ -7,6 +7,7 @@
 #include <pty.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/timerfd.h>
 
 /* Swift's Glibc module is built without _GNU_SOURCE, which hides these (glibc >= 2.29).
    The loop module needs them to start an agent as session leader on its own terminal. */
@@ -21,4 +22,11 @@ static inline int sv_ioctl_set_winsize(int fd, const struct winsize *size) { ret
 static inline int sv_ioctl_get_winsize(int fd, struct winsize *size) { return ioctl(fd, TIOCGWINSZ, size); }
 /* prctl is variadic too. */
 static inline int sv_prctl_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+/* timerfd is not in Swift's Glibc module: a one-shot monotonic timer `nanoseconds` from now
+   (0 disarms it). */
+static inline int sv_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); }
+static inline int sv_timerfd_arm(int fd, unsigned long long nanoseconds) {
+    struct itimerspec spec = {{0, 0}, {(time_t)(nanoseconds / 1000000000ULL), (long)(nanoseconds % 1000000000ULL)}};
+    return timerfd_settime(fd, 0, &spec, 0);
+}
 #endif

@@ -7,7 +7,7 @@
 /// one another exactly, as the per-agent stream's messages do.
 ///
 /// One connection for many agents is also what lets serve send less often: output of several
-/// agents (and several frames of one) that comes within `StreamPacer`'s interval of the last
+/// agents (and several frames of one) that come within `StreamPacer`'s interval of the last
 /// message goes as one message. A message to a client costs serve about the same whatever its
 /// size (on loopback, mostly waking the reader: ~11 us per send plus ~0.2 us per KiB measured
 /// here), so fewer, bigger messages are most of what a busy server can save.
@@ -57,7 +57,8 @@ public enum StreamRecords {
 /// When a profile stream's client is sent its next message: at once when the last one went at
 /// least `interval` ago, else at the end of the interval, with whatever came meanwhile. A
 /// client that gets output now and then gets it without delay; one that gets a lot gets at
-/// most one message per interval (plus full ones). Pure: times are the loop's milliseconds.
+/// most one message per interval (plus full ones). Pure: times are microseconds of a monotonic
+/// clock.
 public struct StreamPacer: Equatable, Sendable {
     public enum Decision: Equatable, Sendable {
         case sendNow

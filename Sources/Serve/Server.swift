@@ -23,9 +23,9 @@ public final class Server: WebServerDelegate {
         public var stuckAfter: Double = 60
         /// Largest log range one `GET .../log` returns.
         public var maxLogRange = 4 << 20
-        /// A profile stream's client gets at most one message per this many milliseconds while
+        /// A profile stream's client gets at most one message per this many microseconds while
         /// output keeps coming (`StreamPacer`; 0: each frame as it comes).
-        public var profileStreamInterval: UInt64 = 1
+        public var profileStreamInterval: UInt64 = 2000
         /// Largest message of a profile stream (a batch of records).
         public var profileStreamMessage = 64 << 10
         public init(options: WebServerOptions, access: Access) {
@@ -48,6 +48,11 @@ public final class Server: WebServerDelegate {
     private var eventsSent: [String: (next: UInt64, inode: UInt64)] = [:]
     private var pendingCalls: [ObjectIdentifier: ShimConnection] = [:]
     private var stuckTimer: LoopTimer?
+    /// Profile stream clients whose batch waits for its time, and the one timer for all of them
+    /// (they get the same frames at the same moments, so their times mostly coincide).
+    private var holding: [ObjectIdentifier: ProfileStreamClient] = [:]
+    private var pacingTimer: PreciseTimer?
+    private var pacingDeadline: UInt64?
 
     public var port: Int { web.port }
 
@@ -73,6 +78,7 @@ public final class Server: WebServerDelegate {
         timer.start(milliseconds: 5_000, repeatMilliseconds: 5_000) { [weak self] in self?.dropStuckClients() }
         timer.unref()
         stuckTimer = timer
+        pacingTimer = try PreciseTimer(loop: loop)
     }
 
     private func dropStuckClients() {
@@ -84,6 +90,7 @@ public final class Server: WebServerDelegate {
 
     public func stop() {
         stuckTimer?.close()
+        pacingTimer?.close()
         profiles.stop()
         for connection in pendingCalls.values { connection.close() }
         web.stop()
@@ -198,7 +205,7 @@ public final class Server: WebServerDelegate {
             if streams[client.key]?.isEmpty == true { streams[client.key] = nil }
             updateInterest(client.profile, client.agent.name)
         } else if let client = socket.context as? ProfileStreamClient {
-            client.timer.close()
+            holding[ObjectIdentifier(client)] = nil
             profileStreams[client.profile]?.removeAll { $0 === client }
             if profileStreams[client.profile]?.isEmpty == true { profileStreams[client.profile] = nil }
             for agent in client.agents { updateInterest(client.profile, agent.name) }
@@ -298,7 +305,7 @@ public final class Server: WebServerDelegate {
               case .success(let asked) = ProfileStreamRequest.parse(query: request.query, agents: record.agents.map(\.name)) else {
             return socket.close(reason: "profile gone")
         }
-        let client = ProfileStreamClient(socket: socket, profile: p, agents: record.agents, scope: scope, loop: loop,
+        let client = ProfileStreamClient(socket: socket, profile: p, agents: record.agents, scope: scope,
                                          interval: configuration.profileStreamInterval, messageLimit: configuration.profileStreamMessage)
         var listed: [OrderedJSON] = []
         for (index, agent) in record.agents.enumerated() {
@@ -335,7 +342,7 @@ public final class Server: WebServerDelegate {
     /// client the pacer lets have it (one message made for all of them), else added to the
     /// client's batch.
     private func liveOutput(_ clients: [ProfileStreamClient], _ agent: String, _ offset: UInt64, _ bytes: [UInt8]) {
-        let now = loop.nowMilliseconds
+        let now = PreciseTimer.now()
         var whole: OutgoingMessage?
         for client in clients {
             guard let index = client.follows(agent) else { continue }
@@ -363,22 +370,50 @@ public final class Server: WebServerDelegate {
             case .sendNow:
                 if client.socket.queuedBytes == 0 { flush(client) }  // else when it drains
             case .holdUntil(let time):
-                if !client.timer.isActive {
-                    client.timer.start(milliseconds: time > now ? time - now : 0) { [weak self, weak client] in
-                        guard let self, let client, client.socket.queuedBytes == 0 else { return }
-                        self.flush(client)
-                    }
-                }
+                hold(client, until: time)
             }
+        }
+    }
+
+    private func hold(_ client: ProfileStreamClient, until time: UInt64) {
+        holding[ObjectIdentifier(client)] = client
+        client.flushAt = min(client.flushAt ?? time, time)
+        if let deadline = pacingDeadline, deadline <= time { return }
+        pacingDeadline = time
+        pacingTimer?.start(at: time) { [weak self] in self?.pacingTimeUp() }
+    }
+
+    /// Sends every held batch whose time has come (to a client that is behind, when it drains).
+    private func pacingTimeUp() {
+        pacingDeadline = nil
+        let now = PreciseTimer.now()
+        var next: UInt64?
+        for client in holding.values {
+            guard let time = client.flushAt else { continue }
+            if time > now {
+                next = min(next ?? time, time)
+            } else if client.socket.queuedBytes == 0 {
+                flush(client)
+            } else {
+                client.flushAt = nil  // `drained` sends it
+                holding[ObjectIdentifier(client)] = nil
+            }
+        }
+        if let next {
+            pacingDeadline = next
+            pacingTimer?.start(at: next) { [weak self] in self?.pacingTimeUp() }
         }
     }
 
     /// The client's batch goes out as one message (into its queue, if it is behind).
     private func flush(_ client: ProfileStreamClient) {
+        if client.flushAt != nil {
+            client.flushAt = nil
+            holding[ObjectIdentifier(client)] = nil
+        }
         guard let message = client.batch.take() else { return }
-        client.timer.stop()
         client.socket.send(binary: message)
-        client.pacer.sent(at: loop.nowMilliseconds)
+        client.pacer.sent(at: PreciseTimer.now())
     }
 
     /// Text (a state, an event, a gap) after the output that came before it.
@@ -388,7 +423,7 @@ public final class Server: WebServerDelegate {
     }
 
     private func drained(_ client: ProfileStreamClient) {
-        if !client.batch.isEmpty && client.pacer.decide(now: loop.nowMilliseconds) == .sendNow { flush(client) }
+        if !client.batch.isEmpty && client.pacer.decide(now: PreciseTimer.now()) == .sendNow { flush(client) }
         pump(client)
     }
 
@@ -621,12 +656,12 @@ final class ProfileStreamClient {
     let scope: Scope
     let batch: RecordBatch
     var pacer: StreamPacer
-    /// Sends the batch when the pacer's interval is over.
-    let timer: LoopTimer
+    /// When the held batch is to go (the server's pacing timer sends it).
+    var flushAt: UInt64?
     /// The agent whose log is read next when several catch up.
     var nextPump = 0
 
-    init(socket: WebSocket, profile: String, agents: [ProfileRecord.Agent], scope: Scope, loop: EventLoop, interval: UInt64, messageLimit: Int) {
+    init(socket: WebSocket, profile: String, agents: [ProfileRecord.Agent], scope: Scope, interval: UInt64, messageLimit: Int) {
         self.socket = socket
         self.profile = profile
         self.agents = agents
@@ -635,7 +670,6 @@ final class ProfileStreamClient {
         self.scope = scope
         batch = RecordBatch(limit: messageLimit)
         pacer = StreamPacer(interval: interval)
-        timer = LoopTimer(loop: loop)
     }
 
     /// The agent's index when this client follows it.

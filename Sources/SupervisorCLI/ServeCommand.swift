@@ -21,14 +21,14 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Listen on a non-loopback address without TLS (tokens then cross the network in clear).") var insecureNoTls = false
     @Flag(help: "Print the read-only token (watch, never act) and exit.") var readOnlyToken = false
     @Option(help: "Drop a WebSocket client whose data has not drained for this many seconds.") var stuckAfter = 60.0
-    @Option(help: "On a profile stream (/api/profiles/P/stream), send a busy client at most one message per this many milliseconds, with what came meanwhile (0: every piece as it comes).") var batchMs = 1
+    @Option(help: "On a profile stream (/api/profiles/P/stream), send a busy client at most one message per this many milliseconds, with what came meanwhile (0: every piece as it comes).") var batchMs = 2.0
     @Option(help: "Another origin whose pages may use the API (e.g. https://dash.example); repeatable.") var allowOrigin: [String] = []
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
         if stuckAfter <= 0 { throw ValidationError("--stuck-after must be above 0") }
-        if !(0...1000).contains(batchMs) { throw ValidationError("--batch-ms must be 0-1000") }
+        if !(0...1000).contains(batchMs) { throw ValidationError("--batch-ms must be 0-1000 (milliseconds; 0.5 is half of one)") }
         if !ServeCommand.isLoopback(address) && tlsCert == nil && !insecureNoTls {
             throw ValidationError("listening on \(address) needs TLS (--tls-cert FILE --tls-key FILE), or --insecure-no-tls to send tokens in clear")
         }
@@ -55,7 +55,7 @@ struct ServeCommand: ParsableCommand {
         let loop = EventLoop()
         var configuration = Server.Configuration(options: options, access: access)
         configuration.stuckAfter = stuckAfter
-        configuration.profileStreamInterval = UInt64(batchMs)
+        configuration.profileStreamInterval = UInt64((batchMs * 1000).rounded())
         let server = Server(loop: loop, paths: paths, configuration: configuration)
         try server.start()
         let scheme = tlsCert == nil ? "http" : "https"

@@ -18,6 +18,31 @@ final class LoopTests: XCTestCase {
         loop.close()
     }
 
+    /// Fires once, not before its deadline; a new arming replaces the old one; a stopped timer
+    /// stays quiet; a deadline that has passed fires at once.
+    func testPreciseTimer() throws {
+        let loop = EventLoop()
+        let timer = try PreciseTimer(loop: loop)
+        var firedAt: [UInt64] = []
+        let start = PreciseTimer.now()
+        timer.start(at: start + 50_000) { XCTFail("replaced: must not fire") }
+        timer.start(at: start + 300) { firedAt.append(PreciseTimer.now()) }
+        try runLoop(loop, until: "the timer") { !firedAt.isEmpty }
+        XCTAssertGreaterThanOrEqual(firedAt[0], start + 300)
+        XCTAssertFalse(timer.isArmed)
+        timer.start(at: PreciseTimer.now() + 1_000) { XCTFail("stopped: must not fire") }
+        timer.stop()
+        var passed = false
+        let quiet = LoopTimer(loop: loop)
+        quiet.start(milliseconds: 20) { passed = true }
+        try runLoop(loop, until: "20 ms after the stopped timer's time") { passed }
+        timer.start(at: 0) { firedAt.append(PreciseTimer.now()) }
+        try runLoop(loop, until: "a passed deadline") { firedAt.count == 2 }
+        timer.close()
+        quiet.close()
+        loop.close()
+    }
+
     func testUnixSocketEchoPreservesBytesInOrder() throws {
         let loop = EventLoop()
         let dir = TemporaryDirectory()

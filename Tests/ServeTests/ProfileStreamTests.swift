@@ -45,14 +45,14 @@ final class ProfileStreamTests: XCTestCase {
 
     /// At once after a quiet interval; within it, held until the interval ends.
     func testPacerHoldsOnlyWhileBusy() {
-        var pacer = StreamPacer(interval: 2)
-        XCTAssertEqual(pacer.decide(now: 1000), .sendNow)
-        pacer.sent(at: 1000)
-        XCTAssertEqual(pacer.decide(now: 1000), .holdUntil(1002))
-        XCTAssertEqual(pacer.decide(now: 1001), .holdUntil(1002))
-        XCTAssertEqual(pacer.decide(now: 1002), .sendNow)
-        pacer.sent(at: 1002)
-        XCTAssertEqual(pacer.decide(now: 1500), .sendNow)
+        var pacer = StreamPacer(interval: 1000)
+        XCTAssertEqual(pacer.decide(now: 5_000), .sendNow)
+        pacer.sent(at: 5_000)
+        XCTAssertEqual(pacer.decide(now: 5_000), .holdUntil(6_000))
+        XCTAssertEqual(pacer.decide(now: 5_999), .holdUntil(6_000))
+        XCTAssertEqual(pacer.decide(now: 6_000), .sendNow)
+        pacer.sent(at: 6_000)
+        XCTAssertEqual(pacer.decide(now: 9_000), .sendNow)
         var off = StreamPacer(interval: 0)
         off.sent(at: 5)
         XCTAssertEqual(off.decide(now: 5), .sendNow, "0: every piece as it comes")
