@@ -84,6 +84,13 @@ def cases(rng, token):
     yield "ws random frames", lambda p: exchange(p, upgrade_request(token) + b"".join(ws_frame(rng.randbytes(rng.randint(0, 300)), opcode=rng.choice([0, 1, 2, 3, 8, 9, 10, 15])) for _ in range(50)))
     yield "ws unmasked frames", lambda p: exchange(p, upgrade_request(token) + ws_frame(b'{"type":"paste","text":"x"}', masked=False))
     yield "ws bad JSON messages", lambda p: exchange(p, upgrade_request(token) + b"".join(ws_frame(m) for m in [b"{", b"[]", b'{"type":5}', b'{"type":"control","op":"shutdown"}', b'{"type":"input"}']))
+    profile_stream = "/api/profiles/fz/stream"
+    yield "profile stream: bad queries", lambda p: [exchange(p, upgrade_request(token, profile_stream + q)) for q in
+                                                    ["?agents=a,,a", "?from=a:99999999999999999999", "?from=" + ",".join(f"a:{i}" for i in range(3000)),
+                                                     "?agents=" + "b" * 5000, "?start=-1", "?from=a:18446744073709551615"]]
+    yield "profile stream: messages", lambda p: exchange(p, upgrade_request(token, profile_stream) + b"".join(ws_frame(m) for m in [
+        b'{"type":"paste","text":"x"}', b'{"type":"paste","agent":"zz","text":"x"}', b'{"type":"input","agent":5,"data":"x"}',
+        b'{"type":"control","agent":"a","op":"explode"}', rng.randbytes(200)]))
 
 
 def main():
