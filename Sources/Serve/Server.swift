@@ -363,12 +363,12 @@ public final class Server: WebServerDelegate {
                 continue
             }
             if !client.batch.add(agent: index, offset: start, bytes: bytes[skip...]) {
-                flush(client)
+                flush(client, now: now)
                 _ = client.batch.add(agent: index, offset: start, bytes: bytes[skip...])
             }
             switch decision {
             case .sendNow:
-                if client.socket.queuedBytes == 0 { flush(client) }  // else when it drains
+                if client.socket.queuedBytes == 0 { flush(client, now: now) }  // else when it drains
             case .holdUntil(let time):
                 hold(client, until: time)
             }
@@ -383,17 +383,21 @@ public final class Server: WebServerDelegate {
         pacingTimer?.start(at: time) { [weak self] in self?.pacingTimeUp() }
     }
 
-    /// Sends every held batch whose time has come (to a client that is behind, when it drains).
+    /// Sends every held batch whose time has come, or comes within 200 us (to a client that is
+    /// behind, when it drains). All are stamped sent at the same moment, so their next times
+    /// coincide too: one timer event each interval, not one per client (perf: timerfd_settime
+    /// was 8% of serve's time when each client's time differed by the microseconds between
+    /// their sends).
     private func pacingTimeUp() {
         pacingDeadline = nil
         let now = PreciseTimer.now()
         var next: UInt64?
         for client in holding.values {
             guard let time = client.flushAt else { continue }
-            if time > now {
+            if time > now + 200 {
                 next = min(next ?? time, time)
             } else if client.socket.queuedBytes == 0 {
-                flush(client)
+                flush(client, now: now)
             } else {
                 client.flushAt = nil  // `drained` sends it
                 holding[ObjectIdentifier(client)] = nil
@@ -406,14 +410,14 @@ public final class Server: WebServerDelegate {
     }
 
     /// The client's batch goes out as one message (into its queue, if it is behind).
-    private func flush(_ client: ProfileStreamClient) {
+    private func flush(_ client: ProfileStreamClient, now: UInt64 = PreciseTimer.now()) {
         if client.flushAt != nil {
             client.flushAt = nil
             holding[ObjectIdentifier(client)] = nil
         }
         guard let message = client.batch.take() else { return }
         client.socket.send(binary: message)
-        client.pacer.sent(at: PreciseTimer.now())
+        client.pacer.sent(at: now)
     }
 
     /// Text (a state, an event, a gap) after the output that came before it.
