@@ -354,12 +354,21 @@ final class ServeEndToEndTests: EndToEndTestCase {
     /// are sent back to the log), however much the agent writes meanwhile: 20 clients grew
     /// serve's peak RSS by 7 MiB here, by 23 MiB with the 1 MiB queue before.
     func testSlowClientsHoldBoundedMemory() throws {
+        try slowClientsHoldBoundedMemory(shape: "agent")
+    }
+
+    /// The same on profile streams, whose clients also hold a batch waiting for its time.
+    func testSlowProfileStreamClientsHoldBoundedMemory() throws {
+        try slowClientsHoldBoundedMemory(shape: "profile")
+    }
+
+    func slowClientsHoldBoundedMemory(shape: String) throws {
         try startServing(sh("while :; do head -c 262144 /dev/zero | tr '\\0' x; sleep 0.1; done"))
         try waitFor("serve to list the profile", seconds: 20) { (try? self.check("profiles"))?.contains("web") == true }
         let base = vmKiB("VmHWM")
         let clients = 20
         // 24 MB: more than each client's socket buffers (4 MB here) and queue hold.
-        let hog = try sv.start([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", "hog", String(clients), "24"],
+        let hog = try sv.start([ServeEndToEndTests.checkScript, url, try token("control"), try token("read"), "web", "a", "hog", String(clients), "24", shape],
                                executable: ServeEndToEndTests.python!)
         try waitFor("the agent to write 24 MB past the clients' start", seconds: 90) { hog.stdout.contains("filled") || !hog.isRunning }
         XCTAssertTrue(hog.isRunning, hog.stdout + hog.stderr)

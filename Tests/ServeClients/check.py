@@ -15,8 +15,9 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
                  event, and a second answer to it refused (409)
   watch KIND     open agent's stream (KIND "stream") or the profile's events (KIND "events")
                  and hold it until killed
-  hog N MB       open N streams from the log's end that never read; print "filled" once the
-                 agent has written MB more (X-Log-End), then hold them
+  hog N MB [profile]  open N streams (agent streams, or profile streams) from the log's end that
+                 never read; print "filled" once the agent has written MB more (X-Log-End),
+                 then hold them
   mirror SPEC... the profile stream (/api/profiles/P/stream) of the agents named AGENT:OFFSET
                  (or AGENT:end): each agent's records continue one another and equal its log;
                  a paste to AGENT (the command's agent) through it arrives and is acked, a
@@ -408,10 +409,11 @@ async def watch(kind):
             pass
 
 
-async def hog(count, megabytes):
+async def hog(count, megabytes, shape="agent"):
     status, headers, _ = http("GET", f"{AGENT_PATH}/log?from=0&max=0", CONTROL)
     end = headers["X-Log-End"]
-    sockets = [await websockets.connect(f"{WS}{AGENT_PATH}/stream?from={end}", max_queue=1, max_size=None,
+    url = f"{WS}{AGENT_PATH}/stream?from={end}" if shape == "agent" else f"{WS}/api/profiles/{PROFILE}/stream?from={AGENT}:{end}"
+    sockets = [await websockets.connect(url, max_queue=1, max_size=None,
                                         additional_headers={"Authorization": "Bearer " + CONTROL}) for _ in range(count)]
     while True:
         _, headers, _ = http("GET", f"{AGENT_PATH}/log?from=0&max=0", CONTROL)
@@ -423,7 +425,7 @@ async def hog(count, megabytes):
 
 
 if COMMAND == "hog":
-    asyncio.run(hog(int(ARGS[0]), int(ARGS[1])))
+    asyncio.run(hog(int(ARGS[0]), int(ARGS[1]), *ARGS[2:3]))
 elif COMMAND == "watch":
     asyncio.run(watch(ARGS[0]))
 elif COMMAND == "handoff":
