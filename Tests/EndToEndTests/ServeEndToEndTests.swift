@@ -85,8 +85,8 @@ final class ServeEndToEndTests: EndToEndTestCase {
     }
 
     /// One WebSocket follows several agents: each one's records are its log from where the
-    /// client asked, byte for byte, across replay and live output, and a paste reaches the
-    /// agent it names.
+    /// client asked, byte for byte, across replay, live output and a restart of one of them
+    /// (whose events come on the same socket), and a paste reaches the agent it names.
     func testProfileStreamMirrorsEveryAgent() throws {
         let writer = agent("w", sh("i=0; while :; do seq $i $((i+200)); i=$((i+201)); sleep 0.005; done"))
         try startServing(nil, profile: writer + agent("a", ["cat"]))
@@ -95,6 +95,7 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(output.contains("w from 1234: "), output)
         XCTAssertTrue(output.contains("a from 0: "), output)
         XCTAssertTrue(output.contains("bad query: 400"), output)
+        XCTAssertTrue(output.contains("w restarted midway"), output)
         try sv.waitForLog("web", "a", containing: "mirror-marker")
         XCTAssertFalse(String(decoding: sv.log("web", "a"), as: UTF8.self).contains("refused-marker"))
     }

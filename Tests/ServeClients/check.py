@@ -19,7 +19,8 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
                  never read; print "filled" once the agent has written MB more (X-Log-End),
                  then hold them
   mirror SPEC... the profile stream (/api/profiles/P/stream) of the agents named AGENT:OFFSET
-                 (or AGENT:end): each agent's records continue one another and equal its log;
+                 (or AGENT:end): each agent's records continue one another and equal its log,
+                 across a restart of the other agent midway (whose start event must come);
                  a paste to AGENT (the command's agent) through it arrives and is acked, a
                  message naming no agent is refused, as are a read token's paste and a bad
                  query (400); start=end begins at the hello's log_end
@@ -147,8 +148,9 @@ async def mirror(specs):
         names = {a["index"]: name for name, a in listed.items()}
         await ws.send(json.dumps({"type": "paste", "agent": AGENT, "text": "mirror-marker\n", "id": 1}))
         await ws.send(json.dumps({"type": "paste", "text": "no-agent", "id": 2}))
-        acked = refused = False
-        while not (acked and refused and b"mirror-marker" in got[AGENT]
+        acked = refused = started = False
+        restarted = None  # the other agent, restarted midway: its output goes on, its events come
+        while not (acked and refused and started and b"mirror-marker" in got[AGENT]
                    and all(len(got[n]) >= want for n in got if n != AGENT)):
             message = await asyncio.wait_for(ws.recv(), 20)
             if isinstance(message, str):
@@ -161,6 +163,8 @@ async def mirror(specs):
                     acked = True
                 if parsed["type"] == "error":
                     refused = True
+                if parsed["type"] == "event" and parsed.get("agent") == restarted and parsed["event"].get("type") == "start":
+                    started = True
                 continue
             for number, offset, data in records(message):
                 name = names.get(number)
@@ -169,11 +173,16 @@ async def mirror(specs):
                 if offset != starts[name] + len(got[name]):
                     fail(f"{name}: record at {offset}, expected {starts[name] + len(got[name])} (gap or overlap)")
                 got[name] += data
+                if restarted is None and name != AGENT and len(got[name]) >= want // 2:
+                    status, _, body = http("POST", f"/api/profiles/{PROFILE}/agents/{name}/restart", CONTROL, b"")
+                    if status != 200:
+                        fail(f"restart {name}: {status} {body!r}")
+                    restarted = name
     for name, data in got.items():
         if data != log_from(starts[name], len(data), agent=name):
             fail(f"{name} from {starts[name]}: {len(data)} streamed bytes differ from the log's")
         print(f"{name} from {starts[name]}: {len(data)} bytes, identical to the log")
-    print("pasted through the profile stream; a message naming no agent refused")
+    print(f"pasted through the profile stream; a message naming no agent refused; {restarted} restarted midway, its start event came")
     # Live only: the stream starts where the log ends.
     async with websockets.connect(f"{base}?agents={AGENT}&start=end", additional_headers=auth) as ws:
         hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
