@@ -130,8 +130,9 @@ final class RecordBatch {
 }
 
 /// What a client asks of `/api/profiles/P/stream`: which agents (`agents=a,b`; all when
-/// absent) and where each one's output starts (`from=a:OFFSET,b:OFFSET`; the others at
-/// `start`: `0`, the default, or `end` for live output only). Pure.
+/// absent), where each one's output starts (`from=a:OFFSET,b:OFFSET`; the others at `start`:
+/// `0`, the default, or `end` for live output only), and whose events file is replayed from
+/// where (`events_from=a:BYTE`, as on the agent stream). Pure.
 public struct ProfileStreamRequest: Equatable, Sendable {
     public enum Start: Equatable, Sendable {
         case offset(UInt64)
@@ -141,6 +142,8 @@ public struct ProfileStreamRequest: Equatable, Sendable {
 
     /// Per asked agent, where its output starts.
     public var starts: [String: Start]
+    /// Agents whose events are replayed first, from these bytes of their events files.
+    public var eventsFrom: [String: UInt64] = [:]
 
     /// `agents`: the profile's agents. A failure is the one message a 400 says.
     public static func parse(query: [String: String], agents: [String]) -> Result<ProfileStreamRequest, ServeError> {
@@ -158,13 +161,15 @@ public struct ProfileStreamRequest: Equatable, Sendable {
         case "end": start = .end
         case let other?: return .failure(ServeError("start must be 0 or end, not \(other)"))
         }
-        var starts = Dictionary(uniqueKeysWithValues: asked.map { ($0, start) })
-        for item in (query["from"] ?? "").split(separator: ",") {
-            let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let offset = UInt64(parts[1]) else { return .failure(ServeError("from: \(item) is not AGENT:OFFSET")) }
-            guard asked.contains(parts[0]) else { return .failure(ServeError("from: \(parts[0]) is not an agent this stream asks for")) }
-            starts[parts[0]] = .offset(offset)
+        var request = ProfileStreamRequest(starts: Dictionary(uniqueKeysWithValues: asked.map { ($0, start) }))
+        for key in ["from", "events_from"] {
+            for item in (query[key] ?? "").split(separator: ",") {
+                let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let offset = UInt64(parts[1]) else { return .failure(ServeError("\(key): \(item) is not AGENT:OFFSET")) }
+                guard asked.contains(parts[0]) else { return .failure(ServeError("\(key): \(parts[0]) is not an agent this stream asks for")) }
+                if key == "from" { request.starts[parts[0]] = .offset(offset) } else { request.eventsFrom[parts[0]] = offset }
+            }
         }
-        return .success(ProfileStreamRequest(starts: starts))
+        return .success(request)
     }
 }

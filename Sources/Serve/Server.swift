@@ -148,7 +148,9 @@ public final class Server: WebServerDelegate {
             if let sent = eventsSent[client.key] { hello.append(("events_end", .number(String(sent.next)))) }
             if let status = statusJSON(p, a) { hello.append(("status", status)) }
             socket.send(text: OrderedJSON.object(hello).serialized())
-            if let eventsFrom = request.query["events_from"].flatMap({ UInt64($0) }) { replayEvents(client, from: eventsFrom) }
+            if let eventsFrom = request.query["events_from"].flatMap({ UInt64($0) }) {
+                replayEvents(p, agent, from: eventsFrom) { [weak socket] text in socket?.send(text: text) }
+            }
             pump(client)
         case .profileStreamSocket(let p):
             openProfileStream(socket, request: request, profile: p, scope: scope)
@@ -335,6 +337,10 @@ public final class Server: WebServerDelegate {
         }
         socket.send(text: OrderedJSON.object([("type", .string("hello")), ("v", .number(String(StreamRecords.version))),
                                               ("profile", .string(p)), ("agents", .array(listed))]).serialized())
+        for (name, from) in asked.eventsFrom.sorted(by: { $0.key < $1.key }) {
+            guard let index = client.follows(name) else { continue }
+            replayEvents(p, client.agents[index], from: from) { [weak socket] text in socket?.send(text: text) }
+        }
         pump(client)
     }
 
@@ -504,11 +510,11 @@ public final class Server: WebServerDelegate {
 
     /// `events_from=BYTE`: the stream starts with the events file's lines from BYTE up to
     /// where live events continue (the last `maxLogRange` bytes of them at most, after a `gap`).
-    private func replayEvents(_ client: StreamClient, from: UInt64) {
-        guard let sent = eventsSent[client.key] else { return }
+    private func replayEvents(_ profile: String, _ agent: ProfileRecord.Agent, from: UInt64, send: (String) -> Void) {
+        guard let sent = eventsSent[profile + "/" + agent.name] else { return }
         var start = from
         if from > sent.next {  // the file the client read was rotated away
-            client.socket.send(text: OrderedJSON.object([("type", .string("events_rotated"))]).serialized())
+            send(OrderedJSON.object([("type", .string("events_rotated")), ("agent", .string(agent.name))]).serialized())
             start = 0
         }
         var afterGap = false
@@ -517,17 +523,17 @@ public final class Server: WebServerDelegate {
             afterGap = true
         }
         while start < sent.next {
-            var read = EventFile.read(path: client.agent.eventsPath, from: start, inode: sent.inode, maxBytes: Int(sent.next - start))
+            var read = EventFile.read(path: agent.eventsPath, from: start, inode: sent.inode, maxBytes: Int(sent.next - start))
             guard !read.rotated, read.next > start else { break }
             if afterGap {
                 // The range began mid-line, or so it is taken: its first line is skipped.
                 afterGap = false
                 let resume = read.lines.count > 1 ? read.lines[1].at : read.next
-                client.socket.send(text: OrderedJSON.object([("type", .string("gap")), ("events_from", .number(String(from))),
-                                                             ("events_to", .number(String(resume)))]).serialized())
+                send(OrderedJSON.object([("type", .string("gap")), ("agent", .string(agent.name)), ("events_from", .number(String(from))),
+                                         ("events_to", .number(String(resume)))]).serialized())
                 read.lines.removeFirst()
             }
-            for line in read.lines { client.socket.send(text: eventMessage(client.profile, client.agent.name, at: line.at, line.bytes)) }
+            for line in read.lines { send(eventMessage(profile, agent.name, at: line.at, line.bytes)) }
             start = read.next
         }
     }

@@ -348,7 +348,9 @@ final class ServeEndToEndTests: EndToEndTestCase {
             ((try? String(contentsOfFile: sv.eventsPath("web", "a"), encoding: .utf8)) ?? "").contains("\"n\":50")
         }
         let output = try check("handoff", ["20"])
-        XCTAssertTrue(output.contains("every tick exactly once"), output)
+        XCTAssertTrue(output.contains("20 hand-offs (agent stream): every tick exactly once"), output)
+        let profile = try check("handoff", ["20", "profile"])
+        XCTAssertTrue(profile.contains("20 hand-offs (profile stream): every tick exactly once"), profile)
     }
 
     /// Stream clients that stop reading cost serve a bounded queue each (256 KiB, then they

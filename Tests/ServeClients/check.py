@@ -24,7 +24,7 @@ usage: check.py URL CONTROL_TOKEN READ_TOKEN PROFILE AGENT COMMAND [ARGS]
                  a paste to AGENT (the command's agent) through it arrives and is acked, a
                  message naming no agent is refused, as are a read token's paste and a bad
                  query (400); start=end begins at the hello's log_end
-  handoff N      N times: read the events over HTTP, then stream from where that read ended
+  handoff N [profile]  N times (on the agent's stream, or the profile stream): read the events over HTTP, then stream from where that read ended
                  (events_from) while the agent writes numbered `tick` events: every tick
                  arrives exactly once across the two
 """
@@ -381,9 +381,10 @@ async def stuck():
             print(f"the stuck client was dropped ({drained} bytes were buffered)")
 
 
-async def handoff(rounds):
+async def handoff(rounds, shape="agent"):
     """What `supervisor client` does (history over HTTP, then the stream): no event is lost or
-    doubled between the two, however fast the agent writes them."""
+    doubled between the two, however fast the agent writes them. On the agent's stream, or on
+    the profile stream (`events_from=AGENT:BYTE`)."""
     for round_ in range(rounds):
         status, headers, body = http("GET", f"{AGENT_PATH}/events?from=0", CONTROL)
         if status != 200:
@@ -393,11 +394,15 @@ async def handoff(rounds):
         if not ticks:
             fail("no tick events yet")
         target = ticks[-1] + 30
-        async with websockets.connect(f"{WS}{AGENT_PATH}/stream?output=0&events_from={answer['next']}",
-                                      additional_headers={"Authorization": "Bearer " + CONTROL}) as ws:
+        url = f"{WS}{AGENT_PATH}/stream?output=0&events_from={answer['next']}" if shape == "agent" else \
+            f"{WS}/api/profiles/{PROFILE}/stream?agents={AGENT}&start=end&events_from={AGENT}:{answer['next']}"
+        async with websockets.connect(url, additional_headers={"Authorization": "Bearer " + CONTROL}, max_size=None) as ws:
             # Read until well past where the HTTP answer ended.
             while ticks[-1] < target:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                received = await asyncio.wait_for(ws.recv(), 10)
+                if not isinstance(received, str):
+                    continue  # output records
+                message = json.loads(received)
                 if message.get("type") == "event" and message["event"].get("type") == "tick":
                     if message.get("at") is None or message["at"] < answer["next"]:
                         fail(f"an event from before events_from={answer['next']}: {message}")
@@ -407,7 +412,7 @@ async def handoff(rounds):
             missing = sorted(set(range(start, ticks[-1] + 1)) - set(ticks))
             doubled = sorted({t for t in ticks if ticks.count(t) > 1})
             fail(f"round {round_}: ticks not each exactly once: missing {missing[:10]}, doubled {doubled[:10]}")
-    print(f"{rounds} hand-offs: every tick exactly once")
+    print(f"{rounds} hand-offs ({shape} stream): every tick exactly once")
 
 
 async def watch(kind):
@@ -438,7 +443,7 @@ if COMMAND == "hog":
 elif COMMAND == "watch":
     asyncio.run(watch(ARGS[0]))
 elif COMMAND == "handoff":
-    asyncio.run(handoff(int(ARGS[0])))
+    asyncio.run(handoff(int(ARGS[0]), *ARGS[1:2]))
 elif COMMAND == "stuck":
     asyncio.run(stuck())
 elif COMMAND == "conversations":

@@ -64,12 +64,15 @@ final class ProfileStreamTests: XCTestCase {
                        ["a": .offset(0), "b": .offset(0), "c": .offset(0)])
         XCTAssertEqual(try ProfileStreamRequest.parse(query: ["agents": "a,c", "start": "end", "from": "c:42"], agents: agents).get().starts,
                        ["a": .end, "c": .offset(42)])
+        XCTAssertEqual(try ProfileStreamRequest.parse(query: ["events_from": "b:7,a:0"], agents: agents).get().eventsFrom, ["a": 0, "b": 7])
         for (query, message) in [(["agents": "a,x"], "agents: no agent x in this profile"),
                                  (["agents": ""], "agents: no agent \"\" in this profile"),
                                  (["start": "1"], "start must be 0 or end, not 1"),
                                  (["from": "a:-1"], "from: a:-1 is not AGENT:OFFSET"),
                                  (["from": "a"], "from: a is not AGENT:OFFSET"),
-                                 (["agents": "a", "from": "b:1"], "from: b is not an agent this stream asks for")] {
+                                 (["agents": "a", "from": "b:1"], "from: b is not an agent this stream asks for"),
+                                 (["events_from": "a:x"], "events_from: a:x is not AGENT:OFFSET"),
+                                 (["agents": "c", "events_from": "a:1"], "events_from: a is not an agent this stream asks for")] {
             guard case .failure(let error) = ProfileStreamRequest.parse(query: query, agents: agents) else { return XCTFail("\(query) accepted") }
             XCTAssertEqual(error.description, message)
         }
