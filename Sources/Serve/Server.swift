@@ -160,6 +160,8 @@ public final class Server: WebServerDelegate {
             for agent in profiles.profiles[p]?.record.agents ?? [] { updateInterest(p, agent.name) }
             socket.send(text: OrderedJSON.object([("type", .string("hello")), ("profile", .string(p))]).serialized())
             if let count = request.query["replay"].flatMap({ Int($0) }), count > 0 { replayEvents(p, last: min(count, 10_000), to: socket) }
+            // What follows is live (a client that only wanted the history may leave now).
+            socket.send(text: OrderedJSON.object([("type", .string("replayed"))]).serialized())
         default:
             socket.close(policy: true)
         }

@@ -12,19 +12,24 @@ import Serve
 struct ClientCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "client",
-        abstract: "Follow one agent through `supervisor serve` (local or remote): its transcript as it streams; type to send.",
+        abstract: "Follow an agent, or a whole profile, through `supervisor serve` (local or remote); type to send.",
         discussion: """
-        Lines typed go to the agent as messages (as from its pane); while a coder asks permission
-        (its `permission` event), y/n/a answer that question; /start, /stop, /restart act on it;
-        /quit (or Ctrl-D) leaves. Command agents show their terminal output instead of a transcript. The token: --token-file, else $SUPERVISOR_TOKEN,
-        else this machine's own serve token ($SUPERVISOR_HOME/serve/control.token).
+        With AGENT: its transcript as it streams. Lines typed go to the agent as messages (as from
+        its pane); while a coder asks permission (its `permission` event), y/n/a answer that
+        question; /start, /stop, /restart act on it; /quit (or Ctrl-D) leaves. Command agents show
+        their terminal output instead of a transcript.
+        Without AGENT: every agent's events as they happen (the last 20 first), each line under
+        its agent's name; `@NAME text` sends to that agent (y/n/a answer its question, /start,
+        /stop, /restart act on it); a bare y/n/a answers the one agent that asks.
+        The token: --token-file, else $SUPERVISOR_TOKEN, else this machine's own serve token
+        ($SUPERVISOR_HOME/serve/control.token).
         """)
 
     @Option(help: "The serve URL.") var url = "http://127.0.0.1:8765"
     @Option(help: "A file holding the token.") var tokenFile: String?
     @Option(help: "Trust this certificate (PEM) for https://, e.g. a serve's self-signed --tls-cert.") var tlsCa: String?
     @Argument(help: "Profile name.") var profile: String
-    @Argument(help: "Agent name.") var agent: String
+    @Argument(help: "Agent name (none: the whole profile).") var agent: String?
 
     func validate() throws {
         guard ServerURL(url) != nil else { throw ValidationError("--url must be http://HOST:PORT or https://HOST:PORT") }
@@ -44,6 +49,7 @@ struct ClientCommand: ParsableCommand {
     }
 
     func run() throws {
+        guard let agent else { return try followProfile() }
         let token = try token()
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         let agentPath = "/api/profiles/\(profile)/agents/\(agent)"
@@ -172,6 +178,116 @@ struct ClientCommand: ParsableCommand {
                 let next = headers.first { $0.0.lowercased() == "x-next-offset" }.flatMap { UInt64($0.1) }
                 openStream(builtIn: true, from: 0, eventsFrom: status == 200 ? next ?? 0 : 0)
             }
+        }
+        let interrupt = SignalWatcher(loop: loop)
+        try interrupt.start(SIGINT) { _ in done = true }
+        while !done { loop.runOnce() }
+        interrupt.close()
+        input?.close()
+        socket?.close()
+        http.close()
+        loop.close()
+        if let failure {
+            FileHandle.standardError.write(Data("supervisor client: \(failure)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// Without an agent: the profile's agents, then every agent's events (the events
+    /// WebSocket, its last 20 first); typed lines go by HTTP to the agent they name. With input
+    /// from a pipe it leaves once the history is shown and what was typed is answered.
+    private func followProfile() throws {
+        let token = try token()
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        let profilePath = "/api/profiles/\(profile)"
+        let loop = EventLoop()
+        var environment = ProcessInfo.processInfo.environment
+        if let tlsCa {
+            environment["CURL_CA_BUNDLE"] = tlsCa
+            environment["SSL_CERT_DIR"] = nil
+        }
+        let http = HTTPClient(loop: loop, environment: environment)
+        let auth = [("Authorization", "Bearer \(token)")]
+        let out = FileHandle.standardOutput
+        var failure: String?
+        var done = false
+        var view: ProfileView?
+        var socket: WebSocketClient?
+        var input: LineInput?
+        var replayed = false, inputEnded = false, inFlight = 0
+        func leaveIfDone() { if inputEnded, replayed, inFlight == 0 { done = true } }
+
+        func request(_ method: String, _ path: String, body: [UInt8] = [], _ completion: @escaping (Int, [UInt8]) -> Void) {
+            var status = 0, answer: [UInt8] = []
+            var request = HTTPRequest(method: method, url: base + path, headers: auth, body: body, connectTimeout: 10)
+            request.totalTimeout = 30
+            http.start(request, onHead: { status = $0.status }, onBody: { answer += $0 }, onComplete: { result in
+                if case .failure(let error) = result { failure = "cannot reach \(base): \(error.message)"; done = true; return }
+                completion(status, answer)
+            })
+        }
+        func send(_ method: String, _ path: String, body: [UInt8] = []) {
+            inFlight += 1
+            request(method, profilePath + path, body: body) { status, answer in
+                if status != 200 { out.write(Data("(not done: \(status) \(String(decoding: answer, as: UTF8.self)))\n".utf8)) }
+                inFlight -= 1
+                leaveIfDone()
+            }
+        }
+        func readLines() {
+            input?.nextLine { line in
+                guard let line else { inputEnded = true; leaveIfDone(); return }
+                guard line.trimmingCharacters(in: .whitespaces) != "/quit" else { done = true; return }
+                if !line.isEmpty, let view {
+                    switch view.action(for: line) {
+                    case let .paste(agent, text): send("POST", "/agents/\(agent)/paste", body: Array(text.utf8))
+                    case let .control(agent, op): send("POST", "/agents/\(agent)/\(op)")
+                    case let .answer(agent, id, answer): send("POST", "/agents/\(agent)/permission/\(id)", body: RemoteView.answerBody(answer))
+                    case let .help(text): out.write(Data(text.utf8))
+                    }
+                }
+                readLines()
+            }
+        }
+
+        request("GET", profilePath) { status, body in
+            guard status == 200, case .array(let agents)? = try? OrderedJSON.parse(body) else {
+                failure = status == 401 || status == 403 ? "the server refused the token (\(status))"
+                    : "no profile \(profile) at \(base) (\(status): \(String(decoding: body, as: UTF8.self)))"
+                done = true
+                return
+            }
+            var names: [String] = []
+            for status in agents {
+                guard case .string(let name)? = status["agent"] else { continue }
+                names.append(name)
+                let kind: String = { if case .string(let k)? = status["kind"] { return k }; return "?" }()
+                let state: String = { if case .string(let s)? = status["state"] { return s }; return "?" }()
+                out.write(Data("\(name): \(kind), \(state)\n".utf8))
+            }
+            view = ProfileView(agents: names, colour: isatty(1) == 1)
+            let scheme = base.hasPrefix("https") ? "wss" : "ws"
+            do {
+                let client = try WebSocketClient(loop: loop, url: scheme + base.drop(while: { $0 != ":" }) + profilePath + "/events?replay=20",
+                                                 headers: auth, caFile: tlsCa)
+                client.onMessage = { message, binary in
+                    guard !binary, var shown = view else { return }
+                    out.write(Data(shown.text(message).utf8))
+                    view = shown
+                    if !replayed, let json = try? OrderedJSON.parse(message), case .string("replayed")? = json["type"] {
+                        replayed = true
+                        // Lines are read once the history (and so any open question) is shown.
+                        input = LineInput(loop: loop)
+                        readLines()
+                    }
+                    leaveIfDone()
+                }
+                client.onClose = { reason in
+                    if let reason { failure = reason }
+                    done = true
+                }
+                socket = client
+            } catch { failure = "\(error)"; done = true }
         }
         let interrupt = SignalWatcher(loop: loop)
         try interrupt.start(SIGINT) { _ in done = true }

@@ -98,6 +98,15 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(output.contains("w restarted midway"), output)
         try sv.waitForLog("web", "a", containing: "mirror-marker")
         XCTAssertFalse(String(decoding: sv.log("web", "a"), as: UTF8.self).contains("refused-marker"))
+
+        // The terminal client without an agent: the profile's agents, and a line to the one named.
+        let client = try sv.run(["-c", "printf '@a profile-client-marker\\n@zz hi\\n' | \"$0\" client --url \"$1\" web", sv.executable, url],
+                                executable: "/bin/sh", timeout: 60)
+        XCTAssertEqual(client.status, 0, "\(client)")
+        for text in ["w: command, running", "a: command, running", "--- live ---", "no agent zz here (w, a)"] {
+            XCTAssertTrue(client.stdout.contains(text), "client output lacks \(text): \(client.stdout)")
+        }
+        try sv.waitForLog("web", "a", containing: "profile-client-marker")
     }
 
     /// No token, a wrong one, a read token asking to act, a foreign Origin: 401/403, and the
@@ -182,6 +191,12 @@ final class ServeEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(client.status, 0, "\(client)")
         for text in ["what is six times seven", "print('product', 6 * 7)", "product 42", "forty-two"] {
             XCTAssertTrue(client.stdout.contains(text), "client output lacks \(text): \(client.stdout)")
+        }
+        // The whole profile: the same conversation among every agent's events, under its name.
+        let all = try sv.run(["client", "--url", url, "web"], timeout: 30)
+        XCTAssertEqual(all.status, 0, "\(all)")
+        for text in ["a: exec, ", "a │ ", "what is six times seven", "forty-two", "--- live ---"] {
+            XCTAssertTrue(all.stdout.contains(text), "profile client output lacks \(text): \(all.stdout)")
         }
         let conversations = try check("conversations")
         XCTAssertTrue(conversations.contains("read: ") && conversations.contains("deleted "), conversations)

@@ -32,4 +32,28 @@ final class RemoteViewTests: XCTestCase {
         XCTAssertTrue(view.text(Array(#"{"type":"state","status":{"agent":"c","state":"exited"}}"#.utf8)).contains("[c: exited]"))
         XCTAssertEqual(view.action(for: "/restart"), .send(#"{"type":"control","op":"restart"}"#))
     }
+
+    /// The whole profile: each agent's lines under its name, one column; a line goes to the
+    /// agent it names; y/n/a answer that agent's question, or, bare, the one agent that asks.
+    func testProfileView() {
+        var view = ProfileView(agents: ["coder", "ex"], colour: false)
+        func event(_ agent: String, _ json: String) -> [UInt8] { Array("{\"type\":\"event\",\"agent\":\"\(agent)\",\"event\":\(json)}".utf8) }
+        let said = view.text(event("ex", #"{"type":"user","text":"hello there","source":"pane"}"#))
+        XCTAssertTrue(said.contains("ex    │ ") && said.contains("hello there"), said)
+        XCTAssertTrue(said.split(separator: "\n").allSatisfy { $0.hasPrefix("ex    │ ") }, said)
+        XCTAssertEqual(view.text(event("nobody", #"{"type":"user","text":"x","source":"pane"}"#)), "", "an agent the profile did not list")
+        XCTAssertEqual(view.text(Array(#"{"type":"replayed"}"#.utf8)), "--- live ---\n")
+        let asked = view.text(event("coder", #"{"type":"permission","id":"toolu_7","tool":"Bash","summary":"make","choices":["yes","no","always"]}"#))
+        XCTAssertTrue(asked.contains("coder │ ") && asked.contains("may it run Bash(make)?") && asked.contains("answer: @coder y / n / a"), asked)
+        XCTAssertEqual(view.action(for: "@coder y"), .answer(agent: "coder", id: "toolu_7", .yes))
+        XCTAssertEqual(view.action(for: "n"), .answer(agent: "coder", id: "toolu_7", .no), "the one agent that asks")
+        XCTAssertEqual(view.action(for: "@ex y"), .paste(agent: "ex", text: "y"), "ex asks nothing: a message")
+        XCTAssertEqual(view.action(for: "  @ex  what is 6 x 7 "), .paste(agent: "ex", text: "what is 6 x 7"))
+        XCTAssertEqual(view.action(for: "@ex /restart"), .control(agent: "ex", op: "restart"))
+        guard case .help(let unknown) = view.action(for: "@zz hi"), case .help(let bare) = view.action(for: "hello"),
+              case .help(let empty) = view.action(for: "@ex") else { return XCTFail("help expected") }
+        XCTAssertTrue(unknown.contains("no agent zz") && bare.contains("@AGENT (coder, ex)") && empty.contains("@ex what?"), unknown + bare + empty)
+        _ = view.text(event("coder", #"{"type":"permission_answer","id":"toolu_7","tool":"Bash","answer":"yes"}"#))
+        guard case .help = view.action(for: "y") else { return XCTFail("nobody asks: a bare y is not an answer") }
+    }
 }
