@@ -139,6 +139,14 @@ public struct ProfileView {
         }
     }
 
+    /// An agent's status (`GET /api/profiles/P`): the question it asks now, if any, shown and
+    /// made answerable (its `permission` event may be older than what the events replay).
+    public mutating func seed(agent: String, status: OrderedJSON) -> String {
+        guard views[agent] != nil, case .object(let fields) = status else { return "" }
+        let asking = OrderedJSON.object(fields.filter { $0.0 != "state" })  // the state is in the header
+        return prefixed(agent, views[agent]!.text(Array(OrderedJSON.object([("type", .string("hello")), ("status", asking)]).serialized().utf8)))
+    }
+
     public func action(for line: String) -> Action {
         let trimmed = line.trimmingSpaces
         guard trimmed.hasPrefix("@") else {

@@ -257,15 +257,15 @@ struct ClientCommand: ParsableCommand {
                 done = true
                 return
             }
-            var names: [String] = []
-            for status in agents {
-                guard case .string(let name)? = status["agent"] else { continue }
-                names.append(name)
+            let names = agents.compactMap { status -> String? in if case .string(let name)? = status["agent"] { return name }; return nil }
+            var shown = ProfileView(agents: names, colour: isatty(1) == 1)
+            for (name, status) in zip(names, agents) {
                 let kind: String = { if case .string(let k)? = status["kind"] { return k }; return "?" }()
                 let state: String = { if case .string(let s)? = status["state"] { return s }; return "?" }()
                 out.write(Data("\(name): \(kind), \(state)\n".utf8))
+                out.write(Data(shown.seed(agent: name, status: status).utf8))
             }
-            view = ProfileView(agents: names, colour: isatty(1) == 1)
+            view = shown
             let scheme = base.hasPrefix("https") ? "wss" : "ws"
             do {
                 let client = try WebSocketClient(loop: loop, url: scheme + base.drop(while: { $0 != ":" }) + profilePath + "/events?replay=20",

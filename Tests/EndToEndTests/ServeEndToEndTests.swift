@@ -217,7 +217,10 @@ final class ServeEndToEndTests: EndToEndTestCase {
 
             --- turn 3
             @expect did not allow
-            Done: one file written, one refused.
+            @tool Bash {"command": "echo third > third.txt"}
+
+            --- turn 4
+            Done: two files written, one refused.
 
             """))
         let events = { (try? String(contentsOfFile: self.sv.eventsPath("web", "a"), encoding: .utf8)) ?? "" }
@@ -232,15 +235,24 @@ final class ServeEndToEndTests: EndToEndTestCase {
         let client = try sv.run(["-c", "printf 'n\\n' | \"$0\" client --url \"$1\" web a", sv.executable, url], executable: "/bin/sh", timeout: 60)
         XCTAssertEqual(client.status, 0, "\(client)")
         XCTAssertTrue(client.stdout.contains("may it run Bash(echo refused > no.txt)?"), client.stdout)
-        try waitFor("the coder's answer and its last reply", seconds: 30) {
-            events().contains(#""type":"permission_answer""#) && events().contains("Done: one file written, one refused.")
+        // The third, from the whole profile's client: a bare "y" answers the one agent that asks.
+        try waitFor("the attention for the third question", seconds: 30) {
+            events().contains("asks permission to run Bash: echo third > third.txt")
+        }
+        let profileClient = try sv.run(["-c", "printf 'y\\n' | \"$0\" client --url \"$1\" web", sv.executable, url], executable: "/bin/sh", timeout: 60)
+        XCTAssertEqual(profileClient.status, 0, "\(profileClient)")
+        XCTAssertTrue(profileClient.stdout.contains("a │ ? asks: may it run Bash(echo third > third.txt)?"), profileClient.stdout)
+        try waitFor("the coder's answers and its last reply", seconds: 30) {
+            events().contains("Done: two files written, one refused.")
         }
         let answers = events().split(separator: "\n").filter { $0.contains(#""type":"permission_answer""#) }
-        XCTAssertEqual(answers.count, 2, events())
+        XCTAssertEqual(answers.count, 3, events())
         XCTAssertFalse(events().contains("/permission "), "an answer is recorded as the coder's answer, not as a message")
-        XCTAssertTrue(answers.first?.contains(#""tool":"Bash","answer":"yes""#) == true && answers.last?.contains(#""answer":"no""#) == true, events())
+        XCTAssertEqual(answers.map { $0.contains(#""answer":"yes""#) }, [true, false, true], events())
+        XCTAssertTrue(answers[1].contains(#""answer":"no""#), events())
         XCTAssertEqual(try String(contentsOfFile: workspace + "/yes.txt", encoding: .utf8), "allowed\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: workspace + "/no.txt"))
+        XCTAssertEqual(try String(contentsOfFile: workspace + "/third.txt", encoding: .utf8), "third\n")
     }
 
     /// With --tls-cert/--tls-key it speaks only TLS, and `supervisor client --tls-ca` follows an

@@ -55,5 +55,12 @@ final class RemoteViewTests: XCTestCase {
         XCTAssertTrue(unknown.contains("no agent zz") && bare.contains("@AGENT (coder, ex)") && empty.contains("@ex what?"), unknown + bare + empty)
         _ = view.text(event("coder", #"{"type":"permission_answer","id":"toolu_7","tool":"Bash","answer":"yes"}"#))
         guard case .help = view.action(for: "y") else { return XCTFail("nobody asks: a bare y is not an answer") }
+        // A question older than the replay: the status says it.
+        var late = ProfileView(agents: ["coder"], colour: false)
+        let status = try! OrderedJSON.parse(Array(#"{"agent":"coder","state":"running","permission":{"id":"q2","tool":"Edit","summary":"a.py","choices":["yes","no","always"]}}"#.utf8))
+        let seeded = late.seed(agent: "coder", status: status)
+        XCTAssertTrue(seeded.contains("coder │ ? asks: may it run Edit(a.py)?") && !seeded.contains("[coder: running]"), seeded)
+        XCTAssertEqual(late.action(for: "a"), .answer(agent: "coder", id: "q2", .always))
+        XCTAssertEqual(late.seed(agent: "coder", status: try! OrderedJSON.parse(Array(#"{"agent":"coder","state":"running"}"#.utf8))), "")
     }
 }
