@@ -1,5 +1,6 @@
 import CUV
 import Glibc
+import Synchronization
 
 /// How a child process ended.
 public enum ProcessExit: Equatable, CustomStringConvertible {
@@ -54,7 +55,7 @@ public final class ChildProcess: Handle {
         var options = uv_process_options_t()
         options.exit_cb = { raw, status, signal in
             let owner = Handle.owner(raw, as: ChildProcess.self)
-            ChildProcess.running.remove(owner.pid)
+            ChildProcess.runningPids.withLock { _ = $0.remove(owner.pid) }
             let exit: ProcessExit = signal != 0 ? .signaled(signal) : .exited(Int32(truncatingIfNeeded: status))
             owner.onExit?(exit)
         }
@@ -77,19 +78,23 @@ public final class ChildProcess: Handle {
             throw PosixError(libuv: status, "cannot start \(arguments.first ?? "?")")
         }
         pid = raw.pointee.pid
-        ChildProcess.running.insert(pid)
+        let started = pid
+        ChildProcess.runningPids.withLock { _ = $0.insert(started) }
     }
 
     /// Pids of children libuv is waiting for: a process that reaps orphans (`ChildWatcher`
     /// with `adoptsOrphans`) must leave these to libuv, or their exit callbacks never come.
-    /// Touched only on the loop's thread.
-    nonisolated(unsafe) public private(set) static var running = Set<pid_t>()
+    /// Behind a lock: loops on other threads (a worker's `git`) start and end children too; an
+    /// unlocked set crashed the test process once (two threads in `Set.remove`).
+    public static var running: Set<pid_t> { runningPids.withLock { $0 } }
+    private static let runningPids = Mutex<Set<pid_t>>([])
 
     public func kill(_ signal: Int32) { if !isClosed { uv_process_kill(process, signal) } }
 
     override public func willClose() {
         onExit = nil
-        ChildProcess.running.remove(pid) // libuv stops waiting for it
+        let ended = pid
+        ChildProcess.runningPids.withLock { _ = $0.remove(ended) } // libuv stops waiting for it
     }
 }
 
