@@ -48,19 +48,41 @@ struct ClientCommand: ParsableCommand {
         throw ValidationError("no token: give --token-file FILE or set SUPERVISOR_TOKEN")
     }
 
-    func run() throws {
-        guard let agent else { return try followProfile() }
+    /// The loop and an HTTP client (trusting --tls-ca) both modes use, and the base URL and
+    /// token header of every request.
+    private func session() throws -> (loop: EventLoop, http: HTTPClient, base: String, auth: [(String, String)]) {
         let token = try token()
-        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
-        let agentPath = "/api/profiles/\(profile)/agents/\(agent)"
         let loop = EventLoop()
         var environment = ProcessInfo.processInfo.environment
         if let tlsCa {
             environment["CURL_CA_BUNDLE"] = tlsCa
             environment["SSL_CERT_DIR"] = nil
         }
-        let http = HTTPClient(loop: loop, environment: environment)
-        let auth = [("Authorization", "Bearer \(token)")]
+        return (loop, HTTPClient(loop: loop, environment: environment), url.hasSuffix("/") ? String(url.dropLast()) : url,
+                [("Authorization", "Bearer \(token)")])
+    }
+
+    /// Runs the loop until `done` (or Ctrl-C), closes what `close` names, the client and the
+    /// loop; a failure is printed and exits 1.
+    private func run(_ loop: EventLoop, _ http: HTTPClient, until done: () -> Bool, failure: () -> String?, close: () -> Void) throws {
+        var interrupted = false
+        let interrupt = SignalWatcher(loop: loop)
+        try interrupt.start(SIGINT) { _ in interrupted = true }
+        while !done() && !interrupted { loop.runOnce() }
+        interrupt.close()
+        close()
+        http.close()
+        loop.close()
+        if let failure = failure() {
+            FileHandle.standardError.write(Data("supervisor client: \(failure)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    func run() throws {
+        guard let agent else { return try followProfile() }
+        let (loop, http, base, auth) = try session()
+        let agentPath = "/api/profiles/\(profile)/agents/\(agent)"
         let out = FileHandle.standardOutput
         var failure: String?
         var done = false
@@ -179,35 +201,15 @@ struct ClientCommand: ParsableCommand {
                 openStream(builtIn: true, from: 0, eventsFrom: status == 200 ? next ?? 0 : 0)
             }
         }
-        let interrupt = SignalWatcher(loop: loop)
-        try interrupt.start(SIGINT) { _ in done = true }
-        while !done { loop.runOnce() }
-        interrupt.close()
-        input?.close()
-        socket?.close()
-        http.close()
-        loop.close()
-        if let failure {
-            FileHandle.standardError.write(Data("supervisor client: \(failure)\n".utf8))
-            throw ExitCode(1)
-        }
+        try run(loop, http, until: { done }, failure: { failure }, close: { input?.close(); socket?.close() })
     }
 
     /// Without an agent: the profile's agents, then every agent's events (the events
     /// WebSocket, its last 20 first); typed lines go by HTTP to the agent they name. With input
     /// from a pipe it leaves once the history is shown and what was typed is answered.
     private func followProfile() throws {
-        let token = try token()
-        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        let (loop, http, base, auth) = try session()
         let profilePath = "/api/profiles/\(profile)"
-        let loop = EventLoop()
-        var environment = ProcessInfo.processInfo.environment
-        if let tlsCa {
-            environment["CURL_CA_BUNDLE"] = tlsCa
-            environment["SSL_CERT_DIR"] = nil
-        }
-        let http = HTTPClient(loop: loop, environment: environment)
-        let auth = [("Authorization", "Bearer \(token)")]
         let out = FileHandle.standardOutput
         var failure: String?
         var done = false
@@ -289,17 +291,6 @@ struct ClientCommand: ParsableCommand {
                 socket = client
             } catch { failure = "\(error)"; done = true }
         }
-        let interrupt = SignalWatcher(loop: loop)
-        try interrupt.start(SIGINT) { _ in done = true }
-        while !done { loop.runOnce() }
-        interrupt.close()
-        input?.close()
-        socket?.close()
-        http.close()
-        loop.close()
-        if let failure {
-            FileHandle.standardError.write(Data("supervisor client: \(failure)\n".utf8))
-            throw ExitCode(1)
-        }
+        try run(loop, http, until: { done }, failure: { failure }, close: { input?.close(); socket?.close() })
     }
 }
