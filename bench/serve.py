@@ -50,7 +50,8 @@ while True:
 
 
 def load(url, token, agents, clients, seconds, serve_pid, ws, shape):
-    """Each client is a `serve-bench` process (libwebsockets, one connection per agent): Python
+    """Each client is a `serve-bench` process (plain sockets; one profile stream, or a
+    connection per agent, as `shape` says): Python
     clients cost ~8% of a core each for 10 MB/s in 16 KB messages, so 20 of them could not read
     the 200 MB/s on this machine's two cores, and the 20-client figures measured the clients.
     serve-bench checks every message against the log (offset continuity and the bytes at that
