@@ -25,7 +25,7 @@ public final class Server: WebServerDelegate {
         public var maxLogRange = 4 << 20
         /// A profile stream's client gets at most one message per this many microseconds while
         /// output keeps coming (`StreamPacer`; 0: each frame as it comes).
-        public var profileStreamInterval: UInt64 = 2000
+        public var profileStreamInterval: UInt64 = 1500
         /// Largest message of a profile stream (a batch of records).
         public var profileStreamMessage = 64 << 10
         public init(options: WebServerOptions, access: Access) {

@@ -21,7 +21,7 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Listen on a non-loopback address without TLS (tokens then cross the network in clear).") var insecureNoTls = false
     @Flag(help: "Print the read-only token (watch, never act) and exit.") var readOnlyToken = false
     @Option(help: "Drop a WebSocket client whose data has not drained for this many seconds.") var stuckAfter = 60.0
-    @Option(help: "On a profile stream (/api/profiles/P/stream), send a busy client at most one message per this many milliseconds, with what came meanwhile (0: every piece as it comes).") var batchMs = 2.0
+    @Option(help: "On a profile stream (/api/profiles/P/stream), send a busy client at most one message per this many milliseconds, with what came meanwhile (0: every piece as it comes).") var batchMs = 1.5
     @Option(help: "Another origin whose pages may use the API (e.g. https://dash.example); repeatable.") var allowOrigin: [String] = []
 
     func validate() throws {
