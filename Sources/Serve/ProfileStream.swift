@@ -17,17 +17,12 @@ public enum StreamRecords {
     public static let headerSize = 14
 
     public static func header(agent: Int, offset: UInt64, length: Int) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(headerSize)
-        append(agent: agent, offset: offset, length: length, to: &bytes)
-        return bytes
+        bigEndian(UInt64(agent), 2) + bigEndian(offset, 8) + bigEndian(UInt64(length), 4)
     }
 
-    static func append(agent: Int, offset: UInt64, length: Int, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(truncatingIfNeeded: agent >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: agent))
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: offset >> UInt64(shift))) }
-        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: length >> shift)) }
+    /// `value`'s low `count` bytes, most significant first (the agent stream's offset header too).
+    static func bigEndian(_ value: UInt64, _ count: Int) -> [UInt8] {
+        (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> UInt64($0 * 8)) }
     }
 
     public struct Record: Equatable, Sendable {
@@ -86,8 +81,8 @@ public struct StreamPacer: Equatable, Sendable {
 /// follow it.
 final class RecordBatch {
     private(set) var message: OutgoingMessage?
-    /// The last record's agent, the offset its bytes end at, and where its length field is.
-    private var last: (agent: Int, end: UInt64, lengthAt: Int, length: Int)?
+    /// The last record's agent, offset and length, and where its length field is.
+    private var last: (agent: Int, offset: UInt64, length: Int, lengthAt: Int)?
     /// The size a batch may grow to (a single bigger record is taken whole).
     let limit: Int
 
@@ -99,11 +94,10 @@ final class RecordBatch {
     /// Appends `bytes` of `agent` at `offset`; false when the batch is not empty and they do
     /// not fit (send it, then add them to the empty batch).
     func add(agent: Int, offset: UInt64, bytes: ArraySlice<UInt8>) -> Bool {
-        if let message, let last, last.agent == agent, last.end == offset {
+        if let message, let last, last.agent == agent, last.offset + UInt64(last.length) == offset {
             guard message.count + bytes.count <= limit, message.append(bytes) else { return false }
-            self.last!.end += UInt64(bytes.count)
             self.last!.length += bytes.count
-            message.overwrite(at: last.lengthAt, with: bigEndian32(self.last!.length))
+            message.overwrite(at: last.lengthAt, with: StreamRecords.bigEndian(UInt64(self.last!.length), 4))
             return true
         }
         let header = StreamRecords.header(agent: agent, offset: offset, length: bytes.count)
@@ -114,7 +108,7 @@ final class RecordBatch {
         } else {
             message = OutgoingMessage(header[...], bytes, capacity: limit)
         }
-        last = (agent, offset + UInt64(bytes.count), message!.count - bytes.count - 4, bytes.count)
+        last = (agent, offset, bytes.count, message!.count - bytes.count - 4)
         return true
     }
 
@@ -122,10 +116,6 @@ final class RecordBatch {
     func take() -> OutgoingMessage? {
         defer { message = nil; last = nil }
         return message
-    }
-
-    private func bigEndian32(_ value: Int) -> [UInt8] {
-        stride(from: 24, through: 0, by: -8).map { UInt8(truncatingIfNeeded: value >> $0) }
     }
 }
 

@@ -32,7 +32,7 @@ public struct RemoteView {
         switch type {
         case "hello":
             guard case .object? = json["status"] else { return "" }
-            return state(json["status"]) + asking(json["status"])
+            return state(json["status"]) + question(in: json["status"])
         case "state":
             return state(json["status"])
         case "event":
@@ -80,8 +80,8 @@ public struct RemoteView {
     private static func inlinePrompt(_ tool: String) -> String { "  answer [y]es / [n]o / [a]lways for \(tool): " }
 
     /// The question the agent's status says it waits on (`permission`: a client that connects
-    /// while the coder asks has not seen the event).
-    private mutating func asking(_ status: OrderedJSON?) -> String {
+    /// while the coder asks has not seen the event), shown and made answerable; "" when none.
+    public mutating func question(in status: OrderedJSON?) -> String {
         guard let q = status?["permission"], case .string(let id)? = q["id"], case .string(let tool)? = q["tool"] else { return "" }
         var summary = ""
         if case .string(let s)? = q["summary"] { summary = s }
@@ -142,9 +142,8 @@ public struct ProfileView {
     /// An agent's status (`GET /api/profiles/P`): the question it asks now, if any, shown and
     /// made answerable (its `permission` event may be older than what the events replay).
     public mutating func seed(agent: String, status: OrderedJSON) -> String {
-        guard views[agent] != nil, case .object(let fields) = status else { return "" }
-        let asking = OrderedJSON.object(fields.filter { $0.0 != "state" })  // the state is in the header
-        return prefixed(agent, views[agent]!.text(Array(OrderedJSON.object([("type", .string("hello")), ("status", asking)]).serialized().utf8)))
+        guard views[agent] != nil else { return "" }
+        return prefixed(agent, views[agent]!.question(in: status))
     }
 
     public func action(for line: String) -> Action {

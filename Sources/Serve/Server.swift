@@ -469,9 +469,7 @@ public final class Server: WebServerDelegate {
     }
 
     /// An output message is `[u64 BE offset][bytes]`: its first eight bytes.
-    private func offsetHeader(_ offset: UInt64) -> [UInt8] {
-        stride(from: 56, through: 0, by: -8).map { UInt8(truncatingIfNeeded: offset >> UInt64($0)) }
-    }
+    private func offsetHeader(_ offset: UInt64) -> [UInt8] { StreamRecords.bigEndian(offset, 8) }
 
     /// An event came (or a subscription began): the events file's new lines go out, each with
     /// its offset (`at`), so the stream continues the file exactly. The shim writes an event to

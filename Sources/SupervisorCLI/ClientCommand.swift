@@ -228,9 +228,9 @@ struct ClientCommand: ParsableCommand {
                 completion(status, answer)
             })
         }
-        func send(_ method: String, _ path: String, body: [UInt8] = []) {
+        func post(_ path: String, body: [UInt8] = []) {
             inFlight += 1
-            request(method, profilePath + path, body: body) { status, answer in
+            request("POST", profilePath + path, body: body) { status, answer in
                 if status != 200 { out.write(Data("(not done: \(status) \(String(decoding: answer, as: UTF8.self)))\n".utf8)) }
                 inFlight -= 1
                 leaveIfDone()
@@ -242,9 +242,9 @@ struct ClientCommand: ParsableCommand {
                 guard line.trimmingCharacters(in: .whitespaces) != "/quit" else { done = true; return }
                 if !line.isEmpty, let view {
                     switch view.action(for: line) {
-                    case let .paste(agent, text): send("POST", "/agents/\(agent)/paste", body: Array(text.utf8))
-                    case let .control(agent, op): send("POST", "/agents/\(agent)/\(op)")
-                    case let .answer(agent, id, answer): send("POST", "/agents/\(agent)/permission/\(id)", body: RemoteView.answerBody(answer))
+                    case let .paste(agent, text): post("/agents/\(agent)/paste", body: Array(text.utf8))
+                    case let .control(agent, op): post("/agents/\(agent)/\(op)")
+                    case let .answer(agent, id, answer): post("/agents/\(agent)/permission/\(id)", body: RemoteView.answerBody(answer))
                     case let .help(text): out.write(Data(text.utf8))
                     }
                 }
